@@ -236,6 +236,13 @@ pub fn guess_kind(raw: &str) -> Option<IdentifierKind> {
     None
 }
 
+/// `s` without `prefix` (an ASCII prefix, compared ignoring ASCII case), if it starts with it.
+/// Safe on any UTF-8: it never slices inside a character.
+pub(crate) fn strip_prefix_ignore_ascii_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ pub enum PhoneError {
     /// number with no usable default region.
     #[error("unknown country calling code")]
     InvalidCountryCode,
-    /// Shorter than any number of its region (short codes such as `112` land here too).
+    /// Shorter than any number of its region.
     #[error("too short for its region")]
     TooShort,
     /// Longer than any number of its region.
@@ -48,8 +48,10 @@ pub enum PhoneError {
     /// A length no number of its region has.
     #[error("length not used in its region")]
     InvalidLength,
-    /// The right length, but not in any range the region assigns.
-    #[error("not an assigned number range")]
+    /// A possible length, but not in any range the region assigns to subscribers: unassigned
+    /// ranges, and short codes and local-only numbers such as `112` or a number without its
+    /// area code.
+    #[error("not an assigned number range, or a short code")]
     Unassigned,
     /// The raw value is over the size bound.
     #[error("value too long to be a phone number")]
@@ -206,10 +208,10 @@ pub fn warm_up() {
 /// Whether `s` is made of phone characters only: a `tel:` URI, or digits (any script) with
 /// `+ ( ) . - /` and spaces, and an optional extension. Used by [`super::guess_kind`].
 pub(crate) fn looks_like_phone(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    if lower.starts_with("tel:") {
+    if super::strip_prefix_ignore_ascii_case(s, "tel:").is_some() {
         return true;
     }
+    let lower = s.to_ascii_lowercase();
     // Drop an extension so that "x12" / "ext. 12" / "#12" don't make it look like text.
     let body = ["ext.", "ext", " x", "#", ";ext="]
         .iter()
@@ -265,7 +267,8 @@ mod tests {
 
     #[test]
     fn rejections_have_reasons() {
-        assert_eq!(normalize("112", de()), Err(PhoneError::TooShort));
+        assert_eq!(normalize("112", de()), Err(PhoneError::Unassigned));
+        assert_eq!(normalize("+49 172 3127130 1234 5678", de()), Err(PhoneError::TooLong));
         assert_eq!(normalize("hello", de()), Err(PhoneError::NotANumber));
         assert_eq!(normalize("+999 1234567", de()), Err(PhoneError::InvalidCountryCode));
         assert_eq!(normalize(&"1".repeat(5000), de()), Err(PhoneError::InputTooLong));
