@@ -15,6 +15,10 @@ pub mod contact;
 pub mod hash;
 pub mod identifier;
 
+pub use contact::{
+    Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
+};
+pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
 
 /// This crate's version, for diagnostics and for the bindings to report.
