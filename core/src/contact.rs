@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::identifier::{
-    Identifier, IdentifierKind, NormalizeError, Normalizer, account, phone,
+    Identifier, IdentifierKind, NormalizeError, Normalizer, phone,
 };
 
 /// Version of the normalisation rules; part of [`RawContact::content_fingerprint`], so that new
@@ -45,7 +45,7 @@ pub struct Labelled {
 /// A linked account as an account integration keeps it: a provider and the subject id it issued.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LinkedAccount {
-    /// The provider (`google`, `facebook`, ...; see [`account::PROVIDERS`]).
+    /// The provider (`google`, `facebook`, ...; see [`crate::identifier::account::PROVIDERS`]).
     pub provider: String,
     /// The provider's opaque, case-sensitive subject id.
     pub subject: String,
@@ -346,6 +346,6 @@ mod tests {
         });
         let n = normalizer().normalize_contact(&c);
         assert_eq!(n.identifiers[0].canonical(), "google:10769150350006150715113082367");
-        assert!(account::canonical_provider("FB").is_some());
+        assert!(crate::identifier::account::canonical_provider("FB").is_some());
     }
 }

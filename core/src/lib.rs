@@ -14,6 +14,8 @@
 pub mod contact;
 pub mod hash;
 pub mod identifier;
+#[cfg(feature = "files")]
+pub mod source;
 
 pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
