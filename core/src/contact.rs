@@ -1,6 +1,6 @@
 //! Contacts as sources hand them over, and as the engine keeps them after normalisation.
 //!
-//! A [`RawContact`] is what a platform adapter (Android's ContactsContract, iOS's CNContactStore)
+//! A [`RawContact`] is what a platform adapter (Android's `ContactsContract`, iOS's `CNContactStore`)
 //! or a file reader produces: a stable source id, a display name, and labelled raw values exactly
 //! as the address book holds them. [`Normalizer::normalize_contact`] turns it into a
 //! [`NormalizedContact`]: the canonical identifiers, the values that were rejected (with reasons),
@@ -16,9 +16,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::identifier::{
-    Identifier, IdentifierKind, NormalizeError, Normalizer, phone,
-};
+use crate::identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, phone};
 
 /// Version of the normalisation rules; part of [`RawContact::content_fingerprint`], so that new
 /// rules (or new phone metadata) make every contact be normalised again once.
@@ -77,7 +75,12 @@ impl RawContact {
 
     /// Adds a raw value (builder style).
     #[must_use]
-    pub fn with(mut self, kind: IdentifierKind, label: Option<&str>, value: impl Into<String>) -> Self {
+    pub fn with(
+        mut self,
+        kind: IdentifierKind,
+        label: Option<&str>,
+        value: impl Into<String>,
+    ) -> Self {
         self.push(kind, label, value);
         self
     }
@@ -345,7 +348,10 @@ mod tests {
             subject: "10769150350006150715113082367".into(),
         });
         let n = normalizer().normalize_contact(&c);
-        assert_eq!(n.identifiers[0].canonical(), "google:10769150350006150715113082367");
+        assert_eq!(
+            n.identifiers[0].canonical(),
+            "google:10769150350006150715113082367"
+        );
         assert!(crate::identifier::account::canonical_provider("FB").is_some());
     }
 }

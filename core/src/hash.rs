@@ -69,10 +69,7 @@ impl HashKey {
     /// A key from raw bytes.
     pub fn new(id: impl Into<String>, secret: &[u8]) -> Result<Self, HashError> {
         let id = id.into();
-        if id.is_empty()
-            || id.len() > MAX_KEY_ID_LEN
-            || !id.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if id.is_empty() || id.len() > MAX_KEY_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(HashError::KeyId);
         }
         if !(MIN_KEY_LEN..=MAX_KEY_LEN).contains(&secret.len()) {
@@ -176,10 +173,7 @@ impl MatrixHasher {
     pub fn medium_and_address(identifier: &Identifier) -> Result<(&'static str, &str), HashError> {
         match identifier.kind() {
             IdentifierKind::Email => Ok(("email", identifier.canonical())),
-            IdentifierKind::Phone => Ok((
-                "msisdn",
-                identifier.canonical().trim_start_matches('+'),
-            )),
+            IdentifierKind::Phone => Ok(("msisdn", identifier.canonical().trim_start_matches('+'))),
             _ => Err(HashError::UnsupportedMedium),
         }
     }
@@ -226,8 +220,12 @@ mod tests {
 
     #[test]
     fn matrix_spec_example() {
-        let id = Identifier::parse(IdentifierKind::Email, "alice@example.com", Region::default())
-            .unwrap();
+        let id = Identifier::parse(
+            IdentifierKind::Email,
+            "alice@example.com",
+            Region::default(),
+        )
+        .unwrap();
         assert_eq!(
             MatrixHasher::new("matrixrocks").hash(&id).unwrap(),
             "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc"
@@ -236,12 +234,11 @@ mod tests {
 
     #[test]
     fn matrix_msisdn_has_no_plus() {
-        let id = Identifier::parse(IdentifierKind::Phone, "+1 202 555 0173", Region::default())
-            .unwrap();
+        let id =
+            Identifier::parse(IdentifierKind::Phone, "+1 202 555 0173", Region::default()).unwrap();
         let h = MatrixHasher::new("p");
         assert_eq!(h.hash(&id).unwrap(), h.hash_raw("12025550173", "msisdn"));
-        let handle =
-            Identifier::parse(IdentifierKind::Handle, "alice", Region::default()).unwrap();
+        let handle = Identifier::parse(IdentifierKind::Handle, "alice", Region::default()).unwrap();
         assert_eq!(h.hash(&handle), Err(HashError::UnsupportedMedium));
     }
 
@@ -259,7 +256,10 @@ mod tests {
     fn keys_are_checked_and_never_printed() {
         assert_eq!(HashKey::new("", &[0; 32]).unwrap_err(), HashError::KeyId);
         assert_eq!(HashKey::new("k 1", &[0; 32]).unwrap_err(), HashError::KeyId);
-        assert_eq!(HashKey::new("k", &[0; 8]).unwrap_err(), HashError::KeyLength);
+        assert_eq!(
+            HashKey::new("k", &[0; 8]).unwrap_err(),
+            HashError::KeyLength
+        );
         assert_eq!(
             HashKey::from_base64("k", "not base64!").unwrap_err(),
             HashError::KeyEncoding

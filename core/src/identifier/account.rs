@@ -42,7 +42,7 @@ pub const PROVIDERS: &[&str] = &[
 /// Accepted alternative names and the canonical provider they mean.
 const ALIASES: &[(&str, &str)] = &[("x", "twitter"), ("fb", "facebook"), ("azure", "microsoft")];
 
-/// Longest subject accepted, in bytes (OpenID Connect caps `sub` at 255 ASCII characters).
+/// Longest subject accepted, in bytes (`OpenID` Connect caps `sub` at 255 ASCII characters).
 pub const MAX_SUBJECT_LEN: usize = 255;
 
 /// Why a linked account was rejected. Stable codes: [`AccountError::code`].
@@ -124,7 +124,10 @@ mod tests {
     fn canonical_forms() {
         assert_eq!(normalize("Google:1078543"), Ok("google:1078543".into()));
         assert_eq!(normalize(" X:AbC_12 "), Ok("twitter:AbC_12".into()));
-        assert_eq!(normalize("apple:001234.abcDEF.0912"), Ok("apple:001234.abcDEF.0912".into()));
+        assert_eq!(
+            normalize("apple:001234.abcDEF.0912"),
+            Ok("apple:001234.abcDEF.0912".into())
+        );
         // The subject keeps everything after the first colon, colons included.
         assert_eq!(normalize("mastodon:a:b"), Ok("mastodon:a:b".into()));
     }

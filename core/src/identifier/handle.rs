@@ -72,7 +72,8 @@ pub fn normalize(raw: &str) -> Result<String, HandleError> {
         chars += 1;
         if c.is_alphanumeric() {
             alnum = true;
-        } else if !(matches!(c, '_' | '.' | '-') || (c == '@' && i != 0 && i != last) || is_mark(c)) {
+        } else if !(matches!(c, '_' | '.' | '-') || (c == '@' && i != 0 && i != last) || is_mark(c))
+        {
             return Err(HandleError::InvalidCharacter);
         }
     }

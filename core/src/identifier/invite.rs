@@ -80,10 +80,13 @@ pub fn normalize(raw: &str) -> Result<String, InviteError> {
     if values.len() < MIN_DATA_CHARS + 1 || values.len() > MAX_DATA_CHARS + 1 {
         return Err(InviteError::InvalidLength);
     }
-    if luhn_sum(&values, true) % 32 != 0 {
+    if !luhn_sum(&values, true).is_multiple_of(32) {
         return Err(InviteError::Checksum);
     }
-    Ok(values.iter().map(|&v| char::from(ALPHABET[usize::from(v)])).collect())
+    Ok(values
+        .iter()
+        .map(|&v| char::from(ALPHABET[usize::from(v)]))
+        .collect())
 }
 
 /// Makes a canonical invite code from random bytes (the server's job): five bits a character,
@@ -107,7 +110,10 @@ pub fn from_entropy(bytes: &[u8]) -> String {
     values.resize(values.len().max(MIN_DATA_CHARS), 0);
     let check = (32 - luhn_sum(&values, false) % 32) % 32;
     values.push(check as u8);
-    values.iter().map(|&v| char::from(ALPHABET[usize::from(v)])).collect()
+    values
+        .iter()
+        .map(|&v| char::from(ALPHABET[usize::from(v)]))
+        .collect()
 }
 
 /// Groups a canonical code in fours for people: `7K3M9QX2R` → `7K3M-9QX2-R`.
@@ -157,10 +163,12 @@ fn code_from_link(link: &str) -> Result<String, InviteError> {
         .path_segments()
         .map(|s| s.filter(|seg| !seg.is_empty()).collect())
         .unwrap_or_default();
-    if url.host_str() == Some("i") && url.scheme() != "http" && url.scheme() != "https" {
-        if let [code] = segments.as_slice() {
-            return Ok((*code).to_owned());
-        }
+    if url.host_str() == Some("i")
+        && url.scheme() != "http"
+        && url.scheme() != "https"
+        && let [code] = segments.as_slice()
+    {
+        return Ok((*code).to_owned());
     }
     match segments.as_slice() {
         [.., "i", code] => Ok((*code).to_owned()),
@@ -187,7 +195,10 @@ mod tests {
             let code = from_entropy(&bytes);
             assert_eq!(code.len(), 9);
             assert_eq!(normalize(&code).as_deref(), Ok(code.as_str()));
-            assert_eq!(normalize(&display(&code).to_lowercase()).as_deref(), Ok(code.as_str()));
+            assert_eq!(
+                normalize(&display(&code).to_lowercase()).as_deref(),
+                Ok(code.as_str())
+            );
         }
         assert_eq!(from_entropy(&[0xff; 15]).len(), 25);
     }
@@ -222,7 +233,10 @@ mod tests {
         }
         let with_o = code.replace('0', "o");
         assert_eq!(normalize(&with_o).as_deref(), Ok(code.as_str()));
-        assert_eq!(normalize("https://example.app/u/x"), Err(InviteError::NoCodeInLink));
+        assert_eq!(
+            normalize("https://example.app/u/x"),
+            Err(InviteError::NoCodeInLink)
+        );
         assert_eq!(normalize("ABC"), Err(InviteError::InvalidLength));
         assert_eq!(normalize("ABCDEFGH*"), Err(InviteError::InvalidCharacter));
         assert_eq!(normalize("UUUUUUUUU"), Err(InviteError::InvalidCharacter));

@@ -240,7 +240,8 @@ pub fn guess_kind(raw: &str) -> Option<IdentifierKind> {
 /// Safe on any UTF-8: it never slices inside a character.
 pub(crate) fn strip_prefix_ignore_ascii_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -264,7 +265,10 @@ mod tests {
             ("alice@example.com", Some(IdentifierKind::Email)),
             ("mailto:Bob@Example.org", Some(IdentifierKind::Email)),
             ("google:1078543", Some(IdentifierKind::Account)),
-            ("https://example.app/i/7K3M-9QX2-R", Some(IdentifierKind::Invite)),
+            (
+                "https://example.app/i/7K3M-9QX2-R",
+                Some(IdentifierKind::Invite),
+            ),
             ("@alice_01", Some(IdentifierKind::Handle)),
             ("alice", Some(IdentifierKind::Handle)),
             ("   ", None),

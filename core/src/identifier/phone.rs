@@ -172,15 +172,17 @@ pub fn normalize(raw: &str, region: Region) -> Result<String, PhoneError> {
             ParseError::TooLongNsn => PhoneError::TooLong,
         })?;
     if !PHONE_NUMBER_UTIL.is_valid_number(&number) {
-        return Err(match PHONE_NUMBER_UTIL.is_possible_number_with_reason(&number) {
-            Ok(NumberLengthType::IsPossible | NumberLengthType::IsPossibleLocalOnly) => {
-                PhoneError::Unassigned
-            }
-            Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode,
-            Err(ValidationError::TooShort) => PhoneError::TooShort,
-            Err(ValidationError::TooLong) => PhoneError::TooLong,
-            Err(ValidationError::InvalidLength) => PhoneError::InvalidLength,
-        });
+        return Err(
+            match PHONE_NUMBER_UTIL.is_possible_number_with_reason(&number) {
+                Ok(NumberLengthType::IsPossible | NumberLengthType::IsPossibleLocalOnly) => {
+                    PhoneError::Unassigned
+                }
+                Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode,
+                Err(ValidationError::TooShort) => PhoneError::TooShort,
+                Err(ValidationError::TooLong) => PhoneError::TooLong,
+                Err(ValidationError::InvalidLength) => PhoneError::InvalidLength,
+            },
+        );
     }
     Ok(PHONE_NUMBER_UTIL
         .format(&number, PhoneNumberFormat::E164)
@@ -221,7 +223,9 @@ pub(crate) fn looks_like_phone(s: &str) -> bool {
     let digits = body.chars().filter(|c| c.is_numeric()).count();
     digits >= 3
         && body.chars().all(|c| {
-            c.is_numeric() || c.is_whitespace() || matches!(c, '+' | '(' | ')' | '.' | '-' | '/' | '\u{ff0b}')
+            c.is_numeric()
+                || c.is_whitespace()
+                || matches!(c, '+' | '(' | ')' | '.' | '-' | '/' | '\u{ff0b}')
         })
 }
 
@@ -253,24 +257,43 @@ mod tests {
             "０１７２ ３１２７１３０",
             "+49 172 3127130 ext. 99",
         ] {
-            assert_eq!(normalize(raw, de()).as_deref(), Ok("+491723127130"), "{raw}");
+            assert_eq!(
+                normalize(raw, de()).as_deref(),
+                Ok("+491723127130"),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn us_exit_code_and_other_region() {
         let us = Region::new("US").unwrap();
-        assert_eq!(normalize("011 49 172 3127130", us).as_deref(), Ok("+491723127130"));
+        assert_eq!(
+            normalize("011 49 172 3127130", us).as_deref(),
+            Ok("+491723127130")
+        );
         // The case that the `phonenumber` crate gets wrong (a digit lost, still "valid").
-        assert_eq!(normalize("+49 172 3127130", us).as_deref(), Ok("+491723127130"));
+        assert_eq!(
+            normalize("+49 172 3127130", us).as_deref(),
+            Ok("+491723127130")
+        );
     }
 
     #[test]
     fn rejections_have_reasons() {
         assert_eq!(normalize("112", de()), Err(PhoneError::Unassigned));
-        assert_eq!(normalize("+49 172 3127130 1234 5678", de()), Err(PhoneError::TooLong));
+        assert_eq!(
+            normalize("+49 172 3127130 1234 5678", de()),
+            Err(PhoneError::TooLong)
+        );
         assert_eq!(normalize("hello", de()), Err(PhoneError::NotANumber));
-        assert_eq!(normalize("+999 1234567", de()), Err(PhoneError::InvalidCountryCode));
-        assert_eq!(normalize(&"1".repeat(5000), de()), Err(PhoneError::InputTooLong));
+        assert_eq!(
+            normalize("+999 1234567", de()),
+            Err(PhoneError::InvalidCountryCode)
+        );
+        assert_eq!(
+            normalize(&"1".repeat(5000), de()),
+            Err(PhoneError::InputTooLong)
+        );
     }
 }

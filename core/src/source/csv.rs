@@ -98,7 +98,9 @@ impl<R: BufRead> CsvReader<R> {
                 }
                 start_line = self.lines.line_no();
             }
-            if kind == Line::Overlong || record.len() + self.buf.len() > self.options.max_entry_bytes {
+            if kind == Line::Overlong
+                || record.len() + self.buf.len() > self.options.max_entry_bytes
+            {
                 too_large = true;
             }
             if !too_large {
@@ -142,7 +144,8 @@ impl<R: BufRead> CsvReader<R> {
 
     fn map_row(&self, fields: &[String], position: Position) -> RawContact {
         let cell = |i: usize| fields.get(i).map_or("", |s| s.trim());
-        let mut contact = RawContact::new(format!("{}#{}", self.options.id_prefix, position.entry), "");
+        let mut contact =
+            RawContact::new(format!("{}#{}", self.options.id_prefix, position.entry), "");
         let (mut full, mut org) = (String::new(), String::new());
         let mut parts: [String; 5] = Default::default(); // prefix, given, middle, family, suffix
         for (i, column) in self.columns.iter().enumerate() {
@@ -158,7 +161,11 @@ impl<R: BufRead> CsvReader<R> {
                 Column::Family => value.clone_into(&mut parts[3]),
                 Column::Suffix => value.clone_into(&mut parts[4]),
                 Column::Organization => value.clone_into(&mut org),
-                Column::Value { kind, label, label_column } => {
+                Column::Value {
+                    kind,
+                    label,
+                    label_column,
+                } => {
                     let label = label_column
                         .map(|c| cell(c).trim_start_matches("* ").to_lowercase())
                         .filter(|l| !l.is_empty())
@@ -170,8 +177,16 @@ impl<R: BufRead> CsvReader<R> {
                 Column::Ignored => {}
             }
         }
-        let built = parts.iter().filter(|p| !p.is_empty()).cloned().collect::<Vec<_>>().join(" ");
-        contact.display_name = [full, built, org].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
+        let built = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        contact.display_name = [full, built, org]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
         contact
     }
 }
@@ -219,7 +234,11 @@ fn split_record(record: &[u8], delimiter: u8) -> Option<Vec<String>> {
         .from_reader(record);
     let mut out = ::csv::ByteRecord::new();
     match reader.read_byte_record(&mut out) {
-        Ok(true) => Some(out.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()),
+        Ok(true) => Some(
+            out.iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -248,7 +267,9 @@ fn classify(names: &[String]) -> Vec<Column> {
                 "last name" | "family name" => return Column::Family,
                 "name prefix" | "title" => return Column::Prefix,
                 "name suffix" | "suffix" => return Column::Suffix,
-                "organization name" | "organization 1 - name" | "company" => return Column::Organization,
+                "organization name" | "organization 1 - name" | "company" => {
+                    return Column::Organization;
+                }
                 _ => {}
             }
             // Google: "E-mail 1 - Value" with "E-mail 1 - Label" (current) or "- Type" (legacy).
@@ -267,14 +288,25 @@ fn classify(names: &[String]) -> Vec<Column> {
                 } else {
                     find(&format!("{prefix} - label")).or_else(|| find(&format!("{prefix} - type")))
                 };
-                return Column::Value { kind, label: None, label_column };
+                return Column::Value {
+                    kind,
+                    label: None,
+                    label_column,
+                };
             }
             // Outlook: "E-mail Address", "E-mail 2 Address".
             if (h.starts_with("e-mail") || h.starts_with("email")) && h.ends_with("address") {
-                return Column::Value { kind: IdentifierKind::Email, label: None, label_column: None };
+                return Column::Value {
+                    kind: IdentifierKind::Email,
+                    label: None,
+                    label_column: None,
+                };
             }
             // Outlook: named phone columns; the label is the name less "phone".
-            if (h.ends_with("phone") || h.ends_with(" fax") || h == "pager" || h.ends_with("phone 2"))
+            if (h.ends_with("phone")
+                || h.ends_with(" fax")
+                || h == "pager"
+                || h.ends_with("phone 2"))
                 && !h.contains(" - ")
             {
                 let label = h
@@ -284,8 +316,16 @@ fn classify(names: &[String]) -> Vec<Column> {
                     .replace(" 2", "")
                     .trim()
                     .replace(' ', ",");
-                let label = if label.is_empty() { "main".to_owned() } else { label };
-                return Column::Value { kind: IdentifierKind::Phone, label: Some(label), label_column: None };
+                let label = if label.is_empty() {
+                    "main".to_owned()
+                } else {
+                    label
+                };
+                return Column::Value {
+                    kind: IdentifierKind::Phone,
+                    label: Some(label),
+                    label_column: None,
+                };
             }
             Column::Ignored
         })
@@ -298,7 +338,11 @@ mod tests {
     use std::io::Cursor;
 
     fn read_all(text: &str) -> Vec<SourceItem> {
-        let options = ReadOptions { id_prefix: "c.csv".into(), max_line_bytes: 2000, max_entry_bytes: 4000 };
+        let options = ReadOptions {
+            id_prefix: "c.csv".into(),
+            max_line_bytes: 2000,
+            max_entry_bytes: 4000,
+        };
         CsvReader::new(Cursor::new(text.as_bytes().to_vec()), options)
             .unwrap()
             .collect::<Result<_, _>>()
@@ -322,8 +366,19 @@ mod tests {
         let c = contact(&items[0]);
         assert_eq!(c.display_name, "Ada Lovelace");
         assert_eq!(c.source_id, "c.csv#1");
-        let v: Vec<(&str, Option<&str>)> = c.values.iter().map(|v| (v.value.as_str(), v.label.as_deref())).collect();
-        assert_eq!(v, [("ada@example.org", Some("home")), ("ada@example.com", Some("home")), ("+44 20 7946 0958", Some("mobile"))]);
+        let v: Vec<(&str, Option<&str>)> = c
+            .values
+            .iter()
+            .map(|v| (v.value.as_str(), v.label.as_deref()))
+            .collect();
+        assert_eq!(
+            v,
+            [
+                ("ada@example.org", Some("home")),
+                ("ada@example.com", Some("home")),
+                ("+44 20 7946 0958", Some("mobile"))
+            ]
+        );
         assert!(contact(&items[1]).values.is_empty());
     }
 
@@ -331,8 +386,19 @@ mod tests {
     fn outlook_layout() {
         let text = "First Name,Last Name,E-mail Address,Mobile Phone,Business Fax,Home Phone 2\nGrace,Hopper,grace@example.org,(202) 555-0173,,202-555-0199\n";
         let c = contact(&read_all(text)[0]).clone();
-        let v: Vec<(&str, Option<&str>)> = c.values.iter().map(|v| (v.value.as_str(), v.label.as_deref())).collect();
-        assert_eq!(v, [("grace@example.org", None), ("(202) 555-0173", Some("mobile")), ("202-555-0199", Some("home"))]);
+        let v: Vec<(&str, Option<&str>)> = c
+            .values
+            .iter()
+            .map(|v| (v.value.as_str(), v.label.as_deref()))
+            .collect();
+        assert_eq!(
+            v,
+            [
+                ("grace@example.org", None),
+                ("(202) 555-0173", Some("mobile")),
+                ("202-555-0199", Some("home"))
+            ]
+        );
     }
 
     #[test]
@@ -342,6 +408,8 @@ mod tests {
             text.push_str("filler filler filler filler\n");
         }
         let items = read_all(&text);
-        assert!(matches!(&items[0], SourceItem::Broken(b) if b.reason == BrokenReason::TooLarge && b.position.line == 2));
+        assert!(
+            matches!(&items[0], SourceItem::Broken(b) if b.reason == BrokenReason::TooLarge && b.position.line == 2)
+        );
     }
 }

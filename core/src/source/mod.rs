@@ -153,7 +153,10 @@ pub enum SourceError {
 pub type Entries<'a> = Box<dyn Iterator<Item = Result<SourceItem, SourceError>> + Send + 'a>;
 
 /// Reads contacts from `reader`, telling the format by content.
-pub fn read<'a, R: Read + Send + 'a>(reader: R, options: &ReadOptions) -> Result<Entries<'a>, SourceError> {
+pub fn read<'a, R: Read + Send + 'a>(
+    reader: R,
+    options: &ReadOptions,
+) -> Result<Entries<'a>, SourceError> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let format = sniff(reader.fill_buf()?)?;
     Ok(match format {
@@ -190,7 +193,10 @@ pub fn sniff(head: &[u8]) -> Result<Format, SourceError> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .ok_or(SourceError::UnknownFormat)?;
-    if first.len() >= 11 && first.is_char_boundary(11) && first[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+    if first.len() >= 11
+        && first.is_char_boundary(11)
+        && first[..11].eq_ignore_ascii_case("BEGIN:VCARD")
+    {
         return Ok(Format::VCard);
     }
     if csv::looks_like_header(first) {
@@ -205,11 +211,23 @@ mod tests {
 
     #[test]
     fn sniffs_formats() {
-        assert_eq!(sniff(b"\xEF\xBB\xBFBEGIN:VCARD\r\n").unwrap(), Format::VCard);
+        assert_eq!(
+            sniff(b"\xEF\xBB\xBFBEGIN:VCARD\r\n").unwrap(),
+            Format::VCard
+        );
         assert_eq!(sniff(b"\n\nbegin:vcard\n").unwrap(), Format::VCard);
-        assert_eq!(sniff(b"First Name,Last Name,E-mail Address\n").unwrap(), Format::Csv);
-        assert!(matches!(sniff(b"\xFF\xFEB\0E\0"), Err(SourceError::UnsupportedEncoding)));
-        assert!(matches!(sniff(b"hello world\n"), Err(SourceError::UnknownFormat)));
+        assert_eq!(
+            sniff(b"First Name,Last Name,E-mail Address\n").unwrap(),
+            Format::Csv
+        );
+        assert!(matches!(
+            sniff(b"\xFF\xFEB\0E\0"),
+            Err(SourceError::UnsupportedEncoding)
+        ));
+        assert!(matches!(
+            sniff(b"hello world\n"),
+            Err(SourceError::UnknownFormat)
+        ));
         assert!(matches!(sniff(b""), Err(SourceError::UnknownFormat)));
     }
 }

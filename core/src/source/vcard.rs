@@ -21,8 +21,8 @@ use calcard::vcard::{
 
 use super::lines::{Line, LineReader};
 use super::{
-    BrokenEntry, BrokenReason, DropReason, DroppedField, Position, ReadOptions, SourceError,
-    SourceItem, SourceContact,
+    BrokenEntry, BrokenReason, DropReason, DroppedField, Position, ReadOptions, SourceContact,
+    SourceError, SourceItem,
 };
 use crate::contact::{MAX_SOURCE_ID_LEN, RawContact};
 use crate::identifier::IdentifierKind;
@@ -135,7 +135,11 @@ impl<R: BufRead> VCardReader<R> {
             if kind == Line::Overlong {
                 if !(continuation && card.skipping) {
                     // Drop the whole property, including lines of it already kept.
-                    let field = if continuation { card.property.clone() } else { property_name(&self.buf) };
+                    let field = if continuation {
+                        card.property.clone()
+                    } else {
+                        property_name(&self.buf)
+                    };
                     card.text.truncate(card.property_start);
                     card.dropped.push(DroppedField {
                         field: field.unwrap_or_default(),
@@ -235,9 +239,11 @@ fn param_value(line: &[u8], param: &[u8]) -> Option<String> {
     let head = &line[..line.iter().position(|&b| b == b':').unwrap_or(line.len())];
     head.split(|&b| b == b';').skip(1).find_map(|p| {
         let (k, v) = p.split_at(p.iter().position(|&b| b == b'=')?);
-        k.trim_ascii()
-            .eq_ignore_ascii_case(param)
-            .then(|| String::from_utf8_lossy(&v[1..]).trim_matches('"').to_owned())
+        k.trim_ascii().eq_ignore_ascii_case(param).then(|| {
+            String::from_utf8_lossy(&v[1..])
+                .trim_matches('"')
+                .to_owned()
+        })
     })
 }
 
@@ -304,7 +310,10 @@ fn types(entry: &VCardEntry) -> Vec<String> {
                 "mainnumber" => "main",
                 other => other,
             };
-            if !v.is_empty() && !matches!(v, "pref" | "voice" | "internet" | "x400") && !out.iter().any(|o| o == v) {
+            if !v.is_empty()
+                && !matches!(v, "pref" | "voice" | "internet" | "x400")
+                && !out.iter().any(|o| o == v)
+            {
                 out.push(v.to_owned());
             }
         }
@@ -315,13 +324,19 @@ fn types(entry: &VCardEntry) -> Vec<String> {
 /// A text parameter by name (`X-SERVICE-TYPE`, `X-USER`), any case.
 fn other_param(entry: &VCardEntry, name: &str) -> Option<String> {
     entry.params.iter().find_map(|p| match (&p.name, &p.value) {
-        (VCardParameterName::Other(n), VCardParameterValue::Text(v)) if n.eq_ignore_ascii_case(name) => {
+        (VCardParameterName::Other(n), VCardParameterValue::Text(v))
+            if n.eq_ignore_ascii_case(name) =>
+        {
             Some(v.trim().to_owned())
         }
-        (VCardParameterName::ServiceType, VCardParameterValue::Text(v)) if name.eq_ignore_ascii_case("X-SERVICE-TYPE") => {
+        (VCardParameterName::ServiceType, VCardParameterValue::Text(v))
+            if name.eq_ignore_ascii_case("X-SERVICE-TYPE") =>
+        {
             Some(v.trim().to_owned())
         }
-        (VCardParameterName::Username, VCardParameterValue::Text(v)) if name.eq_ignore_ascii_case("X-USER") => {
+        (VCardParameterName::Username, VCardParameterValue::Text(v))
+            if name.eq_ignore_ascii_case("X-USER") =>
+        {
             Some(v.trim().to_owned())
         }
         _ => None,
@@ -334,10 +349,15 @@ fn group_label(card: &VCard, group: Option<&str>) -> Option<String> {
     card.entries.iter().find_map(|e| match &e.name {
         VCardProperty::Other(n)
             if n.eq_ignore_ascii_case("X-ABLABEL")
-                && e.group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(group)) =>
+                && e.group
+                    .as_deref()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(group)) =>
         {
             let t = text(e)?;
-            let t = t.strip_prefix("_$!<").and_then(|t| t.strip_suffix(">!$_")).unwrap_or(&t);
+            let t = t
+                .strip_prefix("_$!<")
+                .and_then(|t| t.strip_suffix(">!$_"))
+                .unwrap_or(&t);
             Some(t.to_lowercase())
         }
         _ => None,
@@ -354,11 +374,15 @@ fn label(card: &VCard, entry: &VCardEntry) -> Option<String> {
 /// A handle from a URI such as `xmpp:alice@example.org` or `skype:alice?call`: the service and
 /// the user part. A value without a scheme is returned whole.
 fn split_messenger_uri(value: &str) -> (Option<String>, String) {
-    if let Some((scheme, rest)) = value.split_once(':') {
-        if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '+') && !rest.starts_with("//") {
-            let user = rest.split('?').next().unwrap_or(rest);
-            return (Some(scheme.to_ascii_lowercase()), user.to_owned());
-        }
+    if let Some((scheme, rest)) = value.split_once(':')
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '+')
+        && !rest.starts_with("//")
+    {
+        let user = rest.split('?').next().unwrap_or(rest);
+        return (Some(scheme.to_ascii_lowercase()), user.to_owned());
     }
     (None, value.to_owned())
 }
@@ -369,14 +393,14 @@ fn social_profile_user(entry: &VCardEntry, value: &str) -> Option<String> {
     if let Some(user) = other_param(entry, "X-USER").filter(|u| !u.is_empty()) {
         return Some(user);
     }
-    if let Ok(url) = url::Url::parse(value) {
-        if url.has_host() {
-            return url
-                .path_segments()?
-                .rev()
-                .find(|s| !s.is_empty())
-                .map(|s| s.trim_start_matches('@').to_owned());
-        }
+    if let Ok(url) = url::Url::parse(value)
+        && url.has_host()
+    {
+        return url
+            .path_segments()?
+            .rev()
+            .find(|s| !s.is_empty())
+            .map(|s| s.trim_start_matches('@').to_owned());
     }
     Some(value.to_owned())
 }
@@ -396,11 +420,19 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                 let c = components(entry);
                 let get = |i: usize| c.get(i).map(String::as_str).unwrap_or_default();
                 let parts = [get(3), get(1), get(2), get(0), get(4)];
-                let joined = parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ");
+                let joined = parts
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 name_from_n = (!joined.is_empty()).then_some(joined);
             }
             VCardProperty::Org if org.is_none() => {
-                let c: Vec<String> = components(entry).into_iter().filter(|p| !p.is_empty()).collect();
+                let c: Vec<String> = components(entry)
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect();
                 org = (!c.is_empty()).then(|| c.join(", "));
             }
             VCardProperty::Uid => {
@@ -437,7 +469,10 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
             }
             VCardProperty::Socialprofile => {
                 if let Some(v) = text(entry) {
-                    let service = types(entry).into_iter().next().or_else(|| other_param(entry, "SERVICE-TYPE"));
+                    let service = types(entry)
+                        .into_iter()
+                        .next()
+                        .or_else(|| other_param(entry, "SERVICE-TYPE"));
                     if let Some(user) = social_profile_user(entry, &v) {
                         contact.push(IdentifierKind::Handle, service.as_deref(), user);
                     }
@@ -450,12 +485,12 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                         let (_, user) = split_messenger_uri(&v);
                         contact.push(IdentifierKind::Handle, Some(service), user);
                     }
-                } else if upper == "X-SOCIALPROFILE" {
-                    if let Some(v) = text(entry) {
-                        let service = types(entry).into_iter().next();
-                        if let Some(user) = social_profile_user(entry, &v) {
-                            contact.push(IdentifierKind::Handle, service.as_deref(), user);
-                        }
+                } else if upper == "X-SOCIALPROFILE"
+                    && let Some(v) = text(entry)
+                {
+                    let service = types(entry).into_iter().next();
+                    if let Some(user) = social_profile_user(entry, &v) {
+                        contact.push(IdentifierKind::Handle, service.as_deref(), user);
                     }
                 }
             }
@@ -513,13 +548,15 @@ mod tests {
 
     #[test]
     fn latin1_bytes_are_decoded() {
-        let card = b"BEGIN:VCARD\nVERSION:2.1\nFN;CHARSET=ISO-8859-1:Ren\xe9 Lef\xe8vre\nEND:VCARD\n";
+        let card =
+            b"BEGIN:VCARD\nVERSION:2.1\nFN;CHARSET=ISO-8859-1:Ren\xe9 Lef\xe8vre\nEND:VCARD\n";
         assert_eq!(contacts(&read_all(card))[0].display_name, "René Lefèvre");
     }
 
     #[test]
     fn photos_dropped_and_oversized_lines_reported() {
-        let mut card = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nPHOTO;ENCODING=b;TYPE=JPEG:AAAA\n".to_vec();
+        let mut card =
+            b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nPHOTO;ENCODING=b;TYPE=JPEG:AAAA\n".to_vec();
         for _ in 0..200 {
             card.extend_from_slice(b" QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n");
         }
@@ -527,9 +564,17 @@ mod tests {
         card.extend(std::iter::repeat_n(b'n', 5000));
         card.extend_from_slice(b"\nTEL:+1 202 555 0173\nEND:VCARD\n");
         let items = read_all(&card);
-        let SourceItem::Contact(c) = &items[0] else { panic!("{items:?}") };
+        let SourceItem::Contact(c) = &items[0] else {
+            panic!("{items:?}")
+        };
         assert_eq!(c.contact.values.len(), 1);
-        assert_eq!(c.dropped, vec![DroppedField { field: "NOTE".into(), reason: DropReason::TooLarge }]);
+        assert_eq!(
+            c.dropped,
+            vec![DroppedField {
+                field: "NOTE".into(),
+                reason: DropReason::TooLarge
+            }]
+        );
     }
 
     #[test]
@@ -537,8 +582,12 @@ mod tests {
         let text = b"BEGIN:VCARD\nFN:One\nEND:VCARD\nBEGIN:VCARD\nFN:Two\nBEGIN:VCARD\nFN:Three\nUID:u-3\nEND:VCARD\njunk between cards\nBEGIN:VCARD\nFN:Four\n";
         let items = read_all(text);
         assert_eq!(items.len(), 4);
-        assert!(matches!(&items[1], SourceItem::Broken(b) if b.position == Position { entry: 2, line: 4 } && b.reason == BrokenReason::Unterminated));
-        assert!(matches!(&items[3], SourceItem::Broken(b) if b.position.entry == 4 && b.reason == BrokenReason::Unterminated));
+        assert!(
+            matches!(&items[1], SourceItem::Broken(b) if b.position == Position { entry: 2, line: 4 } && b.reason == BrokenReason::Unterminated)
+        );
+        assert!(
+            matches!(&items[3], SourceItem::Broken(b) if b.position.entry == 4 && b.reason == BrokenReason::Unterminated)
+        );
         let c = contacts(&items);
         assert_eq!(c[0].display_name, "One");
         assert_eq!(c[1].display_name, "Three");
@@ -549,7 +598,11 @@ mod tests {
     fn messengers_and_labels() {
         let text = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nitem1.TEL:555-0101\nitem1.X-ABLabel:_$!<Mobile>!$_\nIMPP;X-SERVICE-TYPE=Skype:skype:alice.b\nX-JABBER;type=HOME:alice@jabber.example\nX-SOCIALPROFILE;type=twitter:https://twitter.com/alice\nEND:VCARD\n";
         let c = contacts(&read_all(text))[0].clone();
-        let v: Vec<(Option<&str>, &str)> = c.values.iter().map(|v| (v.label.as_deref(), v.value.as_str())).collect();
+        let v: Vec<(Option<&str>, &str)> = c
+            .values
+            .iter()
+            .map(|v| (v.label.as_deref(), v.value.as_str()))
+            .collect();
         assert_eq!(
             v,
             [
