@@ -103,6 +103,22 @@ impl RawContact {
         );
     }
 
+    /// Fills an empty display name the way address books show such a contact: with its first
+    /// e-mail address, else its first phone number, else its first other value.
+    pub fn fill_display_name(&mut self) {
+        if !self.display_name.trim().is_empty() {
+            return;
+        }
+        let first = self
+            .values_of(IdentifierKind::Email)
+            .chain(self.values_of(IdentifierKind::Phone))
+            .chain(self.values.iter())
+            .next();
+        if let Some(v) = first {
+            self.display_name = v.value.trim().to_owned();
+        }
+    }
+
     /// The raw values of one kind.
     pub fn values_of(&self, kind: IdentifierKind) -> impl Iterator<Item = &Labelled> {
         self.values.iter().filter(move |v| v.kind == kind)

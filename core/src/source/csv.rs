@@ -4,7 +4,7 @@
 //! exports still read:
 //!
 //! - names: `Name` / `Display Name`, or `First Name`/`Given Name`, `Middle Name`/`Additional
-//!   Name`, `Last Name`/`Family Name` (with `Name Prefix`, `Name Suffix`); else the organisation;
+//!   Name`, `Last Name`/`Family Name`; else the organisation;
 //! - e-mails: Google's `E-mail N - Value` (label from `E-mail N - Label` / `- Type`), Outlook's
 //!   `E-mail Address`, `E-mail 2 Address`, ...;
 //! - phones: Google's `Phone N - Value` (label from `Phone N - Label` / `- Type`), Outlook's named
@@ -31,8 +31,6 @@ enum Column {
     Given,
     Middle,
     Family,
-    Prefix,
-    Suffix,
     Organization,
     /// A value column of `kind`; its label comes from the header or from a label column.
     Value {
@@ -147,7 +145,9 @@ impl<R: BufRead> CsvReader<R> {
         let mut contact =
             RawContact::new(format!("{}#{}", self.options.id_prefix, position.entry), "");
         let (mut full, mut org) = (String::new(), String::new());
-        let mut parts: [String; 5] = Default::default(); // prefix, given, middle, family, suffix
+        // Given, middle, family. Prefixes and suffixes are left out: Outlook's "Title" column holds
+        // them, and people find a contact by name, not by "Dr.".
+        let mut parts: [String; 3] = Default::default();
         for (i, column) in self.columns.iter().enumerate() {
             let value = cell(i);
             if value.is_empty() {
@@ -155,11 +155,9 @@ impl<R: BufRead> CsvReader<R> {
             }
             match column {
                 Column::FullName => value.clone_into(&mut full),
-                Column::Prefix => value.clone_into(&mut parts[0]),
-                Column::Given => value.clone_into(&mut parts[1]),
-                Column::Middle => value.clone_into(&mut parts[2]),
-                Column::Family => value.clone_into(&mut parts[3]),
-                Column::Suffix => value.clone_into(&mut parts[4]),
+                Column::Given => value.clone_into(&mut parts[0]),
+                Column::Middle => value.clone_into(&mut parts[1]),
+                Column::Family => value.clone_into(&mut parts[2]),
                 Column::Organization => value.clone_into(&mut org),
                 Column::Value {
                     kind,
@@ -265,8 +263,6 @@ fn classify(names: &[String]) -> Vec<Column> {
                 "first name" | "given name" => return Column::Given,
                 "middle name" | "additional name" => return Column::Middle,
                 "last name" | "family name" => return Column::Family,
-                "name prefix" | "title" => return Column::Prefix,
-                "name suffix" | "suffix" => return Column::Suffix,
                 "organization name" | "organization 1 - name" | "company" => {
                     return Column::Organization;
                 }

@@ -83,8 +83,10 @@ pub struct SourceContact {
 /// A field of an entry that was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedField {
-    /// The vCard property or CSV column name.
+    /// The vCard property or CSV column name (empty when the line has none).
     pub field: String,
+    /// The 1-based line where it was.
+    pub line: usize,
     /// Why.
     pub reason: DropReason,
 }
@@ -95,6 +97,19 @@ pub enum DropReason {
     /// Over [`ReadOptions::max_line_bytes`].
     #[error("over the size bound")]
     TooLarge,
+    /// A line inside a card that is not a property (no colon, or no valid name).
+    #[error("not a vCard property line")]
+    Malformed,
+}
+
+impl DropReason {
+    /// A short, stable reason code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            DropReason::TooLarge => "too_large",
+            DropReason::Malformed => "malformed",
+        }
+    }
 }
 
 /// An entry that could not be read.

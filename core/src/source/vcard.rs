@@ -45,6 +45,7 @@ const MESSENGER_PROPERTIES: &[(&str, &str)] = &[
     ("X-TELEGRAM", "telegram"),
     ("X-QQ", "qq"),
     ("X-GADUGADU", "gadugadu"),
+    ("X-MS-IMADDRESS", "im"),
 ];
 
 /// Streams cards from a vCard file.
@@ -143,11 +144,28 @@ impl<R: BufRead> VCardReader<R> {
                     card.text.truncate(card.property_start);
                     card.dropped.push(DroppedField {
                         field: field.unwrap_or_default(),
+                        line: self.lines.line_no(),
                         reason: DropReason::TooLarge,
                     });
                 }
                 card.skipping = true;
                 card.qp_soft_break = false;
+                continue;
+            }
+            // A line that is not a property: inside a dropped binary property it is more of its
+            // data (2.1 base64 without indentation); elsewhere it is reported and left out, and
+            // the rest of the card is kept.
+            if !continuation
+                && !is_property_line(&self.buf)
+                && !is_keyword_line(&self.buf, b"END:VCARD")
+            {
+                if !card.skipping && !self.buf.trim_ascii().is_empty() {
+                    card.dropped.push(DroppedField {
+                        field: property_name(&self.buf).unwrap_or_default(),
+                        line: self.lines.line_no(),
+                        reason: DropReason::Malformed,
+                    });
+                }
                 continue;
             }
             if !continuation {
@@ -223,6 +241,24 @@ fn broken(position: Position, reason: BrokenReason) -> SourceItem {
 /// `BEGIN:VCARD` / `END:VCARD` alone on a line, any case, surrounding blanks allowed.
 fn is_keyword_line(line: &[u8], keyword: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(keyword)
+}
+
+/// Whether a line is `[group.]NAME[;params]:value` with a name of letters, digits and dashes.
+fn is_property_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let head = &line[..colon];
+    let name_end = head.iter().position(|&b| b == b';').unwrap_or(head.len());
+    let name = &head[..name_end];
+    let mut parts = name.split(|&b| b == b'.');
+    let valid =
+        |p: &[u8]| !p.is_empty() && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(n), None, None) => valid(n),
+        (Some(g), Some(n), None) => valid(g) && valid(n),
+        _ => false,
+    }
 }
 
 /// The upper-case property name of a property line, without its group (`item1.TEL` → `TEL`).
@@ -500,6 +536,7 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
     if contact.display_name.is_empty() {
         contact.display_name = name_from_n.or(org).unwrap_or_default();
     }
+    contact.fill_display_name();
     if contact.source_id.is_empty() {
         contact.source_id = format!("{id_prefix}#{}", position.entry);
     }
@@ -572,6 +609,7 @@ mod tests {
             c.dropped,
             vec![DroppedField {
                 field: "NOTE".into(),
+                line: 205,
                 reason: DropReason::TooLarge
             }]
         );

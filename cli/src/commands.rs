@@ -1,0 +1,280 @@
+//! The verbs. Each writes JSON lines to `out` and returns the exit code, or a [`Failure`].
+
+use std::io::{self, BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use contactsync_core::identifier::{Identifier, IdentifierKind, Normalizer, Region, guess_kind};
+use contactsync_core::source::{self, ReadOptions, SourceItem};
+use contactsync_core::{HashKey, MatrixHasher};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::UsageError;
+
+/// Why a verb stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// Unusable arguments: exit 2.
+    Usage(UsageError),
+    /// Writing the output (or reading stdin) failed.
+    Io(io::Error),
+}
+
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Self {
+        Failure::Usage(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+fn write_json(out: &mut (impl Write + ?Sized), value: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// Longest stdin line read, in bytes; longer lines are reported, not held.
+const MAX_STDIN_LINE: usize = 64 * 1024;
+
+/// Calls `each` for every line of stdin (without its end); over-long lines come as `Err(len)`.
+fn for_each_stdin_line(
+    mut each: impl FnMut(Result<&str, usize>) -> io::Result<()>,
+) -> io::Result<()> {
+    let stdin = io::stdin();
+    let mut reader = stdin.lock();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_STDIN_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if buf.last() != Some(&b'\n') && buf.len() > MAX_STDIN_LINE {
+            // Skip the rest of the over-long line.
+            let mut skipped = buf.len();
+            loop {
+                let chunk = reader.fill_buf()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        skipped += i;
+                        reader.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        skipped += chunk.len();
+                        let len = chunk.len();
+                        reader.consume(len);
+                    }
+                }
+            }
+            each(Err(skipped))?;
+            continue;
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        each(Ok(&String::from_utf8_lossy(&buf)))?;
+    }
+}
+
+/// `contactsync normalize`.
+pub fn normalize(
+    out: &mut impl Write,
+    region: Region,
+    kind: Option<IdentifierKind>,
+    values: &[String],
+) -> Result<ExitCode, Failure> {
+    let normalizer = Normalizer::new(region);
+    let one = |out: &mut dyn Write, input: &str| -> io::Result<()> {
+        let kind = kind.or_else(|| guess_kind(input));
+        let line = match kind.map(|k| normalizer.normalize(k, input)) {
+            Some(Ok(id)) => json!({"input": input, "kind": id.kind(), "canonical": id.canonical()}),
+            Some(Err(e)) => json!({"input": input, "kind": kind, "error": e.code()}),
+            None => json!({"input": input, "error": "unknown_kind"}),
+        };
+        write_json(&mut *out, &line)
+    };
+    if values.is_empty() {
+        for_each_stdin_line(|line| match line {
+            Ok(input) if input.trim().is_empty() => Ok(()),
+            Ok(input) => one(&mut *out, input),
+            Err(len) => write_json(
+                &mut *out,
+                &json!({"input_bytes": len, "error": "input_too_long"}),
+            ),
+        })?;
+    } else {
+        for v in values {
+            one(&mut *out, v)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The fields of a `normalize` line that `hash` needs.
+#[derive(Debug, Deserialize)]
+struct CanonicalLine {
+    kind: Option<String>,
+    canonical: Option<String>,
+}
+
+/// `contactsync hash`.
+pub fn hash(
+    out: &mut impl Write,
+    key_base64: Option<&str>,
+    key_id: Option<&str>,
+    matrix_pepper: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let key = match (key_base64, key_id) {
+        (Some(k), Some(id)) => Some(
+            HashKey::from_base64(id, k)
+                .map_err(|e| UsageError(format!("--key-base64/--key-id: {e}")))?,
+        ),
+        _ => None,
+    };
+    let matrix = matrix_pepper.map(MatrixHasher::new);
+    // E.164 needs no region, and other kinds ignore it: any region re-checks canonical text.
+    let normalizer = Normalizer::new(Region::default());
+    for_each_stdin_line(|line| {
+        let line = match line {
+            Ok(l) if l.trim().is_empty() => return Ok(()),
+            Ok(l) => l,
+            Err(len) => {
+                return write_json(
+                    &mut *out,
+                    &json!({"input_bytes": len, "error": "input_too_long"}),
+                );
+            }
+        };
+        let Ok(mut value) = serde_json::from_str::<Value>(line) else {
+            return write_json(&mut *out, &json!({"error": "malformed_line"}));
+        };
+        let parsed = serde_json::from_value::<CanonicalLine>(value.clone()).ok();
+        let (Some(kind), Some(canonical)) = parsed.map_or((None, None), |p| (p.kind, p.canonical))
+        else {
+            // Lines without a canonical identifier (rejections) pass through unchanged.
+            return write_json(&mut *out, &value);
+        };
+        let result = canonical_identifier(&normalizer, &kind, &canonical).and_then(|id| {
+            if let Some(m) = &matrix {
+                m.hash(&id)
+                    .map(|h| (h, None))
+                    .map_err(|_| "unsupported_medium")
+            } else if let Some(k) = &key {
+                Ok((k.hash(&id).to_base64url(), Some(k.id().to_owned())))
+            } else {
+                Err("no_key")
+            }
+        });
+        if let Value::Object(map) = &mut value {
+            match result {
+                Ok((hash, key_id)) => {
+                    map.insert("hash".into(), hash.into());
+                    if let Some(id) = key_id {
+                        map.insert("key_id".into(), id.into());
+                    } else {
+                        map.insert("algorithm".into(), "sha256".into());
+                    }
+                }
+                Err(code) => {
+                    map.insert("error".into(), code.into());
+                }
+            }
+        }
+        write_json(&mut *out, &value)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The identifier a line names, if its text is canonical for its kind (normalising canonical text
+/// must give it back unchanged): nothing but canonical text is ever hashed.
+fn canonical_identifier(
+    normalizer: &Normalizer,
+    kind: &str,
+    canonical: &str,
+) -> Result<Identifier, &'static str> {
+    let kind: IdentifierKind = kind.parse().map_err(|_| "unknown_kind")?;
+    match normalizer.normalize(kind, canonical) {
+        Ok(id) if id.canonical() == canonical => Ok(id),
+        _ => Err("not_canonical"),
+    }
+}
+
+/// `contactsync read`.
+pub fn read(out: &mut impl Write, region: Region, files: &[PathBuf]) -> Result<ExitCode, Failure> {
+    let normalizer = Normalizer::new(region);
+    let mut unreadable = 0usize;
+    let (mut contacts, mut identifiers, mut rejected, mut broken, mut dropped) = (0, 0, 0, 0, 0);
+    for path in files {
+        let file = path.display().to_string();
+        let entries = match source::read_path(path, &ReadOptions::default()) {
+            Ok(entries) => entries,
+            Err(e) => {
+                eprintln!("contactsync: {file}: {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        for item in entries {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    eprintln!("contactsync: {file}: {e}");
+                    unreadable += 1;
+                    break;
+                }
+            };
+            let line = match item {
+                SourceItem::Contact(c) => {
+                    let n = normalizer.normalize_contact(&c.contact);
+                    contacts += 1;
+                    identifiers += n.identifiers.len();
+                    rejected += n.rejections.len();
+                    dropped += c.dropped.len();
+                    json!({
+                        "file": file,
+                        "entry": c.position.entry,
+                        "line": c.position.line,
+                        "source_id": n.source_id,
+                        "display_name": n.display_name,
+                        "identifiers": n.identifiers.iter()
+                            .map(|id| json!({"kind": id.kind(), "canonical": id.canonical()}))
+                            .collect::<Vec<_>>(),
+                        "rejections": n.rejections.iter()
+                            .map(|r| json!({"kind": r.kind, "label": r.label, "value": r.value, "error": r.reason.code()}))
+                            .collect::<Vec<_>>(),
+                        "dropped": c.dropped.iter()
+                            .map(|d| json!({"field": d.field, "line": d.line, "reason": d.reason.code()}))
+                            .collect::<Vec<_>>(),
+                        "fingerprint": n.content_fingerprint.to_hex(),
+                    })
+                }
+                SourceItem::Broken(b) => {
+                    broken += 1;
+                    json!({"file": file, "entry": b.position.entry, "line": b.position.line, "broken": b.reason.code()})
+                }
+            };
+            write_json(&mut *out, &line)?;
+        }
+    }
+    eprintln!(
+        "read {contacts} contacts from {} of {} files: {identifiers} identifiers, {rejected} rejected values, {broken} broken entries, {dropped} dropped fields",
+        files.len() - unreadable.min(files.len()),
+        files.len(),
+    );
+    Ok(if unreadable > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
