@@ -1,11 +1,11 @@
 //! The verbs. Each writes JSON lines to `out` and returns the exit code, or a [`Failure`].
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use contactsync_core::identifier::{Identifier, IdentifierKind, Normalizer, Region, guess_kind};
-use contactsync_core::source::{self, ReadOptions, SourceItem};
+use contactsync_core::source::{self, Line, LineReader, ReadOptions, SourceItem};
 use contactsync_core::{HashKey, MatrixHasher};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,50 +41,17 @@ fn write_json(out: &mut (impl Write + ?Sized), value: &Value) -> io::Result<()> 
 /// Longest stdin line read, in bytes; longer lines are reported, not held.
 const MAX_STDIN_LINE: usize = 64 * 1024;
 
-/// Calls `each` for every line of stdin (without its end); over-long lines come as `Err(len)`.
-fn for_each_stdin_line(
-    mut each: impl FnMut(Result<&str, usize>) -> io::Result<()>,
-) -> io::Result<()> {
-    let stdin = io::stdin();
-    let mut reader = stdin.lock();
+/// Calls `each` for every line of stdin (without its end); over-long lines come as `Err(())`.
+fn for_each_stdin_line(mut each: impl FnMut(Result<&str, ()>) -> io::Result<()>) -> io::Result<()> {
+    let mut lines = LineReader::new(io::stdin().lock(), MAX_STDIN_LINE);
     let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = (&mut reader)
-            .take(MAX_STDIN_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            return Ok(());
+    while let Some(line) = lines.next_line(&mut buf)? {
+        match line {
+            Line::Text => each(Ok(&String::from_utf8_lossy(&buf)))?,
+            Line::Overlong => each(Err(()))?,
         }
-        if buf.last() != Some(&b'\n') && buf.len() > MAX_STDIN_LINE {
-            // Skip the rest of the over-long line.
-            let mut skipped = buf.len();
-            loop {
-                let chunk = reader.fill_buf()?;
-                if chunk.is_empty() {
-                    break;
-                }
-                match chunk.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        skipped += i;
-                        reader.consume(i + 1);
-                        break;
-                    }
-                    None => {
-                        skipped += chunk.len();
-                        let len = chunk.len();
-                        reader.consume(len);
-                    }
-                }
-            }
-            each(Err(skipped))?;
-            continue;
-        }
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
-        each(Ok(&String::from_utf8_lossy(&buf)))?;
     }
+    Ok(())
 }
 
 /// `contactsync normalize`.
@@ -108,10 +75,7 @@ pub fn normalize(
         for_each_stdin_line(|line| match line {
             Ok(input) if input.trim().is_empty() => Ok(()),
             Ok(input) => one(&mut *out, input),
-            Err(len) => write_json(
-                &mut *out,
-                &json!({"input_bytes": len, "error": "input_too_long"}),
-            ),
+            Err(()) => write_json(&mut *out, &json!({"error": "input_too_long"})),
         })?;
     } else {
         for v in values {
@@ -149,12 +113,7 @@ pub fn hash(
         let line = match line {
             Ok(l) if l.trim().is_empty() => return Ok(()),
             Ok(l) => l,
-            Err(len) => {
-                return write_json(
-                    &mut *out,
-                    &json!({"input_bytes": len, "error": "input_too_long"}),
-                );
-            }
+            Err(()) => return write_json(&mut *out, &json!({"error": "input_too_long"})),
         };
         let Ok(mut value) = serde_json::from_str::<Value>(line) else {
             return write_json(&mut *out, &json!({"error": "malformed_line"}));
@@ -165,7 +124,7 @@ pub fn hash(
             // Lines without a canonical identifier (rejections) pass through unchanged.
             return write_json(&mut *out, &value);
         };
-        let result = canonical_identifier(&normalizer, &kind, &canonical).and_then(|id| {
+        let result = canonical_identifier(normalizer, &kind, &canonical).and_then(|id| {
             if let Some(m) = &matrix {
                 m.hash(&id)
                     .map(|h| (h, None))
@@ -199,7 +158,7 @@ pub fn hash(
 /// The identifier a line names, if its text is canonical for its kind (normalising canonical text
 /// must give it back unchanged): nothing but canonical text is ever hashed.
 fn canonical_identifier(
-    normalizer: &Normalizer,
+    normalizer: Normalizer,
     kind: &str,
     canonical: &str,
 ) -> Result<Identifier, &'static str> {

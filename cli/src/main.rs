@@ -28,7 +28,7 @@ enum Command {
     /// each: {"input","kind","canonical"} or {"input","error"}.
     Normalize {
         /// Default region (ISO 3166-1 alpha-2) for national-format phone numbers. Defaults to the
-        /// region of the locale (LC_ALL, LC_MESSAGES, LANG), else US.
+        /// region of the locale (`LC_ALL`, `LC_MESSAGES`, LANG), else US.
         #[arg(long, value_name = "CC")]
         region: Option<String>,
         /// The kind of the values; `auto` guesses it per value.
@@ -37,7 +37,7 @@ enum Command {
         /// Values to normalise; none means read stdin.
         values: Vec<String>,
     },
-    /// Add keyed hashes to the JSON lines of `normalize` read from stdin ("hash" and "key_id").
+    /// Add keyed hashes to the JSON lines of `normalize` read from stdin ("hash" and "`key_id`").
     #[command(group(ArgGroup::new("mode").required(true).args(["key_base64", "matrix_pepper"])))]
     Hash {
         /// The hashing key, base64 (standard or URL-safe, padded or not).

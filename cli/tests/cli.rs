@@ -1,5 +1,8 @@
 //! The `contactsync` binary as a user runs it: JSON lines out, exit codes, files in.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -34,7 +37,17 @@ fn json_lines(out: &Output) -> Vec<Value> {
 
 #[test]
 fn normalize_args_and_stdin() {
-    let out = run(&["normalize", "--region", "DE", "0172 3127130", "Alice@Example.com", "112"], "");
+    let out = run(
+        &[
+            "normalize",
+            "--region",
+            "DE",
+            "0172 3127130",
+            "Alice@Example.com",
+            "112",
+        ],
+        "",
+    );
     assert!(out.status.success());
     let lines = json_lines(&out);
     assert_eq!(lines[0]["kind"], "phone");
@@ -44,8 +57,15 @@ fn normalize_args_and_stdin() {
     assert_eq!(lines[2]["error"], "phone.unassigned");
     assert!(lines[2].get("canonical").is_none());
     // Key order is the documented one.
-    let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_owned();
-    assert!(first.starts_with(r#"{"input":"0172 3127130","kind":"phone","canonical""#), "{first}");
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        first.starts_with(r#"{"input":"0172 3127130","kind":"phone","canonical""#),
+        "{first}"
+    );
 
     let out = run(&["normalize", "--kind", "handle"], "@Bob\n\n  \nal ice\n");
     assert!(out.status.success());
@@ -58,7 +78,10 @@ fn normalize_args_and_stdin() {
 #[test]
 fn normalize_bounds_huge_lines() {
     let huge = "9".repeat(1_000_000);
-    let out = run(&["normalize", "--kind", "phone"], &format!("{huge}\n+1 202 555 0173\n"));
+    let out = run(
+        &["normalize", "--kind", "phone"],
+        &format!("{huge}\n+1 202 555 0173\n"),
+    );
     assert!(out.status.success());
     let lines = json_lines(&out);
     assert_eq!(lines[0]["error"], "input_too_long");
@@ -67,7 +90,10 @@ fn normalize_bounds_huge_lines() {
 
 #[test]
 fn hash_pipeline_and_modes() {
-    let norm = run(&["normalize", "--region", "US"], "(202) 555-0173\nalice@example.com\nnot valid!!\n");
+    let norm = run(
+        &["normalize", "--region", "US"],
+        "(202) 555-0173\nalice@example.com\nnot valid!!\n",
+    );
     let stdin = String::from_utf8_lossy(&norm.stdout).into_owned();
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
     let out = run(&["hash", "--key-base64", key, "--key-id", "k1"], &stdin);
@@ -77,13 +103,25 @@ fn hash_pipeline_and_modes() {
     assert_eq!(lines[0]["key_id"], "k1");
     assert_eq!(lines[0]["hash"].as_str().map(str::len), Some(43));
     assert_ne!(lines[0]["hash"], lines[1]["hash"]);
-    assert!(lines[2].get("hash").is_none(), "rejections pass through unhashed");
+    assert!(
+        lines[2].get("hash").is_none(),
+        "rejections pass through unhashed"
+    );
 
-    let out = run(&["hash", "--matrix-pepper", "matrixrocks"], r#"{"kind":"email","canonical":"alice@example.com"}"#);
-    assert_eq!(json_lines(&out)[0]["hash"], "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc");
+    let out = run(
+        &["hash", "--matrix-pepper", "matrixrocks"],
+        r#"{"kind":"email","canonical":"alice@example.com"}"#,
+    );
+    assert_eq!(
+        json_lines(&out)[0]["hash"],
+        "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc"
+    );
 
     // Only canonical text is hashed.
-    let out = run(&["hash", "--key-base64", key, "--key-id", "k1"], "{\"kind\":\"email\",\"canonical\":\"Alice@Example.com\"}\nnot json\n");
+    let out = run(
+        &["hash", "--key-base64", key, "--key-id", "k1"],
+        "{\"kind\":\"email\",\"canonical\":\"Alice@Example.com\"}\nnot json\n",
+    );
     let lines = json_lines(&out);
     assert_eq!(lines[0]["error"], "not_canonical");
     assert_eq!(lines[1]["error"], "malformed_line");
@@ -100,7 +138,12 @@ fn unusable_arguments_exit_2() {
         &["frobnicate"][..],
     ] {
         let out = run(args, "");
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -116,8 +159,21 @@ fn read_vcard_and_csv() {
     let csv = dir.path().join("export.csv");
     std::fs::write(&csv, "First Name,Last Name,E-mail Address,Mobile Phone\nGrace,Hopper,grace@example.org,(202) 555-0173\n")
         .expect("write csv");
-    let out = run(&["read", "--region", "US", vcf.to_str().unwrap_or_default(), csv.to_str().unwrap_or_default()], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &[
+            "read",
+            "--region",
+            "US",
+            vcf.to_str().unwrap_or_default(),
+            csv.to_str().unwrap_or_default(),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["source_id"], "ada-1");
@@ -128,5 +184,8 @@ fn read_vcard_and_csv() {
     assert_eq!(lines[2]["display_name"], "Grace Hopper");
     assert_eq!(lines[2]["source_id"], "export.csv#1");
     let summary = String::from_utf8_lossy(&out.stderr);
-    assert!(summary.contains("2 contacts") && summary.contains("1 broken"), "{summary}");
+    assert!(
+        summary.contains("2 contacts") && summary.contains("1 broken"),
+        "{summary}"
+    );
 }

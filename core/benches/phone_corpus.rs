@@ -40,8 +40,11 @@ struct Case {
 }
 
 fn load() -> Result<Vec<Case>, Box<dyn Error>> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/phone_corpus.jsonl");
+    // `PHONE_CORPUS=<file>` measures another corpus of the same format (e.g. a subset).
+    let path = std::env::var_os("PHONE_CORPUS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/phone_corpus.jsonl"),
+        PathBuf::from,
+    );
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut cases = Vec::new();

@@ -1,6 +1,9 @@
 //! The file readers against hand-checked expectations: the project's own fixtures
 //! (`tests/fixtures/`) always, and the real exports in `../shared/testdata/vcards/` when present.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,10 +1,13 @@
 //! Bounded line reading: a line longer than the bound is consumed and counted, never held.
+//!
+//! Used by the file readers and by anything else that reads lines from untrusted input (the
+//! CLI's stdin), so that a line without end costs a bounded buffer.
 
 use std::io::{self, BufRead};
 
 /// One physical line.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Line {
+pub enum Line {
     /// The line's bytes without its end (`\n`, `\r\n`, or the `\r\r\n` some exporters write).
     Text,
     /// A line over the bound: only its first `max` bytes are in the buffer.
@@ -13,7 +16,7 @@ pub(super) enum Line {
 
 /// Reads lines of at most `max` bytes from a `BufRead`, and counts them.
 #[derive(Debug)]
-pub(super) struct LineReader<R> {
+pub struct LineReader<R> {
     inner: R,
     max: usize,
     line_no: usize,
@@ -21,7 +24,8 @@ pub(super) struct LineReader<R> {
 }
 
 impl<R: BufRead> LineReader<R> {
-    pub(super) fn new(inner: R, max: usize) -> Self {
+    /// A reader of lines of at most `max` bytes (a UTF-8 BOM at the very start is dropped).
+    pub fn new(inner: R, max: usize) -> Self {
         LineReader {
             inner,
             max: max.max(1),
@@ -31,12 +35,12 @@ impl<R: BufRead> LineReader<R> {
     }
 
     /// 1-based number of the line last returned.
-    pub(super) fn line_no(&self) -> usize {
+    pub fn line_no(&self) -> usize {
         self.line_no
     }
 
     /// Reads the next line into `buf` (cleared first). `None` at the end of input.
-    pub(super) fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
         buf.clear();
         let mut overlong = false;
         let mut any = false;

@@ -18,6 +18,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::contact::RawContact;
+pub use lines::{Line, LineReader};
 
 /// File formats the readers understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
