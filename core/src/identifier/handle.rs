@@ -5,8 +5,8 @@
 //! so that normalising twice changes nothing). `＠Ａｌｉｃｅ` and `@alice` are one handle;
 //! `Straße` and `STRASSE` fold to `strasse`.
 //!
-//! **Allowed characters** after folding: letters and combining marks of any script (Unicode
-//! `L*`, `M*`), decimal digits of any script (`Nd`), and `_`, `.`, `-`, plus `@` *inside* a handle
+//! **Allowed characters** after folding: letters and numbers of any script (Unicode `Alphabetic`
+//! and `Numeric`), combining marks, and `_`, `.`, `-`, plus `@` *inside* a handle
 //! (XMPP-style `user@host` messenger addresses). At least one letter or digit; at most 64
 //! characters. Whitespace, control and format characters (zero-width joiners, bidi marks), emoji
 //! and other symbols are rejected, not stripped: a handle that differs from another only by an
