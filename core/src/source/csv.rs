@@ -50,7 +50,6 @@ pub(super) struct CsvReader<R> {
     delimiter: u8,
     buf: Vec<u8>,
     entries: usize,
-    done: bool,
 }
 
 impl<R: BufRead> CsvReader<R> {
@@ -74,11 +73,10 @@ impl<R: BufRead> CsvReader<R> {
             delimiter,
             buf,
             entries: 0,
-            done: false,
         })
     }
 
-    fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
+    pub(super) fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
         // Frame one record: lines until the quotes balance.
         let mut record = Vec::new();
         let mut start_line = 0;
@@ -186,27 +184,6 @@ impl<R: BufRead> CsvReader<R> {
             .find(|s| !s.is_empty())
             .unwrap_or_default();
         contact
-    }
-}
-
-impl<R: BufRead> Iterator for CsvReader<R> {
-    type Item = Result<SourceItem, SourceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_item() {
-            Ok(Some(item)) => Some(Ok(item)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
     }
 }
 
@@ -339,10 +316,17 @@ mod tests {
             max_line_bytes: 2000,
             max_entry_bytes: 4000,
         };
-        CsvReader::new(Cursor::new(text.as_bytes().to_vec()), options)
+        crate::source::read(Cursor::new(text.as_bytes().to_vec()), &options)
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    fn pairs(c: &RawContact) -> Vec<(&str, Option<&str>)> {
+        c.values
+            .iter()
+            .map(|v| (v.value.as_str(), v.label.as_deref()))
+            .collect()
     }
 
     fn contact(item: &SourceItem) -> &RawContact {
@@ -362,13 +346,8 @@ mod tests {
         let c = contact(&items[0]);
         assert_eq!(c.display_name, "Ada Lovelace");
         assert_eq!(c.source_id, "c.csv#1");
-        let v: Vec<(&str, Option<&str>)> = c
-            .values
-            .iter()
-            .map(|v| (v.value.as_str(), v.label.as_deref()))
-            .collect();
         assert_eq!(
-            v,
+            pairs(c),
             [
                 ("ada@example.org", Some("home")),
                 ("ada@example.com", Some("home")),
@@ -382,13 +361,8 @@ mod tests {
     fn outlook_layout() {
         let text = "First Name,Last Name,E-mail Address,Mobile Phone,Business Fax,Home Phone 2\nGrace,Hopper,grace@example.org,(202) 555-0173,,202-555-0199\n";
         let c = contact(&read_all(text)[0]).clone();
-        let v: Vec<(&str, Option<&str>)> = c
-            .values
-            .iter()
-            .map(|v| (v.value.as_str(), v.label.as_deref()))
-            .collect();
         assert_eq!(
-            v,
+            pairs(&c),
             [
                 ("grace@example.org", None),
                 ("(202) 555-0173", Some("mobile")),

@@ -176,9 +176,31 @@ pub fn read<'a, R: Read + Send + 'a>(
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let format = sniff(reader.fill_buf()?)?;
     Ok(match format {
-        Format::VCard => Box::new(vcard::VCardReader::new(reader, options.clone())),
-        Format::Csv => Box::new(csv::CsvReader::new(reader, options.clone())?),
+        Format::VCard => {
+            let mut r = vcard::VCardReader::new(reader, options.clone());
+            entries(move || r.next_item())
+        }
+        Format::Csv => {
+            let mut r = csv::CsvReader::new(reader, options.clone())?;
+            entries(move || r.next_item())
+        }
     })
+}
+
+/// The entries a reader's `next_item` yields, ending at the end of input or after the first
+/// error (an I/O error leaves the reader's position unknown, so nothing after it is trusted).
+fn entries<'a>(
+    mut next_item: impl FnMut() -> Result<Option<SourceItem>, SourceError> + Send + 'a,
+) -> Entries<'a> {
+    let mut failed = false;
+    Box::new(std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let item = next_item().transpose();
+        failed = matches!(item, Some(Err(_)));
+        item
+    }))
 }
 
 /// Opens and reads a file; the source-id prefix defaults to the file name.

@@ -57,7 +57,6 @@ pub(super) struct VCardReader<R> {
     entries: usize,
     /// A `BEGIN:VCARD` seen while finishing the previous (unterminated) card.
     pending_begin: Option<usize>,
-    done: bool,
 }
 
 /// The card being framed.
@@ -86,7 +85,6 @@ impl<R: BufRead> VCardReader<R> {
             buf: Vec::new(),
             entries: 0,
             pending_begin: None,
-            done: false,
         }
     }
 
@@ -109,7 +107,7 @@ impl<R: BufRead> VCardReader<R> {
     }
 
     /// Frames and maps the next card.
-    fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
+    pub(super) fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
         // Find the start of a card.
         let mut card = if let Some(line) = self.pending_begin.take() {
             self.start_card(line)
@@ -210,27 +208,6 @@ impl<R: BufRead> VCardReader<R> {
             }),
             Err(_) => broken(card.position, BrokenReason::Unparsable),
         }))
-    }
-}
-
-impl<R: BufRead> Iterator for VCardReader<R> {
-    type Item = Result<SourceItem, SourceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_item() {
-            Ok(Some(item)) => Some(Ok(item)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
     }
 }
 
@@ -554,7 +531,8 @@ mod tests {
             max_line_bytes: 1000,
             max_entry_bytes: 4000,
         };
-        VCardReader::new(Cursor::new(text.to_vec()), options)
+        crate::source::read(Cursor::new(text.to_vec()), &options)
+            .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
     }
