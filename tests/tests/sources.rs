@@ -210,3 +210,88 @@ fn shared_real_world_vcards_read_as_expected() {
         problems.join("\n")
     );
 }
+
+/// A reader that yields `len` bytes of `fill` without ever holding them: hostile input of any
+/// size costs nothing to make.
+struct Endless {
+    prefix: Vec<u8>,
+    fill: u8,
+    left: usize,
+    suffix: Vec<u8>,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.prefix[..n]);
+            self.prefix.drain(..n);
+            return Ok(n);
+        }
+        if self.left > 0 {
+            let n = self.left.min(buf.len());
+            buf[..n].fill(self.fill);
+            self.left -= n;
+            return Ok(n);
+        }
+        let n = self.suffix.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.suffix[..n]);
+        self.suffix.drain(..n);
+        Ok(n)
+    }
+}
+
+fn read_items(input: Endless) -> Vec<SourceItem> {
+    source::read(input, &ReadOptions::default())
+        .expect("format")
+        .collect::<Result<_, _>>()
+        .expect("no I/O error")
+}
+
+#[test]
+fn a_ten_megabyte_name_is_dropped_not_held() {
+    let items = read_items(Endless {
+        prefix: b"BEGIN:VCARD\nVERSION:3.0\nFN:".to_vec(),
+        fill: b'a',
+        left: 10 * 1024 * 1024,
+        suffix: b"\nTEL:+1 202 555 0173\nEMAIL:big@example.org\nEND:VCARD\nBEGIN:VCARD\nFN:Next\nEND:VCARD\n".to_vec(),
+    });
+    assert_eq!(items.len(), 2);
+    let SourceItem::Contact(c) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(c.dropped.len(), 1);
+    assert_eq!(c.dropped[0].field, "FN");
+    assert_eq!(c.dropped[0].reason, DropReason::TooLarge);
+    assert_eq!(c.contact.values.len(), 2, "the other values are kept");
+    assert_eq!(c.contact.display_name, "big@example.org");
+}
+
+#[test]
+fn a_line_without_end_ends_the_card_not_the_process() {
+    // 200 MB without a line break after an opened card, then end of file.
+    let items = read_items(Endless {
+        prefix: b"BEGIN:VCARD\nFN:Ok\nEND:VCARD\nBEGIN:VCARD\nNOTE:".to_vec(),
+        fill: b'x',
+        left: 200 * 1024 * 1024,
+        suffix: Vec::new(),
+    });
+    assert_eq!(items.len(), 2);
+    assert!(matches!(&items[1], SourceItem::Broken(b) if b.position.line == 4));
+}
+
+#[test]
+fn a_huge_csv_cell_is_reported_and_the_next_row_loads() {
+    let items = read_items(Endless {
+        prefix: b"Name,E-mail 1 - Value\nBig,\"".to_vec(),
+        fill: b'y',
+        left: 20 * 1024 * 1024,
+        suffix: b"\"\nSmall,small@example.org\n".to_vec(),
+    });
+    assert_eq!(items.len(), 2);
+    assert!(matches!(&items[0], SourceItem::Broken(b) if b.position.line == 2));
+    let SourceItem::Contact(c) = &items[1] else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(c.contact.display_name, "Small");
+}

@@ -54,7 +54,7 @@ pub(super) struct CsvReader<R> {
 
 impl<R: BufRead> CsvReader<R> {
     pub(super) fn new(reader: R, options: ReadOptions) -> Result<Self, SourceError> {
-        let mut lines = LineReader::new(reader, options.max_line_bytes);
+        let mut lines = LineReader::new(reader, options.max_line_bytes).counting(b'"');
         let mut buf = Vec::new();
         let header = loop {
             match lines.next_line(&mut buf)? {
@@ -81,6 +81,7 @@ impl<R: BufRead> CsvReader<R> {
         let mut record = Vec::new();
         let mut start_line = 0;
         let mut too_large = false;
+        let mut open_quotes = 0usize;
         loop {
             let Some(kind) = self.lines.next_line(&mut self.buf)? else {
                 if record.is_empty() && !too_large {
@@ -105,12 +106,13 @@ impl<R: BufRead> CsvReader<R> {
                 }
                 record.extend_from_slice(&self.buf);
             }
-            let quotes = if too_large { &self.buf } else { &record };
-            if !too_large && quotes.iter().filter(|&&b| b == b'"').count() % 2 == 0 {
-                break;
-            }
-            // An over-long record ends at the first line that does not leave a quote open.
-            if too_large && self.buf.iter().filter(|&&b| b == b'"').count() % 2 == 0 {
+            // A record goes on while a quote is open. Quotes are counted over whole lines, so an
+            // over-long line that is cut still opens or closes its quotes. Once a record is over
+            // the bound (most likely a stray quote), it ends at the first line that is balanced
+            // on its own, so that the rows after it still load.
+            let line_quotes = self.lines.count();
+            open_quotes += line_quotes;
+            if open_quotes.is_multiple_of(2) || (too_large && line_quotes.is_multiple_of(2)) {
                 break;
             }
         }
@@ -377,9 +379,14 @@ mod tests {
         for _ in 0..200 {
             text.push_str("filler filler filler filler\n");
         }
+        text.push_str("After,after@example.org\n");
         let items = read_all(&text);
         assert!(
             matches!(&items[0], SourceItem::Broken(b) if b.reason == BrokenReason::TooLarge && b.position.line == 2)
         );
+        // Reading resynchronises: the last row still loads.
+        let last = contact(items.last().unwrap());
+        assert_eq!(last.display_name, "After");
+        assert_eq!(last.values[0].value, "after@example.org");
     }
 }

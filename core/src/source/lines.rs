@@ -21,6 +21,9 @@ pub struct LineReader<R> {
     max: usize,
     line_no: usize,
     started: bool,
+    /// A byte to count over whole lines, including the part of an over-long line not kept.
+    counted: Option<u8>,
+    count: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -31,7 +34,22 @@ impl<R: BufRead> LineReader<R> {
             max: max.max(1),
             line_no: 0,
             started: false,
+            counted: None,
+            count: 0,
         }
+    }
+
+    /// Also counts `byte` in every line, over the whole line even when it is over-long (the CSV
+    /// reader counts quotes this way to know whether a record goes on).
+    #[must_use]
+    pub fn counting(mut self, byte: u8) -> Self {
+        self.counted = Some(byte);
+        self
+    }
+
+    /// How many times the counted byte occurs in the line last returned.
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     /// 1-based number of the line last returned.
@@ -42,6 +60,7 @@ impl<R: BufRead> LineReader<R> {
     /// Reads the next line into `buf` (cleared first). `None` at the end of input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
         buf.clear();
+        self.count = 0;
         let mut overlong = false;
         let mut any = false;
         loop {
@@ -58,6 +77,9 @@ impl<R: BufRead> LineReader<R> {
                 Some(i) => (&available[..i], i + 1),
                 None => (available, available.len()),
             };
+            if let Some(byte) = self.counted {
+                self.count += chunk.iter().filter(|&&b| b == byte).count();
+            }
             let room = self.max.saturating_sub(buf.len());
             if chunk.len() > room {
                 overlong = true;
