@@ -1,6 +1,6 @@
-//! contactsync-ffi: the thin UniFFI layer over `contactsync-core`.
+//! contactsync-ffi: the thin `UniFFI` layer over `contactsync-core`.
 //!
-//! Placeholder: the bindings issue turns this into the UniFFI crate (lib + cdylib + staticlib)
+//! Placeholder: the bindings issue turns this into the `UniFFI` crate (lib + cdylib + staticlib)
 //! that mirrors the core's `Engine`, records and errors for Kotlin and Swift. Nothing here may
 //! hold logic that a Rust test of the core cannot reach.
 
