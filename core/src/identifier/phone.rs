@@ -15,10 +15,11 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::Mutex;
 
 use rlibphonenumber::{
-    NumberLengthType, PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat, ValidationError,
+    NumberLengthType, PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat, PhoneNumberType,
+    ValidationError,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -189,22 +190,45 @@ pub fn normalize(raw: &str, region: Region) -> Result<String, PhoneError> {
         .into_owned())
 }
 
-/// Loads and decodes libphonenumber's metadata now, on a background thread, so the first
-/// [`normalize`] on the caller's (possibly UI) thread does not pay for it. Idempotent; returns
-/// at once.
-pub fn warm_up_in_background() {
-    static STARTED: Once = Once::new();
-    STARTED.call_once(|| {
-        // If the thread cannot be spawned the metadata simply loads on first use.
-        let _ = std::thread::Builder::new()
-            .name("contactsync-phone-metadata".into())
-            .spawn(warm_up);
-    });
+/// Prepares phone parsing for `region` on a background thread, so that the first numbers parsed on
+/// the caller's (possibly UI) thread do not pay for it: decodes libphonenumber's metadata (a few
+/// milliseconds, once per process) and compiles the patterns that numbers of `region` need (tens
+/// of milliseconds; libphonenumber compiles each region's patterns on first use). Returns at
+/// once; calling it again for the same region does nothing.
+pub fn warm_up_in_background(region: Region) {
+    static WARMED: Mutex<Vec<Region>> = Mutex::new(Vec::new());
+    {
+        let mut warmed = WARMED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if warmed.contains(&region) {
+            return;
+        }
+        warmed.push(region);
+    }
+    // If the thread cannot be spawned, the work simply happens on first use.
+    let _ = std::thread::Builder::new()
+        .name("contactsync-phone-warm-up".into())
+        .spawn(move || warm_up(region));
 }
 
-/// Loads libphonenumber's metadata on this thread (blocking, a few milliseconds).
-pub fn warm_up() {
-    let _ = PHONE_NUMBER_UTIL.get_country_code_for_region(rlibphonenumber::Region::US);
+/// The same work as [`warm_up_in_background`], on this thread.
+pub fn warm_up(region: Region) {
+    let util = &*PHONE_NUMBER_UTIL;
+    // A round trip through every step `normalize` takes: national and international parsing,
+    // validation and formatting of an example number of each common type.
+    for kind in [PhoneNumberType::FixedLine, PhoneNumberType::Mobile] {
+        if let Ok(example) = util.get_example_number_for_type_and_region(region.0, kind) {
+            let national = util
+                .format(&example, PhoneNumberFormat::National)
+                .into_owned();
+            let international = util
+                .format(&example, PhoneNumberFormat::International)
+                .into_owned();
+            let _ = normalize(&national, region);
+            let _ = normalize(&international, region);
+        }
+    }
 }
 
 /// Whether `s` is made of phone characters only: a `tel:` URI, or digits (any script) with
@@ -235,6 +259,14 @@ mod tests {
 
     fn de() -> Region {
         Region::new("DE").unwrap()
+    }
+
+    #[test]
+    fn warm_up_is_idempotent_and_harmless() {
+        warm_up(de());
+        warm_up_in_background(de());
+        warm_up_in_background(de());
+        assert_eq!(normalize("030 901820", de()).as_deref(), Ok("+4930901820"));
     }
 
     #[test]
