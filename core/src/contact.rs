@@ -124,7 +124,9 @@ impl RawContact {
         self.values.iter().filter(move |v| v.kind == kind)
     }
 
-    /// A fingerprint of the raw content as `normalizer` would read it (see the module docs).
+    /// A fingerprint of the raw content as `normalizer` would read it (see the module docs). The
+    /// source's version stamp is not part of it: platforms move stamps without changing content
+    /// (Android does on merges and sync-adapter writes), and that must not cost a re-normalisation.
     pub fn content_fingerprint(&self, normalizer: &Normalizer) -> Fingerprint {
         let mut sha = Sha256::new();
         for part in [
@@ -133,7 +135,6 @@ impl RawContact {
             phone::METADATA_VERSION,
             &normalizer.region().code(),
             &self.display_name,
-            self.version.as_deref().unwrap_or(""),
         ] {
             field(&mut sha, part);
         }
@@ -337,6 +338,12 @@ mod tests {
         let us = Normalizer::new(Region::new("US").unwrap());
         assert_ne!(sample().content_fingerprint(&us), a.content_fingerprint);
         // Field boundaries matter.
+        let mut restamped = sample();
+        restamped.version = Some("2026-11-25T10:00:00Z".into());
+        assert_eq!(
+            restamped.content_fingerprint(&normalizer()),
+            a.content_fingerprint
+        );
         let x = RawContact::new("1", "ab").content_fingerprint(&us);
         let y = RawContact::new("1", "a").with(IdentifierKind::Handle, None, "b");
         assert_ne!(x, y.content_fingerprint(&us));

@@ -72,6 +72,8 @@ struct CardText {
     qp_soft_break: bool,
     /// `CHARSET` of the current property, for lines that are not UTF-8.
     charset: Option<String>,
+    /// Depth of vCards nested in a 2.1 `AGENT` property (skipped whole).
+    nested: usize,
     /// Name of the current property, and where its text starts in `text`.
     property: Option<String>,
     property_start: usize,
@@ -101,6 +103,7 @@ impl<R: BufRead> VCardReader<R> {
             skipping: false,
             qp_soft_break: false,
             charset: None,
+            nested: 0,
             property: None,
             property_start: 0,
         }
@@ -148,6 +151,18 @@ impl<R: BufRead> VCardReader<R> {
                 }
                 card.skipping = true;
                 card.qp_soft_break = false;
+                continue;
+            }
+            // vCard 2.1 may embed a whole card in an `AGENT` property: skip it, nesting and all.
+            if card.nested > 0
+                || (card.property.as_deref() == Some("AGENT")
+                    && is_keyword_line(&self.buf, b"BEGIN:VCARD"))
+            {
+                if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
+                    card.nested += 1;
+                } else if is_keyword_line(&self.buf, b"END:VCARD") {
+                    card.nested -= 1;
+                }
                 continue;
             }
             // A line that is not a property: inside a dropped binary property it is more of its
@@ -608,6 +623,18 @@ mod tests {
         assert_eq!(c[0].display_name, "One");
         assert_eq!(c[1].display_name, "Three");
         assert_eq!(c[1].source_id, "u-3");
+    }
+
+    #[test]
+    fn agent_cards_nested_in_21_are_skipped() {
+        let text = b"BEGIN:VCARD\nVERSION:2.1\nFN:Boss\nAGENT:\nBEGIN:VCARD\nVERSION:2.1\nFN:Assistant\nTEL:+1 202 555 0199\nEND:VCARD\nTEL:+1 202 555 0100\nEND:VCARD\nBEGIN:VCARD\nFN:Next\nEND:VCARD\n";
+        let items = read_all(text);
+        let c = contacts(&items);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(c[0].display_name, "Boss");
+        let phones: Vec<&str> = c[0].values.iter().map(|v| v.value.as_str()).collect();
+        assert_eq!(phones, ["+1 202 555 0100"]);
+        assert_eq!(c[1].display_name, "Next");
     }
 
     #[test]
