@@ -6,7 +6,7 @@
 use std::io::{self, BufRead};
 
 /// One physical line.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line {
     /// The line's bytes without its end (`\n`, `\r\n`, or the `\r\r\n` some exporters write).
     Text,

@@ -59,6 +59,17 @@ pub(super) struct VCardReader<R> {
     pending_begin: Option<usize>,
 }
 
+/// What a line did to the card being framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The card goes on.
+    More,
+    /// `END:VCARD`.
+    End,
+    /// A `BEGIN:VCARD` before this card's end (it starts the next card).
+    Unterminated,
+}
+
 /// The card being framed.
 #[derive(Debug)]
 struct CardText {
@@ -131,85 +142,13 @@ impl<R: BufRead> VCardReader<R> {
             let Some(kind) = self.lines.next_line(&mut self.buf)? else {
                 return Ok(Some(broken(card.position, BrokenReason::Unterminated)));
             };
-            let continuation = card.qp_soft_break
-                || matches!(self.buf.first(), Some(b' ' | b'\t'))
-                || (card.skipping && self.buf.is_empty());
-            if kind == Line::Overlong {
-                if !(continuation && card.skipping) {
-                    // Drop the whole property, including lines of it already kept.
-                    let field = if continuation {
-                        card.property.clone()
-                    } else {
-                        property_name(&self.buf)
-                    };
-                    card.text.truncate(card.property_start);
-                    card.dropped.push(DroppedField {
-                        field: field.unwrap_or_default(),
-                        line: self.lines.line_no(),
-                        reason: DropReason::TooLarge,
-                    });
-                }
-                card.skipping = true;
-                card.qp_soft_break = false;
-                continue;
-            }
-            // vCard 2.1 may embed a whole card in an `AGENT` property: skip it, nesting and all.
-            if card.nested > 0
-                || (card.property.as_deref() == Some("AGENT")
-                    && is_keyword_line(&self.buf, b"BEGIN:VCARD"))
-            {
-                if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
-                    card.nested += 1;
-                } else if is_keyword_line(&self.buf, b"END:VCARD") {
-                    card.nested -= 1;
-                }
-                continue;
-            }
-            // A line that is not a property: inside a dropped binary property it is more of its
-            // data (2.1 base64 without indentation); elsewhere it is reported and left out, and
-            // the rest of the card is kept.
-            if !continuation
-                && !is_property_line(&self.buf)
-                && !is_keyword_line(&self.buf, b"END:VCARD")
-            {
-                if !card.skipping && !self.buf.trim_ascii().is_empty() {
-                    card.dropped.push(DroppedField {
-                        field: property_name(&self.buf).unwrap_or_default(),
-                        line: self.lines.line_no(),
-                        reason: DropReason::Malformed,
-                    });
-                }
-                continue;
-            }
-            if !continuation {
-                if is_keyword_line(&self.buf, b"END:VCARD") {
-                    break;
-                }
-                if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
-                    self.pending_begin = Some(self.lines.line_no());
+            match self.feed(&mut card, kind) {
+                Step::More => {}
+                Step::End => break,
+                Step::Unterminated => {
                     return Ok(Some(broken(card.position, BrokenReason::Unterminated)));
                 }
-                card.property = property_name(&self.buf);
-                card.property_start = card.text.len();
-                card.skipping = card
-                    .property
-                    .as_deref()
-                    .is_some_and(|n| BINARY_PROPERTIES.contains(&n));
-                card.charset = param_value(&self.buf, b"CHARSET");
-                card.qp_soft_break = false;
             }
-            if card.skipping || card.too_large {
-                continue;
-            }
-            let is_qp = card.qp_soft_break || is_quoted_printable(&self.buf);
-            let line = decode_line(&self.buf, card.charset.as_deref());
-            card.qp_soft_break = is_qp && line.ends_with('=');
-            if card.text.len() + line.len() + 1 > self.options.max_entry_bytes {
-                card.too_large = true;
-                continue;
-            }
-            card.text.push_str(&line);
-            card.text.push('\n');
         }
         if card.too_large {
             return Ok(Some(broken(card.position, BrokenReason::TooLarge)));
@@ -223,6 +162,90 @@ impl<R: BufRead> VCardReader<R> {
             }),
             Err(_) => broken(card.position, BrokenReason::Unparsable),
         }))
+    }
+
+    /// Takes one line of the card being framed.
+    fn feed(&mut self, card: &mut CardText, kind: Line) -> Step {
+        let continuation = card.qp_soft_break
+            || matches!(self.buf.first(), Some(b' ' | b'\t'))
+            || (card.skipping && self.buf.is_empty());
+        if kind == Line::Overlong {
+            if !(continuation && card.skipping) {
+                // Drop the whole property, including lines of it already kept.
+                let field = if continuation {
+                    card.property.clone()
+                } else {
+                    property_name(&self.buf)
+                };
+                card.text.truncate(card.property_start);
+                card.dropped.push(DroppedField {
+                    field: field.unwrap_or_default(),
+                    line: self.lines.line_no(),
+                    reason: DropReason::TooLarge,
+                });
+            }
+            card.skipping = true;
+            card.qp_soft_break = false;
+            return Step::More;
+        }
+        // vCard 2.1 may embed a whole card in an `AGENT` property: skip it, nesting and all.
+        if card.nested > 0
+            || (card.property.as_deref() == Some("AGENT")
+                && is_keyword_line(&self.buf, b"BEGIN:VCARD"))
+        {
+            if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
+                card.nested += 1;
+            } else if is_keyword_line(&self.buf, b"END:VCARD") {
+                card.nested -= 1;
+            }
+            return Step::More;
+        }
+        // A line that is not a property: inside a dropped binary property it is more of its
+        // data (2.1 base64 without indentation); elsewhere it is reported and left out, and
+        // the rest of the card is kept.
+        if !continuation
+            && !is_property_line(&self.buf)
+            && !is_keyword_line(&self.buf, b"END:VCARD")
+        {
+            if !card.skipping && !self.buf.trim_ascii().is_empty() {
+                card.dropped.push(DroppedField {
+                    field: property_name(&self.buf).unwrap_or_default(),
+                    line: self.lines.line_no(),
+                    reason: DropReason::Malformed,
+                });
+            }
+            return Step::More;
+        }
+        if !continuation {
+            if is_keyword_line(&self.buf, b"END:VCARD") {
+                return Step::End;
+            }
+            if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
+                self.pending_begin = Some(self.lines.line_no());
+                return Step::Unterminated;
+            }
+            card.property = property_name(&self.buf);
+            card.property_start = card.text.len();
+            card.skipping = card
+                .property
+                .as_deref()
+                .is_some_and(|n| BINARY_PROPERTIES.contains(&n));
+            card.charset = param_value(&self.buf, b"CHARSET");
+            card.qp_soft_break = false;
+        }
+        if card.skipping || card.too_large {
+            return Step::More;
+        }
+        let is_qp = card.qp_soft_break || is_quoted_printable(&self.buf);
+        let line = decode_line(&self.buf, card.charset.as_deref());
+        card.qp_soft_break = is_qp && line.ends_with('=');
+        if card.text.len() + line.len() + 1 > self.options.max_entry_bytes {
+            card.too_large = true;
+            return Step::More;
+        }
+        card.text.push_str(&line);
+        card.text.push('\n');
+        Step::More
     }
 }
 
