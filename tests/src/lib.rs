@@ -14,8 +14,15 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// `../shared/testdata/`, beside the project's root, when it is there (developers and CI have it;
-/// a plain clone does not).
+/// a plain clone does not). When it is absent, says so on stderr in a way the test harness does not
+/// capture, so that a skipped check is visible in every run.
 pub fn shared_testdata_dir() -> Option<PathBuf> {
+    use std::io::Write as _;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    // `eprintln!` would be captured; a direct write to the stderr handle is not.
+    let _ = writeln!(std::io::stderr(), "skipped: ../shared absent");
+    None
 }

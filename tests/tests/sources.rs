@@ -180,7 +180,6 @@ fn own_fixtures_read_as_expected() {
 #[test]
 fn shared_real_world_vcards_read_as_expected() {
     let Some(dir) = shared_testdata_dir() else {
-        println!("skipped: ../shared absent");
         return;
     };
     let expected: BTreeMap<String, Vec<Card>> =
