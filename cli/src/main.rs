@@ -46,7 +46,7 @@ enum Command {
         /// The key's id, as the server issued it.
         #[arg(long, value_name = "ID", requires = "key_base64")]
         key_id: Option<String>,
-        /// Matrix identity-service v2 mode: sha256 of "<address> <medium> <pepper>".
+        /// Matrix identity-service v2 mode: sha256 of "ADDRESS MEDIUM PEPPER".
         #[arg(long, value_name = "P", conflicts_with_all = ["key_base64", "key_id"])]
         matrix_pepper: Option<String>,
     },

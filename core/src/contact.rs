@@ -59,7 +59,7 @@ pub struct RawContact {
     /// Raw values in source order.
     pub values: Vec<Labelled>,
     /// The source's version or last-modified stamp, where it has one (Android's
-    /// `CONTACT_LAST_UPDATED_TIMESTAMP`, a vCard `REV`).
+    /// `CONTACT_LAST_UPDATED_TIMESTAMP`, a vCard `REV` as Unix seconds).
     pub version: Option<String>,
 }
 

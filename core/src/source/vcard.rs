@@ -492,12 +492,16 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                 }
             }
             VCardProperty::Rev => {
-                contact.version = text(entry).or_else(|| {
-                    entry.values.iter().find_map(|v| match v {
-                        VCardValue::PartialDateTime(d) => Some(format!("{d:?}")),
+                // A date-time `REV` becomes Unix seconds (comparable, independent of how the
+                // exporter wrote it); any other text is kept as it is.
+                contact.version = entry
+                    .values
+                    .iter()
+                    .find_map(|v| match v {
+                        VCardValue::PartialDateTime(d) => d.to_timestamp().map(|t| t.to_string()),
                         _ => None,
                     })
-                });
+                    .or_else(|| text(entry));
             }
             VCardProperty::Tel => {
                 if let Some(v) = text(entry) {
@@ -662,8 +666,9 @@ mod tests {
 
     #[test]
     fn messengers_and_labels() {
-        let text = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nitem1.TEL:555-0101\nitem1.X-ABLabel:_$!<Mobile>!$_\nIMPP;X-SERVICE-TYPE=Skype:skype:alice.b\nX-JABBER;type=HOME:alice@jabber.example\nX-SOCIALPROFILE;type=twitter:https://twitter.com/alice\nEND:VCARD\n";
+        let text = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nREV:2012-11-20T14:16:51Z\nitem1.TEL:555-0101\nitem1.X-ABLabel:_$!<Mobile>!$_\nIMPP;X-SERVICE-TYPE=Skype:skype:alice.b\nX-JABBER;type=HOME:alice@jabber.example\nX-SOCIALPROFILE;type=twitter:https://twitter.com/alice\nEND:VCARD\n";
         let c = contacts(&read_all(text))[0].clone();
+        assert_eq!(c.version.as_deref(), Some("1353421011"));
         let v: Vec<(Option<&str>, &str)> = c
             .values
             .iter()
