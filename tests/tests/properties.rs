@@ -78,6 +78,12 @@ proptest! {
     }
 
     #[test]
+    fn invite_codes_made_from_any_entropy_validate(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let code = contactsync_core::identifier::invite::from_entropy(&bytes);
+        prop_assert_eq!(contactsync_core::identifier::invite::normalize(&code), Ok(code.clone()));
+    }
+
+    #[test]
     fn readers_never_panic_on_arbitrary_bytes(head in prop::sample::select(vec![&b"BEGIN:VCARD\n"[..], &b"Name,E-mail 1 - Value,Phone 1 - Value\n"[..]]), body in prop::collection::vec(any::<u8>(), 0..2000)) {
         let mut bytes = head.to_vec();
         bytes.extend(body);

@@ -96,6 +96,9 @@ pub fn from_entropy(bytes: &[u8]) -> String {
     let mut acc: u32 = 0;
     let mut bits = 0;
     for &b in bytes {
+        if values.len() == MAX_DATA_CHARS {
+            break;
+        }
         acc = (acc << 8) | u32::from(b);
         bits += 8;
         while bits >= 5 && values.len() < MAX_DATA_CHARS {
@@ -201,6 +204,10 @@ mod tests {
             );
         }
         assert_eq!(from_entropy(&[0xff; 15]).len(), 25);
+        // More entropy than a code holds is cut, not a panic; too little is padded.
+        assert_eq!(from_entropy(&[0xa5; 64]).len(), MAX_DATA_CHARS + 1);
+        assert_eq!(from_entropy(&[]).len(), MIN_DATA_CHARS + 1);
+        assert!(normalize(&from_entropy(&[0xa5; 64])).is_ok());
     }
 
     #[test]
