@@ -175,12 +175,7 @@ impl<R: BufRead> CsvReader<R> {
                 Column::Ignored => {}
             }
         }
-        let built = parts
-            .iter()
-            .filter(|p| !p.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let built = super::join_nonempty(parts.iter().map(String::as_str), " ");
         contact.display_name = [full, built, org]
             .into_iter()
             .find(|s| !s.is_empty())

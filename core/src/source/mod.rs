@@ -215,6 +215,15 @@ pub fn read_path(path: &Path, options: &ReadOptions) -> Result<Entries<'static>,
     read(File::open(path)?, &options)
 }
 
+/// The non-empty parts joined by `sep` (names built from their components).
+fn join_nonempty<'a>(parts: impl IntoIterator<Item = &'a str>, sep: &str) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// Tells the format from the first bytes of a file.
 pub fn sniff(head: &[u8]) -> Result<Format, SourceError> {
     if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {

@@ -470,21 +470,13 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                 // family; given; additional; prefix; suffix → "prefix given additional family suffix"
                 let c = components(entry);
                 let get = |i: usize| c.get(i).map(String::as_str).unwrap_or_default();
-                let parts = [get(3), get(1), get(2), get(0), get(4)];
-                let joined = parts
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let joined = super::join_nonempty([get(3), get(1), get(2), get(0), get(4)], " ");
                 name_from_n = (!joined.is_empty()).then_some(joined);
             }
             VCardProperty::Org if org.is_none() => {
-                let c: Vec<String> = components(entry)
-                    .into_iter()
-                    .filter(|p| !p.is_empty())
-                    .collect();
-                org = (!c.is_empty()).then(|| c.join(", "));
+                let c = components(entry);
+                let joined = super::join_nonempty(c.iter().map(String::as_str), ", ");
+                org = (!joined.is_empty()).then_some(joined);
             }
             VCardProperty::Uid => {
                 if let Some(uid) = text(entry).filter(|u| u.len() <= MAX_SOURCE_ID_LEN) {
