@@ -180,6 +180,7 @@ impl<R: BufRead> CsvReader<R> {
             .into_iter()
             .find(|s| !s.is_empty())
             .unwrap_or_default();
+        contact.fill_display_name();
         contact
     }
 }
@@ -352,6 +353,15 @@ mod tests {
             ]
         );
         assert!(contact(&items[1]).values.is_empty());
+    }
+
+    #[test]
+    fn a_row_without_a_name_shows_its_first_email_like_a_card_does() {
+        let text = "First Name,Last Name,E-mail Address,Mobile Phone\n,,nameless@example.org,(202) 555-0173\n";
+        assert_eq!(
+            contact(&read_all(text)[0]).display_name,
+            "nameless@example.org"
+        );
     }
 
     #[test]
