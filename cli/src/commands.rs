@@ -142,7 +142,7 @@ pub fn hash(
         let Ok(mut value) = serde_json::from_str::<Value>(line) else {
             return write_json(&mut *out, &json!({"error": "malformed_line"}));
         };
-        let parsed = serde_json::from_value::<CanonicalLine>(value.clone()).ok();
+        let parsed = CanonicalLine::deserialize(&value).ok();
         let (Some(kind), Some(canonical)) = parsed.map_or((None, None), |p| (p.kind, p.canonical))
         else {
             // Lines without a canonical identifier (rejections) pass through unchanged.
