@@ -214,6 +214,16 @@ impl NormalizedContact {
 impl Normalizer {
     /// Normalises every value of a contact. Never fails: bad values become [`Rejection`]s.
     pub fn normalize_contact(&self, contact: &RawContact) -> NormalizedContact {
+        self.normalize_contact_with(contact, contact.content_fingerprint(self))
+    }
+
+    /// [`Normalizer::normalize_contact`] with the content fingerprint already computed (the
+    /// import computed it to find that the contact changed).
+    pub(crate) fn normalize_contact_with(
+        &self,
+        contact: &RawContact,
+        content_fingerprint: Fingerprint,
+    ) -> NormalizedContact {
         let mut identifiers = Vec::with_capacity(contact.values.len());
         let mut rejections = Vec::new();
         for (i, v) in contact.values.iter().enumerate() {
@@ -240,7 +250,7 @@ impl Normalizer {
             version: contact.version.clone(),
             identifiers,
             rejections,
-            content_fingerprint: contact.content_fingerprint(self),
+            content_fingerprint,
         }
     }
 }

@@ -3,25 +3,39 @@
 //! The data flows one way and each stage is a module:
 //!
 //! ```text
-//! RawContact ──► identifiers ──► keyed hashes ──► (store, diff, upload: later stages)
-//! (contact)      (identifier)    (hash)
+//! RawContact ──► identifiers ──► keyed hashes ──► diff vs last import ──► store
+//! (contact)      (identifier)    (hash)           (diff)                   (store)
 //! ```
+//!
+//! [`Engine`] is the one façade over all of it: apps (through the bindings) and the CLI drive it.
 //!
 //! Contacts arrive from the app's platform adapter or from files ([`source`], behind the
 //! `files` feature). This crate knows nothing of FFI: it exposes ordinary Rust types and
 //! `Result<_, Error>`; the `contactsync-ffi` crate maps them for Kotlin and Swift.
 
 pub mod contact;
+mod diff;
+pub mod engine;
+pub mod error;
 pub mod hash;
 pub mod identifier;
 #[cfg(feature = "files")]
 pub mod source;
+pub mod store;
 
 pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
 };
+pub use engine::{
+    Config, Engine, ImportReport, NoProgress, Progress, ProgressListener, Snapshot, Stage,
+};
+pub use error::{Error, Result};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
+pub use store::{
+    ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status, StoreOptions,
+    UploadState,
+};
 
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

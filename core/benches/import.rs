@@ -1,0 +1,3 @@
+//! Import benchmark (being written).
+
+fn main() {}

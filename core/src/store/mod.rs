@@ -1,0 +1,275 @@
+//! The local store: one SQLite file per user, opened one way.
+//!
+//! [`Store::open`] sets the pragmas (WAL, foreign keys, a busy timeout), refuses a database from a
+//! newer version, and runs the numbered [`schema`] migrations inside one immediate transaction,
+//! so two processes opening the same file at once cannot both migrate it.
+//!
+//! One writer connection behind a mutex serialises every state change; readers get their own
+//! connections from a small pool, so with WAL a UI thread can query while an import writes.
+//! Every state change is one transaction ([`Store::write`]): a process killed at any instant
+//! reopens at the last commit.
+
+pub(crate) mod read;
+mod schema;
+pub(crate) mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::identifier::IdentifierKind;
+
+pub use read::{ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status};
+
+/// The schema version this library creates and reads.
+pub const SCHEMA_VERSION: i64 = schema::LATEST;
+
+/// Readers kept open for reuse; more are opened on demand and closed after use.
+const MAX_IDLE_READERS: usize = 4;
+
+/// Upload state of one identifier's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadState {
+    /// Not wanted on the server and not there: held only by excluded contacts, or excluded.
+    Idle,
+    /// Wanted and not yet sent.
+    PendingAdd,
+    /// Sent in a batch that has not been acknowledged.
+    AddInFlight,
+    /// The server has it.
+    Acknowledged,
+    /// The server has it and it is no longer wanted.
+    PendingRemove,
+    /// Its removal was sent and not yet acknowledged.
+    RemoveInFlight,
+}
+
+impl UploadState {
+    pub(crate) const fn code(self) -> i64 {
+        match self {
+            UploadState::Idle => 0,
+            UploadState::PendingAdd => 1,
+            UploadState::AddInFlight => 2,
+            UploadState::Acknowledged => 3,
+            UploadState::PendingRemove => 4,
+            UploadState::RemoveInFlight => 5,
+        }
+    }
+
+    pub(crate) const fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => UploadState::Idle,
+            1 => UploadState::PendingAdd,
+            2 => UploadState::AddInFlight,
+            3 => UploadState::Acknowledged,
+            4 => UploadState::PendingRemove,
+            5 => UploadState::RemoveInFlight,
+            _ => return None,
+        })
+    }
+
+    /// The state after the identifier became wanted (`true`) or unwanted on the server.
+    /// In-flight states wait for their answer; the upload stage reconciles after it.
+    pub(crate) const fn towards(self, wanted: bool) -> Self {
+        match (self, wanted) {
+            (UploadState::Idle, true) => UploadState::PendingAdd,
+            (UploadState::PendingRemove, true) => UploadState::Acknowledged,
+            (UploadState::PendingAdd, false) => UploadState::Idle,
+            (UploadState::Acknowledged, false) => UploadState::PendingRemove,
+            (state, _) => state,
+        }
+    }
+
+    /// A stable name (`pending_add`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UploadState::Idle => "idle",
+            UploadState::PendingAdd => "pending_add",
+            UploadState::AddInFlight => "add_in_flight",
+            UploadState::Acknowledged => "acknowledged",
+            UploadState::PendingRemove => "pending_remove",
+            UploadState::RemoveInFlight => "remove_in_flight",
+        }
+    }
+}
+
+/// The integer a kind is stored as; never renumbered.
+pub(crate) const fn kind_code(kind: IdentifierKind) -> i64 {
+    match kind {
+        IdentifierKind::Phone => 1,
+        IdentifierKind::Email => 2,
+        IdentifierKind::Handle => 3,
+        IdentifierKind::Account => 4,
+        IdentifierKind::Invite => 5,
+    }
+}
+
+pub(crate) const fn kind_from_code(code: i64) -> Option<IdentifierKind> {
+    Some(match code {
+        1 => IdentifierKind::Phone,
+        2 => IdentifierKind::Email,
+        3 => IdentifierKind::Handle,
+        4 => IdentifierKind::Account,
+        5 => IdentifierKind::Invite,
+        _ => return None,
+    })
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a write waits for another process's lock before failing with a storage error.
+    pub busy_timeout: Duration,
+    /// SQLite page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_secs(5),
+            cache_kib: 8 * 1024,
+        }
+    }
+}
+
+/// The database: a serialised writer and a pool of readers on one file.
+#[derive(Debug)]
+pub(crate) struct Store {
+    path: PathBuf,
+    options: StoreOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub(crate) fn open(path: &Path, options: StoreOptions) -> Result<Store> {
+        let mut writer = open_connection(path, &options, false)?;
+        migrate(&mut writer)?;
+        Ok(Store {
+            path: path.to_owned(),
+            options,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` in one immediate transaction on the writer; commits when it returns `Ok`,
+    /// rolls back otherwise (also on a panic, as the transaction is dropped).
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The writer connection itself, for work that manages its own transactions (VACUUM).
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock dropped its transaction, which rolled back: the
+        // connection is consistent, so poisoning is not a reason to refuse service.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on a reader connection, in one read transaction (a consistent view).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, &self.options, true)?,
+        };
+        conn.execute_batch("BEGIN DEFERRED")?;
+        let out = f(&conn);
+        let end = conn.execute_batch("COMMIT");
+        if end.is_ok() {
+            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        let out = out?;
+        end?;
+        Ok(out)
+    }
+
+    /// Closes idle readers (after a wipe, so no connection holds an old page cache).
+    pub(crate) fn drop_readers(&self) {
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Opens one connection with the store's pragmas.
+fn open_connection(path: &Path, options: &StoreOptions, reader: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(options.busy_timeout)?;
+    // Refuse a newer database before changing anything in it (even its journal mode).
+    check_version(&conn)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Storage(format!(
+            "the database cannot use WAL (journal mode {mode})"
+        )));
+    }
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // In WAL mode NORMAL never corrupts and never loses a committed transaction on a process
+    // crash; only a power loss can undo the last commits, which the next import redoes.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
+    if reader {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+fn check_version(conn: &Connection) -> Result<i64> {
+    let found = user_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(found)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one immediate transaction.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    if check_version(conn)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated while this one waited for the lock.
+    let from = check_version(&tx)?;
+    let from = usize::try_from(from)
+        .map_err(|_| Error::Storage("negative schema version".to_owned()))?;
+    for migration in &schema::MIGRATIONS[from..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

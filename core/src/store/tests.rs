@@ -1,0 +1,166 @@
+//! Store tests: opening, pragmas, migrations from every frozen past schema.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::*;
+
+/// Every released schema, frozen: `FROZEN[n]` is the schema of version `n + 1`.
+const FROZEN: &[&str] = &[include_str!("frozen/v1.sql")];
+
+/// The schema as SQLite reports it, comparable across databases.
+fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn fresh(dir: &Path) -> Vec<(String, String, String)> {
+    let path = dir.join("fresh.db");
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let conn = store.writer();
+    schema_of(&conn)
+}
+
+#[test]
+fn every_migration_is_frozen() {
+    assert_eq!(
+        FROZEN.len(),
+        MIGRATIONS_LEN,
+        "add store/frozen/vN.sql for each new migration"
+    );
+}
+
+const MIGRATIONS_LEN: usize = schema::MIGRATIONS.len();
+
+#[test]
+fn upgrading_each_past_schema_gives_the_fresh_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = fresh(dir.path());
+    // Version 0 is an empty file; then every frozen version.
+    for version in 0..=FROZEN.len() {
+        let path = dir.path().join(format!("v{version}.db"));
+        {
+            let conn = Connection::open(&path).unwrap();
+            if version > 0 {
+                conn.execute_batch(FROZEN[version - 1]).unwrap();
+                conn.pragma_update(None, "user_version", i64::try_from(version).unwrap()).unwrap();
+            }
+        }
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        let conn = store.writer();
+        assert_eq!(schema_of(&conn), expected, "upgrade from version {version}");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+}
+
+#[test]
+fn a_newer_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE future (x INTEGER)").unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path, StoreOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::NewerSchema {
+            found: SCHEMA_VERSION + 1,
+            supported: SCHEMA_VERSION
+        }
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not even the journal mode changed");
+}
+
+#[test]
+fn pragmas_are_set_on_writer_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db"), StoreOptions::default()).unwrap();
+    let check = |conn: &Connection| {
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let fk: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        let timeout: i64 = conn
+            .pragma_query_value(None, "busy_timeout", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(fk);
+        assert_eq!(timeout, 5000);
+    };
+    check(&store.writer());
+    store
+        .read(|conn| {
+            check(conn);
+            // Readers cannot write, even by mistake.
+            assert!(conn.execute("DELETE FROM contacts", []).is_err());
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn concurrent_first_opens_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Store::open(&path, StoreOptions::default()).map(|_| ())))
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+    });
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let rows: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM sync_state", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn a_failed_write_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), StoreOptions::default()).unwrap();
+    let result: Result<()> = store.write(|tx| {
+        tx.execute("UPDATE sync_state SET generation = 99", [])?;
+        Err(Error::Cancelled)
+    });
+    assert_eq!(result, Err(Error::Cancelled));
+    let generation: i64 = store
+        .read(|c| Ok(c.query_row("SELECT generation FROM sync_state", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(generation, 0);
+}
+
+#[test]
+fn upload_state_transitions() {
+    use UploadState::*;
+    for state in [Idle, PendingAdd, AddInFlight, Acknowledged, PendingRemove, RemoveInFlight] {
+        assert_eq!(UploadState::from_code(state.code()), Some(state));
+    }
+    assert_eq!(Idle.towards(true), PendingAdd);
+    assert_eq!(PendingAdd.towards(false), Idle);
+    assert_eq!(Acknowledged.towards(false), PendingRemove);
+    assert_eq!(PendingRemove.towards(true), Acknowledged);
+    // In-flight states wait for the server's answer.
+    assert_eq!(AddInFlight.towards(false), AddInFlight);
+    assert_eq!(RemoveInFlight.towards(true), RemoveInFlight);
+    for kind in IdentifierKind::ALL {
+        assert_eq!(kind_from_code(kind_code(kind)), Some(kind));
+    }
+}
