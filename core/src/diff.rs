@@ -1,7 +1,7 @@
 //! This snapshot against the stored one: which contacts need work at all.
 //!
 //! A snapshot starts by loading an [`Index`] of what is stored: per contact a 64-bit key of its
-//! source id, its row id and its content fingerprint — about 40 bytes a contact, never the contacts
+//! source id and its content fingerprint — about 40 bytes a contact, never the contacts
 //! themselves. Each incoming contact then costs one fingerprint and one map lookup; only a contact
 //! whose fingerprint differs is normalised and hashed ([`classify`]). [`prepare`] runs that on
 //! worker threads and hands the results, in input order, to the single writer.
@@ -27,9 +27,7 @@ const SUB_CHUNK: usize = 256;
 /// A stored contact as the snapshot sees it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
-    pub id: i64,
     pub fingerprint: Fingerprint,
-    pub generation: i64,
 }
 
 /// Marks a key shared by two stored source ids; their contacts take the exact (slower) path.
@@ -46,16 +44,12 @@ impl Index {
     /// Loads the index from the store in one scan.
     pub(crate) fn load(conn: &Connection) -> Result<Index> {
         let mut index = Index::default();
-        read::each_contact_fingerprint(conn, |id, source_id, fingerprint, generation| {
+        read::each_contact_fingerprint(conn, |source_id, fingerprint, _generation| {
             let Some(fingerprint) = fingerprint_from(fingerprint) else {
                 return; // A damaged row: the contact takes the exact path and is rewritten.
             };
             let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);
-            index.slots.push(Slot {
-                id,
-                fingerprint,
-                generation,
-            });
+            index.slots.push(Slot { fingerprint });
             match index.keys.entry(key64(source_id)) {
                 Entry::Vacant(v) => {
                     v.insert(slot);
@@ -80,8 +74,9 @@ impl Index {
         self.slots.get(slot as usize)
     }
 
-    pub(crate) fn slots(&self) -> &[Slot] {
-        &self.slots
+    /// How many contacts were stored when the index was loaded.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
     }
 }
 

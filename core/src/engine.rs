@@ -26,7 +26,7 @@ use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
-use crate::store::write::{self, Prepared, Transitions, Upserted};
+use crate::store::write::{self, Prepared, Transitions, Upserted, Writing};
 use crate::store::{
     ContactView, Match, PendingUpload, Status, Store, StoreOptions, read,
 };
@@ -241,7 +241,7 @@ impl Engine {
         let token = inner.snapshot_seq.fetch_add(1, Ordering::SeqCst) + 1;
         let generation = inner.store.write(write::next_generation)?;
         let index = inner.store.read(Index::load)?;
-        let seen = vec![false; index.slots().len()];
+        let seen = vec![false; index.len()];
         Ok(Snapshot {
             inner: Arc::clone(inner),
             token,
@@ -305,21 +305,22 @@ impl Engine {
                 index: None,
                 key: key.as_ref(),
             };
-            let key_id = key.as_ref().map(HashKey::id);
+            let w = Writing {
+                generation,
+                key_id: key.as_ref().map(HashKey::id),
+            };
             let total = (upserts.len() + deleted.len()) as u64;
             let mut done = report.unchanged;
             diff::prepare(&changed, cx, inner.workers(), |item| {
                 if let Item::Write(_, p) = item {
-                    let outcome = write::upsert(tx, &p, generation, key_id, &mut t)?;
+                    let outcome = write::upsert(tx, &p, w, &mut t)?;
                     report.written(&p, outcome);
                 }
                 done += 1;
                 tick(listener, Stage::Import, done, Some(total))
             })?;
             for source_id in deleted {
-                if let Some(id) = write::contact_id(tx, source_id)?
-                    && write::remove_contact(tx, id, generation, &mut t)?
-                {
+                if write::remove_contact(tx, source_id, generation, &mut t)? {
                     report.removed += 1;
                 }
                 done += 1;
@@ -434,16 +435,14 @@ impl Engine {
     /// Records server-reported matches (digest → the app's user reference). The upload stage
     /// calls this with each batch's answer.
     #[allow(dead_code)]
-    pub(crate) fn record_matches(&self, matches: &[(crate::hash::Digest, String)], at: i64) -> Result<u64> {
-        self.inner.store.write(|tx| {
-            let mut n = 0;
-            for (digest, user_ref) in matches {
-                if write::record_match(tx, digest, user_ref, at)? {
-                    n += 1;
-                }
-            }
-            Ok(n)
-        })
+    pub(crate) fn record_matches(
+        &self,
+        matches: &[(crate::hash::Digest, String)],
+        at: i64,
+    ) -> Result<u64> {
+        self.inner
+            .store
+            .write(|tx| write::record_matches(tx, matches, at))
     }
 }
 
@@ -494,13 +493,16 @@ impl Snapshot {
         }
         let inner = Arc::clone(&self.inner);
         let key = inner.key();
-        let key_id = key.as_ref().map(HashKey::id);
+        let w = Writing {
+            generation: self.generation,
+            key_id: key.as_ref().map(HashKey::id),
+        };
         let cx = Context {
             normalizer: inner.normalizer,
             index: Some(&self.index),
             key: key.as_ref(),
         };
-        let (generation, seen, pushed) = (self.generation, &mut self.seen, self.pushed);
+        let (seen, pushed) = (&mut self.seen, self.pushed);
         let report = inner.store.write(|tx| {
             let mut report = ImportReport::default();
             let mut t = Transitions::default();
@@ -512,10 +514,11 @@ impl Snapshot {
                         report.unchanged += 1;
                     }
                     Item::Write(slot, p) => {
-                        if let Some(slot) = slot {
+                        let outcome = write::upsert(tx, &p, w, &mut t)?;
+                        // An added contact's slot was a key collision with another contact.
+                        if let Some(slot) = slot.filter(|_| outcome != Upserted::Added) {
                             mark(seen, slot);
                         }
-                        let outcome = write::upsert(tx, &p, generation, key_id, &mut t)?;
                         report.written(&p, outcome);
                     }
                 }
@@ -534,21 +537,20 @@ impl Snapshot {
     /// (unless a change feed wrote it meanwhile), and returns the report of the whole snapshot.
     pub fn finish(mut self, listener: &dyn ProgressListener) -> Result<ImportReport> {
         self.check_current()?;
-        let unseen: Vec<i64> = self
-            .index
-            .slots()
-            .iter()
-            .zip(&self.seen)
-            .filter(|&(slot, seen)| !seen && slot.generation < self.generation)
-            .map(|(slot, _)| slot.id)
-            .collect();
-        let total = unseen.len() as u64;
         let generation = self.generation;
+        let (index, seen) = (&self.index, &self.seen);
         let (removed, t) = self.inner.store.write(|tx| {
+            let unseen = write::unseen_contacts(tx, generation, |source_id| {
+                index
+                    .lookup(source_id)
+                    .and_then(|slot| seen.get(slot as usize).copied())
+                    .unwrap_or(false)
+            })?;
+            let total = unseen.len() as u64;
             let mut t = Transitions::default();
             let mut removed = 0u64;
-            for (i, &id) in unseen.iter().enumerate() {
-                if write::remove_contact(tx, id, generation, &mut t)? {
+            for (i, source_id) in unseen.iter().enumerate() {
+                if write::remove_contact(tx, source_id, generation, &mut t)? {
                     removed += 1;
                 }
                 tick(listener, Stage::Remove, i as u64 + 1, Some(total))?;

@@ -9,6 +9,7 @@
 //! Every state change is one transaction ([`Store::write`]): a process killed at any instant
 //! reopens at the last commit.
 
+mod codec;
 pub(crate) mod read;
 mod schema;
 pub(crate) mod write;

@@ -1,11 +1,11 @@
 //! Queries. They run on reader connections, concurrently with an import.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{UploadState, kind_from_code};
+use super::{UploadState, codec, kind_code, kind_from_code};
 use crate::error::Result;
 use crate::hash::Digest;
 use crate::identifier::IdentifierKind;
@@ -128,7 +128,6 @@ pub(crate) fn status(conn: &Connection) -> Result<Status> {
             (SELECT count(*) FROM contacts),
             (SELECT count(*) FROM contacts WHERE excluded = 1),
             (SELECT coalesce(sum(rejected), 0) FROM contacts),
-            (SELECT count(*) FROM identifiers),
             (SELECT count(*) FROM matches),
             (SELECT key_id FROM sync_state),
             (SELECT full_resync FROM sync_state)",
@@ -138,116 +137,96 @@ pub(crate) fn status(conn: &Connection) -> Result<Status> {
                 contacts: count(r.get(0)?),
                 excluded_contacts: count(r.get(1)?),
                 rejected: count(r.get(2)?),
-                identifiers: count(r.get(3)?),
-                matches: count(r.get(4)?),
-                key_id: r.get(5)?,
-                full_resync: r.get(6)?,
+                matches: count(r.get(3)?),
+                key_id: r.get(4)?,
+                full_resync: r.get(5)?,
                 ..Status::default()
             })
         },
     )?;
-    // The pending states are on a partial index; acknowledged is what is left.
-    let mut stmt = conn.prepare_cached(
-        "SELECT state, count(*) FROM identifiers WHERE state IN (1, 2, 4, 5) GROUP BY state",
-    )?;
+    // One scan of the identifiers (no index on state: it would cost a write per identifier).
+    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM identifiers GROUP BY state")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let n = count(row.get(1)?);
+        s.identifiers += n;
         match state(row.get(0)?) {
             UploadState::PendingAdd => s.pending_add = n,
             UploadState::PendingRemove => s.pending_remove = n,
             UploadState::AddInFlight | UploadState::RemoveInFlight => s.in_flight += n,
-            _ => {}
+            UploadState::Acknowledged => s.acknowledged = n,
+            UploadState::Idle => {}
         }
     }
-    s.acknowledged = count(conn.query_row(
-        "SELECT count(*) FROM identifiers WHERE state = 3",
-        [],
-        |r| r.get(0),
-    )?);
     Ok(s)
 }
 
-/// Contacts in storage order, `limit` from `offset`.
+type ContactRow = (String, String, bool, Vec<u8>, Option<Vec<u8>>);
+
+fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// Contacts in source-id order, `limit` from `offset`.
 pub(crate) fn contacts(conn: &Connection, offset: u64, limit: u64) -> Result<Vec<ContactView>> {
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, source_id, display_name, excluded, rejected FROM contacts
-         ORDER BY id LIMIT ?1 OFFSET ?2",
-    )?;
-    let rows = stmt
-        .query_map([limit, offset], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<Result<Vec<(i64, String, String, bool, i64)>, _>>()?;
-    fill(conn, rows)
+    let rows = conn
+        .prepare_cached(
+            "SELECT source_id, display_name, excluded, identifiers, rejections FROM contacts
+             ORDER BY source_id LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map([limit, offset], contact_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(|row| view(conn, row)).collect()
 }
 
 /// One contact by source id.
 pub(crate) fn contact(conn: &Connection, source_id: &str) -> Result<Option<ContactView>> {
     let row = conn
         .prepare_cached(
-            "SELECT id, source_id, display_name, excluded, rejected FROM contacts WHERE source_id = ?1",
+            "SELECT source_id, display_name, excluded, identifiers, rejections FROM contacts
+             WHERE source_id = ?1",
         )?
-        .query_row([source_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
+        .query_row([source_id], contact_row)
         .optional()?;
-    Ok(fill(conn, row.into_iter().collect())?.pop())
+    row.map(|row| view(conn, row)).transpose()
 }
 
-/// Adds identifiers and rejections to a run of contact rows (two range queries, not one per row).
-fn fill(conn: &Connection, rows: Vec<(i64, String, String, bool, i64)>) -> Result<Vec<ContactView>> {
-    let (Some(first), Some(last)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0)) else {
-        return Ok(Vec::new());
-    };
-    let mut identifiers: BTreeMap<i64, Vec<IdentifierView>> = BTreeMap::new();
+/// A contact row with its identifiers' states (one primary-key lookup each).
+fn view(conn: &Connection, row: ContactRow) -> Result<ContactView> {
+    let (source_id, display_name, excluded, ids, rejections) = row;
     let mut stmt = conn.prepare_cached(
-        "SELECT ci.contact_id, i.kind, i.canonical, i.state, i.excluded, m.user_ref
-         FROM contact_identifiers ci
-         JOIN identifiers i ON i.id = ci.identifier_id
-         LEFT JOIN matches m ON m.identifier_id = i.id
-         WHERE ci.contact_id BETWEEN ?1 AND ?2",
+        "SELECT i.state, i.excluded, m.user_ref FROM identifiers i
+         LEFT JOIN matches m ON m.kind = i.kind AND m.canonical = i.canonical
+         WHERE i.kind = ?1 AND i.canonical = ?2",
     )?;
-    let mut q = stmt.query([first, last])?;
-    while let Some(r) = q.next()? {
-        identifiers.entry(r.get(0)?).or_default().push(IdentifierView {
-            kind: kind(r.get(1)?),
-            canonical: r.get(2)?,
-            state: state(r.get(3)?),
-            excluded: r.get(4)?,
-            user_ref: r.get(5)?,
+    let mut identifiers = Vec::new();
+    for (kind, canonical) in codec::decode_identifiers(&ids) {
+        let (state_code, id_excluded, user_ref) = stmt
+            .query_row(params![kind_code(kind), canonical], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?
+            .unwrap_or((0, false, None));
+        identifiers.push(IdentifierView {
+            kind,
+            canonical: canonical.to_owned(),
+            state: state(state_code),
+            excluded: id_excluded,
+            user_ref,
         });
     }
-    let mut rejected: BTreeMap<i64, Vec<RejectedValue>> = BTreeMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT contact_id, kind, label, value, reason FROM rejections
-         WHERE contact_id BETWEEN ?1 AND ?2 ORDER BY contact_id, position",
-    )?;
-    let mut q = stmt.query([first, last])?;
-    while let Some(r) = q.next()? {
-        rejected.entry(r.get(0)?).or_default().push(RejectedValue {
-            kind: kind(r.get(1)?),
-            label: r.get(2)?,
-            value: r.get(3)?,
-            reason: r.get(4)?,
-        });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(id, source_id, display_name, excluded, _)| {
-            let mut ids = identifiers.remove(&id).unwrap_or_default();
-            ids.sort_by(|a, b| (a.kind, &a.canonical).cmp(&(b.kind, &b.canonical)));
-            ContactView {
-                source_id,
-                display_name,
-                excluded,
-                identifiers: ids,
-                rejected: rejected.remove(&id).unwrap_or_default(),
-            }
-        })
-        .collect())
+    Ok(ContactView {
+        source_id,
+        display_name,
+        excluded,
+        identifiers,
+        rejected: rejections
+            .as_deref()
+            .map(codec::decode_rejections)
+            .unwrap_or_default(),
+    })
 }
 
 /// Up to `limit` hashes waiting for the server: additions first, then removals.
@@ -255,7 +234,7 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(
         "SELECT state, kind, digest, key_id FROM identifiers WHERE state IN (1, 4)
-         ORDER BY state, id LIMIT ?1",
+         ORDER BY state LIMIT ?1",
     )?;
     let rows = stmt
         .query_map([limit], |r| {
@@ -273,30 +252,53 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
     Ok(rows)
 }
 
-/// Matched contacts (not excluded), by display name.
+/// Matched contacts (not excluded), by display name. Matches are few: they are loaded first,
+/// then one scan of the contacts finds who holds them.
 pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
+    let mut matched: HashMap<(IdentifierKind, String), (String, i64)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.kind, m.canonical, m.user_ref, m.matched_at FROM matches m
+             JOIN identifiers i ON i.kind = m.kind AND i.canonical = m.canonical
+             WHERE i.excluded = 0",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            matched.insert((kind(r.get(0)?), r.get(1)?), (r.get(2)?, r.get(3)?));
+        }
+    }
+    let mut out = Vec::new();
+    if matched.is_empty() {
+        return Ok(out);
+    }
     let mut stmt = conn.prepare_cached(
-        "SELECT c.source_id, c.display_name, i.kind, i.canonical, m.user_ref, m.matched_at
-         FROM matches m
-         JOIN identifiers i ON i.id = m.identifier_id
-         JOIN contact_identifiers ci ON ci.identifier_id = i.id
-         JOIN contacts c ON c.id = ci.contact_id
-         WHERE c.excluded = 0 AND i.excluded = 0
-         ORDER BY c.display_name, c.source_id, i.kind, i.canonical",
+        "SELECT source_id, display_name, identifiers FROM contacts WHERE excluded = 0",
     )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Match {
-                source_id: r.get(0)?,
-                display_name: r.get(1)?,
-                kind: kind(r.get(2)?),
-                canonical: r.get(3)?,
-                user_ref: r.get(4)?,
-                matched_at: r.get(5)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let ids = r.get_ref(2)?.as_blob()?;
+        for (k, canonical) in codec::decode_identifiers(ids) {
+            if let Some((user_ref, matched_at)) = matched.get(&(k, canonical.to_owned())) {
+                out.push(Match {
+                    source_id: r.get(0)?,
+                    display_name: r.get(1)?,
+                    kind: k,
+                    canonical: canonical.to_owned(),
+                    user_ref: user_ref.clone(),
+                    matched_at: *matched_at,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.display_name, &a.source_id, a.kind, &a.canonical).cmp(&(
+            &b.display_name,
+            &b.source_id,
+            b.kind,
+            &b.canonical,
+        ))
+    });
+    Ok(out)
 }
 
 /// The stored key (id, secret), if any.
@@ -309,21 +311,15 @@ pub(crate) fn key(conn: &Connection) -> Result<Option<(String, Vec<u8>)>> {
     })?)
 }
 
-/// The contacts' source-id order index for a snapshot: every (row id, source id, fingerprint,
-/// generation), streamed to `each`.
+/// Every stored contact's (source id, fingerprint, generation), streamed to `each`.
 pub(crate) fn each_contact_fingerprint(
     conn: &Connection,
-    mut each: impl FnMut(i64, &str, &[u8], i64),
+    mut each: impl FnMut(&str, &[u8], i64),
 ) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT id, source_id, fingerprint, generation FROM contacts")?;
+    let mut stmt = conn.prepare("SELECT source_id, fingerprint, generation FROM contacts")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        each(
-            r.get(0)?,
-            r.get_ref(1)?.as_str()?,
-            r.get_ref(2)?.as_blob()?,
-            r.get(3)?,
-        );
+        each(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_blob()?, r.get(2)?);
     }
     Ok(())
 }

@@ -9,65 +9,54 @@
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: contacts, shared identifiers with their hash and upload state, matches, sync state.
     r"
+-- One row per contact. Its identifiers and rejected values are inline (store::codec): a first
+-- import then writes one row per contact plus one per distinct identifier, nothing more.
 CREATE TABLE contacts (
-    id           INTEGER PRIMARY KEY,
-    source_id    TEXT    NOT NULL UNIQUE,
+    source_id    TEXT    NOT NULL PRIMARY KEY,
     display_name TEXT    NOT NULL,
     version      TEXT,
     -- RawContact::content_fingerprint, 16 bytes: equal means nothing to do.
     fingerprint  BLOB    NOT NULL,
-    -- The import generation that last wrote this row (see sync_state.generation).
+    -- The import generation that last wrote or saw this row (see sync_state.generation).
     generation   INTEGER NOT NULL,
-    -- Values rejected when the contact was last normalised (details in `rejections`).
-    rejected     INTEGER NOT NULL DEFAULT 0,
     -- The user excluded this contact from discovery.
-    excluded     INTEGER NOT NULL DEFAULT 0
-) STRICT;
+    excluded     INTEGER NOT NULL DEFAULT 0,
+    -- Its identifiers: kind and canonical text of each (keys into `identifiers`).
+    identifiers  BLOB    NOT NULL,
+    -- Raw values that could not be normalised (kind, label, value, reason); NULL when none.
+    rejections   BLOB,
+    rejected     INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
 
 -- One row per distinct identifier: a number held by two contacts is one identifier, one hash and
 -- one upload. The hash lives on the row with the key id that made it: a key rotation replaces
 -- every hash and starts a full re-sync, so hashes under an old key are never needed again.
 CREATE TABLE identifiers (
-    id        INTEGER PRIMARY KEY,
     kind      INTEGER NOT NULL,
     canonical TEXT    NOT NULL,
-    -- The user excluded this identifier from discovery; kept even when no contact holds it.
+    -- Contacts holding it, and of those the ones not excluded from discovery.
+    holders   INTEGER NOT NULL,
+    included  INTEGER NOT NULL,
+    -- The user excluded this identifier; the row is kept even when no contact holds it.
     excluded  INTEGER NOT NULL DEFAULT 0,
     key_id    TEXT,
     digest    BLOB,
     -- Upload state: 0 idle, 1 pending add, 2 add in flight, 3 acknowledged,
     -- 4 pending remove, 5 remove in flight (see store::UploadState).
-    state     INTEGER NOT NULL DEFAULT 0,
+    state     INTEGER NOT NULL,
     batch_id  TEXT,
-    UNIQUE (kind, canonical)
-) STRICT;
-CREATE INDEX identifiers_by_digest ON identifiers (digest) WHERE digest IS NOT NULL;
-CREATE INDEX identifiers_pending ON identifiers (state, id) WHERE state IN (1, 2, 4, 5);
-
-CREATE TABLE contact_identifiers (
-    contact_id    INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    identifier_id INTEGER NOT NULL REFERENCES identifiers (id),
-    PRIMARY KEY (contact_id, identifier_id)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX contact_identifiers_by_identifier ON contact_identifiers (identifier_id);
-
--- Raw values that could not be normalised; they stay on the device, for the app to show.
-CREATE TABLE rejections (
-    contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    position   INTEGER NOT NULL,
-    kind       INTEGER NOT NULL,
-    label      TEXT,
-    value      TEXT    NOT NULL,
-    reason     TEXT    NOT NULL,
-    PRIMARY KEY (contact_id, position)
+    PRIMARY KEY (kind, canonical)
 ) STRICT, WITHOUT ROWID;
 
 -- What the server reported: this identifier belongs to a user of the app.
 CREATE TABLE matches (
-    identifier_id INTEGER PRIMARY KEY REFERENCES identifiers (id) ON DELETE CASCADE,
-    user_ref      TEXT    NOT NULL,
-    matched_at    INTEGER NOT NULL
-) STRICT;
+    kind       INTEGER NOT NULL,
+    canonical  TEXT    NOT NULL,
+    user_ref   TEXT    NOT NULL,
+    matched_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, canonical),
+    FOREIGN KEY (kind, canonical) REFERENCES identifiers (kind, canonical) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
 
 -- One row: the hashing key, the sync cursor, backoff, and the import generation counter.
 CREATE TABLE sync_state (

@@ -1,17 +1,22 @@
 //! State changes. Each function runs inside the caller's transaction ([`super::Store::write`]).
 //!
 //! The invariant they keep: an identifier is *wanted* on the server when it is not excluded and
-//! at least one non-excluded contact holds it. [`reconcile`] moves its upload state towards that
-//! (see [`UploadState::towards`]) and deletes an identifier that is idle, unheld and not excluded,
-//! so a hash is removed only when no other contact still holds the identifier.
+//! at least one non-excluded contact holds it (`included > 0`). [`adjust`] moves its upload state
+//! towards that (see [`UploadState::towards`]) and deletes an identifier that is idle, held by no
+//! contact and not excluded — so a hash is removed only when no other contact holds it.
+//!
+//! Statements are plain `INSERT OR IGNORE` / `UPDATE` with `changes()`: `RETURNING` makes SQLite
+//! materialise its rows in a temporary table, which tripled the cost of a first import.
+
+use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{UploadState, kind_code};
+use super::{UploadState, codec, kind_code, kind_from_code};
 use crate::contact::{Fingerprint, NormalizedContact};
 use crate::error::Result;
 use crate::hash::{Digest, HashKey};
-use crate::identifier::Identifier;
+use crate::identifier::{Identifier, IdentifierKind};
 
 /// A contact ready to be written: normalised, and hashed when a key is known.
 #[derive(Debug)]
@@ -55,9 +60,7 @@ pub(crate) struct Transitions {
 impl Transitions {
     fn record(&mut self, from: UploadState, to: UploadState) {
         match (from, to) {
-            (UploadState::Idle | UploadState::PendingRemove, UploadState::PendingAdd) => {
-                self.queued_add += 1;
-            }
+            (UploadState::Idle, UploadState::PendingAdd) => self.queued_add += 1,
             (UploadState::PendingAdd, UploadState::Idle)
             | (UploadState::Acknowledged, UploadState::PendingRemove) => self.queued_remove += 1,
             _ => {}
@@ -65,55 +68,55 @@ impl Transitions {
     }
 }
 
-/// Inserts or updates one contact, its identifier links and its rejections.
+/// The write context of one import: its generation and the key its digests were made with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Writing<'a> {
+    pub generation: i64,
+    pub key_id: Option<&'a str>,
+}
+
+/// Inserts or updates one contact and the identifiers it holds.
 pub(crate) fn upsert(
     tx: &Transaction<'_>,
     p: &Prepared,
-    generation: i64,
-    key_id: Option<&str>,
+    w: Writing<'_>,
     t: &mut Transitions,
 ) -> Result<Upserted> {
     let c = &p.contact;
+    let identifiers = codec::encode_identifiers(&c.identifiers);
+    let rejections = codec::encode_rejections(&c.rejections);
     let rejected = i64::try_from(c.rejections.len()).unwrap_or(i64::MAX);
-    let inserted: Option<i64> = tx
+    let inserted = tx
         .prepare_cached(
-            "INSERT INTO contacts (source_id, display_name, version, fingerprint, generation, rejected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (source_id) DO NOTHING RETURNING id",
+            "INSERT OR IGNORE INTO contacts (source_id, display_name, version, fingerprint,
+                generation, identifiers, rejections, rejected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .query_row(
-            params![
-                c.source_id,
-                c.display_name,
-                c.version,
-                &c.content_fingerprint.0[..],
-                generation,
-                rejected
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(contact_id) = inserted {
+        .execute(params![
+            c.source_id,
+            c.display_name,
+            c.version,
+            &c.content_fingerprint.0[..],
+            w.generation,
+            identifiers,
+            rejections,
+            rejected
+        ])?;
+    if inserted == 1 {
         for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-            let (identifier_id, new) = identifier_id(tx, id, digest.as_ref(), key_id, true)?;
-            link(tx, contact_id, identifier_id)?;
-            if new {
-                t.queued_add += 1;
-            } else {
-                reconcile(tx, identifier_id, t)?;
-            }
+            add_holder(tx, id.kind(), id.canonical(), digest.as_ref(), w.key_id, true, t)?;
         }
-        insert_rejections(tx, contact_id, c)?;
         return Ok(Upserted::Added);
     }
 
-    let (contact_id, fingerprint, old_generation, excluded): (i64, Vec<u8>, i64, bool) = tx
+    let (fingerprint, old_generation, excluded, old_ids): (Vec<u8>, i64, bool, Vec<u8>) = tx
         .prepare_cached(
-            "SELECT id, fingerprint, generation, excluded FROM contacts WHERE source_id = ?1",
+            "SELECT fingerprint, generation, excluded, identifiers FROM contacts WHERE source_id = ?1",
         )?
         .query_row([&c.source_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
-    let outcome = if old_generation == generation {
+    let outcome = if old_generation == w.generation {
         Upserted::Duplicate
     } else if fingerprint == c.content_fingerprint.0 {
         Upserted::Unchanged
@@ -121,83 +124,71 @@ pub(crate) fn upsert(
         Upserted::Changed
     };
     if outcome == Upserted::Unchanged {
-        // Mark it seen by this import (the snapshot's sweep spares rows of its generation).
-        tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE id = ?1")?
-            .execute([contact_id, generation])?;
+        // Seen by this import: a snapshot's sweep spares rows of its generation.
+        tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE source_id = ?1")?
+            .execute(params![c.source_id, w.generation])?;
         return Ok(outcome);
     }
     tx.prepare_cached(
         "UPDATE contacts SET display_name = ?2, version = ?3, fingerprint = ?4, generation = ?5,
-         rejected = ?6 WHERE id = ?1",
+            identifiers = ?6, rejections = ?7, rejected = ?8
+         WHERE source_id = ?1",
     )?
     .execute(params![
-        contact_id,
+        c.source_id,
         c.display_name,
         c.version,
         &c.content_fingerprint.0[..],
-        generation,
+        w.generation,
+        identifiers,
+        rejections,
         rejected
     ])?;
-
-    let old = linked_identifiers(tx, contact_id)?;
-    let mut new = Vec::with_capacity(c.identifiers.len());
+    let old = codec::decode_identifiers(&old_ids);
+    let included = !excluded;
+    for &(kind, canonical) in &old {
+        if !c
+            .identifiers
+            .iter()
+            .any(|n| n.kind() == kind && n.canonical() == canonical)
+        {
+            adjust(tx, kind, canonical, -1, -i64::from(included), t)?;
+        }
+    }
     for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-        let (identifier_id, created) =
-            identifier_id(tx, id, digest.as_ref(), key_id, !excluded)?;
-        if created && !excluded {
-            t.queued_add += 1;
-        }
-        new.push((identifier_id, created));
-    }
-    for &gone in old.iter().filter(|o| !new.iter().any(|(n, _)| n == *o)) {
-        tx.prepare_cached(
-            "DELETE FROM contact_identifiers WHERE contact_id = ?1 AND identifier_id = ?2",
-        )?
-        .execute([contact_id, gone])?;
-        reconcile(tx, gone, t)?;
-    }
-    for &(identifier_id, created) in &new {
-        if !old.contains(&identifier_id) {
-            link(tx, contact_id, identifier_id)?;
-            if !created {
-                reconcile(tx, identifier_id, t)?;
-            }
+        if !old.contains(&(id.kind(), id.canonical())) {
+            add_holder(tx, id.kind(), id.canonical(), digest.as_ref(), w.key_id, included, t)?;
         }
     }
-    tx.prepare_cached("DELETE FROM rejections WHERE contact_id = ?1")?
-        .execute([contact_id])?;
-    insert_rejections(tx, contact_id, c)?;
     Ok(outcome)
 }
 
-/// Removes a contact unless an import newer than `before_generation` wrote it; its identifiers
-/// are reconciled (removed from the server only when no other contact holds them). Returns
-/// whether the contact was removed.
+/// Removes a contact unless an import of `before_generation` or later wrote it; its identifiers
+/// lose a holder. Returns whether the contact was removed.
 pub(crate) fn remove_contact(
     tx: &Transaction<'_>,
-    contact_id: i64,
+    source_id: &str,
     before_generation: i64,
     t: &mut Transitions,
 ) -> Result<bool> {
-    let held = linked_identifiers(tx, contact_id)?;
-    let n = tx
-        .prepare_cached("DELETE FROM contacts WHERE id = ?1 AND generation < ?2")?
-        .execute([contact_id, before_generation])?;
-    if n == 0 {
+    let row: Option<(i64, bool, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT generation, excluded, identifiers FROM contacts WHERE source_id = ?1",
+        )?
+        .query_row([source_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((generation, excluded, ids)) = row else {
+        return Ok(false);
+    };
+    if generation >= before_generation {
         return Ok(false);
     }
-    for id in held {
-        reconcile(tx, id, t)?;
+    tx.prepare_cached("DELETE FROM contacts WHERE source_id = ?1")?
+        .execute([source_id])?;
+    for (kind, canonical) in codec::decode_identifiers(&ids) {
+        adjust(tx, kind, canonical, -1, -i64::from(!excluded), t)?;
     }
     Ok(true)
-}
-
-/// The row id of a contact by source id.
-pub(crate) fn contact_id(tx: &Transaction<'_>, source_id: &str) -> Result<Option<i64>> {
-    Ok(tx
-        .prepare_cached("SELECT id FROM contacts WHERE source_id = ?1")?
-        .query_row([source_id], |r| r.get(0))
-        .optional()?)
 }
 
 /// Sets a contact's exclusion; returns false when there is no such contact.
@@ -207,13 +198,21 @@ pub(crate) fn set_contact_excluded(
     excluded: bool,
     t: &mut Transitions,
 ) -> Result<bool> {
-    let Some(id) = contact_id(tx, source_id)? else {
+    let row: Option<(bool, Vec<u8>)> = tx
+        .prepare_cached("SELECT excluded, identifiers FROM contacts WHERE source_id = ?1")?
+        .query_row([source_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((was, ids)) = row else {
         return Ok(false);
     };
-    tx.prepare_cached("UPDATE contacts SET excluded = ?2 WHERE id = ?1")?
-        .execute(params![id, excluded])?;
-    for identifier in linked_identifiers(tx, id)? {
-        reconcile(tx, identifier, t)?;
+    if was == excluded {
+        return Ok(true);
+    }
+    tx.prepare_cached("UPDATE contacts SET excluded = ?2 WHERE source_id = ?1")?
+        .execute(params![source_id, excluded])?;
+    let delta = if excluded { -1 } else { 1 };
+    for (kind, canonical) in codec::decode_identifiers(&ids) {
+        adjust(tx, kind, canonical, 0, delta, t)?;
     }
     Ok(true)
 }
@@ -227,44 +226,103 @@ pub(crate) fn set_identifier_excluded(
     key: Option<&HashKey>,
     t: &mut Transitions,
 ) -> Result<()> {
+    let kind = kind_code(identifier.kind());
     let digest = key.map(|k| k.hash(identifier));
-    let (id, _) = identifier_id(tx, identifier, digest.as_ref(), key.map(HashKey::id), false)?;
-    tx.prepare_cached("UPDATE identifiers SET excluded = ?2 WHERE id = ?1")?
-        .execute(params![id, excluded])?;
-    reconcile(tx, id, t)?;
-    Ok(())
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
+         VALUES (?1, ?2, 0, 0, ?3, ?4, 0)",
+    )?
+    .execute(params![
+        kind,
+        identifier.canonical(),
+        key.map(HashKey::id),
+        digest.as_ref().map(|d| &d.0[..])
+    ])?;
+    tx.prepare_cached("UPDATE identifiers SET excluded = ?3 WHERE kind = ?1 AND canonical = ?2")?
+        .execute(params![kind, identifier.canonical(), excluded])?;
+    adjust(tx, identifier.kind(), identifier.canonical(), 0, 0, t)
 }
 
-/// Moves an identifier's upload state towards what its holders want; deletes it when it is
-/// idle, held by no contact and not excluded.
-pub(crate) fn reconcile(tx: &Transaction<'_>, identifier_id: i64, t: &mut Transitions) -> Result<()> {
-    let row: Option<(i64, bool, bool, bool)> = tx
+/// Adds a holder to an identifier, creating it (pending add when `included`) if it is new.
+fn add_holder(
+    tx: &Transaction<'_>,
+    kind: IdentifierKind,
+    canonical: &str,
+    digest: Option<&Digest>,
+    key_id: Option<&str>,
+    included: bool,
+    t: &mut Transitions,
+) -> Result<()> {
+    let state = if included {
+        UploadState::PendingAdd
+    } else {
+        UploadState::Idle
+    };
+    let inserted = tx
         .prepare_cached(
-            "SELECT state, excluded,
-                EXISTS (SELECT 1 FROM contact_identifiers ci JOIN contacts c ON c.id = ci.contact_id
-                        WHERE ci.identifier_id = ?1 AND c.excluded = 0),
-                EXISTS (SELECT 1 FROM contact_identifiers WHERE identifier_id = ?1)
-             FROM identifiers WHERE id = ?1",
+            "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)",
         )?
-        .query_row([identifier_id], |r| {
+        .execute(params![
+            kind_code(kind),
+            canonical,
+            i64::from(included),
+            digest.and(key_id),
+            digest.map(|d| &d.0[..]),
+            state.code()
+        ])?;
+    if inserted == 1 {
+        if included {
+            t.queued_add += 1;
+        }
+        return Ok(());
+    }
+    adjust(tx, kind, canonical, 1, i64::from(included), t)
+}
+
+/// Changes an identifier's holder counts and moves its upload state towards what they now want;
+/// deletes it when it is idle, held by no contact and not excluded.
+pub(crate) fn adjust(
+    tx: &Transaction<'_>,
+    kind: IdentifierKind,
+    canonical: &str,
+    d_holders: i64,
+    d_included: i64,
+    t: &mut Transitions,
+) -> Result<()> {
+    let code = kind_code(kind);
+    let row: Option<(i64, bool, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT state, excluded, holders, included FROM identifiers
+             WHERE kind = ?1 AND canonical = ?2",
+        )?
+        .query_row(params![code, canonical], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
-    let Some((code, excluded, held_by_included, held)) = row else {
+    let Some((state, excluded, holders, included)) = row else {
         return Ok(());
     };
-    let state = UploadState::from_code(code).unwrap_or(UploadState::PendingAdd);
-    let next = state.towards(held_by_included && !excluded);
+    let holders = (holders + d_holders).max(0);
+    let included = (included + d_included).clamp(0, holders);
+    let state = UploadState::from_code(state).unwrap_or(UploadState::PendingAdd);
+    let next = state.towards(included > 0 && !excluded);
     t.record(state, next);
-    if next == UploadState::Idle && !held && !excluded {
-        tx.prepare_cached("DELETE FROM identifiers WHERE id = ?1")?
-            .execute([identifier_id])?;
-    } else if next != state {
-        tx.prepare_cached("UPDATE identifiers SET state = ?2 WHERE id = ?1")?
-            .execute([identifier_id, next.code()])?;
+    if next == UploadState::Idle && holders == 0 && !excluded {
+        tx.prepare_cached("DELETE FROM identifiers WHERE kind = ?1 AND canonical = ?2")?
+            .execute(params![code, canonical])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE identifiers SET holders = ?3, included = ?4, state = ?5
+             WHERE kind = ?1 AND canonical = ?2",
+        )?
+        .execute(params![code, canonical, holders, included, next.code()])?;
     }
     Ok(())
 }
+
+/// Identifiers re-hashed per statement page.
+const REHASH_PAGE: i64 = 1024;
 
 /// Replaces every hash with one under `key` and marks a full re-sync: the server forgets hashes
 /// under an old key, so everything wanted is pending again and nothing is pending removal.
@@ -279,33 +337,42 @@ pub(crate) fn rehash(
         "UPDATE sync_state SET key_id = ?1, key_secret = ?2, full_resync = 1, cursor = NULL",
         params![key.id(), secret],
     )?;
-    let mut select = tx.prepare("SELECT id, kind, canonical, state FROM identifiers")?;
     let mut update = tx.prepare(
-        "UPDATE identifiers SET key_id = ?2, digest = ?3, state = ?4, batch_id = NULL WHERE id = ?1",
+        "UPDATE identifiers SET key_id = ?3, digest = ?4, state = ?5, batch_id = NULL
+         WHERE kind = ?1 AND canonical = ?2",
     )?;
-    let mut rows = select.query([])?;
+    let mut page = tx.prepare(
+        "SELECT kind, canonical, state, included, excluded FROM identifiers
+         WHERE (kind, canonical) > (?1, ?2) ORDER BY kind, canonical LIMIT ?3",
+    )?;
     let mut done = 0u64;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let Some(kind) = super::kind_from_code(row.get(1)?) else {
-            continue;
-        };
-        let canonical = row.get_ref(2)?.as_str()?;
-        let digest = key.hash_parts(kind, canonical);
-        let state = match UploadState::from_code(row.get(3)?) {
-            Some(UploadState::Idle | UploadState::PendingRemove | UploadState::RemoveInFlight) => {
+    let mut after = (0i64, String::new());
+    loop {
+        let rows = page
+            .query_map(params![after.0, after.1, REHASH_PAGE], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<Vec<(i64, String, i64, i64, bool)>, _>>()?;
+        let Some(last) = rows.last() else { break };
+        after = (last.0, last.1.clone());
+        for (code, canonical, _state, included, excluded) in rows {
+            let Some(kind) = kind_from_code(code) else {
+                continue;
+            };
+            let digest = key.hash_parts(kind, &canonical);
+            let state = if included > 0 && !excluded {
+                UploadState::PendingAdd
+            } else {
                 UploadState::Idle
-            }
-            _ => UploadState::PendingAdd,
-        };
-        update.execute(params![id, key.id(), &digest.0[..], state.code()])?;
-        done += 1;
-        each(done)?;
+            };
+            update.execute(params![code, canonical, key.id(), &digest.0[..], state.code()])?;
+            done += 1;
+            each(done)?;
+        }
     }
     // Identifiers that were only waiting for their removal are gone with the old key.
     tx.execute(
-        "DELETE FROM identifiers WHERE state = 0 AND excluded = 0
-         AND NOT EXISTS (SELECT 1 FROM contact_identifiers WHERE identifier_id = identifiers.id)",
+        "DELETE FROM identifiers WHERE state = 0 AND holders = 0 AND excluded = 0",
         [],
     )?;
     Ok(done)
@@ -313,37 +380,44 @@ pub(crate) fn rehash(
 
 /// Starts an import: the next generation number.
 pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
-    Ok(tx.query_row(
-        "UPDATE sync_state SET generation = generation + 1 RETURNING generation",
-        [],
-        |r| r.get(0),
-    )?)
+    tx.execute("UPDATE sync_state SET generation = generation + 1", [])?;
+    Ok(tx.query_row("SELECT generation FROM sync_state", [], |r| r.get(0))?)
 }
 
-/// Records a server-reported match for the identifier with this digest. Returns false when no
-/// identifier has it (an answer for a hash this device never sent is ignored).
-pub(crate) fn record_match(
+/// Records server-reported matches (digest → the app's user reference) in one scan of the
+/// identifiers. Digests this device does not hold are ignored. Returns the matches recorded.
+pub(crate) fn record_matches(
     tx: &Transaction<'_>,
-    digest: &Digest,
-    user_ref: &str,
+    matches: &[(Digest, String)],
     at: i64,
-) -> Result<bool> {
-    let n = tx
-        .prepare_cached(
-            "INSERT INTO matches (identifier_id, user_ref, matched_at)
-             SELECT id, ?2, ?3 FROM identifiers WHERE digest = ?1
-             ON CONFLICT (identifier_id) DO UPDATE SET user_ref = excluded.user_ref",
-        )?
-        .execute(params![&digest.0[..], user_ref, at])?;
-    Ok(n > 0)
+) -> Result<u64> {
+    let wanted: HashMap<[u8; 32], &str> = matches.iter().map(|(d, u)| (d.0, u.as_str())).collect();
+    let mut found: Vec<(i64, String, &str)> = Vec::new();
+    {
+        let mut scan =
+            tx.prepare("SELECT kind, canonical, digest FROM identifiers WHERE digest IS NOT NULL")?;
+        let mut rows = scan.query([])?;
+        while let Some(r) = rows.next()? {
+            let digest = r.get_ref(2)?.as_blob()?;
+            if let Some(user) = <[u8; 32]>::try_from(digest).ok().and_then(|d| wanted.get(&d)) {
+                found.push((r.get(0)?, r.get(1)?, user));
+            }
+        }
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO matches (kind, canonical, user_ref, matched_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (kind, canonical) DO UPDATE SET user_ref = excluded.user_ref",
+    )?;
+    for (kind, canonical, user) in &found {
+        insert.execute(params![kind, canonical, user, at])?;
+    }
+    Ok(found.len() as u64)
 }
 
 /// Deletes every row; the schema and the generation counter stay.
 pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
-         DELETE FROM rejections;
-         DELETE FROM contact_identifiers;
          DELETE FROM contacts;
          DELETE FROM identifiers;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
@@ -352,90 +426,11 @@ pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-fn linked_identifiers(tx: &Transaction<'_>, contact_id: i64) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT identifier_id FROM contact_identifiers WHERE contact_id = ?1",
-    )?;
-    let ids = stmt
-        .query_map([contact_id], |r| r.get(0))?
-        .collect::<Result<Vec<i64>, _>>()?;
-    Ok(ids)
-}
-
-fn link(tx: &Transaction<'_>, contact_id: i64, identifier_id: i64) -> Result<()> {
-    tx.prepare_cached("INSERT INTO contact_identifiers (contact_id, identifier_id) VALUES (?1, ?2)")?
-        .execute([contact_id, identifier_id])?;
-    Ok(())
-}
-
-/// The identifier's row id, inserting it when new (pending add when `wanted`, else idle).
-/// Returns whether it was created.
-fn identifier_id(
-    tx: &Transaction<'_>,
-    id: &Identifier,
-    digest: Option<&Digest>,
-    key_id: Option<&str>,
-    wanted: bool,
-) -> Result<(i64, bool)> {
-    let kind = kind_code(id.kind());
-    let state = if wanted {
-        UploadState::PendingAdd
-    } else {
-        UploadState::Idle
-    };
-    let inserted: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO identifiers (kind, canonical, key_id, digest, state)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, canonical) DO NOTHING RETURNING id",
-        )?
-        .query_row(
-            params![
-                kind,
-                id.canonical(),
-                digest.and(key_id),
-                digest.map(|d| &d.0[..]),
-                state.code()
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(row) = inserted {
-        return Ok((row, true));
-    }
-    let row = tx
-        .prepare_cached("SELECT id FROM identifiers WHERE kind = ?1 AND canonical = ?2")?
-        .query_row(params![kind, id.canonical()], |r| r.get(0))?;
-    Ok((row, false))
-}
-
-fn insert_rejections(tx: &Transaction<'_>, contact_id: i64, c: &NormalizedContact) -> Result<()> {
-    if c.rejections.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO rejections (contact_id, position, kind, label, value, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for (i, r) in c.rejections.iter().enumerate() {
-        stmt.execute(params![
-            contact_id,
-            i64::try_from(i).unwrap_or(i64::MAX),
-            kind_code(r.kind),
-            r.label,
-            r.value,
-            r.reason.code()
-        ])?;
-    }
-    Ok(())
-}
-
-/// The fingerprint column as stored.
-pub(crate) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
-    <[u8; 16]>::try_from(bytes).ok().map(Fingerprint)
-}
-
 /// A stored contact's content fingerprint.
-pub(crate) fn stored_fingerprint(tx: &Transaction<'_>, source_id: &str) -> Result<Option<Fingerprint>> {
+pub(crate) fn stored_fingerprint(
+    tx: &Transaction<'_>,
+    source_id: &str,
+) -> Result<Option<Fingerprint>> {
     let bytes: Option<Vec<u8>> = tx
         .prepare_cached("SELECT fingerprint FROM contacts WHERE source_id = ?1")?
         .query_row([source_id], |r| r.get(0))
@@ -448,4 +443,29 @@ pub(crate) fn touch(tx: &Transaction<'_>, source_id: &str, generation: i64) -> R
     tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE source_id = ?1")?
         .execute(params![source_id, generation])?;
     Ok(())
+}
+
+/// Source ids of the contacts a snapshot did not see: neither marked in `seen` (by their key)
+/// nor written by a generation at or after `generation`.
+pub(crate) fn unseen_contacts(
+    tx: &Transaction<'_>,
+    generation: i64,
+    seen: impl Fn(&str) -> bool,
+) -> Result<Vec<String>> {
+    let mut stmt = tx.prepare("SELECT source_id, generation FROM contacts")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let source_id = r.get_ref(0)?.as_str()?;
+        let written: i64 = r.get(1)?;
+        if written < generation && !seen(source_id) {
+            out.push(source_id.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// The fingerprint column as stored.
+pub(crate) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
+    <[u8; 16]>::try_from(bytes).ok().map(Fingerprint)
 }

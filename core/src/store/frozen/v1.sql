@@ -1,63 +1,48 @@
--- Schema version 1, frozen: exactly what migration 1 leaves behind (sqlite_master, in order).
+-- Schema version 1, frozen: what migration 1 leaves behind (sqlite_master, in order).
 -- Never edit: a schema change is a new migration and a new frozen file.
 
 CREATE TABLE contacts (
-    id           INTEGER PRIMARY KEY,
-    source_id    TEXT    NOT NULL UNIQUE,
+    source_id    TEXT    NOT NULL PRIMARY KEY,
     display_name TEXT    NOT NULL,
     version      TEXT,
     -- RawContact::content_fingerprint, 16 bytes: equal means nothing to do.
     fingerprint  BLOB    NOT NULL,
-    -- The import generation that last wrote this row (see sync_state.generation).
+    -- The import generation that last wrote or saw this row (see sync_state.generation).
     generation   INTEGER NOT NULL,
-    -- Values rejected when the contact was last normalised (details in `rejections`).
-    rejected     INTEGER NOT NULL DEFAULT 0,
     -- The user excluded this contact from discovery.
-    excluded     INTEGER NOT NULL DEFAULT 0
-) STRICT;
+    excluded     INTEGER NOT NULL DEFAULT 0,
+    -- Its identifiers: kind and canonical text of each (keys into `identifiers`).
+    identifiers  BLOB    NOT NULL,
+    -- Raw values that could not be normalised (kind, label, value, reason); NULL when none.
+    rejections   BLOB,
+    rejected     INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE identifiers (
-    id        INTEGER PRIMARY KEY,
     kind      INTEGER NOT NULL,
     canonical TEXT    NOT NULL,
-    -- The user excluded this identifier from discovery; kept even when no contact holds it.
+    -- Contacts holding it, and of those the ones not excluded from discovery.
+    holders   INTEGER NOT NULL,
+    included  INTEGER NOT NULL,
+    -- The user excluded this identifier; the row is kept even when no contact holds it.
     excluded  INTEGER NOT NULL DEFAULT 0,
     key_id    TEXT,
     digest    BLOB,
     -- Upload state: 0 idle, 1 pending add, 2 add in flight, 3 acknowledged,
     -- 4 pending remove, 5 remove in flight (see store::UploadState).
-    state     INTEGER NOT NULL DEFAULT 0,
+    state     INTEGER NOT NULL,
     batch_id  TEXT,
-    UNIQUE (kind, canonical)
-) STRICT;
-
-CREATE INDEX identifiers_by_digest ON identifiers (digest) WHERE digest IS NOT NULL;
-
-CREATE INDEX identifiers_pending ON identifiers (state, id) WHERE state IN (1, 2, 4, 5);
-
-CREATE TABLE contact_identifiers (
-    contact_id    INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    identifier_id INTEGER NOT NULL REFERENCES identifiers (id),
-    PRIMARY KEY (contact_id, identifier_id)
-) STRICT, WITHOUT ROWID;
-
-CREATE INDEX contact_identifiers_by_identifier ON contact_identifiers (identifier_id);
-
-CREATE TABLE rejections (
-    contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    position   INTEGER NOT NULL,
-    kind       INTEGER NOT NULL,
-    label      TEXT,
-    value      TEXT    NOT NULL,
-    reason     TEXT    NOT NULL,
-    PRIMARY KEY (contact_id, position)
+    PRIMARY KEY (kind, canonical)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE matches (
-    identifier_id INTEGER PRIMARY KEY REFERENCES identifiers (id) ON DELETE CASCADE,
-    user_ref      TEXT    NOT NULL,
-    matched_at    INTEGER NOT NULL
-) STRICT;
+    kind       INTEGER NOT NULL,
+    canonical  TEXT    NOT NULL,
+    user_ref   TEXT    NOT NULL,
+    matched_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, canonical),
+    FOREIGN KEY (kind, canonical) REFERENCES identifiers (kind, canonical) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE sync_state (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
