@@ -1,3 +1,241 @@
-//! Import benchmark (being written).
+//! Import benchmark: a deterministic synthetic address book (see `synthetic/mod.rs`) through the
+//! engine, as a phone app would feed it.
+//!
+//! Prints medians of repeated runs, each in a fresh child process (so that peak memory is the
+//! import's own, and nothing is warm that an app's first import would find cold):
+//! - **first import** of the whole book into an empty database (normalise + hash + store);
+//! - **re-import** of the same book as a full snapshot after 10 contacts changed, 10 were added and
+//!   10 removed — and how many contacts that re-import normalised (it should be the 20 new or
+//!   changed ones, not the book);
+//! - the same 30 changes through the **change feed**;
+//! - **peak RSS** (`VmHWM`) of the first-import process.
+//!
+//! Baselines in the same run: normalising and hashing the book on one thread with no store (what
+//! the import would cost if writing were free), and the issue's targets.
+//!
+//! `cargo bench -p contactsync-core --bench import [-- --contacts N --runs R]`
 
-fn main() {}
+// A benchmark binary reports on stdout; that is its job.
+#![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)]
+
+mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use contactsync_core::{Config, Engine, ImportReport, NoProgress, Normalizer, Region};
+use synthetic::{Book, DEFAULT_REGION};
+
+const SEED: u64 = 20_261_125;
+const KEY: [u8; 32] = [0x5a; 32];
+const CHANGED: usize = 10;
+const ADDED: usize = 10;
+const REMOVED: usize = 10;
+
+fn config() -> Config {
+    let mut c = Config::with_region(Region::new(DEFAULT_REGION).expect("region"));
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    if let Some(w) = env("CS_WORKERS") { c.workers = w; }
+    if let Some(w) = env("CS_CHUNK") { c.chunk_size = w; }
+    if let Some(w) = env("CS_CACHE") { c.store.cache_kib = w as u32; }
+    c
+}
+
+fn open(db: &Path) -> Engine {
+    let engine = Engine::open(db, config()).expect("open");
+    engine.set_key("bench-key", &KEY, &NoProgress).expect("key");
+    engine
+}
+
+/// One measurement in this process; prints `millis normalized rss_kib` on stdout.
+fn child(mode: &str, db: &Path, size: usize) {
+    let book = Book { seed: SEED, size };
+    let engine = open(db);
+    let (elapsed, report): (Duration, ImportReport) = match mode {
+        "first" => {
+            let t = Instant::now();
+            let r = engine
+                .import_snapshot(book.contacts(), &NoProgress)
+                .expect("first import");
+            (t.elapsed(), r)
+        }
+        "reimport" => {
+            let t = Instant::now();
+            let r = engine
+                .import_snapshot(book.edited(CHANGED, ADDED, REMOVED), &NoProgress)
+                .expect("re-import");
+            (t.elapsed(), r)
+        }
+        "feed" => {
+            let (upserts, deleted) = book.edit_feed(CHANGED, ADDED, REMOVED);
+            let t = Instant::now();
+            let r = engine
+                .apply_changes(&upserts, &deleted, &NoProgress)
+                .expect("feed");
+            (t.elapsed(), r)
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    if mode != "first" {
+        assert_eq!(
+            (report.added, report.changed, report.removed),
+            (ADDED as u64, CHANGED as u64, REMOVED as u64),
+            "{mode}: the edit is 10 added, 10 changed, 10 removed"
+        );
+    }
+    println!(
+        "{} {} {} {}",
+        elapsed.as_secs_f64() * 1000.0,
+        report.normalized,
+        peak_rss_kib(),
+        report.added + report.changed + report.unchanged
+    );
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Sample {
+    millis: f64,
+    normalized: u64,
+    rss_kib: u64,
+    contacts: u64,
+}
+
+fn run_child(mode: &str, db: &Path, size: usize) -> Sample {
+    let out = Command::new(std::env::current_exe().expect("exe"))
+        .args(["--child", mode, &db.display().to_string(), &size.to_string()])
+        .output()
+        .expect("child");
+    assert!(
+        out.status.success(),
+        "{mode} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    Sample {
+        millis: f[0].parse().expect("millis"),
+        normalized: f[1].parse().expect("normalized"),
+        rss_kib: f[2].parse().expect("rss"),
+        contacts: f[3].parse().expect("contacts"),
+    }
+}
+
+fn copy_db(from: &Path, to: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let src = PathBuf::from(format!("{}{suffix}", from.display()));
+        let dst = PathBuf::from(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(&dst);
+        if src.exists() {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        child(&args[2], Path::new(&args[3]), args[4].parse().expect("size"));
+        return;
+    }
+    let size = arg(&args, "--contacts", 100_000);
+    let runs = arg(&args, "--runs", 5).max(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!(
+        "import benchmark: {size} synthetic contacts (seed {SEED}, region {DEFAULT_REGION}), \
+         {runs} runs, {} cores",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+
+    // Baseline: normalise + hash on one thread, no store.
+    let book = Book { seed: SEED, size };
+    let normalizer = Normalizer::new(Region::new(DEFAULT_REGION).expect("region"));
+    let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
+    let (mut values, mut identifiers) = (0usize, 0usize);
+    let t = Instant::now();
+    for c in book.contacts() {
+        let n = normalizer.normalize_contact(&c);
+        values += c.values.len();
+        identifiers += n.identifiers.len();
+        for id in &n.identifiers {
+            std::hint::black_box(key.hash(id));
+        }
+    }
+    let baseline = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "book: {values} raw values, {identifiers} identifiers ({:.2} per contact); \
+         normalising it alone peaks at {:.1} MiB RSS",
+        identifiers as f64 / size as f64,
+        peak_rss_kib() as f64 / 1024.0
+    );
+
+    let (mut first, mut re, mut feed, mut rss) = (vec![], vec![], vec![], vec![]);
+    let (mut re_normalized, mut feed_normalized, mut stored) = (0, 0, 0);
+    for run in 0..runs {
+        let db = dir.path().join(format!("first-{run}.db"));
+        let s = run_child("first", &db, size);
+        first.push(s.millis);
+        rss.push(s.rss_kib as f64);
+        stored = s.contacts;
+        let feed_db = dir.path().join(format!("feed-{run}.db"));
+        copy_db(&db, &feed_db);
+        let s = run_child("reimport", &db, size);
+        re.push(s.millis);
+        re_normalized = s.normalized;
+        let s = run_child("feed", &feed_db, size);
+        feed.push(s.millis);
+        feed_normalized = s.normalized;
+    }
+    let (first, re, feed, rss) = (median(first), median(re), median(feed), median(rss) / 1024.0);
+    let db_size = std::fs::metadata(dir.path().join("first-0.db")).map_or(0, |m| m.len());
+    println!("stored: {stored} contacts, database {:.1} MiB", db_size as f64 / 1_048_576.0);
+    println!();
+    println!("{:<46} {:>10} {:>14}", "", "median", "target");
+    println!("{:<46} {:>8.0} ms {:>14}", "first import (normalise + hash + store)", first, "<= 500 ms");
+    println!(
+        "{:<46} {:>8.1} ms {:>14}",
+        format!("re-import, 30 changes ({re_normalized} normalised)"),
+        re,
+        format!("<= {:.0} ms", first * 0.10)
+    );
+    println!(
+        "{:<46} {:>8.2} ms {:>14}",
+        format!("change feed, 30 changes ({feed_normalized} normalised)"),
+        feed,
+        "<= 10 ms"
+    );
+    println!("{:<46} {:>7.1} MiB {:>14}", "peak RSS of the first import", rss, "<= 64 MiB");
+    println!();
+    println!(
+        "baseline: normalise + hash alone, one thread, no store: {baseline:.0} ms \
+         (first import = {:.2}x that)",
+        first / baseline
+    );
+    println!(
+        "re-import / first import: {:.1}%; contacts normalised by the re-import: {re_normalized} \
+         of {size}",
+        re / first * 100.0
+    );
+}

@@ -36,7 +36,10 @@ use crate::store::{
 pub struct Config {
     /// The region national-format phone numbers are read in (the user's own country).
     pub region: Region,
-    /// Threads that normalise and hash during an import; 0 means one per core.
+    /// Threads that normalise and hash during an import (the writer is another); 0 means one
+    /// per core. Each thread keeps its own caches of compiled phone patterns, some megabytes per
+    /// region a book spans, so more threads cost memory: one keeps a 100,000-contact import on
+    /// two cores within budget (docs/performance.md).
     pub workers: usize,
     /// Contacts per transaction when importing from an iterator or from files.
     pub chunk_size: usize,
@@ -48,8 +51,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             region: Region::default(),
-            workers: 0,
-            chunk_size: 4096,
+            workers: 1,
+            chunk_size: 8192,
             store: StoreOptions::default(),
         }
     }
@@ -254,23 +257,53 @@ impl Engine {
     }
 
     /// Imports a whole address book from an iterator as one full snapshot, in chunks of
-    /// [`Config::chunk_size`] (each chunk one transaction).
-    pub fn import_snapshot(
-        &self,
-        contacts: impl IntoIterator<Item = RawContact>,
-        listener: &dyn ProgressListener,
-    ) -> Result<ImportReport> {
+    /// [`Config::chunk_size`] (each chunk one transaction). Reading and normalising run on a
+    /// thread of their own while this one writes, so the import costs about the larger of the
+    /// two, not their sum.
+    pub fn import_snapshot<I>(&self, contacts: I, listener: &dyn ProgressListener) -> Result<ImportReport>
+    where
+        I: IntoIterator<Item = RawContact>,
+        I::IntoIter: Send,
+    {
         let mut snapshot = self.begin_snapshot()?;
-        let size = self.inner.config.chunk_size.max(1);
-        let mut chunk = Vec::with_capacity(size);
-        for contact in contacts {
-            chunk.push(contact);
-            if chunk.len() == size {
-                snapshot.push(&chunk, listener)?;
-                chunk.clear();
+        let inner = Arc::clone(&self.inner);
+        let key = inner.key();
+        let cx = Context {
+            normalizer: inner.normalizer,
+            index: Some(&snapshot.index),
+            key: key.as_ref(),
+        };
+        let size = inner.config.chunk_size.max(1);
+        let workers = inner.workers();
+        let mut contacts = contacts.into_iter();
+        let written = std::thread::scope(|scope| {
+            // One chunk in the channel, one being prepared, one being written: bounded memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
+            scope.spawn(move || {
+                loop {
+                    let chunk: Vec<RawContact> = contacts.by_ref().take(size).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let mut items = Vec::with_capacity(chunk.len());
+                    let prepared = diff::prepare(&chunk, cx, workers, |item| {
+                        items.push(item);
+                        Ok(())
+                    });
+                    if prepared.is_err() || tx.send(items).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut report = ImportReport::default();
+            for items in rx {
+                let r = write_items(&inner, &mut snapshot.seen, snapshot.generation, key.as_ref(), items, snapshot.pushed, listener)?;
+                snapshot.pushed += r.unchanged + r.normalized;
+                report.absorb(r);
             }
-        }
-        snapshot.push(&chunk, listener)?;
+            Ok::<_, Error>(report)
+        })?;
+        snapshot.report.absorb(written);
         snapshot.finish(listener)
     }
 
@@ -493,41 +526,25 @@ impl Snapshot {
         }
         let inner = Arc::clone(&self.inner);
         let key = inner.key();
-        let w = Writing {
-            generation: self.generation,
-            key_id: key.as_ref().map(HashKey::id),
-        };
         let cx = Context {
             normalizer: inner.normalizer,
             index: Some(&self.index),
             key: key.as_ref(),
         };
-        let (seen, pushed) = (&mut self.seen, self.pushed);
-        let report = inner.store.write(|tx| {
-            let mut report = ImportReport::default();
-            let mut t = Transitions::default();
-            let mut done = pushed;
-            diff::prepare(contacts, cx, inner.workers(), |item| {
-                match item {
-                    Item::Unchanged(slot) => {
-                        mark(seen, slot);
-                        report.unchanged += 1;
-                    }
-                    Item::Write(slot, p) => {
-                        let outcome = write::upsert(tx, &p, w, &mut t)?;
-                        // An added contact's slot was a key collision with another contact.
-                        if let Some(slot) = slot.filter(|_| outcome != Upserted::Added) {
-                            mark(seen, slot);
-                        }
-                        report.written(&p, outcome);
-                    }
-                }
-                done += 1;
-                tick(listener, Stage::Import, done, None)
-            })?;
-            report.transitions(t);
-            Ok(report)
+        let mut items = Vec::with_capacity(contacts.len());
+        diff::prepare(contacts, cx, inner.workers(), |item| {
+            items.push(item);
+            Ok(())
         })?;
+        let report = write_items(
+            &inner,
+            &mut self.seen,
+            self.generation,
+            key.as_ref(),
+            items,
+            self.pushed,
+            listener,
+        )?;
         self.pushed += contacts.len() as u64;
         self.report.absorb(report);
         Ok(())
@@ -566,6 +583,65 @@ impl Snapshot {
         });
         Ok(std::mem::take(&mut self.report))
     }
+}
+
+/// Writes one chunk of classified contacts in one transaction: contact rows in source-id order,
+/// then every identifier change of the chunk in key order (see [`write::apply_deltas`]).
+fn write_items(
+    inner: &Inner,
+    seen: &mut [bool],
+    generation: i64,
+    key: Option<&HashKey>,
+    items: Vec<Item>,
+    done_before: u64,
+    listener: &dyn ProgressListener,
+) -> Result<ImportReport> {
+    let w = Writing {
+        generation,
+        key_id: key.map(HashKey::id),
+    };
+    let mut report = ImportReport::default();
+    let mut writes = Vec::new();
+    for item in items {
+        match item {
+            Item::Unchanged(slot) => {
+                mark(seen, slot);
+                report.unchanged += 1;
+            }
+            Item::Write(slot, p) => writes.push((slot, p)),
+        }
+    }
+    // Stable: a source id given twice keeps its input order, so the later entry wins.
+    writes.sort_by(|a, b| a.1.contact.source_id.cmp(&b.1.contact.source_id));
+    let mut done = done_before + report.unchanged;
+    inner.store.write(|tx| {
+        let mut deltas = Vec::new();
+        let mut t = Transitions::default();
+        for (slot, p) in &writes {
+            let outcome = write::upsert_contact(tx, p, w, &mut deltas)?;
+            // An added contact's slot was a key collision with another stored contact.
+            if let Some(slot) = slot.filter(|_| outcome != Upserted::Added) {
+                mark(seen, slot);
+            }
+            report.written(p, outcome);
+            done += 1;
+            tick(listener, Stage::Import, done, None)?;
+        }
+        write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
+        report.transitions(t);
+        Ok(())
+    })?;
+    if report.unchanged > 0 {
+        listener.on_progress(Progress {
+            stage: Stage::Import,
+            done,
+            total: None,
+        });
+        if listener.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(report)
 }
 
 fn mark(seen: &mut [bool], slot: u32) {

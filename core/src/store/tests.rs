@@ -98,6 +98,10 @@ fn pragmas_are_set_on_writer_and_readers() {
         let timeout: i64 = conn
             .pragma_query_value(None, "busy_timeout", |r| r.get(0))
             .unwrap();
+        let page: i64 = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(page, PAGE_SIZE);
         assert_eq!(mode, "wal");
         assert!(fk);
         assert_eq!(timeout, 5000);

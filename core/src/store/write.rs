@@ -75,12 +75,38 @@ pub(crate) struct Writing<'a> {
     pub key_id: Option<&'a str>,
 }
 
-/// Inserts or updates one contact and the identifiers it holds.
+/// A change to one identifier's holder counts, collected while contacts are written and
+/// applied afterwards in key order ([`apply_deltas`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delta {
+    pub kind: IdentifierKind,
+    pub canonical: String,
+    /// The digest under the current key, for an identifier that may be new.
+    pub digest: Option<Digest>,
+    pub holders: i64,
+    pub included: i64,
+}
+
+/// Inserts or updates one contact and the identifiers it holds (one transaction's worth of
+/// statements; for many contacts use [`upsert_contact`] and one [`apply_deltas`]).
 pub(crate) fn upsert(
     tx: &Transaction<'_>,
     p: &Prepared,
     w: Writing<'_>,
     t: &mut Transitions,
+) -> Result<Upserted> {
+    let mut deltas = Vec::new();
+    let outcome = upsert_contact(tx, p, w, &mut deltas)?;
+    apply_deltas(tx, deltas, w.key_id, t)?;
+    Ok(outcome)
+}
+
+/// Inserts or updates one contact row; pushes the changes to its identifiers onto `deltas`.
+pub(crate) fn upsert_contact(
+    tx: &Transaction<'_>,
+    p: &Prepared,
+    w: Writing<'_>,
+    deltas: &mut Vec<Delta>,
 ) -> Result<Upserted> {
     let c = &p.contact;
     let identifiers = codec::encode_identifiers(&c.identifiers);
@@ -102,10 +128,21 @@ pub(crate) fn upsert(
             rejections,
             rejected
         ])?;
-    if inserted == 1 {
+    let added = |deltas: &mut Vec<Delta>, included: bool, already_held: &[(IdentifierKind, &str)]| {
         for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-            add_holder(tx, id.kind(), id.canonical(), digest.as_ref(), w.key_id, true, t)?;
+            if !already_held.contains(&(id.kind(), id.canonical())) {
+                deltas.push(Delta {
+                    kind: id.kind(),
+                    canonical: id.canonical().to_owned(),
+                    digest: *digest,
+                    holders: 1,
+                    included: i64::from(included),
+                });
+            }
         }
+    };
+    if inserted == 1 {
+        added(deltas, true, &[]);
         return Ok(Upserted::Added);
     }
 
@@ -152,15 +189,76 @@ pub(crate) fn upsert(
             .iter()
             .any(|n| n.kind() == kind && n.canonical() == canonical)
         {
-            adjust(tx, kind, canonical, -1, -i64::from(included), t)?;
+            deltas.push(Delta {
+                kind,
+                canonical: canonical.to_owned(),
+                digest: None,
+                holders: -1,
+                included: -i64::from(included),
+            });
         }
     }
-    for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-        if !old.contains(&(id.kind(), id.canonical())) {
-            add_holder(tx, id.kind(), id.canonical(), digest.as_ref(), w.key_id, included, t)?;
-        }
-    }
+    added(deltas, included, &old);
     Ok(outcome)
+}
+
+/// Applies identifier deltas in key order (neighbouring keys share B-tree pages, so sorted
+/// writes touch each page once per transaction), summing deltas of the same identifier.
+pub(crate) fn apply_deltas(
+    tx: &Transaction<'_>,
+    mut deltas: Vec<Delta>,
+    key_id: Option<&str>,
+    t: &mut Transitions,
+) -> Result<()> {
+    deltas.sort_unstable_by(|a, b| (a.kind, &a.canonical).cmp(&(b.kind, &b.canonical)));
+    let mut iter = deltas.into_iter().peekable();
+    while let Some(mut d) = iter.next() {
+        while let Some(next) = iter.next_if(|n| n.kind == d.kind && n.canonical == d.canonical) {
+            d.holders += next.holders;
+            d.included += next.included;
+            d.digest = d.digest.or(next.digest);
+        }
+        if d.holders > 0 && insert_identifier(tx, &d, key_id, t)? {
+            continue;
+        }
+        if d.holders != 0 || d.included != 0 {
+            adjust(tx, d.kind, &d.canonical, d.holders, d.included, t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a new identifier with the delta's counts; false when it already exists.
+fn insert_identifier(
+    tx: &Transaction<'_>,
+    d: &Delta,
+    key_id: Option<&str>,
+    t: &mut Transitions,
+) -> Result<bool> {
+    let included = d.included.clamp(0, d.holders);
+    let state = if included > 0 {
+        UploadState::PendingAdd
+    } else {
+        UploadState::Idle
+    };
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            kind_code(d.kind),
+            d.canonical,
+            d.holders,
+            included,
+            d.digest.and(key_id),
+            d.digest.as_ref().map(|d| &d.0[..]),
+            state.code()
+        ])?;
+    if inserted == 1 && included > 0 {
+        t.queued_add += 1;
+    }
+    Ok(inserted == 1)
 }
 
 /// Removes a contact unless an import of `before_generation` or later wrote it; its identifiers
@@ -241,43 +339,6 @@ pub(crate) fn set_identifier_excluded(
     tx.prepare_cached("UPDATE identifiers SET excluded = ?3 WHERE kind = ?1 AND canonical = ?2")?
         .execute(params![kind, identifier.canonical(), excluded])?;
     adjust(tx, identifier.kind(), identifier.canonical(), 0, 0, t)
-}
-
-/// Adds a holder to an identifier, creating it (pending add when `included`) if it is new.
-fn add_holder(
-    tx: &Transaction<'_>,
-    kind: IdentifierKind,
-    canonical: &str,
-    digest: Option<&Digest>,
-    key_id: Option<&str>,
-    included: bool,
-    t: &mut Transitions,
-) -> Result<()> {
-    let state = if included {
-        UploadState::PendingAdd
-    } else {
-        UploadState::Idle
-    };
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            kind_code(kind),
-            canonical,
-            i64::from(included),
-            digest.and(key_id),
-            digest.map(|d| &d.0[..]),
-            state.code()
-        ])?;
-    if inserted == 1 {
-        if included {
-            t.queued_add += 1;
-        }
-        return Ok(());
-    }
-    adjust(tx, kind, canonical, 1, i64::from(included), t)
 }
 
 /// Changes an identifier's holder counts and moves its upload state towards what they now want;
