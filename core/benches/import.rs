@@ -14,9 +14,17 @@
 //! the import would cost if writing were free), and the issue's targets.
 //!
 //! `cargo bench -p contactsync-core --bench import [-- --contacts N --runs R]`
+//! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults)
 
 // A benchmark binary reports on stdout; that is its job.
-#![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::cast_precision_loss,
+    reason = "a benchmark binary: it reports on stdout and stops loudly on a broken setup"
+)]
 
 mod synthetic;
 
@@ -33,12 +41,19 @@ const CHANGED: usize = 10;
 const ADDED: usize = 10;
 const REMOVED: usize = 10;
 
+/// The engine's defaults; `CS_WORKERS`, `CS_CHUNK` and `CS_CACHE_KIB` override them to explore.
 fn config() -> Config {
     let mut c = Config::with_region(Region::new(DEFAULT_REGION).expect("region"));
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
-    if let Some(w) = env("CS_WORKERS") { c.workers = w; }
-    if let Some(w) = env("CS_CHUNK") { c.chunk_size = w; }
-    if let Some(w) = env("CS_CACHE") { c.store.cache_kib = w as u32; }
+    if let Some(n) = env("CS_WORKERS") {
+        c.workers = n;
+    }
+    if let Some(n) = env("CS_CHUNK") {
+        c.chunk_size = n;
+    }
+    if let Some(n) = env("CS_CACHE_KIB").and_then(|n| u32::try_from(n).ok()) {
+        c.store.cache_kib = n;
+    }
     c
 }
 
@@ -113,7 +128,12 @@ struct Sample {
 
 fn run_child(mode: &str, db: &Path, size: usize) -> Sample {
     let out = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--child", mode, &db.display().to_string(), &size.to_string()])
+        .args([
+            "--child",
+            mode,
+            &db.display().to_string(),
+            &size.to_string(),
+        ])
         .output()
         .expect("child");
     assert!(
@@ -157,7 +177,11 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--child") {
-        child(&args[2], Path::new(&args[3]), args[4].parse().expect("size"));
+        child(
+            &args[2],
+            Path::new(&args[3]),
+            args[4].parse().expect("size"),
+        );
         return;
     }
     let size = arg(&args, "--contacts", 100_000);
@@ -208,12 +232,23 @@ fn main() {
         feed.push(s.millis);
         feed_normalized = s.normalized;
     }
-    let (first, re, feed, rss) = (median(first), median(re), median(feed), median(rss) / 1024.0);
+    let (first, re, feed, rss) = (
+        median(first),
+        median(re),
+        median(feed),
+        median(rss) / 1024.0,
+    );
     let db_size = std::fs::metadata(dir.path().join("first-0.db")).map_or(0, |m| m.len());
-    println!("stored: {stored} contacts, database {:.1} MiB", db_size as f64 / 1_048_576.0);
+    println!(
+        "stored: {stored} contacts, database {:.1} MiB",
+        db_size as f64 / 1_048_576.0
+    );
     println!();
     println!("{:<46} {:>10} {:>14}", "", "median", "target");
-    println!("{:<46} {:>8.0} ms {:>14}", "first import (normalise + hash + store)", first, "<= 500 ms");
+    println!(
+        "{:<46} {:>8.0} ms {:>14}",
+        "first import (normalise + hash + store)", first, "<= 500 ms"
+    );
     println!(
         "{:<46} {:>8.1} ms {:>14}",
         format!("re-import, 30 changes ({re_normalized} normalised)"),
@@ -226,7 +261,10 @@ fn main() {
         feed,
         "<= 10 ms"
     );
-    println!("{:<46} {:>7.1} MiB {:>14}", "peak RSS of the first import", rss, "<= 64 MiB");
+    println!(
+        "{:<46} {:>7.1} MiB {:>14}",
+        "peak RSS of the first import", rss, "<= 64 MiB"
+    );
     println!();
     println!(
         "baseline: normalise + hash alone, one thread, no store: {baseline:.0} ms \

@@ -220,7 +220,7 @@ impl Normalizer {
     /// [`Normalizer::normalize_contact`] with the content fingerprint already computed (the
     /// import computed it to find that the contact changed).
     pub(crate) fn normalize_contact_with(
-        &self,
+        self,
         contact: &RawContact,
         content_fingerprint: Fingerprint,
     ) -> NormalizedContact {

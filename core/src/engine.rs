@@ -27,9 +27,7 @@ use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
 use crate::store::write::{self, Prepared, Transitions, Upserted, Writing};
-use crate::store::{
-    ContactView, Match, PendingUpload, Status, Store, StoreOptions, read,
-};
+use crate::store::{ContactView, Match, PendingUpload, Status, Store, StoreOptions, read};
 
 /// How an engine works.
 #[derive(Debug, Clone)]
@@ -134,7 +132,9 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Those rejections by reason code (`phone.too_short`, ...).
     pub rejections: BTreeMap<String, u64>,
-    /// Identifiers that became pending upload.
+    /// Identifiers that became pending upload. Like `queued_remove`, it counts transitions as
+    /// each transaction commits them: an identifier added and dropped again within one import
+    /// may count in both.
     pub queued_add: u64,
     /// Identifiers that became pending removal from the server (or were dropped before upload).
     pub queued_remove: u64,
@@ -260,9 +260,28 @@ impl Engine {
     /// [`Config::chunk_size`] (each chunk one transaction). Reading and normalising run on a
     /// thread of their own while this one writes, so the import costs about the larger of the
     /// two, not their sum.
-    pub fn import_snapshot<I>(&self, contacts: I, listener: &dyn ProgressListener) -> Result<ImportReport>
+    pub fn import_snapshot<I>(
+        &self,
+        contacts: I,
+        listener: &dyn ProgressListener,
+    ) -> Result<ImportReport>
     where
         I: IntoIterator<Item = RawContact>,
+        I::IntoIter: Send,
+    {
+        self.try_import_snapshot(contacts.into_iter().map(Ok), listener)
+    }
+
+    /// [`Engine::import_snapshot`] from a source that can fail (a file that stops being
+    /// readable): the first error ends the import *without* removing anything, since contacts
+    /// not yet read are not gone. Chunks already written stay; the next snapshot completes them.
+    pub fn try_import_snapshot<I>(
+        &self,
+        contacts: I,
+        listener: &dyn ProgressListener,
+    ) -> Result<ImportReport>
+    where
+        I: IntoIterator<Item = Result<RawContact>>,
         I::IntoIter: Send,
     {
         let mut snapshot = self.begin_snapshot()?;
@@ -278,26 +297,40 @@ impl Engine {
         let mut contacts = contacts.into_iter();
         let written = std::thread::scope(|scope| {
             // One chunk in the channel, one being prepared, one being written: bounded memory.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Item>>>(1);
             scope.spawn(move || {
                 loop {
-                    let chunk: Vec<RawContact> = contacts.by_ref().take(size).collect();
-                    if chunk.is_empty() {
-                        break;
-                    }
+                    let chunk: Result<Vec<RawContact>> = contacts.by_ref().take(size).collect();
+                    let chunk = match chunk {
+                        Ok(chunk) if chunk.is_empty() => break,
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    };
                     let mut items = Vec::with_capacity(chunk.len());
                     let prepared = diff::prepare(&chunk, cx, workers, |item| {
                         items.push(item);
                         Ok(())
                     });
-                    if prepared.is_err() || tx.send(items).is_err() {
+                    if tx.send(prepared.map(|()| items)).is_err() {
                         break;
                     }
                 }
             });
             let mut report = ImportReport::default();
             for items in rx {
-                let r = write_items(&inner, &mut snapshot.seen, snapshot.generation, key.as_ref(), items, snapshot.pushed, listener)?;
+                let items = items?;
+                let r = write_items(
+                    &inner,
+                    &mut snapshot.seen,
+                    snapshot.generation,
+                    key.as_ref(),
+                    items,
+                    snapshot.pushed,
+                    listener,
+                )?;
                 snapshot.pushed += r.unchanged + r.normalized;
                 report.absorb(r);
             }
@@ -455,7 +488,8 @@ impl Engine {
         let inner = &self.inner;
         inner.snapshot_seq.fetch_add(1, Ordering::SeqCst);
         let conn = inner.store.writer();
-        let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
         write::wipe(&tx)?;
         tx.commit()?;
         conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -480,8 +514,13 @@ impl Engine {
 }
 
 /// Reports progress every [`PROGRESS_EVERY`] items and polls for cancellation.
-fn tick(listener: &dyn ProgressListener, stage: Stage, done: u64, total: Option<u64>) -> Result<()> {
-    if done % PROGRESS_EVERY == 0 {
+fn tick(
+    listener: &dyn ProgressListener,
+    stage: Stage,
+    done: u64,
+    total: Option<u64>,
+) -> Result<()> {
+    if done.is_multiple_of(PROGRESS_EVERY) {
         listener.on_progress(Progress { stage, done, total });
         if listener.is_cancelled() {
             return Err(Error::Cancelled);

@@ -14,7 +14,9 @@ pub enum Error {
     #[error("storage: {0}")]
     Storage(String),
     /// The database was written by a newer version of this library; it is left untouched.
-    #[error("the database has schema version {found}, newer than the {supported} this version knows")]
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this version knows"
+    )]
     NewerSchema {
         /// The database's `user_version`.
         found: i64,
@@ -55,7 +57,8 @@ impl From<rusqlite::Error> for Error {
 
 impl From<rusqlite::types::FromSqlError> for Error {
     fn from(e: rusqlite::types::FromSqlError) -> Self {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, Box::new(e)).into()
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, Box::new(e))
+            .into()
     }
 }
 

@@ -122,8 +122,10 @@ mod tests {
     fn round_trips_and_survives_damage() {
         let n = Normalizer::new(Region::new("DE").unwrap());
         let ids = vec![
-            n.normalize(IdentifierKind::Phone, "+49 151 23456789").unwrap(),
-            n.normalize(IdentifierKind::Email, "Ä@bücher.example").unwrap(),
+            n.normalize(IdentifierKind::Phone, "+49 151 23456789")
+                .unwrap(),
+            n.normalize(IdentifierKind::Email, "Ä@bücher.example")
+                .unwrap(),
         ];
         let blob = encode_identifiers(&ids);
         let back = decode_identifiers(&blob);

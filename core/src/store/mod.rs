@@ -274,8 +274,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another process may have migrated while this one waited for the lock.
     let from = check_version(&tx)?;
-    let from = usize::try_from(from)
-        .map_err(|_| Error::Storage("negative schema version".to_owned()))?;
+    let from =
+        usize::try_from(from).map_err(|_| Error::Storage("negative schema version".to_owned()))?;
     for migration in &schema::MIGRATIONS[from..] {
         tx.execute_batch(migration)?;
     }

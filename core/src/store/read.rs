@@ -303,12 +303,14 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
 
 /// The stored key (id, secret), if any.
 pub(crate) fn key(conn: &Connection) -> Result<Option<(String, Vec<u8>)>> {
-    Ok(conn.query_row("SELECT key_id, key_secret FROM sync_state", [], |r| {
-        Ok(match (r.get(0)?, r.get(1)?) {
-            (Some(id), Some(secret)) => Some((id, secret)),
-            _ => None,
-        })
-    })?)
+    Ok(
+        conn.query_row("SELECT key_id, key_secret FROM sync_state", [], |r| {
+            Ok(match (r.get(0)?, r.get(1)?) {
+                (Some(id), Some(secret)) => Some((id, secret)),
+                _ => None,
+            })
+        })?,
+    )
 }
 
 /// Every stored contact's (source id, fingerprint, generation), streamed to `each`.

@@ -75,4 +75,5 @@ INSERT INTO sync_state (id) VALUES (1);
 ];
 
 /// The schema version this library writes.
+#[allow(clippy::cast_possible_wrap, reason = "a handful of migrations")]
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

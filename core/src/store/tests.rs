@@ -49,7 +49,8 @@ fn upgrading_each_past_schema_gives_the_fresh_schema() {
             let conn = Connection::open(&path).unwrap();
             if version > 0 {
                 conn.execute_batch(FROZEN[version - 1]).unwrap();
-                conn.pragma_update(None, "user_version", i64::try_from(version).unwrap()).unwrap();
+                conn.pragma_update(None, "user_version", i64::try_from(version).unwrap())
+                    .unwrap();
             }
         }
         let store = Store::open(&path, StoreOptions::default()).unwrap();
@@ -68,7 +69,8 @@ fn a_newer_database_is_refused_and_left_untouched() {
     let path = dir.path().join("newer.db");
     {
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE future (x INTEGER)").unwrap();
+        conn.execute_batch("CREATE TABLE future (x INTEGER)")
+            .unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
     }
@@ -81,7 +83,11 @@ fn a_newer_database_is_refused_and_left_untouched() {
             supported: SCHEMA_VERSION
         }
     );
-    assert_eq!(std::fs::read(&path).unwrap(), before, "not even the journal mode changed");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "not even the journal mode changed"
+    );
 }
 
 #[test]
@@ -154,7 +160,14 @@ fn a_failed_write_rolls_back() {
 #[test]
 fn upload_state_transitions() {
     use UploadState::*;
-    for state in [Idle, PendingAdd, AddInFlight, Acknowledged, PendingRemove, RemoveInFlight] {
+    for state in [
+        Idle,
+        PendingAdd,
+        AddInFlight,
+        Acknowledged,
+        PendingRemove,
+        RemoveInFlight,
+    ] {
         assert_eq!(UploadState::from_code(state.code()), Some(state));
     }
     assert_eq!(Idle.towards(true), PendingAdd);

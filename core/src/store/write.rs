@@ -128,19 +128,20 @@ pub(crate) fn upsert_contact(
             rejections,
             rejected
         ])?;
-    let added = |deltas: &mut Vec<Delta>, included: bool, already_held: &[(IdentifierKind, &str)]| {
-        for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-            if !already_held.contains(&(id.kind(), id.canonical())) {
-                deltas.push(Delta {
-                    kind: id.kind(),
-                    canonical: id.canonical().to_owned(),
-                    digest: *digest,
-                    holders: 1,
-                    included: i64::from(included),
-                });
+    let added =
+        |deltas: &mut Vec<Delta>, included: bool, already_held: &[(IdentifierKind, &str)]| {
+            for (id, digest) in c.identifiers.iter().zip(&p.digests) {
+                if !already_held.contains(&(id.kind(), id.canonical())) {
+                    deltas.push(Delta {
+                        kind: id.kind(),
+                        canonical: id.canonical().to_owned(),
+                        digest: *digest,
+                        holders: 1,
+                        included: i64::from(included),
+                    });
+                }
             }
-        }
-    };
+        };
     if inserted == 1 {
         added(deltas, true, &[]);
         return Ok(Upserted::Added);
@@ -426,7 +427,13 @@ pub(crate) fn rehash(
             } else {
                 UploadState::Idle
             };
-            update.execute(params![code, canonical, key.id(), &digest.0[..], state.code()])?;
+            update.execute(params![
+                code,
+                canonical,
+                key.id(),
+                &digest.0[..],
+                state.code()
+            ])?;
             done += 1;
             each(done)?;
         }
@@ -460,7 +467,10 @@ pub(crate) fn record_matches(
         let mut rows = scan.query([])?;
         while let Some(r) = rows.next()? {
             let digest = r.get_ref(2)?.as_blob()?;
-            if let Some(user) = <[u8; 32]>::try_from(digest).ok().and_then(|d| wanted.get(&d)) {
+            if let Some(user) = <[u8; 32]>::try_from(digest)
+                .ok()
+                .and_then(|d| wanted.get(&d))
+            {
                 found.push((r.get(0)?, r.get(1)?, user));
             }
         }
