@@ -3,14 +3,12 @@
 //! A snapshot starts by loading an [`Index`] of what is stored: per contact a 64-bit key of its
 //! source id and its content fingerprint — about 40 bytes a contact, never the contacts
 //! themselves. Each incoming contact then costs one fingerprint and one map lookup; only a contact
-//! whose fingerprint differs is normalised and hashed ([`classify`]). [`prepare`] runs that on
+//! whose fingerprint differs is normalised and hashed. [`prepare`] runs that on
 //! worker threads and hands the results, in input order, to the single writer.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{DefaultHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::Connection;
 
@@ -21,7 +19,7 @@ use crate::identifier::Normalizer;
 use crate::store::read;
 use crate::store::write::{Prepared, fingerprint_from};
 
-/// Contacts handed to one worker at a time.
+/// Below twice this many contacts, a chunk is classified on the calling thread.
 const SUB_CHUNK: usize = 256;
 
 /// A stored contact as the snapshot sees it.
@@ -36,8 +34,12 @@ const AMBIGUOUS: u32 = u32::MAX;
 /// Stored contacts by source-id key.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    keys: HashMap<u64, u32>,
+    keys: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
     slots: Vec<Slot>,
+    /// Every stored source id, end to end (`ends[slot]` is where slot's id ends): the sweep
+    /// needs the ids of unseen contacts, and this costs a few bytes a contact, not a second scan.
+    ids: String,
+    ends: Vec<usize>,
 }
 
 impl Index {
@@ -45,11 +47,12 @@ impl Index {
     pub(crate) fn load(conn: &Connection) -> Result<Index> {
         let mut index = Index::default();
         read::each_contact_fingerprint(conn, |source_id, fingerprint, _generation| {
-            let Some(fingerprint) = fingerprint_from(fingerprint) else {
-                return; // A damaged row: the contact takes the exact path and is rewritten.
-            };
+            // A damaged fingerprint matches nothing: the contact is rewritten if present.
+            let fingerprint = fingerprint_from(fingerprint).unwrap_or(Fingerprint([0; 16]));
             let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);
             index.slots.push(Slot { fingerprint });
+            index.ids.push_str(source_id);
+            index.ends.push(index.ids.len());
             match index.keys.entry(key64(source_id)) {
                 Entry::Vacant(v) => {
                     v.insert(slot);
@@ -74,18 +77,53 @@ impl Index {
         self.slots.get(slot as usize)
     }
 
+    /// The source id of a slot.
+    pub(crate) fn source_id(&self, slot: usize) -> &str {
+        let start = slot
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p).copied())
+            .unwrap_or(0);
+        let end = self.ends.get(slot).copied().unwrap_or(start);
+        self.ids.get(start..end).unwrap_or("")
+    }
+
     /// How many contacts were stored when the index was loaded.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
 }
 
-/// A fast 64-bit key of a source id. Only equality within one process matters: a collision
-/// makes the key [`AMBIGUOUS`], never a wrong answer.
+/// A fast 64-bit key of a source id (FNV-1a, then a multiply-xorshift finaliser). Only equality
+/// within one process matters: a collision makes the key [`AMBIGUOUS`], never a wrong answer,
+/// so a cryptographic or DoS-resistant hash buys nothing here.
 fn key64(source_id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    h.write(source_id.as_bytes());
-    h.finish()
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in source_id.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// The map's hasher: keys are already well-mixed 64-bit hashes, so they are used as they are.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// What an incoming contact needs.
@@ -105,81 +143,95 @@ pub(crate) struct Context<'a> {
     pub key: Option<&'a HashKey>,
 }
 
-/// Decides what one contact needs, normalising and hashing it only when it changed.
-pub(crate) fn classify(contact: &RawContact, cx: Context<'_>) -> Item {
+/// The cheap first look at a contact: fingerprint and index lookup, no phone patterns.
+#[derive(Debug, Clone, Copy)]
+enum Triage {
+    Unchanged(u32),
+    Work(Option<u32>, Fingerprint),
+}
+
+fn triage(contact: &RawContact, cx: Context<'_>) -> Triage {
     let fingerprint = contact.content_fingerprint(&cx.normalizer);
     let slot = cx.index.and_then(|i| i.lookup(&contact.source_id));
-    if let Some(s) = slot
-        && cx.index.and_then(|i| i.slot(s)).map(|s| s.fingerprint) == Some(fingerprint)
-    {
-        return Item::Unchanged(s);
+    match slot {
+        Some(s) if cx.index.and_then(|i| i.slot(s)).map(|s| s.fingerprint) == Some(fingerprint) => {
+            Triage::Unchanged(s)
+        }
+        _ => Triage::Work(slot, fingerprint),
     }
-    let normalized = cx.normalizer.normalize_contact_with(contact, fingerprint);
+}
+
+fn normalize(contact: &RawContact, slot: Option<u32>, fp: Fingerprint, cx: Context<'_>) -> Item {
+    let normalized = cx.normalizer.normalize_contact_with(contact, fp);
     Item::Write(slot, Prepared::new(normalized, cx.key))
 }
 
-/// Classifies `contacts` on `workers` threads and calls `sink` with each result **in input
-/// order** on the calling thread (the writer). Stops early when `sink` fails.
+/// Classifies `contacts` and calls `sink` with each result **in input order** on the calling
+/// thread (the writer); stops when `sink` fails.
+///
+/// Two passes: the triage (a fingerprint and a lookup per contact) runs on every core, as it
+/// touches no phone patterns; normalising the contacts that changed runs on `workers` threads,
+/// since each thread that parses phone numbers grows its own pattern caches (memory).
 pub(crate) fn prepare(
     contacts: &[RawContact],
     cx: Context<'_>,
     workers: usize,
     mut sink: impl FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    if workers <= 1 || contacts.len() <= SUB_CHUNK {
-        for c in contacts {
-            sink(classify(c, cx))?;
-        }
-        return Ok(());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let triaged = parallel_map(contacts, cores, |c| triage(c, cx));
+    let work: Vec<(usize, Option<u32>, Fingerprint)> = triaged
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match *t {
+            Triage::Work(slot, fp) => Some((i, slot, fp)),
+            Triage::Unchanged(_) => None,
+        })
+        .collect();
+    let normalized = parallel_map(&work, workers, |&(i, slot, fp)| {
+        normalize(&contacts[i], slot, fp, cx)
+    });
+    let mut normalized = normalized.into_iter();
+    for t in triaged {
+        let item = match t {
+            Triage::Unchanged(slot) => Item::Unchanged(slot),
+            Triage::Work(..) => match normalized.next() {
+                Some(item) => item,
+                None => return Err(Error::InvalidState("normalisation lost a contact".into())),
+            },
+        };
+        sink(item)?;
     }
-    let chunks: Vec<&[RawContact]> = contacts.chunks(SUB_CHUNK).collect();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    Ok(())
+}
+
+/// `items.iter().map(f)` on up to `threads` threads (contiguous shares, results in order); a
+/// single thread, without spawning, for small inputs.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() < 2 * SUB_CHUNK {
+        return items.iter().map(f).collect();
+    }
+    let share = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        // Bounded: workers run at most a few sub-chunks ahead of the writer.
-        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Item>)>(workers * 2);
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (chunks, next, stop) = (&chunks, &next, &stop);
-            scope.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(n) else { break };
-                    let items = chunk.iter().map(|c| classify(c, cx)).collect();
-                    if tx.send((n, items)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut pending: HashMap<usize, Vec<Item>> = HashMap::new();
-        let mut want = 0usize;
-        let result = (|| {
-            while want < chunks.len() {
-                let items = if let Some(items) = pending.remove(&want) {
-                    items
-                } else {
-                    let Ok((n, items)) = rx.recv() else {
-                        // A worker died (a panic in normalisation): report, do not hang.
-                        return Err(Error::InvalidState("a normalisation worker failed".into()));
-                    };
-                    if n != want {
-                        pending.insert(n, items);
-                        continue;
-                    }
-                    items
-                };
-                for item in items {
-                    sink(item)?;
-                }
-                want += 1;
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // A panic in a worker is re-raised here, on the caller's thread, where the
+                // caller's own unwinding (and the FFI layer's catch) deal with it.
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-            Ok(())
-        })();
-        stop.store(true, Ordering::Relaxed);
-        drop(rx);
-        result
+        }
+        out
     })
 }
 

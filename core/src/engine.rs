@@ -596,12 +596,12 @@ impl Snapshot {
         let generation = self.generation;
         let (index, seen) = (&self.index, &self.seen);
         let (removed, t) = self.inner.store.write(|tx| {
-            let unseen = write::unseen_contacts(tx, generation, |source_id| {
-                index
-                    .lookup(source_id)
-                    .and_then(|slot| seen.get(slot as usize).copied())
-                    .unwrap_or(false)
-            })?;
+            // Unseen by key. A contact whose key was ambiguous is never marked seen, but the
+            // exact path it took stamped it with this generation, which remove_contact spares.
+            let unseen: Vec<&str> = (0..index.len())
+                .filter(|&slot| !seen.get(slot).copied().unwrap_or(false))
+                .map(|slot| index.source_id(slot))
+                .collect();
             let total = unseen.len() as u64;
             let mut t = Transitions::default();
             let mut removed = 0u64;

@@ -516,26 +516,6 @@ pub(crate) fn touch(tx: &Transaction<'_>, source_id: &str, generation: i64) -> R
     Ok(())
 }
 
-/// Source ids of the contacts a snapshot did not see: neither marked in `seen` (by their key)
-/// nor written by a generation at or after `generation`.
-pub(crate) fn unseen_contacts(
-    tx: &Transaction<'_>,
-    generation: i64,
-    seen: impl Fn(&str) -> bool,
-) -> Result<Vec<String>> {
-    let mut stmt = tx.prepare("SELECT source_id, generation FROM contacts")?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let source_id = r.get_ref(0)?.as_str()?;
-        let written: i64 = r.get(1)?;
-        if written < generation && !seen(source_id) {
-            out.push(source_id.to_owned());
-        }
-    }
-    Ok(out)
-}
-
 /// The fingerprint column as stored.
 pub(crate) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
     <[u8; 16]>::try_from(bytes).ok().map(Fingerprint)
