@@ -200,26 +200,9 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--child") {
-        child(
-            &args[2],
-            Path::new(&args[3]),
-            args[4].parse().expect("size"),
-        );
-        return;
-    }
-    let size = arg(&args, "--contacts", 100_000);
-    let runs = arg(&args, "--runs", 5).max(1);
-    let dir = tempfile::tempdir().expect("tempdir");
-    println!(
-        "import benchmark: {size} synthetic contacts (seed {SEED}, region {DEFAULT_REGION}), \
-         {runs} runs, {} cores",
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-    );
-
-    // Baseline: normalise + hash on one thread, no store.
+/// Normalises and hashes the book on one thread with no store; prints what the book holds and
+/// returns the milliseconds it took.
+fn baseline(size: usize) -> f64 {
     let book = Book { seed: SEED, size };
     let normalizer = Normalizer::new(Region::new(DEFAULT_REGION).expect("region"));
     let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
@@ -240,6 +223,30 @@ fn main() {
         identifiers as f64 / size as f64,
         peak_rss_kib() as f64 / 1024.0
     );
+
+    baseline
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        child(
+            &args[2],
+            Path::new(&args[3]),
+            args[4].parse().expect("size"),
+        );
+        return;
+    }
+    let size = arg(&args, "--contacts", 100_000);
+    let runs = arg(&args, "--runs", 5).max(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!(
+        "import benchmark: {size} synthetic contacts (seed {SEED}, region {DEFAULT_REGION}), \
+         {runs} runs, {} cores",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+
+    let baseline = baseline(size);
 
     let (mut first, mut re, mut feed, mut rss) = (vec![], vec![], vec![], vec![]);
     let mut feed_cold = vec![];
