@@ -1,11 +1,15 @@
 //! `contactsync`: the command line over contactsync-core.
 //!
-//! Every verb drives the same core the mobile bindings use, with no FFI in between. Output is
-//! one JSON object per line on stdout (easy to pipe into `jq` or the next verb); summaries and
-//! errors go to stderr. Exit codes: 0 when all input was read (rejected values are data, not
-//! failures), 2 for unusable arguments or unreadable files.
+//! Every verb drives the same core the mobile bindings use, with no FFI in between. The verbs
+//! over identifiers and files (`normalize`, `hash`, `read`) print one JSON object per line on
+//! stdout (easy to pipe into `jq` or the next verb); summaries and errors go to stderr. The verbs
+//! over the local database (`import`, `status`, `contacts`) print a readable summary, or JSON with
+//! `--json`; their progress goes to stderr. Exit codes: 0 when all input was read (rejected
+//! values are data, not failures), 2 for unusable arguments, unreadable files or a database
+//! error.
 
 mod commands;
+mod store_commands;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -60,6 +64,44 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Import vCard or CSV files into the database as one full snapshot of the address book:
+    /// contacts in none of the files are removed. Every file is opened before anything is
+    /// imported; a file that fails mid-way stops the import and removes nothing.
+    Import {
+        /// Default region for national-format phone numbers (see `normalize`).
+        #[arg(long, value_name = "CC")]
+        region: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        /// The files, together the whole address book.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Counts over the database: contacts, identifiers, upload states, matches.
+    Status {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List every stored contact with its identifiers, their upload states and its rejected
+    /// values (`--json`: one JSON object per contact and line).
+    Contacts {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Options of the verbs over the database.
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// The database file. Resolved as: this option, else the `CONTACTSYNC_DB` environment
+    /// variable, else `contactsync.db` in the platform's data directory (Linux:
+    /// `$XDG_DATA_HOME/contactsync` or `~/.local/share/contactsync`; macOS: `~/Library/Application
+    /// Support/org.contactsync.contactsync`; Windows: `%APPDATA%\contactsync\contactsync\data`).
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print JSON instead of a readable summary.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--kind` values.
@@ -113,6 +155,21 @@ fn main() -> ExitCode {
         ),
         Command::Read { region, files } => resolve_region(region.as_deref())
             .and_then(|region| commands::read(&mut out, region, &files)),
+        Command::Import { region, db, files } => {
+            resolve_region(region.as_deref()).and_then(|region| {
+                let path = store_commands::resolve_db(db.db.as_deref(), true)?;
+                store_commands::import(&mut out, region, &path, &files, db.json)
+            })
+        }
+        // The region only matters for imports; it is resolved the same way for opening.
+        Command::Status { db } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            store_commands::status(&mut out, region, &path, db.json)
+        }),
+        Command::Contacts { db } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            store_commands::contacts(&mut out, region, &path, db.json)
+        }),
     };
     let flushed = out.flush();
     match result {
