@@ -139,7 +139,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             busy_timeout: Duration::from_secs(5),
-            cache_kib: 8 * 1024,
+            cache_kib: 4 * 1024,
         }
     }
 }
