@@ -234,7 +234,7 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(
         "SELECT state, kind, digest, key_id FROM identifiers WHERE state IN (1, 4)
-         ORDER BY state LIMIT ?1",
+         ORDER BY state, kind, canonical LIMIT ?1",
     )?;
     let rows = stmt
         .query_map([limit], |r| {
