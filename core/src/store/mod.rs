@@ -1,12 +1,13 @@
 //! The local store: one SQLite file per user, opened one way.
 //!
-//! [`Store::open`] sets the pragmas (WAL, foreign keys, a busy timeout), refuses a database from a
-//! newer version, and runs the numbered [`schema`] migrations inside one immediate transaction,
-//! so two processes opening the same file at once cannot both migrate it.
+//! `Store::open` (reached through [`crate::Engine::open`]) sets the pragmas (WAL, foreign keys, a
+//! busy timeout), refuses a database from a newer version, and runs the numbered migrations of
+//! `store/schema.rs` inside one immediate transaction, so two processes opening the same file at
+//! once cannot both migrate it. docs/store.md describes the schema.
 //!
 //! One writer connection behind a mutex serialises every state change; readers get their own
 //! connections from a small pool, so with WAL a UI thread can query while an import writes.
-//! Every state change is one transaction ([`Store::write`]): a process killed at any instant
+//! Every state change is one transaction (`Store::write`): a process killed at any instant
 //! reopens at the last commit.
 
 mod codec;
