@@ -546,3 +546,54 @@ fn error_messages_carry_no_contact_data() {
     assert!(!err.to_string().contains("SECRET"), "{err}");
     assert_eq!(err.code(), "invalid_argument");
 }
+
+/// Records every report.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<Progress>>);
+
+impl ProgressListener for Recorder {
+    fn on_progress(&self, progress: Progress) {
+        self.0.lock().unwrap().push(progress);
+    }
+}
+
+#[test]
+fn progress_reports_each_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let rec = Recorder::default();
+    e.import_snapshot(many(2000), &rec).unwrap();
+    let imports: Vec<u64> = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.stage == Stage::Import)
+        .map(|p| p.done)
+        .collect();
+    assert!(imports.windows(2).all(|w| w[0] <= w[1]), "{imports:?}");
+    assert_eq!(imports.last(), Some(&2000));
+    // Removing 1,500 contacts reports the removal stage, with its total.
+    let rec = Recorder::default();
+    e.import_snapshot(many(500), &rec).unwrap();
+    let removes: Vec<Progress> = rec
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|p| p.stage == Stage::Remove)
+        .collect();
+    assert!(!removes.is_empty());
+    assert!(removes.iter().all(|p| p.total == Some(1500)));
+    // Re-hashing under a new key reports too.
+    let rec = Recorder::default();
+    e.set_key("k9", &[9; 32], &rec).unwrap();
+    assert!(
+        rec.0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|p| p.stage == Stage::Rehash)
+    );
+}
