@@ -101,6 +101,11 @@ impl Region {
         Ok(Region(region))
     }
 
+    /// Calls `f` with the upper-case ISO code, without allocating.
+    pub(crate) fn with_code<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        f(self.0.as_region_str().as_str())
+    }
+
     /// The upper-case ISO code.
     pub fn code(self) -> String {
         self.0.as_region_str().as_str().to_owned()

@@ -157,8 +157,24 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub(crate) fn open(path: &Path, options: StoreOptions) -> Result<Store> {
-        let mut writer = open_connection(path, &options, false)?;
-        migrate(&mut writer)?;
+        // Two processes (an app and its extension) may open a new file at the same moment. The
+        // switch to WAL and the first read of a WAL index can answer "busy" without waiting on
+        // the busy handler, so the whole open is retried within the busy timeout.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let writer = loop {
+            let attempt = open_connection(path, &options, false).and_then(|mut conn| {
+                migrate(&mut conn)?;
+                Ok(conn)
+            });
+            match attempt {
+                Err(e) if is_busy(&e) && started.elapsed() < options.busy_timeout => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                other => break other?,
+            }
+        };
         Ok(Store {
             path: path.to_owned(),
             options,
@@ -255,6 +271,11 @@ fn open_connection(path: &Path, options: &StoreOptions, reader: bool) -> Result<
     }
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+/// A lock held by another connection (SQLite's `BUSY` and `LOCKED` codes).
+fn is_busy(e: &Error) -> bool {
+    matches!(e, Error::Storage(m) if m.contains("(DatabaseBusy)") || m.contains("(DatabaseLocked)"))
 }
 
 fn user_version(conn: &Connection) -> Result<i64> {

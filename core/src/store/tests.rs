@@ -126,20 +126,23 @@ fn pragmas_are_set_on_writer_and_readers() {
 #[test]
 fn concurrent_first_opens_migrate_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("race.db");
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| Store::open(&path, StoreOptions::default()).map(|_| ())))
-            .collect();
-        for h in handles {
-            h.join().unwrap().unwrap();
-        }
-    });
-    let store = Store::open(&path, StoreOptions::default()).unwrap();
-    let rows: i64 = store
-        .read(|c| Ok(c.query_row("SELECT count(*) FROM sync_state", [], |r| r.get(0))?))
-        .unwrap();
-    assert_eq!(rows, 1);
+    // Several rounds: the race is between the switch to WAL, the migration and first reads.
+    for round in 0..10 {
+        let path = dir.path().join(format!("race-{round}.db"));
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| Store::open(&path, StoreOptions::default()).map(|_| ())))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        let store = Store::open(&path, StoreOptions::default()).unwrap();
+        let rows: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM sync_state", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
 }
 
 #[test]
