@@ -8,6 +8,7 @@
 //! Statements are plain `INSERT OR IGNORE` / `UPDATE` with `changes()`: `RETURNING` makes SQLite
 //! materialise its rows in a temporary table, which tripled the cost of a first import.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -78,9 +79,11 @@ pub(crate) struct Writing<'a> {
 /// A change to one identifier's holder counts, collected while contacts are written and
 /// applied afterwards in key order ([`apply_deltas`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Delta {
+pub(crate) struct Delta<'a> {
     pub kind: IdentifierKind,
-    pub canonical: String,
+    /// Borrowed from the contact being written where it can be: a first import makes one delta
+    /// per identifier, and an allocation each was measurable.
+    pub canonical: Cow<'a, str>,
     /// The digest under the current key, for an identifier that may be new.
     pub digest: Option<Digest>,
     pub holders: i64,
@@ -102,11 +105,11 @@ pub(crate) fn upsert(
 }
 
 /// Inserts or updates one contact row; pushes the changes to its identifiers onto `deltas`.
-pub(crate) fn upsert_contact(
+pub(crate) fn upsert_contact<'p>(
     tx: &Transaction<'_>,
-    p: &Prepared,
+    p: &'p Prepared,
     w: Writing<'_>,
-    deltas: &mut Vec<Delta>,
+    deltas: &mut Vec<Delta<'p>>,
 ) -> Result<Upserted> {
     let c = &p.contact;
     let identifiers = codec::encode_identifiers(&c.identifiers);
@@ -129,12 +132,12 @@ pub(crate) fn upsert_contact(
             rejected
         ])?;
     let added =
-        |deltas: &mut Vec<Delta>, included: bool, already_held: &[(IdentifierKind, &str)]| {
+        |deltas: &mut Vec<Delta<'p>>, included: bool, already_held: &[(IdentifierKind, &str)]| {
             for (id, digest) in c.identifiers.iter().zip(&p.digests) {
                 if !already_held.contains(&(id.kind(), id.canonical())) {
                     deltas.push(Delta {
                         kind: id.kind(),
-                        canonical: id.canonical().to_owned(),
+                        canonical: Cow::Borrowed(id.canonical()),
                         digest: *digest,
                         holders: 1,
                         included: i64::from(included),
@@ -192,7 +195,7 @@ pub(crate) fn upsert_contact(
         {
             deltas.push(Delta {
                 kind,
-                canonical: canonical.to_owned(),
+                canonical: Cow::Owned(canonical.to_owned()),
                 digest: None,
                 holders: -1,
                 included: -i64::from(included),
@@ -207,7 +210,7 @@ pub(crate) fn upsert_contact(
 /// writes touch each page once per transaction), summing deltas of the same identifier.
 pub(crate) fn apply_deltas(
     tx: &Transaction<'_>,
-    mut deltas: Vec<Delta>,
+    mut deltas: Vec<Delta<'_>>,
     key_id: Option<&str>,
     t: &mut Transitions,
 ) -> Result<()> {
@@ -232,7 +235,7 @@ pub(crate) fn apply_deltas(
 /// Inserts a new identifier with the delta's counts; false when it already exists.
 fn insert_identifier(
     tx: &Transaction<'_>,
-    d: &Delta,
+    d: &Delta<'_>,
     key_id: Option<&str>,
     t: &mut Transitions,
 ) -> Result<bool> {
