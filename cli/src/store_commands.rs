@@ -296,10 +296,10 @@ pub fn contacts(
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
     let engine = open(db, region, true)?;
-    let mut offset = 0u64;
+    let mut after: Option<String> = None;
     loop {
         let page = engine
-            .contacts(offset, PAGE)
+            .contacts_after(after.as_deref(), PAGE)
             .map_err(|e| engine_failure(db, &e))?;
         for c in &page {
             if as_json {
@@ -308,10 +308,10 @@ pub fn contacts(
                 write_contact(out, c)?;
             }
         }
-        if (page.len() as u64) < PAGE {
-            break;
+        match page.last() {
+            Some(last) if page.len() as u64 == PAGE => after = Some(last.source_id.clone()),
+            _ => break,
         }
-        offset += PAGE;
     }
     Ok(ExitCode::SUCCESS)
 }

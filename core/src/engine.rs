@@ -432,9 +432,18 @@ impl Engine {
         self.inner.store.read(read::status)
     }
 
-    /// Contacts with their identifiers, upload states and rejected values, in storage order.
+    /// Contacts with their identifiers, upload states and rejected values, in source-id order,
+    /// `limit` from `offset` (for list UIs; [`Engine::contacts_after`] to walk everything).
     pub fn contacts(&self, offset: u64, limit: u64) -> Result<Vec<ContactView>> {
         self.inner.store.read(|c| read::contacts(c, offset, limit))
+    }
+
+    /// Up to `limit` contacts after the one with source id `after` (from the first when `None`),
+    /// in source-id order: for walking the whole store, each page costs the same.
+    pub fn contacts_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<ContactView>> {
+        self.inner
+            .store
+            .read(|c| read::contacts_after(c, after, limit))
     }
 
     /// One contact by its source id.

@@ -181,6 +181,24 @@ pub(crate) fn contacts(conn: &Connection, offset: u64, limit: u64) -> Result<Vec
     rows.into_iter().map(|row| view(conn, row)).collect()
 }
 
+/// Up to `limit` contacts whose source id sorts after `after` (all from the start when `None`):
+/// paging that costs the same on the last page as on the first.
+pub(crate) fn contacts_after(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<ContactView>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = conn
+        .prepare_cached(
+            "SELECT source_id, display_name, excluded, identifiers, rejections FROM contacts
+             WHERE ?1 IS NULL OR source_id > ?1 ORDER BY source_id LIMIT ?2",
+        )?
+        .query_map(params![after, limit], contact_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(|row| view(conn, row)).collect()
+}
+
 /// One contact by source id.
 pub(crate) fn contact(conn: &Connection, source_id: &str) -> Result<Option<ContactView>> {
     let row = conn
