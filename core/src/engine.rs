@@ -198,9 +198,11 @@ impl Inner {
     }
 
     fn workers(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         match self.config.workers {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            n => n,
+            0 => cores,
+            // More threads than cores only add memory (and a thread each per chunk).
+            n => n.min(cores.max(1) * 2),
         }
     }
 }
