@@ -115,22 +115,24 @@ pub(crate) fn upsert_contact<'p>(
     let identifiers = codec::encode_identifiers(&c.identifiers);
     let rejections = codec::encode_rejections(&c.rejections);
     let rejected = i64::try_from(c.rejections.len()).unwrap_or(i64::MAX);
+    // The same values in the same order for the insert and, when the contact exists, the update.
+    let row = params![
+        c.source_id,
+        c.display_name,
+        c.version,
+        &c.content_fingerprint.0[..],
+        w.generation,
+        identifiers,
+        rejections,
+        rejected
+    ];
     let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO contacts (source_id, display_name, version, fingerprint,
                 generation, identifiers, rejections, rejected)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![
-            c.source_id,
-            c.display_name,
-            c.version,
-            &c.content_fingerprint.0[..],
-            w.generation,
-            identifiers,
-            rejections,
-            rejected
-        ])?;
+        .execute(row)?;
     let added =
         |deltas: &mut Vec<Delta<'p>>, included: bool, already_held: &[(IdentifierKind, &str)]| {
             for (id, digest) in c.identifiers.iter().zip(&p.digests) {
@@ -166,8 +168,7 @@ pub(crate) fn upsert_contact<'p>(
     };
     if outcome == Upserted::Unchanged {
         // Seen by this import: a snapshot's sweep spares rows of its generation.
-        tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE source_id = ?1")?
-            .execute(params![c.source_id, w.generation])?;
+        touch(tx, &c.source_id, w.generation)?;
         return Ok(outcome);
     }
     tx.prepare_cached(
@@ -175,16 +176,7 @@ pub(crate) fn upsert_contact<'p>(
             identifiers = ?6, rejections = ?7, rejected = ?8
          WHERE source_id = ?1",
     )?
-    .execute(params![
-        c.source_id,
-        c.display_name,
-        c.version,
-        &c.content_fingerprint.0[..],
-        w.generation,
-        identifiers,
-        rejections,
-        rejected
-    ])?;
+    .execute(row)?;
     let old = codec::decode_identifiers(&old_ids);
     let included = !excluded;
     for &(kind, canonical) in &old {
