@@ -46,7 +46,7 @@ impl Index {
     /// Loads the index from the store in one scan.
     pub(crate) fn load(conn: &Connection) -> Result<Index> {
         let mut index = Index::default();
-        read::each_contact_fingerprint(conn, |source_id, fingerprint, _generation| {
+        read::each_contact_fingerprint(conn, |source_id, fingerprint| {
             // A damaged fingerprint matches nothing: the contact is rewritten if present.
             let fingerprint = fingerprint_from(fingerprint).unwrap_or(Fingerprint([0; 16]));
             let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);

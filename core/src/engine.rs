@@ -414,7 +414,7 @@ impl Engine {
         if inner.store.read(read::key)? == Some((key_id.to_owned(), secret.to_vec())) {
             return Ok(false);
         }
-        let total = self.status()?.identifiers;
+        let total = inner.store.read(read::identifier_count)?;
         inner.store.write(|tx| {
             write::rehash(tx, &key, secret, |done| {
                 tick(listener, Stage::Rehash, done, Some(total))

@@ -331,15 +331,24 @@ pub(crate) fn key(conn: &Connection) -> Result<Option<(String, Vec<u8>)>> {
     )
 }
 
-/// Every stored contact's (source id, fingerprint, generation), streamed to `each`.
+/// Every stored contact's (source id, fingerprint), streamed to `each`.
 pub(crate) fn each_contact_fingerprint(
     conn: &Connection,
-    mut each: impl FnMut(&str, &[u8], i64),
+    mut each: impl FnMut(&str, &[u8]),
 ) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT source_id, fingerprint, generation FROM contacts")?;
+    let mut stmt = conn.prepare("SELECT source_id, fingerprint FROM contacts")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        each(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_blob()?, r.get(2)?);
+        each(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_blob()?);
     }
     Ok(())
+}
+
+/// How many identifiers are stored (a progress total for re-hashing).
+pub(crate) fn identifier_count(conn: &Connection) -> Result<u64> {
+    Ok(count(conn.query_row(
+        "SELECT count(*) FROM identifiers",
+        [],
+        |r| r.get(0),
+    )?))
 }
