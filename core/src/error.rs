@@ -35,6 +35,34 @@ pub enum Error {
     /// A file could not be read (the CLI's and tests' file imports).
     #[error("i/o: {0}")]
     Io(String),
+    /// The app's transport could not reach the server (no network, DNS, TLS, timeout). The sync
+    /// state is kept; a later sync resumes. Retried with backoff inside a sync first.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server refused a request with an error the client cannot recover from by itself
+    /// (`unauthorized`, `forbidden`, `malformed`, an unknown 4xx code, ...). `code` is the
+    /// protocol's stable error code (docs/protocol.md), or `http_<status>` when it sent none.
+    #[error("server refused ({status} {code}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The protocol's error code.
+        code: String,
+        /// The server's message (for logs; the protocol keeps identifiers out of it).
+        message: String,
+    },
+    /// The server's answer broke the protocol: unparsable JSON, a wrong batch id, a hash that
+    /// was not asked about, an oversized body. Nothing is applied from it; in-flight work is kept
+    /// and resent (idempotently) by the next sync.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The server asked the client to wait (`Retry-After`, backoff after failures) and that wait
+    /// runs past what this sync may spend. Nothing is lost; sync again after `until`.
+    #[error("retry after {until} (unix seconds)")]
+    RetryLater {
+        /// Unix seconds before which a sync will not contact the server.
+        until: i64,
+    },
 }
 
 impl From<rusqlite::Error> for Error {
@@ -72,6 +100,10 @@ impl Error {
             Error::InvalidArgument(_) => "invalid_argument",
             Error::InvalidState(_) => "invalid_state",
             Error::Io(_) => "io",
+            Error::Network(_) => "network",
+            Error::Server { .. } => "server",
+            Error::Protocol(_) => "protocol",
+            Error::RetryLater { .. } => "retry_later",
         }
     }
 }

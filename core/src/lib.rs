@@ -22,6 +22,7 @@ pub mod identifier;
 #[cfg(feature = "files")]
 pub mod source;
 pub mod store;
+pub mod upload;
 
 pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
@@ -39,3 +40,4 @@ pub use store::{
 
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use upload::{SyncOptions, SyncReport, Transport};

@@ -1,0 +1,68 @@
+//! The upload stage: the client side of the discovery protocol (docs/protocol.md).
+//!
+//! [`crate::Engine::sync`] drives it: fetch the key and limits, resend a batch a crash left in
+//! flight, plan new batches from the pending state within the server's limits, persist each one
+//! *before* sending it, apply each answer in one transaction, then fetch the matches gained and
+//! lost since the stored cursor. Retries use exponential backoff with full jitter, honour
+//! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
+
+pub mod transport;
+pub mod wire;
+
+use std::time::Duration;
+
+pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
+
+/// How one sync may behave.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Attempts per request before the sync gives up (at least 1).
+    pub max_attempts: u32,
+    /// The longest the sync waits between attempts; a longer wait (a `Retry-After`, a daily
+    /// quota) ends the sync with [`crate::Error::RetryLater`] instead.
+    pub max_wait: Duration,
+    /// Ignore a persisted backoff and the server's check interval (a user's explicit "sync now").
+    pub force: bool,
+    /// Send at most this many hashes per batch, below the server's `max_batch`.
+    pub max_batch: Option<u32>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            max_attempts: 4,
+            max_wait: Duration::from_secs(30),
+            force: false,
+            max_batch: None,
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Batches the server acknowledged in this sync.
+    pub batches_sent: u64,
+    /// Of those, batches sent again: left in flight by an earlier sync, or retried after a failure.
+    pub batches_retried: u64,
+    /// Batches split because the server found them too large.
+    pub batches_split: u64,
+    /// Hashes added to the server's set for this device.
+    pub added: u64,
+    /// Hashes removed from it.
+    pub removed: u64,
+    /// Identifiers that became matches (batch answers, changes, redeemed invites).
+    pub new_matches: u64,
+    /// Matches lost (the user left, or turned discoverability off).
+    pub lost_matches: u64,
+    /// Answers refused as breaking the protocol (their work stays pending).
+    pub rejected: u64,
+    /// Hashes left pending because the day's quota ran out; the next sync continues.
+    pub deferred: u64,
+    /// The server's key changed: everything was re-hashed and re-sent in full mode.
+    pub key_rotated: bool,
+    /// Nothing was sent because the server's check interval has not passed.
+    pub skipped: bool,
+    /// Unix seconds after which the next sync is useful (the check interval, or a backoff).
+    pub next_sync_at: i64,
+}
