@@ -700,5 +700,6 @@ fn mark(seen: &mut [bool], slot: u32) {
     }
 }
 
+mod sync;
 #[cfg(test)]
 mod tests;

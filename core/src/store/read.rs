@@ -96,9 +96,10 @@ pub struct PendingUpload {
 /// A contact that is on the app, and through which identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Match {
-    /// The contact's source id.
-    pub source_id: String,
-    /// Its display name.
+    /// The contact's source id; `None` for a match made through an invite this device created
+    /// or redeemed, which no contact holds.
+    pub source_id: Option<String>,
+    /// Its display name (empty for an invite match).
     pub display_name: String,
     /// The identifier that matched.
     pub kind: IdentifierKind,
@@ -270,10 +271,11 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
     Ok(rows)
 }
 
-/// Matched contacts (not excluded), by display name. Matches are few: they are loaded first,
-/// then one scan of the contacts finds who holds them.
+/// Matched contacts (not excluded), by display name, then the matches no contact holds (invites).
+/// Matches are few: they are loaded first, then one scan of the contacts finds who holds them.
 pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
-    let mut matched: HashMap<(IdentifierKind, String), (String, i64)> = HashMap::new();
+    // (kind, canonical) -> (user_ref, matched_at, held by a contact)
+    let mut matched: HashMap<(IdentifierKind, String), (String, i64, bool)> = HashMap::new();
     {
         let mut stmt = conn.prepare_cached(
             "SELECT m.kind, m.canonical, m.user_ref, m.matched_at FROM matches m
@@ -282,7 +284,7 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            matched.insert((kind(r.get(0)?), r.get(1)?), (r.get(2)?, r.get(3)?));
+            matched.insert((kind(r.get(0)?), r.get(1)?), (r.get(2)?, r.get(3)?, false));
         }
     }
     let mut out = Vec::new();
@@ -293,12 +295,16 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
         "SELECT source_id, display_name, identifiers FROM contacts WHERE excluded = 0",
     )?;
     let mut rows = stmt.query([])?;
+    let mut key = (IdentifierKind::Phone, String::new());
     while let Some(r) = rows.next()? {
         let ids = r.get_ref(2)?.as_blob()?;
         for (k, canonical) in codec::decode_identifiers(ids) {
-            if let Some((user_ref, matched_at)) = matched.get(&(k, canonical.to_owned())) {
+            key.0 = k;
+            canonical.clone_into(&mut key.1);
+            if let Some((user_ref, matched_at, held)) = matched.get_mut(&key) {
+                *held = true;
                 out.push(Match {
-                    source_id: r.get(0)?,
+                    source_id: Some(r.get(0)?),
                     display_name: r.get(1)?,
                     kind: k,
                     canonical: canonical.to_owned(),
@@ -316,6 +322,20 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
             &b.canonical,
         ))
     });
+    let mut unheld: Vec<Match> = matched
+        .into_iter()
+        .filter(|(_, (_, _, held))| !held)
+        .map(|((kind, canonical), (user_ref, matched_at, _))| Match {
+            source_id: None,
+            display_name: String::new(),
+            kind,
+            canonical,
+            user_ref,
+            matched_at,
+        })
+        .collect();
+    unheld.sort_by(|a, b| (a.kind, &a.canonical).cmp(&(b.kind, &b.canonical)));
+    out.extend(unheld);
     Ok(out)
 }
 

@@ -6,11 +6,13 @@
 //! lost since the stored cursor. Retries use exponential backoff with full jitter, honour
 //! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
 
+mod call;
 pub mod transport;
 pub mod wire;
 
 use std::time::Duration;
 
+pub use call::{call, get};
 pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
 
 /// How one sync may behave.

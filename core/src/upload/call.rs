@@ -1,0 +1,170 @@
+//! One protocol request: serialise, send through the app's [`Transport`], map the answer to a
+//! typed result. Every status and body the server could send, hostile ones included, ends as a
+//! value or an [`Error`]; nothing here can panic.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport};
+use super::wire::{ErrorEnvelope, codes};
+use crate::error::{Error, Result};
+
+/// A refusal, kept apart from [`Error`] so the sync loop can react to each kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No answer (transport error). Retry with backoff.
+    Network(String),
+    /// 429 or 5xx: retry after at least `retry_after` seconds, if given.
+    Retry {
+        status: u16,
+        code: String,
+        retry_after: Option<u64>,
+        daily_quota: bool,
+    },
+    /// 409 `key_rotated`.
+    KeyRotated { key_id: Option<String> },
+    /// 413 `too_large`.
+    TooLarge,
+    /// Any other refusal: the sync stops with [`Error::Server`].
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The answer broke the protocol.
+    Protocol(String),
+}
+
+impl Failure {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Failure::Network(m) => Error::Network(m),
+            Failure::Retry { status, code, .. } => Error::Server {
+                status,
+                code,
+                message: "the server asked to retry later".into(),
+            },
+            Failure::KeyRotated { .. } => Error::Server {
+                status: 409,
+                code: codes::KEY_ROTATED.into(),
+                message: "the hashing key changed".into(),
+            },
+            Failure::TooLarge => Error::Server {
+                status: 413,
+                code: codes::TOO_LARGE.into(),
+                message: "the request is larger than the server accepts".into(),
+            },
+            Failure::Refused {
+                status,
+                code,
+                message,
+            } => Error::Server {
+                status,
+                code,
+                message,
+            },
+            Failure::Protocol(m) => Error::Protocol(m),
+        }
+    }
+}
+
+/// Sends a request and returns the raw answer when its status is 2xx.
+pub(crate) fn exchange(
+    transport: &dyn Transport,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Response, Failure> {
+    let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
+    if body.is_some() {
+        headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    }
+    let request = Request {
+        method,
+        path: path.to_owned(),
+        headers,
+        body: body.unwrap_or_default(),
+    };
+    let response = transport
+        .send(request)
+        .map_err(|e| Failure::Network(e.message))?;
+    if response.body.len() > MAX_ANSWER_BYTES {
+        return Err(Failure::Protocol(format!(
+            "answer of {} bytes is larger than the {MAX_ANSWER_BYTES} accepted",
+            response.body.len()
+        )));
+    }
+    if (200..300).contains(&response.status) {
+        Ok(response)
+    } else {
+        Err(refusal(&response))
+    }
+}
+
+/// Maps a non-2xx answer. An unparsable error body is judged by its status alone.
+fn refusal(response: &Response) -> Failure {
+    let status = response.status;
+    let body = serde_json::from_slice::<ErrorEnvelope>(&response.body)
+        .map(|e| e.error)
+        .unwrap_or_default();
+    let code = if body.code.is_empty() || body.code.len() > 64 {
+        format!("http_{status}")
+    } else {
+        body.code.clone()
+    };
+    let retry_after = response
+        .header("Retry-After")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(body.retry_after_s);
+    match (status, code.as_str()) {
+        (409, codes::KEY_ROTATED) => Failure::KeyRotated {
+            key_id: body.key_id,
+        },
+        (413, _) => Failure::TooLarge,
+        (429, _) | (500..=599, _) => Failure::Retry {
+            status,
+            daily_quota: body.reason.as_deref() == Some("daily_quota"),
+            code,
+            retry_after,
+        },
+        _ => Failure::Refused {
+            status,
+            code,
+            // The message is the server's; cap it so a hostile server cannot flood logs.
+            message: body.message.chars().take(200).collect(),
+        },
+    }
+}
+
+/// Parses a 2xx answer's JSON body.
+pub(crate) fn parse<A: DeserializeOwned>(response: &Response) -> Result<A, Failure> {
+    serde_json::from_slice(&response.body).map_err(|e| {
+        // serde's message names the field and position, never the value.
+        Failure::Protocol(format!(
+            "unparsable answer: {}",
+            e.to_string().chars().take(200).collect::<String>()
+        ))
+    })
+}
+
+/// One JSON request, one typed answer. Used for the one-shot calls (registration, invites,
+/// consent, the admin API); the sync loop uses [`exchange`] to react to each failure itself.
+pub fn call<Q: Serialize, A: DeserializeOwned>(
+    transport: &dyn Transport,
+    method: Method,
+    path: &str,
+    body: Option<&Q>,
+) -> Result<A> {
+    let body = body
+        .map(serde_json::to_vec)
+        .transpose()
+        .map_err(|e| Error::InvalidArgument(format!("request not serialisable: {e}")))?;
+    exchange(transport, method, path, body)
+        .and_then(|r| parse(&r))
+        .map_err(Failure::into_error)
+}
+
+/// [`call`] without a request body.
+pub fn get<A: DeserializeOwned>(transport: &dyn Transport, method: Method, path: &str) -> Result<A> {
+    call::<(), A>(transport, method, path, None)
+}
