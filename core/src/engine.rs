@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::Serialize;
 
@@ -76,6 +76,8 @@ pub enum Stage {
     Remove,
     /// Re-hashing every identifier under a new key.
     Rehash,
+    /// Sending batches of hashes to the server (`done` and `total` count hashes).
+    Upload,
 }
 
 /// Where a long operation stands.
@@ -187,6 +189,8 @@ struct Inner {
     key: RwLock<Option<HashKey>>,
     /// The newest snapshot; an older one still open is superseded.
     snapshot_seq: AtomicU64,
+    /// One sync (or forget, or reset) at a time.
+    sync_lock: Mutex<()>,
 }
 
 impl Inner {
@@ -230,6 +234,7 @@ impl Engine {
                 config,
                 key: RwLock::new(key),
                 snapshot_seq: AtomicU64::new(0),
+                sync_lock: Mutex::new(()),
             }),
         })
     }
@@ -508,19 +513,6 @@ impl Engine {
         inner.store.drop_readers();
         *inner.key.write().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
-    }
-
-    /// Records server-reported matches (digest → the app's user reference). The upload stage
-    /// calls this with each batch's answer.
-    #[allow(dead_code)]
-    pub(crate) fn record_matches(
-        &self,
-        matches: &[(crate::hash::Digest, String)],
-        at: i64,
-    ) -> Result<u64> {
-        self.inner
-            .store
-            .write(|tx| write::record_matches(tx, matches, at))
     }
 }
 

@@ -202,7 +202,7 @@ impl fmt::Debug for MatrixHasher {
     }
 }
 
-fn decode_base64_any(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64_any(s: &str) -> Option<Vec<u8>> {
     [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
         .into_iter()
         .find_map(|engine| engine.decode(s).ok())

@@ -1,44 +1,157 @@
 //! The engine's network calls: sync, consent withdrawal, invites. The protocol logic lives in
-//! `crate::upload`; these methods hold the engine's locks and key around it.
+//! `crate::upload`; these methods hold the engine's sync lock and key around it.
 
-use super::Engine;
-use crate::error::{Error, Result};
-use crate::upload::wire::{DeleteReceipt, InviteAnswer};
-use crate::upload::{SyncOptions, SyncReport, Transport};
+use std::sync::PoisonError;
+
+use super::{Engine, NoProgress};
 use crate::ProgressListener;
+use crate::error::{Error, Result};
+use crate::identifier::{IdentifierKind, invite};
+use crate::store::read;
+use crate::store::sync as st;
+use crate::upload::sync::{Session, unix_now};
+use crate::upload::wire::{
+    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
+};
+use crate::upload::{Method, SyncOptions, SyncReport, Transport, call, get};
 
 impl Engine {
-    /// Brings the server up to date with the store and the store up to date with the server's
-    /// matches (docs/protocol.md): key and limits, a batch left in flight by a crash, new batches
-    /// (each persisted before it is sent), then the matches gained and lost since the last sync.
+    /// Brings the server up to date with the store, and the store up to date with the server's
+    /// matches (docs/protocol.md): key and limits (a new key re-hashes everything), a batch left
+    /// in flight by a crash (resent as it was), new batches (each persisted before it is sent),
+    /// then the matches gained and lost since the last sync.
+    ///
+    /// Only one sync runs at a time per engine; imports may run meanwhile. Failures leave
+    /// everything resumable: the next sync continues where this one stopped.
     pub fn sync(
         &self,
         transport: &dyn Transport,
         options: &SyncOptions,
         listener: &dyn ProgressListener,
     ) -> Result<SyncReport> {
-        let _ = (transport, options, listener);
-        Err(Error::InvalidState("sync: not yet".into()))
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let set_key = |key_id: &str, secret: &[u8]| self.set_key(key_id, secret, listener);
+        Session::new(
+            &self.inner.store,
+            transport,
+            options,
+            listener,
+            &set_key,
+            self.key_id(),
+        )
+        .run()
+    }
+
+    /// Makes the next sync send everything again, in full mode: for a device that registered
+    /// again (a new client, with an empty set on the server) or restored a backup.
+    pub fn reset_sync(&self) -> Result<()> {
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some((key_id, secret)) = self.inner.store.read(read::key)? else {
+            return Ok(());
+        };
+        let key = crate::HashKey::new(key_id, &secret)
+            .map_err(|e| Error::InvalidState(format!("stored key: {e}")))?;
+        self.inner.store.write(|tx| {
+            crate::store::write::rehash(tx, &key, &secret, |_| Ok(()))?;
+            st::set_cursor(tx, None)
+        })
     }
 
     /// Consent withdrawn: asks the server to delete everything it holds for this device, then
-    /// wipes the local store. The local wipe happens only once the server confirmed.
+    /// wipes the local store. The local wipe happens only once the server confirmed, so a
+    /// failure leaves both sides as they were and the call can be repeated.
     pub fn forget(&self, transport: &dyn Transport) -> Result<DeleteReceipt> {
-        let _ = transport;
-        Err(Error::InvalidState("forget: not yet".into()))
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let receipt: DeleteReceipt = get(transport, Method::Delete, "/v1/client")?;
+        self.wipe()?;
+        Ok(receipt)
     }
 
-    /// Creates an invite code (for a QR code or link) and remembers it, so the match with
-    /// whoever redeems it arrives with a later sync.
-    pub fn create_invite(&self, transport: &dyn Transport, ttl_s: Option<u32>) -> Result<InviteAnswer> {
-        let _ = (transport, ttl_s);
-        Err(Error::InvalidState("create_invite: not yet".into()))
+    /// Creates an invite code (for a QR code or link) and keeps it, with its hash, so the match
+    /// with whoever redeems it arrives through a later sync. Needs a device registered for a
+    /// user of the app.
+    pub fn create_invite(
+        &self,
+        transport: &dyn Transport,
+        ttl_s: Option<u32>,
+    ) -> Result<InviteAnswer> {
+        let answer: InviteAnswer = call(
+            transport,
+            Method::Post,
+            "/v1/invites",
+            Some(&InviteRequest { ttl_s }),
+        )?;
+        let code = invite::normalize(&answer.code)
+            .map_err(|e| Error::Protocol(format!("the server's invite code: {}", e.code())))?;
+        let key = self.ensure_key(transport)?;
+        let digest = key.hash_parts(IdentifierKind::Invite, &code);
+        self.inner.store.write(|tx| {
+            st::pin(
+                tx,
+                IdentifierKind::Invite,
+                &code,
+                Some((key.id(), digest)),
+                None,
+                unix_now(),
+            )
+        })?;
+        Ok(answer)
     }
 
-    /// Redeems someone's invite code (as typed, or a link from a QR code) and records the match.
-    /// Returns the inviter's user reference.
+    /// Redeems someone's invite code (as typed, or the link from a QR code) and records the
+    /// match at once. Returns the inviter's user reference.
     pub fn redeem_invite(&self, transport: &dyn Transport, code: &str) -> Result<String> {
-        let _ = (transport, code);
-        Err(Error::InvalidState("redeem_invite: not yet".into()))
+        let code = invite::normalize(code)
+            .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
+        let answer: RedeemAnswer = call(
+            transport,
+            Method::Post,
+            "/v1/invites/redeem",
+            Some(&RedeemRequest { code: code.clone() }),
+        )?;
+        if answer.user_ref.is_empty() || answer.user_ref.len() > 256 {
+            return Err(Error::Protocol("an unusable user reference".into()));
+        }
+        let key = self.inner.key();
+        let digest = key
+            .as_ref()
+            .map(|k| (k.id(), k.hash_parts(IdentifierKind::Invite, &code)));
+        self.inner.store.write(|tx| {
+            st::pin(
+                tx,
+                IdentifierKind::Invite,
+                &code,
+                digest,
+                Some(&answer.user_ref),
+                unix_now(),
+            )
+        })?;
+        Ok(answer.user_ref)
+    }
+
+    /// The stored key, or the server's when there is none yet.
+    fn ensure_key(&self, transport: &dyn Transport) -> Result<crate::HashKey> {
+        if let Some(key) = self.inner.key() {
+            return Ok(key);
+        }
+        let config: crate::upload::wire::ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
+        let secret = crate::hash::decode_base64_any(config.key.trim())
+            .ok_or_else(|| Error::Protocol("the key is not base64".into()))?;
+        self.set_key(&config.key_id, &secret, &NoProgress)?;
+        self.inner
+            .key()
+            .ok_or_else(|| Error::InvalidState("no hashing key".into()))
     }
 }

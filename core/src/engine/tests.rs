@@ -375,11 +375,20 @@ fn matches_name_the_contacts_and_the_identifier() {
     let n = Normalizer::new(region());
     let landline = key.hash(&n.normalize(IdentifierKind::Phone, "030 1234567").unwrap());
     let stranger = Digest([9; 32]);
-    let recorded = e
-        .record_matches(
-            &[(landline, "user-17".into()), (stranger, "user-99".into())],
-            1,
-        )
+    let gained: std::collections::HashMap<[u8; 32], &str> =
+        [(landline.0, "user-17"), (stranger.0, "user-99")].into();
+    let (recorded, _) = e
+        .inner
+        .store
+        .write(|tx| {
+            crate::store::sync::apply_changes(
+                tx,
+                &gained,
+                &std::collections::HashSet::new(),
+                "c1",
+                1,
+            )
+        })
         .unwrap();
     assert_eq!(recorded, 1, "a digest this device never held is ignored");
     let m = e.matches().unwrap();

@@ -31,6 +31,18 @@ pub(crate) fn encode_identifiers(ids: &[Identifier]) -> Vec<u8> {
     out
 }
 
+/// Encodes (kind, canonical text) pairs, in the same format as [`encode_identifiers`].
+pub(crate) fn encode_keys<'a>(
+    keys: impl IntoIterator<Item = (IdentifierKind, &'a str)>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (kind, canonical) in keys {
+        out.push(kind_byte(kind));
+        put_str(&mut out, canonical);
+    }
+    out
+}
+
 /// Encodes rejections (kind, label or none, value, reason code).
 pub(crate) fn encode_rejections(rejections: &[Rejection]) -> Option<Vec<u8>> {
     if rejections.is_empty() {

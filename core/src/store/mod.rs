@@ -13,6 +13,7 @@
 mod codec;
 pub(crate) mod read;
 mod schema;
+pub(crate) mod sync;
 pub(crate) mod write;
 
 use std::path::{Path, PathBuf};

@@ -271,6 +271,15 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
     Ok(rows)
 }
 
+/// Identifiers waiting to be sent (added or removed).
+pub(crate) fn pending_count(conn: &Connection) -> Result<u64> {
+    Ok(count(conn.query_row(
+        "SELECT count(*) FROM identifiers WHERE state IN (1, 4)",
+        [],
+        |r| r.get(0),
+    )?))
+}
+
 /// Matched contacts (not excluded), by display name, then the matches no contact holds (invites).
 /// Matches are few: they are loaded first, then one scan of the contacts finds who holds them.
 pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {

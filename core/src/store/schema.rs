@@ -72,6 +72,28 @@ CREATE TABLE sync_state (
 ) STRICT;
 INSERT INTO sync_state (id) VALUES (1);
 ",
+    // 2: upload batches, persisted before they are sent; identifiers kept without holders.
+    r"
+-- One row per batch sent and not yet answered. It is written, with its identifiers marked in
+-- flight, in the transaction that plans it: a crash before the answer resends the same bytes
+-- under the same id, which the server's idempotency makes harmless (docs/protocol.md).
+CREATE TABLE batches (
+    batch_id   TEXT    NOT NULL PRIMARY KEY,
+    -- 'delta' or 'full'.
+    mode       TEXT    NOT NULL,
+    key_id     TEXT    NOT NULL,
+    -- The exact request body.
+    body       BLOB    NOT NULL,
+    -- Its identifiers (kind + canonical text each, store::codec), added and removed.
+    adds       BLOB    NOT NULL,
+    removes    BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+-- An identifier this device keeps although no contact holds it: an invite code it created or
+-- redeemed, whose match has no contact behind it.
+ALTER TABLE identifiers ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The schema version this library writes.

@@ -9,7 +9,6 @@
 //! materialise its rows in a temporary table, which tripled the cost of a first import.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -348,16 +347,16 @@ pub(crate) fn adjust(
     t: &mut Transitions,
 ) -> Result<()> {
     let code = kind_code(kind);
-    let row: Option<(i64, bool, i64, i64)> = tx
+    let row: Option<(i64, bool, i64, i64, bool)> = tx
         .prepare_cached(
-            "SELECT state, excluded, holders, included FROM identifiers
+            "SELECT state, excluded, holders, included, pinned FROM identifiers
              WHERE kind = ?1 AND canonical = ?2",
         )?
         .query_row(params![code, canonical], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    let Some((state, excluded, holders, included)) = row else {
+    let Some((state, excluded, holders, included, pinned)) = row else {
         return Ok(());
     };
     let holders = (holders + d_holders).max(0);
@@ -365,7 +364,7 @@ pub(crate) fn adjust(
     let state = UploadState::from_code(state).unwrap_or(UploadState::PendingAdd);
     let next = state.towards(included > 0 && !excluded);
     t.record(state, next);
-    if next == UploadState::Idle && holders == 0 && !excluded {
+    if next == UploadState::Idle && holders == 0 && !excluded && !pinned {
         tx.prepare_cached("DELETE FROM identifiers WHERE kind = ?1 AND canonical = ?2")?
             .execute(params![code, canonical])?;
     } else {
@@ -390,10 +389,12 @@ pub(crate) fn rehash(
     secret: &[u8],
     mut each: impl FnMut(u64) -> Result<()>,
 ) -> Result<u64> {
+    // Batches in flight carry hashes under the old key: they are never sent again.
     tx.execute(
-        "UPDATE sync_state SET key_id = ?1, key_secret = ?2, full_resync = 1, cursor = NULL",
+        "UPDATE sync_state SET key_id = ?1, key_secret = ?2, full_resync = 1",
         params![key.id(), secret],
     )?;
+    tx.execute("DELETE FROM batches", [])?;
     let mut update = tx.prepare(
         "UPDATE identifiers SET key_id = ?3, digest = ?4, state = ?5, batch_id = NULL
          WHERE kind = ?1 AND canonical = ?2",
@@ -435,7 +436,7 @@ pub(crate) fn rehash(
     }
     // Identifiers that were only waiting for their removal are gone with the old key.
     tx.execute(
-        "DELETE FROM identifiers WHERE state = 0 AND holders = 0 AND excluded = 0",
+        "DELETE FROM identifiers WHERE state = 0 AND holders = 0 AND excluded = 0 AND pinned = 0",
         [],
     )?;
     Ok(done)
@@ -447,45 +448,13 @@ pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
     Ok(tx.query_row("SELECT generation FROM sync_state", [], |r| r.get(0))?)
 }
 
-/// Records server-reported matches (digest → the app's user reference) in one scan of the
-/// identifiers. Digests this device does not hold are ignored. Returns the matches recorded.
-pub(crate) fn record_matches(
-    tx: &Transaction<'_>,
-    matches: &[(Digest, String)],
-    at: i64,
-) -> Result<u64> {
-    let wanted: HashMap<[u8; 32], &str> = matches.iter().map(|(d, u)| (d.0, u.as_str())).collect();
-    let mut found: Vec<(i64, String, &str)> = Vec::new();
-    {
-        let mut scan =
-            tx.prepare("SELECT kind, canonical, digest FROM identifiers WHERE digest IS NOT NULL")?;
-        let mut rows = scan.query([])?;
-        while let Some(r) = rows.next()? {
-            let digest = r.get_ref(2)?.as_blob()?;
-            if let Some(user) = <[u8; 32]>::try_from(digest)
-                .ok()
-                .and_then(|d| wanted.get(&d))
-            {
-                found.push((r.get(0)?, r.get(1)?, user));
-            }
-        }
-    }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO matches (kind, canonical, user_ref, matched_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (kind, canonical) DO UPDATE SET user_ref = excluded.user_ref",
-    )?;
-    for (kind, canonical, user) in &found {
-        insert.execute(params![kind, canonical, user, at])?;
-    }
-    Ok(found.len() as u64)
-}
-
 /// Deletes every row; the schema and the generation counter stay.
 pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
          DELETE FROM contacts;
          DELETE FROM identifiers;
+         DELETE FROM batches;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
              backoff_until = NULL, backoff_attempt = 0, next_check = NULL;",
     )?;

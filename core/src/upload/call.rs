@@ -33,6 +33,10 @@ pub(crate) enum Failure {
     },
     /// The answer broke the protocol.
     Protocol(String),
+    /// Retries ran out (or the wait was too long): sync again after `until`.
+    Later { until: i64 },
+    /// The listener cancelled while waiting to retry.
+    Cancelled,
 }
 
 impl Failure {
@@ -64,6 +68,8 @@ impl Failure {
                 message,
             },
             Failure::Protocol(m) => Error::Protocol(m),
+            Failure::Later { until } => Error::RetryLater { until },
+            Failure::Cancelled => Error::Cancelled,
         }
     }
 }
@@ -121,7 +127,7 @@ fn refusal(response: &Response) -> Failure {
             key_id: body.key_id,
         },
         (413, _) => Failure::TooLarge,
-        (429, _) | (500..=599, _) => Failure::Retry {
+        (429 | 500..=599, _) => Failure::Retry {
             status,
             daily_quota: body.reason.as_deref() == Some("daily_quota"),
             code,
@@ -165,6 +171,10 @@ pub fn call<Q: Serialize, A: DeserializeOwned>(
 }
 
 /// [`call`] without a request body.
-pub fn get<A: DeserializeOwned>(transport: &dyn Transport, method: Method, path: &str) -> Result<A> {
+pub fn get<A: DeserializeOwned>(
+    transport: &dyn Transport,
+    method: Method,
+    path: &str,
+) -> Result<A> {
     call::<(), A>(transport, method, path, None)
 }

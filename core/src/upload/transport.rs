@@ -1,5 +1,5 @@
 //! The app owns the network: the core sends each protocol request through a [`Transport`] the app
-//! implements with its own HTTP client (OkHttp on Android, `URLSession` on iOS, ureq in the CLI),
+//! implements with its own HTTP client (`OkHttp` on Android, `URLSession` on iOS, ureq in the CLI),
 //! so the app's authentication, proxies and certificate pinning apply, and the core never opens a
 //! socket on a phone.
 

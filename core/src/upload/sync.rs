@@ -1,0 +1,542 @@
+//! One sync, step by step (docs/protocol.md): key and limits, the first cursor, batches a crash
+//! left in flight, new batches, then the changes since the cursor.
+//!
+//! Every request goes through [`Session::exchange`], which retries what can be retried (no
+//! answer, 429, 5xx) with exponential backoff and full jitter, never sooner than `Retry-After`,
+//! and persists the backoff so a restarted app does not hammer a struggling server.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::call::{Failure, exchange, parse};
+use super::transport::{Method, Response, Transport};
+use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits};
+use super::{SyncOptions, SyncReport};
+use crate::engine::{Progress, ProgressListener, Stage};
+use crate::error::{Error, Result};
+use crate::hash::{CONTEXT, Digest, decode_base64_any};
+use crate::store::Store;
+use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
+
+/// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// Longest backoff step.
+const BACKOFF_CAP: Duration = Duration::from_secs(3600);
+/// Changes asked for per page.
+const CHANGES_PAGE: u32 = 1000;
+/// A server that keeps answering `more` is cut off after this many pages.
+const MAX_CHANGES_PAGES: u32 = 10_000;
+/// Key rotations one sync follows before it decides the server is misbehaving.
+const MAX_ROTATIONS: u32 = 2;
+/// Bytes one hash takes in a batch body (43 characters, quotes, comma).
+const HASH_BYTES: u32 = 46;
+/// Bytes of a batch body besides its hashes.
+const BODY_OVERHEAD: u32 = 256;
+/// Longest user reference accepted from a server.
+const MAX_USER_REF: usize = 256;
+/// Longest cursor accepted from a server.
+const MAX_CURSOR: usize = 256;
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A fresh batch id: 16 random bytes, URL-safe.
+fn new_batch_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::InvalidState(format!("no random source: {e}")))?;
+    Ok(format!("b_{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The wait before attempt `attempt + 1`: full jitter over the exponential step, never below
+/// `retry_after`.
+fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+    let step = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(BACKOFF_CAP);
+    let millis = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+    let jitter = getrandom::u64().map_or(millis, |r| r % (millis + 1));
+    Duration::from_millis(jitter).max(Duration::from_secs(retry_after.unwrap_or(0)))
+}
+
+/// What happened to one batch.
+enum Outcome {
+    Sent,
+    /// Refused as too large and taken back; send at most this many hashes per batch.
+    Split(usize),
+    /// The key changed; the caller re-hashes (which drops every batch).
+    KeyRotated,
+    /// The day's quota ran out; taken back; try again after this many seconds.
+    Quota(u64),
+}
+
+/// The engine's parts a sync needs.
+pub(crate) struct Session<'a> {
+    pub store: &'a Store,
+    pub transport: &'a dyn Transport,
+    pub options: &'a SyncOptions,
+    pub listener: &'a dyn ProgressListener,
+    /// Installs a key (re-hashing when it changed); true when it changed.
+    pub set_key: &'a dyn Fn(&str, &[u8]) -> Result<bool>,
+    /// The key id the store holds before the sync.
+    pub stored_key: Option<String>,
+    pub report: SyncReport,
+    attempt: u32,
+    key_id: String,
+    limits: Option<Limits>,
+    max_total: usize,
+    sent_hashes: u64,
+    total_hashes: u64,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        transport: &'a dyn Transport,
+        options: &'a SyncOptions,
+        listener: &'a dyn ProgressListener,
+        set_key: &'a dyn Fn(&str, &[u8]) -> Result<bool>,
+        stored_key: Option<String>,
+    ) -> Self {
+        Session {
+            store,
+            transport,
+            options,
+            listener,
+            set_key,
+            stored_key,
+            report: SyncReport::default(),
+            attempt: 0,
+            key_id: String::new(),
+            limits: None,
+            max_total: 1,
+            sent_hashes: 0,
+            total_hashes: 0,
+        }
+    }
+
+    /// The whole sync.
+    pub(crate) fn run(mut self) -> Result<SyncReport> {
+        let now = unix_now();
+        let state = self.store.read(st::sync_state)?;
+        self.attempt = state.backoff_attempt;
+        if !self.options.force {
+            if let Some(until) = state.backoff_until.filter(|&u| u > now) {
+                return Err(Error::RetryLater { until });
+            }
+            if let Some(next) = state.next_check.filter(|&t| t > now)
+                && !self.store.read(st::has_work)?
+            {
+                self.report.skipped = true;
+                self.report.next_sync_at = next;
+                return Ok(self.report);
+            }
+        }
+        self.fetch_config()?;
+        if state.cursor.is_none() {
+            // The first cursor is taken before the first batch: batch answers cover everything
+            // up to now, the changes feed everything after.
+            let head: ChangesAnswer = self.json(Method::Get, "/v1/changes", None)?;
+            let cursor = checked_cursor(&head.cursor)?;
+            self.store.write(|tx| st::set_cursor(tx, Some(cursor)))?;
+        }
+        let quota_wait = self.upload()?;
+        self.fetch_changes()?;
+        let interval = self.limits.map_or(0, |l| i64::from(l.check_interval_s));
+        let next_check = unix_now().saturating_add(interval);
+        self.store.write(|tx| st::finish(tx, next_check))?;
+        self.report.next_sync_at = match quota_wait {
+            Some(wait) => {
+                next_check.max(unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)))
+            }
+            None => next_check,
+        };
+        if quota_wait.is_some() {
+            self.report.deferred = self.store.read(st::pending_adds)?;
+        }
+        Ok(self.report)
+    }
+
+    /// `GET /v1/config`: installs the key (re-hashing on a change) and the limits.
+    fn fetch_config(&mut self) -> Result<()> {
+        let config: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
+        if config.hash != "hmac-sha256" || config.context != CONTEXT {
+            return Err(Error::Protocol(format!(
+                "unsupported hashing: {} / {}",
+                config.hash.chars().take(32).collect::<String>(),
+                config.context.chars().take(32).collect::<String>()
+            )));
+        }
+        let secret = decode_base64_any(config.key.trim())
+            .ok_or_else(|| Error::Protocol("the key is not base64".into()))?;
+        let changed = (self.set_key)(&config.key_id, &secret).map_err(|e| match e {
+            Error::InvalidArgument(m) => Error::Protocol(m),
+            other => other,
+        })?;
+        if changed
+            && self
+                .stored_key
+                .as_ref()
+                .is_some_and(|k| *k != config.key_id)
+        {
+            self.report.key_rotated = true;
+        }
+        self.stored_key = Some(config.key_id.clone());
+        let limits = config.limits;
+        let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
+        let mut max = limits.max_batch.min(by_body);
+        if let Some(cap) = self.options.max_batch {
+            max = max.min(cap);
+        }
+        if max == 0 {
+            return Err(Error::Protocol(
+                "the server allows no hash per batch".into(),
+            ));
+        }
+        self.max_total = usize::try_from(max).unwrap_or(usize::MAX);
+        self.key_id = config.key_id;
+        self.limits = Some(limits);
+        Ok(())
+    }
+
+    /// Batches: those a crash left in flight, then new ones until nothing is pending. Returns the
+    /// wait the daily quota imposes, if it ran out.
+    fn upload(&mut self) -> Result<Option<u64>> {
+        let mut rotations = 0;
+        'restart: loop {
+            for batch in self.store.read(st::batches)? {
+                self.report.batches_retried += 1;
+                match self.send(&batch)? {
+                    Outcome::Sent | Outcome::Split(_) => {}
+                    Outcome::Quota(wait) => return Ok(Some(wait)),
+                    Outcome::KeyRotated => {
+                        rotations += 1;
+                        self.rotated(rotations)?;
+                        continue 'restart;
+                    }
+                }
+            }
+            let budget = self.limits.map_or(0, |l| u64::from(l.remaining_today));
+            let mut cursor = PlanCursor {
+                adds_budget: budget,
+                ..PlanCursor::default()
+            };
+            self.total_hashes =
+                self.sent_hashes + self.store.read(crate::store::read::pending_count)?;
+            loop {
+                if self.listener.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let full = self.store.read(st::sync_state)?.full_resync;
+                let batch_id = new_batch_id()?;
+                let input = PlanInput {
+                    batch_id: &batch_id,
+                    key_id: &self.key_id,
+                    full,
+                    max_total: self.max_total,
+                    now: unix_now(),
+                };
+                let Some(batch) = self.store.write(|tx| st::plan(tx, &input, &mut cursor))? else {
+                    break;
+                };
+                match self.send(&batch)? {
+                    Outcome::Sent => {}
+                    Outcome::Split(size) => {
+                        // The batch's identifiers are pending again, before the planning cursor.
+                        self.max_total = size;
+                        cursor = PlanCursor {
+                            adds_budget: cursor.adds_budget + batch.adds.len() as u64,
+                            ..PlanCursor::default()
+                        };
+                    }
+                    Outcome::Quota(wait) => return Ok(Some(wait)),
+                    Outcome::KeyRotated => {
+                        rotations += 1;
+                        self.rotated(rotations)?;
+                        continue 'restart;
+                    }
+                }
+            }
+            if cursor.deferred > 0 {
+                // The budget the server announced ran out before the pending additions did.
+                return Ok(Some(seconds_to_next_utc_day()));
+            }
+            return Ok(None);
+        }
+    }
+
+    /// The server rotated its key: fetch it, which re-hashes everything for a full re-sync.
+    fn rotated(&mut self, rotations: u32) -> Result<()> {
+        if rotations > MAX_ROTATIONS {
+            return Err(Error::Protocol(
+                "the server keeps answering key_rotated with the key it gives".into(),
+            ));
+        }
+        self.fetch_config()?;
+        self.report.key_rotated = true;
+        Ok(())
+    }
+
+    /// Sends one stored batch and applies the answer.
+    fn send(&mut self, batch: &StoredBatch) -> Result<Outcome> {
+        let response = match self.exchange(Method::Post, "/v1/batches", Some(&batch.body)) {
+            Ok(response) => response,
+            Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
+            Err(Failure::TooLarge) => {
+                let size = batch.adds.len() + batch.removes.len();
+                self.store.write(|tx| st::revert(tx, batch))?;
+                if size <= 1 {
+                    return Err(Failure::TooLarge.into_error());
+                }
+                self.report.batches_split += 1;
+                return Ok(Outcome::Split(size / 2));
+            }
+            Err(Failure::Retry {
+                daily_quota: true,
+                retry_after,
+                ..
+            }) => {
+                self.store.write(|tx| st::revert(tx, batch))?;
+                return Ok(Outcome::Quota(
+                    retry_after.unwrap_or_else(seconds_to_next_utc_day),
+                ));
+            }
+            Err(failure @ Failure::Refused { .. }) => {
+                // The server read the batch and refused it: nothing was applied, so its work
+                // goes back to pending (a new batch id next time).
+                self.store.write(|tx| st::revert(tx, batch))?;
+                return Err(failure.into_error());
+            }
+            Err(failure @ Failure::Protocol(_)) => {
+                self.report.rejected += 1;
+                return Err(failure.into_error());
+            }
+            // No usable answer: the server may have applied it; the batch stays in flight and is
+            // resent, byte for byte, by the next sync.
+            Err(failure) => return Err(failure.into_error()),
+        };
+        let answer: BatchAnswer = match parse(&response) {
+            Ok(answer) => answer,
+            Err(failure) => {
+                self.report.rejected += 1;
+                return Err(failure.into_error());
+            }
+        };
+        let matches = match validate_answer(batch, &answer) {
+            Ok(matches) => matches,
+            Err(e) => {
+                self.report.rejected += 1;
+                return Err(e);
+            }
+        };
+        let applied = self
+            .store
+            .write(|tx| st::acknowledge(tx, batch, &matches, unix_now()))?;
+        self.report.batches_sent += 1;
+        self.report.added += applied.added;
+        self.report.removed += applied.removed;
+        self.report.new_matches += applied.new_matches;
+        self.report.lost_matches += applied.lost_matches;
+        if let Some(limits) = self.limits.as_mut() {
+            limits.remaining_today = answer.remaining_today;
+        }
+        self.sent_hashes += (batch.adds.len() + batch.removes.len()) as u64;
+        self.listener.on_progress(Progress {
+            stage: Stage::Upload,
+            done: self.sent_hashes,
+            total: Some(self.total_hashes.max(self.sent_hashes)),
+        });
+        Ok(Outcome::Sent)
+    }
+
+    /// `GET /v1/changes` from the stored cursor until the server has no more; each page and its
+    /// cursor in one transaction.
+    fn fetch_changes(&mut self) -> Result<()> {
+        for _ in 0..MAX_CHANGES_PAGES {
+            let Some(since) = self.store.read(st::sync_state)?.cursor else {
+                return Ok(());
+            };
+            let path = format!(
+                "/v1/changes?since={}&limit={CHANGES_PAGE}",
+                url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
+            );
+            let page: ChangesAnswer = self.json(Method::Get, &path, None)?;
+            let cursor = checked_cursor(&page.cursor)?;
+            if page.gained.len() + page.lost.len() > CHANGES_PAGE as usize {
+                return Err(Error::Protocol(
+                    "a changes page larger than asked for".into(),
+                ));
+            }
+            let mut gained = HashMap::new();
+            for entry in &page.gained {
+                gained.insert(digest(&entry.hash)?.0, checked_user(&entry.user_ref)?);
+            }
+            let mut lost = HashSet::new();
+            for hash in &page.lost {
+                let d = digest(hash)?.0;
+                if gained.contains_key(&d) {
+                    return Err(Error::Protocol("a hash both gained and lost".into()));
+                }
+                lost.insert(d);
+            }
+            let (new, gone) = self
+                .store
+                .write(|tx| st::apply_changes(tx, &gained, &lost, cursor, unix_now()))?;
+            self.report.new_matches += new;
+            self.report.lost_matches += gone;
+            if !page.more {
+                return Ok(());
+            }
+            if cursor == since {
+                return Err(Error::Protocol("`more` without a new cursor".into()));
+            }
+        }
+        Err(Error::Protocol("the changes feed does not end".into()))
+    }
+
+    /// One request and its parsed answer, with retries.
+    fn json<A: serde::de::DeserializeOwned>(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<A> {
+        self.exchange(method, path, body)
+            .and_then(|r| parse(&r))
+            .map_err(Failure::into_error)
+    }
+
+    /// Sends with retries: no answer, 429 (not the daily quota) and 5xx are retried after a
+    /// backoff, up to the options' attempts and wait; the backoff is persisted at each failure.
+    fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, Failure> {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let failure = match exchange(self.transport, method, path, body.map(<[u8]>::to_vec)) {
+                Ok(response) => {
+                    self.attempt = 0;
+                    return Ok(response);
+                }
+                Err(
+                    f @ Failure::Retry {
+                        daily_quota: true, ..
+                    },
+                ) => return Err(f),
+                Err(f @ (Failure::Network(_) | Failure::Retry { .. })) => f,
+                Err(other) => return Err(other),
+            };
+            self.attempt = self.attempt.saturating_add(1);
+            let retry_after = match &failure {
+                Failure::Retry { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let delay = backoff(self.attempt, retry_after);
+            let until = unix_now().saturating_add(
+                i64::try_from(delay.as_secs())
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(1),
+            );
+            let attempt = self.attempt;
+            self.store
+                .write(|tx| st::set_backoff(tx, until, attempt))
+                .map_err(|e| Failure::Protocol(e.to_string()))?;
+            if tries >= self.options.max_attempts.max(1) || delay > self.options.max_wait {
+                return Err(match failure {
+                    Failure::Network(m) => Failure::Network(m),
+                    _ => Failure::Later { until },
+                });
+            }
+            if path == "/v1/batches" && tries == 1 {
+                self.report.batches_retried += 1;
+            }
+            self.wait(delay).map_err(|_| Failure::Cancelled)?;
+        }
+    }
+
+    /// Sleeps, polling the listener for cancellation.
+    fn wait(&self, delay: Duration) -> Result<()> {
+        let end = Instant::now() + delay;
+        loop {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+}
+
+/// Checks a batch answer against the batch; returns its matches (hash → user reference).
+fn validate_answer<'b>(
+    batch: &StoredBatch,
+    answer: &'b BatchAnswer,
+) -> Result<HashMap<&'b str, &'b str>> {
+    if answer.batch_id != batch.batch_id {
+        return Err(Error::Protocol("the answer is for another batch".into()));
+    }
+    if answer.key_id != batch.key_id {
+        return Err(Error::Protocol("the answer names another key".into()));
+    }
+    let asked: HashSet<&str> = batch.adds.iter().map(|(_, _, h)| h.as_str()).collect();
+    let mut matches = HashMap::with_capacity(answer.matches.len());
+    for entry in &answer.matches {
+        if !asked.contains(entry.hash.as_str()) {
+            return Err(Error::Protocol(
+                "the answer matches a hash the batch did not add".into(),
+            ));
+        }
+        matches.insert(entry.hash.as_str(), checked_user(&entry.user_ref)?);
+    }
+    Ok(matches)
+}
+
+fn digest(hash: &str) -> Result<Digest> {
+    hash.parse()
+        .map_err(|_| Error::Protocol("a hash that is not 32 bytes of base64url".into()))
+}
+
+fn checked_user(user_ref: &str) -> Result<&str> {
+    if user_ref.is_empty()
+        || user_ref.len() > MAX_USER_REF
+        || user_ref.chars().any(char::is_control)
+    {
+        return Err(Error::Protocol("an unusable user reference".into()));
+    }
+    Ok(user_ref)
+}
+
+fn checked_cursor(cursor: &str) -> Result<&str> {
+    if cursor.is_empty() || cursor.len() > MAX_CURSOR || cursor.chars().any(char::is_control) {
+        return Err(Error::Protocol("an unusable cursor".into()));
+    }
+    Ok(cursor)
+}
+
+/// Seconds until the next UTC midnight, when daily quotas reset.
+fn seconds_to_next_utc_day() -> u64 {
+    let now = u64::try_from(unix_now()).unwrap_or(0);
+    86_400 - now % 86_400
+}
