@@ -182,8 +182,8 @@ impl ImportReport {
 }
 
 #[derive(Debug)]
-struct Inner {
-    store: Store,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
     config: Config,
     normalizer: Normalizer,
     key: RwLock<Option<HashKey>>,
@@ -427,6 +427,11 @@ impl Engine {
         })?;
         *inner.key.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
         Ok(true)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The id of the current hashing key, if the server gave one.

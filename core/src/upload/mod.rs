@@ -11,6 +11,9 @@ pub(crate) mod sync;
 pub mod transport;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 pub use call::{call, get};

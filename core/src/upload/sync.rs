@@ -57,7 +57,7 @@ fn new_batch_id() -> Result<String> {
 
 /// The wait before attempt `attempt + 1`: full jitter over the exponential step, never below
 /// `retry_after`.
-fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+pub(crate) fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
     let step = BACKOFF_BASE
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
         .min(BACKOFF_CAP);

@@ -1,0 +1,258 @@
+//! Upload-stage tests without a server: how answers map to failures, the backoff, and what
+//! planning, answering and taking back a batch do to identifiers edited while it was out. The
+//! end-to-end behaviour against the real server is in `tests/tests/sync_e2e.rs`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::call::{Failure, exchange};
+use super::sync::backoff;
+use super::transport::{Method, Request, Response, Transport, TransportError};
+use crate::engine::NoProgress;
+use crate::store::UploadState;
+use crate::store::sync::{self as st, PlanCursor, PlanInput};
+use crate::{Config, Engine, IdentifierKind, RawContact, Region};
+
+/// Answers every request with one canned response.
+struct Canned(Response);
+
+impl Transport for Canned {
+    fn send(&self, _: Request) -> Result<Response, TransportError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Response, Failure> {
+    let canned = Canned(Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    });
+    exchange(&canned, Method::Get, "/v1/config", None)
+}
+
+#[test]
+fn answers_map_to_what_the_client_does() {
+    let key_rotated = answer(
+        409,
+        &[],
+        r#"{"error":{"code":"key_rotated","message":"m","key_id":"k2"}}"#,
+    );
+    assert_eq!(
+        key_rotated,
+        Err(Failure::KeyRotated {
+            key_id: Some("k2".into())
+        })
+    );
+    assert_eq!(answer(413, &[], "plain text"), Err(Failure::TooLarge));
+    let limited = answer(
+        429,
+        &[("retry-after", "120")],
+        r#"{"error":{"code":"too_many_requests","message":"m","reason":"daily_quota"}}"#,
+    );
+    assert_eq!(
+        limited,
+        Err(Failure::Retry {
+            status: 429,
+            code: "too_many_requests".into(),
+            retry_after: Some(120),
+            daily_quota: true
+        })
+    );
+    // A 5xx without a body is retried; an unknown 4xx code ends the sync with that code.
+    assert!(matches!(
+        answer(502, &[], ""),
+        Err(Failure::Retry { status: 502, .. })
+    ));
+    assert_eq!(
+        answer(418, &[], r#"{"error":{"code":"teapot","message":"short"}}"#),
+        Err(Failure::Refused {
+            status: 418,
+            code: "teapot".into(),
+            message: "short".into()
+        })
+    );
+    // A hostile error body: an oversized code falls back to the status, the message is cut.
+    let long = "x".repeat(10_000);
+    let Err(Failure::Refused { code, message, .. }) = answer(
+        400,
+        &[],
+        &format!(r#"{{"error":{{"code":"{long}","message":"{long}"}}}}"#),
+    ) else {
+        panic!("a refusal")
+    };
+    assert_eq!(code, "http_400");
+    assert_eq!(message.len(), 200);
+    // An oversized success body is refused before parsing.
+    let big = " ".repeat(super::MAX_ANSWER_BYTES + 1);
+    assert!(matches!(answer(200, &[], &big), Err(Failure::Protocol(_))));
+}
+
+#[test]
+fn backoff_grows_with_full_jitter_and_honours_retry_after() {
+    for attempt in 1..40 {
+        let d = backoff(attempt, None);
+        let step = Duration::from_secs(2u64.saturating_pow(attempt).min(3600));
+        assert!(d <= step, "attempt {attempt}: {d:?}");
+        assert!(backoff(attempt, Some(7200)) >= Duration::from_secs(7200));
+    }
+    // Full jitter: waits spread over the whole step, not bunched at its end.
+    let waits: Vec<Duration> = (0..200).map(|_| backoff(10, None)).collect();
+    assert!(waits.iter().any(|d| *d < Duration::from_secs(512)));
+    assert!(waits.iter().any(|d| *d > Duration::from_secs(512)));
+}
+
+fn engine(dir: &tempfile::TempDir) -> Engine {
+    let e = Engine::open(
+        dir.path().join("e.db"),
+        Config::with_region(Region::new("DE").expect("region")),
+    )
+    .expect("open");
+    e.set_key("k1", &[7; 32], &NoProgress).expect("key");
+    e
+}
+
+fn contact(id: &str, phone: &str) -> RawContact {
+    RawContact::new(id, id).with(IdentifierKind::Phone, None, phone)
+}
+
+fn state(e: &Engine, canonical: &str) -> Option<UploadState> {
+    e.pending_uploads(u64::MAX).expect("pending");
+    e.contacts(0, u64::MAX)
+        .expect("contacts")
+        .into_iter()
+        .flat_map(|c| c.identifiers)
+        .find(|i| i.canonical == canonical)
+        .map(|i| i.state)
+}
+
+fn plan_one(e: &Engine) -> st::StoredBatch {
+    let input = PlanInput {
+        batch_id: "b_1",
+        key_id: "k1",
+        full: false,
+        max_total: 100,
+        now: 1,
+    };
+    let mut cursor = PlanCursor {
+        adds_budget: 100,
+        ..PlanCursor::default()
+    };
+    e.inner()
+        .store
+        .write(|tx| st::plan(tx, &input, &mut cursor))
+        .expect("plan")
+        .expect("a batch")
+}
+
+#[test]
+fn an_answer_applies_what_contacts_want_now() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    e.import_snapshot(
+        vec![contact("a", "0151 11111111"), contact("b", "0151 22222222")],
+        &NoProgress,
+    )
+    .expect("import");
+    let batch = plan_one(&e);
+    assert_eq!(batch.adds.len(), 2);
+    assert_eq!(state(&e, "+4915111111111"), Some(UploadState::AddInFlight));
+    // While the batch is out, contact b is deleted.
+    e.apply_changes(&[], &["b".to_owned()], &NoProgress)
+        .expect("delete");
+    let matches: HashMap<&str, &str> = [(batch.adds[0].2.as_str(), "u_a")].into();
+    let applied = e
+        .inner()
+        .store
+        .write(|tx| st::acknowledge(tx, &batch, &matches, 2))
+        .expect("ack");
+    assert_eq!((applied.added, applied.new_matches), (2, 1));
+    assert_eq!(state(&e, "+4915111111111"), Some(UploadState::Acknowledged));
+    // b's number reached the server and nobody holds it now: it must come off again.
+    let pending = e.pending_uploads(u64::MAX).expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, UploadState::PendingRemove);
+    assert_eq!(e.matches().expect("matches").len(), 1);
+    assert!(
+        e.inner()
+            .store
+            .read(st::batches)
+            .expect("batches")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_batch_taken_back_returns_its_work_to_pending() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    e.import_snapshot(
+        vec![contact("a", "0151 11111111"), contact("b", "0151 22222222")],
+        &NoProgress,
+    )
+    .expect("import");
+    let batch = plan_one(&e);
+    e.apply_changes(&[], &["b".to_owned()], &NoProgress)
+        .expect("delete");
+    e.inner()
+        .store
+        .write(|tx| st::revert(tx, &batch))
+        .expect("revert");
+    // a is pending again; b never reached the server and nobody holds it: gone.
+    let pending = e.pending_uploads(u64::MAX).expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, UploadState::PendingAdd);
+    assert_eq!(e.status().expect("status").identifiers, 1);
+    assert!(
+        e.inner()
+            .store
+            .read(st::batches)
+            .expect("batches")
+            .is_empty()
+    );
+}
+
+#[test]
+fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    let book: Vec<RawContact> = (0..25)
+        .map(|i| contact(&format!("c{i}"), &format!("0151 1000{i:04}")))
+        .collect();
+    e.import_snapshot(book, &NoProgress).expect("import");
+    let mut cursor = PlanCursor {
+        adds_budget: 20,
+        ..PlanCursor::default()
+    };
+    let mut sizes = Vec::new();
+    for n in 0.. {
+        let id = format!("b_{n}");
+        let input = PlanInput {
+            batch_id: &id,
+            key_id: "k1",
+            full: n == 0,
+            max_total: 8,
+            now: 1,
+        };
+        let Some(batch) = e
+            .inner()
+            .store
+            .write(|tx| st::plan(tx, &input, &mut cursor))
+            .expect("plan")
+        else {
+            break;
+        };
+        sizes.push(batch.adds.len());
+    }
+    assert_eq!(sizes, [8, 8, 4]);
+    assert_eq!(cursor.deferred, 5);
+    let stored = e.inner().store.read(st::batches).expect("batches");
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].mode, super::wire::Mode::Full);
+    // The stored body is what will be sent, and lists exactly the stored members.
+    let body: super::wire::BatchRequest = serde_json::from_slice(&stored[0].body).expect("body");
+    assert_eq!(body.add.len(), stored[0].adds.len());
+}
