@@ -3,22 +3,31 @@
 //! Every verb drives the same core the mobile bindings use, with no FFI in between. The verbs
 //! over identifiers and files (`normalize`, `hash`, `read`) print one JSON object per line on
 //! stdout (easy to pipe into `jq` or the next verb); summaries and errors go to stderr. The verbs
-//! over the local database (`import`, `status`, `contacts`) print a readable summary, or JSON with
-//! `--json`; their progress goes to stderr. Exit codes: 0 when all input was read (rejected
-//! values are data, not failures), 2 for unusable arguments, unreadable files or a database
-//! error.
+//! over the local database (`import`, `status`, `contacts`, `matches`) and the server (`sync`,
+//! `register`, `forget`, `invite`, `business-match`, `admin`) print a readable summary, or JSON
+//! with `--json`; their progress goes to stderr. `serve` runs the reference server and `demo` the
+//! whole flow on this machine. Exit codes: 0 when all input was read (rejected values are data,
+//! not failures), 2 for unusable arguments, unreadable files, a database error, or a server that
+//! could not be reached or refused the request.
 
 mod commands;
+mod credentials;
+mod demo;
+mod net_commands;
+mod serve;
 mod store_commands;
+mod transport;
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use contactsync_core::identifier::{IdentifierKind, Region};
 
-/// Private contact discovery: normalise, hash and read contacts.
+/// Private contact discovery: normalise, hash and read contacts; sync them with a discovery
+/// server; run one. Start with `contactsync demo`.
 #[derive(Debug, Parser)]
 #[command(name = "contactsync", version, about, long_about = None)]
 struct Cli {
@@ -87,6 +96,229 @@ enum Command {
     Contacts {
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Run the whole flow on this machine: an embedded server, app users, a sample address
+    /// book, two syncs and an invite; prints which contacts were found and through what.
+    Demo {
+        /// Keep the databases in this directory (else a temporary one, removed at the end).
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
+    /// Sync the database with a server: send the hashes of what changed since the last sync,
+    /// receive the matches. Registers this database's device (open registration) the first time.
+    Sync {
+        #[command(flatten)]
+        server: ServerArg,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Sync now, even before the server's check interval or a backoff has passed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The contacts found on the app, and through which identifier ("invite" for invites).
+    Matches {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Register this database's device with a server. With an admin token and a user reference
+    /// the app's backend vouches for it (needed for invites); without, open registration.
+    Register {
+        #[command(flatten)]
+        server: ServerArg,
+        #[command(flatten)]
+        db: DbArgs,
+        /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
+        #[arg(long, value_name = "TOKEN")]
+        admin_token: Option<String>,
+        /// The app's reference of the user this device belongs to.
+        #[arg(long, value_name = "REF")]
+        user_ref: Option<String>,
+    },
+    /// Withdraw consent: the server deletes everything it holds for this device (its receipt is
+    /// printed), then the database is wiped and the credential deleted.
+    Forget {
+        #[command(flatten)]
+        server: OptionalServerArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Invites: discovery without a phone number or e-mail (a device vouched for by the app).
+    Invite {
+        #[command(subcommand)]
+        action: InviteCommand,
+    },
+    /// Match a business's list (vCard or CSV files) against the app's users: normalised and
+    /// hashed here, only keyed hashes are sent; prints the entries that are on the app.
+    BusinessMatch {
+        #[command(flatten)]
+        server: ServerArg,
+        /// Default region for national-format phone numbers (see `normalize`).
+        #[arg(long, value_name = "CC")]
+        region: Option<String>,
+        /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
+        #[arg(long, value_name = "TOKEN")]
+        admin_token: Option<String>,
+        /// One JSON object per matched entry instead of readable lines.
+        #[arg(long)]
+        json: bool,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run the reference discovery server until Ctrl-C. The first line on stderr is
+    /// `listening on http://ADDR`.
+    Serve {
+        /// The server's database. Default: `contactsync-server.db` in the data directory (see
+        /// `import --help`).
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+        /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
+        /// and put a TLS proxy in front for anything else.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// The admin token (else `$CONTACTSYNC_ADMIN_TOKEN`, else a random one, printed once).
+        #[arg(long, value_name = "TOKEN")]
+        admin_token: Option<String>,
+        /// Base of invite links (`URL/i/CODE`). Default: the listening address.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
+        #[arg(long)]
+        no_open_registration: bool,
+        /// New identifiers per device per UTC day (default 100000).
+        #[arg(long, value_name = "N")]
+        daily_quota: Option<u32>,
+        /// Hashes per batch or match request (default 2000).
+        #[arg(long, value_name = "N")]
+        max_batch: Option<u32>,
+        /// Seconds a device with nothing to send waits between checks (default 86400).
+        #[arg(long, value_name = "S")]
+        check_interval: Option<u32>,
+    },
+    /// The app backend's side: its users and the hashing keys.
+    Admin {
+        #[command(subcommand)]
+        what: AdminCommand,
+    },
+}
+
+/// `--server` where it is needed.
+#[derive(Debug, clap::Args)]
+struct ServerArg {
+    /// The server's base URL: `https://...`, or `http://` to this machine (loopback).
+    #[arg(long, value_name = "URL")]
+    server: String,
+}
+
+/// `--server` where the stored credential can tell it.
+#[derive(Debug, clap::Args)]
+struct OptionalServerArg {
+    /// The server's base URL (default: the one this database is registered with).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum InviteCommand {
+    /// Create an invite code and link; whoever redeems it becomes a match at your next sync.
+    Create {
+        #[command(flatten)]
+        server: OptionalServerArg,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Lifetime in seconds (server default 7 days, at most 30 days).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u32>,
+    },
+    /// Redeem someone's invite (the code as typed, or the link).
+    Redeem {
+        #[command(flatten)]
+        server: OptionalServerArg,
+        #[command(flatten)]
+        db: DbArgs,
+        /// `7K3M-9QX2-R4`, or `https://host/i/7K3M9QX2R4`.
+        #[arg(value_name = "CODE_OR_LINK")]
+        code: String,
+    },
+}
+
+/// Options of the admin verbs.
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// The server's base URL.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Print the server's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Register, replace or delete an app user's identifiers.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Rotate the hashing key: `rotate`, register the users again, `activate`.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Register a user with these identifiers (replacing any registered before). Each is
+    /// `kind:value` (`phone:`, `email:`, `handle:`, `account:`, `invite:`) or a value whose kind
+    /// is guessed (`+4915123456789`, `ana@example.org`, `google:1078543`, `@ana`).
+    Put {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The app's opaque reference of the user.
+        #[arg(long, value_name = "REF")]
+        user_ref: String,
+        /// Keep the user but let nobody find them.
+        #[arg(long)]
+        hidden: bool,
+        /// Default region for national-format phone numbers (see `normalize`).
+        #[arg(long, value_name = "CC")]
+        region: Option<String>,
+        /// The identifiers.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Delete a user (they are lost to every device that had found them).
+    Delete {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The app's opaque reference of the user.
+        #[arg(long, value_name = "REF")]
+        user_ref: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create the next key (registrations are then hashed under both).
+    Rotate {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Make the next key current; devices re-sync in full.
+    Activate {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The key's id, as `rotate` printed it.
+        key_id: String,
+    },
+    /// List the keys and their states (never the secrets).
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
     },
 }
 
@@ -170,6 +402,7 @@ fn main() -> ExitCode {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
             store_commands::contacts(&mut out, region, &path, db.json)
         }),
+        command => run_more(&mut out, command),
     };
     let flushed = out.flush();
     match result {
@@ -190,6 +423,152 @@ fn main() -> ExitCode {
             eprintln!("contactsync: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The verbs over the server, `serve` and `demo`.
+fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands::Failure> {
+    match command {
+        Command::Demo { keep } => demo::demo(out, keep.as_deref()),
+        Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            net_commands::sync(out, region, &path, &server.server, force, db.json)
+        }),
+        Command::Matches { db } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            net_commands::matches(out, region, &path, db.json)
+        }),
+        Command::Register {
+            server,
+            db,
+            admin_token,
+            user_ref,
+        } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), true)?;
+            net_commands::register(
+                out,
+                region,
+                &path,
+                &server.server,
+                admin_token.as_deref(),
+                user_ref.as_deref(),
+                db.json,
+            )
+        }),
+        Command::Forget { server, db } => resolve_region(None).and_then(|region| {
+            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            net_commands::forget(out, region, &path, server.server.as_deref(), db.json)
+        }),
+        Command::Invite { action } => resolve_region(None).and_then(|region| match action {
+            InviteCommand::Create { server, db, ttl } => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                net_commands::invite_create(
+                    out,
+                    region,
+                    &path,
+                    server.server.as_deref(),
+                    ttl,
+                    db.json,
+                )
+            }
+            InviteCommand::Redeem { server, db, code } => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                net_commands::invite_redeem(
+                    out,
+                    region,
+                    &path,
+                    server.server.as_deref(),
+                    &code,
+                    db.json,
+                )
+            }
+        }),
+        Command::BusinessMatch {
+            server,
+            region,
+            admin_token,
+            json,
+            files,
+        } => resolve_region(region.as_deref()).and_then(|region| {
+            net_commands::business_match(
+                out,
+                region,
+                &server.server,
+                admin_token.as_deref(),
+                &files,
+                json,
+            )
+        }),
+        Command::Serve {
+            db,
+            listen,
+            admin_token,
+            public_url,
+            no_open_registration,
+            daily_quota,
+            max_batch,
+            check_interval,
+        } => serve::serve(serve::ServeOptions {
+            db,
+            listen,
+            admin_token,
+            public_url,
+            open_registration: !no_open_registration,
+            daily_quota,
+            max_batch,
+            check_interval_s: check_interval,
+        }),
+        Command::Admin { what } => run_admin(out, what),
+        Command::Normalize { .. }
+        | Command::Hash { .. }
+        | Command::Read { .. }
+        | Command::Import { .. }
+        | Command::Status { .. }
+        | Command::Contacts { .. } => Err(UsageError("unreachable verb".into()).into()),
+    }
+}
+
+/// `contactsync admin ...`.
+fn run_admin(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, commands::Failure> {
+    match what {
+        AdminCommand::User { action } => match action {
+            UserCommand::Put {
+                admin,
+                user_ref,
+                hidden,
+                region,
+                ids,
+            } => {
+                let region = resolve_region(region.as_deref())?;
+                let conn =
+                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
+                net_commands::admin_user_put(
+                    out, &conn, region, &user_ref, hidden, &ids, admin.json,
+                )
+            }
+            UserCommand::Delete { admin, user_ref } => {
+                let conn =
+                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
+                net_commands::admin_user_delete(out, &conn, &user_ref, admin.json)
+            }
+        },
+        AdminCommand::Key { action } => match action {
+            KeyCommand::Rotate { admin } => {
+                let conn =
+                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
+                net_commands::admin_key_rotate(out, &conn, admin.json)
+            }
+            KeyCommand::Activate { admin, key_id } => {
+                let conn =
+                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
+                net_commands::admin_key_activate(out, &conn, &key_id, admin.json)
+            }
+            KeyCommand::List { admin } => {
+                let conn =
+                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
+                net_commands::admin_key_list(out, &conn, admin.json)
+            }
+        },
     }
 }
 

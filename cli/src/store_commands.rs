@@ -63,7 +63,7 @@ pub fn resolve_db(arg: Option<&Path>, create: bool) -> Result<PathBuf, Failure> 
 ///
 /// Written out here rather than taken from `directories`, which pulls in an MPL-2.0 crate
 /// (`option-ext`) that `scripts/check-licenses` rejects.
-fn data_dir() -> Option<PathBuf> {
+pub(crate) fn data_dir() -> Option<PathBuf> {
     fn env_path(name: &str) -> Option<PathBuf> {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -85,7 +85,7 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 /// Opens the engine; `must_exist` refuses to create a database (the read-only verbs).
-fn open(db: &Path, region: Region, must_exist: bool) -> Result<Engine, Failure> {
+pub(crate) fn open(db: &Path, region: Region, must_exist: bool) -> Result<Engine, Failure> {
     if must_exist && !db.exists() {
         return Err(UsageError(format!(
             "no database at {} (run `contactsync import` first, or pass --db)",
@@ -96,11 +96,11 @@ fn open(db: &Path, region: Region, must_exist: bool) -> Result<Engine, Failure> 
     Engine::open(db, Config::with_region(region)).map_err(|e| engine_failure(db, &e))
 }
 
-fn engine_failure(db: &Path, e: &Error) -> Failure {
+pub(crate) fn engine_failure(db: &Path, e: &Error) -> Failure {
     UsageError(format!("{}: {e}", db.display())).into()
 }
 
-fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+pub(crate) fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
@@ -352,7 +352,7 @@ fn write_contact(out: &mut impl Write, c: &ContactView) -> io::Result<()> {
 /// Progress of an import on stderr: a spinner on a terminal, otherwise a plain line at most
 /// every [`LINE_EVERY`] or [`LINE_EVERY_ITEMS`] contacts.
 #[derive(Debug)]
-struct StderrProgress {
+pub(crate) struct StderrProgress {
     bar: Option<ProgressBar>,
     lines: Mutex<LineState>,
 }
@@ -371,7 +371,7 @@ const LINE_EVERY: Duration = Duration::from_secs(1);
 const LINE_EVERY_ITEMS: u64 = 10_000;
 
 impl StderrProgress {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let now = Instant::now();
         let bar = io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -391,7 +391,7 @@ impl StderrProgress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -415,6 +415,22 @@ fn remove_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+fn upload_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg}: [{bar:30}] {human_pos}/{human_len} hashes")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// What a stage is called in progress lines, and what it counts.
+fn stage_words(stage: Stage) -> (&'static str, &'static str) {
+    match stage {
+        Stage::Import => ("importing", "contacts"),
+        Stage::Remove => ("removing", "contacts"),
+        Stage::Rehash => ("re-hashing", "contacts"),
+        Stage::Upload => ("uploading", "hashes"),
+    }
+}
+
 impl ProgressListener for StderrProgress {
     fn on_progress(&self, p: Progress) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
@@ -436,11 +452,12 @@ impl ProgressListener for StderrProgress {
                     None => bar.unset_length(),
                 }
                 bar.set_position(p.done);
-                let (style, message) = match p.stage {
-                    Stage::Import => (import_style(), "importing"),
-                    Stage::Remove => (remove_style(), "removing"),
-                    Stage::Rehash => (remove_style(), "re-hashing"),
+                let style = match p.stage {
+                    Stage::Import => import_style(),
+                    Stage::Remove | Stage::Rehash => remove_style(),
+                    Stage::Upload => upload_style(),
                 };
+                let (message, _) = stage_words(p.stage);
                 bar.set_style(style);
                 bar.set_message(message);
                 lines.last_stage = Some(p.stage);
@@ -460,20 +477,16 @@ impl ProgressListener for StderrProgress {
         if !due {
             return;
         }
-        let stage = match p.stage {
-            Stage::Import => "importing",
-            Stage::Remove => "removing",
-            Stage::Rehash => "re-hashing",
-        };
+        let (stage, unit) = stage_words(p.stage);
         let elapsed = now.duration_since(lines.started).as_secs_f64();
         let line = match p.total {
-            Some(total) => format!("{stage}: {}/{total} contacts", p.done),
+            Some(total) => format!("{stage}: {}/{total} {unit}", p.done),
             None if elapsed > 0.0 => {
                 #[allow(clippy::cast_precision_loss)]
                 let rate = p.done as f64 / elapsed;
-                format!("{stage}: {} contacts ({rate:.0}/s)", p.done)
+                format!("{stage}: {} {unit} ({rate:.0}/s)", p.done)
             }
-            None => format!("{stage}: {} contacts", p.done),
+            None => format!("{stage}: {} {unit}", p.done),
         };
         // Progress is advisory: a closed stderr must not stop the import.
         let _ = writeln!(io::stderr().lock(), "contactsync: {line}");

@@ -1,7 +1,143 @@
-//! contactsync-server: the reference discovery server (the protocol's other side).
+//! contactsync-server: the reference discovery server, the other side of docs/protocol.md.
 //!
-//! Placeholder: the protocol issue implements docs/protocol.md here with axum and tokio,
-//! storage behind one trait with `SQLite` as the embedded default.
+//! The server is stateless apart from its [`Storage`]: keys, clients and their sets of hashes,
+//! stored batch answers, invites, the change feed and the rate and quota counters all live there,
+//! so several instances can serve one database (with [`SqliteStorage`], one `SQLite` file in WAL
+//! mode; every state change of a request is one `IMMEDIATE` transaction).
+//!
+//! The layers, each a module:
+//!
+//! ```text
+//! http (axum: routes, bodies, auth header, errors) ─► service (the protocol's rules, blocking)
+//!                                                      ─► storage (Storage/Transaction: SQLite)
+//! ```
+//!
+//! [`start`] runs a server on its own thread (tests, the CLI demo); [`run`] serves on the
+//! caller's tokio runtime until a shutdown future completes (`contactsync serve`).
+//!
+//! **What it never does**: store a raw identifier (the admin API hashes on receipt), store a
+//! token (only its SHA-256), or log an identifier, a hash or a token at `info` or above (request
+//! logs carry the method, the path template, the status and the duration).
 
-/// The protocol version this server will speak, as it appears in paths (`/v1/...`).
+mod error;
+mod http;
+mod server;
+mod service;
+pub mod storage;
+mod util;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use error::ServerError;
+pub use server::{RunningServer, run, run_with_storage, start};
+pub use storage::{SqliteStorage, Storage, Transaction};
+
+/// The protocol version this server speaks, as it appears in paths (`/v1/...`).
 pub const PROTOCOL_VERSION: &str = "v1";
+
+/// What the server enforces, and advertises in `GET /v1/config` (docs/protocol.md, "Limits the
+/// server enforces").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Hashes per batch (add + remove), per match request, and identifiers per user.
+    pub max_batch: u32,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: u32,
+    /// New hashes a client may add per UTC day.
+    pub daily_new_identifiers: u32,
+    /// Advice to clients: with nothing to send, check at most this often (seconds).
+    pub check_interval_s: u32,
+    /// Requests per client per minute (a fixed window kept in storage).
+    pub requests_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    /// The defaults of docs/protocol.md.
+    fn default() -> Self {
+        LimitsConfig {
+            max_batch: 2000,
+            max_body_bytes: 256 * 1024,
+            daily_new_identifiers: 100_000,
+            check_interval_s: 86_400,
+            requests_per_minute: 120,
+        }
+    }
+}
+
+/// How to run a server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The `SQLite` database file (created and migrated if needed).
+    pub db: PathBuf,
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
+    pub admin_token: String,
+    /// Whether `POST /v1/clients` lets any device register itself.
+    pub open_registration: bool,
+    /// Base of invite links (`<public_url>/i/<code>`); default `http://<listening address>`.
+    pub public_url: Option<String>,
+    /// The limits.
+    pub limits: LimitsConfig,
+}
+
+impl ServerConfig {
+    /// A configuration with open registration and the default limits.
+    pub fn new(db: impl Into<PathBuf>, listen: SocketAddr, admin_token: impl Into<String>) -> Self {
+        ServerConfig {
+            db: db.into(),
+            listen,
+            admin_token: admin_token.into(),
+            open_registration: true,
+            public_url: None,
+            limits: LimitsConfig::default(),
+        }
+    }
+
+    /// Refuses settings the server cannot honour, before anything is opened or bound.
+    fn validate(&self) -> Result<(), ServerError> {
+        if self.admin_token.is_empty() {
+            return Err(ServerError::Config("the admin token is empty".into()));
+        }
+        // A short token is guessable, but demos and tests use short ones: warn, do not refuse.
+        if self.admin_token.len() < 16 {
+            tracing::warn!("the admin token is shorter than 16 characters");
+        }
+        let l = &self.limits;
+        if l.max_batch == 0 || l.requests_per_minute == 0 || l.check_interval_s == 0 {
+            return Err(ServerError::Config(
+                "max_batch, requests_per_minute and check_interval_s must be at least 1".into(),
+            ));
+        }
+        // Below 1 KiB not even a one-hash batch with its ids fits.
+        if l.max_body_bytes < 1024 {
+            return Err(ServerError::Config(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|_| ServerError::Config("public_url is not a URL".into()))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ServerError::Config(
+                    "public_url must be an http or https URL".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    /// Never prints the admin token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("db", &self.db)
+            .field("listen", &self.listen)
+            .field("open_registration", &self.open_registration)
+            .field("public_url", &self.public_url)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,6 +1,8 @@
 //! Helpers shared by the cross-crate integration tests in `tests/tests/`: where the shared test
 //! vectors and fixtures live.
 
+pub mod net;
+
 use std::path::PathBuf;
 
 /// `tests/vectors/`: JSON vectors read by the Rust tests now and the Kotlin and Swift tests later.

@@ -1,0 +1,521 @@
+//! `contactsync demo`: the whole discovery flow on this machine, in a few seconds.
+//!
+//! A temporary directory; an embedded reference server on a free loopback port; app users
+//! registered through the admin API (by phone, e-mail, linked account and handle, one hidden);
+//! an address book imported from the samples that ship inside the binary (`cli/demo/`) plus a
+//! generated one; a sync as a device the app's backend vouched for; then a contact joins the app
+//! and a friend redeems this device's invite; a second sync brings both through the change feed.
+//! Nothing leaves the machine.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
+use contactsync_core::source::{self, ReadOptions, SourceItem};
+use contactsync_core::upload::wire::{
+    RedeemAnswer, RedeemRequest, Registered, UserAnswer, UserRequest, VouchRequest,
+};
+use contactsync_core::upload::{Method, call};
+use contactsync_core::{
+    Config, Engine, Error, ImportReport, Match, NoProgress, RawContact, SyncOptions, SyncReport,
+};
+use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+
+use crate::UsageError;
+use crate::commands::Failure;
+use crate::net_commands::{admin_identifier, match_name, transport};
+use crate::serve::random_token;
+use crate::transport::{HttpTransport, ServerUrl};
+
+/// The sample address book, as an iPhone exports it (vCard 3.0).
+const SAMPLE_VCF: &str = include_str!("../demo/sample.vcf");
+/// The sample address book, as Google Contacts exports it (CSV).
+const SAMPLE_CSV: &str = include_str!("../demo/sample.csv");
+/// Contacts in the generated part of the book.
+const GENERATED: usize = 300;
+
+/// The region the samples' national numbers are in.
+const REGION: &str = "US";
+
+/// One app user the demo registers: reference, what they are found by, discoverable.
+struct AppUser {
+    user_ref: &'static str,
+    identifiers: &'static [&'static str],
+    discoverable: bool,
+}
+
+/// The app's users at the start. Each is in the book through one identifier of a different
+/// kind, except the hidden one (who must not be found) and the friend (not in the book at all).
+const USERS: &[AppUser] = &[
+    // Phone numbers, in any format: the admin API gets them canonical.
+    AppUser {
+        user_ref: "u_amara",
+        identifiers: &["+44 7911 123456"],
+        discoverable: true,
+    },
+    AppUser {
+        user_ref: "u_bruno",
+        identifiers: &["(202) 555-0186"],
+        discoverable: true,
+    },
+    // E-mail addresses only.
+    AppUser {
+        user_ref: "u_wei",
+        identifiers: &["wei.chen.home@example.net"],
+        discoverable: true,
+    },
+    AppUser {
+        user_ref: "u_dana",
+        identifiers: &["dana@example.org"],
+        discoverable: true,
+    },
+    // A linked account (the book has it from the phone's Google account).
+    AppUser {
+        user_ref: "u_eli",
+        identifiers: &["google:1078543"],
+        discoverable: true,
+    },
+    // A handle in the app's namespace.
+    AppUser {
+        user_ref: "u_farah",
+        identifiers: &["handle:farah_k"],
+        discoverable: true,
+    },
+    // In the book, but hidden: never found.
+    AppUser {
+        user_ref: "u_hugo",
+        identifiers: &["+33 6 12 34 56 78"],
+        discoverable: false,
+    },
+    // The friend who redeems this device's invite; not in the book.
+    AppUser {
+        user_ref: "u_zoe",
+        identifiers: &["zoe.friend@example.com"],
+        discoverable: true,
+    },
+];
+
+/// Joins the app between the two syncs.
+const JOINS_LATER: AppUser = AppUser {
+    user_ref: "u_gus",
+    identifiers: &["(415) 555-0132"],
+    discoverable: true,
+};
+
+/// This device's user.
+const ME: &str = "u_you";
+
+/// A step that failed, named.
+fn step(what: &str) -> impl Fn(Error) -> Failure + '_ {
+    move |e| UsageError(format!("demo: {what}: {e}")).into()
+}
+
+/// `contactsync demo`.
+pub fn demo(out: &mut impl Write, keep: Option<&Path>) -> Result<ExitCode, Failure> {
+    let region = Region::new(REGION).map_err(|e| UsageError(format!("demo: region: {e}")))?;
+    contactsync_core::identifier::phone::warm_up_in_background(region);
+    let temp;
+    let dir: PathBuf = if let Some(dir) = keep {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UsageError(format!("demo: creating {}: {e}", dir.display())))?;
+        for file in ["server.db", "contactsync.db"] {
+            if dir.join(file).exists() {
+                return Err(UsageError(format!(
+                    "demo: {} already holds a {file}: give --keep an empty or new directory",
+                    dir.display()
+                ))
+                .into());
+            }
+        }
+        dir.to_owned()
+    } else {
+        temp = tempfile::Builder::new()
+            .prefix("contactsync-demo-")
+            .tempdir()
+            .map_err(|e| UsageError(format!("demo: temporary directory: {e}")))?;
+        temp.path().to_owned()
+    };
+
+    // 1. The server: loopback, a free port, SQLite in the directory, a short check interval.
+    let admin_token = random_token()?;
+    let mut config = ServerConfig::new(
+        dir.join("server.db"),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        admin_token.clone(),
+    );
+    config.limits = LimitsConfig {
+        check_interval_s: 5,
+        ..LimitsConfig::default()
+    };
+    let server = contactsync_server::start(config)
+        .map_err(|e| UsageError(format!("demo: starting the server: {e}")))?;
+    let result = run(out, &dir, region, &server, &admin_token, keep.is_some());
+    server.stop();
+    result
+}
+
+fn run(
+    out: &mut impl Write,
+    dir: &Path,
+    region: Region,
+    server: &RunningServer,
+    admin_token: &str,
+    kept: bool,
+) -> Result<ExitCode, Failure> {
+    let url = ServerUrl::parse(&server.url()).map_err(|e| UsageError(format!("demo: {e}")))?;
+    writeln!(
+        out,
+        "contactsync demo: a discovery server at {url}, data in {}{}",
+        dir.display(),
+        if kept { "" } else { " (removed at the end)" }
+    )?;
+    let admin = transport(&url, Some(admin_token))?;
+
+    // 2. The app's users, through the admin API (raw identifiers, hashed by the server).
+    let normalizer = Normalizer::new(region);
+    for user in USERS {
+        put_user(&admin, normalizer, user)?;
+    }
+    let hidden = USERS.iter().filter(|u| !u.discoverable).count();
+    writeln!(
+        out,
+        "app users:    {} registered by the app's backend (phone, e-mail, linked account, \
+         handle; {hidden} hidden)",
+        USERS.len()
+    )?;
+
+    // 3. This device's address book: the two samples plus a generated book.
+    let db = dir.join("contactsync.db");
+    let engine =
+        Engine::open(&db, Config::with_region(region)).map_err(step("opening the book"))?;
+    let report = import(&engine)?;
+    let status = engine.status().map_err(step("reading the book"))?;
+    writeln!(
+        out,
+        "address book: {} contacts (sample.vcf, sample.csv, {GENERATED} generated): {} \
+         identifiers, {} values rejected",
+        report.added + report.changed + report.unchanged,
+        status.identifiers,
+        report.rejected
+    )?;
+
+    // 4. This device, vouched for by the app's backend (so it can use invites).
+    let me = vouch(&admin, &url, ME)?;
+    if kept {
+        save_credential(&db, &url, &me)?;
+    }
+    let device = transport(&url, Some(&me.token))?;
+    let options = SyncOptions {
+        force: true,
+        ..SyncOptions::default()
+    };
+    let first = engine
+        .sync(&device, &options, &NoProgress)
+        .map_err(step("first sync"))?;
+    writeln!(out, "sync 1:       {}", sync_line(&first))?;
+
+    // 5. Meanwhile: a contact joins the app; a friend redeems this device's invite.
+    put_user(&admin, normalizer, &JOINS_LATER)?;
+    let invite = engine
+        .create_invite(&device, Some(3600))
+        .map_err(step("creating an invite"))?;
+    let friend = vouch(&admin, &url, "u_zoe")?;
+    let friend_device = transport(&url, Some(&friend.token))?;
+    let redeemed: RedeemAnswer = call(
+        &friend_device,
+        Method::Post,
+        "/v1/invites/redeem",
+        Some(&RedeemRequest {
+            code: invite.code.clone(),
+        }),
+    )
+    .map_err(step("the friend redeeming the invite"))?;
+    writeln!(
+        out,
+        "meanwhile:    u_gus joins the app; you share invite {} and u_zoe redeems it (sees {})",
+        invite::display(&invite.code),
+        redeemed.user_ref
+    )?;
+
+    let second = engine
+        .sync(&device, &options, &NoProgress)
+        .map_err(step("second sync"))?;
+    writeln!(
+        out,
+        "sync 2:       {} (through the change feed)",
+        sync_line(&second)
+    )?;
+
+    write_found_and_next(out, &engine, &db, kept)
+}
+
+/// What was found, and through which identifier; then what to run next.
+fn write_found_and_next(
+    out: &mut impl Write,
+    engine: &Engine,
+    db: &Path,
+    kept: bool,
+) -> Result<ExitCode, Failure> {
+    let mut found = engine.matches().map_err(step("reading the matches"))?;
+    found.sort_by(|a, b| {
+        (a.source_id.is_none(), match_name(a), a.kind, &a.canonical).cmp(&(
+            b.source_id.is_none(),
+            match_name(b),
+            b.kind,
+            &b.canonical,
+        ))
+    });
+    writeln!(out)?;
+    let invites = found.iter().filter(|m| m.source_id.is_none()).count();
+    writeln!(
+        out,
+        "on the app: {} of your contacts, {invites} through an invite (hidden users and \
+         everyone else stay unknown):",
+        found.len() - invites
+    )?;
+    let width = found
+        .iter()
+        .map(|m| match_name(m).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for m in &found {
+        write_found(out, m, width)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "your book reached the server only as keyed hashes: no name, number or address"
+    )?;
+    writeln!(out, "next:")?;
+    if kept {
+        writeln!(
+            out,
+            "  contactsync matches --db {}      # the matches, kept",
+            db.display()
+        )?;
+    }
+    if !kept {
+        writeln!(
+            out,
+            "  contactsync demo --keep DIR              # the same, keeping both databases"
+        )?;
+    }
+    writeln!(
+        out,
+        "  contactsync serve                        # a server of your own (prints its admin token)"
+    )?;
+    writeln!(
+        out,
+        "  contactsync import --db me.db BOOK.vcf   # your own export (vCard or CSV)"
+    )?;
+    writeln!(
+        out,
+        "  contactsync sync --db me.db --server http://127.0.0.1:8787 && contactsync matches --db me.db"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers (or replaces) an app user through the admin API.
+fn put_user(admin: &HttpTransport, normalizer: Normalizer, user: &AppUser) -> Result<(), Failure> {
+    let identifiers = user
+        .identifiers
+        .iter()
+        .map(|raw| admin_identifier(normalizer, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let _: UserAnswer = call(
+        admin,
+        Method::Put,
+        &format!("/v1/admin/users/{}", user.user_ref),
+        Some(&UserRequest {
+            discoverable: user.discoverable,
+            identifiers,
+        }),
+    )
+    .map_err(|e| UsageError(format!("demo: registering app user {}: {e}", user.user_ref)))?;
+    Ok(())
+}
+
+/// A device token for a user, as the app's backend gets it.
+fn vouch(admin: &HttpTransport, url: &ServerUrl, user_ref: &str) -> Result<Registered, Failure> {
+    call(
+        admin,
+        Method::Post,
+        "/v1/admin/clients",
+        Some(&VouchRequest {
+            user_ref: user_ref.to_owned(),
+        }),
+    )
+    .map_err(|e| {
+        UsageError(format!(
+            "demo: registering the device of {user_ref} with {url}: {e}"
+        ))
+        .into()
+    })
+}
+
+/// With `--keep`, the book's credential goes beside it as `contactsync register` would write it.
+fn save_credential(db: &Path, url: &ServerUrl, me: &Registered) -> Result<(), Failure> {
+    crate::credentials::save(
+        db,
+        &crate::credentials::Credential {
+            server: url.as_str().to_owned(),
+            client_id: me.client_id.clone(),
+            token: me.token.clone(),
+            user_ref: Some(ME.to_owned()),
+        },
+    )
+    .map(|_| ())
+}
+
+fn sync_line(r: &SyncReport) -> String {
+    let batches = if r.batches_sent == 1 {
+        "batch"
+    } else {
+        "batches"
+    };
+    format!(
+        "{} {batches}, {} hashes added, {} removed, {} new matches, {} lost",
+        r.batches_sent, r.added, r.removed, r.new_matches, r.lost_matches
+    )
+}
+
+fn write_found(out: &mut impl Write, m: &Match, width: usize) -> std::io::Result<()> {
+    let via = match (m.source_id.is_none(), m.kind) {
+        (true, _) => "invite (redeemed)".to_owned(),
+        (false, IdentifierKind::Invite) => format!("invite  {}", invite::display(&m.canonical)),
+        (false, kind) => format!("{:<8}{}", kind.as_str(), m.canonical),
+    };
+    writeln!(
+        out,
+        "  {:<width$}  {via:<36}  {}",
+        match_name(m),
+        m.user_ref
+    )
+}
+
+/// Imports the samples and the generated book as one snapshot.
+fn import(engine: &Engine) -> Result<ImportReport, Failure> {
+    let sample = |name: &str, text: &'static str| {
+        let options = ReadOptions {
+            id_prefix: name.to_owned(),
+            ..ReadOptions::default()
+        };
+        source::read(text.as_bytes(), &options)
+            .map_err(|e| UsageError(format!("demo: reading the embedded {name}: {e}")))
+    };
+    let files = [
+        sample("sample.vcf", SAMPLE_VCF)?,
+        sample("sample.csv", SAMPLE_CSV)?,
+    ];
+    let contacts = files
+        .into_iter()
+        .flatten()
+        .filter_map(|item| match item {
+            Ok(SourceItem::Contact(c)) => Some(Ok(c.contact)),
+            Ok(SourceItem::Broken(_)) => None,
+            Err(e) => Some(Err(Error::Io(format!("embedded sample: {e}")))),
+        })
+        .chain(generated_book(GENERATED).into_iter().map(Ok));
+    engine
+        .try_import_snapshot(contacts, &NoProgress)
+        .map_err(step("importing the address book"))
+}
+
+/// A deterministic synthetic address book of `n` contacts: fictional numbers (555-01xx) and
+/// reserved e-mail domains, a few values no normaliser accepts, and one contact with the linked
+/// Google account a phone's account adapter would add.
+pub fn generated_book(n: usize) -> Vec<RawContact> {
+    const FIRST: &[&str] = &[
+        "Ada", "Ben", "Carla", "Dev", "Emma", "Felix", "Grace", "Hamid", "Iris", "Jonas", "Kira",
+        "Liam", "Maya", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
+        "Wen", "Xavi", "Yara", "Zane",
+    ];
+    const LAST: &[&str] = &[
+        "Abbott", "Berg", "Castro", "Dalton", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
+        "Jensen", "Kowalski", "Larsen", "Moreau", "Nakamura", "Ortiz", "Park", "Quint", "Reyes",
+        "Silva", "Tanaka", "Ueda", "Vargas", "Weber", "Young",
+    ];
+    const AREAS: &[u32] = &[212, 310, 312, 503, 617, 718];
+    const DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+    // xorshift64*: the same book on every run and platform.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |bound: usize| -> usize {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let v = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33;
+        usize::try_from(v).unwrap_or(0) % bound.max(1)
+    };
+    let mut book = Vec::with_capacity(n + 1);
+    for i in 0..n {
+        let first = FIRST[next(FIRST.len())];
+        let last = LAST[next(LAST.len())];
+        let mut c = RawContact::new(format!("generated#{i}"), format!("{first} {last}"));
+        let area = AREAS[i % AREAS.len()];
+        let line = 100 + (i / AREAS.len()) % 100;
+        let phone = match next(3) {
+            0 => format!("({area}) 555-0{line}"),
+            1 => format!("+1 {area} 555 0{line}"),
+            _ => format!("{area}.555.0{line}"),
+        };
+        c.push(IdentifierKind::Phone, Some("mobile"), phone);
+        if next(3) > 0 {
+            let domain = DOMAINS[next(DOMAINS.len())];
+            let email = format!(
+                "{}.{}{i}@{domain}",
+                first.to_lowercase(),
+                last.to_lowercase()
+            );
+            c.push(IdentifierKind::Email, Some("home"), email);
+        }
+        if next(50) == 0 {
+            // What people type into a phone field.
+            c.push(IdentifierKind::Phone, Some("other"), "ask at reception");
+        }
+        book.push(c);
+    }
+    book.push(
+        RawContact::new("generated#google", "Eli Navarro")
+            .with(IdentifierKind::Account, Some("google"), "google:1078543")
+            .with(
+                IdentifierKind::Email,
+                Some("work"),
+                "eli.navarro@example.com",
+            ),
+    );
+    book
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_book_is_deterministic_and_normalises() {
+        let a = generated_book(50);
+        let b = generated_book(50);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 51);
+        let n = Normalizer::new(Region::default());
+        let ok: usize = a
+            .iter()
+            .map(|c| n.normalize_contact(c).identifiers.len())
+            .sum();
+        assert!(ok >= 50, "{ok}");
+    }
+
+    #[test]
+    fn samples_read() {
+        for text in [SAMPLE_VCF, SAMPLE_CSV] {
+            let items: Vec<_> = source::read(text.as_bytes(), &ReadOptions::default())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(items.len() >= 4);
+            assert!(items.iter().all(|i| matches!(i, SourceItem::Contact(_))));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `contactsync serve`: the reference discovery server (`contactsync-server`) in the foreground,
+//! until Ctrl-C (or SIGTERM).
+//!
+//! The first line on stderr is `listening on http://ADDR` with the address actually bound, so
+//! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contactsync_server::{LimitsConfig, ServerConfig};
+
+use crate::UsageError;
+use crate::commands::Failure;
+use crate::net_commands::ADMIN_TOKEN_ENV;
+use crate::store_commands::data_dir;
+
+/// File name of the server's database inside the data directory.
+const SERVER_DB_FILE: &str = "contactsync-server.db";
+
+/// What `serve` was asked for.
+#[derive(Debug)]
+pub struct ServeOptions {
+    pub db: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub admin_token: Option<String>,
+    pub public_url: Option<String>,
+    pub open_registration: bool,
+    pub daily_quota: Option<u32>,
+    pub max_batch: Option<u32>,
+    pub check_interval_s: Option<u32>,
+}
+
+/// A fresh random admin token: 32 bytes, URL-safe base64.
+pub fn random_token() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| UsageError(format!("no randomness for a token: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// `--db`, else `contactsync-server.db` in the data directory (created when missing).
+fn resolve_server_db(arg: Option<&Path>) -> Result<PathBuf, Failure> {
+    if let Some(path) = arg {
+        return Ok(path.to_owned());
+    }
+    let dir = data_dir().ok_or_else(|| {
+        UsageError(
+            "no data directory for the default server database (HOME is not set); use --db".into(),
+        )
+    })?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| UsageError(format!("creating {}: {e}", dir.display())))?;
+    Ok(dir.join(SERVER_DB_FILE))
+}
+
+/// `contactsync serve`.
+pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
+    let db = resolve_server_db(options.db.as_deref())?;
+    let given = options
+        .admin_token
+        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let (admin_token, generated) = match given {
+        Some(t) => (t, false),
+        None => (random_token()?, true),
+    };
+    let mut limits = LimitsConfig::default();
+    if let Some(n) = options.daily_quota {
+        limits.daily_new_identifiers = n;
+    }
+    if let Some(n) = options.max_batch {
+        limits.max_batch = n;
+    }
+    if let Some(s) = options.check_interval_s {
+        limits.check_interval_s = s;
+    }
+    let mut config = ServerConfig::new(&db, options.listen, admin_token.clone());
+    config.open_registration = options.open_registration;
+    config.public_url = options.public_url;
+    config.limits = limits;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("starting the runtime: {e}")))?;
+    let server = contactsync_server::start(config)
+        .map_err(|e| UsageError(format!("serve {}: {e}", db.display())))?;
+    // The first line: scripts and tests read the bound address from it.
+    eprintln!("listening on {}", server.url());
+    eprintln!(
+        "contactsync: database {}; open registration {}",
+        db.display(),
+        if options.open_registration {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    if generated {
+        eprintln!(
+            "contactsync: admin token (generated, shown once; pass --admin-token or set \
+             {ADMIN_TOKEN_ENV} to choose one): {admin_token}"
+        );
+    }
+    eprintln!("contactsync: Ctrl-C stops the server");
+    runtime.block_on(shutdown_signal());
+    eprintln!("contactsync: stopping");
+    server.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    // Without a handler there is nothing to wait for but the process being killed.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

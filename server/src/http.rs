@@ -1,0 +1,365 @@
+//! The HTTP layer: routes, the bearer token, bodies, and every failure as the protocol's error
+//! envelope (axum's own plain-text rejections never reach a client).
+//!
+//! Handlers only move bytes: each one runs its service call on tokio's blocking pool (`SQLite` is
+//! blocking), so the async worker threads only ever wait on sockets.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::service::Service;
+use crate::util::now;
+
+#[derive(Debug, Clone)]
+struct AppState {
+    service: Arc<Service>,
+}
+
+/// Every route of docs/protocol.md; anything else is `404 not_found`.
+pub(crate) fn router(service: Arc<Service>) -> Router {
+    let max_body = service.limits().max_body_bytes as usize;
+    Router::new()
+        .route("/v1/clients", post(register))
+        .route("/v1/admin/clients", post(vouch))
+        .route("/v1/config", get(config))
+        .route("/v1/batches", post(batches))
+        .route("/v1/changes", get(changes))
+        .route("/v1/client", delete(delete_client))
+        .route("/v1/invites", post(create_invite))
+        .route("/v1/invites/redeem", post(redeem_invite))
+        .route("/v1/invites/{code}", delete(revoke_invite))
+        .route(
+            "/v1/admin/users/{user_ref}",
+            put(put_user).delete(delete_user),
+        )
+        .route("/v1/admin/keys", post(create_key).get(list_keys))
+        .route("/v1/admin/keys/{key_id}/activate", post(activate_key))
+        .route("/v1/admin/match", post(admin_match))
+        // A known path with another method is as unknown to a client as an unknown path.
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(log_request))
+        .with_state(AppState { service })
+}
+
+/// One `info` line per request: method, path template (never the path itself: it can carry an
+/// invite code or a user reference), status, duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+/// `404 not_found`. A body sent along is read first (within the limit), so the connection stays
+/// usable for the client's next request.
+async fn not_found(body: Result<Bytes, BytesRejection>) -> Response {
+    let mut response = ApiError::NotFound("no such endpoint").into_response();
+    if body.is_err() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The request body, within `max_body_bytes` (`413 too_large` past it).
+struct Body(Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) => {
+                let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    state.service.too_large()
+                } else {
+                    ApiError::malformed("the request body could not be read")
+                };
+                // The rest of the body was not read, so the connection cannot carry another
+                // request: say so, or a client reusing it would see it reset.
+                let mut response = error.into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                Err(response)
+            }
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// A path parameter; one that does not decode is as unknown as a wrong one.
+fn path_param(param: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    param
+        .map(|Path(p)| p)
+        .map_err(|_| ApiError::NotFound("no such resource"))
+}
+
+/// Runs a service call on the blocking pool.
+async fn blocking<T, F>(call: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(call).await.map_err(|e| {
+        tracing::error!(error = %e, "a request's task failed");
+        ApiError::Internal
+    })?
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|_| ApiError::Internal)?;
+    Ok(json_bytes(status, body))
+}
+
+async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+    let service = app.service;
+    let answer = blocking(move || service.register_open(&body, now())).await?;
+    json(StatusCode::CREATED, &answer)
+}
+
+async fn vouch(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.vouch(&body, now())
+    })
+    .await?;
+    json(StatusCode::CREATED, &answer)
+}
+
+async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let now = now();
+        let caller = service.authenticate_any(token.as_deref(), now)?;
+        service.config(&caller, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn batches(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || service.post_batch(token.as_deref(), &body, now())).await?;
+    Ok(json_bytes(StatusCode::OK, answer))
+}
+
+async fn changes(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let client = service.authenticate_client(token.as_deref(), now())?;
+        service.changes(&client, query.as_deref())
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn delete_client(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let now = now();
+        let client = service.authenticate_client(token.as_deref(), now)?;
+        service.delete_client(&client, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn create_invite(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let now = now();
+        let client = service.authenticate_client(token.as_deref(), now)?;
+        service.create_invite(&client, &body, now)
+    })
+    .await?;
+    json(StatusCode::CREATED, &answer)
+}
+
+async fn revoke_invite(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let now = now();
+        let client = service.authenticate_client(token.as_deref(), now)?;
+        service.revoke_invite(&client, &path_param(code)?, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn redeem_invite(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        let now = now();
+        let client = service.authenticate_client(token.as_deref(), now)?;
+        service.redeem_invite(&client, &body, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn put_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    user_ref: Result<Path<String>, PathRejection>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.put_user(&path_param(user_ref)?, &body, now())
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn delete_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    user_ref: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.delete_user(&path_param(user_ref)?, now())
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn create_key(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let (created, answer) = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.create_key(now())
+    })
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    json(status, &answer)
+}
+
+async fn list_keys(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.list_keys()
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn activate_key(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    key_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.activate_key(&path_param(key_id)?)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn admin_match(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers);
+    let service = app.service;
+    let answer = blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        service.admin_match(&body, now())
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}

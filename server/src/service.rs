@@ -1,0 +1,1081 @@
+//! The protocol's rules (docs/protocol.md), written once against the storage seam.
+//!
+//! Every method is blocking (the HTTP layer calls it on tokio's blocking pool) and makes each
+//! request's state change in one write transaction: a refusal rolls everything back, so a refused
+//! batch changes nothing, not even the quota.
+//!
+//! A client request is two transactions: authentication with the rate counter first (committed
+//! even when the request itself is then refused, so malformed requests count against the rate
+//! too), then the request. The one exception is a batch replay, answered from the first
+//! transaction without charging anything: a replay changes nothing.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contactsync_core::identifier::invite;
+use contactsync_core::upload::wire::{
+    BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
+    InviteRequest, KeyInfo, KeysAnswer, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode,
+    RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserRequest, VouchRequest,
+};
+use contactsync_core::{Digest, HashKey, Identifier, IdentifierKind, Region};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, LimitReason, ServerError};
+use crate::storage::{
+    ClientRecord, KeyRecord, KeyState, ReceiptRecord, Storage, StoredBatch, Transaction, Usage,
+};
+use crate::util::{
+    parse_hash, random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref,
+};
+use crate::{LimitsConfig, ServerConfig};
+
+const MINUTE: i64 = 60;
+const DAY: i64 = 86_400;
+/// How long batch answers are kept for idempotency.
+pub(crate) const BATCH_RETENTION_S: i64 = 30 * DAY;
+const DEFAULT_INVITE_TTL_S: u32 = 7 * 86_400;
+const MAX_INVITE_TTL_S: u32 = 30 * 86_400;
+/// Default and largest page of `GET /v1/changes`.
+const MAX_CHANGES_LIMIT: u32 = 1000;
+/// Random bytes per invite code: 80 bits, 16 data characters plus the check character.
+const INVITE_ENTROPY_BYTES: usize = 10;
+
+/// Who made a request.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// The app's backend.
+    Admin,
+    /// A device.
+    Client(ClientRecord),
+}
+
+/// `POST /v1/clients` takes `{}` (or nothing): no field is defined, so any field is unknown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {}
+
+/// What a batch's adds cost, decided before anything is written.
+#[derive(Debug)]
+struct QuotaPlan {
+    /// Adds the set held already (neither charged nor counted as added).
+    already_held: u64,
+    /// Adds the set did not hold.
+    new_hashes: u64,
+    /// The rotation allowance left after this batch.
+    allowance: u64,
+    /// The counters with this batch charged.
+    usage: Usage,
+}
+
+/// The rules, with the storage and the settings they need.
+pub(crate) struct Service {
+    storage: Arc<dyn Storage>,
+    limits: LimitsConfig,
+    open_registration: bool,
+    admin_token_sha256: [u8; 32],
+    public_url: String,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("storage", &self.storage)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    pub(crate) fn new(storage: Arc<dyn Storage>, config: &ServerConfig, public_url: &str) -> Self {
+        Service {
+            storage,
+            limits: config.limits,
+            open_registration: config.open_registration,
+            admin_token_sha256: sha256(config.admin_token.as_bytes()),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> LimitsConfig {
+        self.limits
+    }
+
+    /// `too_large`, with the limits a client needs to split its request.
+    pub(crate) fn too_large(&self) -> ApiError {
+        ApiError::TooLarge {
+            max_batch: self.limits.max_batch,
+            max_body_bytes: self.limits.max_body_bytes,
+        }
+    }
+
+    /// Creates the first key when the database has none. Safe to race: the check and the insert
+    /// are one write transaction.
+    pub(crate) fn ensure_key(&self, now: i64) -> Result<(), ServerError> {
+        let mut tx = self.storage.write()?;
+        if tx.keys()?.iter().any(|k| k.state == KeyState::Current) {
+            return Ok(());
+        }
+        let key = new_key(KeyState::Current, now)?;
+        tx.insert_key(&key)?;
+        tx.commit()?;
+        tracing::info!(key_id = %key.key_id, "created the first hashing key");
+        Ok(())
+    }
+
+    /// Deletes what has outlived its use: batch answers past their retention, expired invites.
+    pub(crate) fn sweep(&self, now: i64) -> Result<(), ServerError> {
+        let mut tx = self.storage.write()?;
+        let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
+        let invites = tx.prune_invites(now)?;
+        tx.commit()?;
+        tracing::debug!(batches, invites, "swept");
+        Ok(())
+    }
+
+    // --- authentication ---
+
+    fn is_admin(&self, token: &str) -> bool {
+        same_digest(&sha256(token.as_bytes()), &self.admin_token_sha256)
+    }
+
+    /// A client token's client, charging the request against its rate.
+    pub(crate) fn authenticate_client(
+        &self,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<ClientRecord, ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized)?;
+        if self.is_admin(token) {
+            return Err(ApiError::Forbidden("this endpoint needs a client token"));
+        }
+        let mut tx = self.storage.write()?;
+        let client = tx
+            .client_by_token(&sha256(token.as_bytes()))?
+            .ok_or(ApiError::Unauthorized)?;
+        self.charge_request(&mut *tx, &client.client_id, now)?;
+        tx.commit()?;
+        Ok(client)
+    }
+
+    /// `POST /v1/batches` from the token on: authentication, the rate, the batch.
+    ///
+    /// A replay (a batch id stored with the same body) is answered from the authenticating
+    /// transaction, before the rate is charged: "changes nothing" holds for the rate counter too,
+    /// and a replay costs the server one lookup.
+    pub(crate) fn post_batch(
+        &self,
+        token: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized)?;
+        if self.is_admin(token) {
+            return Err(ApiError::Forbidden("this endpoint needs a client token"));
+        }
+        let batch_id = serde_json::from_slice::<BatchRequest>(body)
+            .ok()
+            .map(|r| r.batch_id);
+        let mut tx = self.storage.write()?;
+        let client = tx
+            .client_by_token(&sha256(token.as_bytes()))?
+            .ok_or(ApiError::Unauthorized)?;
+        if let Some(batch_id) = batch_id
+            && let Some(stored) = tx.batch(&client.client_id, &batch_id)?
+            && same_digest(&stored.body_sha256, &sha256(body))
+        {
+            // Dropped without a commit: nothing was written.
+            return Ok(stored.answer);
+        }
+        self.charge_request(&mut *tx, &client.client_id, now)?;
+        tx.commit()?;
+        self.batch(&client, body, now)
+    }
+
+    /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
+    pub(crate) fn authenticate_admin(&self, token: Option<&str>) -> Result<(), ApiError> {
+        let token = token.ok_or(ApiError::Unauthorized)?;
+        if self.is_admin(token) {
+            return Ok(());
+        }
+        let mut tx = self.storage.read()?;
+        if tx.client_by_token(&sha256(token.as_bytes()))?.is_some() {
+            Err(ApiError::Forbidden(
+                "a client token cannot use the admin API",
+            ))
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+
+    /// The admin token or a client token (`GET /v1/config`).
+    pub(crate) fn authenticate_any(
+        &self,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<Caller, ApiError> {
+        match token {
+            Some(t) if self.is_admin(t) => Ok(Caller::Admin),
+            _ => self.authenticate_client(token, now).map(Caller::Client),
+        }
+    }
+
+    /// Counts a request in the client's one-minute window; refuses it when the window is full.
+    fn charge_request(
+        &self,
+        tx: &mut dyn Transaction,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let minute = now.div_euclid(MINUTE);
+        let mut usage = tx.usage(client_id)?.unwrap_or_default();
+        if usage.rate_minute != minute {
+            usage.rate_minute = minute;
+            usage.rate_count = 0;
+        }
+        if usage.rate_count >= self.limits.requests_per_minute {
+            return Err(ApiError::TooManyRequests {
+                retry_after_s: seconds(MINUTE - now.rem_euclid(MINUTE)),
+                reason: LimitReason::Rate,
+            });
+        }
+        usage.rate_count += 1;
+        tx.put_usage(client_id, &usage)?;
+        Ok(())
+    }
+
+    /// What is left of today's budget.
+    fn remaining_today(&self, usage: Option<Usage>, now: i64) -> u32 {
+        let used = usage
+            .filter(|u| u.quota_day == now.div_euclid(DAY))
+            .map_or(0, |u| u.quota_used);
+        let left = u64::from(self.limits.daily_new_identifiers).saturating_sub(used);
+        u32::try_from(left).unwrap_or(u32::MAX)
+    }
+
+    // --- registration ---
+
+    /// `POST /v1/clients`.
+    pub(crate) fn register_open(&self, body: &[u8], now: i64) -> Result<Registered, ApiError> {
+        if !self.open_registration {
+            return Err(ApiError::Forbidden("open registration is disabled"));
+        }
+        parse_json_or_default::<RegisterRequest>(body)?;
+        self.register(None, now)
+    }
+
+    /// `POST /v1/admin/clients`.
+    pub(crate) fn vouch(&self, body: &[u8], now: i64) -> Result<Registered, ApiError> {
+        let request: VouchRequest = parse_json(body)?;
+        if !valid_user_ref(&request.user_ref) {
+            return Err(ApiError::malformed(
+                "user_ref must be 1 to 128 printable ASCII characters",
+            ));
+        }
+        self.register(Some(request.user_ref), now)
+    }
+
+    fn register(&self, user_ref: Option<String>, now: i64) -> Result<Registered, ApiError> {
+        let client = ClientRecord {
+            client_id: random_id::<16>("c_")?,
+            user_ref,
+            set_key_id: None,
+            rekey_allowance: 0,
+        };
+        let token = random_id::<32>("t_")?;
+        let mut tx = self.storage.write()?;
+        tx.insert_client(&client, &sha256(token.as_bytes()), now)?;
+        tx.commit()?;
+        Ok(Registered {
+            client_id: client.client_id,
+            token,
+            user_ref: client.user_ref,
+        })
+    }
+
+    // --- config ---
+
+    /// `GET /v1/config`.
+    pub(crate) fn config(&self, caller: &Caller, now: i64) -> Result<ConfigAnswer, ApiError> {
+        let mut tx = self.storage.read()?;
+        let (current, _) = keys(&mut *tx)?;
+        let remaining_today = match caller {
+            Caller::Admin => self.limits.daily_new_identifiers,
+            Caller::Client(c) => self.remaining_today(tx.usage(&c.client_id)?, now),
+        };
+        let l = self.limits;
+        Ok(ConfigAnswer {
+            key_id: current.key_id,
+            key: URL_SAFE_NO_PAD.encode(&current.secret),
+            hash: "hmac-sha256".to_owned(),
+            context: contactsync_core::hash::CONTEXT.to_owned(),
+            limits: Limits {
+                max_batch: l.max_batch,
+                max_body_bytes: l.max_body_bytes,
+                daily_new_identifiers: l.daily_new_identifiers,
+                remaining_today,
+                check_interval_s: l.check_interval_s,
+                requests_per_minute: l.requests_per_minute,
+            },
+        })
+    }
+
+    // --- batches ---
+
+    /// A batch of an authenticated client: the exact answer bytes (stored, for a replay to get
+    /// them again).
+    fn batch(&self, client: &ClientRecord, body: &[u8], now: i64) -> Result<Vec<u8>, ApiError> {
+        let request: BatchRequest = parse_json(body)?;
+        if request.add.len() + request.remove.len() > self.limits.max_batch as usize {
+            return Err(self.too_large());
+        }
+        if !valid_batch_id(&request.batch_id) {
+            return Err(ApiError::malformed(
+                "batch_id must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
+            ));
+        }
+        if request.mode == Mode::Full && !request.remove.is_empty() {
+            return Err(ApiError::malformed("a full batch cannot remove"));
+        }
+        let add = parse_hashes(&request.add, "add")?;
+        let remove = parse_hashes(&request.remove, "remove")?;
+        let mut seen = HashSet::with_capacity(add.len() + remove.len());
+        if !add.iter().chain(&remove).all(|d| seen.insert(*d)) {
+            return Err(ApiError::malformed(
+                "a hash appears twice in the batch, or in both add and remove",
+            ));
+        }
+        let body_sha256 = sha256(body);
+
+        let mut tx = self.storage.write()?;
+        let client = tx
+            .client(&client.client_id)?
+            .ok_or(ApiError::Unauthorized)?;
+        let id = client.client_id.as_str();
+        // Idempotency comes first: a replay gets its answer even after a rotation or midnight.
+        if let Some(stored) = tx.batch(id, &request.batch_id)? {
+            return if same_digest(&stored.body_sha256, &body_sha256) {
+                Ok(stored.answer)
+            } else {
+                Err(ApiError::BatchConflict)
+            };
+        }
+        let (current, _) = keys(&mut *tx)?;
+        if request.key_id != current.key_id {
+            return Err(ApiError::KeyRotated {
+                key_id: current.key_id,
+            });
+        }
+
+        let quota = self.plan_quota(&mut *tx, &client, &current.key_id, request.mode, &add, now)?;
+        let removed = match request.mode {
+            Mode::Full => tx.clear_set(id)? - quota.already_held,
+            Mode::Delta => tx.remove_from_set(id, &remove)?,
+        };
+        tx.add_to_set(id, &add)?;
+        tx.put_usage(id, &quota.usage)?;
+        tx.update_client_set(id, &current.key_id, quota.allowance)?;
+        let owners = lookup(&mut *tx, &current.key_id, &add, now)?;
+        let matches = request
+            .add
+            .iter()
+            .zip(&add)
+            .filter_map(|(text, d)| {
+                owners.get(d).map(|user_ref| MatchEntry {
+                    hash: text.clone(),
+                    user_ref: user_ref.clone(),
+                })
+            })
+            .collect();
+        let answer = BatchAnswer {
+            batch_id: request.batch_id,
+            key_id: request.key_id,
+            added: u32::try_from(quota.new_hashes).unwrap_or(u32::MAX),
+            removed: u32::try_from(removed).unwrap_or(u32::MAX),
+            matches,
+            remaining_today: self.remaining_today(Some(quota.usage), now),
+        };
+        let answer_bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal)?;
+        tx.insert_batch(
+            id,
+            &answer.batch_id,
+            &StoredBatch {
+                body_sha256,
+                answer: answer_bytes.clone(),
+            },
+            now,
+        )?;
+        tx.commit()?;
+        Ok(answer_bytes)
+    }
+
+    /// The quota for a batch adding `add`, or `daily_quota` when it does not fit whole.
+    ///
+    /// A hash is charged when it was not in the set before this batch. After a rotation, a full
+    /// batch replacing a set made under an older key grants the old set's size as free adds,
+    /// spent by this batch and the deltas of the same re-sync ("a key rotation does not cost a
+    /// device its day"); a full batch under the same key grants nothing, or a client could
+    /// empty and refill its set for free.
+    fn plan_quota(
+        &self,
+        tx: &mut dyn Transaction,
+        client: &ClientRecord,
+        current_key_id: &str,
+        mode: Mode,
+        add: &[Digest],
+        now: i64,
+    ) -> Result<QuotaPlan, ApiError> {
+        let id = client.client_id.as_str();
+        let already_held = tx.set_members(id, add)?.len() as u64;
+        let new_hashes = add.len() as u64 - already_held;
+        let mut allowance = match mode {
+            Mode::Full => {
+                let older_key = client
+                    .set_key_id
+                    .as_deref()
+                    .is_some_and(|k| k != current_key_id);
+                if older_key { tx.set_size(id)? } else { 0 }
+            }
+            Mode::Delta => client.rekey_allowance,
+        };
+        let free = new_hashes.min(allowance);
+        allowance -= free;
+        let charged = new_hashes - free;
+        let day = now.div_euclid(DAY);
+        let mut usage = tx.usage(id)?.unwrap_or_default();
+        if usage.quota_day != day {
+            usage.quota_day = day;
+            usage.quota_used = 0;
+        }
+        if usage.quota_used + charged > u64::from(self.limits.daily_new_identifiers) {
+            return Err(ApiError::TooManyRequests {
+                retry_after_s: seconds(DAY - now.rem_euclid(DAY)),
+                reason: LimitReason::DailyQuota,
+            });
+        }
+        usage.quota_used += charged;
+        Ok(QuotaPlan {
+            already_held,
+            new_hashes,
+            allowance,
+            usage,
+        })
+    }
+
+    // --- changes ---
+
+    /// `GET /v1/changes?since=&limit=`.
+    pub(crate) fn changes(
+        &self,
+        client: &ClientRecord,
+        query: Option<&str>,
+    ) -> Result<ChangesAnswer, ApiError> {
+        let (since, limit) = parse_changes_query(query.unwrap_or(""))?;
+        let mut tx = self.storage.read()?;
+        let head = tx.head_seq()?;
+        let Some(since) = since else {
+            return Ok(ChangesAnswer {
+                gained: Vec::new(),
+                lost: Vec::new(),
+                cursor: head.to_string(),
+                more: false,
+            });
+        };
+        let mut rows = tx.changes_for(&client.client_id, since, limit + 1)?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        // Without more, everything up to the head of this snapshot has been looked at: the
+        // cursor moves there, so the next call does not scan changes of other clients again
+        // (and a cursor from the future is brought back to the head).
+        let cursor = match rows.last() {
+            Some(last) if more => last.seq,
+            _ => head,
+        };
+        // Each hash once, with its latest state in this page.
+        let mut seen = HashSet::new();
+        let mut latest: Vec<_> = rows
+            .into_iter()
+            .rev()
+            .filter(|r| seen.insert(r.digest))
+            .collect();
+        latest.reverse();
+        let mut answer = ChangesAnswer {
+            gained: Vec::new(),
+            lost: Vec::new(),
+            cursor: cursor.to_string(),
+            more,
+        };
+        for change in latest {
+            match change.user_ref {
+                Some(user_ref) => answer.gained.push(MatchEntry {
+                    hash: change.digest.to_base64url(),
+                    user_ref,
+                }),
+                None => answer.lost.push(change.digest.to_base64url()),
+            }
+        }
+        Ok(answer)
+    }
+
+    // --- consent ---
+
+    /// `DELETE /v1/client`.
+    pub(crate) fn delete_client(
+        &self,
+        client: &ClientRecord,
+        now: i64,
+    ) -> Result<DeleteReceipt, ApiError> {
+        let receipt_id = random_id::<16>("r_")?;
+        let mut tx = self.storage.write()?;
+        let deleted = tx
+            .delete_client(&client.client_id)?
+            .ok_or(ApiError::Unauthorized)?;
+        tx.insert_receipt(&ReceiptRecord {
+            receipt_id: receipt_id.clone(),
+            client_id_sha256: sha256(client.client_id.as_bytes()),
+            deleted_at: now,
+            deleted,
+        })?;
+        tx.commit()?;
+        Ok(DeleteReceipt {
+            receipt_id,
+            client_id: client.client_id.clone(),
+            deleted_at: now,
+            deleted,
+        })
+    }
+
+    // --- invites ---
+
+    /// `POST /v1/invites`.
+    pub(crate) fn create_invite(
+        &self,
+        client: &ClientRecord,
+        body: &[u8],
+        now: i64,
+    ) -> Result<InviteAnswer, ApiError> {
+        let request: InviteRequest = parse_json_or_default(body)?;
+        let ttl = request.ttl_s.unwrap_or(DEFAULT_INVITE_TTL_S);
+        if ttl == 0 || ttl > MAX_INVITE_TTL_S {
+            return Err(ApiError::malformed(
+                "ttl_s must be 1 to 2592000 seconds (30 days)",
+            ));
+        }
+        let code = invite::from_entropy(&random_bytes::<INVITE_ENTROPY_BYTES>()?);
+        let code_sha256 = sha256(code.as_bytes());
+        let mut tx = self.storage.write()?;
+        let client = tx
+            .client(&client.client_id)?
+            .ok_or(ApiError::Unauthorized)?;
+        let user_ref = client
+            .user_ref
+            .ok_or(ApiError::Forbidden("only a device with a user can invite"))?;
+        // Hashed under every key, so the invite stays findable across an activation.
+        let (current, next) = keys(&mut *tx)?;
+        let mut hashes = Vec::with_capacity(2);
+        for key in std::iter::once(&current).chain(next.as_ref()) {
+            hashes.push((
+                key.key_id.clone(),
+                hash_key(key)?.hash_parts(IdentifierKind::Invite, &code),
+            ));
+        }
+        let expires_at = now + i64::from(ttl);
+        tx.insert_invite(
+            &crate::storage::InviteRecord {
+                code_sha256,
+                client_id: client.client_id,
+                user_ref,
+                created_at: now,
+                expires_at,
+            },
+            &hashes,
+        )?;
+        tx.commit()?;
+        Ok(InviteAnswer {
+            link: format!("{}/i/{code}", self.public_url),
+            code,
+            expires_at,
+        })
+    }
+
+    /// `DELETE /v1/invites/{code}`.
+    pub(crate) fn revoke_invite(
+        &self,
+        client: &ClientRecord,
+        code: &str,
+        now: i64,
+    ) -> Result<RevokeAnswer, ApiError> {
+        const UNKNOWN: ApiError = ApiError::NotFound("no such open invite of this client");
+        let code = invite::normalize(code).map_err(|_| UNKNOWN)?;
+        let code_sha256 = sha256(code.as_bytes());
+        let mut tx = self.storage.write()?;
+        match tx.invite(&code_sha256)? {
+            Some(inv) if inv.client_id == client.client_id && inv.expires_at > now => {
+                tx.delete_invite(&code_sha256)?;
+                tx.commit()?;
+                Ok(RevokeAnswer { revoked: true })
+            }
+            _ => Err(UNKNOWN),
+        }
+    }
+
+    /// `POST /v1/invites/redeem`.
+    pub(crate) fn redeem_invite(
+        &self,
+        client: &ClientRecord,
+        body: &[u8],
+        now: i64,
+    ) -> Result<RedeemAnswer, ApiError> {
+        // One answer for unknown, expired, revoked and used codes: a code's state cannot be probed.
+        const UNKNOWN: ApiError = ApiError::NotFound("no such open invite");
+        let request: RedeemRequest = parse_json(body)?;
+        let mut tx = self.storage.write()?;
+        let client = tx
+            .client(&client.client_id)?
+            .ok_or(ApiError::Unauthorized)?;
+        let redeemer = client
+            .user_ref
+            .ok_or(ApiError::Forbidden("only a device with a user can redeem"))?;
+        let code = invite::normalize(&request.code).map_err(|_| UNKNOWN)?;
+        let code_sha256 = sha256(code.as_bytes());
+        let invite = tx
+            .invite(&code_sha256)?
+            .filter(|i| i.expires_at > now)
+            .ok_or(UNKNOWN)?;
+        if invite.user_ref == redeemer {
+            return Err(ApiError::Forbidden(
+                "an invite cannot be redeemed by its own user",
+            ));
+        }
+        // Single use: the invite closes, and its creator's feed gets the redeemer under the
+        // invite's hash (under the current key, the one the creator's device hashes with).
+        let (current, _) = keys(&mut *tx)?;
+        let digest = hash_key(&current)?.hash_parts(IdentifierKind::Invite, &code);
+        tx.delete_invite(&code_sha256)?;
+        tx.append_change(
+            &current.key_id,
+            &digest,
+            Some(&redeemer),
+            Some(&invite.client_id),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(RedeemAnswer {
+            user_ref: invite.user_ref,
+        })
+    }
+
+    // --- admin: users ---
+
+    /// `PUT /v1/admin/users/{user_ref}`.
+    pub(crate) fn put_user(
+        &self,
+        user_ref: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<UserAnswer, ApiError> {
+        check_user_ref(user_ref)?;
+        let request: UserRequest = parse_json(body)?;
+        if request.identifiers.len() > self.limits.max_batch as usize {
+            return Err(self.too_large());
+        }
+        let mut identifiers = BTreeSet::new();
+        for (i, given) in request.identifiers.iter().enumerate() {
+            let kind = IdentifierKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == given.kind)
+                .ok_or_else(|| ApiError::malformed(format!("identifiers[{i}]: unknown kind")))?;
+            let parsed = Identifier::parse(kind, &given.value, Region::default()).map_err(|e| {
+                ApiError::malformed(format!("identifiers[{i}]: not valid ({})", e.code()))
+            })?;
+            if parsed.canonical() != given.value {
+                return Err(ApiError::malformed(format!(
+                    "identifiers[{i}]: not in canonical form (docs/identifiers.md)"
+                )));
+            }
+            identifiers.insert((kind, given.value.as_str()));
+        }
+
+        let mut tx = self.storage.write()?;
+        let (current, next) = keys(&mut *tx)?;
+        let hashed = |key: &KeyRecord| -> Result<Vec<Digest>, ApiError> {
+            let key = hash_key(key)?;
+            Ok(identifiers
+                .iter()
+                .map(|(kind, value)| key.hash_parts(*kind, value))
+                .collect())
+        };
+        let new_current = hashed(&current)?;
+        let mut affected: BTreeSet<Digest> = current_hashes(&mut *tx, user_ref, &current)?;
+        affected.extend(new_current.iter().copied());
+        let affected: Vec<Digest> = affected.into_iter().collect();
+        let before = tx.visible_users(&current.key_id, &affected)?;
+        tx.put_user(user_ref, request.discoverable, now)?;
+        tx.set_user_hashes(user_ref, &current.key_id, &new_current)?;
+        if let Some(next) = &next {
+            tx.set_user_hashes(user_ref, &next.key_id, &hashed(next)?)?;
+        }
+        let after = tx.visible_users(&current.key_id, &affected)?;
+        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
+        tx.commit()?;
+        Ok(UserAnswer {
+            user_ref: user_ref.to_owned(),
+            identifiers: u32::try_from(identifiers.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// `DELETE /v1/admin/users/{user_ref}`. An unknown user answers 200 with 0 identifiers: a
+    /// backend retrying a deletion must not see an error.
+    pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
+        check_user_ref(user_ref)?;
+        let mut tx = self.storage.write()?;
+        let (current, _) = keys(&mut *tx)?;
+        let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
+            .into_iter()
+            .collect();
+        let before = tx.visible_users(&current.key_id, &old)?;
+        tx.delete_user(user_ref)?;
+        record_changes(
+            &mut *tx,
+            &current.key_id,
+            &old,
+            &before,
+            &HashMap::new(),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(UserAnswer {
+            user_ref: user_ref.to_owned(),
+            identifiers: u32::try_from(old.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    // --- admin: keys ---
+
+    /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
+    /// during a rotation answers the same next key: a retry must not discard registrations).
+    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
+        let mut tx = self.storage.write()?;
+        if let (_, Some(next)) = keys(&mut *tx)? {
+            return Ok((false, key_info(&next)));
+        }
+        let key = new_key(KeyState::Next, now)?;
+        tx.insert_key(&key)?;
+        tx.commit()?;
+        tracing::info!(key_id = %key.key_id, "created the next hashing key");
+        Ok((true, key_info(&key)))
+    }
+
+    /// `POST /v1/admin/keys/{key_id}/activate`. Activating the current key again is a no-op.
+    pub(crate) fn activate_key(&self, key_id: &str) -> Result<KeyInfo, ApiError> {
+        let mut tx = self.storage.write()?;
+        let (current, next) = keys(&mut *tx)?;
+        if current.key_id == key_id {
+            return Ok(key_info(&current));
+        }
+        let next = next
+            .filter(|n| n.key_id == key_id)
+            .ok_or(ApiError::NotFound("no such next key"))?;
+        tx.delete_key(&current.key_id)?;
+        tx.set_key_state(&next.key_id, KeyState::Current)?;
+        tx.commit()?;
+        tracing::info!(key_id = %next.key_id, retired = %current.key_id, "activated a hashing key");
+        Ok(KeyInfo {
+            key_id: next.key_id,
+            state: KeyState::Current.as_str().to_owned(),
+        })
+    }
+
+    /// `GET /v1/admin/keys`.
+    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
+        let mut tx = self.storage.read()?;
+        let (current, next) = keys(&mut *tx)?;
+        Ok(KeysAnswer {
+            keys: std::iter::once(&current)
+                .chain(next.as_ref())
+                .map(key_info)
+                .collect(),
+        })
+    }
+
+    // --- admin: match ---
+
+    /// `POST /v1/admin/match`: a read transaction, nothing written.
+    pub(crate) fn admin_match(&self, body: &[u8], now: i64) -> Result<MatchAnswer, ApiError> {
+        let request: MatchRequest = parse_json(body)?;
+        if request.hashes.len() > self.limits.max_batch as usize {
+            return Err(self.too_large());
+        }
+        let digests = parse_hashes(&request.hashes, "hashes")?;
+        let mut tx = self.storage.read()?;
+        let (current, _) = keys(&mut *tx)?;
+        if request.key_id != current.key_id {
+            return Err(ApiError::KeyRotated {
+                key_id: current.key_id,
+            });
+        }
+        let owners = lookup(&mut *tx, &current.key_id, &digests, now)?;
+        // A list may repeat a hash; each match is listed once, in the order of the request.
+        let mut listed = HashSet::new();
+        let matches = request
+            .hashes
+            .iter()
+            .zip(&digests)
+            .filter_map(|(text, d)| {
+                let user_ref = owners.get(d)?;
+                listed.insert(*d).then(|| MatchEntry {
+                    hash: text.clone(),
+                    user_ref: user_ref.clone(),
+                })
+            })
+            .collect();
+        Ok(MatchAnswer {
+            key_id: request.key_id,
+            matches,
+        })
+    }
+}
+
+/// The current key and the next one, if any.
+fn keys(tx: &mut dyn Transaction) -> Result<(KeyRecord, Option<KeyRecord>), ApiError> {
+    let mut current = None;
+    let mut next = None;
+    for key in tx.keys()? {
+        match key.state {
+            KeyState::Current => current = Some(key),
+            KeyState::Next => next = Some(key),
+        }
+    }
+    let current = current.ok_or_else(|| {
+        tracing::error!("the database has no current key");
+        ApiError::Internal
+    })?;
+    Ok((current, next))
+}
+
+fn key_info(key: &KeyRecord) -> KeyInfo {
+    KeyInfo {
+        key_id: key.key_id.clone(),
+        state: key.state.as_str().to_owned(),
+    }
+}
+
+fn new_key(state: KeyState, now: i64) -> Result<KeyRecord, ServerError> {
+    Ok(KeyRecord {
+        key_id: random_id::<9>("k_")?,
+        secret: random_bytes::<32>()?.to_vec(),
+        state,
+        created_at: now,
+    })
+}
+
+fn hash_key(key: &KeyRecord) -> Result<HashKey, ApiError> {
+    HashKey::new(key.key_id.as_str(), &key.secret).map_err(|e| {
+        tracing::error!(error = %e, "a stored key is unusable");
+        ApiError::Internal
+    })
+}
+
+/// The user's hashes under the current key.
+fn current_hashes(
+    tx: &mut dyn Transaction,
+    user_ref: &str,
+    current: &KeyRecord,
+) -> Result<BTreeSet<Digest>, ApiError> {
+    Ok(tx
+        .user_hashes(user_ref)?
+        .into_iter()
+        .filter(|(key_id, _)| *key_id == current.key_id)
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// Who `digests` belong to now: discoverable users, then open invites' creators.
+fn lookup(
+    tx: &mut dyn Transaction,
+    key_id: &str,
+    digests: &[Digest],
+    now: i64,
+) -> Result<HashMap<Digest, String>, ApiError> {
+    let mut owners = tx.open_invite_owners(key_id, digests, now)?;
+    owners.extend(tx.visible_users(key_id, digests)?);
+    Ok(owners)
+}
+
+/// A change for every hash whose visible owner differs between `before` and `after`.
+fn record_changes(
+    tx: &mut dyn Transaction,
+    key_id: &str,
+    digests: &[Digest],
+    before: &HashMap<Digest, String>,
+    after: &HashMap<Digest, String>,
+    now: i64,
+) -> Result<(), ApiError> {
+    for d in digests {
+        let now_owner = after.get(d);
+        if before.get(d) != now_owner {
+            tx.append_change(key_id, d, now_owner.map(String::as_str), None, now)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_user_ref(user_ref: &str) -> Result<(), ApiError> {
+    if valid_user_ref(user_ref) {
+        Ok(())
+    } else {
+        Err(ApiError::malformed(
+            "user_ref must be 1 to 128 printable ASCII characters",
+        ))
+    }
+}
+
+fn seconds(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(1).max(1)
+}
+
+fn parse_hashes(texts: &[String], field: &str) -> Result<Vec<Digest>, ApiError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            parse_hash(text).ok_or_else(|| {
+                ApiError::malformed(format!(
+                    "{field}[{i}] is not a hash (43 characters of unpadded base64url)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `since` (absent: the head) and `limit` (default and at most 1000; more is clamped) of
+/// `GET /v1/changes`. Any other parameter, or one given twice, is `malformed`.
+fn parse_changes_query(query: &str) -> Result<(Option<u64>, u32), ApiError> {
+    let mut since = None;
+    let mut limit = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot_taken =
+            match name.as_ref() {
+                "since" => since
+                    .replace(parse_number(&value).ok_or_else(|| {
+                        ApiError::malformed("since is not a cursor this server gave")
+                    })?)
+                    .is_some(),
+                "limit" => {
+                    limit
+                        .replace(parse_number(&value).filter(|&n| n > 0).ok_or_else(|| {
+                            ApiError::malformed("limit must be a positive number")
+                        })?)
+                        .is_some()
+                }
+                _ => return Err(ApiError::malformed("unknown query parameter")),
+            };
+        if slot_taken {
+            return Err(ApiError::malformed("a query parameter is given twice"));
+        }
+    }
+    let limit = limit.map_or(MAX_CHANGES_LIMIT, |n| {
+        u32::try_from(n).unwrap_or(u32::MAX).min(MAX_CHANGES_LIMIT)
+    });
+    Ok((since, limit))
+}
+
+/// Decimal digits only (no sign, no spaces), at most 20 of them.
+fn parse_number(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A JSON body as `T`; `malformed` names the position and, for a missing field, the field (a
+/// field of ours), never a value of the request.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(describe_json_error(&e)))
+}
+
+/// Like [`parse_json`], with an empty body read as the default (requests whose every field is
+/// optional; a client may send them without a body).
+fn parse_json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("the body is not valid JSON ({at})")
+        }
+        Category::Data => {
+            let text = e.to_string();
+            if text.starts_with("unknown field") {
+                // The name is the client's text: not repeated.
+                format!("unknown field ({at})")
+            } else if let Some(field) = text
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                format!("missing field {field} ({at})")
+            } else {
+                // Other messages can quote the offending value.
+                format!("a field has the wrong type or value ({at})")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_query() {
+        assert_eq!(parse_changes_query(""), Ok((None, 1000)));
+        assert_eq!(parse_changes_query("since=12&limit=50"), Ok((Some(12), 50)));
+        assert_eq!(parse_changes_query("limit=5000"), Ok((None, 1000)));
+        for bad in [
+            "since=",
+            "since=-1",
+            "since=+1",
+            "since=x",
+            "limit=0",
+            "a=1",
+            "since=1&since=2",
+        ] {
+            assert!(parse_changes_query(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_errors_never_quote_values() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only parsed")]
+        struct T {
+            n: u32,
+        }
+        let secret = "+4915123456789";
+        for body in [
+            format!(r#"{{"n": "{secret}"}}"#),
+            format!(r#"{{"{secret}": 1}}"#),
+            format!(r#"{{"n": 1, "x": "{secret}""#),
+        ] {
+            let ApiError::Malformed(message) = parse_json::<T>(body.as_bytes()).unwrap_err() else {
+                panic!("not malformed");
+            };
+            assert!(!message.contains(secret), "{message}");
+        }
+        let ApiError::Malformed(message) = parse_json::<T>(b"{}").unwrap_err() else {
+            panic!("not malformed");
+        };
+        assert!(message.contains("missing field n"), "{message}");
+    }
+}

@@ -1,0 +1,328 @@
+//! The one storage seam: [`Storage`] opens transactions, a [`Transaction`] offers the primitive
+//! reads and writes the protocol's rules (in the private `service` module) are written against.
+//!
+//! The rules live once, above this seam; a backend only stores and finds rows. [`SqliteStorage`]
+//! is the embedded default; a PostgreSQL backend implements the same two traits.
+//!
+//! **What a backend must guarantee**:
+//!
+//! - A transaction from [`Storage::write`] is serialisable against every other write transaction,
+//!   across processes (`SQLite`: `BEGIN IMMEDIATE`, one writer at a time; PostgreSQL:
+//!   `SERIALIZABLE`, or a lock taken at the start). The rules read then write (a quota, a stored
+//!   batch, a user's hashes) and rely on nothing changing in between.
+//! - [`Transaction::commit`] makes everything durable at once; dropping a transaction without
+//!   committing rolls it back.
+//! - Change sequence numbers ([`Transaction::append_change`]) grow in commit order and are never
+//!   reused, even after rows are deleted: clients hold them as cursors.
+//! - A lock wait longer than the backend's timeout is [`ServerError::Busy`] (the request answers
+//!   `503 unavailable`), not a generic failure.
+//!
+//! Calls block; the server makes them on tokio's blocking pool.
+
+mod schema;
+mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use contactsync_core::Digest;
+use contactsync_core::upload::wire::DeletedCounts;
+
+use crate::error::ServerError;
+
+pub use sqlite::SqliteStorage;
+
+/// Where the server keeps its state.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Starts a read-write transaction, serialised against every other writer.
+    fn write(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+    /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
+    /// writing method on it is an error.
+    fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+}
+
+/// The state of a hashing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// The key clients hash with.
+    Current,
+    /// Created for a rotation: users are registered under it too until it is activated.
+    Next,
+}
+
+impl KeyState {
+    /// The protocol's name of the state.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Current => "current",
+            KeyState::Next => "next",
+        }
+    }
+}
+
+/// A hashing key. A retired key is deleted with everything hashed under it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Its id, as clients send it with each batch.
+    pub key_id: String,
+    /// The HMAC secret (32 bytes when this server made it).
+    pub secret: Vec<u8>,
+    /// Current or next.
+    pub state: KeyState,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for KeyRecord {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("key_id", &self.key_id)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// `c_...`.
+    pub client_id: String,
+    /// The user the backend vouched for; `None` for an openly registered device.
+    pub user_ref: Option<String>,
+    /// The key the client's set was uploaded under (`None` before its first batch).
+    pub set_key_id: Option<String>,
+    /// New hashes the client may still add without charge after a key rotation: the size of
+    /// the set it replaced (docs/protocol.md, "Quota").
+    pub rekey_allowance: u64,
+}
+
+/// A client's rate and quota counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// UTC day (Unix seconds / 86400) that `quota_used` counts.
+    pub quota_day: i64,
+    /// New hashes charged that day.
+    pub quota_used: u64,
+    /// Minute (Unix seconds / 60) that `rate_count` counts.
+    pub rate_minute: i64,
+    /// Requests in that minute.
+    pub rate_count: u32,
+}
+
+/// A batch's stored answer, kept for idempotency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// SHA-256 of the exact request body.
+    pub body_sha256: [u8; 32],
+    /// The exact answer bytes.
+    pub answer: Vec<u8>,
+}
+
+/// An open invite. The code itself is never stored: only its SHA-256 (to redeem) and its keyed
+/// hashes (to be found through ordinary syncs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRecord {
+    /// SHA-256 of the canonical code.
+    pub code_sha256: [u8; 32],
+    /// The client that created it.
+    pub client_id: String,
+    /// Its creator's user.
+    pub user_ref: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the invite is closed from then on.
+    pub expires_at: i64,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// The cursor position.
+    pub seq: u64,
+    /// The hash whose state changed.
+    pub digest: Digest,
+    /// Its user now; `None`: lost.
+    pub user_ref: Option<String>,
+}
+
+/// What stays of a deleted client: no identifier, no hash, no client id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    /// `r_...`.
+    pub receipt_id: String,
+    /// SHA-256 of the client id: lets the operator check a receipt a client shows without
+    /// keeping the id itself.
+    pub client_id_sha256: [u8; 32],
+    /// Unix seconds.
+    pub deleted_at: i64,
+    /// What was deleted.
+    pub deleted: DeletedCounts,
+}
+
+/// One transaction. Every method blocks; errors are storage failures only (the protocol's
+/// refusals are decided above this seam).
+pub trait Transaction {
+    /// Commits. Dropping a transaction without calling this rolls it back.
+    fn commit(self: Box<Self>) -> Result<(), ServerError>;
+
+    // --- keys ---
+
+    /// The current key and the next one, if any.
+    fn keys(&mut self) -> Result<Vec<KeyRecord>, ServerError>;
+    /// Adds a key.
+    fn insert_key(&mut self, key: &KeyRecord) -> Result<(), ServerError>;
+    /// Changes a key's state.
+    fn set_key_state(&mut self, key_id: &str, state: KeyState) -> Result<(), ServerError>;
+    /// Deletes a key and everything hashed under it (users' and invites' hashes, its changes).
+    fn delete_key(&mut self, key_id: &str) -> Result<(), ServerError>;
+
+    // --- clients ---
+
+    /// Registers a client under the SHA-256 of its token.
+    fn insert_client(
+        &mut self,
+        client: &ClientRecord,
+        token_sha256: &[u8; 32],
+        created_at: i64,
+    ) -> Result<(), ServerError>;
+    /// The client a token belongs to.
+    fn client_by_token(
+        &mut self,
+        token_sha256: &[u8; 32],
+    ) -> Result<Option<ClientRecord>, ServerError>;
+    /// A client by id.
+    fn client(&mut self, client_id: &str) -> Result<Option<ClientRecord>, ServerError>;
+    /// Records the key of the client's set and its remaining rotation allowance.
+    fn update_client_set(
+        &mut self,
+        client_id: &str,
+        set_key_id: &str,
+        rekey_allowance: u64,
+    ) -> Result<(), ServerError>;
+    /// Deletes every row about the client (its set, stored batches, invites and their hashes,
+    /// counters, changes addressed to it) and the client itself; `None` if there is no such
+    /// client.
+    fn delete_client(&mut self, client_id: &str) -> Result<Option<DeletedCounts>, ServerError>;
+    /// The client's counters.
+    fn usage(&mut self, client_id: &str) -> Result<Option<Usage>, ServerError>;
+    /// Replaces the client's counters.
+    fn put_usage(&mut self, client_id: &str, usage: &Usage) -> Result<(), ServerError>;
+
+    // --- a client's set of hashes ---
+
+    /// How many hashes the set holds.
+    fn set_size(&mut self, client_id: &str) -> Result<u64, ServerError>;
+    /// Which of `digests` the set holds.
+    fn set_members(
+        &mut self,
+        client_id: &str,
+        digests: &[Digest],
+    ) -> Result<HashSet<Digest>, ServerError>;
+    /// Empties the set; returns how many hashes it held.
+    fn clear_set(&mut self, client_id: &str) -> Result<u64, ServerError>;
+    /// Adds hashes; returns how many were not there before.
+    fn add_to_set(&mut self, client_id: &str, digests: &[Digest]) -> Result<u64, ServerError>;
+    /// Removes hashes; returns how many were there.
+    fn remove_from_set(&mut self, client_id: &str, digests: &[Digest]) -> Result<u64, ServerError>;
+
+    // --- stored batch answers ---
+
+    /// The stored answer of a client's batch.
+    fn batch(
+        &mut self,
+        client_id: &str,
+        batch_id: &str,
+    ) -> Result<Option<StoredBatch>, ServerError>;
+    /// Stores a batch's answer.
+    fn insert_batch(
+        &mut self,
+        client_id: &str,
+        batch_id: &str,
+        batch: &StoredBatch,
+        created_at: i64,
+    ) -> Result<(), ServerError>;
+    /// Deletes answers stored before `before`; returns how many.
+    fn prune_batches(&mut self, before: i64) -> Result<u64, ServerError>;
+
+    // --- users (the admin API's directory) ---
+
+    /// Among `digests` (under `key_id`), those of discoverable users, with the user.
+    fn visible_users(
+        &mut self,
+        key_id: &str,
+        digests: &[Digest],
+    ) -> Result<HashMap<Digest, String>, ServerError>;
+    /// Creates or updates a user.
+    fn put_user(
+        &mut self,
+        user_ref: &str,
+        discoverable: bool,
+        updated_at: i64,
+    ) -> Result<(), ServerError>;
+    /// Every hash of a user, with its key id.
+    fn user_hashes(&mut self, user_ref: &str) -> Result<Vec<(String, Digest)>, ServerError>;
+    /// Makes `digests` the user's hashes under `key_id`: the user's other hashes under that key
+    /// go, and a hash another user held moves to this one.
+    fn set_user_hashes(
+        &mut self,
+        user_ref: &str,
+        key_id: &str,
+        digests: &[Digest],
+    ) -> Result<(), ServerError>;
+    /// Deletes a user and its hashes; `false` if there was none.
+    fn delete_user(&mut self, user_ref: &str) -> Result<bool, ServerError>;
+
+    // --- invites ---
+
+    /// Adds an open invite and its hashes (one per key).
+    fn insert_invite(
+        &mut self,
+        invite: &InviteRecord,
+        hashes: &[(String, Digest)],
+    ) -> Result<(), ServerError>;
+    /// An invite by the SHA-256 of its code (open or expired: the caller checks the time).
+    fn invite(&mut self, code_sha256: &[u8; 32]) -> Result<Option<InviteRecord>, ServerError>;
+    /// Among `digests` (under `key_id`), the hashes of invites open at `now`, with the creator.
+    fn open_invite_owners(
+        &mut self,
+        key_id: &str,
+        digests: &[Digest],
+        now: i64,
+    ) -> Result<HashMap<Digest, String>, ServerError>;
+    /// Closes an invite: deletes it and its hashes.
+    fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError>;
+    /// Deletes invites expired at `now`; returns how many.
+    fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError>;
+
+    // --- the change feed ---
+
+    /// Appends a change: `digest` (under `key_id`) now belongs to `user_ref` (`None`: lost),
+    /// for every client holding it, or only for `target_client`. A change for every client
+    /// replaces the earlier ones of the same hash: the feed reports a hash's latest state only,
+    /// so they could never change an answer, and a departed user's reference does not linger.
+    fn append_change(
+        &mut self,
+        key_id: &str,
+        digest: &Digest,
+        user_ref: Option<&str>,
+        target_client: Option<&str>,
+        created_at: i64,
+    ) -> Result<(), ServerError>;
+    /// The newest sequence number (0 when there was never a change).
+    fn head_seq(&mut self) -> Result<u64, ServerError>;
+    /// Up to `limit` changes after `after_seq`, in order, that concern the client: hashes in
+    /// its set, and changes addressed to it.
+    fn changes_for(
+        &mut self,
+        client_id: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, ServerError>;
+
+    // --- consent receipts ---
+
+    /// Keeps the receipt of a deletion.
+    fn insert_receipt(&mut self, receipt: &ReceiptRecord) -> Result<(), ServerError>;
+}

@@ -1,0 +1,128 @@
+//! The server's `SQLite` schema, as numbered migrations.
+//!
+//! `MIGRATIONS[n]` takes a database from version `n` to `n + 1`; the version lives in
+//! `PRAGMA user_version`. A released migration is never edited: a change is a new entry.
+//!
+//! Digests (hashes) are 32-byte BLOBs; token and code digests are SHA-256 BLOBs. No table holds
+//! a raw identifier, a token or an invite code.
+
+/// Migrations in order; a database at version `n` has run the first `n`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: keys, clients and their sets, stored batches, counters, users, invites, changes, receipts.
+    r"
+-- Hashing keys: one current, at most one next (a rotation in progress). A retired key is
+-- deleted, and with it (ON DELETE CASCADE) everything hashed under it.
+CREATE TABLE keys (
+    key_id     TEXT    NOT NULL PRIMARY KEY,
+    secret     BLOB    NOT NULL,
+    state      TEXT    NOT NULL UNIQUE CHECK (state IN ('current', 'next')),
+    created_at INTEGER NOT NULL
+) STRICT;
+
+-- Devices. The token is kept as its SHA-256 only.
+CREATE TABLE clients (
+    client_id       TEXT    NOT NULL PRIMARY KEY,
+    token_sha256    BLOB    NOT NULL UNIQUE,
+    user_ref        TEXT,
+    created_at      INTEGER NOT NULL,
+    -- The key its set was uploaded under, and the free adds left after a rotation.
+    set_key_id      TEXT,
+    rekey_allowance INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Each client's current set of hashes.
+CREATE TABLE client_hashes (
+    client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    digest    BLOB NOT NULL,
+    PRIMARY KEY (client_id, digest)
+) STRICT, WITHOUT ROWID;
+
+-- Batch answers for idempotency, byte for byte, with the SHA-256 of the request body.
+CREATE TABLE batches (
+    client_id   TEXT    NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    batch_id    TEXT    NOT NULL,
+    body_sha256 BLOB    NOT NULL,
+    answer      BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (client_id, batch_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX batches_by_age ON batches (created_at);
+
+-- Rate (fixed one-minute window) and quota (UTC day) counters, one row per client.
+CREATE TABLE usage (
+    client_id   TEXT    NOT NULL PRIMARY KEY REFERENCES clients (client_id) ON DELETE CASCADE,
+    quota_day   INTEGER NOT NULL,
+    quota_used  INTEGER NOT NULL,
+    rate_minute INTEGER NOT NULL,
+    rate_count  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The app's users, as its backend registered them.
+CREATE TABLE users (
+    user_ref     TEXT    NOT NULL PRIMARY KEY,
+    discoverable INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Users' identifiers, hashed under the current key and, during a rotation, the next: only the
+-- keyed hash is stored. A hash belongs to one user at a time.
+CREATE TABLE user_hashes (
+    key_id   TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    digest   BLOB NOT NULL,
+    user_ref TEXT NOT NULL REFERENCES users (user_ref) ON DELETE CASCADE,
+    PRIMARY KEY (key_id, digest)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX user_hashes_by_user ON user_hashes (user_ref, key_id);
+
+-- Open invites, by the SHA-256 of the code. Redeemed, revoked and expired ones are deleted:
+-- all three answer the same 404 as an unknown code.
+CREATE TABLE invites (
+    code_sha256 BLOB    NOT NULL PRIMARY KEY,
+    client_id   TEXT    NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    user_ref    TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX invites_by_client ON invites (client_id);
+CREATE INDEX invites_by_expiry ON invites (expires_at);
+
+-- An open invite's keyed hash (kind invite): its creator's identifier while it is open.
+CREATE TABLE invite_hashes (
+    key_id      TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    digest      BLOB NOT NULL,
+    code_sha256 BLOB NOT NULL REFERENCES invites (code_sha256) ON DELETE CASCADE,
+    PRIMARY KEY (key_id, digest)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX invite_hashes_by_invite ON invite_hashes (code_sha256);
+
+-- The change feed. seq is the cursor: AUTOINCREMENT, so a number is never reused even when the
+-- newest rows are deleted. user_ref NULL: lost. target_client NULL: for every client holding the
+-- digest, and only the latest such row of a digest is kept (answers report a hash's latest state
+-- only, so older rows would never change an answer); else for that client only (a redeemed
+-- invite, for its creator).
+CREATE TABLE changes (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id        TEXT    NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    digest        BLOB    NOT NULL,
+    user_ref      TEXT,
+    target_client TEXT    REFERENCES clients (client_id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX changes_by_target ON changes (target_client, seq) WHERE target_client IS NOT NULL;
+CREATE INDEX changes_by_hash ON changes (key_id, digest);
+
+-- Consent receipts: no identifier, no hash, no client id (only its SHA-256).
+CREATE TABLE receipts (
+    receipt_id       TEXT    NOT NULL PRIMARY KEY,
+    client_id_sha256 BLOB    NOT NULL,
+    deleted_at       INTEGER NOT NULL,
+    hashes           INTEGER NOT NULL,
+    batches          INTEGER NOT NULL,
+    invites          INTEGER NOT NULL
+) STRICT;
+",
+];
+
+/// The schema version this server writes.
+#[allow(clippy::cast_possible_wrap, reason = "a handful of migrations")]
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

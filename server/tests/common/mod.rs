@@ -1,0 +1,395 @@
+//! Helpers of the server's integration tests: a real server on loopback, a small blocking client,
+//! hashes as a device makes them, and a look into the `SQLite` file.
+
+// Test code: a failed expectation is a failed test. Not every test binary uses every helper.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    dead_code,
+    reason = "test helpers"
+)]
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use contactsync_core::{Digest, HashKey, IdentifierKind};
+use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub const ADMIN: &str = "admin-token-of-the-tests-0123456789";
+
+/// A server on a fresh database in a temporary directory.
+pub struct TestServer {
+    pub server: RunningServer,
+    pub api: Api,
+    pub db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn config(db: &Path) -> ServerConfig {
+    ServerConfig::new(db, SocketAddr::from(([127, 0, 0, 1], 0)), ADMIN)
+}
+
+impl TestServer {
+    pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    pub fn with_limits(limits: LimitsConfig) -> Self {
+        Self::with(|c| c.limits = limits)
+    }
+
+    pub fn with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        let mut config = config(&db);
+        adjust(&mut config);
+        let server = contactsync_server::start(config).unwrap();
+        let api = Api::new(&server.url());
+        TestServer {
+            server,
+            api,
+            db,
+            _dir: dir,
+        }
+    }
+}
+
+/// One answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub retry_after: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("status {}: not JSON ({e}): {:?}", self.status, self.text()))
+    }
+
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("status {}: {e}: {}", self.status, self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The error code, checking the envelope's shape on the way.
+    pub fn code(&self) -> String {
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/json"),
+            "{}",
+            self.text()
+        );
+        let v = self.json();
+        let error = v.get("error").unwrap_or_else(|| panic!("no envelope: {v}"));
+        assert!(error["message"].is_string(), "{v}");
+        error["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts status and error code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.code(), code, "{}", self.text());
+        self.json()["error"].clone()
+    }
+
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        self.json()
+    }
+}
+
+/// A blocking client of one server.
+pub struct Api {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Api {
+            base: base.to_owned(),
+            agent,
+        }
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let result = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            ("DELETE", None) => {
+                let mut r = self.agent.delete(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            ("DELETE", Some(b)) => {
+                let mut r = self.agent.delete(&url).force_send_body();
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.content_type("application/json").send(b)
+            }
+            (m, b) => {
+                let mut r = match m {
+                    "POST" => self.agent.post(&url),
+                    "PUT" => self.agent.put(&url),
+                    _ => panic!("method {m}"),
+                };
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.content_type("application/json").send(b.unwrap_or(&[]))
+            }
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let retry_after = header("retry-after");
+        let content_type = header("content-type");
+        Reply {
+            status: response.status().as_u16(),
+            body: response.body_mut().read_to_vec().unwrap(),
+            retry_after,
+            content_type,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            token,
+            Some(&serde_json::to_vec(body).unwrap()),
+        )
+    }
+
+    pub fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send("PUT", path, token, Some(&serde_json::to_vec(body).unwrap()))
+    }
+
+    pub fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("DELETE", path, token, None)
+    }
+
+    // --- the protocol's steps ---
+
+    /// An openly registered device: (client id, token).
+    pub fn register(&self) -> (String, String) {
+        let v = self.post("/v1/clients", None, &json!({})).expect(201);
+        (
+            v["client_id"].as_str().unwrap().to_owned(),
+            v["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A device the backend vouches for: (client id, token).
+    pub fn vouch(&self, user_ref: &str) -> (String, String) {
+        let v = self
+            .post(
+                "/v1/admin/clients",
+                Some(ADMIN),
+                &json!({"user_ref": user_ref}),
+            )
+            .expect(201);
+        assert_eq!(v["user_ref"], user_ref);
+        (
+            v["client_id"].as_str().unwrap().to_owned(),
+            v["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The current key, as a device gets it.
+    pub fn key(&self, token: &str) -> HashKey {
+        let v = self.get("/v1/config", Some(token)).expect(200);
+        HashKey::from_base64(v["key_id"].as_str().unwrap(), v["key"].as_str().unwrap()).unwrap()
+    }
+
+    pub fn batch(&self, token: &str, body: &Value) -> Reply {
+        self.post("/v1/batches", Some(token), body)
+    }
+
+    pub fn put_user(&self, user_ref: &str, identifiers: &[(&str, &str)], discoverable: bool) {
+        let identifiers: Vec<Value> = identifiers
+            .iter()
+            .map(|(kind, value)| json!({"kind": kind, "value": value}))
+            .collect();
+        let v = self
+            .put(
+                &format!("/v1/admin/users/{user_ref}"),
+                Some(ADMIN),
+                &json!({"discoverable": discoverable, "identifiers": identifiers}),
+            )
+            .expect(200);
+        assert_eq!(v["identifiers"], identifiers.len());
+    }
+
+    /// The head cursor.
+    pub fn cursor(&self, token: &str) -> String {
+        let v = self.get("/v1/changes", Some(token)).expect(200);
+        assert_eq!(v["gained"], json!([]));
+        assert_eq!(v["lost"], json!([]));
+        assert_eq!(v["more"], false);
+        v["cursor"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A made-up hash, distinct per `n` and `tag`.
+pub fn fake(tag: u8, n: u64) -> String {
+    let mut bytes = [0u8; 32];
+    bytes[0] = tag;
+    bytes[1..9].copy_from_slice(&n.to_be_bytes());
+    Digest(bytes).to_base64url()
+}
+
+pub fn fakes(tag: u8, range: std::ops::Range<u64>) -> Vec<String> {
+    range.map(|n| fake(tag, n)).collect()
+}
+
+/// The hash a device makes of a canonical identifier.
+pub fn hash(key: &HashKey, kind: IdentifierKind, canonical: &str) -> String {
+    key.hash_parts(kind, canonical).to_base64url()
+}
+
+pub fn delta(batch_id: &str, key: &HashKey, add: &[String], remove: &[String]) -> Value {
+    json!({"batch_id": batch_id, "key_id": key.id(), "mode": "delta", "add": add, "remove": remove})
+}
+
+pub fn full(batch_id: &str, key: &HashKey, add: &[String]) -> Value {
+    json!({"batch_id": batch_id, "key_id": key.id(), "mode": "full", "add": add, "remove": []})
+}
+
+/// The `(hash, user_ref)` pairs of a `matches` or `gained` list, sorted.
+pub fn pairs(list: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["hash"].as_str().unwrap().to_owned(),
+                m["user_ref"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Opens the server's database beside the running server (WAL: no interference).
+pub fn open_db(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn
+}
+
+/// Every table's rows as text, for "nothing changed" comparisons; `skip` names columns to leave
+/// out (`table.column`).
+pub fn dump(conn: &rusqlite::Connection, skip: &[&str]) -> String {
+    let mut out = String::new();
+    for table in tables(conn) {
+        let columns = columns(conn, &table);
+        let kept: Vec<&String> = columns
+            .iter()
+            .filter(|c| !skip.contains(&format!("{table}.{c}").as_str()))
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let list = kept
+            .iter()
+            .map(|c| format!("quote(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let mut stmt = conn
+            .prepare(&format!("SELECT {list} FROM \"{table}\" ORDER BY 1"))
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        for row in rows {
+            writeln!(out, "{table}: {}", row.unwrap()).unwrap();
+        }
+    }
+    out
+}
+
+pub fn tables(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+pub fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every cell of every table, as (table, column, value).
+pub fn cells(conn: &rusqlite::Connection) -> Vec<(String, String, rusqlite::types::Value)> {
+    let mut out = Vec::new();
+    for table in tables(conn) {
+        for column in columns(conn, &table) {
+            let mut stmt = conn
+                .prepare(&format!("SELECT \"{column}\" FROM \"{table}\""))
+                .unwrap();
+            let values = stmt
+                .query_map([], |r| r.get::<_, rusqlite::types::Value>(0))
+                .unwrap();
+            for v in values {
+                out.push((table.clone(), column.clone(), v.unwrap()));
+            }
+        }
+    }
+    out
+}
+
+pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}

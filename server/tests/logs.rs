@@ -1,0 +1,165 @@
+//! The server's logs, at every level: one line per request with the path template, and never a
+//! token, an identifier, a hash, an invite code or a user reference.
+//!
+//! A test binary of its own: it installs the process-wide `tracing` subscriber.
+
+// Test code: a failed expectation is a failed test.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use common::{ADMIN, TestServer, delta, hash};
+use contactsync_core::IdentifierKind::Phone;
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// Every event and span field, as text.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+struct Line<'a>(&'a mut String);
+
+impl Visit for Line<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        write!(self.0, " {}={value:?}", field.name()).unwrap();
+    }
+}
+
+impl Recorder {
+    fn push(&self, line: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut line = format!("span {}", span.metadata().name());
+        span.record(&mut Line(&mut line));
+        self.push(line);
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut line = String::from("record");
+        values.record(&mut Line(&mut line));
+        self.push(line);
+    }
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut line = format!("{} {}", event.metadata().level(), event.metadata().target());
+        event.record(&mut Line(&mut line));
+        self.push(line);
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn logs_carry_no_secret() {
+    let recorder = Recorder::default();
+    tracing::subscriber::set_global_default(recorder.clone()).unwrap();
+
+    let t = TestServer::new();
+    let api = &t.api;
+    let (ana_id, ana) = api.vouch("u_ana_private");
+    let (bo_id, bo) = api.vouch("u_bo_private");
+    let key = api.key(&ana);
+    let phone = "+4915123456789";
+    api.put_user(
+        "u_cy_private",
+        &[("phone", phone), ("email", "cy@example.org")],
+        true,
+    );
+    let phone_hash = hash(&key, Phone, phone);
+    api.batch(
+        &bo,
+        &delta("b_1", &key, std::slice::from_ref(&phone_hash), &[]),
+    )
+    .expect(200);
+    let code = api.post("/v1/invites", Some(&ana), &json!({})).expect(201)["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post("/v1/invites/redeem", Some(&bo), &json!({"code": code}))
+        .expect(200);
+    api.delete(&format!("/v1/invites/{code}"), Some(&ana))
+        .expect_error(404, "not_found");
+    api.get("/v1/changes?since=0", Some(&ana)).expect(200);
+    api.get(&format!("/v1/nothing/{phone}"), Some(&ana))
+        .expect_error(404, "not_found");
+    api.put(
+        "/v1/admin/users/u_cy_private",
+        Some(ADMIN),
+        &json!({"identifiers": [{"kind": "phone", "value": "+49 151 23456789"}]}),
+    )
+    .expect_error(400, "malformed");
+    api.delete("/v1/client", Some(&bo)).expect(200);
+    drop(t);
+
+    let lines = recorder.lines();
+    let requests: Vec<&String> = lines.iter().filter(|l| l.contains("request")).collect();
+    assert!(
+        requests.iter().any(|l| l.contains("INFO")
+            && l.contains("path=/v1/invites/{code}")
+            && l.contains("status=404")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains("path=/v1/batches") && l.contains("method=POST"))
+    );
+    assert!(requests.iter().any(|l| l.contains("path=(no route)")));
+    assert!(requests.iter().all(|l| l.contains("duration_ms=")));
+    let secrets = [
+        ana.as_str(),
+        bo.as_str(),
+        ADMIN,
+        &ana_id,
+        &bo_id,
+        phone,
+        "23456789",
+        "cy@example.org",
+        &phone_hash,
+        &code,
+        "u_ana_private",
+        "u_bo_private",
+        "u_cy_private",
+    ];
+    for line in &lines {
+        for secret in secrets {
+            assert!(
+                !line.contains(secret),
+                "a log line holds {secret:?}: {line}"
+            );
+        }
+    }
+}

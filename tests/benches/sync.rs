@@ -1,0 +1,158 @@
+//! Sync benchmark: a 100,000-contact synthetic address book (core/benches/synthetic) synced with
+//! the reference server on loopback, over real HTTP, with real SQLite files on both sides.
+//!
+//! Prints, for each sync: wall time, requests, batches, bytes uploaded.
+//! - **first sync** of the whole book (every identifier is new to the server);
+//! - **no-change sync** (forced past the check interval): the baseline of a sync with nothing to
+//!   send — config, one scan for pending work, the changes feed;
+//! - **delta sync** after 10 contacts changed (through the change feed): it should cost the
+//!   baseline plus one small batch, not a fraction of the first sync.
+//!
+//! `cargo bench -p contactsync-tests --bench sync [-- --contacts N]`
+#![allow(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    reason = "a benchmark binary: it reports on stdout and stops loudly on a broken setup"
+)]
+
+#[path = "../../core/benches/synthetic/mod.rs"]
+mod synthetic;
+
+use std::time::Instant;
+
+use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
+use contactsync_core::upload::{Method, SyncOptions, SyncReport, call};
+use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
+use contactsync_server::{LimitsConfig, ServerConfig};
+use contactsync_tests::net::{Faulty, Loopback};
+use synthetic::{Book, DEFAULT_REGION};
+
+const SEED: u64 = 20_261_125;
+const ADMIN: &str = "bench-admin-token-0123456789";
+/// One contact in this many is a user of the app.
+const USER_EVERY: usize = 50;
+
+fn main() {
+    let mut contacts = 100_000usize;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--contacts") {
+        contacts = args[i + 1].parse().expect("--contacts N");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let limits = LimitsConfig {
+        daily_new_identifiers: 10_000_000,
+        requests_per_minute: 1_000_000,
+        ..LimitsConfig::default()
+    };
+    let mut config = ServerConfig::new(
+        dir.path().join("server.db"),
+        "127.0.0.1:0".parse().unwrap(),
+        ADMIN,
+    );
+    config.limits = limits;
+    let server = contactsync_server::start(config).unwrap();
+    let admin = Loopback::new(&server.url(), Some(ADMIN));
+    let region = Region::new(DEFAULT_REGION).unwrap();
+    let book = Book {
+        seed: SEED,
+        size: contacts,
+    };
+
+    let started = Instant::now();
+    let users = register_users(&admin, &book, Normalizer::new(region));
+    println!(
+        "setup: {users} users registered in {:.1} s; book of {contacts} contacts",
+        started.elapsed().as_secs_f64()
+    );
+
+    let registered: Registered = call(
+        &Loopback::new(&server.url(), None),
+        Method::Post,
+        "/v1/clients",
+        Some(&serde_json::json!({})),
+    )
+    .unwrap();
+    let engine = Engine::open(dir.path().join("device.db"), Config::with_region(region)).unwrap();
+    let import = engine
+        .import_snapshot(book.contacts(), &NoProgress)
+        .unwrap();
+    println!(
+        "import: {} contacts, {} queued for upload",
+        import.added, import.queued_add
+    );
+    let options = SyncOptions {
+        force: true,
+        ..SyncOptions::default()
+    };
+    let run = |label: &str| -> (f64, SyncReport) {
+        let transport = Faulty::recording(Loopback::new(&server.url(), Some(&registered.token)));
+        let started = Instant::now();
+        let report = engine.sync(&transport, &options, &NoProgress).unwrap();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let exchanges = transport.exchanges();
+        let up: usize = exchanges.iter().map(|x| x.body.len() + x.path.len()).sum();
+        let down: usize = exchanges.iter().map(|x| x.answer.len()).sum();
+        println!(
+            "{label:<18} {ms:>9.1} ms  {:>4} requests  {:>4} batches  {:>9} B up  {:>8} B down  \
+             +{} hashes -{}  matches +{} -{}",
+            exchanges.len(),
+            report.batches_sent,
+            up,
+            down,
+            report.added,
+            report.removed,
+            report.new_matches,
+            report.lost_matches
+        );
+        (ms, report)
+    };
+    let (first, report) = run("first sync");
+    assert_eq!(report.added, import.queued_add);
+    let (noop, _) = run("no-change sync");
+    let (upserts, deleted) = book.edit_feed(10, 0, 0);
+    engine
+        .apply_changes(&upserts, &deleted, &NoProgress)
+        .unwrap();
+    let (delta, report) = run("delta sync (10)");
+    assert!(report.batches_sent == 1);
+    println!();
+    println!(
+        "delta sync = {:.2}% of the first sync; {:.1} ms over the no-change baseline",
+        delta / first * 100.0,
+        delta - noop
+    );
+    server.stop();
+}
+
+/// Registers the first valid identifier of every 50th contact as an app user; returns how many.
+fn register_users(admin: &Loopback, book: &Book, normalizer: Normalizer) -> usize {
+    let mut users = 0;
+    for i in (0..book.size).step_by(USER_EVERY) {
+        let c = book.contact(i);
+        let Some(id) = c
+            .values
+            .iter()
+            .find_map(|v| normalizer.normalize(v.kind, &v.value).ok())
+        else {
+            continue;
+        };
+        let request = UserRequest {
+            discoverable: true,
+            identifiers: vec![UserIdentifier {
+                kind: id.kind().as_str().to_owned(),
+                value: id.canonical().to_owned(),
+            }],
+        };
+        let _: UserAnswer = call(
+            admin,
+            Method::Put,
+            &format!("/v1/admin/users/u_{i}"),
+            Some(&request),
+        )
+        .unwrap();
+        users += 1;
+    }
+    users
+}
