@@ -1,7 +1,7 @@
 //! The verbs that talk to a discovery server (docs/protocol.md): `register`, `sync`, `matches`,
 //! `forget`, `invite`, `business-match` and `admin`.
 //!
-//! The device's verbs drive the core's [`Engine`] through an [`HttpTransport`], with the
+//! The device's verbs drive the core's [`Engine`](contactsync_core::Engine) through an [`HttpTransport`], with the
 //! credential kept beside the database ([`credentials`]). The admin verbs and registration are
 //! one-shot typed calls ([`call`], [`get`]). Errors name the server and the protocol's error code,
 //! never a token, a hash or contact data the user did not type.

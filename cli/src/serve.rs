@@ -107,6 +107,14 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
+    // Request logs from here on (after the address line, which scripts read first). The server
+    // logs method, path template, status and time at info level: never an identifier, a hash
+    // or a token.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_target(false)
+        .try_init();
     runtime.block_on(shutdown_signal());
     eprintln!("contactsync: stopping");
     server.stop();

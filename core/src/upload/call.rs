@@ -154,7 +154,8 @@ pub(crate) fn parse<A: DeserializeOwned>(response: &Response) -> Result<A, Failu
 }
 
 /// One JSON request, one typed answer. Used for the one-shot calls (registration, invites,
-/// consent, the admin API); the sync loop uses [`exchange`] to react to each failure itself.
+/// consent, the admin API); the sync loop sends through its own retrying exchange, to react to
+/// each failure itself.
 pub fn call<Q: Serialize, A: DeserializeOwned>(
     transport: &dyn Transport,
     method: Method,
