@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::service::Service;
+use crate::storage::ClientRecord;
 use crate::util::now;
 
 #[derive(Debug, Clone)]
@@ -160,18 +161,43 @@ async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Respo
     json(StatusCode::CREATED, &answer)
 }
 
+/// Runs `call` on the blocking pool for the client the bearer token names (`401` otherwise).
+async fn as_client<T, F>(app: AppState, headers: &HeaderMap, call: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&Service, &ClientRecord, i64) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let token = bearer(headers);
+    let service = app.service;
+    blocking(move || {
+        let now = now();
+        let client = service.authenticate_client(token.as_deref(), now)?;
+        call(&service, &client, now)
+    })
+    .await
+}
+
+/// Runs `call` on the blocking pool when the bearer token is the admin token.
+async fn as_admin<T, F>(app: AppState, headers: &HeaderMap, call: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&Service, i64) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let token = bearer(headers);
+    let service = app.service;
+    blocking(move || {
+        service.authenticate_admin(token.as_deref())?;
+        call(&service, now())
+    })
+    .await
+}
+
 async fn vouch(
     State(app): State<AppState>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.vouch(&body, now())
-    })
-    .await?;
+    let answer = as_admin(app, &headers, move |service, now| service.vouch(&body, now)).await?;
     json(StatusCode::CREATED, &answer)
 }
 
@@ -203,11 +229,8 @@ async fn changes(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        let client = service.authenticate_client(token.as_deref(), now())?;
-        service.changes(&client, query.as_deref())
+    let answer = as_client(app, &headers, move |service, client, _| {
+        service.changes(client, query.as_deref())
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -217,12 +240,8 @@ async fn delete_client(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        service.delete_client(&client, now)
+    let answer = as_client(app, &headers, |service, client, now| {
+        service.delete_client(client, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -233,12 +252,8 @@ async fn create_invite(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        service.create_invite(&client, &body, now)
+    let answer = as_client(app, &headers, move |service, client, now| {
+        service.create_invite(client, &body, now)
     })
     .await?;
     json(StatusCode::CREATED, &answer)
@@ -249,12 +264,8 @@ async fn revoke_invite(
     headers: HeaderMap,
     code: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        service.revoke_invite(&client, &path_param(code)?, now)
+    let answer = as_client(app, &headers, move |service, client, now| {
+        service.revoke_invite(client, &path_param(code)?, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -265,12 +276,8 @@ async fn redeem_invite(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        service.redeem_invite(&client, &body, now)
+    let answer = as_client(app, &headers, move |service, client, now| {
+        service.redeem_invite(client, &body, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -282,11 +289,8 @@ async fn put_user(
     user_ref: Result<Path<String>, PathRejection>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.put_user(&path_param(user_ref)?, &body, now())
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.put_user(&path_param(user_ref)?, &body, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -297,24 +301,15 @@ async fn delete_user(
     headers: HeaderMap,
     user_ref: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.delete_user(&path_param(user_ref)?, now())
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.delete_user(&path_param(user_ref)?, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
 }
 
 async fn create_key(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let (created, answer) = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.create_key(now())
-    })
-    .await?;
+    let (created, answer) = as_admin(app, &headers, Service::create_key).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -324,13 +319,7 @@ async fn create_key(State(app): State<AppState>, headers: HeaderMap) -> Result<R
 }
 
 async fn list_keys(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.list_keys()
-    })
-    .await?;
+    let answer = as_admin(app, &headers, |service, _| service.list_keys()).await?;
     json(StatusCode::OK, &answer)
 }
 
@@ -339,10 +328,7 @@ async fn activate_key(
     headers: HeaderMap,
     key_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
+    let answer = as_admin(app, &headers, move |service, _| {
         service.activate_key(&path_param(key_id)?)
     })
     .await?;
@@ -354,11 +340,8 @@ async fn admin_match(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers);
-    let service = app.service;
-    let answer = blocking(move || {
-        service.authenticate_admin(token.as_deref())?;
-        service.admin_match(&body, now())
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.admin_match(&body, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
