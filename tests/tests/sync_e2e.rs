@@ -153,6 +153,17 @@ fn register_users(world: &World) {
     world.put_user("u_eva", &[("handle", "eva_k")]);
 }
 
+/// A server with the users registered, a device registered openly, and its engine with the book
+/// imported (not yet synced).
+fn imported() -> (World, Loopback, Registered, Engine) {
+    let world = World::default();
+    register_users(&world);
+    let (transport, registered) = world.device(None);
+    let e = world.engine("a");
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    (world, transport, registered, e)
+}
+
 fn quick() -> SyncOptions {
     SyncOptions {
         max_attempts: 1,
@@ -209,11 +220,7 @@ fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 
 #[test]
 fn first_sync_finds_users_by_every_kind_of_identifier() {
-    let world = World::default();
-    register_users(&world);
-    let (transport, _) = world.device(None);
-    let e = world.engine("a");
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let (_world, transport, _, e) = imported();
     let report = sync(&e, &transport);
     assert!(report.batches_sent >= 1);
     assert_eq!(report.new_matches, 4, "{report:?}");
@@ -237,11 +244,7 @@ fn first_sync_finds_users_by_every_kind_of_identifier() {
 
 #[test]
 fn delta_sync_sends_only_the_edits() {
-    let world = World::default();
-    register_users(&world);
-    let (transport, _) = world.device(None);
-    let e = world.engine("a");
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let (_world, transport, _, e) = imported();
     sync(&e, &transport);
     let mut edited = book();
     // Frank drops his number and gains Clara's address; Hiro is gone.
@@ -277,11 +280,7 @@ fn delta_sync_sends_only_the_edits() {
 
 #[test]
 fn a_contact_joining_and_leaving_is_reported() {
-    let world = World::default();
-    register_users(&world);
-    let (transport, _) = world.device(None);
-    let e = world.engine("a");
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let (world, transport, _, e) = imported();
     sync(&e, &transport);
     assert!(!matched_names(&e).iter().any(|(n, _)| n == "Bernd"));
 
@@ -799,11 +798,7 @@ fn contactsync_tests_now() -> i64 {
 
 #[test]
 fn key_rotation_re_hashes_and_re_syncs_in_full() {
-    let world = World::default();
-    register_users(&world);
-    let (t, _) = world.device(None);
-    let e = world.engine("a");
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let (world, t, _, e) = imported();
     sync(&e, &t);
     let old_key = e.key_id().unwrap();
     // Step 1: the next key; the backend registers its users again; step 2: activate.
@@ -873,11 +868,7 @@ fn an_invite_makes_two_users_matched_contacts() {
 
 #[test]
 fn a_batch_whose_answer_was_lost_is_resent_after_a_restart() {
-    let world = World::default();
-    register_users(&world);
-    let (t, registered) = world.device(None);
-    let e = world.engine("a");
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let (world, t, registered, e) = imported();
     // The server applies the first batch, and the answer never arrives.
     let lossy = Faulty::new(
         t,
