@@ -644,16 +644,36 @@ fn a_transport_failing_at_every_step_then_retried_ends_like_a_clean_run() {
     }
 }
 
-fn hostile(answer: Response) -> Fault {
+/// Replaces the first real answer to a request whose path starts with `path` by `answer`, where
+/// `%ID%` and `%KEY%` stand for the request's batch id and key id.
+fn hostile(path: &'static str, answer: Response) -> Fault {
     let used = std::sync::atomic::AtomicBool::new(false);
     Box::new(move |_, request, real| {
-        if request.path != "/v1/batches" || real.is_none() {
+        if !request.path.starts_with(path) || real.is_none() {
             return Outcome::Pass;
         }
         if used.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return Outcome::Pass;
         }
-        Outcome::Replace(answer.clone())
+        let sent: serde_json::Value =
+            serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null);
+        let mut answer = answer.clone();
+        if answer.body.len() < 4096 {
+            let text = String::from_utf8_lossy(&answer.body)
+                .replace("%ID%", sent["batch_id"].as_str().unwrap_or_default())
+                .replace("%KEY%", sent["key_id"].as_str().unwrap_or_default())
+                .replace(
+                    "%SINCE%",
+                    request
+                        .path
+                        .split("since=")
+                        .nth(1)
+                        .and_then(|q| q.split('&').next())
+                        .unwrap_or_default(),
+                );
+            answer.body = text.into_bytes();
+        }
+        Outcome::Replace(answer)
     })
 }
 
@@ -668,6 +688,89 @@ fn json_response(status: u16, body: &[u8]) -> Response {
 /// What a hostile case must end in.
 type Expect<'a> = &'a dyn Fn(&Error) -> bool;
 
+const BATCHES: &str = "/v1/batches";
+const CHANGES: &str = "/v1/changes?since=";
+
+/// Hostile answers: (what, to which request, the answer, the error it must give).
+fn hostile_cases() -> Vec<(&'static str, &'static str, Response, Expect<'static>)> {
+    let wrong_batch = br#"{"batch_id":"b_someone_else","key_id":"%KEY%","added":1,"removed":0,"matches":[],"remaining_today":5}"#;
+    let stranger_hash = br#"{"batch_id":"%ID%","key_id":"%KEY%","added":1,"removed":0,"matches":[{"hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","user_ref":"u_x"}],"remaining_today":5}"#;
+    let protocol: Expect<'static> = &|e| matches!(e, Error::Protocol(_));
+    vec![
+        (
+            "malformed json",
+            BATCHES,
+            json_response(200, b"{\"batch_id\": [not json"),
+            protocol,
+        ),
+        ("wrong batch id", BATCHES, json_response(200, wrong_batch), protocol),
+        (
+            "a match the batch did not ask for",
+            BATCHES,
+            json_response(200, stranger_hash),
+            protocol,
+        ),
+        (
+            "10 MB body",
+            BATCHES,
+            json_response(200, &vec![b' '; 10 * 1024 * 1024]),
+            protocol,
+        ),
+        (
+            "unknown error code",
+            BATCHES,
+            json_response(418, br#"{"error":{"code":"teapot_mode","message":"short and stout"}}"#),
+            &|e| matches!(e, Error::Server { status: 418, code, .. } if code == "teapot_mode"),
+        ),
+        (
+            "error without a body",
+            BATCHES,
+            json_response(400, b""),
+            &|e| matches!(e, Error::Server { status: 400, code, .. } if code == "http_400"),
+        ),
+        (
+            "server error, retries exhausted",
+            BATCHES,
+            json_response(503, b"<html>down</html>"),
+            &|e| matches!(e, Error::RetryLater { .. }),
+        ),
+        (
+            "changes: not json",
+            CHANGES,
+            json_response(200, b"<html>"),
+            protocol,
+        ),
+        (
+            "changes: a hash that is not one",
+            CHANGES,
+            json_response(
+                200,
+                br#"{"gained":[{"hash":"+4915123456789","user_ref":"u"}],"lost":[],"cursor":"9","more":false}"#,
+            ),
+            protocol,
+        ),
+        (
+            "changes: more, with the same cursor, forever",
+            CHANGES,
+            json_response(200, br#"{"gained":[],"lost":[],"cursor":"%SINCE%","more":true}"#),
+            protocol,
+        ),
+        (
+            "changes: a 10 KB user reference",
+            CHANGES,
+            json_response(
+                200,
+                format!(
+                    r#"{{"gained":[{{"hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","user_ref":"{}"}}],"lost":[],"cursor":"9","more":false}}"#,
+                    "u".repeat(10_000)
+                )
+                .as_bytes(),
+            ),
+            protocol,
+        ),
+    ]
+}
+
 #[test]
 fn hostile_answers_give_typed_errors_and_lose_nothing() {
     let clean_world = World::default();
@@ -678,57 +781,24 @@ fn hostile_answers_give_typed_errors_and_lose_nothing() {
     sync(&clean, &t);
     let expected = local_state(&clean);
 
-    let wrong_batch = br#"{"batch_id":"b_someone_else","key_id":"k","added":1,"removed":0,"matches":[],"remaining_today":5}"#;
-    let stranger_hash = br#"{"batch_id":"%ID%","key_id":"k","added":1,"removed":0,"matches":[{"hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","user_ref":"u_x"}],"remaining_today":5}"#;
-    let cases: Vec<(&str, Response, Expect)> = vec![
-        (
-            "malformed json",
-            json_response(200, b"{\"batch_id\": [not json"),
-            &|e| matches!(e, Error::Protocol(_)),
-        ),
-        ("wrong batch id", json_response(200, wrong_batch), &|e| {
-            matches!(e, Error::Protocol(_))
-        }),
-        (
-            "a match the batch did not ask for",
-            json_response(200, stranger_hash),
-            &|e| matches!(e, Error::Protocol(_)),
-        ),
-        (
-            "10 MB body",
-            json_response(200, &vec![b' '; 10 * 1024 * 1024]),
-            &|e| matches!(e, Error::Protocol(_)),
-        ),
-        (
-            "unknown error code",
-            json_response(
-                418,
-                br#"{"error":{"code":"teapot_mode","message":"short and stout"}}"#,
-            ),
-            &|e| matches!(e, Error::Server { status: 418, code, .. } if code == "teapot_mode"),
-        ),
-        (
-            "error without a body",
-            json_response(400, b""),
-            &|e| matches!(e, Error::Server { status: 400, code, .. } if code == "http_400"),
-        ),
-        (
-            "server error, retries exhausted",
-            json_response(503, b"<html>down</html>"),
-            &|e| matches!(e, Error::RetryLater { .. }),
-        ),
-    ];
-    for (name, answer, expected_error) in cases {
-        let world = World::default();
-        register_users(&world);
-        let (t, _) = world.device(None);
-        let e = world.engine("hostile");
-        e.import_snapshot(book(), &NoProgress).unwrap();
-        let hostile_t = Faulty::new(t, hostile(answer));
+    for (name, path, answer, expected_error) in hostile_cases() {
+        let (_world, t, _, e) = imported();
+        if path == CHANGES {
+            // The first sync takes the head cursor and sends the batches; the hostile answer
+            // comes to the second sync's changes request.
+            sync(&e, &t);
+        }
+        let before = local_state(&e);
+        let hostile_t = Faulty::new(t, hostile(path, answer));
         let err = e.sync(&hostile_t, &quick(), &NoProgress).unwrap_err();
         assert!(expected_error(&err), "{name}: {err:?}");
-        // Nothing was applied from the answer; the next sync completes the job.
-        assert!(e.matches().unwrap().is_empty(), "{name}");
+        if path == BATCHES {
+            // Nothing was applied from the answer.
+            assert!(e.matches().unwrap().is_empty(), "{name}");
+        } else {
+            assert_eq!(local_state(&e), before, "{name}");
+        }
+        // The next sync completes the job.
         e.sync(&hostile_t, &quick(), &NoProgress).unwrap();
         assert_eq!(local_state(&e), expected, "{name}");
     }
@@ -905,4 +975,52 @@ fn a_batch_whose_answer_was_lost_is_resent_after_a_restart() {
     assert!(report.batches_retried >= 1, "{report:?}");
     assert_eq!(report.new_matches, 4, "{report:?}");
     assert_eq!(e.status().unwrap().in_flight, 0);
+}
+
+#[test]
+fn answers_with_unknown_fields_are_accepted() {
+    // Servers may add fields to answers without a new protocol version.
+    let (_world, t, _, e) = imported();
+    let extra = br#"{"batch_id":"%ID%","key_id":"%KEY%","added":8,"removed":0,"matches":[],"remaining_today":5,"extra":"ignored"}"#;
+    let tolerant = Faulty::new(t, hostile(BATCHES, json_response(200, extra)));
+    e.sync(&tolerant, &quick(), &NoProgress).unwrap();
+    assert_eq!(e.status().unwrap().in_flight, 0);
+}
+
+/// Cancels as soon as the first batch has been answered.
+#[derive(Debug, Default)]
+struct CancelAfterFirstBatch(std::sync::atomic::AtomicBool);
+
+impl contactsync_core::ProgressListener for CancelAfterFirstBatch {
+    fn on_progress(&self, progress: contactsync_core::Progress) {
+        if progress.stage == contactsync_core::Stage::Upload {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_cancelled_sync_resumes_where_it_stopped() {
+    let (world, t, _, e) = imported();
+    let small = SyncOptions {
+        max_batch: Some(2),
+        ..quick()
+    };
+    let err = e
+        .sync(&t, &small, &CancelAfterFirstBatch::default())
+        .unwrap_err();
+    assert_eq!(err, Error::Cancelled);
+    let s = e.status().unwrap();
+    assert_eq!(
+        (s.acknowledged, s.in_flight),
+        (2, 0),
+        "one batch done, none half-done"
+    );
+    e.sync(&t, &small, &NoProgress).unwrap();
+    assert_eq!(server_set_size(&world), 8);
+    assert_eq!(matched_names(&e).len(), 4);
 }
