@@ -390,22 +390,32 @@ pub(crate) fn acknowledge(
     now: i64,
 ) -> Result<Applied> {
     let mut applied = Applied::default();
+    // Matches are few (users among contacts): knowing which identifiers have one spares a
+    // delete per added identifier, the common case of a first sync.
+    let had_match: HashSet<(i64, String)> = tx
+        .prepare_cached("SELECT kind, canonical FROM matches")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    // One statement per identifier: out of flight, towards what its contacts want now, only
+    // if it is still this batch's.
+    let mut settle = tx.prepare_cached(
+        "UPDATE identifiers SET batch_id = NULL,
+             state = CASE WHEN included > 0 AND excluded = 0 THEN ?4 ELSE ?5 END
+         WHERE kind = ?1 AND canonical = ?2 AND batch_id = ?3 AND state = ?6",
+    )?;
     for (kind, canonical, hash) in &batch.adds {
-        let Some(r) = row(tx, *kind, canonical)? else {
-            continue;
-        };
-        if r.batch_id.as_deref() != Some(&batch.batch_id)
-            || r.state != UploadState::AddInFlight.code()
-        {
+        let settled = settle.execute(params![
+            kind_code(*kind),
+            canonical,
+            batch.batch_id,
+            UploadState::Acknowledged.code(),
+            UploadState::PendingRemove.code(),
+            UploadState::AddInFlight.code(),
+        ])?;
+        if settled == 0 {
             continue;
         }
         applied.added += 1;
-        let next = if r.wanted() {
-            UploadState::Acknowledged
-        } else {
-            UploadState::PendingRemove
-        };
-        set_state(tx, *kind, canonical, next)?;
         match matches.get(hash.as_str()) {
             Some(user_ref) => {
                 if put_match(tx, *kind, canonical, user_ref, now)? {
@@ -413,7 +423,9 @@ pub(crate) fn acknowledge(
                 }
             }
             None => {
-                if drop_match(tx, *kind, canonical)? {
+                if had_match.contains(&(kind_code(*kind), canonical.clone()))
+                    && drop_match(tx, *kind, canonical)?
+                {
                     applied.lost_matches += 1;
                 }
             }
