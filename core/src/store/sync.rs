@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::codec::{decode_identifiers, encode_keys};
 use super::{UploadState, kind_code, kind_from_code};
 use crate::error::{Error, Result};
-use crate::hash::Digest;
+use crate::hash::{Digest, HashKey};
 use crate::identifier::IdentifierKind;
 use crate::upload::wire::{BatchRequest, Mode};
 
@@ -134,7 +134,8 @@ fn zip(
 #[derive(Debug)]
 pub(crate) struct PlanInput<'a> {
     pub batch_id: &'a str,
-    pub key_id: &'a str,
+    /// The server's current key: every hash sent is under it.
+    pub key: &'a HashKey,
     /// The first batch of a full re-sync: sent even when empty, with no removals.
     pub full: bool,
     /// Hashes per batch.
@@ -163,13 +164,13 @@ pub(crate) fn plan(
     input: &PlanInput<'_>,
     cursor: &mut PlanCursor,
 ) -> Result<Option<StoredBatch>> {
-    let (adds, removes) = pick(tx, input, cursor)?;
+    let (adds, removes, rekeyed) = pick(tx, input, cursor)?;
     if adds.is_empty() && removes.is_empty() && !input.full {
         return Ok(None);
     }
     let request = BatchRequest {
         batch_id: input.batch_id.to_owned(),
-        key_id: input.key_id.to_owned(),
+        key_id: input.key.id().to_owned(),
         mode: if input.full { Mode::Full } else { Mode::Delta },
         add: adds.iter().map(|(_, _, h)| h.clone()).collect(),
         remove: removes.iter().map(|(_, _, h)| h.clone()).collect(),
@@ -183,7 +184,7 @@ pub(crate) fn plan(
     .execute(params![
         input.batch_id,
         if input.full { "full" } else { "delta" },
-        input.key_id,
+        input.key.id(),
         body,
         encode_keys(adds.iter().map(|(k, c, _)| (*k, c.as_str()))),
         encode_keys(removes.iter().map(|(k, c, _)| (*k, c.as_str()))),
@@ -208,25 +209,39 @@ pub(crate) fn plan(
             input.batch_id
         ])?;
     }
+    let mut rekey = tx.prepare_cached(
+        "UPDATE identifiers SET key_id = ?3, digest = ?4 WHERE kind = ?1 AND canonical = ?2",
+    )?;
+    for (kind, canonical, digest) in &rekeyed {
+        rekey.execute(params![
+            kind_code(*kind),
+            canonical,
+            input.key.id(),
+            &digest.0[..]
+        ])?;
+    }
     Ok(Some(StoredBatch {
         batch_id: input.batch_id.to_owned(),
         mode: request.mode,
-        key_id: input.key_id.to_owned(),
+        key_id: input.key.id().to_owned(),
         body,
         adds,
         removes,
     }))
 }
 
-/// Identifiers of one batch (added, removed), picked in key order after the cursor.
+/// Identifiers of one batch (added, removed, and those whose stored hash had to be made again
+/// under the current key), picked in key order after the cursor.
 type Picked = (
     Vec<(IdentifierKind, String, String)>,
     Vec<(IdentifierKind, String, String)>,
+    Vec<(IdentifierKind, String, Digest)>,
 );
 
 fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) -> Result<Picked> {
     let mut adds: Vec<(IdentifierKind, String, String)> = Vec::new();
     let mut removes: Vec<(IdentifierKind, String, String)> = Vec::new();
+    let mut rekeyed: Vec<(IdentifierKind, String, Digest)> = Vec::new();
     {
         let mut page = tx.prepare_cached(
             "SELECT kind, canonical, state, digest, key_id FROM identifiers
@@ -253,17 +268,22 @@ fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) ->
                     break 'pages;
                 }
                 cursor.after = (code, canonical.clone());
-                let (Some(kind), Some(digest)) = (
-                    kind_from_code(code),
-                    digest.and_then(|d| <[u8; 32]>::try_from(d).ok()),
-                ) else {
+                let Some(kind) = kind_from_code(code) else {
                     continue;
                 };
-                // A hash under another key cannot be sent; a re-hash is under way.
-                if key_id.as_deref() != Some(input.key_id) {
-                    continue;
-                }
-                let hash = Digest(digest).to_base64url();
+                // An identifier an import wrote while a key rotation re-hashed the store carries
+                // the old key's hash (or none): it is hashed again here, under the current key.
+                let stored = digest
+                    .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                    .filter(|_| key_id.as_deref() == Some(input.key.id()));
+                let digest = if let Some(d) = stored {
+                    Digest(d)
+                } else {
+                    let d = input.key.hash_parts(kind, &canonical);
+                    rekeyed.push((kind, canonical.clone(), d));
+                    d
+                };
+                let hash = digest.to_base64url();
                 if state == UploadState::PendingAdd.code() {
                     if cursor.adds_budget == 0 {
                         cursor.deferred += 1;
@@ -277,7 +297,7 @@ fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) ->
             }
         }
     }
-    Ok((adds, removes))
+    Ok((adds, removes, rekeyed))
 }
 
 /// What applying one answer changed.

@@ -17,7 +17,7 @@ use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits};
 use super::{SyncOptions, SyncReport};
 use crate::engine::{Progress, ProgressListener, Stage};
 use crate::error::{Error, Result};
-use crate::hash::{CONTEXT, Digest, decode_base64_any};
+use crate::hash::{CONTEXT, Digest, HashKey, decode_base64_any};
 use crate::store::Store;
 use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
 
@@ -89,7 +89,7 @@ pub(crate) struct Session<'a> {
     pub stored_key: Option<String>,
     pub report: SyncReport,
     attempt: u32,
-    key_id: String,
+    key: Option<HashKey>,
     limits: Option<Limits>,
     max_total: usize,
     sent_hashes: u64,
@@ -122,7 +122,7 @@ impl<'a> Session<'a> {
             stored_key,
             report: SyncReport::default(),
             attempt: 0,
-            key_id: String::new(),
+            key: None,
             limits: None,
             max_total: 1,
             sent_hashes: 0,
@@ -209,7 +209,10 @@ impl<'a> Session<'a> {
             ));
         }
         self.max_total = usize::try_from(max).unwrap_or(usize::MAX);
-        self.key_id = config.key_id;
+        self.key = Some(
+            HashKey::new(config.key_id, &secret)
+                .map_err(|e| Error::Protocol(format!("the server's key: {e}")))?,
+        );
         self.limits = Some(limits);
         Ok(())
     }
@@ -244,9 +247,13 @@ impl<'a> Session<'a> {
                 }
                 let full = self.store.read(st::sync_state)?.full_resync;
                 let batch_id = new_batch_id()?;
+                let key = self
+                    .key
+                    .as_ref()
+                    .ok_or_else(|| Error::InvalidState("no key before planning".into()))?;
                 let input = PlanInput {
                     batch_id: &batch_id,
-                    key_id: &self.key_id,
+                    key,
                     full,
                     max_total: self.max_total,
                     now: unix_now(),

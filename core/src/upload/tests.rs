@@ -130,9 +130,10 @@ fn state(e: &Engine, canonical: &str) -> Option<UploadState> {
 }
 
 fn plan_one(e: &Engine) -> st::StoredBatch {
+    let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
     let input = PlanInput {
         batch_id: "b_1",
-        key_id: "k1",
+        key: &key,
         full: false,
         max_total: 100,
         now: 1,
@@ -227,12 +228,13 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
         adds_budget: 20,
         ..PlanCursor::default()
     };
+    let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
     let mut sizes = Vec::new();
     for n in 0.. {
         let id = format!("b_{n}");
         let input = PlanInput {
             batch_id: &id,
-            key_id: "k1",
+            key: &key,
             full: n == 0,
             max_total: 8,
             now: 1,
@@ -255,4 +257,47 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
     // The stored body is what will be sent, and lists exactly the stored members.
     let body: super::wire::BatchRequest = serde_json::from_slice(&stored[0].body).expect("body");
     assert_eq!(body.add.len(), stored[0].adds.len());
+}
+
+#[test]
+fn a_hash_under_an_old_key_is_made_again_when_planned() {
+    // An import that raced a key rotation can leave a new identifier hashed under the old key.
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    e.import_snapshot(vec![contact("a", "0151 11111111")], &NoProgress)
+        .expect("import");
+    e.inner()
+        .store
+        .write(|tx| {
+            tx.execute(
+                "UPDATE identifiers SET key_id = 'k0', digest = zeroblob(32)",
+                [],
+            )?;
+            Ok(())
+        })
+        .expect("age the hash");
+    let batch = plan_one(&e);
+    let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
+    let expected = key
+        .hash_parts(IdentifierKind::Phone, "+4915111111111")
+        .to_base64url();
+    assert_eq!(batch.adds[0].2, expected);
+    let pending = e.pending_uploads(u64::MAX).expect("pending");
+    assert!(pending.is_empty(), "in flight now");
+    let stored: (String, Vec<u8>) = e
+        .inner()
+        .store
+        .read(|c| {
+            Ok(
+                c.query_row("SELECT key_id, digest FROM identifiers", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?,
+            )
+        })
+        .expect("row");
+    assert_eq!(stored.0, "k1");
+    assert_eq!(
+        crate::Digest(stored.1.try_into().expect("32 bytes")).to_base64url(),
+        expected
+    );
 }
