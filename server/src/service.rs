@@ -651,17 +651,21 @@ impl Service {
             ));
         }
         // Single use: the invite closes, and its creator's feed gets the redeemer under the
-        // invite's hash (under the current key, the one the creator's device hashes with).
-        let (current, _) = keys(&mut *tx)?;
-        let digest = hash_key(&current)?.hash_parts(IdentifierKind::Invite, &code);
+        // invite's hash (under the current key, the one the creator's device hashes with, and
+        // during a rotation under the next one too: activation drops the current key's changes,
+        // and the creator's device re-hashes the code it keeps).
+        let (current, next) = keys(&mut *tx)?;
         tx.delete_invite(&code_sha256)?;
-        tx.append_change(
-            &current.key_id,
-            &digest,
-            Some(&redeemer),
-            Some(&invite.client_id),
-            now,
-        )?;
+        for key in std::iter::once(&current).chain(next.as_ref()) {
+            let digest = hash_key(key)?.hash_parts(IdentifierKind::Invite, &code);
+            tx.append_change(
+                &key.key_id,
+                &digest,
+                Some(&redeemer),
+                Some(&invite.client_id),
+                now,
+            )?;
+        }
         tx.commit()?;
         Ok(RedeemAnswer {
             user_ref: invite.user_ref,

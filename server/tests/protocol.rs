@@ -920,6 +920,45 @@ fn invites() {
 }
 
 #[test]
+fn invite_redeemed_during_a_rotation_reaches_its_creator() {
+    // Redeemed between the two steps of a rotation, read by the creator only after the second:
+    // the creator's device hashes the invite under the new key by then, and the change must
+    // still be in its feed (activation drops everything under the old key).
+    let t = TestServer::new();
+    let api = &t.api;
+    let (_, ana) = api.vouch("u_ana");
+    let (_, bo) = api.vouch("u_bo");
+    let code = api.post("/v1/invites", Some(&ana), &json!({})).expect(201)["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cursor = api.cursor(&ana);
+    let next = api
+        .post("/v1/admin/keys", Some(ADMIN), &json!({}))
+        .expect(201)["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post("/v1/invites/redeem", Some(&bo), &json!({"code": code}))
+        .expect(200);
+    api.post(
+        &format!("/v1/admin/keys/{next}/activate"),
+        Some(ADMIN),
+        &json!({}),
+    )
+    .expect(200);
+    let key = api.key(&ana);
+    assert_eq!(key.id(), next);
+    let changes = api
+        .get(&format!("/v1/changes?since={cursor}"), Some(&ana))
+        .expect(200);
+    assert_eq!(
+        pairs(&changes["gained"]),
+        vec![(hash(&key, Invite, &code), "u_bo".to_owned())]
+    );
+}
+
+#[test]
 fn envelopes_for_unknown_paths_and_bodies() {
     let t = TestServer::with_limits(LimitsConfig {
         max_body_bytes: 2048,
