@@ -179,13 +179,27 @@ impl Service {
         let batch_id = serde_json::from_slice::<BatchRequest>(body)
             .ok()
             .map(|r| r.batch_id);
+        let body_sha256 = sha256(body);
+        // A replay is answered from a read transaction: resending a batch must not take the
+        // database's write lock (nor, below, count against the rate).
+        if let Some(batch_id) = &batch_id {
+            let mut read = self.storage.read()?;
+            let client = read
+                .client_by_token(&sha256(token.as_bytes()))?
+                .ok_or(ApiError::Unauthorized)?;
+            if let Some(stored) = read.batch(&client.client_id, batch_id)?
+                && same_digest(&stored.body_sha256, &body_sha256)
+            {
+                return Ok(stored.answer);
+            }
+        }
         let mut tx = self.storage.write()?;
         let client = tx
             .client_by_token(&sha256(token.as_bytes()))?
             .ok_or(ApiError::Unauthorized)?;
         if let Some(batch_id) = batch_id
             && let Some(stored) = tx.batch(&client.client_id, &batch_id)?
-            && same_digest(&stored.body_sha256, &sha256(body))
+            && same_digest(&stored.body_sha256, &body_sha256)
         {
             // Dropped without a commit: nothing was written.
             return Ok(stored.answer);
@@ -304,7 +318,17 @@ impl Service {
         let (current, _) = keys(&mut *tx)?;
         let remaining_today = match caller {
             Caller::Admin => self.limits.daily_new_identifiers,
-            Caller::Client(c) => self.remaining_today(tx.usage(&c.client_id)?, now),
+            Caller::Client(c) => {
+                // After a rotation, the old set's size is free for the re-sync: a client plans
+                // its additions by this figure, so it includes what is left of that allowance.
+                let allowance = if c.set_key_id.as_deref().is_some_and(|k| k != current.key_id) {
+                    tx.set_size(&c.client_id)?
+                } else {
+                    c.rekey_allowance
+                };
+                self.remaining_today(tx.usage(&c.client_id)?, now)
+                    .saturating_add(u32::try_from(allowance).unwrap_or(u32::MAX))
+            }
         };
         let l = self.limits;
         Ok(ConfigAnswer {
@@ -396,7 +420,9 @@ impl Service {
             added: u32::try_from(quota.new_hashes).unwrap_or(u32::MAX),
             removed: u32::try_from(removed).unwrap_or(u32::MAX),
             matches,
-            remaining_today: self.remaining_today(Some(quota.usage), now),
+            remaining_today: self
+                .remaining_today(Some(quota.usage), now)
+                .saturating_add(u32::try_from(quota.allowance).unwrap_or(u32::MAX)),
         };
         let answer_bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal)?;
         tx.insert_batch(

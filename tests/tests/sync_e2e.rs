@@ -866,12 +866,8 @@ fn contactsync_tests_now() -> i64 {
     .unwrap()
 }
 
-#[test]
-fn key_rotation_re_hashes_and_re_syncs_in_full() {
-    let (world, t, _, e) = imported();
-    sync(&e, &t);
-    let old_key = e.key_id().unwrap();
-    // Step 1: the next key; the backend registers its users again; step 2: activate.
+/// Both steps of a key rotation, with the backend registering its users again in between.
+fn rotate_key(world: &World) {
     let next: contactsync_core::upload::wire::KeyInfo = contactsync_core::upload::call(
         &world.admin(),
         Method::Post,
@@ -879,7 +875,7 @@ fn key_rotation_re_hashes_and_re_syncs_in_full() {
         Some(&serde_json::json!({})),
     )
     .unwrap();
-    register_users(&world);
+    register_users(world);
     let _: contactsync_core::upload::wire::KeyInfo = contactsync_core::upload::call(
         &world.admin(),
         Method::Post,
@@ -887,6 +883,32 @@ fn key_rotation_re_hashes_and_re_syncs_in_full() {
         Some(&serde_json::json!({})),
     )
     .unwrap();
+}
+
+#[test]
+fn a_key_rotation_does_not_cost_a_device_its_day() {
+    let world = World::new(LimitsConfig {
+        daily_new_identifiers: 10,
+        ..LimitsConfig::default()
+    });
+    register_users(&world);
+    let (t, _) = world.device(None);
+    let e = world.engine("a");
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    assert_eq!(sync(&e, &t).added, 8, "two of the day's ten left");
+    rotate_key(&world);
+    let report = sync(&e, &t);
+    assert!(report.key_rotated);
+    assert_eq!((report.added, report.deferred), (8, 0), "{report:?}");
+    assert_eq!(matched_names(&e).len(), 4);
+}
+
+#[test]
+fn key_rotation_re_hashes_and_re_syncs_in_full() {
+    let (world, t, _, e) = imported();
+    sync(&e, &t);
+    let old_key = e.key_id().unwrap();
+    rotate_key(&world);
     let recording = Faulty::recording(t);
     let report = sync(&e, &recording);
     assert!(report.key_rotated, "{report:?}");

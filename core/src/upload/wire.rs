@@ -53,7 +53,8 @@ pub struct Limits {
     pub max_body_bytes: u32,
     /// New hashes a client may add per UTC day.
     pub daily_new_identifiers: u32,
-    /// What is left of today's budget for this client.
+    /// New hashes this client may still add now: today's budget left plus, after a key
+    /// rotation, what is left of its free allowance for the re-sync.
     pub remaining_today: u32,
     /// A client with nothing to send checks at most this often.
     pub check_interval_s: u32,
