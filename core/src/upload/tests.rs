@@ -149,10 +149,17 @@ fn plan_one(e: &Engine) -> st::StoredBatch {
         .expect("a batch")
 }
 
-#[test]
-fn an_answer_applies_what_contacts_want_now() {
-    let dir = tempfile::tempdir().expect("dir");
-    let e = engine(&dir);
+fn no_batches(e: &Engine) -> bool {
+    e.inner()
+        .store
+        .read(st::batches)
+        .expect("batches")
+        .is_empty()
+}
+
+/// Contacts a and b imported, one batch with both numbers planned, then b deleted.
+fn b_deleted_while_in_flight(dir: &tempfile::TempDir) -> (Engine, st::StoredBatch) {
+    let e = engine(dir);
     e.import_snapshot(
         vec![contact("a", "0151 11111111"), contact("b", "0151 22222222")],
         &NoProgress,
@@ -161,9 +168,15 @@ fn an_answer_applies_what_contacts_want_now() {
     let batch = plan_one(&e);
     assert_eq!(batch.adds.len(), 2);
     assert_eq!(state(&e, "+4915111111111"), Some(UploadState::AddInFlight));
-    // While the batch is out, contact b is deleted.
     e.apply_changes(&[], &["b".to_owned()], &NoProgress)
         .expect("delete");
+    (e, batch)
+}
+
+#[test]
+fn an_answer_applies_what_contacts_want_now() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (e, batch) = b_deleted_while_in_flight(&dir);
     let matches: HashMap<&str, &str> = [(batch.adds[0].2.as_str(), "u_a")].into();
     let applied = e
         .inner()
@@ -177,27 +190,13 @@ fn an_answer_applies_what_contacts_want_now() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].state, UploadState::PendingRemove);
     assert_eq!(e.matches().expect("matches").len(), 1);
-    assert!(
-        e.inner()
-            .store
-            .read(st::batches)
-            .expect("batches")
-            .is_empty()
-    );
+    assert!(no_batches(&e));
 }
 
 #[test]
 fn a_batch_taken_back_returns_its_work_to_pending() {
     let dir = tempfile::tempdir().expect("dir");
-    let e = engine(&dir);
-    e.import_snapshot(
-        vec![contact("a", "0151 11111111"), contact("b", "0151 22222222")],
-        &NoProgress,
-    )
-    .expect("import");
-    let batch = plan_one(&e);
-    e.apply_changes(&[], &["b".to_owned()], &NoProgress)
-        .expect("delete");
+    let (e, batch) = b_deleted_while_in_flight(&dir);
     e.inner()
         .store
         .write(|tx| st::revert(tx, &batch))
@@ -207,13 +206,7 @@ fn a_batch_taken_back_returns_its_work_to_pending() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].state, UploadState::PendingAdd);
     assert_eq!(e.status().expect("status").identifiers, 1);
-    assert!(
-        e.inner()
-            .store
-            .read(st::batches)
-            .expect("batches")
-            .is_empty()
-    );
+    assert!(no_batches(&e));
 }
 
 #[test]
