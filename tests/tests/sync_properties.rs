@@ -88,8 +88,17 @@ fn expected(book: &[RawContact]) -> (BTreeSet<(String, String, String)>, usize) 
 }
 
 /// One round: which version of each contact the book holds (0: none), and which request of the
-/// round's sync fails (and whether before or after the server saw it).
-type Round = (Vec<u8>, Option<(usize, bool)>);
+/// round's sync fails, and how: 0 never sent, 1 answer lost (the server applied it), 2 refused as
+/// too large, 3 unavailable, 4 refused as malformed (2–4 replace the server's real answer).
+type Round = (Vec<u8>, Option<(usize, u8)>);
+
+fn refusal(status: u16, code: &str) -> contactsync_core::upload::Response {
+    contactsync_core::upload::Response {
+        status,
+        headers: vec![],
+        body: format!(r#"{{"error":{{"code":"{code}","message":"injected"}}}}"#).into_bytes(),
+    }
+}
 
 fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
@@ -141,18 +150,30 @@ fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
         let flaky = Faulty::new(
             Loopback::new(&server.url(), Some(&registered.token)),
             Box::new(move |n, _, answer| match failure {
-                Some((at, lose_answer)) if at == n => match (lose_answer, answer) {
-                    (false, _) => Outcome::DropRequest,
-                    (true, None) => Outcome::Pass,
-                    (true, Some(_)) => Outcome::DropAnswer,
+                Some((at, how)) if at == n => match (how, answer) {
+                    (0, _) => Outcome::DropRequest,
+                    (_, None) => Outcome::Pass,
+                    (1, Some(_)) => Outcome::DropAnswer,
+                    (2, Some(_)) => Outcome::Replace(refusal(413, "too_large")),
+                    (3, Some(_)) => Outcome::Replace(refusal(503, "unavailable")),
+                    (_, Some(_)) => Outcome::Replace(refusal(400, "malformed")),
                 },
                 _ => Outcome::Pass,
             }),
         );
-        // A failure ends the sync with a typed error; anything else is a bug.
+        // A failure ends the sync with a typed error (a 413 is split, not an error); anything
+        // else is a bug.
         if let Err(e) = engine.sync(&flaky, &options, &NoProgress) {
             prop_assert!(
-                matches!(e, contactsync_core::Error::Network(_)),
+                matches!(
+                    e,
+                    contactsync_core::Error::Network(_)
+                        | contactsync_core::Error::RetryLater { .. }
+                        | contactsync_core::Error::Server {
+                            status: 400 | 413,
+                            ..
+                        }
+                ),
                 "unexpected error {e:?}"
             );
         }
@@ -188,7 +209,7 @@ proptest! {
         rounds in prop::collection::vec(
             (
                 prop::collection::vec(0u8..3, 6),
-                prop::option::of((0usize..12, any::<bool>())),
+                prop::option::of((0usize..12, 0u8..5)),
             ),
             1..5,
         )
