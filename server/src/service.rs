@@ -741,14 +741,16 @@ impl Service {
         let new_current = hashed(&current)?;
         let mut affected: BTreeSet<Digest> = current_hashes(&mut *tx, user_ref, &current)?;
         affected.extend(new_current.iter().copied());
+        // Hiding a user hides their open invites too (and showing them shows them again).
+        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
         let affected: Vec<Digest> = affected.into_iter().collect();
-        let before = tx.visible_users(&current.key_id, &affected)?;
+        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
         tx.put_user(user_ref, request.discoverable, now)?;
         tx.set_user_hashes(user_ref, &current.key_id, &new_current)?;
         if let Some(next) = &next {
             tx.set_user_hashes(user_ref, &next.key_id, &hashed(next)?)?;
         }
-        let after = tx.visible_users(&current.key_id, &affected)?;
+        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
         record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
         tx.commit()?;
         Ok(UserAnswer {
@@ -766,16 +768,15 @@ impl Service {
         let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
             .into_iter()
             .collect();
-        let before = tx.visible_users(&current.key_id, &old)?;
+        // A user who left is no longer found through their open invites either: they close.
+        let mut affected: BTreeSet<Digest> = old.iter().copied().collect();
+        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
+        let affected: Vec<Digest> = affected.into_iter().collect();
+        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
         tx.delete_user(user_ref)?;
-        record_changes(
-            &mut *tx,
-            &current.key_id,
-            &old,
-            &before,
-            &HashMap::new(),
-            now,
-        )?;
+        tx.delete_invites_of(user_ref)?;
+        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
+        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
         tx.commit()?;
         Ok(UserAnswer {
             user_ref: user_ref.to_owned(),

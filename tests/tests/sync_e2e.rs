@@ -1046,3 +1046,43 @@ fn a_cancelled_sync_resumes_where_it_stopped() {
     assert_eq!(server_set_size(&world), 8);
     assert_eq!(matched_names(&e).len(), 4);
 }
+
+#[test]
+fn a_hidden_or_departed_user_is_not_found_through_their_invites() {
+    let world = World::default();
+    let (ta, _) = world.device(Some("u_alice"));
+    let alice = world.engine("alice");
+    let invite = alice.create_invite(&ta, None).unwrap();
+    // Bob keeps Alice's invite link on her card: an ordinary sync finds her through it.
+    let (tb, _) = world.device(None);
+    let bob = world.engine("bob");
+    let card = RawContact::new("alice", "Alice").with(IdentifierKind::Invite, None, invite.link);
+    bob.import_snapshot(vec![card], &NoProgress).unwrap();
+    assert_eq!(sync(&bob, &tb).new_matches, 1);
+    assert_eq!(matched_names(&bob), set(&[("Alice", "u_alice")]));
+
+    // Alice turns discoverability off: her invites hide with her, and come back with her.
+    let hidden = UserRequest {
+        discoverable: false,
+        identifiers: vec![],
+    };
+    let _: UserAnswer = call(
+        &world.admin(),
+        Method::Put,
+        "/v1/admin/users/u_alice",
+        Some(&hidden),
+    )
+    .unwrap();
+    assert_eq!(sync(&bob, &tb).lost_matches, 1);
+    assert!(matched_names(&bob).is_empty());
+    world.put_user("u_alice", &[]);
+    assert_eq!(sync(&bob, &tb).new_matches, 1);
+
+    // Alice leaves the app: lost again, and the code no longer redeems.
+    world.delete_user("u_alice");
+    assert_eq!(sync(&bob, &tb).lost_matches, 1);
+    let (tc, _) = world.device(Some("u_carol"));
+    let carol = world.engine("carol");
+    let err = carol.redeem_invite(&tc, &invite.code).unwrap_err();
+    assert!(matches!(err, Error::Server { status: 404, .. }), "{err:?}");
+}

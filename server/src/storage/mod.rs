@@ -284,13 +284,23 @@ pub trait Transaction {
     ) -> Result<(), ServerError>;
     /// An invite by the SHA-256 of its code (open or expired: the caller checks the time).
     fn invite(&mut self, code_sha256: &[u8; 32]) -> Result<Option<InviteRecord>, ServerError>;
-    /// Among `digests` (under `key_id`), the hashes of invites open at `now`, with the creator.
+    /// Among `digests` (under `key_id`), the hashes of invites open at `now`, with the creator;
+    /// not those of a creator registered as a user who is not discoverable.
     fn open_invite_owners(
         &mut self,
         key_id: &str,
         digests: &[Digest],
         now: i64,
     ) -> Result<HashMap<Digest, String>, ServerError>;
+    /// The hashes (under `key_id`) of the invites `user_ref` has open at `now`.
+    fn open_invite_hashes_of(
+        &mut self,
+        user_ref: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<Vec<Digest>, ServerError>;
+    /// Closes every invite of `user_ref` (the user left the app); returns how many.
+    fn delete_invites_of(&mut self, user_ref: &str) -> Result<u64, ServerError>;
     /// Closes an invite: deletes it and its hashes.
     fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError>;
     /// Deletes invites expired at `now`; returns how many.

@@ -681,7 +681,9 @@ impl Transaction for SqliteTx<'_> {
     ) -> Result<HashMap<Digest, String>, ServerError> {
         let mut stmt = self.conn()?.prepare_cached(
             "SELECT i.user_ref FROM invite_hashes h JOIN invites i ON i.code_sha256 = h.code_sha256
-             WHERE h.key_id = ?1 AND h.digest = ?2 AND i.expires_at > ?3",
+             WHERE h.key_id = ?1 AND h.digest = ?2 AND i.expires_at > ?3
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)",
         )?;
         let mut found = HashMap::new();
         for d in digests {
@@ -693,6 +695,39 @@ impl Transaction for SqliteTx<'_> {
             }
         }
         Ok(found)
+    }
+
+    fn open_invite_hashes_of(
+        &mut self,
+        user_ref: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<Vec<Digest>, ServerError> {
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT h.digest FROM invites i JOIN invite_hashes h ON h.code_sha256 = i.code_sha256
+             WHERE i.user_ref = ?1 AND h.key_id = ?2 AND i.expires_at > ?3",
+        )?;
+        let rows = stmt.query_map(params![user_ref, key_id, now], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(d) = <[u8; 32]>::try_from(row?) {
+                out.push(Digest(d));
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_invites_of(&mut self, user_ref: &str) -> Result<u64, ServerError> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "DELETE FROM invite_hashes WHERE code_sha256 IN
+                 (SELECT code_sha256 FROM invites WHERE user_ref = ?1)",
+        )?
+        .execute([user_ref])?;
+        let n = conn
+            .prepare_cached("DELETE FROM invites WHERE user_ref = ?1")?
+            .execute([user_ref])?;
+        Ok(n as u64)
     }
 
     fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError> {
