@@ -274,15 +274,25 @@ mod tests {
         assert!(!e.message.contains("secret-token"), "{}", e.message);
     }
 
-    #[test]
-    fn long_answers_are_cut() {
-        use std::io::Write;
+    /// A server on loopback that reads one request and answers it with `answer`.
+    fn one_shot(
+        answer: impl FnOnce(&mut std::net::TcpStream) + Send + 'static,
+    ) -> (ServerUrl, std::thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
+            answer(&mut conn);
+        });
+        (ServerUrl::parse(&format!("http://{addr}")).unwrap(), server)
+    }
+
+    #[test]
+    fn long_answers_are_cut() {
+        use std::io::Write;
+        let (url, server) = one_shot(|conn| {
             let len = 10 * 1024 * 1024;
             let _ = write!(
                 conn,
@@ -295,7 +305,6 @@ mod tests {
                 }
             }
         });
-        let url = ServerUrl::parse(&format!("http://{addr}")).unwrap();
         let t = HttpTransport::new(&url, None).unwrap();
         let r = t
             .send(Request {
@@ -314,12 +323,7 @@ mod tests {
     #[test]
     fn error_statuses_are_answers() {
         use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
+        let (url, server) = one_shot(|conn| {
             let body = r#"{"error":{"code":"unauthorized","message":"no"}}"#;
             let _ = write!(
                 conn,
@@ -327,7 +331,6 @@ mod tests {
                 body.len()
             );
         });
-        let url = ServerUrl::parse(&format!("http://{addr}")).unwrap();
         let t = HttpTransport::new(&url, Some("secret")).unwrap();
         let r = t
             .send(Request {
