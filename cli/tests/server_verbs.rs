@@ -7,32 +7,17 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+mod common;
+use common::{cmd, run};
+
 /// The admin token of the test servers.
 const ADMIN: &str = "test-admin-token-0123456789";
-
-/// The binary with a neutral environment.
-fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_contactsync"));
-    c.env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("CONTACTSYNC_DB")
-        .env_remove("CONTACTSYNC_ADMIN_TOKEN")
-        .env("LANG", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    cmd().args(args).output().expect("run contactsync")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

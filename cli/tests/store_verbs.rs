@@ -6,27 +6,13 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The binary with a neutral environment: no locale region, no database override.
-fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_contactsync"));
-    c.env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("CONTACTSYNC_DB")
-        .env("LANG", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    cmd().args(args).output().expect("run contactsync")
-}
+mod common;
+use common::{cmd, run};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
