@@ -33,6 +33,14 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Figures, one per line, name and count aligned (the readable form of the reports).
+pub fn write_counts(out: &mut (impl Write + ?Sized), rows: &[(&str, u64)]) -> io::Result<()> {
+    for (name, n) in rows {
+        writeln!(out, "  {name:<15}{n:>9}")?;
+    }
+    Ok(())
+}
+
 fn write_json(out: &mut (impl Write + ?Sized), value: &Value) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::UsageError;
-use crate::commands::Failure;
+use crate::commands::{Failure, write_counts};
 use crate::credentials::{self, Credential};
 use crate::store_commands::{StderrProgress, engine_failure, open, write_json};
 use crate::transport::{HttpTransport, ServerUrl};
@@ -330,19 +330,20 @@ pub fn write_sync_report(out: &mut impl Write, r: &SyncReport) -> io::Result<()>
             "  nothing sent: the server's check interval has not passed (--force to sync now)"
         )?;
     }
-    for (name, n) in [
-        ("batches_sent", r.batches_sent),
-        ("batches_retried", r.batches_retried),
-        ("batches_split", r.batches_split),
-        ("added", r.added),
-        ("removed", r.removed),
-        ("new_matches", r.new_matches),
-        ("lost_matches", r.lost_matches),
-        ("deferred", r.deferred),
-        ("rejected", r.rejected),
-    ] {
-        writeln!(out, "  {name:<15}{n:>9}")?;
-    }
+    write_counts(
+        out,
+        &[
+            ("batches_sent", r.batches_sent),
+            ("batches_retried", r.batches_retried),
+            ("batches_split", r.batches_split),
+            ("added", r.added),
+            ("removed", r.removed),
+            ("new_matches", r.new_matches),
+            ("lost_matches", r.lost_matches),
+            ("deferred", r.deferred),
+            ("rejected", r.rejected),
+        ],
+    )?;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     writeln!(out, "  {:<15}{:>9}", "key_rotated", yes_no(r.key_rotated))?;
     writeln!(out, "  {:<15}{}", "next sync", when(r.next_sync_at))

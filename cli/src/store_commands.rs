@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::UsageError;
-use crate::commands::Failure;
+use crate::commands::{Failure, write_counts};
 
 /// The environment variable that overrides the default database path.
 pub const DB_ENV: &str = "CONTACTSYNC_DB";
@@ -199,16 +199,12 @@ fn write_import_summary(
         ("queued_add", r.queued_add),
         ("queued_remove", r.queued_remove),
     ];
-    for (name, n) in &rows[..6] {
-        writeln!(out, "  {name:<15}{n:>9}")?;
-    }
+    write_counts(out, &rows[..6])?;
     writeln!(out, "  {:<15}{:>9}", "rejected", r.rejected)?;
     for (code, n) in top_reasons(&r.rejections) {
         writeln!(out, "    {code:<28}{n:>7}")?;
     }
-    for (name, n) in &rows[6..] {
-        writeln!(out, "  {name:<15}{n:>9}")?;
-    }
+    write_counts(out, &rows[6..])?;
     writeln!(out, "  {:<15}{:>9}", "broken entries", s.broken_entries)?;
     writeln!(out, "  {:<15}{:>9}", "dropped fields", s.dropped_fields)
 }
@@ -261,19 +257,20 @@ fn write_status(out: &mut impl Write, s: &Status, db: &Path) -> io::Result<()> {
         db.display(),
         contactsync_core::store::SCHEMA_VERSION
     )?;
-    for (name, n) in [
-        ("contacts", s.contacts),
-        ("excluded", s.excluded_contacts),
-        ("identifiers", s.identifiers),
-        ("pending_add", s.pending_add),
-        ("pending_remove", s.pending_remove),
-        ("in_flight", s.in_flight),
-        ("acknowledged", s.acknowledged),
-        ("matches", s.matches),
-        ("rejected", s.rejected),
-    ] {
-        writeln!(out, "  {name:<15}{n:>9}")?;
-    }
+    write_counts(
+        out,
+        &[
+            ("contacts", s.contacts),
+            ("excluded", s.excluded_contacts),
+            ("identifiers", s.identifiers),
+            ("pending_add", s.pending_add),
+            ("pending_remove", s.pending_remove),
+            ("in_flight", s.in_flight),
+            ("acknowledged", s.acknowledged),
+            ("matches", s.matches),
+            ("rejected", s.rejected),
+        ],
+    )?;
     writeln!(
         out,
         "  {:<15}{:>9}",
