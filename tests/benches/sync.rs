@@ -22,11 +22,10 @@ mod synthetic;
 
 use std::time::Instant;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
-use contactsync_core::upload::{Method, SyncOptions, SyncReport, call};
+use contactsync_core::upload::{SyncOptions, SyncReport};
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
 use contactsync_server::{LimitsConfig, ServerConfig};
-use contactsync_tests::net::{Faulty, Loopback};
+use contactsync_tests::net::{Faulty, Loopback, put_user, register_open};
 use synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
@@ -67,13 +66,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let registered: Registered = call(
-        &Loopback::new(&server.url(), None),
-        Method::Post,
-        "/v1/clients",
-        Some(&serde_json::json!({})),
-    )
-    .unwrap();
+    let registered = register_open(&server.url()).unwrap();
     let engine = Engine::open(dir.path().join("device.db"), Config::with_region(region)).unwrap();
     let import = engine
         .import_snapshot(book.contacts(), &NoProgress)
@@ -138,18 +131,11 @@ fn register_users(admin: &Loopback, book: &Book, normalizer: Normalizer) -> usiz
         else {
             continue;
         };
-        let request = UserRequest {
-            discoverable: true,
-            identifiers: vec![UserIdentifier {
-                kind: id.kind().as_str().to_owned(),
-                value: id.canonical().to_owned(),
-            }],
-        };
-        let _: UserAnswer = call(
+        put_user(
             admin,
-            Method::Put,
-            &format!("/v1/admin/users/u_{i}"),
-            Some(&request),
+            &format!("u_{i}"),
+            true,
+            &[(id.kind().as_str(), id.canonical())],
         )
         .unwrap();
         users += 1;

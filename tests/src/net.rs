@@ -4,7 +4,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use contactsync_core::upload::{Method, Request, Response, Transport, TransportError};
+use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
+use contactsync_core::upload::{Method, Request, Response, Transport, TransportError, call};
 
 /// HTTP to a server on loopback (ureq), with an optional bearer token. The CLI has its own,
 /// TLS-capable transport; this one is for tests only.
@@ -174,4 +175,40 @@ impl<T: Transport> Transport for Faulty<T> {
         seen.push(exchange);
         result
     }
+}
+
+/// Registers a device through open registration (`POST /v1/clients`).
+pub fn register_open(base: &str) -> Result<Registered, contactsync_core::Error> {
+    call(
+        &Loopback::new(base, None),
+        Method::Post,
+        "/v1/clients",
+        Some(&serde_json::json!({})),
+    )
+}
+
+/// Registers (or replaces) a user's identifiers through the admin API, each as (kind, canonical
+/// value).
+pub fn put_user(
+    admin: &dyn Transport,
+    user_ref: &str,
+    discoverable: bool,
+    ids: &[(&str, &str)],
+) -> Result<UserAnswer, contactsync_core::Error> {
+    let request = UserRequest {
+        discoverable,
+        identifiers: ids
+            .iter()
+            .map(|(kind, value)| UserIdentifier {
+                kind: (*kind).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect(),
+    };
+    call(
+        admin,
+        Method::Put,
+        &format!("/v1/admin/users/{user_ref}"),
+        Some(&request),
+    )
 }

@@ -12,13 +12,13 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
+use contactsync_core::upload::wire::{Registered, UserAnswer};
 use contactsync_core::upload::{Method, Response, SyncOptions, Transport, call};
 use contactsync_core::{
     Config, Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport,
 };
 use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
-use contactsync_tests::net::{Fault, Faulty, Loopback, Outcome};
+use contactsync_tests::net::{Fault, Faulty, Loopback, Outcome, put_user, register_open};
 use tempfile::TempDir;
 
 const ADMIN: &str = "admin-token-for-tests-0123456789";
@@ -50,13 +50,7 @@ impl World {
     /// A device: open registration, or vouched for a user.
     fn device(&self, user_ref: Option<&str>) -> (Loopback, Registered) {
         let registered: Registered = match user_ref {
-            None => call(
-                &Loopback::new(&self.server.url(), None),
-                Method::Post,
-                "/v1/clients",
-                Some(&serde_json::json!({})),
-            )
-            .unwrap(),
+            None => register_open(&self.server.url()).unwrap(),
             Some(user) => call(
                 &self.admin(),
                 Method::Post,
@@ -72,23 +66,7 @@ impl World {
     }
 
     fn put_user(&self, user_ref: &str, ids: &[(&str, &str)]) {
-        let request = UserRequest {
-            discoverable: true,
-            identifiers: ids
-                .iter()
-                .map(|(kind, value)| UserIdentifier {
-                    kind: (*kind).to_owned(),
-                    value: (*value).to_owned(),
-                })
-                .collect(),
-        };
-        let _: UserAnswer = call(
-            &self.admin(),
-            Method::Put,
-            &format!("/v1/admin/users/{user_ref}"),
-            Some(&request),
-        )
-        .unwrap();
+        put_user(&self.admin(), user_ref, true, ids).unwrap();
     }
 
     fn delete_user(&self, user_ref: &str) {
@@ -1062,17 +1040,7 @@ fn a_hidden_or_departed_user_is_not_found_through_their_invites() {
     assert_eq!(matched_names(&bob), set(&[("Alice", "u_alice")]));
 
     // Alice turns discoverability off: her invites hide with her, and come back with her.
-    let hidden = UserRequest {
-        discoverable: false,
-        identifiers: vec![],
-    };
-    let _: UserAnswer = call(
-        &world.admin(),
-        Method::Put,
-        "/v1/admin/users/u_alice",
-        Some(&hidden),
-    )
-    .unwrap();
+    put_user(&world.admin(), "u_alice", false, &[]).unwrap();
     assert_eq!(sync(&bob, &tb).lost_matches, 1);
     assert!(matched_names(&bob).is_empty());
     world.put_user("u_alice", &[]);

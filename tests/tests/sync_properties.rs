@@ -6,13 +6,12 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
-use contactsync_core::upload::{Method, SyncOptions, call};
+use contactsync_core::upload::SyncOptions;
 use contactsync_core::{
     Config, Engine, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
 };
 use contactsync_server::{ServerConfig, start};
-use contactsync_tests::net::{Faulty, Loopback, Outcome};
+use contactsync_tests::net::{Faulty, Loopback, Outcome, put_user, register_open};
 use proptest::prelude::*;
 
 use IdentifierKind::{Email, Phone};
@@ -111,28 +110,9 @@ fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
     .unwrap();
     let admin = Loopback::new(&server.url(), Some(ADMIN));
     for (user, kind, value) in USERS {
-        let request = UserRequest {
-            discoverable: true,
-            identifiers: vec![UserIdentifier {
-                kind: (*kind).to_owned(),
-                value: (*value).to_owned(),
-            }],
-        };
-        let _: UserAnswer = call(
-            &admin,
-            Method::Put,
-            &format!("/v1/admin/users/{user}"),
-            Some(&request),
-        )
-        .unwrap();
+        put_user(&admin, user, true, &[(kind, value)]).unwrap();
     }
-    let registered: Registered = call(
-        &Loopback::new(&server.url(), None),
-        Method::Post,
-        "/v1/clients",
-        Some(&serde_json::json!({})),
-    )
-    .unwrap();
+    let registered = register_open(&server.url()).unwrap();
     let engine = Engine::open(
         dir.path().join("device.db"),
         Config::with_region(Region::new("DE").unwrap()),
