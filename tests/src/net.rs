@@ -96,7 +96,8 @@ pub enum Outcome {
     DropRequest,
     /// Send, then fail as if the answer was lost (the server applied it).
     DropAnswer,
-    /// Send and return this instead of the real answer.
+    /// Answer this instead: decided before sending (called with no answer), the request is
+    /// never sent, as when a proxy answers; decided after, the server has seen it.
     Replace(Response),
     /// Pass the real answer through.
     Pass,
@@ -154,10 +155,11 @@ impl<T: Transport> Transport for Faulty<T> {
             status: None,
             answer: Vec::new(),
         };
-        let result = if let Outcome::DropRequest = (self.fault)(n, &request, None) {
-            Err(TransportError::new("injected: network down"))
-        } else {
-            match self.inner.send(request.clone()) {
+        let result = match (self.fault)(n, &request, None) {
+            Outcome::DropRequest => Err(TransportError::new("injected: network down")),
+            // Answered in front of the server (a proxy): the server never sees the request.
+            Outcome::Replace(answer) => Ok(answer),
+            Outcome::DropAnswer | Outcome::Pass => match self.inner.send(request.clone()) {
                 Err(e) => Err(e),
                 Ok(response) => match (self.fault)(n, &request, Some(response.clone())) {
                     Outcome::DropAnswer | Outcome::DropRequest => {
@@ -166,7 +168,7 @@ impl<T: Transport> Transport for Faulty<T> {
                     Outcome::Replace(other) => Ok(other),
                     Outcome::Pass => Ok(response),
                 },
-            }
+            },
         };
         if let Ok(r) = &result {
             exchange.status = Some(r.status);
