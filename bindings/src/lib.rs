@@ -1,10 +1,46 @@
-//! contactsync-ffi: the thin `UniFFI` layer over `contactsync-core`.
+//! contactsync-ffi: the core's API for Kotlin and Swift, through `UniFFI` proc-macros.
 //!
-//! Placeholder: the bindings issue turns this into the `UniFFI` crate (lib + cdylib + staticlib)
-//! that mirrors the core's `Engine`, records and errors for Kotlin and Swift. Nothing here may
-//! hold logic that a Rust test of the core cannot reach.
+//! Thin by rule: newtype objects over the core's [`contactsync_core::Engine`], records and enums
+//! mirrored from the core, one error enum, and the two traits the app implements. Nothing here
+//! decides anything a Rust test of the core cannot reach; what little is decided (what a failing
+//! callback means) lives in `callbacks` and is documented on the traits.
+//!
+//! | Module       | Holds                                                           |
+//! |--------------|-----------------------------------------------------------------|
+//! | `engine`     | `Engine` and `Snapshot` objects                                 |
+//! | `identifier` | `Normalizer`, `HashKey`, `guess_kind`, `register_device`        |
+//! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`; HTTP records |
+//! | `types`      | mirrored records and enums                                      |
+//! | `error`      | `ContactsyncError`                                              |
+//!
+//! Panics unwind (the workspace's release profile keeps `panic = "unwind"`), and `UniFFI` turns a
+//! panic into an exception in the caller (`InternalException` in Kotlin, a thrown error in Swift)
+//! instead of aborting the app.
 
-/// The core crate's version, so the bindings can report what they wrap.
-pub fn core_version() -> &'static str {
-    contactsync_core::VERSION
+// Exported functions take owned values: that is what UniFFI lifts from the foreign side.
+#![allow(clippy::needless_pass_by_value)]
+
+mod callbacks;
+mod engine;
+mod error;
+mod identifier;
+mod types;
+
+pub use callbacks::{
+    HttpHeader, HttpMethod, HttpRequest, HttpResponse, ProgressListener, Transport,
+};
+pub use engine::{Engine, Snapshot};
+pub use error::{ContactsyncError, Result};
+pub use identifier::{HashKey, Normalizer, core_version, guess_kind, register_device};
+pub use types::*;
+
+uniffi::setup_scaffolding!();
+
+/// Panics, on purpose. It exists only so the bindings' own tests can prove that a Rust panic
+/// reaches Kotlin and Swift as a catchable error and leaves the library usable; no app has a
+/// reason to call it.
+#[uniffi::export]
+#[allow(clippy::panic)]
+pub fn debug_panic_for_tests(message: String) {
+    panic!("{message}");
 }

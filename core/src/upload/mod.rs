@@ -19,6 +19,20 @@ use std::time::Duration;
 pub use call::{call, get};
 pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
 
+/// Registers a new device with a server that allows open registration (`POST /v1/clients`).
+///
+/// The answer's token is the device's bearer token: the app keeps it (in the platform's secure
+/// storage) and its transport sends it as `Authorization: Bearer <token>`. An app whose backend
+/// vouches for its users registers through the backend instead (docs/protocol.md).
+pub fn register(transport: &dyn Transport) -> crate::Result<wire::Registered> {
+    call(
+        transport,
+        Method::Post,
+        "/v1/clients",
+        Some(&serde_json::Map::new()),
+    )
+}
+
 /// How one sync may behave.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {

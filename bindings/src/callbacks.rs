@@ -1,0 +1,154 @@
+//! What the app implements: its HTTP client ([`Transport`]) and a progress/cancel listener
+//! ([`ProgressListener`]). Both are foreign traits; the adapters here turn them into the core's
+//! traits, deciding what a failing callback means (it must never panic or abort the work unsafely).
+
+use std::sync::Arc;
+
+use contactsync_core as core;
+use contactsync_core::upload::{Method, Request, Response, TransportError};
+
+use crate::error::{ContactsyncError, Result};
+use crate::types::Progress;
+
+/// An HTTP method of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum HttpMethod {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+}
+
+/// One header.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpHeader {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// A request for the app's transport to send.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpRequest {
+    /// The method.
+    pub method: HttpMethod,
+    /// Path and query, starting with `/v1/`: resolve it against the server's base URL.
+    pub path: String,
+    /// Headers to send (`Content-Type` when there is a body); the transport adds
+    /// `Authorization: Bearer <token>` itself.
+    pub headers: Vec<HttpHeader>,
+    /// The body; empty for `GET` and `DELETE`.
+    pub body: Vec<u8>,
+}
+
+/// The answer, whatever its status: a 4xx or 5xx is an answer too, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (`Retry-After` matters).
+    pub headers: Vec<HttpHeader>,
+    /// The body; stop reading past 4 MiB (the engine refuses longer ones anyway).
+    pub body: Vec<u8>,
+}
+
+/// The app's HTTP client: sends one request to the discovery server and returns its answer.
+///
+/// Throw `ContactsyncError.Network` when no answer came (no network, DNS, TLS, timeout); the
+/// sync retries with backoff. Any other exception is treated the same way and its description
+/// kept for the final error. Called on the thread running the sync, never the caller's UI thread
+/// when the idiomatic Kotlin/Swift layers are used.
+#[uniffi::export(foreign)]
+pub trait Transport: Send + Sync {
+    /// Sends `request`; returns the answer whatever its status.
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, ContactsyncError>;
+}
+
+/// Receives progress of long operations and can cancel them.
+///
+/// Called on the thread doing the work, every few hundred items: keep it cheap. An exception
+/// thrown from `on_progress` is ignored; one thrown from `is_cancelled` cancels the operation
+/// (work already committed stays, consistent).
+#[uniffi::export(foreign)]
+pub trait ProgressListener: Send + Sync {
+    /// Progress so far.
+    fn on_progress(&self, progress: Progress) -> Result<(), ContactsyncError>;
+    /// Polled between items; `true` stops the operation with `ContactsyncError.Cancelled`.
+    fn is_cancelled(&self) -> Result<bool, ContactsyncError>;
+}
+
+/// The app's transport as the core's.
+pub(crate) struct CoreTransport(pub(crate) Arc<dyn Transport>);
+
+impl core::Transport for CoreTransport {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let method = match request.method {
+            Method::Get => HttpMethod::Get,
+            Method::Post => HttpMethod::Post,
+            Method::Put => HttpMethod::Put,
+            Method::Delete => HttpMethod::Delete,
+        };
+        let request = HttpRequest {
+            method,
+            path: request.path,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+            body: request.body,
+        };
+        match self.0.send(request) {
+            Ok(answer) => Ok(Response {
+                status: answer.status,
+                headers: answer
+                    .headers
+                    .into_iter()
+                    .map(|h| (h.name, h.value))
+                    .collect(),
+                body: answer.body,
+            }),
+            Err(ContactsyncError::Network { detail }) => Err(TransportError { message: detail }),
+            Err(other) => Err(TransportError {
+                message: format!("the app's transport failed: {other}"),
+            }),
+        }
+    }
+}
+
+/// The app's listener (or none) as the core's.
+pub(crate) struct CoreListener(pub(crate) Option<Arc<dyn ProgressListener>>);
+
+impl core::ProgressListener for CoreListener {
+    fn on_progress(&self, progress: core::Progress) {
+        if let Some(l) = &self.0 {
+            // A listener that fails to show progress must not stop the work.
+            let _ = l.on_progress(progress.into());
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        // A listener that cannot answer is taken to mean "stop": the safe side for work the app
+        // can no longer follow.
+        self.0
+            .as_ref()
+            .is_some_and(|l| l.is_cancelled().unwrap_or(true))
+    }
+}
+
+impl std::fmt::Debug for CoreTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CoreTransport")
+    }
+}
+
+impl std::fmt::Debug for CoreListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CoreListener")
+    }
+}

@@ -1,0 +1,235 @@
+//! The engine object and the streamed snapshot: newtypes over the core's, one line of
+//! conversion per method. Every method blocks until the work is done; the Kotlin and Swift layers
+//! run them off the caller's thread.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use contactsync_core as core;
+
+use crate::callbacks::{CoreListener, CoreTransport, ProgressListener, Transport};
+use crate::error::{ContactsyncError, Result};
+use crate::types::{
+    Config, ContactView, DeleteReceipt, IdentifierKind, ImportReport, Invite, Match, PendingUpload,
+    RawContact, Status, SyncOptions, SyncReport,
+};
+
+fn to_core(list: Vec<RawContact>) -> Vec<core::RawContact> {
+    list.into_iter().map(Into::into).collect()
+}
+
+/// One user's contacts, identifiers, upload state and matches, kept in one SQLite file.
+///
+/// Thread-safe: queries run while an import or a sync is under way. Closing the handle (Kotlin
+/// `close()`, Swift deinit) closes the file once no call is running.
+#[derive(Debug, uniffi::Object)]
+pub struct Engine(core::Engine);
+
+#[uniffi::export]
+impl Engine {
+    /// Opens (creating and migrating when needed) the database at `path`.
+    #[uniffi::constructor]
+    pub fn open(path: String, config: Config) -> Result<Arc<Self>> {
+        Ok(Arc::new(Engine(core::Engine::open(
+            path,
+            config.try_into()?,
+        )?)))
+    }
+
+    /// Imports the whole address book as one full snapshot: contacts not in `contacts` are
+    /// removed. Chunked into transactions of `Config.chunk_size`.
+    #[uniffi::method(default(listener = None))]
+    pub fn import_snapshot(
+        &self,
+        contacts: Vec<RawContact>,
+        listener: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ImportReport> {
+        let list = to_core(contacts);
+        Ok(self
+            .0
+            .import_snapshot(list, &CoreListener(listener))?
+            .into())
+    }
+
+    /// Starts a streamed full snapshot (for books read page by page): `push` chunks, then
+    /// `finish`. Starting another snapshot supersedes this one.
+    pub fn begin_snapshot(&self) -> Result<Arc<Snapshot>> {
+        Ok(Arc::new(Snapshot(Mutex::new(Some(
+            self.0.begin_snapshot()?,
+        )))))
+    }
+
+    /// Applies a change feed in one transaction: contacts added or edited since the last import,
+    /// and the source ids deleted since.
+    #[uniffi::method(default(listener = None))]
+    pub fn apply_changes(
+        &self,
+        upserts: Vec<RawContact>,
+        deleted: Vec<String>,
+        listener: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<ImportReport> {
+        Ok(self
+            .0
+            .apply_changes(&to_core(upserts), &deleted, &CoreListener(listener))?
+            .into())
+    }
+
+    /// Brings the server up to date with the store and the store with the server's matches.
+    /// One sync runs at a time per engine; a failed one resumes where it stopped.
+    #[uniffi::method(default(listener = None))]
+    pub fn sync(
+        &self,
+        transport: Arc<dyn Transport>,
+        options: SyncOptions,
+        listener: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<SyncReport> {
+        Ok(self
+            .0
+            .sync(
+                &CoreTransport(transport),
+                &options.into(),
+                &CoreListener(listener),
+            )?
+            .into())
+    }
+
+    /// Makes the next sync send everything again in full mode (after registering again).
+    pub fn reset_sync(&self) -> Result<()> {
+        Ok(self.0.reset_sync()?)
+    }
+
+    /// Consent withdrawn: the server deletes what it holds for this device, then the local store
+    /// is wiped. A failure leaves both sides as they were.
+    pub fn forget(&self, transport: Arc<dyn Transport>) -> Result<DeleteReceipt> {
+        Ok(self.0.forget(&CoreTransport(transport))?.into())
+    }
+
+    /// Creates an invite code (for a QR code or a link) for the user this device belongs to.
+    #[uniffi::method(default(ttl_s = None))]
+    pub fn create_invite(
+        &self,
+        transport: Arc<dyn Transport>,
+        ttl_s: Option<u32>,
+    ) -> Result<Invite> {
+        Ok(self
+            .0
+            .create_invite(&CoreTransport(transport), ttl_s)?
+            .into())
+    }
+
+    /// Redeems someone's invite code (typed, or a QR link); returns the inviter's user reference.
+    pub fn redeem_invite(&self, transport: Arc<dyn Transport>, code: String) -> Result<String> {
+        Ok(self.0.redeem_invite(&CoreTransport(transport), &code)?)
+    }
+
+    /// Counts over the store.
+    pub fn status(&self) -> Result<Status> {
+        Ok(self.0.status()?.into())
+    }
+
+    /// Stored contacts in source-id order, `limit` from `offset` (for list UIs).
+    pub fn contacts(&self, offset: u64, limit: u64) -> Result<Vec<ContactView>> {
+        Ok(self
+            .0
+            .contacts(offset, limit)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Up to `limit` contacts after source id `after` (from the first when `None`).
+    pub fn contacts_after(&self, after: Option<String>, limit: u64) -> Result<Vec<ContactView>> {
+        Ok(self
+            .0
+            .contacts_after(after.as_deref(), limit)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One contact by source id.
+    pub fn contact(&self, source_id: String) -> Result<Option<ContactView>> {
+        Ok(self.0.contact(&source_id)?.map(Into::into))
+    }
+
+    /// Up to `limit` hashes waiting for the server (additions first).
+    pub fn pending_uploads(&self, limit: u64) -> Result<Vec<PendingUpload>> {
+        Ok(self
+            .0
+            .pending_uploads(limit)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The contacts who use the app, and through which identifier.
+    pub fn matches(&self) -> Result<Vec<Match>> {
+        Ok(self.0.matches()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Excludes a contact from discovery (or includes it again); false for an unknown contact.
+    pub fn set_contact_excluded(&self, source_id: String, excluded: bool) -> Result<bool> {
+        Ok(self.0.set_contact_excluded(&source_id, excluded)?)
+    }
+
+    /// Excludes an identifier (read like a contact's value) whichever contacts hold it.
+    pub fn set_identifier_excluded(
+        &self,
+        kind: IdentifierKind,
+        value: String,
+        excluded: bool,
+    ) -> Result<()> {
+        Ok(self
+            .0
+            .set_identifier_excluded(kind.into(), &value, excluded)?)
+    }
+
+    /// The current hashing key's id, once a sync fetched one.
+    pub fn key_id(&self) -> Option<String> {
+        self.0.key_id()
+    }
+
+    /// Deletes everything stored locally. Use `forget` to tell the server as well.
+    pub fn wipe(&self) -> Result<()> {
+        Ok(self.0.wipe()?)
+    }
+}
+
+/// A streamed full snapshot (see `Engine.begin_snapshot`). Each `push` is one transaction; a
+/// snapshot never finished removes nothing.
+#[derive(Debug, uniffi::Object)]
+pub struct Snapshot(Mutex<Option<core::Snapshot>>);
+
+impl Snapshot {
+    fn finished() -> ContactsyncError {
+        ContactsyncError::InvalidState {
+            detail: "the snapshot is already finished".into(),
+        }
+    }
+}
+
+#[uniffi::export]
+impl Snapshot {
+    /// Adds a chunk of contacts (any size) in one transaction.
+    #[uniffi::method(default(listener = None))]
+    pub fn push(
+        &self,
+        contacts: Vec<RawContact>,
+        listener: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<()> {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = guard.as_mut().ok_or_else(Self::finished)?;
+        Ok(snapshot.push(&to_core(contacts), &CoreListener(listener))?)
+    }
+
+    /// Ends the snapshot: removes every stored contact it did not contain.
+    #[uniffi::method(default(listener = None))]
+    pub fn finish(&self, listener: Option<Arc<dyn ProgressListener>>) -> Result<ImportReport> {
+        let snapshot = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(Self::finished)?;
+        Ok(snapshot.finish(&CoreListener(listener))?.into())
+    }
+}
