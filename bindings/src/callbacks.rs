@@ -152,3 +152,131 @@ impl std::fmt::Debug for CoreListener {
         f.write_str("CoreListener")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use contactsync_core::{ProgressListener as _, Transport as _};
+
+    use super::*;
+
+    /// A transport answering from a script, recording what it was asked.
+    struct Scripted {
+        answer: Mutex<Option<Result<HttpResponse>>>,
+        seen: Mutex<Vec<HttpRequest>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+            self.seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(request);
+            self.answer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .unwrap_or(Err(ContactsyncError::Network {
+                    detail: "no more answers".into(),
+                }))
+        }
+    }
+
+    use std::sync::PoisonError;
+
+    fn scripted(answer: Result<HttpResponse>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            answer: Mutex::new(Some(answer)),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn request() -> Request {
+        Request {
+            method: Method::Post,
+            path: "/v1/batches".into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn requests_and_answers_cross_unchanged() {
+        let t = scripted(Ok(HttpResponse {
+            status: 429,
+            headers: vec![HttpHeader {
+                name: "Retry-After".into(),
+                value: "7".into(),
+            }],
+            body: b"{\"error\":{}}".to_vec(),
+        }));
+        let answer = CoreTransport(t.clone()).send(request()).expect("an answer");
+        assert_eq!(answer.status, 429);
+        assert_eq!(answer.header("retry-after"), Some("7"));
+        assert_eq!(answer.body, b"{\"error\":{}}");
+        let seen = t.seen.lock().expect("lock");
+        assert_eq!(seen[0].method, HttpMethod::Post);
+        assert_eq!(seen[0].path, "/v1/batches");
+        assert_eq!(seen[0].headers[0].name, "Content-Type");
+        assert_eq!(seen[0].body, b"{}");
+    }
+
+    #[test]
+    fn a_failing_transport_is_a_transport_error_whatever_it_threw() {
+        let network = CoreTransport(scripted(Err(ContactsyncError::Network {
+            detail: "timeout".into(),
+        })))
+        .send(request())
+        .expect_err("fails");
+        assert_eq!(network.message, "timeout");
+        let unexpected = CoreTransport(scripted(Err(ContactsyncError::Callback {
+            detail: "java.lang.IllegalStateException: bug".into(),
+        })))
+        .send(request())
+        .expect_err("fails");
+        assert!(
+            unexpected.message.contains("IllegalStateException"),
+            "{}",
+            unexpected.message
+        );
+    }
+
+    struct Listener {
+        progress: Result<()>,
+        cancelled: Result<bool>,
+    }
+
+    impl ProgressListener for Listener {
+        fn on_progress(&self, _: Progress) -> Result<()> {
+            self.progress.clone()
+        }
+        fn is_cancelled(&self) -> Result<bool> {
+            self.cancelled.clone()
+        }
+    }
+
+    #[test]
+    fn a_listener_that_throws_cancels_and_one_that_fails_progress_does_not() {
+        let boom = || ContactsyncError::Callback {
+            detail: "boom".into(),
+        };
+        let progress = core::Progress {
+            stage: core::Stage::Import,
+            done: 1,
+            total: None,
+        };
+        let failing_progress = CoreListener(Some(Arc::new(Listener {
+            progress: Err(boom()),
+            cancelled: Ok(false),
+        })));
+        failing_progress.on_progress(progress);
+        assert!(!failing_progress.is_cancelled());
+        let failing_poll = CoreListener(Some(Arc::new(Listener {
+            progress: Ok(()),
+            cancelled: Err(boom()),
+        })));
+        assert!(failing_poll.is_cancelled());
+        assert!(!CoreListener(None).is_cancelled());
+    }
+}

@@ -233,3 +233,75 @@ impl Snapshot {
         Ok(snapshot.finish(&CoreListener(listener))?.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Labelled;
+
+    fn config() -> Config {
+        Config {
+            region: "DE".into(),
+            workers: 1,
+            chunk_size: 2,
+            busy_timeout_ms: 1000,
+            cache_kib: 1024,
+        }
+    }
+
+    fn contact(id: &str, phone: &str) -> RawContact {
+        RawContact {
+            source_id: id.into(),
+            display_name: format!("Contact {id}"),
+            values: vec![Labelled {
+                kind: IdentifierKind::Phone,
+                label: Some("mobile".into()),
+                value: phone.into(),
+            }],
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_streamed_snapshot_imports_and_refuses_use_after_finish() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine =
+            Engine::open(dir.path().join("c.db").display().to_string(), config()).expect("opens");
+        let snapshot = engine.begin_snapshot().expect("snapshot");
+        snapshot
+            .push(
+                vec![contact("1", "0151 23456789"), contact("2", "030 1234567")],
+                None,
+            )
+            .expect("push");
+        snapshot.push(vec![contact("3", "12")], None).expect("push");
+        let report = snapshot.finish(None).expect("finish");
+        assert_eq!((report.added, report.rejected), (3, 1));
+        assert_eq!(report.rejections.get("phone.unassigned"), Some(&1));
+        assert!(matches!(
+            snapshot.push(vec![], None),
+            Err(ContactsyncError::InvalidState { .. })
+        ));
+        assert!(matches!(
+            snapshot.finish(None),
+            Err(ContactsyncError::InvalidState { .. })
+        ));
+        let status = engine.status().expect("status");
+        assert_eq!((status.contacts, status.identifiers), (3, 2));
+        let stored = engine.contact("1".into()).expect("read").expect("stored");
+        assert_eq!(stored.identifiers[0].canonical, "+4915123456789");
+    }
+
+    #[test]
+    fn an_unknown_region_is_an_invalid_argument() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut bad = config();
+        bad.region = "XX".into();
+        let err =
+            Engine::open(dir.path().join("c.db").display().to_string(), bad).expect_err("refused");
+        assert!(
+            matches!(err, ContactsyncError::InvalidArgument { .. }),
+            "{err:?}"
+        );
+    }
+}
