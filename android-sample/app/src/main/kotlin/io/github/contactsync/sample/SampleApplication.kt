@@ -1,0 +1,36 @@
+package io.github.contactsync.sample
+
+import android.app.Application
+import io.github.contactsync.ContactSync
+import io.github.contactsync.OkHttpTransport
+import io.github.contactsync.android.ContactSyncAndroid
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import okhttp3.HttpUrl.Companion.toHttpUrl
+import okhttp3.OkHttpClient
+
+/**
+ * Holds what lives as long as the process: one engine per database file, one HTTP client for
+ * the whole app (its connection pool and threads are shared with the library's requests).
+ * A real app would put these in its dependency-injection graph.
+ */
+class SampleApplication : Application() {
+    val httpClient: OkHttpClient by lazy { OkHttpClient() }
+
+    val credentials: DeviceCredentials by lazy { DeviceCredentials(this) }
+
+    private val openLock = Mutex()
+    private var engine: ContactSync? = null
+
+    /** The engine, opened on first use (off the main thread: `ContactSync.open` suspends). */
+    suspend fun contactSync(): ContactSync = openLock.withLock {
+        engine ?: ContactSyncAndroid.open(this).also { engine = it }
+    }
+
+    /**
+     * The transport to the discovery server. The token is read on every request, so a token
+     * stored after registering is used by the next request without a new transport.
+     */
+    fun transport(): OkHttpTransport =
+        OkHttpTransport(httpClient, BuildConfig.DISCOVERY_SERVER_URL.toHttpUrl()) { credentials.token }
+}

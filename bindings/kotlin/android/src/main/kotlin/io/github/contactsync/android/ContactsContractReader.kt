@@ -1,0 +1,133 @@
+package io.github.contactsync.android
+
+import android.content.ContentResolver
+import android.database.Cursor
+import android.net.Uri
+import android.provider.ContactsContract
+import io.github.contactsync.contacts.ContactRow
+import io.github.contactsync.contacts.ContactsProviderSource
+import io.github.contactsync.contacts.DeletedRow
+import io.github.contactsync.contacts.FeedPlan
+import io.github.contactsync.contacts.ProviderColumns
+import io.github.contactsync.contacts.ProviderMimeTypes
+import io.github.contactsync.contacts.RowCursor
+
+/**
+ * Reads the device's address book for [io.github.contactsync.contacts.ContactsImporter]: three
+ * `ContentResolver` queries and nothing else. What the rows mean is decided by
+ * [io.github.contactsync.contacts.ContactsContractMapper], which is plain Kotlin and tested on
+ * the JVM with rows shaped exactly like these.
+ *
+ * - **Data rows** come from [ContactsContract.Data.CONTENT_URI], not `RawContactsEntity`: the
+ *   `Data` view joins each row with its aggregate contact, so one cursor gives the contact id,
+ *   the contact's display name and its `CONTACT_LAST_UPDATED_TIMESTAMP` next to the value. Rows
+ *   of raw contacts being deleted are not in it (deletion detaches a raw contact from its
+ *   contact, and the view joins on the contact). Only the mimetypes the mapper reads are
+ *   selected, sorted by contact so a whole book streams in one pass.
+ * - **Changed contacts** come from [ContactsContract.Contacts.CONTENT_URI]; needed because a
+ *   contact whose last number was removed has no data row left to say it changed.
+ * - **Deletions** come from [ContactsContract.DeletedContacts.CONTENT_URI].
+ *
+ * Requires `READ_CONTACTS` (a [SecurityException] otherwise: ask for it first). Blocking:
+ * call from a background thread (the importer does). A provider that answers `null` (it is
+ * being upgraded, or is absent on an unusual device) raises [IllegalStateException] rather than
+ * reading as an empty book: a full snapshot of "nothing" would delete every stored contact.
+ *
+ * @param visibleContactsOnly read only the contacts the Contacts app shows (the default
+ *   directory: raw contacts of visible accounts and groups), leaving out contacts that exist
+ *   only in hidden groups, such as addresses a mail account collected automatically. `false`
+ *   (the default) reads every local contact. Either way the same set for snapshots and deltas.
+ */
+class ContactsContractReader(
+    private val resolver: ContentResolver,
+    private val visibleContactsOnly: Boolean = false,
+) : ContactsProviderSource {
+
+    override fun dataRows(changedAfter: Long?): RowCursor {
+        val mimetypes = ProviderMimeTypes.MAPPED
+        val inMimetypes = "${ContactsContract.Data.MIMETYPE} IN (${mimetypes.joinToString(",") { "?" }})"
+        val selection = if (changedAfter == null) inMimetypes else "$inMimetypes AND ${FeedPlan.Delta.CHANGED_SELECTION}"
+        val args = if (changedAfter == null) mimetypes else mimetypes + changedAfter.toString()
+        val uri = if (visibleContactsOnly) {
+            ContactsContract.Data.CONTENT_URI.buildUpon()
+                .appendQueryParameter(ContactsContract.Data.VISIBLE_CONTACTS_ONLY, "true")
+                .build()
+        } else {
+            ContactsContract.Data.CONTENT_URI
+        }
+        return CursorRows(query(uri, DATA_PROJECTION, selection, args.toTypedArray(), DATA_ORDER))
+    }
+
+    override fun changedContactIds(changedAfter: Long): List<Long> {
+        val uri = if (visibleContactsOnly) {
+            ContactsContract.Contacts.CONTENT_URI.buildUpon()
+                .appendQueryParameter(ContactsContract.DIRECTORY_PARAM_KEY, ContactsContract.Directory.DEFAULT.toString())
+                .build()
+        } else {
+            ContactsContract.Contacts.CONTENT_URI
+        }
+        return query(
+            uri,
+            arrayOf(ContactsContract.Contacts._ID),
+            FeedPlan.Delta.CHANGED_SELECTION,
+            arrayOf(changedAfter.toString()),
+            ContactsContract.Contacts._ID,
+        ).use { cursor ->
+            buildList { while (cursor.moveToNext()) if (!cursor.isNull(0)) add(cursor.getLong(0)) }
+        }
+    }
+
+    override fun deletedContacts(deletedAfter: Long): List<DeletedRow> = query(
+        ContactsContract.DeletedContacts.CONTENT_URI,
+        arrayOf(
+            ContactsContract.DeletedContacts.CONTACT_ID,
+            ContactsContract.DeletedContacts.CONTACT_DELETED_TIMESTAMP,
+        ),
+        FeedPlan.Delta.DELETED_SELECTION,
+        arrayOf(deletedAfter.toString()),
+        null,
+    ).use { cursor ->
+        val row = CursorRow(cursor)
+        buildList { while (cursor.moveToNext()) DeletedRow.from(row)?.let(::add) }
+    }
+
+    private fun query(
+        uri: Uri,
+        projection: Array<String>,
+        selection: String,
+        args: Array<String>,
+        order: String?,
+    ): Cursor = resolver.query(uri, projection, selection, args, order)
+        ?: throw IllegalStateException("the contacts provider did not answer (${uri.path})")
+
+    /** A cursor's rows as a one-shot sequence; closing it closes the cursor. */
+    private class CursorRows(private val cursor: Cursor) : RowCursor {
+        override val rows: Sequence<ContactRow> = sequence {
+            val row = CursorRow(cursor)
+            while (cursor.moveToNext()) yield(row)
+        }.constrainOnce()
+
+        override fun close() = cursor.close()
+    }
+
+    private companion object {
+        /** What [io.github.contactsync.contacts.ContactsContractMapper] reads, by the provider's names. */
+        val DATA_PROJECTION = arrayOf(
+            ProviderColumns.ID,
+            ProviderColumns.RAW_CONTACT_ID,
+            ProviderColumns.CONTACT_ID,
+            ProviderColumns.DISPLAY_NAME,
+            ProviderColumns.CONTACT_LAST_UPDATED_TIMESTAMP,
+            ProviderColumns.MIMETYPE,
+            ProviderColumns.DATA1,
+            ProviderColumns.DATA2,
+            ProviderColumns.DATA3,
+            ProviderColumns.DATA5,
+            ProviderColumns.DATA6,
+        )
+
+        /** Contact by contact, each contact's rows in a stable order (mapSorted needs the first). */
+        val DATA_ORDER =
+            "${ProviderColumns.CONTACT_ID}, ${ProviderColumns.RAW_CONTACT_ID}, ${ProviderColumns.ID}"
+    }
+}

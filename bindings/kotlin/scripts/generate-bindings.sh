@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds the Rust side the Kotlin package needs and generates its UniFFI bindings.
+#
+#   generate-bindings.sh <profile> <sources-dir> <native-dir>
+#
+#   profile      debug or release: the cargo profile of the FFI library and the CLI.
+#   sources-dir  where the generated Kotlin sources go (Maven: target/generated-sources/uniffi).
+#   native-dir   where links to the built cdylib and the `contactsync` CLI go (Maven:
+#                target/native); the tests get it as `jna.library.path`.
+#
+# It builds the `contactsync_ffi` cdylib (loaded by JNA) and the `contactsync` CLI (the reference
+# server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in library
+# mode, which reads bindings/uniffi.toml for the Kotlin package name. The generated sources are
+# never committed: they are rebuilt from the library on every build so they cannot drift from
+# the Rust code.
+#
+# The cargo target directory is asked from cargo itself, so CARGO_TARGET_DIR and
+# .cargo/config.toml are honoured; Maven only ever sees native-dir. Silent on success.
+set -euo pipefail
+
+profile="${1:?usage: generate-bindings.sh <debug|release> <sources-dir> <native-dir>}"
+sources_dir="${2:?usage: generate-bindings.sh <debug|release> <sources-dir> <native-dir>}"
+native_dir="${3:?usage: generate-bindings.sh <debug|release> <sources-dir> <native-dir>}"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+workspace="$(cd "$here/../../.." && pwd)"
+cd "$workspace"
+
+case "$profile" in
+  debug) profile_flag=() ;;
+  release) profile_flag=(--release) ;;
+  *) echo "generate-bindings.sh: unknown profile '$profile' (debug or release)" >&2; exit 2 ;;
+esac
+
+cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-ffi -p contactsync-cli
+
+# `cargo metadata` prints one line of JSON; no jq or python needed to pick one string out of it.
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+if [[ -z "$target_dir" ]]; then
+  echo "generate-bindings.sh: could not read cargo's target directory" >&2
+  exit 1
+fi
+profile_dir="$target_dir/$profile"
+
+case "$(uname -s)" in
+  Darwin) library_name="libcontactsync_ffi.dylib" ;;
+  *) library_name="libcontactsync_ffi.so" ;;
+esac
+for built in "$profile_dir/$library_name" "$profile_dir/contactsync"; do
+  if [[ ! -f "$built" ]]; then
+    echo "generate-bindings.sh: $built was not built" >&2
+    exit 1
+  fi
+done
+
+# Regenerate from scratch so a type removed from the Rust side cannot linger as a stale file.
+rm -rf "$sources_dir"
+mkdir -p "$sources_dir"
+cargo uniffi-bindgen generate --library "$profile_dir/$library_name" --language kotlin \
+  --no-format --out-dir "$sources_dir"
+
+# Links rather than copies: a debug cdylib is large, and a link always points at the build just
+# made. Replaced each time, so switching profiles switches what the tests load.
+mkdir -p "$native_dir"
+ln -sfn "$profile_dir/$library_name" "$native_dir/$library_name"
+ln -sfn "$profile_dir/contactsync" "$native_dir/contactsync"

@@ -1,0 +1,344 @@
+package io.github.contactsync
+
+import io.github.contactsync.ffi.Config
+import io.github.contactsync.ffi.ContactView
+import io.github.contactsync.ffi.ContactsyncException
+import io.github.contactsync.ffi.DeleteReceipt
+import io.github.contactsync.ffi.Engine
+import io.github.contactsync.ffi.IdentifierKind
+import io.github.contactsync.ffi.ImportReport
+import io.github.contactsync.ffi.Invite
+import io.github.contactsync.ffi.Match
+import io.github.contactsync.ffi.Progress
+import io.github.contactsync.ffi.ProgressListener
+import io.github.contactsync.ffi.RawContact
+import io.github.contactsync.ffi.Status
+import io.github.contactsync.ffi.SyncOptions
+import io.github.contactsync.ffi.SyncReport
+import io.github.contactsync.ffi.Transport
+import kotlin.time.Duration
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.channelFlow
+import kotlinx.coroutines.job
+import kotlinx.coroutines.withContext
+
+/**
+ * The contact-discovery engine for one user, with a coroutine API: the handle an app keeps (one
+ * per database file, typically a singleton in its dependency graph).
+ *
+ * It wraps the generated [Engine] (the Rust engine through UniFFI and JNA). Every call into Rust
+ * blocks until the work is done, so every function here is `suspend` and runs on the dispatcher
+ * given to [open] ([Dispatchers.IO] by default): none blocks the caller's thread, and all of them
+ * are safe to call from the main thread. The engine is thread-safe: queries ([status],
+ * [matches], [contacts]) answer while an import or a sync is under way, from any coroutine.
+ *
+ * ## Progress
+ * [progress] is a hot [StateFlow] fed by every long operation (imports, change feeds, syncs),
+ * whichever coroutine started it — e.g. a screen observing a sync that a WorkManager worker runs.
+ * It is `null` while no long operation is under way. For one operation followed from start to
+ * end, [syncFlow] is a cold flow of that sync's progress ending with its report.
+ *
+ * ## Cancellation
+ * Cancelling the calling coroutine stops the Rust work, not only the wait for it: each long call
+ * hands the engine a listener that reports the coroutine's job as cancelled, and the engine polls
+ * it between items (every few hundred contacts, between batches, during backoff waits). The call
+ * then ends with a [CancellationException], as any cancelled suspend call does. An HTTP request
+ * already sent is not interrupted: the sync stops once it returns (bounded by the client's
+ * timeouts). What a cancellation leaves behind:
+ * - work committed before it stays, and the store stays consistent: an import commits in
+ *   transactions of [Config.chunkSize] contacts (a streamed snapshot, one per chunk) and the
+ *   transaction under way is rolled back; a sync keeps every batch the server acknowledged and
+ *   resumes where it stopped on the next call;
+ * - a full snapshot that did not finish removes nothing: contacts missing from it are only
+ *   removed when a snapshot completes, so a cancelled import never deletes contacts;
+ * - a call that completed in Rust right before the cancellation was noticed still throws
+ *   [CancellationException] (as [withContext] does): its work is committed all the same.
+ *
+ * ## Exceptions
+ * Every failure of the engine is a [ContactsyncException]; its subclass says what to do:
+ *
+ * | Thrown                                   | When                                                     | What an app does                               |
+ * |------------------------------------------|----------------------------------------------------------|------------------------------------------------|
+ * | [ContactsyncException.Storage]           | the SQLite file failed: I/O, full disk, corruption, a lock held past `busyTimeoutMs`, a path that is not a file | report; retry later                 |
+ * | [ContactsyncException.NewerSchema]       | the file was written by a newer library version (left untouched) | update the app                          |
+ * | [ContactsyncException.InvalidArgument]   | an unusable argument: unknown region, empty source id, malformed key | a bug in the caller                     |
+ * | [ContactsyncException.InvalidValue]      | only [io.github.contactsync.ffi.Normalizer.normalize]: `reason` is the stable rejection code | show the user                |
+ * | [ContactsyncException.InvalidState]      | a call that does not fit the engine's state (a snapshot used after it finished) | a bug in the caller      |
+ * | [ContactsyncException.Network]           | the [Transport] got no answer after the sync's retries (it threw, or threw `Network`) | retry later; nothing is lost |
+ * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then [resetSync] |
+ * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
+ * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
+ * | [ContactsyncException.Callback]          | an app callback threw something unexpected where it cannot be retried | fix the callback                    |
+ * | [ContactsyncException.Cancelled]         | never from this class (see below); the raw [Engine] throws it when its listener cancels |  |
+ * | [CancellationException]                  | the calling coroutine was cancelled (see Cancellation)   | nothing: structured concurrency handles it     |
+ * | [io.github.contactsync.ffi.InternalException] | a panic in Rust: a bug in the library; the call failed, the library stays usable | report it             |
+ * | [IllegalStateException]                  | a call after [close]                                     | a bug in the caller                            |
+ *
+ * No message carries contact data (names, numbers, hashes): they are safe to log.
+ */
+class ContactSync private constructor(
+    /**
+     * The generated engine, for what this class does not wrap (e.g. `pendingUploads`,
+     * `beginSnapshot` with your own listener). Its calls block: make them off the main thread.
+     * Closing it closes this handle too.
+     */
+    val engine: Engine,
+    private val dispatcher: CoroutineDispatcher,
+) : AutoCloseable {
+
+    private val progressState = MutableStateFlow<Progress?>(null)
+
+    /** Guards [running] with the progress it gates, so a finished call cannot hide another's. */
+    private val progressLock = Any()
+    private var running = 0
+
+    /**
+     * The progress of the long operation under way, `null` when none is.
+     *
+     * A [StateFlow] because the Rust thread doing the work must never wait for a slow collector:
+     * each update replaces the previous one (a collector sees the latest, possibly skipping some),
+     * which is all a progress bar needs. When several long operations run at once, it shows
+     * whichever reported last.
+     */
+    val progress: StateFlow<Progress?> = progressState.asStateFlow()
+
+    companion object {
+        /**
+         * Opens (creating or migrating as needed) the engine's database at [path].
+         *
+         * @param path the SQLite file; on Android, e.g. `context.getDatabasePath("contactsync.db")`.
+         *   Its directory must exist. Keep one [ContactSync] per file in the process.
+         * @param config the user's region (national numbers are read in it) and tuning.
+         * @param dispatcher where the blocking Rust calls run; [Dispatchers.IO] suits them (they
+         *   do disk and network I/O). Tests may pass their own.
+         * @throws ContactsyncException.InvalidArgument for an unknown region.
+         * @throws ContactsyncException.Storage when the file cannot be opened or is not a database.
+         * @throws ContactsyncException.NewerSchema when a newer library version wrote the file.
+         */
+        suspend fun open(
+            path: String,
+            config: Config,
+            dispatcher: CoroutineDispatcher = Dispatchers.IO,
+        ): ContactSync = withContext(dispatcher) {
+            ContactSync(Engine.open(path, config), dispatcher)
+        }
+    }
+
+    /**
+     * Imports the whole address book as one full snapshot: stored contacts missing from
+     * [contacts] are removed (only once the whole list is stored; see Cancellation above).
+     * Unchanged contacts cost a comparison, not a write, so importing the same book again is
+     * cheap.
+     */
+    suspend fun importSnapshot(contacts: List<RawContact>): ImportReport =
+        long { listener -> engine.importSnapshot(contacts, listener) }
+
+    /**
+     * Imports a full snapshot streamed in chunks, for books read page by page (a `Cursor` over
+     * the contacts provider) so the whole book never sits in memory.
+     *
+     * Each chunk is pushed in one transaction as it arrives; the snapshot is finished — stored
+     * contacts missing from every chunk removed — only after [chunks] completes normally. If the
+     * flow throws or the coroutine is cancelled, the snapshot is abandoned: the chunks pushed so
+     * far stay imported and nothing is removed. [chunks] is collected in the caller's context;
+     * only the Rust calls move to the dispatcher.
+     */
+    suspend fun importSnapshot(chunks: Flow<List<RawContact>>): ImportReport {
+        val snapshot = io { engine.beginSnapshot() }
+        // Closing an unfinished snapshot frees it on the Rust side without finishing it.
+        return snapshot.use {
+            chunks.collect { chunk ->
+                long { listener -> snapshot.push(chunk, listener) }
+            }
+            long { listener -> snapshot.finish(listener) }
+        }
+    }
+
+    /**
+     * Applies a change feed in one transaction: contacts added or edited since the last import
+     * ([upserts]) and the source ids deleted since ([deleted]). Cheaper than a snapshot when the
+     * platform tells what changed; a cancellation rolls the whole feed back.
+     */
+    suspend fun applyChanges(
+        upserts: List<RawContact>,
+        deleted: List<String> = emptyList(),
+    ): ImportReport = long { listener -> engine.applyChanges(upserts, deleted, listener) }
+
+    /**
+     * Brings the server up to date with the store (only what changed since the last sync is
+     * sent) and the store with the server's matches. One sync runs at a time per engine; a failed
+     * or cancelled one resumes where it stopped.
+     *
+     * @param transport the app's HTTP client, e.g. [OkHttpTransport] with the device's token.
+     * @param options retries, backoff and batch size; `SyncOptions(force = true)` for the
+     *   user's "sync now".
+     * @throws ContactsyncException.Network, [ContactsyncException.Server],
+     *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
+     */
+    suspend fun sync(transport: Transport, options: SyncOptions = SyncOptions()): SyncReport =
+        long { listener -> engine.sync(transport, options, listener) }
+
+    /**
+     * The same sync as [sync], as a cold flow: each collection runs one sync and emits its
+     * progress, then [SyncEvent.Finished] with the report as the last element. Cancelling the
+     * collection cancels the sync; a failure is thrown from `collect`.
+     *
+     * Progress events are dropped rather than queued when the collector is slow (the Rust
+     * thread never waits for it); the final report is never dropped. [progress] is fed as well.
+     */
+    fun syncFlow(transport: Transport, options: SyncOptions = SyncOptions()): Flow<SyncEvent> =
+        channelFlow {
+            val report = long(onProgress = { trySend(SyncEvent.Progressed(it)) }) { listener ->
+                engine.sync(transport, options, listener)
+            }
+            send(SyncEvent.Finished(report))
+        }
+
+    /** Makes the next sync send everything again in full mode (after registering again). */
+    suspend fun resetSync(): Unit = io { engine.resetSync() }
+
+    /**
+     * Consent withdrawn: the server deletes everything it holds for this device, then the local
+     * store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
+     * interrupted by a cancellation once started.
+     */
+    suspend fun forget(transport: Transport): DeleteReceipt = io { engine.forget(transport) }
+
+    /**
+     * Creates an invite code (to show as text or a QR code) for the user this device belongs to.
+     *
+     * @param ttl how long it stays valid; `null` for the server's default. Whole seconds.
+     */
+    suspend fun createInvite(transport: Transport, ttl: Duration? = null): Invite {
+        val seconds = ttl?.let {
+            require(it.isPositive()) { "an invite's lifetime must be positive" }
+            it.inWholeSeconds.coerceIn(1L, UInt.MAX_VALUE.toLong()).toUInt()
+        }
+        return io { engine.createInvite(transport, seconds) }
+    }
+
+    /**
+     * Redeems someone's invite code (typed, or the link from a QR code) and returns the
+     * inviter's user reference; the inviter then shows up in [matches].
+     */
+    suspend fun redeemInvite(transport: Transport, code: String): String =
+        io { engine.redeemInvite(transport, code) }
+
+    /** Counts over the store: contacts, identifiers, upload state, matches. */
+    suspend fun status(): Status = io { engine.status() }
+
+    /** The contacts who use the app, and through which identifier. */
+    suspend fun matches(): List<Match> = io { engine.matches() }
+
+    /**
+     * Stored contacts in source-id order: [limit] of them from [offset] (for list UIs; prefer
+     * [contactsAfter] for long lists, which does not rescan the skipped rows).
+     */
+    suspend fun contacts(offset: Long, limit: Int): List<ContactView> {
+        require(offset >= 0 && limit >= 0) { "offset and limit must not be negative" }
+        return io { engine.contacts(offset.toULong(), limit.toULong()) }
+    }
+
+    /** Up to [limit] contacts after source id [after] (from the first when `null`). */
+    suspend fun contactsAfter(after: String?, limit: Int): List<ContactView> {
+        require(limit >= 0) { "limit must not be negative" }
+        return io { engine.contactsAfter(after, limit.toULong()) }
+    }
+
+    /** One stored contact by its source id, or `null`. */
+    suspend fun contact(sourceId: String): ContactView? = io { engine.contact(sourceId) }
+
+    /**
+     * Excludes a contact from discovery (the user's "don't look this one up"), or includes it
+     * again. Its hashes are withdrawn from the server on the next sync. Returns `false` for an
+     * unknown contact.
+     */
+    suspend fun setContactExcluded(sourceId: String, excluded: Boolean): Boolean =
+        io { engine.setContactExcluded(sourceId, excluded) }
+
+    /**
+     * Excludes one identifier, whichever contacts hold it, or includes it again. [value] is read
+     * like a contact's value (normalised in the engine's region), so the user's own input works.
+     */
+    suspend fun setIdentifierExcluded(kind: IdentifierKind, value: String, excluded: Boolean): Unit =
+        io { engine.setIdentifierExcluded(kind, value, excluded) }
+
+    /** Deletes everything stored locally. Use [forget] to have the server delete its part too. */
+    suspend fun wipe(): Unit = io { engine.wipe() }
+
+    /**
+     * Closes the database once no call is running (calls under way finish first). Calls made
+     * afterwards throw [IllegalStateException].
+     */
+    override fun close() {
+        engine.close()
+    }
+
+    /** A short call: runs on the dispatcher, no listener. */
+    private suspend fun <T> io(block: () -> T): T = withContext(dispatcher) { block() }
+
+    /**
+     * A long call: runs on the dispatcher with a listener that feeds [progress] (and
+     * [onProgress]) and reports the coroutine's cancellation to Rust; the engine's `Cancelled`
+     * caused by it becomes the coroutine's [CancellationException].
+     */
+    private suspend fun <T> long(
+        onProgress: ((Progress) -> Unit)? = null,
+        block: (ProgressListener) -> T,
+    ): T = withContext(dispatcher) {
+        val job = coroutineContext.job
+        val listener = CoroutineListener(job) { p ->
+            publish(p)
+            onProgress?.invoke(p)
+        }
+        synchronized(progressLock) { running++ }
+        try {
+            block(listener)
+        } catch (e: ContactsyncException.Cancelled) {
+            // Only our listener cancels these calls, and only once the job is cancelled; the
+            // check keeps an engine-side `Cancelled` with another cause visible as what it is.
+            throw if (job.isActive) e else CancellationException("cancelled, the engine stopped", e)
+        } finally {
+            synchronized(progressLock) {
+                running--
+                if (running == 0) progressState.value = null
+            }
+        }
+    }
+
+    private fun publish(p: Progress) {
+        synchronized(progressLock) {
+            if (running > 0) progressState.value = p
+        }
+    }
+
+    /**
+     * The listener handed to Rust: called on the engine's thread every few hundred items, so it
+     * only reads a volatile flag and updates a state flow, and never throws (a throwing
+     * `isCancelled` would cancel the work, a throwing `onProgress` is ignored).
+     */
+    private class CoroutineListener(
+        private val job: Job,
+        private val sink: (Progress) -> Unit,
+    ) : ProgressListener {
+        override fun onProgress(progress: Progress) = sink(progress)
+
+        override fun isCancelled(): Boolean = !job.isActive
+    }
+}
+
+/** What [ContactSync.syncFlow] emits. */
+sealed interface SyncEvent {
+    /** The sync's progress so far (a stage, items done, the total when known). */
+    data class Progressed(val progress: Progress) : SyncEvent
+
+    /** The sync ended with [report]; always the last event of a successful sync. */
+    data class Finished(val report: SyncReport) : SyncEvent
+}

@@ -1,0 +1,208 @@
+package io.github.contactsync
+
+import io.github.contactsync.ffi.IdentifierKind
+import io.github.contactsync.ffi.Labelled
+import io.github.contactsync.ffi.RawContact
+import io.github.contactsync.ffi.Registration
+import java.io.BufferedReader
+import java.io.IOException
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.ExecutionException
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.TimeoutException
+import kotlin.concurrent.thread
+import kotlin.io.path.deleteRecursively
+import kotlinx.serialization.json.addJsonObject
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.put
+import kotlinx.serialization.json.putJsonArray
+import okhttp3.HttpUrl
+import okhttp3.HttpUrl.Companion.toHttpUrl
+import okhttp3.Interceptor
+import okhttp3.MediaType.Companion.toMediaType
+import okhttp3.OkHttpClient
+import okhttp3.Request
+import okhttp3.RequestBody.Companion.toRequestBody
+import okhttp3.Response
+import okio.Buffer
+
+/**
+ * What Maven's Surefire hands the tests (see pom.xml): the cdylib's directory for JNA, the
+ * `contactsync` CLI that runs the reference server, and the workspace's shared test vectors.
+ */
+internal object TestEnv {
+    private fun property(name: String): String =
+        System.getProperty(name)?.takeIf { it.isNotBlank() }
+            ?: error("system property $name is not set: run the tests through Maven (mvn -f bindings/kotlin/pom.xml test)")
+
+    val cli: Path get() = Path.of(property("contactsync.cli"))
+
+    val vectors: Path get() = Path.of(property("contactsync.vectors"))
+}
+
+/**
+ * The real reference server (`contactsync serve`) as a child process on a free loopback port,
+ * with its own database in a temporary directory; [close] stops it and deletes the directory.
+ *
+ * The first line the server writes on stderr is `listening on http://ADDR`; the rest (request
+ * logs) is drained on a daemon thread, or the server would block once the pipe fills up, and the
+ * last lines are kept for the failure messages of [putUser].
+ */
+internal class ReferenceServer : AutoCloseable {
+    val adminToken: String = "admin-token-for-the-kotlin-tests-0123456789"
+
+    private val dir: Path = Files.createTempDirectory("contactsync-server-")
+    private val process: Process
+    private val recentLog = ArrayDeque<String>()
+
+    /** The server's base URL, e.g. `http://127.0.0.1:41234/`. */
+    val baseUrl: HttpUrl
+
+    /** A plain client for the admin API: no recording, no device token. */
+    private val admin = OkHttpClient()
+
+    init {
+        process = ProcessBuilder(
+            TestEnv.cli.toString(), "serve",
+            "--db", dir.resolve("server.db").toString(),
+            "--listen", "127.0.0.1:0",
+            "--admin-token", adminToken,
+        ).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        try {
+            val stderr = process.errorStream.bufferedReader()
+            val first = firstLine(stderr)
+            check(first != null && first.startsWith(LISTENING)) {
+                "`contactsync serve` did not start: first line ${first?.let { "'$it'" } ?: "missing"}"
+            }
+            baseUrl = first.removePrefix(LISTENING).trim().toHttpUrl()
+            thread(isDaemon = true, name = "contactsync-serve-stderr") {
+                try {
+                    stderr.useLines { lines -> lines.forEach(::remember) }
+                } catch (_: IOException) {
+                    // Stopping the process closes the pipe under the reader: the end of the log.
+                }
+            }
+        } catch (e: Throwable) {
+            stopProcess()
+            dir.deleteRecursivelyQuietly()
+            throw e
+        }
+    }
+
+    /**
+     * Registers (or replaces) an app user through the admin API, each identifier as
+     * `kind to canonical value` — what the app's backend does when a user signs up.
+     */
+    fun putUser(userRef: String, vararg identifiers: Pair<String, String>, discoverable: Boolean = true) {
+        val body = buildJsonObject {
+            put("discoverable", discoverable)
+            putJsonArray("identifiers") {
+                for ((kind, value) in identifiers) {
+                    addJsonObject {
+                        put("kind", kind)
+                        put("value", value)
+                    }
+                }
+            }
+        }
+        val request = Request.Builder()
+            .url(baseUrl.newBuilder().addPathSegments("v1/admin/users").addPathSegment(userRef).build())
+            .header("Authorization", "Bearer $adminToken")
+            .put(body.toString().toRequestBody(JSON))
+            .build()
+        admin.newCall(request).execute().use { response ->
+            check(response.isSuccessful) {
+                "PUT user $userRef: HTTP ${response.code} ${response.body.string()}\n${log()}"
+            }
+        }
+    }
+
+    /** Registers a new device (open registration) through [client], as an app does. */
+    fun registerDevice(client: OkHttpClient): Registration =
+        io.github.contactsync.ffi.registerDevice(OkHttpTransport(client, baseUrl))
+
+    /** The server's last log lines, for failure messages. */
+    fun log(): String = synchronized(recentLog) { recentLog.joinToString("\n") }
+
+    override fun close() {
+        admin.dispatcher.executorService.shutdown()
+        admin.connectionPool.evictAll()
+        stopProcess()
+        dir.deleteRecursivelyQuietly()
+    }
+
+    private fun remember(line: String) {
+        synchronized(recentLog) {
+            recentLog.addLast(line)
+            if (recentLog.size > KEPT_LINES) recentLog.removeFirst()
+        }
+    }
+
+    /** SIGTERM first (the server stops cleanly), then the hard way. */
+    private fun stopProcess() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS)
+        }
+    }
+
+    private companion object {
+        const val LISTENING = "listening on "
+        const val KEPT_LINES = 50
+        val JSON = "application/json".toMediaType()
+
+        /**
+         * The first line, or a failure after a minute: a guard against a server that hangs
+         * before printing it, so a broken build fails instead of blocking the test run.
+         */
+        fun firstLine(stderr: BufferedReader): String? = try {
+            CompletableFuture.supplyAsync { stderr.readLine() }.get(60, TimeUnit.SECONDS)
+        } catch (e: TimeoutException) {
+            throw IllegalStateException("`contactsync serve` printed nothing on stderr", e)
+        } catch (e: ExecutionException) {
+            throw IllegalStateException("reading the server's stderr failed", e.cause)
+        }
+
+        @OptIn(kotlin.io.path.ExperimentalPathApi::class)
+        fun Path.deleteRecursivelyQuietly() {
+            runCatching { deleteRecursively() }
+        }
+    }
+}
+
+/**
+ * An OkHttp interceptor that keeps every request's method, path and body, to check what the
+ * engine sends to the server.
+ */
+internal class RequestRecorder : Interceptor {
+    class Recorded(val method: String, val path: String, val body: ByteArray)
+
+    private val seen = CopyOnWriteArrayList<Recorded>()
+
+    val requests: List<Recorded> get() = seen.toList()
+
+    override fun intercept(chain: Interceptor.Chain): Response {
+        val request = chain.request()
+        val body = request.body?.let { b -> Buffer().also { b.writeTo(it) }.readByteArray() } ?: ByteArray(0)
+        seen += Recorded(request.method, request.url.encodedPath, body)
+        return chain.proceed(request)
+    }
+}
+
+/**
+ * Generated contacts: contact [i] in [version] (an edit bumps the version and so changes its
+ * phone number and e-mail). Every tenth contact also has a number the engine rejects
+ * (`phone.too_short`), so rejections are exercised too. Valid German mobile numbers, read in
+ * region `DE`.
+ */
+internal fun generatedContact(i: Int, version: Int = 0): RawContact {
+    val values = buildList {
+        add(Labelled(IdentifierKind.PHONE, "mobile", "0151 ${20_000_000 + i * 4 + version}"))
+        add(Labelled(IdentifierKind.EMAIL, "home", "person$i.v$version@example.org"))
+        if (i % 10 == 0) add(Labelled(IdentifierKind.PHONE, "work", "12"))
+    }
+    return RawContact(sourceId = i.toString(), displayName = "Person $i", values = values, version = "$version")
+}
