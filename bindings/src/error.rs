@@ -124,7 +124,16 @@ impl From<Core> for ContactsyncError {
 /// as this type; the foreign traits' methods declare `ContactsyncError`).
 impl From<uniffi::UnexpectedUniFFICallbackError> for ContactsyncError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        ContactsyncError::Callback { detail: e.reason }
+        // Kotlin hands over the whole stack trace; its first line (`Class: message`) is what a
+        // log needs, and the frames would only bloat every error message built on it.
+        let detail = e
+            .reason
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        ContactsyncError::Callback { detail }
     }
 }
 
@@ -168,8 +177,13 @@ mod tests {
     #[test]
     fn an_unexpected_callback_error_becomes_callback() {
         let e = ContactsyncError::from(uniffi::UnexpectedUniFFICallbackError {
-            reason: "java.lang.IllegalStateException: boom".into(),
+            reason: "java.lang.IllegalStateException: boom\n\tat Foo.send(Foo.kt:3)\n".into(),
         });
-        assert!(matches!(e, ContactsyncError::Callback { ref detail } if detail.contains("boom")));
+        assert_eq!(
+            e,
+            ContactsyncError::Callback {
+                detail: "java.lang.IllegalStateException: boom".into()
+            }
+        );
     }
 }

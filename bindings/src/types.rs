@@ -473,7 +473,8 @@ pub struct SyncReport {
     pub removed: u64,
     /// Identifiers that became matches.
     pub new_matches: u64,
-    /// Matches lost.
+    /// Matches the server withdrew (the user left or stopped being discoverable); not those gone
+    /// because the contact was edited or removed.
     pub lost_matches: u64,
     /// Answers refused as breaking the protocol.
     pub rejected: u64,

@@ -73,7 +73,8 @@ pub struct SyncReport {
     pub removed: u64,
     /// Identifiers that became matches (batch answers, changes, redeemed invites).
     pub new_matches: u64,
-    /// Matches lost (the user left, or turned discoverability off).
+    /// Matches the server withdrew: the user left the app or stopped being discoverable. A match
+    /// that disappears because the user edited or removed the contact is not counted here.
     pub lost_matches: u64,
     /// Answers refused as breaking the protocol (their work stays pending).
     pub rejected: u64,

@@ -21,6 +21,9 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -71,17 +74,18 @@ import kotlinx.coroutines.withContext
  * | [ContactsyncException.InvalidArgument]   | an unusable argument: unknown region, empty source id, malformed key | a bug in the caller                     |
  * | [ContactsyncException.InvalidValue]      | only [io.github.contactsync.ffi.Normalizer.normalize]: `reason` is the stable rejection code | show the user                |
  * | [ContactsyncException.InvalidState]      | a call that does not fit the engine's state (a snapshot used after it finished) | a bug in the caller      |
- * | [ContactsyncException.Network]           | the [Transport] got no answer after the sync's retries (it threw, or threw `Network`) | retry later; nothing is lost |
+ * | [ContactsyncException.Network]           | no answer after the sync's retries: the [Transport] threw `Network` (as [OkHttpTransport] does for an `IOException`) or any other exception, described in `detail` | retry later; nothing is lost |
  * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then [resetSync] |
  * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
  * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
  * | [ContactsyncException.Callback]          | an app callback threw something unexpected where it cannot be retried | fix the callback                    |
- * | [ContactsyncException.Cancelled]         | never from this class (see below); the raw [Engine] throws it when its listener cancels |  |
+ * | [ContactsyncException.Cancelled]         | not from this class, which turns it into [CancellationException]; the raw [Engine] throws it when its listener cancels | |
  * | [CancellationException]                  | the calling coroutine was cancelled (see Cancellation)   | nothing: structured concurrency handles it     |
  * | [io.github.contactsync.ffi.InternalException] | a panic in Rust: a bug in the library; the call failed, the library stays usable | report it             |
  * | [IllegalStateException]                  | a call after [close]                                     | a bug in the caller                            |
  *
- * No message carries contact data (names, numbers, hashes): they are safe to log.
+ * The engine puts no contact data (names, numbers, hashes) in any message, so they can be logged
+ * and sent with crash reports; a `Network` detail quotes what the app's own transport threw.
  */
 class ContactSync private constructor(
     /**
@@ -126,8 +130,22 @@ class ContactSync private constructor(
             path: String,
             config: Config,
             dispatcher: CoroutineDispatcher = Dispatchers.IO,
-        ): ContactSync = withContext(dispatcher) {
-            ContactSync(Engine.open(path, config), dispatcher)
+        ): ContactSync = ContactSync(create(dispatcher) { Engine.open(path, config) }, dispatcher)
+
+        /**
+         * Creates a Rust object on [dispatcher] and hands it over, or closes it if the caller
+         * was cancelled meanwhile. Without this, an engine opened (or a snapshot begun) just as
+         * the caller gave up would hold its SQLite file until the garbage collector got to it.
+         */
+        private suspend fun <T : AutoCloseable> create(dispatcher: CoroutineDispatcher, block: () -> T): T {
+            val created = withContext(dispatcher + NonCancellable) { block() }
+            try {
+                currentCoroutineContext().ensureActive()
+            } catch (e: CancellationException) {
+                created.close()
+                throw e
+            }
+            return created
         }
     }
 
@@ -151,7 +169,7 @@ class ContactSync private constructor(
      * only the Rust calls move to the dispatcher.
      */
     suspend fun importSnapshot(chunks: Flow<List<RawContact>>): ImportReport {
-        val snapshot = io { engine.beginSnapshot() }
+        val snapshot = create(dispatcher) { engine.beginSnapshot() }
         // Closing an unfinished snapshot frees it on the Rust side without finishing it.
         return snapshot.use {
             chunks.collect { chunk ->
