@@ -274,6 +274,35 @@ mod tests {
         assert!(!e.message.contains("secret-token"), "{}", e.message);
     }
 
+    /// Reads one whole request (head, then `Content-Length` bytes of body). Answering before
+    /// the body has been read would close a socket with unread data, which resets the
+    /// connection under the client while it is still sending.
+    fn read_request(conn: &mut std::net::TcpStream) {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while seen.len() < head_end + length {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
     /// A server on loopback that reads one request and answers it with `answer`.
     fn one_shot(
         answer: impl FnOnce(&mut std::net::TcpStream) + Send + 'static,
@@ -282,8 +311,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
+            read_request(&mut conn);
             answer(&mut conn);
         });
         (ServerUrl::parse(&format!("http://{addr}")).unwrap(), server)
