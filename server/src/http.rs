@@ -88,6 +88,10 @@ async fn not_found(body: Result<Bytes, BytesRejection>) -> Response {
 }
 
 /// The request body, within `max_body_bytes` (`413 too_large` past it).
+///
+/// Handlers of requests that carry no meaningful body (`DELETE`s, `POST`s without fields) take
+/// it too, as `_: Body`: a body left unread makes hyper close the connection after the answer,
+/// without saying so, and a client that reuses the connection sees it reset.
 struct Body(Bytes);
 
 impl FromRequest<AppState> for Body {
@@ -239,6 +243,7 @@ async fn changes(
 async fn delete_client(
     State(app): State<AppState>,
     headers: HeaderMap,
+    _: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, |service, client, now| {
         service.delete_client(client, now)
@@ -263,6 +268,7 @@ async fn revoke_invite(
     State(app): State<AppState>,
     headers: HeaderMap,
     code: Result<Path<String>, PathRejection>,
+    _: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, move |service, client, now| {
         service.revoke_invite(client, &path_param(code)?, now)
@@ -300,6 +306,7 @@ async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     user_ref: Result<Path<String>, PathRejection>,
+    _: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, now| {
         service.delete_user(&path_param(user_ref)?, now)
@@ -308,7 +315,11 @@ async fn delete_user(
     json(StatusCode::OK, &answer)
 }
 
-async fn create_key(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn create_key(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    _: Body,
+) -> Result<Response, ApiError> {
     let (created, answer) = as_admin(app, &headers, Service::create_key).await?;
     let status = if created {
         StatusCode::CREATED
@@ -327,6 +338,7 @@ async fn activate_key(
     State(app): State<AppState>,
     headers: HeaderMap,
     key_id: Result<Path<String>, PathRejection>,
+    _: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, _| {
         service.activate_key(&path_param(key_id)?)

@@ -1022,3 +1022,55 @@ impl Loopback for common::Api {
         self.base.starts_with("http://127.0.0.1:")
     }
 }
+
+/// A request whose handler needs no body (`POST /v1/admin/keys`, the `DELETE`s) may still carry
+/// one, and it may arrive after the head. The server must read it, or hyper closes the
+/// connection after the answer and a client reusing the connection sees it reset.
+#[test]
+fn a_body_the_handler_ignores_is_read_and_the_connection_kept() {
+    use std::io::{Read, Write};
+    let t = TestServer::new();
+    let addr = t.api.base.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/admin/keys HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    );
+    let mut answers = String::new();
+    for _ in 0..2 {
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        conn.write_all(b"{}").unwrap();
+        // Read one whole answer: head, then Content-Length bytes.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "the server closed the connection; so far: {answers}");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .to_ascii_lowercase()
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + length {
+                    answers.push_str(&text);
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(answers.matches("HTTP/1.1 20").count(), 2, "{answers}");
+    assert!(
+        !answers.to_ascii_lowercase().contains("connection: close"),
+        "{answers}"
+    );
+}

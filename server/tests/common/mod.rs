@@ -119,8 +119,13 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str) -> Self {
+        // No pooled connections: every request on a fresh one, so a test never depends on a
+        // connection the previous request left behind (keeping a connection alive is checked
+        // on purpose, on a raw socket, in `a_body_the_handler_ignores_is_read_and_the_...`).
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .build()
             .into();
         Api {
