@@ -12,6 +12,7 @@ import io.github.contactsync.ffi.Match
 import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.ProgressListener
 import io.github.contactsync.ffi.RawContact
+import io.github.contactsync.ffi.Registration
 import io.github.contactsync.ffi.Status
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.ffi.SyncReport
@@ -131,6 +132,20 @@ class ContactSync private constructor(
             config: Config,
             dispatcher: CoroutineDispatcher = Dispatchers.IO,
         ): ContactSync = ContactSync(create(dispatcher) { Engine.open(path, config) }, dispatcher)
+
+        /**
+         * Registers this device with a discovery server that allows open registration, on
+         * [dispatcher]. Keep [Registration.token] in the platform's secure storage and hand it
+         * to the transport ([OkHttpTransport]'s `token`); an app whose backend vouches for its
+         * users gets the token from its backend instead (docs/protocol.md, "Registration").
+         *
+         * @throws ContactsyncException.Server with code `forbidden` when the server only accepts
+         *   devices its app's backend vouches for; [ContactsyncException.Network] without an answer.
+         */
+        suspend fun registerDevice(
+            transport: Transport,
+            dispatcher: CoroutineDispatcher = Dispatchers.IO,
+        ): Registration = withContext(dispatcher) { io.github.contactsync.ffi.registerDevice(transport) }
 
         /**
          * Creates a Rust object on [dispatcher] and hands it over, or closes it if the caller

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit
 import java.util.concurrent.TimeoutException
 import kotlin.concurrent.thread
 import kotlin.io.path.deleteRecursively
+import kotlinx.coroutines.runBlocking
 import kotlinx.serialization.json.addJsonObject
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
@@ -122,7 +123,7 @@ internal class ReferenceServer : AutoCloseable {
 
     /** Registers a new device (open registration) through [client], as an app does. */
     fun registerDevice(client: OkHttpClient): Registration =
-        io.github.contactsync.ffi.registerDevice(OkHttpTransport(client, baseUrl))
+        runBlocking { ContactSync.registerDevice(OkHttpTransport(client, baseUrl)) }
 
     /** The server's last log lines, for failure messages. */
     fun log(): String = synchronized(recentLog) { recentLog.joinToString("\n") }

@@ -20,13 +20,10 @@ import io.github.contactsync.ffi.Match
 import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.Stage
 import io.github.contactsync.ffi.SyncOptions
-import io.github.contactsync.ffi.registerDevice
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.MainScope
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withContext
 
 /**
  * One screen, one button: read the address book, register this device (once), sync with the
@@ -148,7 +145,7 @@ class MainActivity : Activity() {
     /** Open registration: the reference server's demo mode. A real app's backend vouches for the device. */
     private suspend fun register() {
         status.setText(R.string.registering)
-        val registration = withContext(Dispatchers.IO) { registerDevice(app.transport()) }
+        val registration = ContactSync.registerDevice(app.transport())
         app.credentials.save(registration)
     }
 
