@@ -79,7 +79,7 @@ import kotlinx.coroutines.withContext
  * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then [resetSync] |
  * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
  * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
- * | [ContactsyncException.Callback]          | an app callback threw something unexpected where it cannot be retried | fix the callback                    |
+ * | [ContactsyncException.Callback]          | not raised by this version; reserved. Callback failures surface as `Network` (a throwing [Transport]) or `Cancelled` (a throwing `isCancelled` of a listener given to the raw [Engine]; this class's listener never throws); a throwing `onProgress` is ignored | nothing today |
  * | [ContactsyncException.Cancelled]         | not from this class, which turns it into [CancellationException]; the raw [Engine] throws it when its listener cancels | |
  * | [CancellationException]                  | the calling coroutine was cancelled (see Cancellation)   | nothing: structured concurrency handles it     |
  * | [io.github.contactsync.ffi.InternalException] | a panic in Rust: a bug in the library; the call failed, the library stays usable | report it             |
@@ -118,8 +118,12 @@ class ContactSync private constructor(
         /**
          * Opens (creating or migrating as needed) the engine's database at [path].
          *
-         * @param path the SQLite file; on Android, e.g. `context.getDatabasePath("contactsync.db")`.
-         *   Its directory must exist. Keep one [ContactSync] per file in the process.
+         * @param path the SQLite file. Its directory must exist. Keep one [ContactSync] per file
+         *   in the process. On Android use `ContactSyncAndroid.databaseFile(context)` (a file in
+         *   `noBackupFilesDir`), or `ContactSyncAndroid.open(context)` directly, not
+         *   `context.getDatabasePath(...)`: Auto Backup copies the databases directory, and this
+         *   file (the address book's identifiers, this device's server state) must stay out of
+         *   backups (docs/android.md, "Backups").
          * @param config the user's region (national numbers are read in it) and tuning.
          * @param dispatcher where the blocking Rust calls run; [Dispatchers.IO] suits them (they
          *   do disk and network I/O). Tests may pass their own.
@@ -139,13 +143,33 @@ class ContactSync private constructor(
          * to the transport ([OkHttpTransport]'s `token`); an app whose backend vouches for its
          * users gets the token from its backend instead (docs/protocol.md, "Registration").
          *
+         * Not interrupted by a cancellation once started, and its result is returned even if the
+         * caller was cancelled meanwhile: the server has registered the device by the time it
+         * answers, and a token dropped then would be lost for good (the device would have to
+         * register again, leaving an orphan registration on the server). Persist the returned
+         * token before doing anything else that may suspend or be cancelled.
+         *
          * @throws ContactsyncException.Server with code `forbidden` when the server only accepts
          *   devices its app's backend vouches for; [ContactsyncException.Network] without an answer.
          */
         suspend fun registerDevice(
             transport: Transport,
             dispatcher: CoroutineDispatcher = Dispatchers.IO,
-        ): Registration = withContext(dispatcher) { io.github.contactsync.ffi.registerDevice(transport) }
+        ): Registration = blockingToCompletion(dispatcher) { io.github.contactsync.ffi.registerDevice(transport) }
+
+        /**
+         * Runs [block] on [dispatcher] and hands its result back even when the caller was
+         * cancelled meanwhile (the caller's next suspension point then throws).
+         *
+         * Not simply `withContext(dispatcher + NonCancellable)`: a `withContext` that changes
+         * dispatcher resumes its caller with the prompt cancellation guarantee, so a caller
+         * cancelled while [block] ran would get a [CancellationException] and the result would be
+         * dropped. The outer `withContext(NonCancellable)` keeps the caller's dispatcher, so it
+         * returns without that check (the idiom of cleanup code in a `finally`); the inner one
+         * switches dispatcher under the never-cancelled [NonCancellable] job.
+         */
+        private suspend fun <T> blockingToCompletion(dispatcher: CoroutineDispatcher, block: () -> T): T =
+            withContext(NonCancellable) { withContext(dispatcher) { block() } }
 
         /**
          * Creates a Rust object on [dispatcher] and hands it over, or closes it if the caller
@@ -153,7 +177,7 @@ class ContactSync private constructor(
          * the caller gave up would hold its SQLite file until the garbage collector got to it.
          */
         private suspend fun <T : AutoCloseable> create(dispatcher: CoroutineDispatcher, block: () -> T): T {
-            val created = withContext(dispatcher + NonCancellable) { block() }
+            val created = blockingToCompletion(dispatcher, block)
             try {
                 currentCoroutineContext().ensureActive()
             } catch (e: CancellationException) {
@@ -182,15 +206,21 @@ class ContactSync private constructor(
      * flow throws or the coroutine is cancelled, the snapshot is abandoned: the chunks pushed so
      * far stay imported and nothing is removed. [chunks] is collected in the caller's context;
      * only the Rust calls move to the dispatcher.
+     *
+     * The whole stream is one long operation for [progress]: it keeps the last chunk's progress
+     * while the next chunk is read, and only goes back to `null` once the snapshot is finished
+     * or abandoned, so a progress bar does not flicker off between chunks.
      */
     suspend fun importSnapshot(chunks: Flow<List<RawContact>>): ImportReport {
         val snapshot = create(dispatcher) { engine.beginSnapshot() }
         // Closing an unfinished snapshot frees it on the Rust side without finishing it.
         return snapshot.use {
-            chunks.collect { chunk ->
-                long { listener -> snapshot.push(chunk, listener) }
+            operation {
+                chunks.collect { chunk ->
+                    long { listener -> snapshot.push(chunk, listener) }
+                }
+                long { listener -> snapshot.finish(listener) }
             }
-            long { listener -> snapshot.finish(listener) }
         }
     }
 
@@ -331,13 +361,27 @@ class ContactSync private constructor(
             publish(p)
             onProgress?.invoke(p)
         }
+        operation {
+            try {
+                block(listener)
+            } catch (e: ContactsyncException.Cancelled) {
+                // Only our listener cancels these calls, and only once the job is cancelled; the
+                // check keeps an engine-side `Cancelled` with another cause visible as what it is.
+                throw if (job.isActive) e else CancellationException("cancelled, the engine stopped", e)
+            }
+        }
+    }
+
+    /**
+     * Counts [block] as a long operation under way: [progress] accepts updates while at least
+     * one is, and goes back to `null` when the last one ends. Nested uses (each chunk of a
+     * streamed snapshot inside the whole snapshot) count once each, so the outer one keeps
+     * [progress] alive between the inner ones.
+     */
+    private inline fun <T> operation(block: () -> T): T {
         synchronized(progressLock) { running++ }
         try {
-            block(listener)
-        } catch (e: ContactsyncException.Cancelled) {
-            // Only our listener cancels these calls, and only once the job is cancelled; the
-            // check keeps an engine-side `Cancelled` with another cause visible as what it is.
-            throw if (job.isActive) e else CancellationException("cancelled, the engine stopped", e)
+            return block()
         } finally {
             synchronized(progressLock) {
                 running--

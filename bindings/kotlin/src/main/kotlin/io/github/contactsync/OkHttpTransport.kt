@@ -46,7 +46,9 @@ import okhttp3.ResponseBody
  *   appended to its path, so the prefix is kept. It must have no query or fragment.
  * @param token the device's bearer token, read on every request (so a token refreshed or
  *   revoked in the app's secure storage is picked up without a new transport); `null` sends no
- *   `Authorization` header, which is what [io.github.contactsync.ffi.registerDevice] needs.
+ *   `Authorization` header, which is what [io.github.contactsync.ffi.registerDevice] needs. If
+ *   it throws, the request fails as [ContactsyncException.Network] whose detail names only the
+ *   exception's class, never its message.
  */
 class OkHttpTransport(
     private val client: OkHttpClient,
@@ -66,7 +68,7 @@ class OkHttpTransport(
     override fun send(request: HttpRequest): HttpResponse {
         val path = if (request.path.startsWith("/")) request.path else "/${request.path}"
         val url = (prefix + path).toHttpUrl()
-        val call = client.newCall(toOkHttp(request, url))
+        val call = client.newCall(toOkHttp(request, url, bearer(request.method, url)))
         try {
             call.execute().use { response ->
                 return HttpResponse(
@@ -80,7 +82,23 @@ class OkHttpTransport(
         }
     }
 
-    private fun toOkHttp(request: HttpRequest, url: HttpUrl): Request {
+    /**
+     * The token, read through the app's provider. A provider that throws (a keystore that is
+     * locked or was wiped, a corrupt preferences file) becomes [ContactsyncException.Network],
+     * which the engine retries and reports like any request that could not be sent, instead of
+     * an unexpected exception out of the app's callback. Its detail names only the exception's
+     * class: the message of a token store's exception may quote the token or the store's
+     * contents, and the detail ends up in logs and crash reports.
+     */
+    private fun bearer(method: HttpMethod, url: HttpUrl): String? = try {
+        token()
+    } catch (e: Exception) {
+        throw ContactsyncException.Network(
+            "${method.name} ${url.encodedPath}: the token provider failed: ${e::class.qualifiedName ?: "Exception"}",
+        )
+    }
+
+    private fun toOkHttp(request: HttpRequest, url: HttpUrl, token: String?): Request {
         var mediaType: MediaType? = null
         val builder = Request.Builder().url(url)
         for (header in request.headers) {
@@ -92,7 +110,7 @@ class OkHttpTransport(
                 builder.addHeader(header.name, header.value)
             }
         }
-        token()?.let { builder.header("Authorization", "Bearer $it") }
+        token?.let { builder.header("Authorization", "Bearer $it") }
         val body: RequestBody? = when (request.method) {
             HttpMethod.GET -> null
             HttpMethod.DELETE -> request.body.takeIf { it.isNotEmpty() }?.toRequestBody(mediaType)

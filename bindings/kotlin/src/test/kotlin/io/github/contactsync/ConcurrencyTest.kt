@@ -109,8 +109,14 @@ class ConcurrencyTest {
                 }
             }
             start.countDown()
-            // A guard against a deadlock, not a time limit on the work.
-            threads.forEach { it.join(TimeUnit.MINUTES.toMillis(5)) }
+            // A guard against a deadlock, not a time limit on the work: one deadline for all the
+            // joins (not five minutes per thread, which could add up to forty).
+            val deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5)
+            for (thread in threads) {
+                val left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())
+                if (left <= 0) break
+                thread.join(left)
+            }
             assertFalse(threads.any { it.isAlive }, "a thread is still running: deadlock?")
             if (failures.isNotEmpty()) fail("${failures.size} inconsistencies:\n" + failures.take(20).joinToString("\n"))
 

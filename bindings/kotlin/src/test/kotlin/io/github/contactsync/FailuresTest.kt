@@ -11,13 +11,14 @@ import io.github.contactsync.ffi.Normalizer
 import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.ProgressListener
 import io.github.contactsync.ffi.RawContact
+import io.github.contactsync.ffi.Registration
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.ffi.Transport
 import io.github.contactsync.ffi.debugPanicForTests
-import java.net.InetAddress
-import java.net.ServerSocket
 import java.nio.file.Files
 import java.nio.file.Path
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -27,6 +28,8 @@ import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.coroutineScope
@@ -73,11 +76,12 @@ class FailuresTest {
                 assertTrue(pending > 0uL)
 
                 // Nothing listens on this port: OkHttp's ConnectException, an IOException.
-                val closedPort = ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { it.localPort }
-                val unreachable = OkHttpTransport(client, "http://127.0.0.1:$closedPort/".toHttpUrl()) {
-                    registration.token
+                val network = RefusingPort().use { closed ->
+                    val unreachable = OkHttpTransport(client, "http://127.0.0.1:${closed.port}/".toHttpUrl()) {
+                        registration.token
+                    }
+                    assertFailsWith<ContactsyncException.Network> { sync.sync(unreachable, once) }
                 }
-                val network = assertFailsWith<ContactsyncException.Network> { sync.sync(unreachable, once) }
                 assertTrue("/v1/" in network.detail, "the detail names the request: ${network.detail}")
                 assertFalse(registration.token in network.detail, "the detail carries the token")
 
@@ -127,22 +131,30 @@ class FailuresTest {
             sync.importSnapshot(earlier)
             val outcome = CompletableDeferred<Throwable?>()
             coroutineScope {
-                val import = launch(Dispatchers.Default) {
+                lateinit var canceller: Job
+                val import = launch(Dispatchers.Default, start = CoroutineStart.LAZY) {
                     try {
                         sync.importSnapshot(big)
                         outcome.complete(null)
                     } catch (e: Throwable) {
                         outcome.complete(e)
                         throw e
+                    } finally {
+                        // However the import ended, the collector below stops: the test cannot
+                        // hang waiting for a progress report that will never come.
+                        canceller.cancel()
                     }
                 }
                 // An unconfined collector runs on the thread that updates the flow, the engine's,
                 // so the job is cancelled inside the first progress report, before the engine
-                // next polls for cancellation: the Rust work provably stops part-way.
-                launch(Dispatchers.Unconfined) {
+                // next polls for cancellation: the Rust work provably stops part-way. It runs at
+                // once up to its first suspension, so it is subscribed before the (lazy) import
+                // starts and cannot miss the first report.
+                canceller = launch(Dispatchers.Unconfined) {
                     sync.progress.filterNotNull().first()
                     import.cancel()
                 }
+                import.start()
             }
             assertIs<CancellationException>(outcome.await(), "the import ends as a cancelled coroutine")
             assertEquals(null, sync.progress.value, "no long operation is left under way")
@@ -226,6 +238,36 @@ class FailuresTest {
     }
 
     // (d) A panic in Rust.
+
+    @Test
+    fun `a registration whose caller is cancelled meanwhile still hands back its token`() = runBlocking {
+        ReferenceServer().use { server ->
+            val real = OkHttpTransport(OkHttpClient(), server.baseUrl)
+            val entered = CountDownLatch(1)
+            val release = CountDownLatch(1)
+            // Holds the request until the caller is cancelled, then lets the server register.
+            val slow = object : Transport {
+                override fun send(request: HttpRequest): HttpResponse {
+                    entered.countDown()
+                    check(release.await(60, TimeUnit.SECONDS)) { "the test never released the request" }
+                    return real.send(request)
+                }
+            }
+            var saved: Registration? = null
+            val caller = launch(Dispatchers.Default) {
+                // No suspension point between the call and the assignment: this is where an app
+                // persists the token.
+                saved = ContactSync.registerDevice(slow)
+            }
+            assertTrue(entered.await(60, TimeUnit.SECONDS), "the registration never reached the transport")
+            caller.cancel()
+            release.countDown()
+            caller.join()
+            assertTrue(caller.isCancelled)
+            val token = assertNotNull(saved, "the server registered the device: its token must not be dropped").token
+            assertTrue(token.isNotEmpty())
+        }
+    }
 
     @Test
     fun `a Rust panic is an InternalException and the library keeps working`() {

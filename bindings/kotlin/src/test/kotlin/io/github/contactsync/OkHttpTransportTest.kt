@@ -8,7 +8,6 @@ import io.github.contactsync.ffi.HttpMethod
 import io.github.contactsync.ffi.HttpRequest
 import java.net.InetAddress
 import java.net.InetSocketAddress
-import java.net.ServerSocket
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
@@ -126,17 +125,34 @@ class OkHttpTransportTest {
 
     @Test
     fun `no answer is a Network error whose detail keeps the query and the body out`() {
-        val closedPort = ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { it.localPort }
-        val transport = OkHttpTransport(client, "http://127.0.0.1:$closedPort/".toHttpUrl()) { "device-token" }
-        val failure = assertFailsWith<ContactsyncException.Network> {
-            transport.send(
-                HttpRequest(HttpMethod.POST, "/v1/changes?cursor=secret-cursor", emptyList(), "secret-body".toByteArray()),
-            )
+        val failure = RefusingPort().use { closed ->
+            val transport = OkHttpTransport(client, "http://127.0.0.1:${closed.port}/".toHttpUrl()) { "device-token" }
+            assertFailsWith<ContactsyncException.Network> {
+                transport.send(
+                    HttpRequest(HttpMethod.POST, "/v1/changes?cursor=secret-cursor", emptyList(), "secret-body".toByteArray()),
+                )
+            }
         }
         assertTrue(failure.detail.startsWith("POST /v1/changes: "), failure.detail)
         for (hidden in listOf("secret-cursor", "secret-body", "device-token")) {
             assertFalse(hidden in failure.detail, "the detail carries '$hidden': ${failure.detail}")
         }
+    }
+
+    @Test
+    fun `a failing token provider is a Network error naming only the exception's class`() {
+        val transport = OkHttpTransport(client, base) {
+            throw IllegalStateException("keystore says: secret-token-material")
+        }
+        val failure = assertFailsWith<ContactsyncException.Network> {
+            transport.send(HttpRequest(HttpMethod.GET, "/v1/keys?cursor=secret-cursor", emptyList(), ByteArray(0)))
+        }
+        assertTrue(failure.detail.startsWith("GET /v1/keys: "), failure.detail)
+        assertTrue("IllegalStateException" in failure.detail, failure.detail)
+        for (hidden in listOf("secret-token-material", "secret-cursor")) {
+            assertFalse(hidden in failure.detail, "the detail carries '$hidden': ${failure.detail}")
+        }
+        assertTrue(seen.isEmpty(), "nothing was sent")
     }
 
     @Test

@@ -6,6 +6,9 @@ import io.github.contactsync.ffi.RawContact
 import io.github.contactsync.ffi.Registration
 import java.io.BufferedReader
 import java.io.IOException
+import java.net.InetAddress
+import java.net.InetSocketAddress
+import java.net.Socket
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.concurrent.CompletableFuture
@@ -57,6 +60,7 @@ internal class ReferenceServer : AutoCloseable {
 
     private val dir: Path = Files.createTempDirectory("contactsync-server-")
     private val process: Process
+    private val shutdownHook: Thread
     private val recentLog = ArrayDeque<String>()
 
     /** The server's base URL, e.g. `http://127.0.0.1:41234/`. */
@@ -72,6 +76,11 @@ internal class ReferenceServer : AutoCloseable {
             "--listen", "127.0.0.1:0",
             "--admin-token", adminToken,
         ).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        // A JVM that exits without close() (a test killed by a timeout, Ctrl-C, a crashed fork)
+        // must not leave the server running: the hook kills it. close() removes the hook again,
+        // so hooks do not pile up over a test run.
+        shutdownHook = Thread({ process.destroyForcibly() }, "contactsync-serve-kill")
+        Runtime.getRuntime().addShutdownHook(shutdownHook)
         try {
             val stderr = process.errorStream.bufferedReader()
             val first = firstLine(stderr)
@@ -142,11 +151,16 @@ internal class ReferenceServer : AutoCloseable {
         }
     }
 
-    /** SIGTERM first (the server stops cleanly), then the hard way. */
+    /** SIGTERM first (the server stops cleanly), then the hard way; then the hook goes. */
     private fun stopProcess() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS)
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook)
+        } catch (_: IllegalStateException) {
+            // Already shutting down: the hook runs anyway, on a process that is gone.
         }
     }
 
@@ -158,13 +172,27 @@ internal class ReferenceServer : AutoCloseable {
         /**
          * The first line, or a failure after a minute: a guard against a server that hangs
          * before printing it, so a broken build fails instead of blocking the test run.
+         *
+         * Read on a dedicated daemon thread, not the common pool: after a timeout the read stays
+         * blocked until the caller kills the process (closing the pipe), and a blocked
+         * common-pool thread would starve everything else that uses the pool meanwhile.
          */
-        fun firstLine(stderr: BufferedReader): String? = try {
-            CompletableFuture.supplyAsync { stderr.readLine() }.get(60, TimeUnit.SECONDS)
-        } catch (e: TimeoutException) {
-            throw IllegalStateException("`contactsync serve` printed nothing on stderr", e)
-        } catch (e: ExecutionException) {
-            throw IllegalStateException("reading the server's stderr failed", e.cause)
+        fun firstLine(stderr: BufferedReader): String? {
+            val line = CompletableFuture<String?>()
+            thread(isDaemon = true, name = "contactsync-serve-first-line") {
+                try {
+                    line.complete(stderr.readLine())
+                } catch (e: Throwable) {
+                    line.completeExceptionally(e)
+                }
+            }
+            return try {
+                line.get(60, TimeUnit.SECONDS)
+            } catch (e: TimeoutException) {
+                throw IllegalStateException("`contactsync serve` printed nothing on stderr", e)
+            } catch (e: ExecutionException) {
+                throw IllegalStateException("reading the server's stderr failed", e.cause)
+            }
         }
 
         @OptIn(kotlin.io.path.ExperimentalPathApi::class)
@@ -206,4 +234,18 @@ internal fun generatedContact(i: Int, version: Int = 0): RawContact {
         if (i % 10 == 0) add(Labelled(IdentifierKind.PHONE, "work", "12"))
     }
     return RawContact(sourceId = i.toString(), displayName = "Person $i", values = values, version = "$version")
+}
+
+/**
+ * A loopback port that refuses connections for as long as this is open: a socket bound to it
+ * that neither listens nor connects, so the kernel answers a connection attempt with a reset,
+ * and no other process can take the port meanwhile (as it could one freed by closing a server
+ * socket before the test connects).
+ */
+internal class RefusingPort : AutoCloseable {
+    private val socket = Socket().apply { bind(InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0)) }
+
+    val port: Int get() = socket.localPort
+
+    override fun close() = socket.close()
 }

@@ -97,6 +97,12 @@ class MainActivity : Activity() {
             } catch (e: ContactsyncException) {
                 // Messages of the library never carry contact data: safe to show and to log.
                 status.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName)
+            } catch (e: Exception) {
+                // Anything else must not escape MainScope, which would crash the app: a
+                // SecurityException (READ_CONTACTS revoked while running), an
+                // IllegalStateException (the contacts provider answered null), an
+                // InternalException (a bug in the Rust library; it stays usable).
+                status.text = getString(R.string.failed, "${e.javaClass.simpleName}: ${e.message.orEmpty()}")
             } finally {
                 button.isEnabled = true
             }

@@ -44,8 +44,10 @@ import java.util.Locale
  * - **No normalisation.** The core's is the only one, so every platform hashes alike.
  *
  * Values are de-duplicated per contact (merged raw contacts often repeat a number; the same
- * kind and text is kept once, with the first label in sorted order) and sorted by kind, text
- * and label. Sorting makes the contact's content, and so its fingerprint, independent of the
+ * kind and text is kept once, with the smallest of its labels: any label over none, else the
+ * first in string order) and sorted by kind, text and label. Handles are the exception: a
+ * handle's label names its namespace (the messenger: `signal`, `telegram`), so the same handle
+ * under two messengers is two values, both kept, not one value with a label picked at random. Sorting makes the contact's content, and so its fingerprint, independent of the
  * order the provider returns rows in, which changes when raw contacts are merged or split: a
  * merge that adds no new value then costs the engine nothing.
  *
@@ -151,8 +153,10 @@ class ContactsContractMapper {
     private class ContactBuilder(val contactId: Long) {
         private var displayName: String? = null
         private var lastUpdated: Long? = null
-        // (kind, value) → best label so far.
-        private val values = HashMap<Pair<IdentifierKind, String>, String?>()
+        // (kind, value, namespace) → best label so far. The namespace is the label of a handle
+        // (its messenger, part of what the value means) and null for every other kind, whose
+        // label only describes the value and is merged by [minLabel].
+        private val values = HashMap<Triple<IdentifierKind, String, String?>, String?>()
 
         fun add(row: ContactRow) {
             if (displayName == null) {
@@ -162,7 +166,8 @@ class ContactsContractMapper {
                 lastUpdated = maxOf(lastUpdated ?: stamp, stamp)
             }
             val value = valueOf(row) ?: return
-            val key = value.kind to value.value
+            val namespace = if (value.kind == IdentifierKind.HANDLE) value.label else null
+            val key = Triple(value.kind, value.value, namespace)
             if (key !in values) {
                 values[key] = value.label
             } else {

@@ -95,6 +95,18 @@ class ContactsContractMapperTest {
     }
 
     @Test
+    fun `one handle under two messengers is two values, a repeated one is kept once`() {
+        val rows = listOf(
+            data(9101, 3101, 1301, "Eve", 1_767_000_000_000, IM, "eve", data5 = "-1", data6 = "Telegram"),
+            data(9102, 3101, 1301, "Eve", 1_767_000_000_000, IM, "eve", data5 = "-1", data6 = "Signal"),
+            data(9103, 3102, 1301, "Eve", 1_767_000_000_000, IM, "eve", data5 = "-1", data6 = "signal"),
+        )
+        val values = mapper.map(rows).single().values
+        // The label of a handle names its namespace: neither messenger may be dropped.
+        assertEquals(listOf(handle("eve", "signal"), handle("eve", "telegram")), values)
+    }
+
+    @Test
     fun `the result does not depend on the order of the rows`() {
         // A merge or split reorders raw contacts; the content (and so the engine's fingerprint)
         // must not move with it.

@@ -9,6 +9,7 @@ import io.github.contactsync.contacts.ChangeFeedPolicy
 import io.github.contactsync.contacts.ContactsImporter
 import io.github.contactsync.contacts.FileImportAnchor
 import io.github.contactsync.ffi.Config
+import io.github.contactsync.ffi.Normalizer
 import java.io.File
 import java.util.Locale
 
@@ -77,7 +78,10 @@ object ContactSyncAndroid {
 
     /**
      * The region to read the user's national phone numbers in (ISO 3166 alpha-2, upper case):
-     * the SIM's country, else the network's, else the locale's, else `US`.
+     * the SIM's country, else the network's, else the locale's, else `US`. A candidate the
+     * engine has no phone metadata for (a territory without its own numbering plan, a made-up
+     * locale country, `ZZ`) is skipped: passed on, it would make [open] throw
+     * `ContactsyncException.InvalidArgument` on every launch.
      *
      * The SIM comes first because it is where the user's own number, and so most of the numbers
      * they saved without a `+`, belong; the locale says which language they read, not where
@@ -91,7 +95,14 @@ object ContactSyncAndroid {
             { telephony?.networkCountryIso },
             { Locale.getDefault().country },
         ).mapNotNull { read -> runCatching(read).getOrNull()?.trim()?.uppercase(Locale.ROOT) }
-            .firstOrNull { it.length == 2 && it.all { c -> c in 'A'..'Z' } }
+            .firstOrNull { it.length == 2 && it.all { c -> c in 'A'..'Z' } && isKnownRegion(it) }
             ?: "US"
     }
+
+    /**
+     * Whether the engine reads numbers in [region]: the same check [ContactSync.open] makes,
+     * asked of a [Normalizer] (no database, no I/O; the metadata is compiled into the library).
+     */
+    private fun isKnownRegion(region: String): Boolean =
+        runCatching { Normalizer(region).close() }.isSuccess
 }

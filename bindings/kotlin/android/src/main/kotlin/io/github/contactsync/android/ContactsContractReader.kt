@@ -33,10 +33,15 @@ import io.github.contactsync.contacts.RowCursor
  * being upgraded, or is absent on an unusual device) raises [IllegalStateException] rather than
  * reading as an empty book: a full snapshot of "nothing" would delete every stored contact.
  *
- * @param visibleContactsOnly read only the contacts the Contacts app shows (the default
- *   directory: raw contacts of visible accounts and groups), leaving out contacts that exist
- *   only in hidden groups, such as addresses a mail account collected automatically. `false`
- *   (the default) reads every local contact. Either way the same set for snapshots and deltas.
+ * @param visibleContactsOnly read only the data rows of contacts in a visible group
+ *   (`Contacts.IN_VISIBLE_GROUP = 1`, a column of the contact the `Data` view joins), leaving out
+ *   contacts that exist only in hidden groups, such as addresses a mail account collected
+ *   automatically. `false` (the default) reads every local contact. The filter is a selection on
+ *   the data rows, so snapshots and deltas see the same set; the query for changed contacts is
+ *   deliberately not filtered, so a contact that changed and is hidden now arrives as "changed,
+ *   no data rows", which the mapper turns into a deletion — as a full snapshot, which no longer
+ *   holds it, removes it. A contact hidden without changing (its group or account made
+ *   invisible) is only removed by the next full snapshot.
  */
 class ContactsContractReader(
     private val resolver: ContentResolver,
@@ -46,28 +51,25 @@ class ContactsContractReader(
     override fun dataRows(changedAfter: Long?): RowCursor {
         val mimetypes = ProviderMimeTypes.MAPPED
         val inMimetypes = "${ContactsContract.Data.MIMETYPE} IN (${mimetypes.joinToString(",") { "?" }})"
-        val selection = if (changedAfter == null) inMimetypes else "$inMimetypes AND ${FeedPlan.Delta.CHANGED_SELECTION}"
-        val args = if (changedAfter == null) mimetypes else mimetypes + changedAfter.toString()
-        val uri = if (visibleContactsOnly) {
-            ContactsContract.Data.CONTENT_URI.buildUpon()
-                .appendQueryParameter(ContactsContract.Data.VISIBLE_CONTACTS_ONLY, "true")
-                .build()
-        } else {
-            ContactsContract.Data.CONTENT_URI
+        val selection = buildString {
+            append(inMimetypes)
+            if (visibleContactsOnly) append(" AND ").append(ContactsContract.Data.IN_VISIBLE_GROUP).append(" = 1")
+            if (changedAfter != null) append(" AND ").append(FeedPlan.Delta.CHANGED_SELECTION)
         }
-        return CursorRows(query(uri, DATA_PROJECTION, selection, args.toTypedArray(), DATA_ORDER))
+        val args = if (changedAfter == null) mimetypes else mimetypes + changedAfter.toString()
+        return CursorRows(
+            query(ContactsContract.Data.CONTENT_URI, DATA_PROJECTION, selection, args.toTypedArray(), DATA_ORDER),
+        )
     }
 
+    /**
+     * Every contact changed since [changedAfter], visible or not, even with
+     * [visibleContactsOnly]: a changed contact that is hidden has no data row in [dataRows], so
+     * it is removed, as a full snapshot would remove it (see the class's KDoc).
+     */
     override fun changedContactIds(changedAfter: Long): List<Long> {
-        val uri = if (visibleContactsOnly) {
-            ContactsContract.Contacts.CONTENT_URI.buildUpon()
-                .appendQueryParameter(ContactsContract.DIRECTORY_PARAM_KEY, ContactsContract.Directory.DEFAULT.toString())
-                .build()
-        } else {
-            ContactsContract.Contacts.CONTENT_URI
-        }
         return query(
-            uri,
+            ContactsContract.Contacts.CONTENT_URI,
             arrayOf(ContactsContract.Contacts._ID),
             FeedPlan.Delta.CHANGED_SELECTION,
             arrayOf(changedAfter.toString()),
