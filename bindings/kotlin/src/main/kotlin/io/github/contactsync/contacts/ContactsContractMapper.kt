@@ -205,6 +205,25 @@ class ContactsContractMapper {
         /** Contacts per chunk of [mapSorted]: small enough to bound memory, large enough to batch. */
         const val DEFAULT_CHUNK_SIZE: Int = 500
 
+        /**
+         * Every column the mapper reads, by the provider's names: the one list a query's
+         * projection and a copy of a row are built from. ([ProviderColumns.DELETED] is read when
+         * a row has it, as `RawContactsEntity` rows do; `Data` rows of deleted raw contacts are
+         * already gone.)
+         */
+        val COLUMNS: List<String> = listOf(
+            ProviderColumns.CONTACT_ID,
+            ProviderColumns.DELETED,
+            ProviderColumns.DISPLAY_NAME,
+            ProviderColumns.CONTACT_LAST_UPDATED_TIMESTAMP,
+            ProviderColumns.MIMETYPE,
+            ProviderColumns.DATA1,
+            ProviderColumns.DATA2,
+            ProviderColumns.DATA3,
+            ProviderColumns.DATA5,
+            ProviderColumns.DATA6,
+        )
+
         private val valueOrder: Comparator<Labelled> =
             compareBy<Labelled>({ it.kind.ordinal }, { it.value }).thenBy(nullsFirst()) { it.label }
 

@@ -170,19 +170,7 @@ class ContactsImporter(
 
     private companion object {
         /** The columns the mapper reads, copied from a row that may be a moving cursor. */
-        private val COPIED = listOf(
-            ProviderColumns.CONTACT_ID,
-            ProviderColumns.DELETED,
-            ProviderColumns.DISPLAY_NAME,
-            ProviderColumns.CONTACT_LAST_UPDATED_TIMESTAMP,
-            ProviderColumns.MIMETYPE,
-            ProviderColumns.DATA1,
-            ProviderColumns.DATA2,
-            ProviderColumns.DATA3,
-            ProviderColumns.DATA5,
-            ProviderColumns.DATA6,
-        )
-
-        fun snapshotOf(row: ContactRow): ContactRow = MapRow(COPIED.associateWith { row.string(it) })
+        fun snapshotOf(row: ContactRow): ContactRow =
+            MapRow(ContactsContractMapper.COLUMNS.associateWith { row.string(it) })
     }
 }

@@ -5,6 +5,7 @@ import android.database.Cursor
 import android.net.Uri
 import android.provider.ContactsContract
 import io.github.contactsync.contacts.ContactRow
+import io.github.contactsync.contacts.ContactsContractMapper
 import io.github.contactsync.contacts.ContactsProviderSource
 import io.github.contactsync.contacts.DeletedRow
 import io.github.contactsync.contacts.FeedPlan
@@ -114,18 +115,11 @@ class ContactsContractReader(
 
     private companion object {
         /** What [io.github.contactsync.contacts.ContactsContractMapper] reads, by the provider's names. */
-        val DATA_PROJECTION = arrayOf(
+        val DATA_PROJECTION: Array<String> = arrayOf(
             ProviderColumns.ID,
             ProviderColumns.RAW_CONTACT_ID,
-            ProviderColumns.CONTACT_ID,
-            ProviderColumns.DISPLAY_NAME,
-            ProviderColumns.CONTACT_LAST_UPDATED_TIMESTAMP,
-            ProviderColumns.MIMETYPE,
-            ProviderColumns.DATA1,
-            ProviderColumns.DATA2,
-            ProviderColumns.DATA3,
-            ProviderColumns.DATA5,
-            ProviderColumns.DATA6,
+            // The `Data` view has no `deleted` column: its rows of deleted raw contacts are gone.
+            *ContactsContractMapper.COLUMNS.filter { it != ProviderColumns.DELETED }.toTypedArray(),
         )
 
         /** Contact by contact, each contact's rows in a stable order (mapSorted needs the first). */
