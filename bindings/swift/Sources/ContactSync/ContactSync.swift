@@ -1,0 +1,357 @@
+@_exported import ContactSyncFFI
+import Foundation
+
+/// The contact-discovery engine for one user, with an `async` API: the handle an app keeps (one per
+/// database file, typically created at launch and shared).
+///
+/// It wraps the generated ``Engine`` (the Rust engine through UniFFI). Every call into Rust blocks
+/// until its work is done (disk, and for a sync the network), so every method here is `async` and
+/// runs that call on a private concurrent dispatch queue — never on the caller's thread, never on
+/// the main actor, and never on Swift concurrency's cooperative thread pool (whose few threads
+/// must not block). All of them are safe to call from the main actor. The engine is thread-safe:
+/// queries (``status()``, ``matches()``, ``contacts(offset:limit:)``) answer while an import or a
+/// sync is under way, from any task.
+///
+/// ## Progress
+/// ``progressUpdates`` is an `AsyncStream` of the progress of every long operation (imports,
+/// change feeds, syncs), whichever task started it — e.g. a view observing a sync that a
+/// background task runs; `nil` means none is under way. For one sync followed from start to end,
+/// ``syncEvents(transport:options:)`` is a stream of that sync's progress ending with its report.
+///
+/// ## Cancellation
+/// Cancelling the calling task stops the Rust work, not only the wait for it: each long call hands
+/// the engine a listener that reports the task's cancellation, and the engine polls it between
+/// items (every few hundred contacts, between batches, during backoff waits). The call then throws
+/// `CancellationError`. An HTTP request already sent is not interrupted: the sync stops once it
+/// returns (bounded by the session's timeouts). What a cancellation leaves behind:
+/// - work committed before it stays, and the store stays consistent: an import commits in
+///   transactions of `Config.chunkSize` contacts (a streamed snapshot, one per chunk) and the
+///   transaction under way is rolled back; a sync keeps every batch the server acknowledged and
+///   resumes where it stopped on the next call;
+/// - a full snapshot that did not finish removes nothing: contacts missing from it are removed
+///   only when a snapshot completes, so a cancelled import never deletes contacts;
+/// - short calls (``status()``, ``forget(transport:)``, ...) are not interrupted: they finish and
+///   return their result even if the task was cancelled meanwhile.
+///
+/// ## Errors
+/// Every failure of the engine is a ``ContactsyncError``; its case says what to do:
+///
+/// | Thrown | When | What an app does |
+/// |---|---|---|
+/// | `.Storage` | the SQLite file failed: I/O, full disk, corruption, a lock held past `busyTimeoutMs` | report; retry later |
+/// | `.NewerSchema` | a newer library version wrote the file (left untouched) | update the app |
+/// | `.InvalidArgument` | an unusable argument: unknown region, empty source id, malformed key | a bug in the caller |
+/// | `.InvalidValue` | only `Normalizer.normalize`: `reason` is the stable rejection code | show the user |
+/// | `.InvalidState` | a call that does not fit the engine's state | a bug in the caller |
+/// | `.Network` | no answer after the sync's retries: the ``Transport`` threw (``URLSessionTransport`` throws `.Network` for a `URLError`), described in `detail` | retry later; nothing is lost |
+/// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then ``resetSync()`` |
+/// | `.Protocol` | the server's answer broke the protocol; nothing of it was applied | report |
+/// | `.RetryLater` | the server asked to wait longer than `SyncOptions.maxWaitMs` | schedule the next sync after `until` (Unix seconds) |
+/// | `.Callback` | not raised by this version; reserved | nothing today |
+/// | `.Cancelled` | never from this class, which throws `CancellationError` instead; the raw ``Engine`` throws it when its listener cancels | |
+/// | `CancellationError` | the calling task was cancelled (see Cancellation) | nothing |
+/// | ``ContactSyncInternalError`` | a panic in Rust: a bug in the library; the call failed, the library stays usable | report it |
+///
+/// The engine puts no contact data (names, numbers, hashes) in any error, so errors can be logged
+/// and sent with crash reports; a `.Network` detail quotes what the app's own transport threw.
+public final class ContactSync: Sendable {
+    /// The generated engine, for what this class does not wrap (e.g. ``Engine/pendingUploads(limit:)``,
+    /// ``Engine/beginSnapshot()`` with your own listener). Its calls block: make them off the main
+    /// actor.
+    public let engine: Engine
+
+    private let hub = ProgressHub()
+
+    private init(engine: Engine) {
+        self.engine = engine
+    }
+
+    /// Opens (creating or migrating as needed) the engine's database at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: the SQLite file. Its directory must exist. Keep one ``ContactSync`` per file in
+    ///     the process. ``defaultDatabaseURL()`` gives a file in Application Support that is
+    ///     excluded from backups, where it belongs (docs/ios.md, "Backups").
+    ///   - config: the user's region (national numbers are read in it) and tuning.
+    /// - Throws: `.InvalidArgument` for an unknown region, `.Storage` when the file cannot be
+    ///   opened or is not a database, `.NewerSchema` when a newer library version wrote it.
+    public static func open(path: String, config: Config) async throws -> ContactSync {
+        ContactSync(engine: try await Blocking.run { try Engine.open(path: path, config: config) })
+    }
+
+    /// Opens the engine's database at a file URL; see ``open(path:config:)``.
+    public static func open(url: URL, config: Config) async throws -> ContactSync {
+        precondition(url.isFileURL, "the database must be a file URL")
+        return try await open(path: url.path, config: config)
+    }
+
+    /// A database location for apps: `Application Support/contactsync/contactsync.sqlite`, the
+    /// directory created if needed and, on Apple platforms, excluded from iCloud and device backups
+    /// (the file holds the address book's identifiers and this device's server state; restored on
+    /// another device it would be stale, and it is rebuilt from the address book anyway).
+    public static func defaultDatabaseURL() throws -> URL {
+        let support = try FileManager.default.url(
+            for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
+        var directory = support.appendingPathComponent("contactsync", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        #if canImport(Darwin)
+        var values = URLResourceValues()
+        values.isExcludedFromBackup = true
+        try directory.setResourceValues(values)
+        #endif
+        return directory.appendingPathComponent("contactsync.sqlite", isDirectory: false)
+    }
+
+    /// Registers this device with a discovery server that allows open registration. Keep
+    /// `Registration.token` in the keychain and hand it to the transport (``URLSessionTransport``'s
+    /// `token`); an app whose backend vouches for its users gets the token from its backend instead
+    /// (docs/protocol.md, "Registration").
+    ///
+    /// Not interrupted by a cancellation once started, and its result is returned even if the task
+    /// was cancelled meanwhile: the server has registered the device by the time it answers, and a
+    /// token dropped then would be lost for good. Store the token before anything else.
+    ///
+    /// - Throws: `.Server` with code `forbidden` when the server only accepts devices its app's
+    ///   backend vouches for; `.Network` without an answer.
+    public static func registerDevice(transport: Transport) async throws -> Registration {
+        try await Blocking.run { try ContactSyncFFI.registerDevice(transport: transport) }
+    }
+
+    // MARK: Imports
+
+    /// Imports the whole address book as one full snapshot: stored contacts missing from
+    /// `contacts` are removed (only once the whole list is stored; see Cancellation). Unchanged
+    /// contacts cost a comparison, not a write, so importing the same book again is cheap.
+    public func importSnapshot(_ contacts: [RawContact]) async throws -> ImportReport {
+        try await long { [engine] listener in try engine.importSnapshot(contacts: contacts, listener: listener) }
+    }
+
+    /// Imports a full snapshot streamed in chunks, for books read page by page so the whole book
+    /// never sits in memory (``ContactsImporter`` streams `CNContactStore` this way).
+    ///
+    /// Each chunk is stored in one transaction as it arrives; the snapshot is finished — stored
+    /// contacts missing from every chunk removed — only after `chunks` ends normally. If the
+    /// sequence throws or the task is cancelled, the snapshot is abandoned: the chunks pushed so far
+    /// stay imported and nothing is removed. `chunks` is iterated in the caller's context; only the
+    /// Rust calls move off it. ``progressUpdates`` stays on the last chunk's progress while the next
+    /// one is read, so a progress bar does not flicker off between chunks.
+    public func importSnapshot<Chunks: AsyncSequence>(chunks: Chunks) async throws -> ImportReport
+    where Chunks.Element == [RawContact] {
+        let snapshot = try await Blocking.run { [engine] in try engine.beginSnapshot() }
+        hub.begin()
+        defer { hub.end() }
+        for try await chunk in chunks {
+            try await long { listener in try snapshot.push(contacts: chunk, listener: listener) }
+        }
+        // A snapshot dropped unfinished (an error or a cancellation above) is freed by ARC on the
+        // Rust side without being finished: nothing is removed.
+        return try await long { listener in try snapshot.finish(listener: listener) }
+    }
+
+    /// Applies a change feed in one transaction: contacts added or edited since the last import
+    /// (`upserts`) and the source ids deleted since (`deleted`). Cheaper than a snapshot when the
+    /// platform tells what changed (`CNChangeHistoryFetchRequest`); a cancellation rolls the whole
+    /// feed back.
+    public func applyChanges(upserts: [RawContact], deleted: [String] = []) async throws -> ImportReport {
+        try await long { [engine] listener in
+            try engine.applyChanges(upserts: upserts, deleted: deleted, listener: listener)
+        }
+    }
+
+    // MARK: Sync
+
+    /// Brings the server up to date with the store (only what changed since the last sync is sent)
+    /// and the store with the server's matches. One sync runs at a time per engine; a failed or
+    /// cancelled one resumes where it stopped.
+    ///
+    /// - Parameters:
+    ///   - transport: the app's HTTP client, e.g. ``URLSessionTransport`` with the device's token.
+    ///   - options: retries, backoff and batch size; `SyncOptions(force: true)` for the user's
+    ///     "sync now".
+    public func sync(transport: Transport, options: SyncOptions = SyncOptions()) async throws -> SyncReport {
+        try await long { [engine] listener in
+            try engine.sync(transport: transport, options: options, listener: listener)
+        }
+    }
+
+    /// The same sync as ``sync(transport:options:)``, as a stream: iterating it runs one sync and
+    /// yields its progress, then ``SyncEvent/finished(_:)`` with the report as the last element. A
+    /// failure is thrown from the iteration; ending the iteration early (or cancelling the task
+    /// iterating) cancels the sync.
+    ///
+    /// Progress events are dropped rather than queued when the consumer is slow (the Rust thread
+    /// never waits for it): the stream keeps the newest one. The final report is never dropped.
+    public func syncEvents(
+        transport: Transport, options: SyncOptions = SyncOptions()
+    ) -> AsyncThrowingStream<SyncEvent, Error> {
+        // Newest-one buffering: a slow consumer skips progress it has not read yet, and the final
+        // report, yielded last, replaces any progress still buffered, so it is never dropped.
+        let (stream, continuation) = AsyncThrowingStream<SyncEvent, Error>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
+        let task = Task { [self] in
+            do {
+                let report = try await long(onProgress: { continuation.yield(.progress($0)) }) { [engine] listener in
+                    try engine.sync(transport: transport, options: options, listener: listener)
+                }
+                continuation.yield(.finished(report))
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// The progress of the long operations under way: each iteration gets a new stream that starts
+    /// with the current value (`nil` when no long operation is under way) and then yields every
+    /// change. Slow consumers see the newest value (the stream buffers one), which is all a progress
+    /// bar needs; the Rust thread never waits. When several long operations run at once, it shows
+    /// whichever reported last.
+    public var progressUpdates: AsyncStream<SyncProgress?> { hub.stream() }
+
+    /// The current progress, `nil` when no long operation is under way.
+    public var currentProgress: SyncProgress? { hub.current }
+
+    /// Makes the next sync send everything again in full mode (after registering again).
+    public func resetSync() async throws {
+        try await short { [engine] in try engine.resetSync() }
+    }
+
+    /// Consent withdrawn: the server deletes everything it holds for this device, then the local
+    /// store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
+    /// interrupted by a cancellation once started.
+    public func forget(transport: Transport) async throws -> DeleteReceipt {
+        try await short { [engine] in try engine.forget(transport: transport) }
+    }
+
+    // MARK: Invites
+
+    /// Creates an invite code (to show as text or a QR code) for the user this device belongs to.
+    ///
+    /// - Parameter ttl: how long it stays valid, in seconds (whole seconds, at least 1); `nil` for
+    ///   the server's default.
+    public func createInvite(transport: Transport, ttl: TimeInterval? = nil) async throws -> Invite {
+        let seconds: UInt32? = try ttl.map { ttl in
+            guard ttl.isFinite, ttl >= 1 else {
+                throw ContactsyncError.InvalidArgument(detail: "an invite's lifetime must be at least one second")
+            }
+            return UInt32(min(ttl.rounded(.down), Double(UInt32.max)))
+        }
+        return try await short { [engine] in try engine.createInvite(transport: transport, ttlS: seconds) }
+    }
+
+    /// Redeems someone's invite code (typed, or the link from a QR code) and returns the inviter's
+    /// user reference; the inviter then shows up in ``matches()``.
+    public func redeemInvite(transport: Transport, code: String) async throws -> String {
+        try await short { [engine] in try engine.redeemInvite(transport: transport, code: code) }
+    }
+
+    // MARK: Queries
+
+    /// Counts over the store: contacts, identifiers, upload state, matches.
+    public func status() async throws -> Status {
+        try await short { [engine] in try engine.status() }
+    }
+
+    /// The contacts who use the app, and through which identifier.
+    public func matches() async throws -> [Match] {
+        try await short { [engine] in try engine.matches() }
+    }
+
+    /// Stored contacts in source-id order: `limit` of them from `offset` (for list UIs; prefer
+    /// ``contacts(after:limit:)`` for long lists, which does not rescan the skipped rows).
+    public func contacts(offset: UInt64, limit: UInt64) async throws -> [ContactView] {
+        try await short { [engine] in try engine.contacts(offset: offset, limit: limit) }
+    }
+
+    /// Up to `limit` contacts after source id `after` (from the first when `nil`).
+    public func contacts(after: String?, limit: UInt64) async throws -> [ContactView] {
+        try await short { [engine] in try engine.contactsAfter(after: after, limit: limit) }
+    }
+
+    /// One stored contact by its source id, or `nil`.
+    public func contact(sourceId: String) async throws -> ContactView? {
+        try await short { [engine] in try engine.contact(sourceId: sourceId) }
+    }
+
+    /// Excludes a contact from discovery (the user's "don't look this one up"), or includes it
+    /// again. Its hashes are withdrawn from the server on the next sync. Returns `false` for an
+    /// unknown contact.
+    @discardableResult
+    public func setContactExcluded(sourceId: String, excluded: Bool) async throws -> Bool {
+        try await short { [engine] in try engine.setContactExcluded(sourceId: sourceId, excluded: excluded) }
+    }
+
+    /// Excludes one identifier, whichever contacts hold it, or includes it again. `value` is read
+    /// like a contact's value (normalised in the engine's region), so the user's own input works.
+    public func setIdentifierExcluded(kind: IdentifierKind, value: String, excluded: Bool) async throws {
+        try await short { [engine] in
+            try engine.setIdentifierExcluded(kind: kind, value: value, excluded: excluded)
+        }
+    }
+
+    /// The id of the hash key in use, once a sync fetched it.
+    public func keyId() async -> String? {
+        // Never throws; the wrapper only moves the call off the caller's thread.
+        (try? await short { [engine] in engine.keyId() }) ?? nil
+    }
+
+    /// Deletes everything stored locally. Use ``forget(transport:)`` to have the server delete its
+    /// part too.
+    public func wipe() async throws {
+        try await short { [engine] in try engine.wipe() }
+    }
+
+    // MARK: Running calls
+
+    /// A short call: off the caller's thread, to completion, errors mapped.
+    private func short<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Blocking.run(work)
+    }
+
+    /// A long call: off the caller's thread, with a listener that feeds ``progressUpdates`` (and
+    /// `onProgress`) and reports the task's cancellation to Rust; the engine's `.Cancelled` caused
+    /// by it becomes `CancellationError`.
+    private func long<T: Sendable>(
+        onProgress: (@Sendable (SyncProgress) -> Void)? = nil,
+        _ work: @escaping @Sendable (ProgressListener) throws -> T
+    ) async throws -> T {
+        let flag = CancellationFlag()
+        let listener = TaskListener(flag: flag) { [hub] progress in
+            hub.publish(progress)
+            onProgress?(progress)
+        }
+        hub.begin()
+        defer { hub.end() }
+        return try await withTaskCancellationHandler {
+            do {
+                return try await Blocking.run { try work(listener) }
+            } catch ContactsyncError.Cancelled where flag.isSet {
+                // Only our listener cancels these calls, and only once the task is cancelled; the
+                // check keeps a `.Cancelled` with another cause visible as what it is.
+                throw CancellationError()
+            }
+        } onCancel: {
+            flag.set()
+        }
+    }
+}
+
+/// What ``ContactSync/syncEvents(transport:options:)`` yields.
+public enum SyncEvent: Sendable, Equatable {
+    /// The sync's progress so far (a stage, items done, the total when known).
+    case progress(SyncProgress)
+    /// The sync ended with this report; always the last event of a successful sync.
+    case finished(SyncReport)
+}
+
+/// A panic inside the Rust library (a bug in it, never caused by the app's data): the call failed,
+/// and the library stays usable. UniFFI reports it with an error type of its own that apps cannot
+/// name, so ``ContactSync`` hands it over as this.
+public struct ContactSyncInternalError: Error, CustomStringConvertible, Sendable {
+    /// The panic's message as UniFFI reported it.
+    public let message: String
+
+    public var description: String { "contactsync internal error: \(message)" }
+}

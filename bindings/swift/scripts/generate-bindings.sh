@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the Rust side the Swift package needs and generates its UniFFI bindings.
+#
+#   generate-bindings.sh [debug|release]
+#
+# It builds the `contactsync_ffi` library (linked by the package) and the `contactsync` CLI (the
+# reference server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in
+# library mode, which reads bindings/uniffi.toml for the module names. It writes
+#   Sources/ContactSyncFFI/ContactSyncFFI.swift   the Swift bindings
+#   Sources/ContactSyncFFIC/ContactSyncFFIC.h     the C declarations they call
+# (never committed: regenerated from the library on every build so they cannot drift from the
+# Rust code; the committed module.modulemap beside the header names the library to link), and
+# prints the directory holding the built library and CLI on stdout, for the linker and the tests.
+set -euo pipefail
+
+profile="${1:-debug}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+package="$(cd "$here/.." && pwd)"
+workspace="$(cd "$package/../.." && pwd)"
+cd "$workspace"
+
+case "$profile" in
+  debug) profile_flag=() ;;
+  release) profile_flag=(--release) ;;
+  *) echo "generate-bindings.sh: unknown profile '$profile' (debug or release)" >&2; exit 2 ;;
+esac
+
+cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-ffi -p contactsync-cli
+
+# `cargo metadata` prints one line of JSON; no jq needed to pick one string out of it.
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[[ -n "$target_dir" ]] || { echo "generate-bindings.sh: could not read cargo's target directory" >&2; exit 1; }
+profile_dir="$target_dir/$profile"
+
+case "$(uname -s)" in
+  Darwin) library="$profile_dir/libcontactsync_ffi.dylib" ;;
+  *) library="$profile_dir/libcontactsync_ffi.so" ;;
+esac
+for built in "$library" "$profile_dir/contactsync"; do
+  [[ -f "$built" ]] || { echo "generate-bindings.sh: $built was not built" >&2; exit 1; }
+done
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+cargo uniffi-bindgen generate --library "$library" --language swift --no-format --out-dir "$out"
+# Replace only what changed, so SwiftPM does not recompile the 5,000 generated lines for nothing.
+install_if_changed() {
+  cmp -s "$1" "$2" || cp "$1" "$2"
+}
+install_if_changed "$out/ContactSyncFFI.swift" "$package/Sources/ContactSyncFFI/ContactSyncFFI.swift"
+install_if_changed "$out/ContactSyncFFIC.h" "$package/Sources/ContactSyncFFIC/ContactSyncFFIC.h"
+
+echo "$profile_dir"
