@@ -39,8 +39,11 @@ uniffi::setup_scaffolding!();
 /// Panics, on purpose. It exists only so the bindings' own tests can prove that a Rust panic
 /// reaches Kotlin and Swift as a catchable error and leaves the library usable; no app has a
 /// reason to call it.
+///
+/// It returns a `Result` although it never returns an error: UniFFI's Swift bindings call a
+/// function without one through `try!`, so a panic there would trap the test instead of throwing.
 #[uniffi::export]
-#[allow(clippy::panic)]
-pub fn debug_panic_for_tests(message: String) {
+#[allow(clippy::panic, clippy::unnecessary_wraps)]
+pub fn debug_panic_for_tests(message: String) -> Result<()> {
     panic!("{message}");
 }

@@ -1,0 +1,181 @@
+import ContactSyncFFI
+import Dispatch
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The engine's ``Transport`` over the app's own `URLSession`.
+///
+/// The engine never opens a socket itself: every request of a sync, a registration, an invite or
+/// a consent withdrawal goes through this class, so whatever the app configured on its session
+/// applies to the discovery server too — its configuration (timeouts, proxies, cellular access,
+/// `httpAdditionalHeaders`), and its delegate's authentication challenges, which is where
+/// certificate pinning lives. Pass the app's session rather than `.shared` when it has one.
+///
+/// ``send(request:)`` is blocking, which is what the engine wants: it is called on the thread that
+/// runs the sync — one of ``ContactSync``'s dispatch threads, never the main thread and never a
+/// thread of Swift concurrency's cooperative pool — and waits there for the data task to complete.
+/// Do not call it from the main thread yourself.
+///
+/// What it guarantees the engine, as the ``Transport`` contract asks:
+/// - a 4xx or 5xx is returned as an answer (the engine reads the protocol's error body and
+///   `Retry-After` from it), never thrown;
+/// - a transport failure (no network, DNS, TLS, a timeout, a cancelled task — any `URLError`) is
+///   thrown as `ContactsyncError.Network`, which the engine retries with backoff. Its `detail`
+///   names the method, the path without its query and the error's code, never the query, a header
+///   or a body: it ends up in the final error, hence in the app's logs and crash reports;
+/// - at most ``maxAnswerBytes`` + 1 bytes of an answer are handed to the engine, which refuses
+///   anything longer. (URLSession buffers a data task's whole body before completing it; an app
+///   that must bound that memory too can give this class a session whose delegate cancels tasks
+///   whose `expectedContentLength` is too large.)
+public final class URLSessionTransport: Transport {
+    /// The largest answer the engine accepts (4 MiB, the core's `MAX_ANSWER_BYTES`). One byte more
+    /// is handed over so the engine can tell an answer that is exactly this long from one that is
+    /// longer and refuse the latter.
+    public static let maxAnswerBytes = 4 * 1024 * 1024
+
+    private let session: URLSession
+    /// The base URL as a string without its trailing slash, ready to have `/v1/...` appended.
+    private let prefix: String
+    private let token: @Sendable () throws -> String?
+
+    /// - Parameters:
+    ///   - baseURL: the discovery server, e.g. `https://discovery.example.org/` or, for a server
+    ///     mounted under a path, `https://example.org/discovery/`: the engine's paths (`/v1/...`)
+    ///     are appended to its path, so the prefix is kept. It must be `http`/`https` and have no
+    ///     query or fragment.
+    ///   - session: the app's session.
+    ///   - token: the device's bearer token, read on every request (so a token refreshed or revoked
+    ///     in the keychain is picked up without a new transport); `nil` sends no `Authorization`
+    ///     header, which is what ``ContactSync/registerDevice(transport:)`` needs. If it throws, the
+    ///     request fails as `ContactsyncError.Network` whose detail names only the error's type,
+    ///     never its description (a keychain error's text may quote what it stored).
+    /// - Throws: `ContactsyncError.InvalidArgument` for a base URL that is not usable.
+    public init(
+        baseURL: URL,
+        session: URLSession = .shared,
+        token: @escaping @Sendable () throws -> String? = { nil }
+    ) throws {
+        guard let scheme = baseURL.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            baseURL.host != nil, baseURL.query == nil, baseURL.fragment == nil
+        else {
+            throw ContactsyncError.InvalidArgument(
+                detail: "the discovery server's base URL must be http(s) with a host and no query or fragment")
+        }
+        var prefix = baseURL.absoluteString
+        while prefix.hasSuffix("/") {
+            prefix.removeLast()
+        }
+        self.prefix = prefix
+        self.session = session
+        self.token = token
+    }
+
+    /// A transport with a fixed token (or none).
+    public convenience init(baseURL: URL, session: URLSession = .shared, token: String?) throws {
+        try self.init(baseURL: baseURL, session: session, token: { token })
+    }
+
+    public func send(request: HttpRequest) throws -> HttpResponse {
+        let path = request.path.hasPrefix("/") ? request.path : "/" + request.path
+        let pathOnly = String(path.prefix { $0 != "?" && $0 != "#" })
+        let method = Self.name(of: request.method)
+        guard let url = URL(string: prefix + path) else {
+            throw ContactsyncError.Network(detail: "\(method) \(pathOnly): not a valid URL")
+        }
+        let bearer: String?
+        do {
+            bearer = try token()
+        } catch {
+            throw ContactsyncError.Network(
+                detail: "\(method) \(pathOnly): the token provider failed: \(type(of: error))")
+        }
+
+        var urlRequest = URLRequest(url: url)
+        urlRequest.httpMethod = method
+        for header in request.headers {
+            urlRequest.addValue(header.value, forHTTPHeaderField: header.name)
+        }
+        if let bearer {
+            urlRequest.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
+        }
+        switch request.method {
+        case .get:
+            break
+        case .delete:
+            if !request.body.isEmpty { urlRequest.httpBody = request.body }
+        case .post, .put:
+            urlRequest.httpBody = request.body
+        }
+
+        let outcome = Outcome()
+        let task = session.dataTask(with: urlRequest) { data, response, error in
+            outcome.complete(data: data, response: response, error: error)
+        }
+        task.resume()
+        let (data, response, error) = outcome.wait()
+
+        if let error {
+            throw ContactsyncError.Network(detail: Self.describe(error, method: method, path: pathOnly, url: url))
+        }
+        guard let http = response as? HTTPURLResponse else {
+            throw ContactsyncError.Network(detail: "\(method) \(pathOnly): the answer is not HTTP")
+        }
+        var headers: [HttpHeader] = []
+        for (name, value) in http.allHeaderFields {
+            headers.append(HttpHeader(name: String(describing: name), value: String(describing: value)))
+        }
+        let body = data ?? Data()
+        return HttpResponse(
+            status: UInt16(clamping: http.statusCode),
+            headers: headers,
+            body: body.count > Self.maxAnswerBytes ? body.prefix(Self.maxAnswerBytes + 1) : body
+        )
+    }
+
+    private static func name(of method: HttpMethod) -> String {
+        switch method {
+        case .get: return "GET"
+        case .post: return "POST"
+        case .put: return "PUT"
+        case .delete: return "DELETE"
+        }
+    }
+
+    /// What the engine keeps of a failure: method, path (no query: cursors and ids are no one's
+    /// business in a log), the error's domain and code, and its description with the URL and the
+    /// query scrubbed in case they appear in it.
+    private static func describe(_ error: Error, method: String, path: String, url: URL) -> String {
+        let ns = error as NSError
+        var message = ns.localizedDescription.replacingOccurrences(of: url.absoluteString, with: path)
+        if let query = url.query, !query.isEmpty {
+            message = message.replacingOccurrences(of: query, with: "…")
+        }
+        let code = (error as? URLError).map { "URLError \($0.code.rawValue)" } ?? "\(ns.domain) \(ns.code)"
+        return "\(method) \(path): \(code): \(message)"
+    }
+}
+
+/// The completion of one data task, handed from URLSession's delegate queue to the thread waiting
+/// in ``URLSessionTransport/send(request:)``.
+private final class Outcome: @unchecked Sendable {
+    // Written once by the completion handler before the semaphore is signalled, read only after the
+    // wait returns: the semaphore orders the two, which is why the class can be @unchecked Sendable.
+    private let done = DispatchSemaphore(value: 0)
+    private var data: Data?
+    private var response: URLResponse?
+    private var error: Error?
+
+    func complete(data: Data?, response: URLResponse?, error: Error?) {
+        self.data = data
+        self.response = response
+        self.error = error
+        done.signal()
+    }
+
+    func wait() -> (Data?, URLResponse?, Error?) {
+        done.wait()
+        return (data, response, error)
+    }
+}
