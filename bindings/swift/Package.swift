@@ -27,7 +27,10 @@ let package = Package(
         .target(
             name: "ContactSyncFFI",
             dependencies: ["ContactSyncFFIC"],
-            path: "Sources/ContactSyncFFI"
+            path: "Sources/ContactSyncFFI",
+            // UniFFI 0.32's Swift compiles without a single strict-concurrency diagnostic; keep
+            // it checked so a regression in a UniFFI update shows.
+            swiftSettings: strictConcurrency
         ),
         .target(
             name: "ContactSync",

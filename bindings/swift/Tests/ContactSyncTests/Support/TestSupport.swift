@@ -130,7 +130,9 @@ final class ReferenceServer: @unchecked Sendable {
         return recent.joined(separator: "\n")
     }
 
-    /// SIGTERM (the server stops cleanly), then SIGKILL after 10 s. Polled rather than
+    /// SIGTERM (the server stops cleanly), then SIGKILL after 2 s: the server's graceful shutdown
+    /// waits for open connections, and FoundationNetworking may keep idle ones after the session's
+    /// invalidation; its database is thrown away anyway. Polled rather than
     /// `waitUntilExit()`, which on Linux spins the calling thread's run loop and never returns when
     /// called from a task of Swift concurrency.
     func stop() {
@@ -138,7 +140,7 @@ final class ReferenceServer: @unchecked Sendable {
         if process.isRunning {
             process.terminate()
             var waited = 0
-            while process.isRunning && waited < 1000 {
+            while process.isRunning && waited < 200 {
                 usleep(10_000)
                 waited += 1
             }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The Swift package's tests, as CI runs them (scripts/test calls this): builds the Rust library and
+# the CLI, regenerates the bindings, then, with Swift 6.0 (scripts/swift: a Debian 13 root on a
+# Debian 12 machine, or the machine's own Swift),
+#   1. builds the package and its tests with warnings as errors (the ContactSync and generated
+#      targets are checked with complete strict-concurrency checking, Package.swift);
+#   2. builds the ContactSync library once more in the Swift 6 language mode, where data-race
+#      safety is enforced, not only warned about;
+#   3. runs the XCTest suite against the real library and the real reference server.
+#
+#   scripts/test.sh [swift test arguments, e.g. --filter EndToEndTests]
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+package="$(cd "$here/.." && pwd)"
+workspace="$(cd "$package/../.." && pwd)"
+swift_env="$workspace/scripts/swift"
+
+lib_dir="$("$here/generate-bindings.sh" debug)"
+# scripts/swift binds CARGO_TARGET_DIR into the Swift root when it lies outside the repository.
+CARGO_TARGET_DIR="$(dirname "$lib_dir")"
+export CARGO_TARGET_DIR
+# The reference server the end-to-end tests start.
+export CONTACTSYNC_SERVER_BIN="$lib_dir/contactsync"
+
+link=(-Xlinker -L"$lib_dir" -Xlinker -rpath -Xlinker "$lib_dir")
+cd "$package"
+echo "swift: $("$swift_env" run swift --version 2>/dev/null | sed -n 1p)"
+"$swift_env" run swift build --build-tests -Xswiftc -warnings-as-errors "${link[@]}"
+"$swift_env" run swift build --target ContactSync --scratch-path .build/swift6 \
+  -Xswiftc -swift-version -Xswiftc 6 -Xswiftc -warnings-as-errors
+# A guard against a hung test (a deadlock), not a time limit on the work: CI would otherwise wait
+# for its own limit.
+"$swift_env" run sh -c 'if command -v timeout >/dev/null; then exec timeout 1800 "$@"; else exec "$@"; fi' \
+  sh swift test --skip-build "$@"
