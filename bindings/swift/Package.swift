@@ -36,7 +36,15 @@ let package = Package(
             name: "ContactSync",
             dependencies: ["ContactSyncFFI"],
             path: "Sources/ContactSync",
+            // The privacy manifest Xcode merges into the app's privacy report.
+            resources: [.copy("PrivacyInfo.xcprivacy")],
             swiftSettings: strictConcurrency
+        ),
+        // scripts/bench.sh: what a call through the bindings costs (docs/performance.md).
+        .executableTarget(
+            name: "ContactSyncBench",
+            dependencies: ["ContactSync"],
+            path: "Benchmarks/ContactSyncBench"
         ),
         .testTarget(
             name: "ContactSyncTests",

@@ -43,6 +43,7 @@ import Foundation
 /// | `.InvalidArgument` | an unusable argument: unknown region, empty source id, malformed key | a bug in the caller |
 /// | `.InvalidValue` | only `Normalizer.normalize`: `reason` is the stable rejection code | show the user |
 /// | `.InvalidState` | a call that does not fit the engine's state | a bug in the caller |
+/// | `.Io` | a file could not be read or written outside SQLite | report; retry later |
 /// | `.Network` | no answer after the sync's retries: the ``Transport`` threw (``URLSessionTransport`` throws `.Network` for a `URLError`), described in `detail` | retry later; nothing is lost |
 /// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then ``resetSync()`` |
 /// | `.Protocol` | the server's answer broke the protocol; nothing of it was applied | report |
