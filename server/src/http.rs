@@ -51,8 +51,19 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::map_response(no_store))
         .layer(middleware::from_fn(log_request))
         .with_state(AppState { service })
+}
+
+/// `Cache-Control: no-store` on every answer, errors included: answers carry the hash key, match
+/// pages and invite codes, which no HTTP cache — the device's (URLSession's `URLCache`, OkHttp's)
+/// or one on the way — may keep on disk, where they would outlive the app's `forget`.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// One `info` line per request: method, path template (never the path itself: it can carry an

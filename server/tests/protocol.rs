@@ -65,7 +65,10 @@ fn registration_and_config() {
     api.post("/v1/clients", None, &json!({"user_ref": "u_1"}))
         .expect_error(400, "malformed");
 
-    let config = api.get("/v1/config", Some(token)).expect(200);
+    let reply = api.get("/v1/config", Some(token));
+    // The config carries the hash key: no HTTP cache on the device or on the way may keep it.
+    assert_eq!(reply.cache_control.as_deref(), Some("no-store"));
+    let config = reply.expect(200);
     assert!(config["key_id"].as_str().unwrap().starts_with("k_"));
     let key = URL_SAFE_NO_PAD
         .decode(config["key"].as_str().unwrap())
@@ -82,8 +85,9 @@ fn registration_and_config() {
     let admin = api.get("/v1/config", Some(ADMIN)).expect(200);
     assert_eq!(admin["key"], config["key"]);
 
-    api.get("/v1/config", None)
-        .expect_error(401, "unauthorized");
+    let refused = api.get("/v1/config", None);
+    assert_eq!(refused.cache_control.as_deref(), Some("no-store"));
+    refused.expect_error(401, "unauthorized");
     api.get("/v1/config", Some("t_not-a-token"))
         .expect_error(401, "unauthorized");
 }

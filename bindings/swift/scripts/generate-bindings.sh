@@ -48,6 +48,8 @@ cargo uniffi-bindgen generate --library "$library" --language swift --no-format 
 install_if_changed() {
   cmp -s "$1" "$2" || cp "$1" "$2"
 }
+# The generated target's directory holds nothing else, so a fresh clone does not have it.
+mkdir -p "$package/Sources/ContactSyncFFI"
 install_if_changed "$out/ContactSyncFFI.swift" "$package/Sources/ContactSyncFFI/ContactSyncFFI.swift"
 install_if_changed "$out/ContactSyncFFIC.h" "$package/Sources/ContactSyncFFIC/ContactSyncFFIC.h"
 

@@ -65,6 +65,7 @@ pub struct Reply {
     pub body: Vec<u8>,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
+    pub cache_control: Option<String>,
 }
 
 impl Reply {
@@ -186,11 +187,13 @@ impl Api {
         };
         let retry_after = header("retry-after");
         let content_type = header("content-type");
+        let cache_control = header("cache-control");
         Reply {
             status: response.status().as_u16(),
             body: response.body_mut().read_to_vec().unwrap(),
             retry_after,
             content_type,
+            cache_control,
         }
     }
 

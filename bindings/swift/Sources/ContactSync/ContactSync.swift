@@ -82,7 +82,9 @@ public final class ContactSync: Sendable {
 
     /// Opens the engine's database at a file URL; see ``open(path:config:)``.
     public static func open(url: URL, config: Config) async throws -> ContactSync {
-        precondition(url.isFileURL, "the database must be a file URL")
+        guard url.isFileURL else {
+            throw ContactsyncError.InvalidArgument(detail: "the database must be a file URL")
+        }
         return try await open(path: url.path, config: config)
     }
 
@@ -175,10 +177,11 @@ public final class ContactSync: Sendable {
         }
     }
 
-    /// The same sync as ``sync(transport:options:)``, as a stream: iterating it runs one sync and
-    /// yields its progress, then ``SyncEvent/finished(_:)`` with the report as the last element. A
-    /// failure is thrown from the iteration; ending the iteration early (or cancelling the task
-    /// iterating) cancels the sync.
+    /// The same sync as ``sync(transport:options:)``, as a stream: the sync starts when the stream
+    /// is made, and the stream yields its progress, then ``SyncEvent/finished(_:)`` with the report
+    /// as the last element. A failure is thrown from the iteration. Cancelling the task iterating
+    /// it, or releasing the stream, cancels the sync; merely leaving a `for try await` loop over a
+    /// stream still held does not (the stream lives on until released).
     ///
     /// Progress events are dropped rather than queued when the consumer is slow (the Rust thread
     /// never waits for it): the stream keeps the newest one. The final report is never dropped.

@@ -7,10 +7,11 @@ import Foundation
 /// Not the cooperative thread pool of Swift concurrency: it has about one thread per core and
 /// every `async` function in the app shares it, so a call blocked for seconds in SQLite or on the
 /// network there would stall unrelated tasks. Dispatch adds threads to a queue whose work blocks.
-/// Not the main queue either: the main actor must never wait for the engine.
+/// Not the main queue either: the main actor must never wait for the engine. The queue has no
+/// quality of service of its own, so each call runs at its caller's: a user's "find friends" at
+/// user-initiated, a background refresh at background.
 enum Blocking {
-    static let queue = DispatchQueue(
-        label: "io.github.contactsync.engine", qos: .userInitiated, attributes: .concurrent)
+    static let queue = DispatchQueue(label: "io.github.contactsync.engine", attributes: .concurrent)
 
     /// Runs `work` on ``queue`` and returns its result. The continuation resumes whatever the
     /// task's cancellation state, so a result (a token, an opened engine) is never dropped; long

@@ -18,6 +18,15 @@ import FoundationNetworking
 /// thread of Swift concurrency's cooperative pool — and waits there for the data task to complete.
 /// Do not call it from the main thread yourself.
 ///
+/// Which session to give it: a dedicated one is the safe choice (e.g. built from the app's
+/// configuration with `urlCache = nil`). Headers the session adds to every request
+/// (`httpAdditionalHeaders`) go to the discovery server too — an app `Authorization` header
+/// there would reach it on ``ContactSync/registerDevice(transport:)``, which sends none of its
+/// own. Its delegate queue must not be one the app may block while it waits for the engine (the
+/// main queue, if the app ever calls the raw ``Engine`` from the main thread): the completion is
+/// delivered there while this thread waits for it. Background sessions are refused: they do not
+/// support completion handlers.
+///
 /// What it guarantees the engine, as the ``Transport`` contract asks:
 /// - a 4xx or 5xx is returned as an answer (the engine reads the protocol's error body and
 ///   `Retry-After` from it), never thrown;
@@ -25,6 +34,11 @@ import FoundationNetworking
 ///   thrown as `ContactsyncError.Network`, which the engine retries with backoff. Its `detail`
 ///   names the method, the path without its query and the error's code, never the query, a header
 ///   or a body: it ends up in the final error, hence in the app's logs and crash reports;
+/// - no answer is kept in the session's HTTP cache: the request asks for a fresh answer
+///   (`reloadIgnoringLocalCacheData`) and any answer the cache stored anyway is removed, because
+///   answers hold the hash key, match pages and invite codes, which must not outlive
+///   ``ContactSync/forget(transport:)`` in `Caches/` (the reference server also sends
+///   `Cache-Control: no-store`);
 /// - at most ``maxAnswerBytes`` + 1 bytes of an answer are handed to the engine, which refuses
 ///   anything longer. (URLSession buffers a data task's whole body before completing it; an app
 ///   that must bound that memory too can give this class a session whose delegate cancels tasks
@@ -67,6 +81,12 @@ public final class URLSessionTransport: Transport {
         while prefix.hasSuffix("/") {
             prefix.removeLast()
         }
+        // A background session raises an Objective-C exception on the first data task with a
+        // completion handler, which would crash the app: refuse it here, where it is an error.
+        guard session.configuration.identifier == nil else {
+            throw ContactsyncError.InvalidArgument(
+                detail: "a background URLSession cannot carry the engine's requests; use a default or ephemeral one")
+        }
         self.prefix = prefix
         self.session = session
         self.token = token
@@ -94,6 +114,7 @@ public final class URLSessionTransport: Transport {
 
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = method
+        urlRequest.cachePolicy = .reloadIgnoringLocalCacheData
         for header in request.headers {
             urlRequest.addValue(header.value, forHTTPHeaderField: header.name)
         }
@@ -115,6 +136,9 @@ public final class URLSessionTransport: Transport {
         }
         task.resume()
         let (data, response, error) = outcome.wait()
+        // The policy above only stops the cache from answering; a cache may still store the
+        // answer (without a `no-store` from the server). Nothing of it may stay on disk.
+        session.configuration.urlCache?.removeCachedResponse(for: urlRequest)
 
         if let error {
             throw ContactsyncError.Network(detail: Self.describe(error, method: method, path: pathOnly, url: url))

@@ -23,17 +23,22 @@ final class ProgressTests: XCTestCase {
         let sync = try await ContactSync.open(
             path: try temporaryDirectory(self).appendingPathComponent("device.db").path,
             config: Config(region: "DE", chunkSize: 500))
-        let updates = sync.progressUpdates
         let book = (0..<5000).map { generatedContact($0) }
+        let updates = sync.progressUpdates
+        let (subscribed, subscribedContinuation) = AsyncStream<Void>.makeStream()
         let collecting = Task.detached { () -> [SyncProgress?] in
             var seen: [SyncProgress?] = []
             for await progress in updates {
+                if seen.isEmpty { subscribedContinuation.yield() }
                 seen.append(progress)
-                // The import's end: a nil after some progress.
+                // The import's end: a nil after the first value. (The newest value is always
+                // delivered, so the final nil arrives however slow this task is.)
                 if progress == nil && seen.count > 1 { break }
             }
             return seen
         }
+        // The collector holds the current value (nil) before the import starts.
+        for await _ in subscribed { break }
         _ = try await sync.importSnapshot(book)
         let seen = await collecting.value
         XCTAssertNil(seen.first ?? SyncProgress(stage: .upload, done: 0, total: nil), "starts with the current value")

@@ -103,6 +103,51 @@ final class URLSessionTransportTests: XCTestCase {
         }
     }
 
+    func testNoAnswerStaysInTheSessionsCache() throws {
+        // A cacheable answer (no `no-store`), in a session with a cache of its own.
+        func cacheableServer() throws -> OneShotServer {
+            try OneShotServer(answer: httpAnswer(
+                status: 200, reason: "OK", headers: [("Cache-Control", "max-age=3600")],
+                body: Data(#"{"key":"secret-key-material"}"#.utf8)))
+        }
+        let cache = URLCache(memoryCapacity: 1 << 20, diskCapacity: 0, diskPath: nil)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.urlCache = cache
+        let cachingSession = URLSession(configuration: configuration)
+
+        // The control: a plain data task of this session does store the answer; where it does
+        // not (a Foundation without a working cache), there is nothing to check.
+        let control = try cacheableServer()
+        let controlRequest = URLRequest(url: control.baseURL.appendingPathComponent("v1/config"))
+        let done = DispatchSemaphore(value: 0)
+        cachingSession.dataTask(with: controlRequest) { _, _, _ in done.signal() }.resume()
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        // Caches store asynchronously on some Foundations: give it a moment.
+        var stored = cache.cachedResponse(for: controlRequest) != nil
+        for _ in 0..<20 where !stored {
+            usleep(50_000)
+            stored = cache.cachedResponse(for: controlRequest) != nil
+        }
+        try XCTSkipUnless(stored, "this Foundation's URLCache does not store answers")
+
+        let server = try cacheableServer()
+        let transport = try URLSessionTransport(baseURL: server.baseURL, session: cachingSession, token: "t")
+        let answer = try transport.send(request: HttpRequest(method: .get, path: "/v1/config", headers: [], body: Data()))
+        XCTAssertEqual(answer.status, 200)
+        usleep(200_000)
+        XCTAssertNil(cache.cachedResponse(for: URLRequest(url: server.baseURL.appendingPathComponent("v1/config"))))
+    }
+
+    #if canImport(Darwin)
+    // Background sessions exist only on Apple platforms.
+    func testABackgroundSessionIsRefused() {
+        let session = URLSession(configuration: .background(withIdentifier: "io.github.contactsync.tests"))
+        XCTAssertThrowsError(try URLSessionTransport(baseURL: URL(string: "https://example.org/")!, session: session, token: nil)) { error in
+            guard case ContactsyncError.InvalidArgument = error else { return XCTFail("\(error)") }
+        }
+    }
+    #endif
+
     func testUnusableBaseURLsAreRefused() {
         for text in ["http://example.org/?a=b", "ftp://example.org/", "http://example.org/#top", "file:///tmp/x"] {
             XCTAssertThrowsError(try URLSessionTransport(baseURL: URL(string: text)!, token: nil), text) { error in
