@@ -122,7 +122,7 @@ final class SampleModel: ObservableObject {
         let url = try ContactSync.defaultDatabaseURL()
         let contactSync = try await ContactSync.open(url: url, config: Config(region: Self.region))
         let importer = ContactsImporter(
-            contactSync: contactSync, source: source, tokenStore: FileHistoryTokenStore.beside(database: url))
+            contactSync: contactSync, source: source, tokenStore: try FileHistoryTokenStore.beside(database: url))
         opened = (contactSync, importer)
         return (contactSync, importer)
     }

@@ -82,12 +82,17 @@ extension CNContact: ContactRecord {
 /// - Change feeds read a `CNChangeHistoryFetchRequest` from the stored token, with unified results
 ///   (so that identifiers agree with the full read), ``keysToFetch`` as its
 ///   `additionalContactKeyDescriptors` (by default it fetches only the identifier), and no group
-///   changes. The token kept is the fetch result's `currentHistoryToken`, as Apple's documentation
-///   of `CNFetchResult.currentHistoryToken` says ("save this token after a successful change
-///   history fetch result"); before a full read, `CNContactStore.currentHistoryToken`.
+///   changes. The token kept is the fetch result's `currentHistoryToken`, read once the
+///   enumerator is drained, as Apple's documentation of `CNFetchResult.currentHistoryToken` says
+///   ("save this token after a successful change history fetch result"); before a full read,
+///   `CNContactStore.currentHistoryToken`. After a "drop everything" event the enumeration stops
+///   early (the adds that follow are the whole book, which the full snapshot reads in chunks
+///   instead) and no token is given: one taken from an enumerator not read to its end is not
+///   documented as final, and the snapshot takes the store's current token before its read.
 /// - A token the store can no longer answer from (`CNError.Code.changeHistoryExpired`, or
 ///   `.changeHistoryInvalidAnchor` for a token it never issued, e.g. restored from another device)
-///   becomes ``ContactHistoryError/expired``: the importer then takes a full snapshot.
+///   becomes ``ContactHistoryError/expired``, and a system without the change-history call
+///   ``ContactHistoryError/unavailable``: the importer takes a full snapshot for either.
 ///
 /// Every read blocks (Apple: fetch methods perform I/O), so each runs on `queue`, never on the
 /// calling task's thread. A `CNContactStore` is made per read; Apple documents the class as thread
@@ -102,8 +107,12 @@ extension CNContact: ContactRecord {
 /// need a C-language target in the package. Events are read by their class
 /// (`CNChangeHistoryAddContactEvent`, ...), which is what a `CNChangeHistoryEventVisitor` would
 /// dispatch on. Apple documents that "an error that occurs during enumeration may throw an
-/// exception": an Objective-C exception, which Swift cannot catch. Only an Objective-C shim
-/// (`@try` around the enumeration) could turn it into an error.
+/// exception": an Objective-C exception, which Swift cannot catch: the app crashes. Only an
+/// Objective-C shim (`@try` around the enumeration) could turn it into an error. What keeps such a
+/// crash from repeating is ``ContactsImporter``: it clears its stored token before it reads the
+/// history and saves the new one only after the engine committed, so after a crash the next
+/// import is a full snapshot, which does not enumerate the history, rather than the same
+/// enumeration from the same token.
 public struct CNContactStoreSource: ContactSource {
     /// Records are copies of `CNContact`s (which are not `Sendable`).
     public typealias Record = ContactValues
@@ -112,11 +121,19 @@ public struct CNContactStoreSource: ContactSource {
 
     private let queue: DispatchQueue
 
-    /// A source whose reads run on `queue`; by default a concurrent queue of its own at utility
-    /// quality of service (imports are background work).
+    /// A source whose reads run on `queue`; by default a concurrent queue of its own with no
+    /// quality of service of its own.
+    ///
+    /// Why no QoS: a read's caller waits for it, and callers differ — a user who tapped "find
+    /// friends" waits in a user-initiated task, a `BGProcessingTask` runs in the background. A
+    /// queue without a QoS runs each block at the QoS of the thread that submitted it (Dispatch
+    /// propagates it to blocks submitted asynchronously), so a read runs as urgently as the task
+    /// that awaits it. A queue's own QoS takes precedence over the submitter's: a fixed `.utility`
+    /// would run a user-initiated import's reads at utility priority while the user waits (a task
+    /// awaiting a continuation does not raise the queue's priority); a fixed `.userInitiated`
+    /// would make background imports compete with the UI. Pass a queue to choose otherwise.
     public init(
-        queue: DispatchQueue = DispatchQueue(
-            label: "io.github.contactsync.contacts", qos: .utility, attributes: .concurrent)
+        queue: DispatchQueue = DispatchQueue(label: "io.github.contactsync.contacts", attributes: .concurrent)
     ) {
         self.queue = queue
     }
@@ -261,7 +278,7 @@ public struct CNContactStoreSource: ContactSource {
     ) throws -> ContactChangeHistory<ContactValues> {
         let selector = NSSelectorFromString("enumeratorForChangeHistoryFetchRequest:error:")
         guard store.responds(to: selector), let implementation = store.method(for: selector) else {
-            throw CNContactStoreSourceError.changeHistoryUnavailable
+            throw ContactHistoryError.unavailable
         }
         let enumerate = unsafeBitCast(implementation, to: EnumeratorForChangeHistory.self)
         var error: NSError?
@@ -275,14 +292,17 @@ public struct CNContactStoreSource: ContactSource {
             if let error {
                 throw error
             }
-            throw CNContactStoreSourceError.changeHistoryUnavailable
+            // Neither a result nor an error: not a history this code can read.
+            throw ContactHistoryError.unavailable
         }
         var events: [ContactChangeEvent<ContactValues>] = []
         var done = false
+        var drained = false
         while !done {
             autoreleasepool {
                 guard let object = result.value.nextObject() else {
                     done = true
+                    drained = true
                     return
                 }
                 let event: ContactChangeEvent<ContactValues>
@@ -306,7 +326,8 @@ public struct CNContactStoreSource: ContactSource {
                 }
             }
         }
-        return ContactChangeHistory(events: events, token: result.currentHistoryToken)
+        // Only a drained enumerator's token is documented as the point the events lead to.
+        return ContactChangeHistory(events: events, token: drained ? result.currentHistoryToken : nil)
     }
 
     /// Runs a blocking read on the source's queue.
@@ -319,11 +340,4 @@ public struct CNContactStoreSource: ContactSource {
     }
 }
 
-/// A failure of ``CNContactStoreSource`` itself (the store's own errors are thrown as they are).
-public enum CNContactStoreSourceError: Error, Sendable, Hashable {
-    /// This system's `CNContactStore` does not answer
-    /// `enumeratorForChangeHistoryFetchRequest:error:` (or answered neither a result nor an
-    /// error). Call ``ContactsImporter/importContacts(forceFull:)`` with `forceFull: true`.
-    case changeHistoryUnavailable
-}
 #endif

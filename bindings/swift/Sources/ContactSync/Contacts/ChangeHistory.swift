@@ -27,7 +27,11 @@ extension ContactChangeEvent: Equatable where Record: Equatable {}
 public struct ContactChangeHistory<Record: ContactRecord> {
     /// The events since the starting token, oldest first.
     public var events: [ContactChangeEvent<Record>]
-    /// Where the next fetch starts, once these events are stored; `nil` if the platform gave none.
+    /// Where the next fetch starts, once these events are stored; `nil` if the platform gave none,
+    /// or if the read stopped before the end of the history (at "drop everything": a token taken
+    /// from an enumeration that was not read to its end is not documented as final). After a
+    /// ``ContactChangeEvent/dropEverything`` it is not used either way
+    /// (``ContactChangeReducer/feed(since:changes:)``).
     public var token: Data?
 
     /// A fetch's result.
@@ -40,14 +44,20 @@ public struct ContactChangeHistory<Record: ContactRecord> {
 extension ContactChangeHistory: Sendable where Record: Sendable {}
 extension ContactChangeHistory: Equatable where Record: Equatable {}
 
-/// The change history cannot answer from the given token: the platform no longer keeps history
-/// that old (`CNError.Code.changeHistoryExpired`), or the token is not one it issued
-/// (`.changeHistoryInvalidAnchor`: a token restored onto another device, or from before a reset).
-/// A ``ContactSource`` throws it from ``ContactSource/changes(since:)``; the answer is a full
-/// snapshot, never an error for the app.
+/// The change history cannot answer: a ``ContactSource`` throws it from
+/// ``ContactSource/changes(since:)``, and ``ContactsImporter`` answers with a full snapshot, never
+/// an error for the app.
 public enum ContactHistoryError: Error, Sendable, Equatable {
-    /// The token is too old or unknown; read everything again.
+    /// The token is too old or unknown; read everything again. The platform no longer keeps
+    /// history that old (`CNError.Code.changeHistoryExpired`), or the token is not one it issued
+    /// (`.changeHistoryInvalidAnchor`: a token restored onto another device, or from before a
+    /// reset).
     case expired
+    /// This system offers no change history (`CNContactStore` does not answer the selector that
+    /// runs a `CNChangeHistoryFetchRequest`, or answered neither a result nor an error). Every
+    /// import is then a full snapshot: slower than a delta, but never wrong, whereas throwing
+    /// would leave the engine stale until the app thought of passing `forceFull`.
+    case unavailable
 }
 
 /// Why an import reads the whole address book (``ContactChangeFeed/fullSnapshot(_:)``).
@@ -59,6 +69,8 @@ public enum FullSnapshotReason: Sendable, Hashable {
     case dropEverything
     /// The stored token is too old or unknown to the platform (``ContactHistoryError/expired``).
     case tokenExpired
+    /// The platform offers no change history (``ContactHistoryError/unavailable``).
+    case historyUnavailable
     /// The app has limited access (iOS 18): see ``ContactsImporter``.
     case limitedAccess
     /// The engine holds no contact although a token exists: its database is new, was wiped, or
@@ -125,12 +137,16 @@ public enum ContactChangeReducer {
     /// - no token: a full snapshot (``FullSnapshotReason/noToken``); the history is not read (asked
     ///   without a token, it answers "drop everything" and then every contact, in memory);
     /// - `changes` throws ``ContactHistoryError/expired``: a full snapshot
-    ///   (``FullSnapshotReason/tokenExpired``); any other error is thrown;
+    ///   (``FullSnapshotReason/tokenExpired``); ``ContactHistoryError/unavailable``: a full snapshot
+    ///   (``FullSnapshotReason/historyUnavailable``); any other error is thrown;
     /// - else ``reduce(_:)`` of what it read.
     ///
-    /// - Returns: the feed, and the history's token when it was read (`nil` otherwise): the one to
-    ///   keep once the feed is stored. It was taken before anything of the feed is read, so a
-    ///   contact changed meanwhile is in the next delta rather than lost.
+    /// - Returns: the feed, and for a delta the history's token: the one to keep once the delta is
+    ///   stored. It was taken before anything of the feed is read, so a contact changed meanwhile is
+    ///   in the next delta rather than lost. `nil` for a full snapshot, which takes the store's
+    ///   current token before its own read (``ContactSource/historyToken()``); in particular after
+    ///   "drop everything", where the read stops early and the history's token, taken from an
+    ///   enumeration not read to its end, is not documented as final.
     public static func feed<Record: ContactRecord>(
         since token: Data?,
         changes: (Data) async throws -> ContactChangeHistory<Record>
@@ -143,8 +159,14 @@ public enum ContactChangeReducer {
             history = try await changes(token)
         } catch ContactHistoryError.expired {
             return (.fullSnapshot(.tokenExpired), nil)
+        } catch ContactHistoryError.unavailable {
+            return (.fullSnapshot(.historyUnavailable), nil)
         }
-        return (reduce(history.events), history.token)
+        let feed = reduce(history.events)
+        if case .fullSnapshot = feed {
+            return (feed, nil)
+        }
+        return (feed, history.token)
     }
 }
 
@@ -154,9 +176,9 @@ public enum ContactChangeReducer {
 /// up to which the engine holds the address book.
 ///
 /// Losing it is harmless (the next import is a full snapshot); keeping one that is newer than the
-/// engine's content is not (changes in between would never be read). That is why it is saved only
-/// after the engine committed an import, and why the importer ignores it while the engine holds no
-/// contact.
+/// engine's content is not (changes in between would never be read). That is why the importer
+/// clears it before it reads anything, saves the new one only after the engine committed, and
+/// ignores it while the engine holds no contact.
 public protocol HistoryTokenStore: Sendable {
     /// The stored token, or `nil` if none (or if it cannot be read: the next import is then a full
     /// snapshot, which is always safe).
@@ -181,14 +203,20 @@ public struct FileHistoryTokenStore: HistoryTokenStore {
     public let url: URL
 
     /// A store in the file at `url` (its directory is created on the first save).
-    public init(url: URL) {
-        precondition(url.isFileURL, "the history token store must be a file URL")
+    ///
+    /// - Throws: ``HistoryTokenStoreError/notAFileURL(_:)`` when `url` is not a `file:` URL. An
+    ///   error rather than a trap: the URL may come from configuration, and a release build must
+    ///   not crash the app over it.
+    public init(url: URL) throws {
+        guard url.isFileURL else { throw HistoryTokenStoreError.notAFileURL(url) }
         self.url = url
     }
 
     /// A store beside the database at `database`: `<database>.history-token`.
-    public static func beside(database: URL) -> FileHistoryTokenStore {
-        FileHistoryTokenStore(url: database.appendingPathExtension("history-token"))
+    ///
+    /// - Throws: ``HistoryTokenStoreError/notAFileURL(_:)`` when `database` is not a `file:` URL.
+    public static func beside(database: URL) throws -> FileHistoryTokenStore {
+        try FileHistoryTokenStore(url: database.appendingPathExtension("history-token"))
     }
 
     public func load() -> Data? {
@@ -207,6 +235,12 @@ public struct FileHistoryTokenStore: HistoryTokenStore {
         try files.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try token.write(to: url, options: .atomic)
     }
+}
+
+/// A ``HistoryTokenStore`` could not be made.
+public enum HistoryTokenStoreError: Error, Sendable, Hashable {
+    /// ``FileHistoryTokenStore`` needs a `file:` URL; this one is not.
+    case notAFileURL(URL)
 }
 
 /// A ``HistoryTokenStore`` in `UserDefaults`, for apps that keep such state there.

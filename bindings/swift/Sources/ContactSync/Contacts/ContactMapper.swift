@@ -30,10 +30,16 @@ import Foundation
 /// Values whose text is empty or blank carry nothing to match or to show: they are skipped, not
 /// rejected. Values are de-duplicated per contact (linked cards — iCloud, Gmail, Exchange — often
 /// repeat a number; the same kind and text is kept once, with the smallest of its labels: any
-/// label over none, else the first in string order) and sorted by kind, text and label, which
+/// label over none, else the first in byte order) and sorted by kind, text and label, which
 /// makes the contact's content, and so its fingerprint, independent of the order in which linked
 /// cards contribute their values. Handles are the exception to the de-duplication: a handle's
 /// label names its namespace, so the same username under two messengers is two values.
+///
+/// Texts and labels are compared **exactly**, by their UTF-8 bytes, not with Swift's `String`
+/// `==` and `<`, which follow canonical equivalence: "Jos\u{E9}" (NFC) and "Jose\u{301}" (NFD)
+/// are equal as Swift strings. Collapsing them would keep whichever card came first, and the
+/// contact's content would again depend on card order. The engine and the Kotlin mapper (which
+/// compares `String`s exactly) treat them as two texts; normalising them is the core's job.
 ///
 /// Stateless; every function is pure and thread-safe.
 public enum ContactMapper {
@@ -234,22 +240,45 @@ public enum ContactMapper {
         text.allSatisfy(\.isWhitespace)
     }
 
-    /// One contact's values being collected: de-duplicated by kind and text (and, for handles,
-    /// namespace), keeping the best label.
+    /// Whether `a` sorts before `b` by their UTF-8 bytes: exact, and the order Rust gives `str`.
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// A text that is equal only to the same bytes, not to every canonically equivalent spelling
+    /// as `String` is (see the type's documentation).
+    private struct ExactText: Hashable {
+        let text: String
+
+        static func == (a: ExactText, b: ExactText) -> Bool {
+            a.text.utf8.elementsEqual(b.text.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            for byte in text.utf8 {
+                hasher.combine(byte)
+            }
+        }
+    }
+
+    /// One contact's values being collected: de-duplicated by kind and exact text (and, for
+    /// handles, exact namespace), keeping the best label.
     private struct ValueSet {
         private struct Key: Hashable {
             let kind: IdentifierKind
-            let value: String
+            let value: ExactText
             /// The label of a handle (its messenger, part of what the value means); `nil` for every
             /// other kind, whose label only describes the value and is merged by `better`.
-            let namespace: String?
+            let namespace: ExactText?
         }
 
         private var labels: [Key: String?] = [:]
         private var order: [Key] = []
 
         mutating func add(_ value: Labelled) {
-            let key = Key(kind: value.kind, value: value.value, namespace: value.kind == .handle ? value.label : nil)
+            let key = Key(
+                kind: value.kind, value: ExactText(text: value.value),
+                namespace: value.kind == .handle ? value.label.map { ExactText(text: $0) } : nil)
             if let existing = labels[key] {
                 labels[key] = better(existing, value.label)
             } else {
@@ -258,32 +287,33 @@ public enum ContactMapper {
             }
         }
 
-        /// Sorted by kind (in the engine's order), text, then label (none first).
+        /// Sorted by kind (in the engine's order), text, then label (none first), texts and labels
+        /// by their bytes.
         func sorted() -> [Labelled] {
             order
-                .map { Labelled(kind: $0.kind, label: labels[$0] ?? nil, value: $0.value) }
+                .map { Labelled(kind: $0.kind, label: labels[$0] ?? nil, value: $0.value.text) }
                 .sorted { a, b in
                     if a.kind != b.kind {
                         return rank(a.kind) < rank(b.kind)
                     }
-                    if a.value != b.value {
-                        return a.value < b.value
+                    if ExactText(text: a.value) != ExactText(text: b.value) {
+                        return ContactMapper.precedes(a.value, b.value)
                     }
                     switch (a.label, b.label) {
                     case (nil, nil): return false
                     case (nil, _): return true
                     case (_, nil): return false
-                    case let (x?, y?): return x < y
+                    case let (x?, y?): return ContactMapper.precedes(x, y)
                     }
                 }
         }
 
-        /// Any label over none; of two, the first in string order (deterministic whatever the order
-        /// in which linked cards contribute them).
+        /// Any label over none; of two, the first in byte order (deterministic whatever the order
+        /// in which linked cards contribute them, even for two canonically equivalent spellings).
         private func better(_ a: String?, _ b: String?) -> String? {
             guard let a else { return b }
             guard let b else { return a }
-            return min(a, b)
+            return ContactMapper.precedes(b, a) ? b : a
         }
 
         private func rank(_ kind: IdentifierKind) -> Int {

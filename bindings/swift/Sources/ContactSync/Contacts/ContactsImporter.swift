@@ -51,7 +51,10 @@ public protocol ContactSource: Sendable {
     /// What changed since `token` (the platform's history from that point: `nil` means from the
     /// beginning, i.e. "drop everything" followed by every contact), with the token to continue
     /// from. Throws ``ContactHistoryError/expired`` when the platform can no longer answer from
-    /// `token`.
+    /// `token`, ``ContactHistoryError/unavailable`` when it has no change history at all (the
+    /// importer takes a full snapshot for either). The importer has cleared its stored token
+    /// before it calls this, so a read that crashes the process costs one full snapshot, not a
+    /// crash on every later import.
     func changes(since token: Data?) async throws -> ContactChangeHistory<Record>
 }
 
@@ -94,26 +97,50 @@ public struct ContactsImportResult: Sendable, Equatable {
 ///
 /// One import:
 /// 1. checks access (``ContactSource/authorization``): not determined, denied or restricted throw
-///    ``ContactsAccessError`` before anything is read;
-/// 2. decides (``ContactChangeReducer/feed(since:changes:)``): a full snapshot when forced, under
+///    ``ContactsAccessError`` before anything is read or changed;
+/// 2. **clears the stored token** (when one is stored) before it reads anything — see "The stored
+///    token" below;
+/// 3. decides (``ContactChangeReducer/feed(since:changes:)``): a full snapshot when forced, under
 ///    limited access, without a stored token, when the engine holds no contact, when the history
-///    says the token expired or "drop everything", or when more than ``maxDeltaContacts`` contacts
-///    changed; else a delta;
-/// 3. full: takes the history token first, then streams the book through ``ContactMapper`` into
-///    ``ContactSync/importSnapshot(chunks:)`` in chunks of ``chunkSize`` contacts (one engine
-///    transaction each, never the whole book in memory); delta: applies the reduced changes with
+///    says the token expired, "drop everything" or that there is no history, or when more than
+///    ``maxDeltaContacts`` contacts changed; else a delta;
+/// 4. full: takes the store's current history token first (``ContactSource/historyToken()``),
+///    then streams the book through ``ContactMapper`` into ``ContactSync/importSnapshot(chunks:)``
+///    in chunks of ``chunkSize`` contacts (one engine transaction each, never the whole book in
+///    memory); delta: applies the reduced changes with
 ///    ``ContactSync/applyChanges(upserts:deleted:)`` in one transaction;
-/// 4. saves the token **only once the engine committed**.
+/// 5. saves the new token **only once the engine committed**, and only if access is still full
+///    (``ContactAuthorization/authorized``) — otherwise the token stays cleared.
 ///
-/// A failure or a cancellation anywhere leaves the stored token where it was, so the next import
-/// re-reads at least the same span: nothing is skipped, and re-reading unchanged contacts costs
-/// only their fingerprint. (An unfinished snapshot removes nothing; an unfinished change feed is
-/// rolled back.) A failure to save the token after a committed import is thrown: the import is
-/// stored, and the next one re-reads from the old token, which is safe.
+/// ## The stored token
+/// A stored token promises that the engine holds the address book, as full access sees it, up to
+/// that point of the history. The importer keeps that promise by clearing the token before any
+/// read and saving the next one after the commit. Whatever happens in between — an error, a
+/// cancellation, the app killed, or a crash — the next import finds no token and takes a full
+/// snapshot. Why clear rather than leave the old token in place:
+/// - **No crash loop.** `CNContactStoreSource` reads the change history through an Objective-C
+///   enumerator, which Apple documents "may throw an exception" on an error, and Swift cannot
+///   catch one: the app crashes. Had the token stayed, every later import would re-run the same
+///   enumeration from it and crash again. Cleared, the next import is a full snapshot instead.
+/// - **Limited access.** Under limited access a full snapshot removes the contacts the user did
+///   not share; a full-access token surviving it (a failed clear after the commit, the app killed
+///   in between) would let a later full-access import apply a delta from that token, and the
+///   hidden contacts, unchanged, would never come back. Cleared first, that cannot happen.
+/// - **Access dropping during a read.** If access goes from full to limited while a full-access
+///   read runs, the read may have seen only the shared contacts; the authorization is read again
+///   after the commit and the token is then not saved.
+///
+/// The cost: an import that fails or is cancelled after the token was cleared makes the next one
+/// a full snapshot rather than a delta. That is cheap (unchanged contacts cost the engine a
+/// fingerprint comparison, nothing is uploaded for them) and never wrong: an unfinished snapshot
+/// removes nothing, an unfinished change feed is rolled back, and a full snapshot reads
+/// everything again. Failing to clear the token throws before anything is read; failing to save
+/// the new one after a committed import is thrown too: the import is stored, and the next import
+/// is a full snapshot, which is safe.
 ///
 /// ## Limited access (iOS 18)
 /// Under `CNAuthorizationStatus.limited` every import is a **full snapshot of the shared
-/// contacts**, and the stored token is **cleared** instead of saved. Why:
+/// contacts**, and no token is kept: it is cleared before the read and none is saved. Why:
 /// - Apple documents limited access as "access to a limited subset of contacts, chosen by the
 ///   person using the app", a set the person "can maintain ... by managing them in the Settings
 ///   app" (and grow through `ContactAccessButton` and `contactAccessPicker`). The change-history
@@ -125,10 +152,11 @@ public struct ContactsImportResult: Sendable, Equatable {
 ///   a stale list. A full snapshot removes every contact the app can no longer see.
 /// - It is cheap: the shared set is hand-picked and small, and unchanged contacts cost the engine
 ///   a fingerprint comparison, not a re-upload.
-/// - The token is cleared so that when the user later grants full access, the first import is a
-///   full snapshot: the contacts that were hidden did not change, so no delta would bring them.
-///   Going from full to limited access needs nothing special: the next import is a full
-///   snapshot, which removes the contacts no longer shared.
+/// - No token is kept so that when the user later grants full access, the first import is a full
+///   snapshot: the contacts that were hidden did not change, so no delta would bring them. The
+///   token is cleared *before* the read (see above) so that no failure or kill can leave the old
+///   full-access token behind a limited snapshot. Going from full to limited access needs nothing
+///   special: the next import is a full snapshot, which removes the contacts no longer shared.
 ///
 /// Not meant to run twice at once on the same engine and token store: schedule imports from one
 /// place (one task, a `BGProcessingTask`, the app's foreground refresh).
@@ -180,13 +208,20 @@ public final class ContactsImporter<Source: ContactSource>: Sendable {
         case .restricted: throw ContactsAccessError.restricted
         case .authorized, .limited: break
         }
+        let stored = tokenStore.load()
+        if stored != nil {
+            // Before anything is read: whatever happens from here on (an error, a cancellation, a
+            // crash in the history enumeration, the app killed), the next import is a full
+            // snapshot rather than a delta from a token the engine may no longer match, or a
+            // re-run of an enumeration that crashed. See "The stored token".
+            try tokenStore.save(nil)
+        }
         if authorization == .limited {
             return try await fullSnapshot(.limitedAccess, keepToken: false)
         }
         if forceFull {
             return try await fullSnapshot(.forced)
         }
-        let stored = tokenStore.load()
         if stored != nil, try await contactSync.status().contacts == 0 {
             // A new or wiped database (or consent withdrawn) with a token left over.
             return try await fullSnapshot(.engineEmpty)
@@ -194,21 +229,23 @@ public final class ContactsImporter<Source: ContactSource>: Sendable {
         let (feed, token) = try await ContactChangeReducer.feed(since: stored) { try await self.source.changes(since: $0) }
         switch feed {
         case let .fullSnapshot(reason):
-            // After "drop everything" the history's token is the point to continue from; after an
-            // expired token or without one, the snapshot takes its own.
-            return try await fullSnapshot(reason, token: token)
+            // Expired, unavailable, "drop everything", no token: the feed gives no token (after
+            // "drop everything" the history's is not documented as final), the snapshot takes
+            // the store's current one before its read.
+            return try await fullSnapshot(reason)
         case let .delta(upserts, deleted) where upserts.count + deleted.count > maxDeltaContacts:
+            // The history was read to its end: its token covers every change the snapshot reads.
             return try await fullSnapshot(.deltaTooLarge, token: token)
         case let .delta(upserts, deleted):
             let report = try await contactSync.applyChanges(upserts: upserts, deleted: deleted)
-            try tokenStore.save(token)
+            try keep(token)
             return ContactsImportResult(mode: .delta, report: report)
         }
     }
 
     /// Streams the whole book into the engine as a full snapshot, then keeps `token` (or the
-    /// history token read before the snapshot when `nil`), or clears the stored one when
-    /// `keepToken` is false.
+    /// history token read before the snapshot when `nil`); keeps none when `keepToken` is false.
+    /// The stored token was cleared before (``importContacts(forceFull:)``).
     private func fullSnapshot(
         _ reason: FullSnapshotReason, token known: Data? = nil, keepToken: Bool = true
     ) async throws -> ContactsImportResult {
@@ -225,7 +262,18 @@ public final class ContactsImporter<Source: ContactSource>: Sendable {
             records.compactMap { ContactMapper.discoverableContact(from: $0) }
         }
         let report = try await contactSync.importSnapshot(chunks: chunks)
-        try tokenStore.save(token)
+        if keepToken {
+            try keep(token)
+        }
         return ContactsImportResult(mode: .fullSnapshot(reason), report: report)
+    }
+
+    /// Saves `token` after the engine committed what was read up to it, if access is still full.
+    /// Access may have dropped to limited during the read, which may then have seen only the
+    /// shared contacts: the engine no longer holds the book as full access sees it, so no token
+    /// is kept (it was cleared before the read) and the next import is a full snapshot.
+    private func keep(_ token: Data?) throws {
+        guard source.authorization == .authorized else { return }
+        try tokenStore.save(token)
     }
 }

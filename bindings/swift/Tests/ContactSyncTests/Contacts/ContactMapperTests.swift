@@ -81,6 +81,42 @@ final class ContactsMapperTests: XCTestCase {
         XCTAssertEqual(ContactMapper.rawContact(from: reversed), ContactMapper.rawContact(from: ana))
     }
 
+    func testCanonicallyEquivalentSpellingsAreComparedExactlyWhateverTheCardOrder() {
+        // Two linked cards spell the same address in NFC and in NFD, and a number with two custom
+        // labels that differ in the same way. Swift's `String ==` holds both pairs equal; the
+        // mapper must not, or the result would be whichever card came first.
+        let nfc = "Jos\u{E9}@example.org", nfd = "Jose\u{301}@example.org"
+        XCTAssertEqual(nfc, nfd)  // what a de-duplication by `String` would see
+        let card = ContactValues(
+            identifier: "jose",
+            givenName: "Jos\u{E9}",
+            labeledPhoneNumbers: [
+                ContactLabeledValue(label: "Caf\u{E9}", value: "+49 151 23456789"),
+                ContactLabeledValue(label: "Cafe\u{301}", value: "+49 151 23456789"),
+            ],
+            labeledEmailAddresses: [
+                ContactLabeledValue(label: "_$!<Home>!$_", value: nfc),
+                ContactLabeledValue(label: "_$!<Home>!$_", value: nfd),
+            ])
+        var reversed = card
+        reversed.labeledPhoneNumbers.reverse()
+        reversed.labeledEmailAddresses.reverse()
+
+        // `Labelled ==` compares with `String ==` too: compare the bytes.
+        func exactly(_ values: [Labelled]) -> [[[UInt8]]] {
+            values.map { [Array("\($0.kind)".utf8), Array(($0.label ?? "-").utf8), Array($0.value.utf8)] }
+        }
+        let expected: [[[UInt8]]] = [
+            // One number, with the label first in byte order ("e" 0x65 before "é" 0xC3 0xA9).
+            [Array("phone".utf8), Array("Cafe\u{301}".utf8), Array("+49 151 23456789".utf8)],
+            // Two addresses, in byte order.
+            [Array("email".utf8), Array("home".utf8), Array(nfd.utf8)],
+            [Array("email".utf8), Array("home".utf8), Array(nfc.utf8)],
+        ]
+        XCTAssertEqual(exactly(ContactMapper.values(of: card)), expected)
+        XCTAssertEqual(exactly(ContactMapper.values(of: reversed)), expected)
+    }
+
     func testApplesLabelConstantsBecomeTheKotlinMappersWords() {
         let expected: [(String?, String?)] = [
             ("_$!<Mobile>!$_", "mobile"),  // CNLabelPhoneNumberMobile

@@ -78,12 +78,12 @@ final class ContactsImporterTests: XCTestCase {
         XCTAssertEqual(third.report.added + third.report.changed + third.report.removed, 0)
     }
 
-    func testAStreamThatFailsLeavesTheTokenWhereItWasAndRemovesNothing() async throws {
+    func testAStreamThatFailsClearsTheTokenAndRemovesNothing() async throws {
         let sync = try await openEngine()
         fillBook()
         source.put(person("dan", email: "dan@example.org"))
         _ = try await importer(sync).importContacts()
-        let before = tokens.load()
+        XCTAssertNotNil(tokens.load())
 
         // The history no longer reaches back: a full snapshot, whose read dies after one chunk.
         source.delete("carol")
@@ -93,39 +93,83 @@ final class ContactsImporterTests: XCTestCase {
             _ = try await importer(sync).importContacts()
             XCTFail("expected the source's error")
         } catch FakeContactSource.Failure.readFailed {}
-        XCTAssertEqual(tokens.load(), before)
+        XCTAssertNil(tokens.load())  // cleared before the read: the next import is a full snapshot
         let kept = try await ids(sync)
         XCTAssertEqual(kept, ["ana", "bob", "carol", "dan"])  // an unfinished snapshot removes nothing
 
         source.failAfterChunks = nil
         let retried = try await importer(sync).importContacts()
-        XCTAssertEqual(retried.mode, .fullSnapshot(.tokenExpired))
+        XCTAssertEqual(retried.mode, .fullSnapshot(.noToken))
         XCTAssertEqual(retried.report.removed, 1)
         let after = try await ids(sync)
         XCTAssertEqual(after, ["ana", "bob", "dan"])
         XCTAssertEqual(tokens.load(), source.currentToken)
     }
 
-    func testAHistoryThatCannotBeReadChangesNothing() async throws {
+    func testAHistoryThatCannotBeReadClearsTheTokenAndRemovesNothing() async throws {
         let sync = try await openEngine()
         fillBook()
         _ = try await importer(sync).importContacts()
-        let before = tokens.load()
+        XCTAssertNotNil(tokens.load())
 
+        // The token is gone while the history is read: had the read crashed the app (an
+        // Objective-C exception in the enumeration), the next launch would not run it again.
+        let tokenStore = tokens
+        let readWithATokenStored = ContactsTestCounter()
+        source.onHistoryRead = {
+            if tokenStore.load() != nil {
+                readWithATokenStored.increment()
+            }
+        }
         source.delete("ana")
         source.failHistory = true
         do {
             _ = try await importer(sync).importContacts()
             XCTFail("expected the source's error")
         } catch FakeContactSource.Failure.historyFailed {}
-        XCTAssertEqual(tokens.load(), before)
+        XCTAssertEqual(source.historyReads, 1)
+        XCTAssertEqual(readWithATokenStored.value, 0)
+        XCTAssertNil(tokens.load())
         let kept = try await ids(sync)
         XCTAssertEqual(kept, ["ana", "bob", "carol"])
 
+        // The next import does not read the history again: a full snapshot.
         source.failHistory = false
         let retried = try await importer(sync).importContacts()
-        XCTAssertEqual(retried.mode, .delta)
+        XCTAssertEqual(retried.mode, .fullSnapshot(.noToken))
         XCTAssertEqual(retried.report.removed, 1)
+        XCTAssertEqual(source.historyReads, 1)
+        XCTAssertEqual(tokens.load(), source.currentToken)
+        let after = try await ids(sync)
+        XCTAssertEqual(after, ["bob", "carol"])
+
+        // And deltas again, each read with no token stored.
+        source.delete("bob")
+        let delta = try await importer(sync).importContacts()
+        XCTAssertEqual(delta.mode, .delta)
+        XCTAssertEqual(delta.report.removed, 1)
+        XCTAssertEqual(source.historyReads, 2)
+        XCTAssertEqual(readWithATokenStored.value, 0)
+        XCTAssertEqual(tokens.load(), source.currentToken)
+    }
+
+    func testWithoutAChangeHistoryEveryImportIsAFullSnapshot() async throws {
+        let sync = try await openEngine()
+        fillBook()
+        _ = try await importer(sync).importContacts()
+
+        source.historyUnavailable = true
+        source.delete("bob")
+        let outcome = try await importer(sync).importContacts()
+        XCTAssertEqual(outcome.mode, .fullSnapshot(.historyUnavailable))
+        XCTAssertEqual(outcome.report.removed, 1)
+        XCTAssertEqual(outcome.report.unchanged, 2)
+        let after = try await ids(sync)
+        XCTAssertEqual(after, ["ana", "carol"])
+        XCTAssertEqual(tokens.load(), source.currentToken)
+
+        let again = try await importer(sync).importContacts()
+        XCTAssertEqual(again.mode, .fullSnapshot(.historyUnavailable))
     }
 
     func testACancelledImportKeepsNoToken() async throws {
@@ -168,7 +212,7 @@ final class ContactsImporterTests: XCTestCase {
         let dir = try contactsTestDirectory(self)
         let blocker = dir.appendingPathComponent("not-a-directory")
         _ = FileManager.default.createFile(atPath: blocker.path, contents: Data("x".utf8))
-        let store = FileHistoryTokenStore(url: blocker.appendingPathComponent("token"))
+        let store = try FileHistoryTokenStore(url: blocker.appendingPathComponent("token"))
         let importer = ContactsImporter(contactSync: sync, source: source, tokenStore: store, chunkSize: 2)
         do {
             _ = try await importer.importContacts()
@@ -212,6 +256,8 @@ final class ContactsImporterTests: XCTestCase {
         XCTAssertEqual(outcome.report.removed, 1)
         let after = try await ids(sync)
         XCTAssertEqual(after, ["bob", "carol"])
+        // The store's token taken before the snapshot, not the one of the history read that
+        // stopped at "drop everything" (the fake answers the point where it stopped).
         XCTAssertEqual(tokens.load(), source.currentToken)
     }
 
@@ -251,6 +297,96 @@ final class ContactsImporterTests: XCTestCase {
         XCTAssertEqual(tokens.load(), source.currentToken)
         let delta = try await importer(sync).importContacts()
         XCTAssertEqual(delta.mode, .delta)
+    }
+
+    func testUnderLimitedAccessTheTokenIsGoneBeforeTheRead() async throws {
+        let sync = try await openEngine()
+        fillBook()
+        _ = try await importer(sync).importContacts()
+        XCTAssertNotNil(tokens.load())
+
+        // The app killed at any point of a limited snapshot (after its commit included) must not
+        // leave the full-access token behind: no token while the shared contacts are read.
+        let tokenStore = tokens
+        let chunkReadWithATokenStored = ContactsTestCounter()
+        source.onChunk = { _ in
+            if tokenStore.load() != nil {
+                chunkReadWithATokenStored.increment()
+            }
+        }
+        source.authorization = .limited
+        source.share(["ana"])
+        let limited = try await importer(sync).importContacts()
+        XCTAssertEqual(limited.mode, .fullSnapshot(.limitedAccess))
+        XCTAssertEqual(chunkReadWithATokenStored.value, 0)
+        XCTAssertNil(tokens.load())
+    }
+
+    func testUnderLimitedAccessATokenThatCannotBeClearedStopsTheImportBeforeTheRead() async throws {
+        let sync = try await openEngine()
+        fillBook()
+        let store = ClearFailingTokenStore()
+        let importer = ContactsImporter(contactSync: sync, source: source, tokenStore: store, chunkSize: 2)
+        _ = try await importer.importContacts()
+        let fullAccessToken = store.load()
+        XCTAssertNotNil(fullAccessToken)
+
+        // Limited access, Bob not shared, and the token cannot be cleared: nothing is read, so
+        // the engine still holds the book the full-access token belongs to.
+        source.authorization = .limited
+        source.share(["ana", "carol"])
+        store.failClear = true
+        do {
+            _ = try await importer.importContacts()
+            XCTFail("expected the store's error")
+        } catch ClearFailingTokenStore.Failure.cannotClear {}
+        XCTAssertEqual(source.fullReads, 1)
+        XCTAssertEqual(store.load(), fullAccessToken)
+        let unchanged = try await ids(sync)
+        XCTAssertEqual(unchanged, ["ana", "bob", "carol"])
+
+        // Full access again: a delta from the old token is right, and Bob, never removed, is
+        // there. (Had the limited snapshot run and removed him, the delta would not bring him
+        // back: he did not change.)
+        store.failClear = false
+        source.authorization = .authorized
+        source.share(nil)
+        let full = try await importer.importContacts()
+        XCTAssertEqual(full.mode, .delta)
+        let everyone = try await ids(sync)
+        XCTAssertEqual(everyone, ["ana", "bob", "carol"])
+    }
+
+    func testAccessDroppingToLimitedDuringAFullReadKeepsNoToken() async throws {
+        let sync = try await openEngine()
+        fillBook()
+        // The user switches to limited access while the first full read runs: what was read may
+        // be only the shared contacts, so its token must not be kept.
+        let book = source
+        source.onChunk = { index in
+            if index == 0 {
+                book.share(["ana"])
+                book.authorization = .limited
+            }
+        }
+        let first = try await importer(sync).importContacts()
+        XCTAssertEqual(first.mode, .fullSnapshot(.noToken))
+        XCTAssertNil(tokens.load())
+
+        source.onChunk = nil
+        let limited = try await importer(sync).importContacts()
+        XCTAssertEqual(limited.mode, .fullSnapshot(.limitedAccess))
+        let shared = try await ids(sync)
+        XCTAssertEqual(shared, ["ana"])
+
+        // Full access again: a full snapshot (no token), which brings everyone back.
+        source.authorization = .authorized
+        source.share(nil)
+        let full = try await importer(sync).importContacts()
+        XCTAssertEqual(full.mode, .fullSnapshot(.noToken))
+        let everyone = try await ids(sync)
+        XCTAssertEqual(everyone, ["ana", "bob", "carol"])
+        XCTAssertEqual(tokens.load(), source.currentToken)
     }
 
     func testWithoutAccessNothingIsReadOrImported() async throws {
@@ -311,5 +447,46 @@ final class ContactsImporterTests: XCTestCase {
         XCTAssertEqual(outcome.mode, .fullSnapshot(.forced))
         XCTAssertEqual(outcome.report.unchanged, 3)
         XCTAssertEqual(source.historyReads, 0)
+    }
+}
+
+/// A token store whose clearing (`save(nil)`) can be made to fail.
+private final class ClearFailingTokenStore: HistoryTokenStore, @unchecked Sendable {
+    enum Failure: Error {
+        case cannotClear
+    }
+
+    // Both properties are only touched with `lock` held, which is why the class can be
+    // @unchecked Sendable.
+    private let lock = NSLock()
+    private var token: Data?
+    private var clearFails = false
+
+    var failClear: Bool {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return clearFails
+        }
+        set {
+            lock.lock()
+            clearFails = newValue
+            lock.unlock()
+        }
+    }
+
+    func load() -> Data? {
+        lock.lock()
+        defer { lock.unlock() }
+        return token
+    }
+
+    func save(_ token: Data?) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if token == nil, clearFails {
+            throw Failure.cannotClear
+        }
+        self.token = token
     }
 }

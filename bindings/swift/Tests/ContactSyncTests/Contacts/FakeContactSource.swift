@@ -2,7 +2,8 @@ import ContactSync
 import Foundation
 
 /// An address book in memory with a change history, answering like `CNContactStore`: a full read
-/// in chunks on a dispatch queue, tokens that name a point in the history, history that expires.
+/// in chunks on a dispatch queue, tokens that name a point in the history, history that expires,
+/// and a history read that stops at "drop everything" as `CNContactStoreSource`'s does.
 final class FakeContactSource: ContactSource, @unchecked Sendable {
     typealias Record = ContactValues
     typealias Chunks = BlockingChunkSequence<[ContactValues]>
@@ -22,7 +23,8 @@ final class FakeContactSource: ContactSource, @unchecked Sendable {
     private var shared: Set<String>?
     private var state = (
         authorization: ContactAuthorization.authorized, failAfterChunks: Int?.none, failHistory: false,
-        fullReads: 0, historyReads: 0, onChunk: (@Sendable (Int) -> Void)?.none)
+        historyUnavailable: false, fullReads: 0, historyReads: 0, onChunk: (@Sendable (Int) -> Void)?.none,
+        onHistoryRead: (@Sendable () -> Void)?.none)
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
@@ -45,6 +47,18 @@ final class FakeContactSource: ContactSource, @unchecked Sendable {
     var failHistory: Bool {
         get { locked { state.failHistory } }
         set { locked { state.failHistory = newValue } }
+    }
+
+    /// History reads throw ``ContactHistoryError/unavailable``, as on a system without the call.
+    var historyUnavailable: Bool {
+        get { locked { state.historyUnavailable } }
+        set { locked { state.historyUnavailable = newValue } }
+    }
+
+    /// Called at the start of each history read (where a crash in the enumeration would happen).
+    var onHistoryRead: (@Sendable () -> Void)? {
+        get { locked { state.onHistoryRead } }
+        set { locked { state.onHistoryRead = newValue } }
     }
 
     /// Called on the reading thread before each chunk is handed over, with its index.
@@ -124,10 +138,14 @@ final class FakeContactSource: ContactSource, @unchecked Sendable {
     }
 
     func changes(since token: Data?) async throws -> ContactChangeHistory<ContactValues> {
-        try locked {
+        onHistoryRead?()
+        return try locked {
             state.historyReads += 1
             if state.failHistory {
                 throw Failure.historyFailed
+            }
+            if state.historyUnavailable {
+                throw ContactHistoryError.unavailable
             }
             guard let token else {
                 let everything = book.values.sorted { $0.identifier < $1.identifier }.map { ContactChangeEvent.addContact($0) }
@@ -136,7 +154,16 @@ final class FakeContactSource: ContactSource, @unchecked Sendable {
             guard let start = position(of: token), start <= log.count, start >= prunedBefore else {
                 throw ContactHistoryError.expired
             }
-            return ContactChangeHistory(events: Array(log[start...]), token: self.token(log.count))
+            var events: [ContactChangeEvent<ContactValues>] = []
+            for (offset, event) in log[start...].enumerated() {
+                events.append(event)
+                if case .dropEverything = event {
+                    // Stopped early, with the token of the point where it stopped: what an
+                    // enumerator not read to its end might hold. The importer must not keep it.
+                    return ContactChangeHistory(events: events, token: self.token(start + offset + 1))
+                }
+            }
+            return ContactChangeHistory(events: events, token: self.token(log.count))
         }
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 final class ContactsHistoryTokenStoreTests: XCTestCase {
     func testAFileStoreKeepsTheTokenAndForgetsItOnNil() throws {
         let dir = try contactsTestDirectory(self)
-        let store = FileHistoryTokenStore(url: dir.appendingPathComponent("nested/dir/token"))
+        let store = try FileHistoryTokenStore(url: dir.appendingPathComponent("nested/dir/token"))
         XCTAssertNil(store.load())
         try store.save(nil)  // nothing to remove: fine
 
@@ -26,14 +26,25 @@ final class ContactsHistoryTokenStoreTests: XCTestCase {
         let dir = try contactsTestDirectory(self)
         let file = dir.appendingPathComponent("token")
         _ = FileManager.default.createFile(atPath: file.path, contents: Data())
-        XCTAssertNil(FileHistoryTokenStore(url: file).load())
+        XCTAssertNil(try FileHistoryTokenStore(url: file).load())
         // A directory where the file should be cannot be read.
-        XCTAssertNil(FileHistoryTokenStore(url: dir).load())
+        XCTAssertNil(try FileHistoryTokenStore(url: dir).load())
     }
 
-    func testAFileStoreBesideTheDatabase() {
-        let store = FileHistoryTokenStore.beside(database: URL(fileURLWithPath: "/data/contactsync/contactsync.sqlite"))
+    func testAFileStoreBesideTheDatabase() throws {
+        let store = try FileHistoryTokenStore.beside(database: URL(fileURLWithPath: "/data/contactsync/contactsync.sqlite"))
         XCTAssertEqual(store.url.path, "/data/contactsync/contactsync.sqlite.history-token")
+    }
+
+    func testAFileStoreOfAURLThatIsNoFileIsAnErrorNotATrap() throws {
+        let remote = try XCTUnwrap(URL(string: "https://example.org/contactsync.sqlite"))
+        XCTAssertThrowsError(try FileHistoryTokenStore(url: remote)) { error in
+            XCTAssertEqual(error as? HistoryTokenStoreError, .notAFileURL(remote))
+        }
+        XCTAssertThrowsError(try FileHistoryTokenStore.beside(database: remote)) { error in
+            XCTAssertEqual(
+                error as? HistoryTokenStoreError, .notAFileURL(remote.appendingPathExtension("history-token")))
+        }
     }
 
     func testAUserDefaultsStore() {
