@@ -57,7 +57,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
 }
 
 /// `Cache-Control: no-store` on every answer, errors included: answers carry the hash key, match
-/// pages and invite codes, which no HTTP cache — the device's (URLSession's `URLCache`, OkHttp's)
+/// pages and invite codes, which no HTTP cache — the device's (`URLSession`'s `URLCache`, `OkHttp`'s)
 /// or one on the way — may keep on disk, where they would outlive the app's `forget`.
 async fn no_store(mut response: Response) -> Response {
     response
