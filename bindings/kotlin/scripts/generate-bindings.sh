@@ -26,33 +26,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 workspace="$(cd "$here/../../.." && pwd)"
 cd "$workspace"
 
-case "$profile" in
-  debug) profile_flag=() ;;
-  release) profile_flag=(--release) ;;
-  *) echo "generate-bindings.sh: unknown profile '$profile' (debug or release)" >&2; exit 2 ;;
-esac
-
-cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-ffi -p contactsync-cli
-
-# `cargo metadata` prints one line of JSON; no jq or python needed to pick one string out of it.
-target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-if [[ -z "$target_dir" ]]; then
-  echo "generate-bindings.sh: could not read cargo's target directory" >&2
-  exit 1
-fi
-profile_dir="$target_dir/$profile"
-
-case "$(uname -s)" in
-  Darwin) library_name="libcontactsync_ffi.dylib" ;;
-  *) library_name="libcontactsync_ffi.so" ;;
-esac
-for built in "$profile_dir/$library_name" "$profile_dir/contactsync"; do
-  if [[ ! -f "$built" ]]; then
-    echo "generate-bindings.sh: $built was not built" >&2
-    exit 1
-  fi
-done
+library="$("$workspace/bindings/scripts/build-host.sh" "$profile")"
+profile_dir="$(dirname "$library")"
+library_name="$(basename "$library")"
 
 # Regenerate from scratch so a type removed from the Rust side cannot linger as a stale file.
 rm -rf "$sources_dir"

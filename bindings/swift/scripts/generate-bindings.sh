@@ -19,27 +19,8 @@ package="$(cd "$here/.." && pwd)"
 workspace="$(cd "$package/../.." && pwd)"
 cd "$workspace"
 
-case "$profile" in
-  debug) profile_flag=() ;;
-  release) profile_flag=(--release) ;;
-  *) echo "generate-bindings.sh: unknown profile '$profile' (debug or release)" >&2; exit 2 ;;
-esac
-
-cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-ffi -p contactsync-cli
-
-# `cargo metadata` prints one line of JSON; no jq needed to pick one string out of it.
-target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-[[ -n "$target_dir" ]] || { echo "generate-bindings.sh: could not read cargo's target directory" >&2; exit 1; }
-profile_dir="$target_dir/$profile"
-
-case "$(uname -s)" in
-  Darwin) library="$profile_dir/libcontactsync_ffi.dylib" ;;
-  *) library="$profile_dir/libcontactsync_ffi.so" ;;
-esac
-for built in "$library" "$profile_dir/contactsync"; do
-  [[ -f "$built" ]] || { echo "generate-bindings.sh: $built was not built" >&2; exit 1; }
-done
+library="$("$workspace/bindings/scripts/build-host.sh" "$profile")"
+profile_dir="$(dirname "$library")"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -1,4 +1,4 @@
-import ContactSync
+@testable import ContactSync
 import Foundation
 import XCTest
 
@@ -74,7 +74,7 @@ final class ConcurrencyTests: XCTestCase {
         let expected = inputs.map { Self.answer(normalizer, key, $0.0, $0.1) }
 
         let history = History(statuses: statuses, matchLists: matchLists, views: views)
-        let writerDone = Flag()
+        let writerDone = CancellationFlag()  // the layer's set-once flag, here "the writer is done"
         let feeds = self.feeds
         let failures = try await withThrowingTaskGroup(of: [String].self) { group in
             for index in 0..<Self.tasks {
@@ -177,23 +177,4 @@ final class ConcurrencyTests: XCTestCase {
 /// What a match means to the user; `matchedAt` is a clock reading, different per engine.
 private func matchesOf(_ matches: [Match]) throws -> Set<String> {
     Set(matches.map { "\($0.sourceId ?? "-") \($0.canonical) \($0.userRef)" })
-}
-
-/// A flag set once, read from any task.
-private final class Flag: @unchecked Sendable {
-    // `value` is guarded by `lock`.
-    private let lock = NSLock()
-    private var value = false
-
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
-
-    func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
 }
