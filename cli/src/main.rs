@@ -194,6 +194,12 @@ enum Command {
         /// Seconds a device with nothing to send waits between checks (default 86400).
         #[arg(long, value_name = "S")]
         check_interval: Option<u32>,
+        /// Requests per device per minute (default 120).
+        #[arg(long, value_name = "N")]
+        rate_limit: Option<u32>,
+        /// Largest request body in bytes (default 262144).
+        #[arg(long, value_name = "BYTES")]
+        max_body: Option<u32>,
     },
     /// The app backend's side: its users and the hashing keys.
     Admin {
@@ -508,6 +514,8 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             daily_quota,
             max_batch,
             check_interval,
+            rate_limit,
+            max_body,
         } => serve::serve(serve::ServeOptions {
             db,
             listen,
@@ -517,6 +525,8 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             daily_quota,
             max_batch,
             check_interval_s: check_interval,
+            requests_per_minute: rate_limit,
+            max_body_bytes: max_body,
         }),
         Command::Admin { what } => run_admin(out, what),
         Command::Normalize { .. }

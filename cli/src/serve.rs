@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub daily_quota: Option<u32>,
     pub max_batch: Option<u32>,
     pub check_interval_s: Option<u32>,
+    pub requests_per_minute: Option<u32>,
+    pub max_body_bytes: Option<u32>,
 }
 
 /// A fresh random admin token: 32 bytes, URL-safe base64.
@@ -77,6 +79,12 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     }
     if let Some(s) = options.check_interval_s {
         limits.check_interval_s = s;
+    }
+    if let Some(n) = options.requests_per_minute {
+        limits.requests_per_minute = n;
+    }
+    if let Some(n) = options.max_body_bytes {
+        limits.max_body_bytes = n;
     }
     let mut config = ServerConfig::new(&db, options.listen, admin_token.clone());
     config.open_registration = options.open_registration;
