@@ -47,6 +47,11 @@ impl From<rusqlite::Error> for ServerError {
     }
 }
 
+/// The code of `408`: a request body that stopped arriving. Only this server sends it (the
+/// client judges it by its status, as docs/protocol.md says of codes it does not know), so it is
+/// defined here rather than in `contactsync_core::upload::wire::codes`.
+pub(crate) const REQUEST_TIMEOUT: &str = "request_timeout";
+
 /// Why `daily_quota` or `rate` refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LimitReason {
@@ -68,6 +73,8 @@ pub(crate) enum ApiError {
         key_id: String,
     },
     BatchConflict,
+    /// The request body stopped arriving (`body_progress_timeout`).
+    RequestTimeout,
     TooLarge {
         max_batch: u32,
         max_body_bytes: u32,
@@ -94,6 +101,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::KeyRotated { .. } | ApiError::BatchConflict => StatusCode::CONFLICT,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,6 +131,7 @@ impl ApiError {
                 codes::BATCH_CONFLICT,
                 "this batch id was used with a different body",
             ),
+            ApiError::RequestTimeout => body(REQUEST_TIMEOUT, "the request body stopped arriving"),
             ApiError::TooLarge {
                 max_batch,
                 max_body_bytes,

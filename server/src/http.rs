@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde::Serialize;
 
+use crate::bodies::{self, BodyGate};
 use crate::error::ApiError;
 use crate::service::Service;
 use crate::storage::ClientRecord;
@@ -27,8 +28,9 @@ struct AppState {
     service: Arc<Service>,
 }
 
-/// Every route of docs/protocol.md; anything else is `404 not_found`.
-pub(crate) fn router(service: Arc<Service>) -> Router {
+/// Every route of docs/protocol.md; anything else is `404 not_found`. Requests with a body pass
+/// the `bodies` gate (a cap on bodies in progress, a timeout on a body that stalls).
+pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
     let max_body = service.limits().max_body_bytes as usize;
     Router::new()
         .route("/v1/clients", post(register))
@@ -50,6 +52,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         // A known path with another method is as unknown to a client as an unknown path.
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
+        .layer(middleware::from_fn_with_state(bodies, bodies::gate))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::map_response(no_store))
         .layer(middleware::from_fn(log_request))
@@ -98,7 +101,8 @@ async fn not_found(body: Result<Bytes, BytesRejection>) -> Response {
     response
 }
 
-/// The request body, within `max_body_bytes` (`413 too_large` past it).
+/// The request body, within `max_body_bytes` (`413 too_large` past it; `408 request_timeout` when
+/// it stops arriving, see `bodies`).
 ///
 /// Handlers of requests that carry no meaningful body (`DELETE`s, `POST`s without fields) take
 /// it too, as `_: Body`: a body left unread makes hyper close the connection after the answer,
@@ -114,6 +118,8 @@ impl FromRequest<AppState> for Body {
             Err(rejection) => {
                 let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     state.service.too_large()
+                } else if bodies::timed_out(&rejection) {
+                    ApiError::RequestTimeout
                 } else {
                     ApiError::malformed("the request body could not be read")
                 };

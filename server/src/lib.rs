@@ -8,8 +8,8 @@
 //! The layers, each a module:
 //!
 //! ```text
-//! http (axum: routes, bodies, auth header, errors) ─► service (the protocol's rules, blocking)
-//!                                                      ─► storage (Storage/Transaction: SQLite)
+//! connections (hyper: accept, caps, timeouts) ─► http (axum: routes, bodies, auth header, errors)
+//!   ─► service (the protocol's rules, blocking) ─► storage (Storage/Transaction: SQLite)
 //! ```
 //!
 //! [`start`] runs a server on its own thread (tests, the CLI demo); [`run`] serves on the
@@ -19,6 +19,8 @@
 //! token (only its SHA-256), or log an identifier, a hash or a token at `info` or above (request
 //! logs carry the method, the path template, the status and the duration).
 
+mod bodies;
+mod connections;
 mod error;
 mod http;
 mod server;
@@ -28,6 +30,7 @@ mod util;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
@@ -65,6 +68,48 @@ impl Default for LimitsConfig {
     }
 }
 
+/// How the server treats connections: the timeouts and caps that keep slow, idle and abusive
+/// clients from holding what other clients need (docs/reliability.md, "Slow and abusive
+/// clients"; the defaults are in docs/protocol.md, "Connection limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a connection may take to deliver a complete request head, counted from when it
+    /// is accepted and, on a kept-alive connection, from the previous answer: so this is also
+    /// the keep-alive idle timeout (hyper's HTTP/1 server runs one clock for both). Past it the
+    /// connection is closed without an answer.
+    pub header_read_timeout: Duration,
+    /// How long a request body may go without delivering a byte. Past it the request answers
+    /// `408 request_timeout` and the connection is closed. Also the longest a request with a
+    /// body waits for one of the `max_bodies_in_flight` slots (then `503 unavailable`).
+    pub body_progress_timeout: Duration,
+    /// Connections open at once; at the cap the server stops accepting (new connections wait in
+    /// the listen backlog) until one closes. `None`: the soft `RLIMIT_NOFILE` less a reserve for
+    /// the database, logs and runtime (a tenth of it, at least 64), at most 10,000. A value
+    /// above the soft limit less 64 is refused.
+    pub max_connections: Option<u32>,
+    /// Requests with a body in progress at once, from the first byte of the body read to the
+    /// answer (bodies are read before the token is checked, and open registration makes tokens
+    /// free, so every body counts). Bounds the memory bodies hold to about this many times
+    /// `max_body_bytes`.
+    pub max_bodies_in_flight: u32,
+    /// How long a shutdown lets requests in progress finish before dropping their connections.
+    /// Idle connections are closed at once.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    /// The defaults of docs/protocol.md, "Connection limits".
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_progress_timeout: Duration::from_secs(15),
+            max_connections: None,
+            max_bodies_in_flight: 64,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// How to run a server.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -80,6 +125,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The limits.
     pub limits: LimitsConfig,
+    /// Timeouts and caps of connections.
+    pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -92,6 +139,7 @@ impl ServerConfig {
             open_registration: true,
             public_url: None,
             limits: LimitsConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -116,6 +164,18 @@ impl ServerConfig {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        let c = &self.connections;
+        if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
+            return Err(ServerError::Config(
+                "header_read_timeout and body_progress_timeout must be longer than zero".into(),
+            ));
+        }
+        if c.max_bodies_in_flight == 0 {
+            return Err(ServerError::Config(
+                "max_bodies_in_flight must be at least 1".into(),
+            ));
+        }
+        connections::connection_cap(c.max_connections)?;
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url)
                 .map_err(|_| ServerError::Config("public_url is not a URL".into()))?;
@@ -138,6 +198,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("open_registration", &self.open_registration)
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
+            .field("connections", &self.connections)
             .finish_non_exhaustive()
     }
 }

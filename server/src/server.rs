@@ -6,25 +6,23 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::ServerConfig;
+use crate::bodies::BodyGate;
 use crate::error::ServerError;
-use crate::http;
 use crate::service::Service;
 use crate::storage::{SqliteStorage, Storage};
 use crate::util::now;
+use crate::{ConnectionLimits, ServerConfig, connections, http};
 
 /// How often expired invites and old batch answers are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
-/// How long a shutdown waits for requests in progress before dropping their connections.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Worker threads of the runtime [`start`] makes: the async side only waits on sockets.
 const WORKER_THREADS: usize = 2;
 /// Blocking threads (database work) of the runtime [`start`] makes.
 const BLOCKING_THREADS: usize = 8;
 
 /// Opens the `SQLite` database of `config.db`, binds `config.listen` and serves until `shutdown`
-/// completes; then stops accepting, lets requests in progress finish (for at most ten seconds)
-/// and returns.
+/// completes; then stops accepting, closes idle connections, lets requests in progress finish
+/// (for at most `config.connections.shutdown_grace`, ten seconds by default) and returns.
 pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -46,10 +44,11 @@ pub async fn run_with_storage(
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let limits = config.connections;
     let service = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
         .await
         .map_err(|e| ServerError::Runtime(e.to_string()))??;
-    serve(listener, service, shutdown).await
+    serve(listener, service, limits, shutdown).await
 }
 
 /// Makes the service and the first key (blocking).
@@ -71,42 +70,18 @@ fn prepare(
 async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
+    let cap = connections::connection_cap(limits.max_connections)?;
     let sweeper = tokio::spawn(sweep_periodically(Arc::clone(&service)));
-    let app = http::router(service);
-    tracing::info!(%addr, "contactsync server listening");
-
-    // The shutdown signal starts axum's graceful shutdown and, separately, the grace period
-    // after which connections still busy (a client that never finishes its request) are dropped.
-    let (signalled_tx, signalled_rx) = oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = signalled_tx.send(());
-    };
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .into_future(),
-    );
-    let abort = server.abort_handle();
-    let deadline = tokio::spawn(async move {
-        if signalled_rx.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-            tracing::warn!("requests still running after the grace period: dropping them");
-            abort.abort();
-        }
-    });
-    let result = server.await;
-    deadline.abort();
+    let app = http::router(service, Arc::new(BodyGate::new(&limits, addr)));
+    tracing::info!(%addr, max_connections = cap, "contactsync server listening");
+    connections::serve(listener, addr, app, limits, cap, shutdown).await;
     sweeper.abort();
     tracing::info!(%addr, "contactsync server stopped");
-    match result {
-        Ok(outcome) => outcome.map_err(ServerError::Io),
-        Err(e) if e.is_cancelled() => Ok(()),
-        Err(e) => Err(ServerError::Runtime(e.to_string())),
-    }
+    Ok(())
 }
 
 async fn sweep_periodically(service: Arc<Service>) {
@@ -143,6 +118,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let listener = std::net::TcpListener::bind(config.listen)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let limits = config.connections;
     let service = prepare(config, storage, addr)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
@@ -156,7 +132,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                serve(listener, service, async move {
+                serve(listener, service, limits, async move {
                     // A dropped sender (the RunningServer is gone) stops the server too.
                     let _ = stop_rx.await;
                 })
