@@ -1,0 +1,445 @@
+//! Slow, idle and abusive connections (docs/reliability.md, "Slow and abusive clients"), on raw
+//! sockets: each probe of the issue, scaled to CI (tens of sockets, timeouts of a second or two
+//! set in the test's config), checks that a legitimate request on a fresh connection is answered
+//! while the abusive connections are held open, and that the server closes the abusive ones.
+//!
+//! No check is on wall time: a read that waits longer than [`GUARD`] only catches a hang (a
+//! connection the server never closes, a request never answered).
+//!
+//! A test binary of its own: it installs the process-wide `tracing` subscriber, to count the cap
+//! log lines (each names its server's address, so parallel tests do not mix).
+
+// Test code: a failed expectation is a failed test.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use common::TestServer;
+use contactsync_server::ServerConfig;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// How long one read may wait: only a guard against a hang, never a measure.
+const GUARD: Duration = Duration::from_secs(10);
+
+fn server(adjust: impl FnOnce(&mut ServerConfig)) -> (TestServer, SocketAddr) {
+    logs();
+    let t = TestServer::with(adjust);
+    let addr = t.server.addr();
+    (t, addr)
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(GUARD)).unwrap();
+    s.set_write_timeout(Some(GUARD)).unwrap();
+    s
+}
+
+/// Reads until the server closes the connection (EOF or reset) and returns what it sent first;
+/// fails when the connection is still open after [`GUARD`].
+fn until_closed(s: &mut TcpStream, what: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                break;
+            }
+            Err(e) => panic!(
+                "{what}: the server still holds the connection open ({e}); it sent {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A legitimate request on a fresh connection (`Connection: close`): the whole answer.
+fn legit(addr: SocketAddr, request: &str) -> String {
+    let mut s = connect(addr);
+    s.write_all(request.as_bytes()).unwrap();
+    until_closed(&mut s, "a legitimate request")
+}
+
+/// `GET /v1/config` without a token: answered `401 unauthorized`.
+fn legit_get(addr: SocketAddr) {
+    let answer = legit(
+        addr,
+        "GET /v1/config HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
+    assert!(answer.contains(r#""code":"unauthorized""#), "{answer}");
+}
+
+/// `POST /v1/clients` with a body: answered `201` (a request that passes the body gate).
+fn legit_register(addr: SocketAddr) {
+    let answer = legit(
+        addr,
+        "POST /v1/clients HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+}
+
+#[test]
+fn slowloris_heads_are_cut_off_and_others_are_served() {
+    let (t, addr) = server(|c| c.connections.header_read_timeout = Duration::from_secs(1));
+    // 100 connections send part of a request head; 10 of them keep sending a header line every
+    // 200 ms (the timeout is on the whole head, not on progress).
+    let mut slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"POST /v1/clients HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let trickling: Vec<TcpStream> = slow[..10].iter().map(|s| s.try_clone().unwrap()).collect();
+    let trickle = std::thread::spawn(move || {
+        let mut trickling = trickling;
+        // Bounded: 75 rounds at most; ends when the server has closed every one.
+        for _ in 0..75 {
+            std::thread::sleep(Duration::from_millis(200));
+            trickling.retain_mut(|s| s.write_all(b"X-Trickle: 1\r\n").is_ok());
+            if trickling.is_empty() {
+                break;
+            }
+        }
+    });
+
+    // Served while the slow connections are open.
+    legit_get(addr);
+    legit_register(addr);
+
+    for (i, s) in slow.iter_mut().enumerate() {
+        let answer = until_closed(s, &format!("slow head {i}"));
+        // hyper closes a connection whose head timed out without an answer.
+        assert_eq!(answer, "", "slow head {i}");
+    }
+    trickle.join().unwrap();
+    legit_get(addr);
+    drop(t);
+}
+
+#[test]
+fn idle_connections_beyond_the_cap_wait_and_are_closed() {
+    let (t, addr) = server(|c| {
+        c.connections.max_connections = Some(20);
+        c.connections.header_read_timeout = Duration::from_secs(1);
+    });
+    // Three times the cap, never sending a byte: 20 are accepted, the rest wait in the listen
+    // backlog and are accepted as the first ones time out.
+    let mut idle: Vec<TcpStream> = (0..60).map(|_| connect(addr)).collect();
+
+    // The legitimate request waits in the backlog behind them; it is answered once places free.
+    let answered = std::thread::spawn(move || legit_get(addr));
+    // Meanwhile the server never holds more than the cap (sampled where /proc/net/tcp tells).
+    let mut most = None;
+    while !answered.is_finished() {
+        if let Some(accepted) = accepted_connections(addr) {
+            assert!(accepted <= 20, "{accepted} connections accepted");
+            most = most.max(Some(accepted));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    answered.join().unwrap();
+    // The sampling saw the server's sockets (else the check above proves nothing).
+    assert!(most.is_none_or(|n| n > 0), "no accepted connection seen");
+
+    for (i, s) in idle.iter_mut().enumerate() {
+        let answer = until_closed(s, &format!("idle connection {i}"));
+        assert_eq!(answer, "", "idle connection {i}");
+    }
+    legit_get(addr);
+    drop(t);
+    // One warning for the whole episode, not one per connection that waited.
+    let warnings = log_lines(addr, "connection cap reached");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].starts_with("WARN "), "{warnings:#?}");
+    assert!(warnings[0].contains("max_connections=20"), "{warnings:#?}");
+}
+
+#[test]
+fn stalled_bodies_are_cut_off_and_capped() {
+    let (t, addr) = server(|c| {
+        c.connections.max_bodies_in_flight = 4;
+        c.connections.body_progress_timeout = Duration::from_secs(2);
+    });
+    // 40 chunked bodies that send 16 KiB and stop.
+    let chunk = vec![b' '; 16 * 1024];
+    let mut stalled: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(
+                b"POST /v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n",
+            )
+            .unwrap();
+            write!(s, "{:x}\r\n", chunk.len()).unwrap();
+            s.write_all(&chunk).unwrap();
+            s.write_all(b"\r\n").unwrap();
+            s
+        })
+        .collect();
+
+    // A request without a body is not held up by them.
+    legit_get(addr);
+
+    // Four bodies are read at a time and cut off when they stall (408); the others wait for a
+    // place and give up (503). Each connection is closed after its answer.
+    let mut timed_out = 0;
+    for (i, s) in stalled.iter_mut().enumerate() {
+        let answer = until_closed(s, &format!("stalled body {i}"));
+        let head = answer.to_ascii_lowercase();
+        assert!(
+            head.contains("connection: close"),
+            "stalled body {i}: {answer}"
+        );
+        assert!(
+            head.contains("cache-control: no-store"),
+            "stalled body {i}: {answer}"
+        );
+        if answer.starts_with("HTTP/1.1 408 ") {
+            assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+            timed_out += 1;
+        } else {
+            assert!(
+                answer.starts_with("HTTP/1.1 503 "),
+                "stalled body {i}: {answer}"
+            );
+            assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
+            assert!(head.contains("retry-after: 1"), "{answer}");
+        }
+    }
+    assert!(timed_out >= 4, "{timed_out} bodies timed out");
+
+    // With the stalled bodies gone, bodies are read again.
+    legit_register(addr);
+    drop(t);
+    let warnings = log_lines(addr, "request body cap reached");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("max_bodies_in_flight=4"),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
+fn a_slow_body_that_keeps_arriving_is_not_cut_off() {
+    let (t, addr) = server(|c| c.connections.body_progress_timeout = Duration::from_secs(2));
+    // `{}` padded to 70 bytes.
+    let body = format!("{{{}}}", " ".repeat(68)).into_bytes();
+    let mut s = connect(addr);
+    write!(
+        s,
+        "POST /v1/clients HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // Ten pieces 300 ms apart: longer in all than the timeout, never idle for as long.
+    for piece in body.chunks(body.len().div_ceil(10)) {
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(piece).unwrap();
+    }
+    let answer = until_closed(&mut s, "a slow body");
+    assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+    drop(t);
+}
+
+/// RFC 9112 §6.1: a request with both `Content-Length` and `Transfer-Encoding` is framed by
+/// `Transfer-Encoding` alone and the connection is closed after the answer, so nothing sent after
+/// it (a smuggled request) is read. hyper does this by itself, before the request reaches the
+/// server's code (which never sees the `Content-Length`).
+#[test]
+fn content_length_with_transfer_encoding_is_framed_by_the_chunks_and_closes() {
+    let (t, addr) = server(|_| {});
+    for (first, second) in [
+        ("Content-Length: 4", "Transfer-Encoding: chunked"),
+        ("Transfer-Encoding: chunked", "Content-Length: 4"),
+    ] {
+        // Framed by Content-Length, the body would be `2\r\n{` (malformed JSON, 400) and the rest a
+        // second request; framed by the chunks, the body is `{}` (201) and the rest is never read.
+        let mut s = connect(addr);
+        write!(
+            s,
+            "POST /v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             {first}\r\n{second}\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n\
+             GET /v1/config HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        .unwrap();
+        let answer = until_closed(&mut s, "CL + TE");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+        assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
+    // A transfer coding other than chunked cannot be framed: hyper answers 400 and closes.
+    let mut s = connect(addr);
+    s.write_all(
+        b"POST /v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+          Content-Length: 2\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+    )
+    .unwrap();
+    let answer = until_closed(&mut s, "TE gzip");
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    legit_get(addr);
+    drop(t);
+}
+
+#[test]
+fn idle_connections_do_not_hold_up_a_shutdown() {
+    let (t, addr) = server(|c| {
+        // Long enough that only the shutdown can close them in this test.
+        c.connections.header_read_timeout = Duration::from_secs(120);
+        c.connections.shutdown_grace = Duration::from_secs(120);
+    });
+    // A connection that never sent a byte, and one kept alive after an answer.
+    let mut fresh = connect(addr);
+    let mut kept = connect(addr);
+    kept.write_all(b"GET /v1/config HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let answer = read_answer(&mut kept);
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+
+    let (stopped_tx, stopped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        t.server.stop();
+        let _ = stopped_tx.send(());
+    });
+    // Far shorter than the grace period: the guard only catches a shutdown waiting on them.
+    stopped
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the shutdown waited for idle connections");
+    assert_eq!(until_closed(&mut fresh, "a fresh connection"), "");
+    assert_eq!(until_closed(&mut kept, "a kept-alive connection"), "");
+}
+
+/// Reads one answer (head and `Content-Length` bytes) from a kept-alive connection.
+fn read_answer(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .to_ascii_lowercase()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+/// The server's accepted connections on `addr` (Linux: established sockets with that local port
+/// and an inode; one still in the listen backlog has none), or `None` elsewhere.
+fn accepted_connections(addr: SocketAddr) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!(":{:04X}", addr.port());
+    let count = table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 9 && fields[1].ends_with(&local) && fields[3] == "01" && fields[9] != "0"
+        })
+        .count();
+    Some(count)
+}
+
+// --- log capture ---
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+struct Line<'a>(&'a mut String);
+
+impl Visit for Line<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        write!(self.0, " {}={value:?}", field.name()).unwrap();
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut line = format!("{}", event.metadata().level());
+        event.record(&mut Line(&mut line));
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+fn logs() -> &'static Recorder {
+    static RECORDER: OnceLock<Recorder> = OnceLock::new();
+    RECORDER.get_or_init(|| {
+        let recorder = Recorder::default();
+        tracing::subscriber::set_global_default(recorder.clone()).unwrap();
+        recorder
+    })
+}
+
+/// The log lines of the server on `addr` that contain `text`.
+fn log_lines(addr: SocketAddr, text: &str) -> Vec<String> {
+    let addr = format!("addr={addr}");
+    logs()
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|l| l.contains(text) && l.split_whitespace().any(|w| w == addr))
+        .cloned()
+        .collect()
+}
