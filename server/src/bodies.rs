@@ -22,6 +22,12 @@ use crate::ConnectionLimits;
 use crate::connections::Episode;
 use crate::error::ApiError;
 
+/// The longest a request with a body waits for a slot (or the body timeout, if shorter). Short:
+/// it absorbs a burst of legitimate bodies (each is read in milliseconds), while under a flood of
+/// stalled bodies the requests that wait give their connection back soon (`503`, `Retry-After`)
+/// instead of holding it, and with it a place under the connection cap.
+const SLOT_WAIT: Duration = Duration::from_secs(1);
+
 /// The slots for requests with a body, and the body timeout.
 #[derive(Debug)]
 pub(crate) struct BodyGate {
@@ -46,7 +52,7 @@ impl BodyGate {
     }
 }
 
-/// Middleware: a request with a body waits for a slot (at most the body timeout, then `503
+/// Middleware: a request with a body waits for a slot (at most [`SLOT_WAIT`], then `503
 /// unavailable`), and its body is cut off when it delivers nothing for the body timeout (the
 /// handler's body extraction then answers `408 request_timeout`). The slot is held until the
 /// answer, so bodies read and not yet answered count too.
@@ -73,7 +79,7 @@ pub(crate) async fn gate(
             );
         }
         tokio::time::timeout(
-            gate.progress_timeout,
+            SLOT_WAIT.min(gate.progress_timeout),
             Arc::clone(&gate.slots).acquire_owned(),
         )
         .await

@@ -79,18 +79,18 @@ pub struct ConnectionLimits {
     /// connection is closed without an answer.
     pub header_read_timeout: Duration,
     /// How long a request body may go without delivering a byte. Past it the request answers
-    /// `408 request_timeout` and the connection is closed. Also the longest a request with a
-    /// body waits for one of the `max_bodies_in_flight` slots (then `503 unavailable`).
+    /// `408 request_timeout` and the connection is closed.
     pub body_progress_timeout: Duration,
     /// Connections open at once; at the cap the server stops accepting (new connections wait in
     /// the listen backlog) until one closes. `None`: the soft `RLIMIT_NOFILE` less a reserve for
     /// the database, logs and runtime (a tenth of it, at least 64), at most 10,000. A value
     /// above the soft limit less 64 is refused.
     pub max_connections: Option<u32>,
-    /// Requests with a body in progress at once, from the first byte of the body read to the
+    /// Requests with a body in progress at once, from the start of reading the body to the
     /// answer (bodies are read before the token is checked, and open registration makes tokens
     /// free, so every body counts). Bounds the memory bodies hold to about this many times
-    /// `max_body_bytes`.
+    /// `max_body_bytes`. A request past the cap waits up to a second for a place, then answers
+    /// `503 unavailable` with `Retry-After: 1`.
     pub max_bodies_in_flight: u32,
     /// How long a shutdown lets requests in progress finish before dropping their connections.
     /// Idle connections are closed at once.
