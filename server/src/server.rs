@@ -19,6 +19,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 const WORKER_THREADS: usize = 2;
 /// Blocking threads (database work) of the runtime [`start`] makes.
 const BLOCKING_THREADS: usize = 8;
+/// The listen backlog: where new connections wait while the server is at its connection cap
+/// (std's `TcpListener::bind` gives 128; the kernel may lower it to `net.core.somaxconn`).
+const BACKLOG: u32 = 1024;
 
 /// Opens the `SQLite` database of `config.db`, binds `config.listen` and serves until `shutdown`
 /// completes; then stops accepting, closes idle connections, lets requests in progress finish
@@ -42,13 +45,27 @@ pub async fn run_with_storage(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = bind(config.listen)?;
     let addr = listener.local_addr()?;
     let limits = config.connections;
     let service = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
         .await
         .map_err(|e| ServerError::Runtime(e.to_string()))??;
     serve(listener, service, limits, shutdown).await
+}
+
+/// Binds `addr` with a listen backlog of [`BACKLOG`] (in a runtime).
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's and tokio's `bind` do: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Makes the service and the first key (blocking).
@@ -115,23 +132,25 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.validate()?;
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.db)?);
-    let listener = std::net::TcpListener::bind(config.listen)?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let limits = config.connections;
-    let service = prepare(config, storage, addr)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_name("contactsync-server")
         .enable_all()
         .build()?;
+    let listener = {
+        // A tokio listener is made in its runtime (bound here, so a taken port fails `start`).
+        let _runtime = runtime.enter();
+        bind(config.listen)?
+    };
+    let addr = listener.local_addr()?;
+    let limits = config.connections;
+    let service = prepare(config, storage, addr)?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("contactsync-server".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
                 serve(listener, service, limits, async move {
                     // A dropped sender (the RunningServer is gone) stops the server too.
                     let _ = stop_rx.await;
