@@ -350,6 +350,22 @@ fn content_length_with_transfer_encoding_is_framed_by_the_chunks_and_closes() {
 }
 
 #[test]
+fn a_head_past_64_kib_is_refused() {
+    let (t, addr) = server(|_| {});
+    let mut s = connect(addr);
+    let big = "a".repeat(70 * 1024);
+    // The server may close before reading it all: a failed write is fine, the answer is not.
+    let _ = write!(
+        s,
+        "GET /v1/config HTTP/1.1\r\nHost: t\r\nX-Big: {big}\r\n\r\n"
+    );
+    let answer = until_closed(&mut s, "a 70 KiB head");
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    legit_get(addr);
+    drop(t);
+}
+
+#[test]
 fn idle_connections_do_not_hold_up_a_shutdown() {
     let (t, addr) = server(|c| {
         // Long enough that only the shutdown can close them in this test.
