@@ -242,7 +242,7 @@ enum InviteCommand {
         server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
-        /// `7K3M-9QX2-R4`, or `https://host/i/7K3M9QX2R4`.
+        /// `7K3M-9QX2-R4HV-W8TB-9`, or `https://host/i/7K3M9QX2R4HVW8TB9`.
         #[arg(value_name = "CODE_OR_LINK")]
         code: String,
     },

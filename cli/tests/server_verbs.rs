@@ -324,7 +324,7 @@ fn invite_between(url: &str, dir: &Path, a: &Path) {
     );
     assert!(ok(&["matches", "--db", s(&b)]).contains("(invite)"));
     // A mistyped code never reaches the server.
-    let bad = run(&["invite", "redeem", "--db", s(a), "7K3M-9QX2-R5"]);
+    let bad = run(&["invite", "redeem", "--db", s(a), "7K3M-9QX2-R4HV-W8TB-8"]);
     assert_eq!(bad.status.code(), Some(2));
 }
 

@@ -929,7 +929,7 @@ fn an_invite_makes_two_users_matched_contacts() {
     // Used once: a second redeem fails with a typed error.
     let err = bob.redeem_invite(&tb, &invite.code).unwrap_err();
     assert!(matches!(err, Error::Server { status: 404, .. }), "{err:?}");
-    let err = bob.redeem_invite(&tb, "7K3M-9QX2-RZ").unwrap_err();
+    let err = bob.redeem_invite(&tb, "7K3M-9QX2-R4HV-W8TB-Z").unwrap_err();
     assert!(
         matches!(err, Error::InvalidArgument(_)),
         "a mistyped code never leaves: {err:?}"
