@@ -19,7 +19,6 @@ mod store_commands;
 mod transport;
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -167,40 +166,7 @@ enum Command {
     },
     /// Run the reference discovery server until Ctrl-C. The first line on stderr is
     /// `listening on http://ADDR`.
-    Serve {
-        /// The server's database. Default: `contactsync-server.db` in the data directory (see
-        /// `import --help`).
-        #[arg(long, value_name = "PATH")]
-        db: Option<PathBuf>,
-        /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
-        /// and put a TLS proxy in front for anything else.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
-        /// The admin token (else `$CONTACTSYNC_ADMIN_TOKEN`, else a random one, printed once).
-        #[arg(long, value_name = "TOKEN")]
-        admin_token: Option<String>,
-        /// Base of invite links (`URL/i/CODE`). Default: the listening address.
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-        /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
-        #[arg(long)]
-        no_open_registration: bool,
-        /// New identifiers per device per UTC day (default 100000).
-        #[arg(long, value_name = "N")]
-        daily_quota: Option<u32>,
-        /// Hashes per batch or match request (default 2000).
-        #[arg(long, value_name = "N")]
-        max_batch: Option<u32>,
-        /// Seconds a device with nothing to send waits between checks (default 86400).
-        #[arg(long, value_name = "S")]
-        check_interval: Option<u32>,
-        /// Requests per device per minute (default 120).
-        #[arg(long, value_name = "N")]
-        rate_limit: Option<u32>,
-        /// Largest request body in bytes (default 262144).
-        #[arg(long, value_name = "BYTES")]
-        max_body: Option<u32>,
-    },
+    Serve(serve::ServeOptions),
     /// The app backend's side: its users and the hashing keys.
     Admin {
         #[command(subcommand)]
@@ -505,29 +471,7 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 json,
             )
         }),
-        Command::Serve {
-            db,
-            listen,
-            admin_token,
-            public_url,
-            no_open_registration,
-            daily_quota,
-            max_batch,
-            check_interval,
-            rate_limit,
-            max_body,
-        } => serve::serve(serve::ServeOptions {
-            db,
-            listen,
-            admin_token,
-            public_url,
-            open_registration: !no_open_registration,
-            daily_quota,
-            max_batch,
-            check_interval_s: check_interval,
-            requests_per_minute: rate_limit,
-            max_body_bytes: max_body,
-        }),
+        Command::Serve(options) => serve::serve(options),
         Command::Admin { what } => run_admin(out, what),
         Command::Normalize { .. }
         | Command::Hash { .. }

@@ -20,7 +20,6 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::service::Service;
 use crate::storage::ClientRecord;
-use crate::util::now;
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -172,7 +171,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiErro
 
 async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let service = app.service;
-    let answer = blocking(move || service.register_open(&body, now())).await?;
+    let answer = blocking(move || service.register_open(&body, service.now())).await?;
     json(StatusCode::CREATED, &answer)
 }
 
@@ -185,9 +184,8 @@ where
     let token = bearer(headers);
     let service = app.service;
     blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        call(&service, &client, now)
+        let client = service.authenticate_client(token.as_deref())?;
+        call(&service, &client, service.now())
     })
     .await
 }
@@ -202,7 +200,7 @@ where
     let service = app.service;
     blocking(move || {
         service.authenticate_admin(token.as_deref())?;
-        call(&service, now())
+        call(&service, service.now())
     })
     .await
 }
@@ -220,9 +218,8 @@ async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Respo
     let token = bearer(&headers);
     let service = app.service;
     let answer = blocking(move || {
-        let now = now();
-        let caller = service.authenticate_any(token.as_deref(), now)?;
-        service.config(&caller, now)
+        let caller = service.authenticate_any(token.as_deref())?;
+        service.config(&caller)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -235,7 +232,7 @@ async fn batches(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
-    let answer = blocking(move || service.post_batch(token.as_deref(), &body, now())).await?;
+    let answer = blocking(move || service.post_batch(token.as_deref(), &body)).await?;
     Ok(json_bytes(StatusCode::OK, answer))
 }
 

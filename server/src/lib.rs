@@ -19,6 +19,7 @@
 //! token (only its SHA-256), or log an identifier, a hash or a token at `info` or above (request
 //! logs carry the method, the path template, the status and the duration).
 
+mod clock;
 mod error;
 mod http;
 mod server;
@@ -29,6 +30,7 @@ mod util;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
 pub use storage::{SqliteStorage, Storage, Transaction};
@@ -80,6 +82,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The limits.
     pub limits: LimitsConfig,
+    /// Where the time comes from (the system clock; tests set their own).
+    pub clock: Clock,
 }
 
 impl ServerConfig {
@@ -92,6 +96,7 @@ impl ServerConfig {
             open_registration: true,
             public_url: None,
             limits: LimitsConfig::default(),
+            clock: Clock::system(),
         }
     }
 

@@ -31,7 +31,7 @@ use crate::storage::{
 use crate::util::{
     parse_hash, random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref,
 };
-use crate::{LimitsConfig, ServerConfig};
+use crate::{Clock, LimitsConfig, ServerConfig};
 
 const MINUTE: i64 = 60;
 const DAY: i64 = 86_400;
@@ -78,6 +78,7 @@ pub(crate) struct Service {
     open_registration: bool,
     admin_token_sha256: [u8; 32],
     public_url: String,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Service {
@@ -97,7 +98,14 @@ impl Service {
             open_registration: config.open_registration,
             admin_token_sha256: sha256(config.admin_token.as_bytes()),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            clock: config.clock.clone(),
         }
+    }
+
+    /// Unix seconds now. Rules that count in a time window read it again inside their write
+    /// transaction (see [`Service::charge_request`]).
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub(crate) fn limits(&self) -> LimitsConfig {
@@ -146,7 +154,6 @@ impl Service {
     pub(crate) fn authenticate_client(
         &self,
         token: Option<&str>,
-        now: i64,
     ) -> Result<ClientRecord, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
@@ -156,7 +163,7 @@ impl Service {
         let client = tx
             .client_by_token(&sha256(token.as_bytes()))?
             .ok_or(ApiError::Unauthorized)?;
-        self.charge_request(&mut *tx, &client.client_id, now)?;
+        self.charge_request(&mut *tx, &client.client_id)?;
         tx.commit()?;
         Ok(client)
     }
@@ -166,12 +173,7 @@ impl Service {
     /// A replay (a batch id stored with the same body) is answered from the authenticating
     /// transaction, before the rate is charged: "changes nothing" holds for the rate counter too,
     /// and a replay costs the server one lookup.
-    pub(crate) fn post_batch(
-        &self,
-        token: Option<&str>,
-        body: &[u8],
-        now: i64,
-    ) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn post_batch(&self, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
             return Err(ApiError::Forbidden("this endpoint needs a client token"));
@@ -204,9 +206,9 @@ impl Service {
             // Dropped without a commit: nothing was written.
             return Ok(stored.answer);
         }
-        self.charge_request(&mut *tx, &client.client_id, now)?;
+        self.charge_request(&mut *tx, &client.client_id)?;
         tx.commit()?;
-        self.batch(&client, body, now)
+        self.batch(&client, body)
     }
 
     /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
@@ -226,33 +228,30 @@ impl Service {
     }
 
     /// The admin token or a client token (`GET /v1/config`).
-    pub(crate) fn authenticate_any(
-        &self,
-        token: Option<&str>,
-        now: i64,
-    ) -> Result<Caller, ApiError> {
+    pub(crate) fn authenticate_any(&self, token: Option<&str>) -> Result<Caller, ApiError> {
         match token {
             Some(t) if self.is_admin(t) => Ok(Caller::Admin),
-            _ => self.authenticate_client(token, now).map(Caller::Client),
+            _ => self.authenticate_client(token).map(Caller::Client),
         }
     }
 
     /// Counts a request in the client's one-minute window; refuses it when the window is full.
-    fn charge_request(
-        &self,
-        tx: &mut dyn Transaction,
-        client_id: &str,
-        now: i64,
-    ) -> Result<(), ApiError> {
+    ///
+    /// The time is read here, inside the write transaction: a request that waited for the lock
+    /// counts in the window of when it is charged. And the window only moves forward: a request
+    /// whose clock reads an earlier minute (another instance's clock a little behind) counts in
+    /// the stored, newer window instead of resetting it.
+    fn charge_request(&self, tx: &mut dyn Transaction, client_id: &str) -> Result<(), ApiError> {
+        let now = self.now();
         let minute = now.div_euclid(MINUTE);
         let mut usage = tx.usage(client_id)?.unwrap_or_default();
-        if usage.rate_minute != minute {
+        if minute > usage.rate_minute {
             usage.rate_minute = minute;
             usage.rate_count = 0;
         }
         if usage.rate_count >= self.limits.requests_per_minute {
             return Err(ApiError::TooManyRequests {
-                retry_after_s: seconds(MINUTE - now.rem_euclid(MINUTE)),
+                retry_after_s: seconds((usage.rate_minute + 1) * MINUTE - now),
                 reason: LimitReason::Rate,
             });
         }
@@ -261,10 +260,11 @@ impl Service {
         Ok(())
     }
 
-    /// What is left of today's budget.
+    /// What is left of today's budget. A stored day ahead of `now`'s (another instance's
+    /// clock) is the day that counts: windows only move forward.
     fn remaining_today(&self, usage: Option<Usage>, now: i64) -> u32 {
         let used = usage
-            .filter(|u| u.quota_day == now.div_euclid(DAY))
+            .filter(|u| u.quota_day >= now.div_euclid(DAY))
             .map_or(0, |u| u.quota_used);
         let left = u64::from(self.limits.daily_new_identifiers).saturating_sub(used);
         u32::try_from(left).unwrap_or(u32::MAX)
@@ -293,14 +293,17 @@ impl Service {
     }
 
     fn register(&self, user_ref: Option<String>, now: i64) -> Result<Registered, ApiError> {
+        let token = random_id::<32>("t_")?;
+        let mut tx = self.storage.write()?;
+        // The feed's head now, in the registering transaction: every change recorded after it
+        // (an invite of this client's redeemed before its first sync) is in its feed.
         let client = ClientRecord {
             client_id: random_id::<16>("c_")?,
             user_ref,
             set_key_id: None,
             rekey_allowance: 0,
+            feed_start: tx.head_seq()?,
         };
-        let token = random_id::<32>("t_")?;
-        let mut tx = self.storage.write()?;
         tx.insert_client(&client, &sha256(token.as_bytes()), now)?;
         tx.commit()?;
         Ok(Registered {
@@ -313,8 +316,9 @@ impl Service {
     // --- config ---
 
     /// `GET /v1/config`.
-    pub(crate) fn config(&self, caller: &Caller, now: i64) -> Result<ConfigAnswer, ApiError> {
+    pub(crate) fn config(&self, caller: &Caller) -> Result<ConfigAnswer, ApiError> {
         let mut tx = self.storage.read()?;
+        let now = self.now();
         let (current, _) = keys(&mut *tx)?;
         let remaining_today = match caller {
             Caller::Admin => self.limits.daily_new_identifiers,
@@ -351,7 +355,7 @@ impl Service {
 
     /// A batch of an authenticated client: the exact answer bytes (stored, for a replay to get
     /// them again).
-    fn batch(&self, client: &ClientRecord, body: &[u8], now: i64) -> Result<Vec<u8>, ApiError> {
+    fn batch(&self, client: &ClientRecord, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         let request: BatchRequest = parse_json(body)?;
         if request.add.len() + request.remove.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
@@ -375,6 +379,8 @@ impl Service {
         let body_sha256 = sha256(body);
 
         let mut tx = self.storage.write()?;
+        // The day the quota counts in is read inside the transaction (see `charge_request`).
+        let now = self.now();
         let client = tx
             .client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
@@ -470,15 +476,16 @@ impl Service {
         let free = new_hashes.min(allowance);
         allowance -= free;
         let charged = new_hashes - free;
+        // The day moves only forward (as the rate window does in `charge_request`).
         let day = now.div_euclid(DAY);
         let mut usage = tx.usage(id)?.unwrap_or_default();
-        if usage.quota_day != day {
+        if day > usage.quota_day {
             usage.quota_day = day;
             usage.quota_used = 0;
         }
         if usage.quota_used + charged > u64::from(self.limits.daily_new_identifiers) {
             return Err(ApiError::TooManyRequests {
-                retry_after_s: seconds(DAY - now.rem_euclid(DAY)),
+                retry_after_s: seconds((usage.quota_day + 1) * DAY - now),
                 reason: LimitReason::DailyQuota,
             });
         }
@@ -502,11 +509,13 @@ impl Service {
         let (since, limit) = parse_changes_query(query.unwrap_or(""))?;
         let mut tx = self.storage.read()?;
         let head = tx.head_seq()?;
+        // A client's first cursor is where its feed begins, not the head: changes addressed to
+        // it since it registered (a redeemed invite of its) come with its next call.
         let Some(since) = since else {
             return Ok(ChangesAnswer {
                 gained: Vec::new(),
                 lost: Vec::new(),
-                cursor: head.to_string(),
+                cursor: client.feed_start.min(head).to_string(),
                 more: false,
             });
         };

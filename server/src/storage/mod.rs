@@ -96,6 +96,10 @@ pub struct ClientRecord {
     /// New hashes the client may still add without charge after a key rotation: the size of
     /// the set it replaced (docs/protocol.md, "Quota").
     pub rekey_allowance: u64,
+    /// Where the client's change feed begins: the head of the feed when it registered. A client
+    /// without a cursor starts here, so a change addressed to it between its registration and
+    /// its first sync (an invite of its redeemed) is never skipped.
+    pub feed_start: u64,
 }
 
 /// A client's rate and quota counters.

@@ -121,8 +121,46 @@ CREATE TABLE receipts (
     invites          INTEGER NOT NULL
 ) STRICT;
 ",
+    // 2: where each client's change feed begins (the feed's head when it registered). Clients
+    // registered before have no such point: theirs is the feed's start, so a change addressed to
+    // them is never skipped (at worst, a hash's latest state is reported again).
+    r"
+ALTER TABLE clients ADD COLUMN feed_start INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The schema version this server writes.
 #[allow(clippy::cast_possible_wrap, reason = "a handful of migrations")]
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::MIGRATIONS;
+    use crate::storage::{SqliteStorage, Storage};
+
+    /// A client registered before migration 2 gets the feed's start as its first cursor: nothing
+    /// addressed to it before the upgrade is skipped.
+    #[test]
+    fn clients_from_version_1_start_their_feed_at_the_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO clients (client_id, token_sha256, user_ref, created_at)
+                 VALUES ('c_old', x'00', 'u_1', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let storage = SqliteStorage::open(&path).unwrap();
+        let mut tx = storage.read().unwrap();
+        let client = tx.client("c_old").unwrap().unwrap();
+        assert_eq!(client.feed_start, 0);
+        assert_eq!(client.user_ref.as_deref(), Some("u_1"));
+    }
+}

@@ -235,6 +235,7 @@ fn client_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
         user_ref: row.get(1)?,
         set_key_id: row.get(2)?,
         rekey_allowance: to_u64(row.get(3)?),
+        feed_start: to_u64(row.get(4)?),
     })
 }
 
@@ -313,9 +314,9 @@ impl Transaction for SqliteTx<'_> {
     ) -> Result<(), ServerError> {
         self.conn()?
             .prepare_cached(
-                "INSERT INTO clients
-                     (client_id, token_sha256, user_ref, created_at, set_key_id, rekey_allowance)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO clients (client_id, token_sha256, user_ref, created_at, set_key_id,
+                                      rekey_allowance, feed_start)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 client.client_id,
@@ -324,6 +325,7 @@ impl Transaction for SqliteTx<'_> {
                 created_at,
                 client.set_key_id,
                 to_i64(client.rekey_allowance),
+                to_i64(client.feed_start),
             ])?;
         Ok(())
     }
@@ -335,7 +337,7 @@ impl Transaction for SqliteTx<'_> {
         Ok(self
             .conn()?
             .prepare_cached(
-                "SELECT client_id, user_ref, set_key_id, rekey_allowance FROM clients
+                "SELECT client_id, user_ref, set_key_id, rekey_allowance, feed_start FROM clients
                  WHERE token_sha256 = ?1",
             )?
             .query_row([&token_sha256[..]], client_row)
@@ -346,7 +348,7 @@ impl Transaction for SqliteTx<'_> {
         Ok(self
             .conn()?
             .prepare_cached(
-                "SELECT client_id, user_ref, set_key_id, rekey_allowance FROM clients
+                "SELECT client_id, user_ref, set_key_id, rekey_allowance, feed_start FROM clients
                  WHERE client_id = ?1",
             )?
             .query_row([client_id], client_row)
