@@ -13,6 +13,7 @@
 mod commands;
 mod credentials;
 mod demo;
+mod logging;
 mod net_commands;
 mod serve;
 mod store_commands;

@@ -137,17 +137,15 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
-    // Request logs from here on (after the address line, which scripts read first). The server
-    // logs method, path template, status and time at info level: never an identifier, a hash
-    // or a token.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_target(false)
-        .try_init();
+    // Request logs from here on (after the address line, which scripts read first): method,
+    // path template, status and time at info level, never an identifier, a hash or a token;
+    // written off-thread, so a log stream nobody reads costs lines, not service.
+    let logs = crate::logging::Logs::to_stderr();
     runtime.block_on(shutdown_signal());
-    eprintln!("contactsync: stopping");
+    // Through the log stream too: a direct write to a stderr nobody reads would block the exit.
+    tracing::info!("stopping");
     server.stop();
+    drop(logs);
     Ok(ExitCode::SUCCESS)
 }
 
