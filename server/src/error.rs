@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use contactsync_core::upload::wire::{ErrorBody, ErrorEnvelope, codes};
+use contactsync_core::upload::wire::{ErrorBody, ErrorEnvelope, KeyCoverage, codes};
 use thiserror::Error;
 
 /// Why the server could not start, or a storage operation failed.
@@ -68,6 +68,8 @@ pub(crate) enum ApiError {
         key_id: String,
     },
     BatchConflict,
+    /// Activation refused: users would be lost.
+    KeyIncomplete(KeyCoverage),
     TooLarge {
         max_batch: u32,
         max_body_bytes: u32,
@@ -93,7 +95,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::KeyRotated { .. } | ApiError::BatchConflict => StatusCode::CONFLICT,
+            ApiError::KeyRotated { .. } | ApiError::BatchConflict | ApiError::KeyIncomplete(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,6 +127,15 @@ impl ApiError {
                 codes::BATCH_CONFLICT,
                 "this batch id was used with a different body",
             ),
+            ApiError::KeyIncomplete(coverage) => ErrorBody {
+                coverage: Some(*coverage),
+                ..body(
+                    codes::KEY_INCOMPLETE,
+                    "some users have fewer identifiers under the next key than under the current \
+                     one: register them again (PUT or POST /v1/admin/users), or activate with \
+                     force to lose them",
+                )
+            },
             ApiError::TooLarge {
                 max_batch,
                 max_body_bytes,

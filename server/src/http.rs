@@ -39,9 +39,10 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         .route("/v1/invites", post(create_invite))
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/invites/{code}", delete(revoke_invite))
+        .route("/v1/admin/users", post(put_users))
         .route(
             "/v1/admin/users/{user_ref}",
-            put(put_user).delete(delete_user),
+            put(put_user).get(get_user).delete(delete_user),
         )
         .route("/v1/admin/keys", post(create_key).get(list_keys))
         .route("/v1/admin/keys/{key_id}/activate", post(activate_key))
@@ -310,6 +311,30 @@ async fn put_user(
     json(StatusCode::OK, &answer)
 }
 
+async fn put_users(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.put_users(&body, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn get_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    user_ref: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, _| {
+        service.get_user(&path_param(user_ref)?)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
 async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -346,10 +371,10 @@ async fn activate_key(
     State(app): State<AppState>,
     headers: HeaderMap,
     key_id: Result<Path<String>, PathRejection>,
-    _: Body,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, _| {
-        service.activate_key(&path_param(key_id)?)
+        service.activate_key(&path_param(key_id)?, &body)
     })
     .await?;
     json(StatusCode::OK, &answer)

@@ -17,10 +17,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_core::identifier::invite;
 use contactsync_core::upload::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
-    InviteRequest, KeyInfo, KeysAnswer, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode,
-    RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserRequest, VouchRequest,
+    InviteRequest, KeyInfo, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode, RedeemAnswer,
+    RedeemRequest, Registered, RevokeAnswer, VouchRequest,
 };
-use contactsync_core::{Digest, HashKey, Identifier, IdentifierKind, Region};
+use contactsync_core::{Digest, HashKey, IdentifierKind};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -28,6 +28,9 @@ use crate::error::{ApiError, LimitReason, ServerError};
 use crate::storage::{
     ClientRecord, KeyRecord, KeyState, ReceiptRecord, Storage, StoredBatch, Transaction, Usage,
 };
+mod keys;
+mod users;
+
 use crate::util::{
     parse_hash, random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref,
 };
@@ -707,140 +710,6 @@ impl Service {
         })
     }
 
-    // --- admin: users ---
-
-    /// `PUT /v1/admin/users/{user_ref}`.
-    pub(crate) fn put_user(
-        &self,
-        user_ref: &str,
-        body: &[u8],
-        now: i64,
-    ) -> Result<UserAnswer, ApiError> {
-        check_user_ref(user_ref)?;
-        let request: UserRequest = parse_json(body)?;
-        if request.identifiers.len() > self.limits.max_batch as usize {
-            return Err(self.too_large());
-        }
-        let mut identifiers = BTreeSet::new();
-        for (i, given) in request.identifiers.iter().enumerate() {
-            let kind = IdentifierKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == given.kind)
-                .ok_or_else(|| ApiError::malformed(format!("identifiers[{i}]: unknown kind")))?;
-            let parsed = Identifier::parse(kind, &given.value, Region::default()).map_err(|e| {
-                ApiError::malformed(format!("identifiers[{i}]: not valid ({})", e.code()))
-            })?;
-            if parsed.canonical() != given.value {
-                return Err(ApiError::malformed(format!(
-                    "identifiers[{i}]: not in canonical form (docs/identifiers.md)"
-                )));
-            }
-            identifiers.insert((kind, given.value.as_str()));
-        }
-
-        let mut tx = self.storage.write()?;
-        let (current, next) = keys(&mut *tx)?;
-        let hashed = |key: &KeyRecord| -> Result<Vec<Digest>, ApiError> {
-            let key = hash_key(key)?;
-            Ok(identifiers
-                .iter()
-                .map(|(kind, value)| key.hash_parts(*kind, value))
-                .collect())
-        };
-        let new_current = hashed(&current)?;
-        let mut affected: BTreeSet<Digest> = current_hashes(&mut *tx, user_ref, &current)?;
-        affected.extend(new_current.iter().copied());
-        // Hiding a user hides their open invites too (and showing them shows them again).
-        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
-        let affected: Vec<Digest> = affected.into_iter().collect();
-        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        tx.put_user(user_ref, request.discoverable, now)?;
-        tx.set_user_hashes(user_ref, &current.key_id, &new_current)?;
-        if let Some(next) = &next {
-            tx.set_user_hashes(user_ref, &next.key_id, &hashed(next)?)?;
-        }
-        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
-        tx.commit()?;
-        Ok(UserAnswer {
-            user_ref: user_ref.to_owned(),
-            identifiers: u32::try_from(identifiers.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    /// `DELETE /v1/admin/users/{user_ref}`. An unknown user answers 200 with 0 identifiers: a
-    /// backend retrying a deletion must not see an error.
-    pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
-        check_user_ref(user_ref)?;
-        let mut tx = self.storage.write()?;
-        let (current, _) = keys(&mut *tx)?;
-        let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
-            .into_iter()
-            .collect();
-        // A user who left is no longer found through their open invites either: they close.
-        let mut affected: BTreeSet<Digest> = old.iter().copied().collect();
-        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
-        let affected: Vec<Digest> = affected.into_iter().collect();
-        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        tx.delete_user(user_ref)?;
-        tx.delete_invites_of(user_ref)?;
-        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
-        tx.commit()?;
-        Ok(UserAnswer {
-            user_ref: user_ref.to_owned(),
-            identifiers: u32::try_from(old.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    // --- admin: keys ---
-
-    /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
-    /// during a rotation answers the same next key: a retry must not discard registrations).
-    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
-        let mut tx = self.storage.write()?;
-        if let (_, Some(next)) = keys(&mut *tx)? {
-            return Ok((false, key_info(&next)));
-        }
-        let key = new_key(KeyState::Next, now)?;
-        tx.insert_key(&key)?;
-        tx.commit()?;
-        tracing::info!(key_id = %key.key_id, "created the next hashing key");
-        Ok((true, key_info(&key)))
-    }
-
-    /// `POST /v1/admin/keys/{key_id}/activate`. Activating the current key again is a no-op.
-    pub(crate) fn activate_key(&self, key_id: &str) -> Result<KeyInfo, ApiError> {
-        let mut tx = self.storage.write()?;
-        let (current, next) = keys(&mut *tx)?;
-        if current.key_id == key_id {
-            return Ok(key_info(&current));
-        }
-        let next = next
-            .filter(|n| n.key_id == key_id)
-            .ok_or(ApiError::NotFound("no such next key"))?;
-        tx.delete_key(&current.key_id)?;
-        tx.set_key_state(&next.key_id, KeyState::Current)?;
-        tx.commit()?;
-        tracing::info!(key_id = %next.key_id, retired = %current.key_id, "activated a hashing key");
-        Ok(KeyInfo {
-            key_id: next.key_id,
-            state: KeyState::Current.as_str().to_owned(),
-        })
-    }
-
-    /// `GET /v1/admin/keys`.
-    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
-        let mut tx = self.storage.read()?;
-        let (current, next) = keys(&mut *tx)?;
-        Ok(KeysAnswer {
-            keys: std::iter::once(&current)
-                .chain(next.as_ref())
-                .map(key_info)
-                .collect(),
-        })
-    }
-
     // --- admin: match ---
 
     /// `POST /v1/admin/match`: a read transaction, nothing written.
@@ -900,6 +769,8 @@ fn key_info(key: &KeyRecord) -> KeyInfo {
     KeyInfo {
         key_id: key.key_id.clone(),
         state: key.state.as_str().to_owned(),
+        users: None,
+        identifiers: None,
     }
 }
 
