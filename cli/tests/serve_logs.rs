@@ -6,7 +6,6 @@
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-#[allow(dead_code, reason = "not every test file uses every helper")]
 mod common;
 
 use std::io::{BufRead, BufReader, Read};

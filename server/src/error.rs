@@ -127,13 +127,16 @@ impl ApiError {
                 codes::BATCH_CONFLICT,
                 "this batch id was used with a different body",
             ),
-            ApiError::KeyIncomplete(coverage) => ErrorBody {
-                coverage: Some(*coverage),
+            ApiError::KeyIncomplete(c) => ErrorBody {
+                coverage: Some(*c),
                 ..body(
                     codes::KEY_INCOMPLETE,
-                    "some users have fewer identifiers under the next key than under the current \
-                     one: register them again (PUT or POST /v1/admin/users), or activate with \
-                     force to lose them",
+                    &format!(
+                        "activating would lose users: {} of {} users have fewer identifiers under \
+                         the next key ({} of {} identifiers registered under it); register them \
+                         again (PUT or POST /v1/admin/users), or activate with force",
+                        c.users_short, c.users_current, c.identifiers_next, c.identifiers_current
+                    ),
                 )
             },
             ApiError::TooLarge {
