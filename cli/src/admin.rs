@@ -207,6 +207,16 @@ impl Admin {
         call(&self.transport, method, path, body)
             .map_err(|e| net_failure("admin request to", &self.server, &e))
     }
+
+    /// A bodiless call on `/v1/admin/users/{user_ref}`.
+    fn user<A: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        user_ref: &str,
+    ) -> Result<A, Failure> {
+        let path = format!("/v1/admin/users/{}", segment(user_ref));
+        self.call(method, &path, None::<&()>)
+    }
 }
 
 /// An identifier as the admin typed it: `kind:value`, or a value whose kind is guessed.
@@ -416,11 +426,7 @@ fn user_get(
     user_ref: &str,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
-    let user: UserInfo = admin.call(
-        Method::Get,
-        &format!("/v1/admin/users/{}", segment(user_ref)),
-        None::<&()>,
-    )?;
+    let user: UserInfo = admin.user(Method::Get, user_ref)?;
     if as_json {
         write_json(out, &user)?;
         return Ok(ExitCode::SUCCESS);
@@ -456,11 +462,7 @@ fn user_delete(
     user_ref: &str,
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
-    let answer: UserAnswer = admin.call(
-        Method::Delete,
-        &format!("/v1/admin/users/{}", segment(user_ref)),
-        None::<&()>,
-    )?;
+    let answer: UserAnswer = admin.user(Method::Delete, user_ref)?;
     if as_json {
         write_json(out, &answer)?;
     } else {

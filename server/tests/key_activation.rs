@@ -4,6 +4,9 @@
 //! per key. (Activation once answered "is now current" and every user not re-registered was found
 //! by nobody.)
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
 mod common;
 
 use common::{ADMIN, TestServer, delta, hash, open_db};
@@ -41,6 +44,15 @@ fn activate(t: &TestServer, key_id: &str, body: &Value) -> common::Reply {
     )
 }
 
+/// `POST /v1/admin/keys`: the next key's id.
+fn rotate(t: &TestServer) -> String {
+    let v = t
+        .api
+        .post("/v1/admin/keys", Some(ADMIN), &json!({}))
+        .expect(201);
+    v["key_id"].as_str().unwrap().to_owned()
+}
+
 fn keys(t: &TestServer) -> Value {
     t.api.get("/v1/admin/keys", Some(ADMIN)).expect(200)["keys"].clone()
 }
@@ -52,13 +64,7 @@ fn activation_refuses_while_users_would_be_lost() {
         bulk(&t, &[0, 1, 2, 3]).expect(200),
         json!({"users": 4, "identifiers": 6})
     );
-    let next = t
-        .api
-        .post("/v1/admin/keys", Some(ADMIN), &json!({}))
-        .expect(201)["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let next = rotate(&t);
     // Only two users are registered again before the activation.
     bulk(&t, &[0, 1]).expect(200);
     let listed = keys(&t);
@@ -140,13 +146,7 @@ fn activation_refuses_while_users_would_be_lost() {
 fn a_forced_activation_loses_the_users_not_registered_again() {
     let t = TestServer::new();
     bulk(&t, &[0, 1]).expect(200);
-    let next = t
-        .api
-        .post("/v1/admin/keys", Some(ADMIN), &json!({}))
-        .expect(201)["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let next = rotate(&t);
     bulk(&t, &[0]).expect(200);
     let done = activate(&t, &next, &json!({"force": true})).expect(200);
     assert_eq!(done["forced"], true);
