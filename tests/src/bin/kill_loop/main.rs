@@ -455,9 +455,11 @@ fn calibrate_client(rig: &Rig) -> Result<ClientWindows> {
         secs(import1),
         secs(sync1),
     );
+    // The sync's window is a clean sync of a round like the loop's (the first is a full upload,
+    // three times as long: with it, half the rounds' syncs would end before their instant).
     Ok(ClientWindows {
         import: import0.max(import1),
-        sync: sync0,
+        sync: sync1,
     })
 }
 
@@ -477,8 +479,9 @@ struct ClientKills {
 /// The client loop: import + sync of each round's book, one of them killed at a random instant.
 ///
 /// Three rounds in four aim at the sync, where the batches are: the import runs to its end, and
-/// the sync is killed at an instant uniform over a clean full sync of the book. The fourth aims
-/// at the import: an instant uniform over a clean import, from the round's start, killing
+/// the sync is killed at an instant uniform over a clean sync of a round's changes (a sync after
+/// earlier kills has more to send, so the instant mostly falls among its batches). The fourth
+/// aims at the import: an instant uniform over a clean import, from the round's start, killing
 /// whichever child runs then (after a quick import, the sync's start). A round whose children
 /// end before the instant is not killed; the loop goes on until N kills. After each kill the
 /// device's file must pass `integrity_check`.
@@ -543,8 +546,8 @@ fn client_loop(rig: &mut Rig) -> Result<Tally> {
         }
     }
     tally.lines.push(format!(
-        "kill instants: 3 rounds in 4 uniform over a clean full sync ({}), 1 in 4 over a clean \
-         import ({})",
+        "kill instants: 3 rounds in 4 uniform over a clean sync of a round ({}), 1 in 4 over a \
+         clean import ({})",
         secs(windows.sync),
         secs(windows.import)
     ));
