@@ -342,3 +342,98 @@ fn check_batches(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::BodyRecord;
+
+    /// A server file reduced to what `check_batches` reads: the device's stored batch answers
+    /// `(batch_id, added, removed, created_at)` and its quota counter `(day, used)`.
+    fn server(batches: &[(&str, u32, u32, i64)], usage: (i64, i64)) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE batches (client_id TEXT, batch_id TEXT, body_sha256 BLOB, answer BLOB,
+                                   created_at INTEGER);
+             CREATE TABLE usage (client_id TEXT, quota_day INTEGER, quota_used INTEGER,
+                                 rate_minute INTEGER, rate_count INTEGER);",
+        )
+        .unwrap();
+        for &(id, added, removed, at) in batches {
+            let answer = serde_json::to_vec(&BatchAnswer {
+                batch_id: id.into(),
+                key_id: "k".into(),
+                added,
+                removed,
+                matches: Vec::new(),
+                remaining_today: 0,
+            })
+            .unwrap();
+            conn.execute(
+                "INSERT INTO batches VALUES ('c', ?1, x'00', ?2, ?3)",
+                params![id, answer, at],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO usage VALUES ('c', ?1, ?2, 0, 0)",
+            params![usage.0, usage.1],
+        )
+        .unwrap();
+        conn
+    }
+
+    /// The proxy's record of bodies `(batch_id, adds, removes, fingerprint)`.
+    fn log(bodies: &[(&str, usize, usize, u64)]) -> Log {
+        let mut log = Log::default();
+        for &(id, adds, removes, fingerprint) in bodies {
+            log.batches
+                .entry(id.to_owned())
+                .or_default()
+                .push(BodyRecord {
+                    fingerprint,
+                    adds,
+                    removes,
+                    full: false,
+                });
+        }
+        log
+    }
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn a_history_without_repeats_passes() {
+        // b1 adds 3; b2, resent once after a kill, adds 1 and removes 2: a set of 2.
+        let server = server(&[("b1", 3, 0, DAY), ("b2", 1, 2, DAY + 5)], (1, 4));
+        let log = log(&[("b1", 3, 0, 1), ("b2", 1, 2, 2), ("b2", 1, 2, 2)]);
+        let mut f = Findings::default();
+        check_batches(&server, "c", 2, &log, &mut f).unwrap();
+        assert!(f.clean(), "{f:?}");
+    }
+
+    #[test]
+    fn work_applied_again_is_duplicated() {
+        // b2 re-adds a hash b1 added and removes one already gone.
+        let server = server(&[("b1", 3, 0, DAY), ("b2", 0, 1, DAY)], (1, 3));
+        let log = log(&[("b1", 3, 0, 1), ("b2", 1, 2, 2)]);
+        let mut f = Findings::default();
+        check_batches(&server, "c", 2, &log, &mut f).unwrap();
+        assert_eq!(f.duplicated, 2);
+        assert!(f.problems.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn the_server_counters_and_the_bodies_must_agree() {
+        let server = server(&[("b1", 3, 0, DAY), ("b2", 1, 0, 2 * DAY)], (2, 2));
+        // b1 sent with two bodies; b2 never seen by the proxy.
+        let log = log(&[("b1", 3, 0, 1), ("b1", 3, 0, 9)]);
+        let mut f = Findings::default();
+        check_batches(&server, "c", 5, &log, &mut f).unwrap();
+        let text = f.problems.join("\n");
+        assert!(text.contains("never seen by the proxy"), "{text}");
+        assert!(text.contains("different bodies"), "{text}");
+        assert!(text.contains("set size 5"), "{text}");
+        assert!(text.contains("quota: day 2 used 2"), "{text}");
+    }
+}

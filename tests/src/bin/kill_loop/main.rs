@@ -181,8 +181,13 @@ fn work_dir(args: &Args) -> PathBuf {
         .join(format!("{}-{}", args.target.name(), args.seed))
 }
 
+/// "0.21 s", or "12 ms" below a second.
 fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
 }
 
 fn nanos(d: Duration) -> u64 {
