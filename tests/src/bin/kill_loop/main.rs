@@ -137,8 +137,8 @@ fn parse_args() -> Result<Args> {
     if args.kills == 0 || args.contacts < 100 {
         return Err(format!("N must be positive and --contacts at least 100\n{USAGE}").into());
     }
-    // A fifth of the book replaced and a tenth edited each round: about ten batches of changes,
-    // so that a sync has batches in flight most of its time, as a first sync does.
+    // A fifth of the book replaced and a tenth edited each round: about seven batches of
+    // changes, so that a sync has batches in flight most of its time, as a first sync does.
     args.churn = churn.unwrap_or(args.contacts / 5);
     args.edits = edits.unwrap_or(args.contacts / 10);
     args.seed = seed.unwrap_or_else(|| {
