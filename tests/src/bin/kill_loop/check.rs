@@ -1,4 +1,4 @@
-//! What the loops check, read straight from the two databases (read-only connections: nothing
+//! What the loops check, read straight from the databases' files (read-only connections: nothing
 //! here changes a file the next child opens, not even by a checkpoint).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -17,8 +17,8 @@ const ACKNOWLEDGED: i64 = 3;
 const PENDING_REMOVE: i64 = 4;
 const REMOVE_IN_FLIGHT: i64 = 5;
 
-/// Opens a database read-only. A file whose writer was killed opens too: SQLite rebuilds the
-/// WAL index in memory, and a read-only connection never checkpoints.
+/// Opens a database read-only. A file whose writer was killed opens too (SQLite rebuilds its WAL
+/// index), and a read-only connection never checkpoints: the file stays as the kill left it.
 pub fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
