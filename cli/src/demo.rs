@@ -24,8 +24,9 @@ use contactsync_core::{
 use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
 
 use crate::UsageError;
+use crate::admin::admin_identifier;
 use crate::commands::Failure;
-use crate::net_commands::{admin_identifier, match_name, transport};
+use crate::net_commands::{match_name, transport};
 use crate::serve::random_token;
 use crate::transport::{HttpTransport, ServerUrl};
 

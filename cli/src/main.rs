@@ -10,16 +10,17 @@
 //! not failures), 2 for unusable arguments, unreadable files, a database error, or a server that
 //! could not be reached or refused the request.
 
+mod admin;
 mod commands;
 mod credentials;
 mod demo;
+mod logging;
 mod net_commands;
 mod serve;
 mod store_commands;
 mod transport;
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -167,44 +168,11 @@ enum Command {
     },
     /// Run the reference discovery server until Ctrl-C. The first line on stderr is
     /// `listening on http://ADDR`.
-    Serve {
-        /// The server's database. Default: `contactsync-server.db` in the data directory (see
-        /// `import --help`).
-        #[arg(long, value_name = "PATH")]
-        db: Option<PathBuf>,
-        /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
-        /// and put a TLS proxy in front for anything else.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
-        /// The admin token (else `$CONTACTSYNC_ADMIN_TOKEN`, else a random one, printed once).
-        #[arg(long, value_name = "TOKEN")]
-        admin_token: Option<String>,
-        /// Base of invite links (`URL/i/CODE`). Default: the listening address.
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-        /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
-        #[arg(long)]
-        no_open_registration: bool,
-        /// New identifiers per device per UTC day (default 100000).
-        #[arg(long, value_name = "N")]
-        daily_quota: Option<u32>,
-        /// Hashes per batch or match request (default 2000).
-        #[arg(long, value_name = "N")]
-        max_batch: Option<u32>,
-        /// Seconds a device with nothing to send waits between checks (default 86400).
-        #[arg(long, value_name = "S")]
-        check_interval: Option<u32>,
-        /// Requests per device per minute (default 120).
-        #[arg(long, value_name = "N")]
-        rate_limit: Option<u32>,
-        /// Largest request body in bytes (default 262144).
-        #[arg(long, value_name = "BYTES")]
-        max_body: Option<u32>,
-    },
+    Serve(serve::ServeOptions),
     /// The app backend's side: its users and the hashing keys.
     Admin {
         #[command(subcommand)]
-        what: AdminCommand,
+        what: admin::AdminCommand,
     },
 }
 
@@ -242,89 +210,9 @@ enum InviteCommand {
         server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
-        /// `7K3M-9QX2-R4`, or `https://host/i/7K3M9QX2R4`.
+        /// `7K3M-9QX2-R4HV-W8TB-9`, or `https://host/i/7K3M9QX2R4HVW8TB9`.
         #[arg(value_name = "CODE_OR_LINK")]
         code: String,
-    },
-}
-
-/// Options of the admin verbs.
-#[derive(Debug, clap::Args)]
-struct AdminArgs {
-    /// The server's base URL.
-    #[arg(long, value_name = "URL")]
-    server: String,
-    /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
-    admin_token: Option<String>,
-    /// Print the server's JSON answer.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum AdminCommand {
-    /// Register, replace or delete an app user's identifiers.
-    User {
-        #[command(subcommand)]
-        action: UserCommand,
-    },
-    /// Rotate the hashing key: `rotate`, register the users again, `activate`.
-    Key {
-        #[command(subcommand)]
-        action: KeyCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Register a user with these identifiers (replacing any registered before). Each is
-    /// `kind:value` (`phone:`, `email:`, `handle:`, `account:`, `invite:`) or a value whose kind
-    /// is guessed (`+4915123456789`, `ana@example.org`, `google:1078543`, `@ana`).
-    Put {
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// The app's opaque reference of the user.
-        #[arg(long, value_name = "REF")]
-        user_ref: String,
-        /// Keep the user but let nobody find them.
-        #[arg(long)]
-        hidden: bool,
-        /// Default region for national-format phone numbers (see `normalize`).
-        #[arg(long, value_name = "CC")]
-        region: Option<String>,
-        /// The identifiers.
-        #[arg(required = true, value_name = "ID")]
-        ids: Vec<String>,
-    },
-    /// Delete a user (they are lost to every device that had found them).
-    Delete {
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// The app's opaque reference of the user.
-        #[arg(long, value_name = "REF")]
-        user_ref: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum KeyCommand {
-    /// Create the next key (registrations are then hashed under both).
-    Rotate {
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
-    /// Make the next key current; devices re-sync in full.
-    Activate {
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// The key's id, as `rotate` printed it.
-        key_id: String,
-    },
-    /// List the keys and their states (never the secrets).
-    List {
-        #[command(flatten)]
-        admin: AdminArgs,
     },
 }
 
@@ -505,30 +393,8 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 json,
             )
         }),
-        Command::Serve {
-            db,
-            listen,
-            admin_token,
-            public_url,
-            no_open_registration,
-            daily_quota,
-            max_batch,
-            check_interval,
-            rate_limit,
-            max_body,
-        } => serve::serve(serve::ServeOptions {
-            db,
-            listen,
-            admin_token,
-            public_url,
-            open_registration: !no_open_registration,
-            daily_quota,
-            max_batch,
-            check_interval_s: check_interval,
-            requests_per_minute: rate_limit,
-            max_body_bytes: max_body,
-        }),
-        Command::Admin { what } => run_admin(out, what),
+        Command::Serve(options) => serve::serve(options),
+        Command::Admin { what } => admin::run(out, what),
         Command::Normalize { .. }
         | Command::Hash { .. }
         | Command::Read { .. }
@@ -538,52 +404,8 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
     }
 }
 
-/// `contactsync admin ...`.
-fn run_admin(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, commands::Failure> {
-    match what {
-        AdminCommand::User { action } => match action {
-            UserCommand::Put {
-                admin,
-                user_ref,
-                hidden,
-                region,
-                ids,
-            } => {
-                let region = resolve_region(region.as_deref())?;
-                let conn =
-                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
-                net_commands::admin_user_put(
-                    out, &conn, region, &user_ref, hidden, &ids, admin.json,
-                )
-            }
-            UserCommand::Delete { admin, user_ref } => {
-                let conn =
-                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
-                net_commands::admin_user_delete(out, &conn, &user_ref, admin.json)
-            }
-        },
-        AdminCommand::Key { action } => match action {
-            KeyCommand::Rotate { admin } => {
-                let conn =
-                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
-                net_commands::admin_key_rotate(out, &conn, admin.json)
-            }
-            KeyCommand::Activate { admin, key_id } => {
-                let conn =
-                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
-                net_commands::admin_key_activate(out, &conn, &key_id, admin.json)
-            }
-            KeyCommand::List { admin } => {
-                let conn =
-                    net_commands::Admin::connect(&admin.server, admin.admin_token.as_deref())?;
-                net_commands::admin_key_list(out, &conn, admin.json)
-            }
-        },
-    }
-}
-
 /// `--region`, else the locale's region, else US.
-fn resolve_region(arg: Option<&str>) -> Result<Region, commands::Failure> {
+pub(crate) fn resolve_region(arg: Option<&str>) -> Result<Region, commands::Failure> {
     if let Some(code) = arg {
         return Region::new(code).map_err(|e| UsageError(format!("--region {code}: {e}")).into());
     }

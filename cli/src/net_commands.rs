@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use contactsync_core::identifier::{Identifier, IdentifierKind, Normalizer, Region, invite};
 use contactsync_core::source::{self, ReadOptions, SourceItem};
 use contactsync_core::upload::wire::{
-    ConfigAnswer, DeleteReceipt, InviteAnswer, KeyInfo, KeysAnswer, MatchAnswer, MatchRequest,
-    Registered, UserAnswer, UserIdentifier, UserRequest, VouchRequest, codes,
+    ConfigAnswer, DeleteReceipt, InviteAnswer, MatchAnswer, MatchRequest, Registered, VouchRequest,
+    codes,
 };
 use contactsync_core::upload::{Method, call, get};
 use contactsync_core::{Error, HashKey, Match, SyncOptions, SyncReport, Transport};
@@ -104,7 +104,7 @@ fn when(at: i64) -> String {
 }
 
 /// One path segment, percent-encoded (user references and key ids go in paths).
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -727,172 +727,6 @@ fn match_hashes(
     }
 }
 
-/// The connection of the admin verbs.
-#[derive(Debug)]
-pub struct Admin {
-    server: ServerUrl,
-    transport: HttpTransport,
-}
-
-impl Admin {
-    /// Connects with `--admin-token` or `$CONTACTSYNC_ADMIN_TOKEN`.
-    pub fn connect(server: &str, token: Option<&str>) -> Result<Self, Failure> {
-        let server = server_url(server)?;
-        let token = admin_token(token)?;
-        let transport = transport(&server, Some(&token))?;
-        Ok(Admin { server, transport })
-    }
-
-    fn call<A: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<A, Failure> {
-        call(&self.transport, method, path, body)
-            .map_err(|e| net_failure("admin request to", &self.server, &e))
-    }
-}
-
-/// An identifier as the admin typed it: `kind:value`, or a value whose kind is guessed.
-pub(crate) fn admin_identifier(
-    normalizer: Normalizer,
-    raw: &str,
-) -> Result<UserIdentifier, Failure> {
-    let explicit = raw
-        .split_once(':')
-        .and_then(|(k, v)| k.parse::<IdentifierKind>().ok().map(|k| (k, v)));
-    let result = match explicit {
-        Some((kind, value)) => normalizer.normalize(kind, value),
-        None => normalizer.normalize_auto(raw),
-    };
-    let id = result.map_err(|e| UsageError(format!("identifier {raw:?}: {}", e.code())))?;
-    Ok(UserIdentifier {
-        kind: id.kind().as_str().to_owned(),
-        value: id.canonical().to_owned(),
-    })
-}
-
-/// `contactsync admin user put`.
-pub fn admin_user_put(
-    out: &mut impl Write,
-    admin: &Admin,
-    region: Region,
-    user_ref: &str,
-    hidden: bool,
-    ids: &[String],
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let normalizer = Normalizer::new(region);
-    let identifiers = ids
-        .iter()
-        .map(|raw| admin_identifier(normalizer, raw))
-        .collect::<Result<Vec<_>, _>>()?;
-    let request = UserRequest {
-        discoverable: !hidden,
-        identifiers,
-    };
-    let answer: UserAnswer = admin.call(
-        Method::Put,
-        &format!("/v1/admin/users/{}", segment(user_ref)),
-        Some(&request),
-    )?;
-    if as_json {
-        write_json(out, &answer)?;
-    } else {
-        writeln!(
-            out,
-            "user {}: {} identifiers registered ({})",
-            answer.user_ref,
-            answer.identifiers,
-            if hidden { "hidden" } else { "discoverable" }
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin user delete`.
-pub fn admin_user_delete(
-    out: &mut impl Write,
-    admin: &Admin,
-    user_ref: &str,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let answer: UserAnswer = admin.call(
-        Method::Delete,
-        &format!("/v1/admin/users/{}", segment(user_ref)),
-        None::<&()>,
-    )?;
-    if as_json {
-        write_json(out, &answer)?;
-    } else {
-        writeln!(
-            out,
-            "user {} deleted ({} identifiers)",
-            answer.user_ref, answer.identifiers
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key rotate`.
-pub fn admin_key_rotate(
-    out: &mut impl Write,
-    admin: &Admin,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let key: KeyInfo = admin.call(Method::Post, "/v1/admin/keys", Some(&json!({})))?;
-    if as_json {
-        write_json(out, &key)?;
-    } else {
-        writeln!(out, "key {} created ({})", key.key_id, key.state)?;
-        writeln!(
-            out,
-            "next: register every user again (`contactsync admin user put`), then \
-             `contactsync admin key activate {}`",
-            key.key_id
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key activate`.
-pub fn admin_key_activate(
-    out: &mut impl Write,
-    admin: &Admin,
-    key_id: &str,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let key: KeyInfo = admin.call(
-        Method::Post,
-        &format!("/v1/admin/keys/{}/activate", segment(key_id)),
-        Some(&json!({})),
-    )?;
-    if as_json {
-        write_json(out, &key)?;
-    } else {
-        writeln!(out, "key {} is now {}", key.key_id, key.state)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key list`.
-pub fn admin_key_list(
-    out: &mut impl Write,
-    admin: &Admin,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let keys: KeysAnswer = admin.call(Method::Get, "/v1/admin/keys", None::<&()>)?;
-    if as_json {
-        write_json(out, &keys)?;
-    } else {
-        for k in &keys.keys {
-            writeln!(out, "{:<24}{}", k.key_id, k.state)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -901,22 +735,5 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(segment("u_1042"), "u_1042");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
-    }
-
-    #[test]
-    fn admin_identifiers() {
-        let n = Normalizer::new(Region::default());
-        let id = admin_identifier(n, "(202) 555-0173").unwrap();
-        assert_eq!(
-            (id.kind.as_str(), id.value.as_str()),
-            ("phone", "+12025550173")
-        );
-        let id = admin_identifier(n, "google:1078543").unwrap();
-        assert_eq!(id.kind, "account");
-        let id = admin_identifier(n, "handle:Ana_B").unwrap();
-        assert_eq!((id.kind.as_str(), id.value.as_str()), ("handle", "ana_b"));
-        let id = admin_identifier(n, "Ana@Example.ORG").unwrap();
-        assert_eq!(id.kind, "email");
-        assert!(admin_identifier(n, "phone:12").is_err());
     }
 }

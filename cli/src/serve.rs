@@ -20,19 +20,41 @@ use crate::store_commands::data_dir;
 /// File name of the server's database inside the data directory.
 const SERVER_DB_FILE: &str = "contactsync-server.db";
 
-/// What `serve` was asked for.
-#[derive(Debug)]
+/// What `serve` was asked for (its command-line arguments).
+#[derive(Debug, clap::Args)]
 pub struct ServeOptions {
-    pub db: Option<PathBuf>,
-    pub listen: SocketAddr,
-    pub admin_token: Option<String>,
-    pub public_url: Option<String>,
-    pub open_registration: bool,
-    pub daily_quota: Option<u32>,
-    pub max_batch: Option<u32>,
-    pub check_interval_s: Option<u32>,
-    pub requests_per_minute: Option<u32>,
-    pub max_body_bytes: Option<u32>,
+    /// The server's database. Default: `contactsync-server.db` in the data directory (see
+    /// `import --help`).
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
+    /// and put a TLS proxy in front for anything else.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// The admin token (else `$CONTACTSYNC_ADMIN_TOKEN`, else a random one, printed once).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Base of invite links (`URL/i/CODE`). Default: the listening address.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
+    #[arg(long)]
+    no_open_registration: bool,
+    /// New identifiers per device per UTC day (default 100000).
+    #[arg(long, value_name = "N")]
+    daily_quota: Option<u32>,
+    /// Hashes per batch or match request (default 2000).
+    #[arg(long, value_name = "N")]
+    max_batch: Option<u32>,
+    /// Seconds a device with nothing to send waits between checks (default 86400).
+    #[arg(long, value_name = "S")]
+    check_interval: Option<u32>,
+    /// Requests per device per minute (default 120).
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u32>,
+    /// Largest request body in bytes (default 262144).
+    #[arg(long, value_name = "BYTES")]
+    max_body: Option<u32>,
 }
 
 /// A fresh random admin token: 32 bytes, URL-safe base64.
@@ -77,17 +99,17 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     if let Some(n) = options.max_batch {
         limits.max_batch = n;
     }
-    if let Some(s) = options.check_interval_s {
+    if let Some(s) = options.check_interval {
         limits.check_interval_s = s;
     }
-    if let Some(n) = options.requests_per_minute {
+    if let Some(n) = options.rate_limit {
         limits.requests_per_minute = n;
     }
-    if let Some(n) = options.max_body_bytes {
+    if let Some(n) = options.max_body {
         limits.max_body_bytes = n;
     }
     let mut config = ServerConfig::new(&db, options.listen, admin_token.clone());
-    config.open_registration = options.open_registration;
+    config.open_registration = !options.no_open_registration;
     config.public_url = options.public_url;
     config.limits = limits;
 
@@ -102,10 +124,10 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     eprintln!(
         "contactsync: database {}; open registration {}",
         db.display(),
-        if options.open_registration {
-            "on"
-        } else {
+        if options.no_open_registration {
             "off"
+        } else {
+            "on"
         }
     );
     if generated {
@@ -115,17 +137,15 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
-    // Request logs from here on (after the address line, which scripts read first). The server
-    // logs method, path template, status and time at info level: never an identifier, a hash
-    // or a token.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_target(false)
-        .try_init();
+    // Request logs from here on (after the address line, which scripts read first): method,
+    // path template, status and time at info level, never an identifier, a hash or a token;
+    // written off-thread, so a log stream nobody reads costs lines, not service.
+    let logs = crate::logging::Logs::to_stderr();
     runtime.block_on(shutdown_signal());
-    eprintln!("contactsync: stopping");
+    // Through the log stream too: a direct write to a stderr nobody reads would block the exit.
+    tracing::info!("stopping");
     server.stop();
+    drop(logs);
     Ok(ExitCode::SUCCESS)
 }
 

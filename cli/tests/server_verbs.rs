@@ -5,106 +5,17 @@
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
-use common::{cmd, run};
-
-/// The admin token of the test servers.
-const ADMIN: &str = "test-admin-token-0123456789";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs a verb that must succeed.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(!text(&out.stderr).contains("panicked"), "{args:?}");
-    text(&out.stdout)
-}
-
-/// Runs a verb that must succeed and print JSON lines.
-fn ok_json(args: &[&str]) -> Vec<Value> {
-    ok(args)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: {l}: {e}")))
-        .collect()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{ADMIN, Server, cmd, ok, ok_json, run, s, text};
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("demo")
         .join(name)
-}
-
-/// A `contactsync serve` child on a free loopback port; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let db = dir.join("server.db");
-        let mut child = cmd()
-            .args([
-                "serve",
-                "--db",
-                s(&db),
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-token",
-                ADMIN,
-                "--check-interval",
-                "1",
-            ])
-            .spawn()
-            .expect("spawn serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first);
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let first = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        let Some(url) = first.strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve's first stderr line: {first:?}");
-        };
-        Server {
-            url: url.trim().to_owned(),
-            child,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Registers app users through `admin user put`.
@@ -324,7 +235,7 @@ fn invite_between(url: &str, dir: &Path, a: &Path) {
     );
     assert!(ok(&["matches", "--db", s(&b)]).contains("(invite)"));
     // A mistyped code never reaches the server.
-    let bad = run(&["invite", "redeem", "--db", s(a), "7K3M-9QX2-R5"]);
+    let bad = run(&["invite", "redeem", "--db", s(a), "7K3M-9QX2-R4HV-W8TB-8"]);
     assert_eq!(bad.status.code(), Some(2));
 }
 

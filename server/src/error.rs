@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use contactsync_core::upload::wire::{ErrorBody, ErrorEnvelope, codes};
+use contactsync_core::upload::wire::{ErrorBody, ErrorEnvelope, KeyCoverage, codes};
 use thiserror::Error;
 
 /// Why the server could not start, or a storage operation failed.
@@ -75,6 +75,8 @@ pub(crate) enum ApiError {
     BatchConflict,
     /// The request body stopped arriving (`body_progress_timeout`).
     RequestTimeout,
+    /// Activation refused: users would be lost.
+    KeyIncomplete(KeyCoverage),
     TooLarge {
         max_batch: u32,
         max_body_bytes: u32,
@@ -100,7 +102,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::KeyRotated { .. } | ApiError::BatchConflict => StatusCode::CONFLICT,
+            ApiError::KeyRotated { .. } | ApiError::BatchConflict | ApiError::KeyIncomplete(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -132,6 +136,18 @@ impl ApiError {
                 "this batch id was used with a different body",
             ),
             ApiError::RequestTimeout => body(REQUEST_TIMEOUT, "the request body stopped arriving"),
+            ApiError::KeyIncomplete(c) => ErrorBody {
+                coverage: Some(*c),
+                ..body(
+                    codes::KEY_INCOMPLETE,
+                    &format!(
+                        "activating would lose users: {} of {} users have fewer identifiers under \
+                         the next key ({} of {} identifiers registered under it); register them \
+                         again (PUT or POST /v1/admin/users), or activate with force",
+                        c.users_short, c.users_current, c.identifiers_next, c.identifiers_current
+                    ),
+                )
+            },
             ApiError::TooLarge {
                 max_batch,
                 max_body_bytes,

@@ -21,7 +21,6 @@ use crate::bodies::{self, BodyGate};
 use crate::error::ApiError;
 use crate::service::Service;
 use crate::storage::ClientRecord;
-use crate::util::now;
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -42,9 +41,10 @@ pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
         .route("/v1/invites", post(create_invite))
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/invites/{code}", delete(revoke_invite))
+        .route("/v1/admin/users", post(put_users))
         .route(
             "/v1/admin/users/{user_ref}",
-            put(put_user).delete(delete_user),
+            put(put_user).get(get_user).delete(delete_user),
         )
         .route("/v1/admin/keys", post(create_key).get(list_keys))
         .route("/v1/admin/keys/{key_id}/activate", post(activate_key))
@@ -178,7 +178,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiErro
 
 async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let service = app.service;
-    let answer = blocking(move || service.register_open(&body, now())).await?;
+    let answer = blocking(move || service.register_open(&body, service.now())).await?;
     json(StatusCode::CREATED, &answer)
 }
 
@@ -191,9 +191,8 @@ where
     let token = bearer(headers);
     let service = app.service;
     blocking(move || {
-        let now = now();
-        let client = service.authenticate_client(token.as_deref(), now)?;
-        call(&service, &client, now)
+        let client = service.authenticate_client(token.as_deref())?;
+        call(&service, &client, service.now())
     })
     .await
 }
@@ -208,7 +207,7 @@ where
     let service = app.service;
     blocking(move || {
         service.authenticate_admin(token.as_deref())?;
-        call(&service, now())
+        call(&service, service.now())
     })
     .await
 }
@@ -226,9 +225,8 @@ async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Respo
     let token = bearer(&headers);
     let service = app.service;
     let answer = blocking(move || {
-        let now = now();
-        let caller = service.authenticate_any(token.as_deref(), now)?;
-        service.config(&caller, now)
+        let caller = service.authenticate_any(token.as_deref())?;
+        service.config(&caller)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -241,7 +239,7 @@ async fn batches(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
-    let answer = blocking(move || service.post_batch(token.as_deref(), &body, now())).await?;
+    let answer = blocking(move || service.post_batch(token.as_deref(), &body)).await?;
     Ok(json_bytes(StatusCode::OK, answer))
 }
 
@@ -319,6 +317,30 @@ async fn put_user(
     json(StatusCode::OK, &answer)
 }
 
+async fn put_users(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.put_users(&body, now)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
+async fn get_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    user_ref: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, _| {
+        service.get_user(&path_param(user_ref)?)
+    })
+    .await?;
+    json(StatusCode::OK, &answer)
+}
+
 async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -355,10 +377,10 @@ async fn activate_key(
     State(app): State<AppState>,
     headers: HeaderMap,
     key_id: Result<Path<String>, PathRejection>,
-    _: Body,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, _| {
-        service.activate_key(&path_param(key_id)?)
+        service.activate_key(&path_param(key_id)?, &body)
     })
     .await?;
     json(StatusCode::OK, &answer)

@@ -20,6 +20,7 @@
 //! logs carry the method, the path template, the status and the duration).
 
 mod bodies;
+mod clock;
 mod connections;
 mod error;
 mod http;
@@ -32,6 +33,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
 pub use storage::{SqliteStorage, Storage, Transaction};
@@ -127,6 +129,8 @@ pub struct ServerConfig {
     pub limits: LimitsConfig,
     /// Timeouts and caps of connections.
     pub connections: ConnectionLimits,
+    /// Where the time comes from (the system clock; tests set their own).
+    pub clock: Clock,
 }
 
 impl ServerConfig {
@@ -140,6 +144,7 @@ impl ServerConfig {
             public_url: None,
             limits: LimitsConfig::default(),
             connections: ConnectionLimits::default(),
+            clock: Clock::system(),
         }
     }
 

@@ -10,7 +10,6 @@ use crate::bodies::BodyGate;
 use crate::error::ServerError;
 use crate::service::Service;
 use crate::storage::{SqliteStorage, Storage};
-use crate::util::now;
 use crate::{ConnectionLimits, ServerConfig, connections, http};
 
 /// How often expired invites and old batch answers are deleted.
@@ -79,7 +78,7 @@ fn prepare(
         .take()
         .unwrap_or_else(|| format!("http://{}", reachable(addr)));
     let service = Service::new(storage, &config, &public_url);
-    service.ensure_key(now())?;
+    service.ensure_key(service.now())?;
     Ok(Arc::new(service))
 }
 
@@ -106,7 +105,7 @@ async fn sweep_periodically(service: Arc<Service>) {
     loop {
         every.tick().await;
         let service = Arc::clone(&service);
-        match tokio::task::spawn_blocking(move || service.sweep(now())).await {
+        match tokio::task::spawn_blocking(move || service.sweep(service.now())).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
             Err(e) => tracing::warn!(error = %e, "sweep task failed"),

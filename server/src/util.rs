@@ -34,14 +34,6 @@ pub(crate) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Unix seconds now.
-pub(crate) fn now() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-}
-
 /// A hash as the protocol carries it: exactly 43 characters of unpadded URL-safe base64 that
 /// decode to 32 bytes, in the one canonical spelling (so the text a client sent and the text the
 /// server answers are the same string).

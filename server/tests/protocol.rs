@@ -680,7 +680,7 @@ fn key_rotation_two_steps() {
     let keys = api.get("/v1/admin/keys", Some(ADMIN)).expect(200);
     assert_eq!(
         keys,
-        json!({"keys": [{"key_id": old.id(), "state": "current"}]})
+        json!({"keys": [{"key_id": old.id(), "state": "current", "users": 0, "identifiers": 0}]})
     );
 
     // The device holds four hashes under the old key (two of today's six left).
@@ -703,7 +703,10 @@ fn key_rotation_two_steps() {
     let keys = api.get("/v1/admin/keys", Some(ADMIN)).expect(200);
     assert_eq!(
         keys,
-        json!({"keys": [{"key_id": old.id(), "state": "current"}, {"key_id": next_id, "state": "next"}]})
+        json!({"keys": [
+            {"key_id": old.id(), "state": "current", "users": 0, "identifiers": 0},
+            {"key_id": next_id, "state": "next", "users": 0, "identifiers": 0}
+        ]})
     );
     api.put_user("u_ana", &[("phone", "+4915123456789")], true);
     // Clients still hash with the current key meanwhile.
@@ -726,7 +729,12 @@ fn key_rotation_two_steps() {
             &json!({}),
         )
         .expect(200);
-    assert_eq!(v, json!({"key_id": next_id, "state": "current"}));
+    assert_eq!(
+        v,
+        json!({"key_id": next_id, "state": "current", "retired": old.id(), "forced": false,
+               "coverage": {"users_current": 1, "users_next": 1, "identifiers_current": 1,
+                            "identifiers_next": 1, "users_short": 0}})
+    );
     api.post(
         &format!("/v1/admin/keys/{next_id}/activate"),
         Some(ADMIN),
@@ -741,7 +749,7 @@ fn key_rotation_two_steps() {
     .expect_error(404, "not_found");
     assert_eq!(
         api.get("/v1/admin/keys", Some(ADMIN)).expect(200),
-        json!({"keys": [{"key_id": next_id, "state": "current"}]})
+        json!({"keys": [{"key_id": next_id, "state": "current", "users": 1, "identifiers": 1}]})
     );
 
     // The old key is refused; the device re-hashes and re-syncs in full mode.

@@ -2,6 +2,7 @@
 //! vectors and fixtures live.
 
 pub mod net;
+pub mod world;
 
 use std::path::PathBuf;
 

@@ -9,87 +9,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer};
-use contactsync_core::upload::{Method, Response, SyncOptions, Transport, call};
-use contactsync_core::{
-    Config, Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport,
-};
-use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
-use contactsync_tests::net::{Fault, Faulty, Loopback, Outcome, put_user, register_open};
-use tempfile::TempDir;
-
-const ADMIN: &str = "admin-token-for-tests-0123456789";
-
-/// A server with its own directory.
-struct World {
-    dir: TempDir,
-    server: RunningServer,
-}
-
-impl World {
-    fn new(limits: LimitsConfig) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
-        config.limits = limits;
-        let server = contactsync_server::start(config).unwrap();
-        World { dir, server }
-    }
-
-    fn default() -> World {
-        World::new(LimitsConfig::default())
-    }
-
-    fn admin(&self) -> Loopback {
-        Loopback::new(&self.server.url(), Some(ADMIN))
-    }
-
-    /// A device: open registration, or vouched for a user.
-    fn device(&self, user_ref: Option<&str>) -> (Loopback, Registered) {
-        let registered: Registered = match user_ref {
-            None => register_open(&self.server.url()).unwrap(),
-            Some(user) => call(
-                &self.admin(),
-                Method::Post,
-                "/v1/admin/clients",
-                Some(&serde_json::json!({ "user_ref": user })),
-            )
-            .unwrap(),
-        };
-        (
-            Loopback::new(&self.server.url(), Some(&registered.token)),
-            registered,
-        )
-    }
-
-    fn put_user(&self, user_ref: &str, ids: &[(&str, &str)]) {
-        put_user(&self.admin(), user_ref, true, ids).unwrap();
-    }
-
-    fn delete_user(&self, user_ref: &str) {
-        let _: UserAnswer = contactsync_core::upload::get(
-            &self.admin(),
-            Method::Delete,
-            &format!("/v1/admin/users/{user_ref}"),
-        )
-        .unwrap();
-    }
-
-    fn server_db(&self) -> PathBuf {
-        self.dir.path().join("server.db")
-    }
-
-    fn engine(&self, name: &str) -> Engine {
-        Engine::open(
-            self.dir.path().join(format!("{name}.db")),
-            Config::with_region(Region::new("DE").unwrap()),
-        )
-        .unwrap()
-    }
-}
+use contactsync_core::upload::wire::Registered;
+use contactsync_core::upload::{Method, Response, SyncOptions, Transport};
+use contactsync_core::{Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport};
+use contactsync_server::LimitsConfig;
+use contactsync_tests::net::{Fault, Faulty, Loopback, Outcome, put_user};
+use contactsync_tests::world::World;
 
 fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
     let mut c = RawContact::new(id, name);
@@ -929,7 +855,7 @@ fn an_invite_makes_two_users_matched_contacts() {
     // Used once: a second redeem fails with a typed error.
     let err = bob.redeem_invite(&tb, &invite.code).unwrap_err();
     assert!(matches!(err, Error::Server { status: 404, .. }), "{err:?}");
-    let err = bob.redeem_invite(&tb, "7K3M-9QX2-RZ").unwrap_err();
+    let err = bob.redeem_invite(&tb, "7K3M-9QX2-R4HV-W8TB-Z").unwrap_err();
     assert!(
         matches!(err, Error::InvalidArgument(_)),
         "a mistyped code never leaves: {err:?}"

@@ -6,7 +6,7 @@
 //! followed by one check character.
 //!
 //! **Reading** is forgiving the way Crockford intends: any case, `I`/`L` read as `1`, `O` as `0`,
-//! hyphens and spaces ignored; and the code may arrive bare (`7K3M-9QX2-R`) or inside a QR/link
+//! hyphens and spaces ignored; and the code may arrive bare (`7K3M-9QX2-D`) or inside a QR/link
 //! payload: `https://<host>/i/<code>` (any host, any scheme, query and fragment ignored) or an
 //! app scheme `<scheme>://i/<code>`.
 //!
@@ -119,7 +119,7 @@ pub fn from_entropy(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Groups a canonical code in fours for people: `7K3M9QX2R` → `7K3M-9QX2-R`.
+/// Groups a canonical code in fours for people: `7K3M9QX2D` → `7K3M-9QX2-D`.
 pub fn display(canonical: &str) -> String {
     let mut out = String::with_capacity(canonical.len() + canonical.len() / 4);
     for (i, c) in canonical.chars().enumerate() {

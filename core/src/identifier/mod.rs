@@ -266,7 +266,7 @@ mod tests {
             ("mailto:Bob@Example.org", Some(IdentifierKind::Email)),
             ("google:1078543", Some(IdentifierKind::Account)),
             (
-                "https://example.app/i/7K3M-9QX2-R",
+                "https://example.app/i/7K3M-9QX2-D",
                 Some(IdentifierKind::Invite),
             ),
             ("@alice_01", Some(IdentifierKind::Handle)),

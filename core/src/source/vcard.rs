@@ -103,12 +103,14 @@ impl<R: BufRead> VCardReader<R> {
 
     fn start_card(&mut self, line: usize) -> CardText {
         self.entries += 1;
+        let text = String::from("BEGIN:VCARD\n");
         CardText {
             position: Position {
                 entry: self.entries,
                 line,
             },
-            text: String::from("BEGIN:VCARD\n"),
+            property_start: text.len(),
+            text,
             dropped: Vec::new(),
             too_large: false,
             skipping: false,
@@ -116,7 +118,6 @@ impl<R: BufRead> VCardReader<R> {
             charset: None,
             nested: 0,
             property: None,
-            property_start: 0,
         }
     }
 
@@ -170,16 +171,23 @@ impl<R: BufRead> VCardReader<R> {
             || matches!(self.buf.first(), Some(b' ' | b'\t'))
             || (card.skipping && self.buf.is_empty());
         if kind == Line::Overlong {
-            if !(continuation && card.skipping) {
-                // Drop the whole property, including lines of it already kept.
-                let field = if continuation {
-                    card.property.clone()
-                } else {
-                    property_name(&self.buf)
-                };
+            if !continuation {
+                // An over-long line that starts a property: the property before it is complete
+                // and stays; this one (with any continuation lines) is left out.
+                card.property = property_name(&self.buf);
+                card.property_start = card.text.len();
+                card.charset = None;
+                card.dropped.push(DroppedField {
+                    field: card.property.clone().unwrap_or_default(),
+                    line: self.lines.line_no(),
+                    reason: DropReason::TooLarge,
+                });
+            } else if !card.skipping {
+                // An over-long continuation: the whole property goes, including its lines
+                // already kept (and nothing before them).
                 card.text.truncate(card.property_start);
                 card.dropped.push(DroppedField {
-                    field: field.unwrap_or_default(),
+                    field: card.property.clone().unwrap_or_default(),
                     line: self.lines.line_no(),
                     reason: DropReason::TooLarge,
                 });

@@ -149,8 +149,9 @@ impl<'a> Session<'a> {
         }
         self.fetch_config()?;
         if state.cursor.is_none() {
-            // The first cursor is taken before the first batch: batch answers cover everything
-            // up to now, the changes feed everything after.
+            // The first cursor is where this client's feed begins (its registration), taken
+            // before the first batch: batch answers cover the set, and the feed everything
+            // addressed to the client since it registered (an invite redeemed before now).
             let head: ChangesAnswer = self.json(Method::Get, "/v1/changes", None)?;
             let cursor = checked_cursor(&head.cursor)?;
             self.store.write(|tx| st::set_cursor(tx, Some(cursor)))?;

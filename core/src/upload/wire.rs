@@ -229,6 +229,63 @@ pub struct UserAnswer {
     pub identifiers: u32,
 }
 
+/// One user of `POST /v1/admin/users` (a bulk upsert).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// The app's reference of the user.
+    pub user_ref: String,
+    /// Whether clients may find this user.
+    #[serde(default = "yes")]
+    pub discoverable: bool,
+    /// Every identifier of the user (replaces what was registered).
+    pub identifiers: Vec<UserIdentifier>,
+}
+
+/// `POST /v1/admin/users` request: users registered or replaced in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersRequest {
+    /// The users (each at most once).
+    pub users: Vec<UserEntry>,
+}
+
+/// `POST /v1/admin/users` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersAnswer {
+    /// Users registered or replaced.
+    pub users: u32,
+    /// Their identifiers.
+    pub identifiers: u32,
+}
+
+/// `GET /v1/admin/users/{user_ref}` answer: what the server holds of a user, never a value or a
+/// hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The user.
+    pub user_ref: String,
+    /// Whether clients may find the user.
+    pub discoverable: bool,
+    /// Unix seconds of the last registration or change.
+    pub updated_at: i64,
+    /// Per key (current first, then next): how many identifiers, of which kinds.
+    pub keys: Vec<UserKeyInfo>,
+}
+
+/// A user's identifiers under one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserKeyInfo {
+    /// The key.
+    pub key_id: String,
+    /// `current` or `next`.
+    pub state: String,
+    /// How many identifiers.
+    pub identifiers: u64,
+    /// How many of each kind (`unknown`: registered before the server kept kinds).
+    pub kinds: std::collections::BTreeMap<String, u64>,
+}
+
 /// A key as the admin API lists it (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
@@ -236,6 +293,55 @@ pub struct KeyInfo {
     pub key_id: String,
     /// `current`, `next` or `retired`.
     pub state: String,
+    /// `GET /v1/admin/keys`: users with at least one identifier under the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    /// `GET /v1/admin/keys`: identifiers hashed under the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifiers: Option<u64>,
+}
+
+/// `POST /v1/admin/keys/{key_id}/activate` request (the body may be empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// Activate even though some users have fewer identifiers under the next key than under the
+    /// current one (they are lost to every device until registered again).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// How far the re-registration under the next key has come: what activation would keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCoverage {
+    /// Users with identifiers under the current key.
+    pub users_current: u64,
+    /// Users with identifiers under the next key.
+    pub users_next: u64,
+    /// Identifiers under the current key.
+    pub identifiers_current: u64,
+    /// Identifiers under the next key.
+    pub identifiers_next: u64,
+    /// Users with fewer identifiers under the next key than under the current one: activation
+    /// makes them undiscoverable (or discoverable by fewer identifiers).
+    pub users_short: u64,
+}
+
+/// `POST /v1/admin/keys/{key_id}/activate` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivateAnswer {
+    /// The key now current.
+    pub key_id: String,
+    /// `current`.
+    pub state: String,
+    /// The key retired (deleted with everything hashed under it); `None` when the key was current
+    /// already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<String>,
+    /// The counts at activation.
+    pub coverage: KeyCoverage,
+    /// Whether users were lost on purpose (`force`).
+    pub forced: bool,
 }
 
 /// `GET /v1/admin/keys` answer.
@@ -293,6 +399,9 @@ pub struct ErrorBody {
     /// `too_large`: body bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u32>,
+    /// `key_incomplete`: the counts that refused the activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<KeyCoverage>,
 }
 
 /// The stable error codes of v1.
@@ -309,6 +418,9 @@ pub mod codes {
     pub const KEY_ROTATED: &str = "key_rotated";
     /// 409: a batch id reused with a different body.
     pub const BATCH_CONFLICT: &str = "batch_conflict";
+    /// 409: activating the next key would lose users not registered under it; `coverage` has
+    /// the counts.
+    pub const KEY_INCOMPLETE: &str = "key_incomplete";
     /// 413: the batch or body is too large.
     pub const TOO_LARGE: &str = "too_large";
     /// 429: wait `Retry-After` seconds.

@@ -25,8 +25,8 @@ mod sqlite;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use contactsync_core::Digest;
 use contactsync_core::upload::wire::DeletedCounts;
+use contactsync_core::{Digest, IdentifierKind};
 
 use crate::error::ServerError;
 
@@ -96,6 +96,10 @@ pub struct ClientRecord {
     /// New hashes the client may still add without charge after a key rotation: the size of
     /// the set it replaced (docs/protocol.md, "Quota").
     pub rekey_allowance: u64,
+    /// Where the client's change feed begins: the head of the feed when it registered. A client
+    /// without a cursor starts here, so a change addressed to it between its registration and
+    /// its first sync (an invite of its redeemed) is never skipped.
+    pub feed_start: u64,
 }
 
 /// A client's rate and quota counters.
@@ -109,6 +113,26 @@ pub struct Usage {
     pub rate_minute: i64,
     /// Requests in that minute.
     pub rate_count: u32,
+}
+
+/// An app user, as the backend registered them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Whether clients may find the user.
+    pub discoverable: bool,
+    /// Unix seconds of the last registration or change.
+    pub updated_at: i64,
+}
+
+/// What is hashed under one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCount {
+    /// The key.
+    pub key_id: String,
+    /// Users with at least one hash under it.
+    pub users: u64,
+    /// Users' hashes under it.
+    pub identifiers: u64,
 }
 
 /// A batch's stored answer, kept for idempotency.
@@ -261,16 +285,29 @@ pub trait Transaction {
         discoverable: bool,
         updated_at: i64,
     ) -> Result<(), ServerError>;
+    /// A user.
+    fn user(&mut self, user_ref: &str) -> Result<Option<UserRecord>, ServerError>;
     /// Every hash of a user, with its key id.
     fn user_hashes(&mut self, user_ref: &str) -> Result<Vec<(String, Digest)>, ServerError>;
-    /// Makes `digests` the user's hashes under `key_id`: the user's other hashes under that key
-    /// go, and a hash another user held moves to this one.
+    /// How many hashes a user has per key and identifier kind (`None`: a hash stored before
+    /// kinds were kept).
+    fn user_hash_counts(
+        &mut self,
+        user_ref: &str,
+    ) -> Result<Vec<(String, Option<IdentifierKind>, u64)>, ServerError>;
+    /// Makes `digests` (each with the kind of identifier it hashes) the user's hashes under
+    /// `key_id`: the user's other hashes under that key go, and a hash another user held moves
+    /// to this one.
     fn set_user_hashes(
         &mut self,
         user_ref: &str,
         key_id: &str,
-        digests: &[Digest],
+        digests: &[(IdentifierKind, Digest)],
     ) -> Result<(), ServerError>;
+    /// Users and their hashes per key.
+    fn key_counts(&mut self) -> Result<Vec<KeyCount>, ServerError>;
+    /// How many users have fewer hashes under `next` than under `current`.
+    fn users_short(&mut self, current: &str, next: &str) -> Result<u64, ServerError>;
     /// Deletes a user and its hashes; `false` if there was none.
     fn delete_user(&mut self, user_ref: &str) -> Result<bool, ServerError>;
 

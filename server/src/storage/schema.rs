@@ -121,8 +121,56 @@ CREATE TABLE receipts (
     invites          INTEGER NOT NULL
 ) STRICT;
 ",
+    // 2: where each client's change feed begins (the feed's head when it registered). Clients
+    // registered before have no such point: theirs is the feed's start, so a change addressed to
+    // them is never skipped (at worst, a hash's latest state is reported again). And the kind of
+    // identifier each user hash is of (so an operator can see what a user has under each key,
+    // never the value); NULL for hashes stored before.
+    r"
+ALTER TABLE clients ADD COLUMN feed_start INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE user_hashes ADD COLUMN kind TEXT;
+",
 ];
 
 /// The schema version this server writes.
 #[allow(clippy::cast_possible_wrap, reason = "a handful of migrations")]
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::MIGRATIONS;
+    use crate::storage::{SqliteStorage, Storage};
+
+    /// A client registered before migration 2 gets the feed's start as its first cursor (nothing
+    /// addressed to it before the upgrade is skipped); its users' hashes keep no kind.
+    #[test]
+    fn version_1_databases_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO clients (client_id, token_sha256, user_ref, created_at)
+                     VALUES ('c_old', x'00', 'u_1', 0);
+                 INSERT INTO keys VALUES ('k_1', x'01', 'current', 0);
+                 INSERT INTO users VALUES ('u_1', 1, 0);
+                 INSERT INTO user_hashes VALUES ('k_1', x'02', 'u_1');",
+            )
+            .unwrap();
+        }
+        let storage = SqliteStorage::open(&path).unwrap();
+        let mut tx = storage.read().unwrap();
+        let client = tx.client("c_old").unwrap().unwrap();
+        assert_eq!(client.feed_start, 0);
+        assert_eq!(client.user_ref.as_deref(), Some("u_1"));
+        // A user hash from before kinds were kept: counted, of no known kind.
+        assert_eq!(
+            tx.user_hash_counts("u_1").unwrap(),
+            vec![("k_1".to_owned(), None, 1)]
+        );
+    }
+}

@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use contactsync_core::Digest;
 use contactsync_core::upload::wire::DeletedCounts;
+use contactsync_core::{Digest, IdentifierKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::schema::{LATEST, MIGRATIONS};
 use super::{
-    ChangeRecord, ClientRecord, InviteRecord, KeyRecord, KeyState, ReceiptRecord, Storage,
-    StoredBatch, Transaction, Usage,
+    ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, ReceiptRecord,
+    Storage, StoredBatch, Transaction, Usage, UserRecord,
 };
 use crate::error::ServerError;
 
@@ -235,6 +235,7 @@ fn client_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
         user_ref: row.get(1)?,
         set_key_id: row.get(2)?,
         rekey_allowance: to_u64(row.get(3)?),
+        feed_start: to_u64(row.get(4)?),
     })
 }
 
@@ -313,9 +314,9 @@ impl Transaction for SqliteTx<'_> {
     ) -> Result<(), ServerError> {
         self.conn()?
             .prepare_cached(
-                "INSERT INTO clients
-                     (client_id, token_sha256, user_ref, created_at, set_key_id, rekey_allowance)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO clients (client_id, token_sha256, user_ref, created_at, set_key_id,
+                                      rekey_allowance, feed_start)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 client.client_id,
@@ -324,6 +325,7 @@ impl Transaction for SqliteTx<'_> {
                 created_at,
                 client.set_key_id,
                 to_i64(client.rekey_allowance),
+                to_i64(client.feed_start),
             ])?;
         Ok(())
     }
@@ -335,7 +337,7 @@ impl Transaction for SqliteTx<'_> {
         Ok(self
             .conn()?
             .prepare_cached(
-                "SELECT client_id, user_ref, set_key_id, rekey_allowance FROM clients
+                "SELECT client_id, user_ref, set_key_id, rekey_allowance, feed_start FROM clients
                  WHERE token_sha256 = ?1",
             )?
             .query_row([&token_sha256[..]], client_row)
@@ -346,7 +348,7 @@ impl Transaction for SqliteTx<'_> {
         Ok(self
             .conn()?
             .prepare_cached(
-                "SELECT client_id, user_ref, set_key_id, rekey_allowance FROM clients
+                "SELECT client_id, user_ref, set_key_id, rekey_allowance, feed_start FROM clients
                  WHERE client_id = ?1",
             )?
             .query_row([client_id], client_row)
@@ -583,6 +585,74 @@ impl Transaction for SqliteTx<'_> {
         Ok(())
     }
 
+    fn user(&mut self, user_ref: &str) -> Result<Option<UserRecord>, ServerError> {
+        Ok(self
+            .conn()?
+            .prepare_cached("SELECT discoverable, updated_at FROM users WHERE user_ref = ?1")?
+            .query_row([user_ref], |r| {
+                Ok(UserRecord {
+                    discoverable: r.get(0)?,
+                    updated_at: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn user_hash_counts(
+        &mut self,
+        user_ref: &str,
+    ) -> Result<Vec<(String, Option<IdentifierKind>, u64)>, ServerError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id, kind, count(*) FROM user_hashes WHERE user_ref = ?1
+             GROUP BY key_id, kind ORDER BY key_id, kind",
+        )?;
+        let rows = stmt.query_map([user_ref], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key_id, kind, n) = row?;
+            let kind = kind.and_then(|k| IdentifierKind::ALL.into_iter().find(|c| c.as_str() == k));
+            out.push((key_id, kind, to_u64(n)));
+        }
+        Ok(out)
+    }
+
+    fn key_counts(&mut self) -> Result<Vec<KeyCount>, ServerError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT k.key_id, count(DISTINCT h.user_ref), count(h.digest)
+             FROM keys k LEFT JOIN user_hashes h ON h.key_id = k.key_id
+             GROUP BY k.key_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KeyCount {
+                key_id: r.get(0)?,
+                users: to_u64(r.get(1)?),
+                identifiers: to_u64(r.get(2)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn users_short(&mut self, current: &str, next: &str) -> Result<u64, ServerError> {
+        let n: i64 = self
+            .conn()?
+            .prepare_cached(
+                "SELECT count(*) FROM (
+                 SELECT sum(key_id = ?1) AS under_current, sum(key_id = ?2) AS under_next
+                 FROM user_hashes WHERE key_id IN (?1, ?2) GROUP BY user_ref)
+             WHERE under_next < under_current",
+            )?
+            .query_row([current, next], |r| r.get(0))?;
+        Ok(to_u64(n))
+    }
+
     fn user_hashes(&mut self, user_ref: &str) -> Result<Vec<(String, Digest)>, ServerError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
@@ -603,17 +673,18 @@ impl Transaction for SqliteTx<'_> {
         &mut self,
         user_ref: &str,
         key_id: &str,
-        digests: &[Digest],
+        digests: &[(IdentifierKind, Digest)],
     ) -> Result<(), ServerError> {
         let conn = self.conn()?;
         conn.prepare_cached("DELETE FROM user_hashes WHERE user_ref = ?1 AND key_id = ?2")?
             .execute([user_ref, key_id])?;
         let mut insert = conn.prepare_cached(
-            "INSERT INTO user_hashes (key_id, digest, user_ref) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key_id, digest) DO UPDATE SET user_ref = excluded.user_ref",
+            "INSERT INTO user_hashes (key_id, digest, user_ref, kind) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key_id, digest)
+                 DO UPDATE SET user_ref = excluded.user_ref, kind = excluded.kind",
         )?;
-        for d in digests {
-            insert.execute(params![key_id, &d.0[..], user_ref])?;
+        for (kind, d) in digests {
+            insert.execute(params![key_id, &d.0[..], user_ref, kind.as_str()])?;
         }
         Ok(())
     }

@@ -270,13 +270,28 @@ impl Api {
         assert_eq!(v["identifiers"], identifiers.len());
     }
 
-    /// The head cursor.
-    pub fn cursor(&self, token: &str) -> String {
+    /// Where the client's feed begins (a call without `since`: its registration).
+    pub fn first_cursor(&self, token: &str) -> String {
         let v = self.get("/v1/changes", Some(token)).expect(200);
         assert_eq!(v["gained"], json!([]));
         assert_eq!(v["lost"], json!([]));
         assert_eq!(v["more"], false);
         v["cursor"].as_str().unwrap().to_owned()
+    }
+
+    /// The head cursor: the feed followed from its first cursor to the end (the changes on the
+    /// way are skipped).
+    pub fn cursor(&self, token: &str) -> String {
+        let mut cursor = self.first_cursor(token);
+        loop {
+            let v = self
+                .get(&format!("/v1/changes?since={cursor}"), Some(token))
+                .expect(200);
+            v["cursor"].as_str().unwrap().clone_into(&mut cursor);
+            if v["more"] == false {
+                return cursor;
+            }
+        }
     }
 }
 

@@ -17,10 +17,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_core::identifier::invite;
 use contactsync_core::upload::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
-    InviteRequest, KeyInfo, KeysAnswer, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode,
-    RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserRequest, VouchRequest,
+    InviteRequest, KeyInfo, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode, RedeemAnswer,
+    RedeemRequest, Registered, RevokeAnswer, VouchRequest,
 };
-use contactsync_core::{Digest, HashKey, Identifier, IdentifierKind, Region};
+use contactsync_core::{Digest, HashKey, IdentifierKind};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -28,10 +28,13 @@ use crate::error::{ApiError, LimitReason, ServerError};
 use crate::storage::{
     ClientRecord, KeyRecord, KeyState, ReceiptRecord, Storage, StoredBatch, Transaction, Usage,
 };
+mod keys;
+mod users;
+
 use crate::util::{
     parse_hash, random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref,
 };
-use crate::{LimitsConfig, ServerConfig};
+use crate::{Clock, LimitsConfig, ServerConfig};
 
 const MINUTE: i64 = 60;
 const DAY: i64 = 86_400;
@@ -78,6 +81,7 @@ pub(crate) struct Service {
     open_registration: bool,
     admin_token_sha256: [u8; 32],
     public_url: String,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Service {
@@ -97,7 +101,14 @@ impl Service {
             open_registration: config.open_registration,
             admin_token_sha256: sha256(config.admin_token.as_bytes()),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            clock: config.clock.clone(),
         }
+    }
+
+    /// Unix seconds now. Rules that count in a time window read it again inside their write
+    /// transaction (see [`Service::charge_request`]).
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub(crate) fn limits(&self) -> LimitsConfig {
@@ -146,7 +157,6 @@ impl Service {
     pub(crate) fn authenticate_client(
         &self,
         token: Option<&str>,
-        now: i64,
     ) -> Result<ClientRecord, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
@@ -156,7 +166,7 @@ impl Service {
         let client = tx
             .client_by_token(&sha256(token.as_bytes()))?
             .ok_or(ApiError::Unauthorized)?;
-        self.charge_request(&mut *tx, &client.client_id, now)?;
+        self.charge_request(&mut *tx, &client.client_id)?;
         tx.commit()?;
         Ok(client)
     }
@@ -166,12 +176,7 @@ impl Service {
     /// A replay (a batch id stored with the same body) is answered from the authenticating
     /// transaction, before the rate is charged: "changes nothing" holds for the rate counter too,
     /// and a replay costs the server one lookup.
-    pub(crate) fn post_batch(
-        &self,
-        token: Option<&str>,
-        body: &[u8],
-        now: i64,
-    ) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn post_batch(&self, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
             return Err(ApiError::Forbidden("this endpoint needs a client token"));
@@ -204,9 +209,9 @@ impl Service {
             // Dropped without a commit: nothing was written.
             return Ok(stored.answer);
         }
-        self.charge_request(&mut *tx, &client.client_id, now)?;
+        self.charge_request(&mut *tx, &client.client_id)?;
         tx.commit()?;
-        self.batch(&client, body, now)
+        self.batch(&client, body)
     }
 
     /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
@@ -226,33 +231,30 @@ impl Service {
     }
 
     /// The admin token or a client token (`GET /v1/config`).
-    pub(crate) fn authenticate_any(
-        &self,
-        token: Option<&str>,
-        now: i64,
-    ) -> Result<Caller, ApiError> {
+    pub(crate) fn authenticate_any(&self, token: Option<&str>) -> Result<Caller, ApiError> {
         match token {
             Some(t) if self.is_admin(t) => Ok(Caller::Admin),
-            _ => self.authenticate_client(token, now).map(Caller::Client),
+            _ => self.authenticate_client(token).map(Caller::Client),
         }
     }
 
     /// Counts a request in the client's one-minute window; refuses it when the window is full.
-    fn charge_request(
-        &self,
-        tx: &mut dyn Transaction,
-        client_id: &str,
-        now: i64,
-    ) -> Result<(), ApiError> {
+    ///
+    /// The time is read here, inside the write transaction: a request that waited for the lock
+    /// counts in the window of when it is charged. And the window only moves forward: a request
+    /// whose clock reads an earlier minute (another instance's clock a little behind) counts in
+    /// the stored, newer window instead of resetting it.
+    fn charge_request(&self, tx: &mut dyn Transaction, client_id: &str) -> Result<(), ApiError> {
+        let now = self.now();
         let minute = now.div_euclid(MINUTE);
         let mut usage = tx.usage(client_id)?.unwrap_or_default();
-        if usage.rate_minute != minute {
+        if minute > usage.rate_minute {
             usage.rate_minute = minute;
             usage.rate_count = 0;
         }
         if usage.rate_count >= self.limits.requests_per_minute {
             return Err(ApiError::TooManyRequests {
-                retry_after_s: seconds(MINUTE - now.rem_euclid(MINUTE)),
+                retry_after_s: seconds((usage.rate_minute + 1) * MINUTE - now),
                 reason: LimitReason::Rate,
             });
         }
@@ -261,10 +263,11 @@ impl Service {
         Ok(())
     }
 
-    /// What is left of today's budget.
+    /// What is left of today's budget. A stored day ahead of `now`'s (another instance's
+    /// clock) is the day that counts: windows only move forward.
     fn remaining_today(&self, usage: Option<Usage>, now: i64) -> u32 {
         let used = usage
-            .filter(|u| u.quota_day == now.div_euclid(DAY))
+            .filter(|u| u.quota_day >= now.div_euclid(DAY))
             .map_or(0, |u| u.quota_used);
         let left = u64::from(self.limits.daily_new_identifiers).saturating_sub(used);
         u32::try_from(left).unwrap_or(u32::MAX)
@@ -293,14 +296,17 @@ impl Service {
     }
 
     fn register(&self, user_ref: Option<String>, now: i64) -> Result<Registered, ApiError> {
+        let token = random_id::<32>("t_")?;
+        let mut tx = self.storage.write()?;
+        // The feed's head now, in the registering transaction: every change recorded after it
+        // (an invite of this client's redeemed before its first sync) is in its feed.
         let client = ClientRecord {
             client_id: random_id::<16>("c_")?,
             user_ref,
             set_key_id: None,
             rekey_allowance: 0,
+            feed_start: tx.head_seq()?,
         };
-        let token = random_id::<32>("t_")?;
-        let mut tx = self.storage.write()?;
         tx.insert_client(&client, &sha256(token.as_bytes()), now)?;
         tx.commit()?;
         Ok(Registered {
@@ -313,8 +319,9 @@ impl Service {
     // --- config ---
 
     /// `GET /v1/config`.
-    pub(crate) fn config(&self, caller: &Caller, now: i64) -> Result<ConfigAnswer, ApiError> {
+    pub(crate) fn config(&self, caller: &Caller) -> Result<ConfigAnswer, ApiError> {
         let mut tx = self.storage.read()?;
+        let now = self.now();
         let (current, _) = keys(&mut *tx)?;
         let remaining_today = match caller {
             Caller::Admin => self.limits.daily_new_identifiers,
@@ -351,7 +358,7 @@ impl Service {
 
     /// A batch of an authenticated client: the exact answer bytes (stored, for a replay to get
     /// them again).
-    fn batch(&self, client: &ClientRecord, body: &[u8], now: i64) -> Result<Vec<u8>, ApiError> {
+    fn batch(&self, client: &ClientRecord, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         let request: BatchRequest = parse_json(body)?;
         if request.add.len() + request.remove.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
@@ -375,6 +382,8 @@ impl Service {
         let body_sha256 = sha256(body);
 
         let mut tx = self.storage.write()?;
+        // The day the quota counts in is read inside the transaction (see `charge_request`).
+        let now = self.now();
         let client = tx
             .client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
@@ -470,15 +479,16 @@ impl Service {
         let free = new_hashes.min(allowance);
         allowance -= free;
         let charged = new_hashes - free;
+        // The day moves only forward (as the rate window does in `charge_request`).
         let day = now.div_euclid(DAY);
         let mut usage = tx.usage(id)?.unwrap_or_default();
-        if usage.quota_day != day {
+        if day > usage.quota_day {
             usage.quota_day = day;
             usage.quota_used = 0;
         }
         if usage.quota_used + charged > u64::from(self.limits.daily_new_identifiers) {
             return Err(ApiError::TooManyRequests {
-                retry_after_s: seconds(DAY - now.rem_euclid(DAY)),
+                retry_after_s: seconds((usage.quota_day + 1) * DAY - now),
                 reason: LimitReason::DailyQuota,
             });
         }
@@ -502,11 +512,13 @@ impl Service {
         let (since, limit) = parse_changes_query(query.unwrap_or(""))?;
         let mut tx = self.storage.read()?;
         let head = tx.head_seq()?;
+        // A client's first cursor is where its feed begins, not the head: changes addressed to
+        // it since it registered (a redeemed invite of its) come with its next call.
         let Some(since) = since else {
             return Ok(ChangesAnswer {
                 gained: Vec::new(),
                 lost: Vec::new(),
-                cursor: head.to_string(),
+                cursor: client.feed_start.min(head).to_string(),
                 more: false,
             });
         };
@@ -698,140 +710,6 @@ impl Service {
         })
     }
 
-    // --- admin: users ---
-
-    /// `PUT /v1/admin/users/{user_ref}`.
-    pub(crate) fn put_user(
-        &self,
-        user_ref: &str,
-        body: &[u8],
-        now: i64,
-    ) -> Result<UserAnswer, ApiError> {
-        check_user_ref(user_ref)?;
-        let request: UserRequest = parse_json(body)?;
-        if request.identifiers.len() > self.limits.max_batch as usize {
-            return Err(self.too_large());
-        }
-        let mut identifiers = BTreeSet::new();
-        for (i, given) in request.identifiers.iter().enumerate() {
-            let kind = IdentifierKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == given.kind)
-                .ok_or_else(|| ApiError::malformed(format!("identifiers[{i}]: unknown kind")))?;
-            let parsed = Identifier::parse(kind, &given.value, Region::default()).map_err(|e| {
-                ApiError::malformed(format!("identifiers[{i}]: not valid ({})", e.code()))
-            })?;
-            if parsed.canonical() != given.value {
-                return Err(ApiError::malformed(format!(
-                    "identifiers[{i}]: not in canonical form (docs/identifiers.md)"
-                )));
-            }
-            identifiers.insert((kind, given.value.as_str()));
-        }
-
-        let mut tx = self.storage.write()?;
-        let (current, next) = keys(&mut *tx)?;
-        let hashed = |key: &KeyRecord| -> Result<Vec<Digest>, ApiError> {
-            let key = hash_key(key)?;
-            Ok(identifiers
-                .iter()
-                .map(|(kind, value)| key.hash_parts(*kind, value))
-                .collect())
-        };
-        let new_current = hashed(&current)?;
-        let mut affected: BTreeSet<Digest> = current_hashes(&mut *tx, user_ref, &current)?;
-        affected.extend(new_current.iter().copied());
-        // Hiding a user hides their open invites too (and showing them shows them again).
-        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
-        let affected: Vec<Digest> = affected.into_iter().collect();
-        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        tx.put_user(user_ref, request.discoverable, now)?;
-        tx.set_user_hashes(user_ref, &current.key_id, &new_current)?;
-        if let Some(next) = &next {
-            tx.set_user_hashes(user_ref, &next.key_id, &hashed(next)?)?;
-        }
-        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
-        tx.commit()?;
-        Ok(UserAnswer {
-            user_ref: user_ref.to_owned(),
-            identifiers: u32::try_from(identifiers.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    /// `DELETE /v1/admin/users/{user_ref}`. An unknown user answers 200 with 0 identifiers: a
-    /// backend retrying a deletion must not see an error.
-    pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
-        check_user_ref(user_ref)?;
-        let mut tx = self.storage.write()?;
-        let (current, _) = keys(&mut *tx)?;
-        let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
-            .into_iter()
-            .collect();
-        // A user who left is no longer found through their open invites either: they close.
-        let mut affected: BTreeSet<Digest> = old.iter().copied().collect();
-        affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
-        let affected: Vec<Digest> = affected.into_iter().collect();
-        let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        tx.delete_user(user_ref)?;
-        tx.delete_invites_of(user_ref)?;
-        let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
-        record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
-        tx.commit()?;
-        Ok(UserAnswer {
-            user_ref: user_ref.to_owned(),
-            identifiers: u32::try_from(old.len()).unwrap_or(u32::MAX),
-        })
-    }
-
-    // --- admin: keys ---
-
-    /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
-    /// during a rotation answers the same next key: a retry must not discard registrations).
-    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
-        let mut tx = self.storage.write()?;
-        if let (_, Some(next)) = keys(&mut *tx)? {
-            return Ok((false, key_info(&next)));
-        }
-        let key = new_key(KeyState::Next, now)?;
-        tx.insert_key(&key)?;
-        tx.commit()?;
-        tracing::info!(key_id = %key.key_id, "created the next hashing key");
-        Ok((true, key_info(&key)))
-    }
-
-    /// `POST /v1/admin/keys/{key_id}/activate`. Activating the current key again is a no-op.
-    pub(crate) fn activate_key(&self, key_id: &str) -> Result<KeyInfo, ApiError> {
-        let mut tx = self.storage.write()?;
-        let (current, next) = keys(&mut *tx)?;
-        if current.key_id == key_id {
-            return Ok(key_info(&current));
-        }
-        let next = next
-            .filter(|n| n.key_id == key_id)
-            .ok_or(ApiError::NotFound("no such next key"))?;
-        tx.delete_key(&current.key_id)?;
-        tx.set_key_state(&next.key_id, KeyState::Current)?;
-        tx.commit()?;
-        tracing::info!(key_id = %next.key_id, retired = %current.key_id, "activated a hashing key");
-        Ok(KeyInfo {
-            key_id: next.key_id,
-            state: KeyState::Current.as_str().to_owned(),
-        })
-    }
-
-    /// `GET /v1/admin/keys`.
-    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
-        let mut tx = self.storage.read()?;
-        let (current, next) = keys(&mut *tx)?;
-        Ok(KeysAnswer {
-            keys: std::iter::once(&current)
-                .chain(next.as_ref())
-                .map(key_info)
-                .collect(),
-        })
-    }
-
     // --- admin: match ---
 
     /// `POST /v1/admin/match`: a read transaction, nothing written.
@@ -891,6 +769,8 @@ fn key_info(key: &KeyRecord) -> KeyInfo {
     KeyInfo {
         key_id: key.key_id.clone(),
         state: key.state.as_str().to_owned(),
+        users: None,
+        identifiers: None,
     }
 }
 

@@ -1,0 +1,613 @@
+//! `contactsync admin ...`: the app backend's side of a discovery server — its users (one at a
+//! time, in bulk from a file, looked up) and the hashing keys (the two-step rotation, with the
+//! counts that tell whether the re-registration is complete).
+//!
+//! Identifiers are normalised here, on the operator's machine, and sent in canonical form; the
+//! server hashes them on receipt and keeps only the hashes.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
+use contactsync_core::upload::wire::{
+    ActivateAnswer, ActivateRequest, ConfigAnswer, KeyInfo, KeysAnswer, UserAnswer, UserEntry,
+    UserIdentifier, UserInfo, UserRequest, UsersAnswer, UsersRequest,
+};
+use contactsync_core::upload::{Method, call};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::UsageError;
+use crate::commands::Failure;
+use crate::net_commands::{admin_token, net_failure, segment, server_url, transport};
+use crate::store_commands::write_json;
+use crate::transport::{HttpTransport, ServerUrl};
+
+/// Options of the admin verbs.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The server's base URL.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Print the server's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Register, replace, look up or delete app users.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Rotate the hashing key: `rotate`, register every user again, `activate`.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Register a user with these identifiers (replacing any registered before). Each is
+    /// `kind:value` (`phone:`, `email:`, `handle:`, `account:`, `invite:`) or a value whose kind
+    /// is guessed (`+4915123456789`, `ana@example.org`, `google:1078543`, `@ana`).
+    Put {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The app's opaque reference of the user.
+        #[arg(long, value_name = "REF")]
+        user_ref: String,
+        /// Keep the user but let nobody find them.
+        #[arg(long)]
+        hidden: bool,
+        /// Default region for national-format phone numbers (see `normalize`).
+        #[arg(long, value_name = "CC")]
+        region: Option<String>,
+        /// The identifiers.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Register or replace many users from a file (`-`: standard input), one JSON object per
+    /// line: `{"user_ref": "u_1", "identifiers": ["+4915123456789", "email:ana@example.org"]}`
+    /// (`"discoverable": false` hides a user). Sent in bulk requests of up to the server's
+    /// `max_batch`; each request is one transaction. This is the re-registration of a rotation.
+    Import {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Default region for national-format phone numbers (see `normalize`).
+        #[arg(long, value_name = "CC")]
+        region: Option<String>,
+        /// The file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// What the server holds of a user: discoverable or not, and per key how many identifiers
+    /// of which kinds (never a value).
+    Get {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The app's opaque reference of the user.
+        #[arg(long, value_name = "REF")]
+        user_ref: String,
+    },
+    /// Delete a user (they are lost to every device that had found them).
+    Delete {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The app's opaque reference of the user.
+        #[arg(long, value_name = "REF")]
+        user_ref: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create the next key (registrations are then hashed under both).
+    Rotate {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Make the next key current; devices re-sync in full. Refused while users have fewer
+    /// identifiers under the next key than under the current one (they would be found by
+    /// nobody), unless `--force`.
+    Activate {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The key's id, as `rotate` printed it.
+        key_id: String,
+        /// Activate even though users not registered again are lost.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the keys, their states and the users and identifiers under each (never secrets).
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// `contactsync admin ...`.
+pub fn run(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, Failure> {
+    match what {
+        AdminCommand::User { action } => match action {
+            UserCommand::Put {
+                admin,
+                user_ref,
+                hidden,
+                region,
+                ids,
+            } => {
+                let region = crate::resolve_region(region.as_deref())?;
+                user_put(
+                    out,
+                    &Admin::connect(&admin)?,
+                    region,
+                    &user_ref,
+                    hidden,
+                    &ids,
+                    admin.json,
+                )
+            }
+            UserCommand::Import {
+                admin,
+                region,
+                file,
+            } => {
+                let region = crate::resolve_region(region.as_deref())?;
+                user_import(out, &Admin::connect(&admin)?, region, &file, admin.json)
+            }
+            UserCommand::Get { admin, user_ref } => {
+                user_get(out, &Admin::connect(&admin)?, &user_ref, admin.json)
+            }
+            UserCommand::Delete { admin, user_ref } => {
+                user_delete(out, &Admin::connect(&admin)?, &user_ref, admin.json)
+            }
+        },
+        AdminCommand::Key { action } => match action {
+            KeyCommand::Rotate { admin } => key_rotate(out, &Admin::connect(&admin)?, admin.json),
+            KeyCommand::Activate {
+                admin,
+                key_id,
+                force,
+            } => key_activate(out, &Admin::connect(&admin)?, &key_id, force, admin.json),
+            KeyCommand::List { admin } => key_list(out, &Admin::connect(&admin)?, admin.json),
+        },
+    }
+}
+
+/// The connection of the admin verbs.
+#[derive(Debug)]
+struct Admin {
+    server: ServerUrl,
+    transport: HttpTransport,
+}
+
+impl Admin {
+    /// Connects with `--admin-token` or `$CONTACTSYNC_ADMIN_TOKEN`.
+    fn connect(args: &AdminArgs) -> Result<Self, Failure> {
+        let server = server_url(&args.server)?;
+        let token = admin_token(args.admin_token.as_deref())?;
+        let transport = transport(&server, Some(&token))?;
+        Ok(Admin { server, transport })
+    }
+
+    fn call<A: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<A, Failure> {
+        call(&self.transport, method, path, body)
+            .map_err(|e| net_failure("admin request to", &self.server, &e))
+    }
+
+    /// A bodiless call on `/v1/admin/users/{user_ref}`.
+    fn user<A: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        user_ref: &str,
+    ) -> Result<A, Failure> {
+        let path = format!("/v1/admin/users/{}", segment(user_ref));
+        self.call(method, &path, None::<&()>)
+    }
+}
+
+/// An identifier as the admin typed it: `kind:value`, or a value whose kind is guessed.
+pub(crate) fn admin_identifier(
+    normalizer: Normalizer,
+    raw: &str,
+) -> Result<UserIdentifier, Failure> {
+    canonical(normalizer, raw).map_err(|e| UsageError(e).into())
+}
+
+/// [`admin_identifier`], with the reason as text.
+fn canonical(normalizer: Normalizer, raw: &str) -> Result<UserIdentifier, String> {
+    let explicit = raw
+        .split_once(':')
+        .and_then(|(k, v)| k.parse::<IdentifierKind>().ok().map(|k| (k, v)));
+    let result = match explicit {
+        Some((kind, value)) => normalizer.normalize(kind, value),
+        None => normalizer.normalize_auto(raw),
+    };
+    let id = result.map_err(|e| format!("identifier {raw:?}: {}", e.code()))?;
+    Ok(UserIdentifier {
+        kind: id.kind().as_str().to_owned(),
+        value: id.canonical().to_owned(),
+    })
+}
+
+/// `contactsync admin user put`.
+fn user_put(
+    out: &mut impl Write,
+    admin: &Admin,
+    region: Region,
+    user_ref: &str,
+    hidden: bool,
+    ids: &[String],
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let normalizer = Normalizer::new(region);
+    let identifiers = ids
+        .iter()
+        .map(|raw| admin_identifier(normalizer, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = UserRequest {
+        discoverable: !hidden,
+        identifiers,
+    };
+    let answer: UserAnswer = admin.call(
+        Method::Put,
+        &format!("/v1/admin/users/{}", segment(user_ref)),
+        Some(&request),
+    )?;
+    if as_json {
+        write_json(out, &answer)?;
+    } else {
+        writeln!(
+            out,
+            "user {}: {} identifiers registered ({})",
+            answer.user_ref,
+            answer.identifiers,
+            if hidden { "hidden" } else { "discoverable" }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of an import file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    user_ref: String,
+    #[serde(default = "yes")]
+    discoverable: bool,
+    identifiers: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Room a request leaves for its users: the server's body limit less its envelope.
+const BODY_OVERHEAD: usize = 64;
+
+/// `contactsync admin user import`: the file's users in bulk requests that fit the server's
+/// limits. A bad line stops the import before anything of its request is sent; the requests
+/// before it were applied (registering a user again is idempotent: fix the line and run again).
+fn user_import(
+    out: &mut impl Write,
+    admin: &Admin,
+    region: Region,
+    file: &Path,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let config: ConfigAnswer = admin.call(Method::Get, "/v1/config", None::<&()>)?;
+    let max = usize::try_from(config.limits.max_batch).unwrap_or(usize::MAX);
+    let max_body = usize::try_from(config.limits.max_body_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(BODY_OVERHEAD);
+    let reader: Box<dyn BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let normalizer = Normalizer::new(region);
+    let mut total = UsersAnswer {
+        users: 0,
+        identifiers: 0,
+    };
+    let mut requests = 0u32;
+    let mut chunk = Chunk::default();
+    for (n, line) in reader.lines().enumerate() {
+        let at = || format!("{} line {}", file.display(), n + 1);
+        let line = line.map_err(|e| UsageError(format!("{}: {e}", at())))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ImportLine = serde_json::from_str(&line)
+            .map_err(|e| UsageError(format!("{}: not a user line ({e})", at())))?;
+        let identifiers = parsed
+            .identifiers
+            .iter()
+            .map(|raw| canonical(normalizer, raw))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| UsageError(format!("{}: {e}", at())))?;
+        let entry = UserEntry {
+            user_ref: parsed.user_ref,
+            discoverable: parsed.discoverable,
+            identifiers,
+        };
+        let size = serde_json::to_vec(&entry).map_or(0, |v| v.len() + 1);
+        if entry.identifiers.len() > max || size > max_body {
+            return Err(
+                UsageError(format!("{}: the user is over the server's limits", at())).into(),
+            );
+        }
+        if !chunk.fits(&entry, size, max, max_body) {
+            send(admin, &mut chunk, &mut total, &mut requests)?;
+        }
+        chunk.push(entry, size);
+    }
+    if !chunk.users.is_empty() {
+        send(admin, &mut chunk, &mut total, &mut requests)?;
+    }
+    if as_json {
+        write_json(
+            out,
+            &json!({"users": total.users, "identifiers": total.identifiers,
+                                "requests": requests}),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} users, {} identifiers registered ({requests} requests)",
+            total.users, total.identifiers
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The users of the next bulk request.
+#[derive(Debug, Default)]
+struct Chunk {
+    users: Vec<UserEntry>,
+    identifiers: usize,
+    bytes: usize,
+}
+
+impl Chunk {
+    /// Whether `entry` fits in this request: users, identifiers and bytes within the limits, and
+    /// a `user_ref` at most once per request (a repeated user goes to the next one, where it
+    /// replaces the earlier line, as the file's order says).
+    fn fits(&self, entry: &UserEntry, size: usize, max: usize, max_body: usize) -> bool {
+        self.users.len() < max
+            && self.identifiers + entry.identifiers.len() <= max
+            && self.bytes + size <= max_body
+            && !self.users.iter().any(|u| u.user_ref == entry.user_ref)
+    }
+
+    fn push(&mut self, entry: UserEntry, size: usize) {
+        self.identifiers += entry.identifiers.len();
+        self.bytes += size;
+        self.users.push(entry);
+    }
+}
+
+fn send(
+    admin: &Admin,
+    chunk: &mut Chunk,
+    total: &mut UsersAnswer,
+    requests: &mut u32,
+) -> Result<(), Failure> {
+    let request = UsersRequest {
+        users: std::mem::take(&mut chunk.users),
+    };
+    *chunk = Chunk::default();
+    let answer: UsersAnswer = admin.call(Method::Post, "/v1/admin/users", Some(&request))?;
+    total.users += answer.users;
+    total.identifiers += answer.identifiers;
+    *requests += 1;
+    Ok(())
+}
+
+/// `contactsync admin user get`.
+fn user_get(
+    out: &mut impl Write,
+    admin: &Admin,
+    user_ref: &str,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let user: UserInfo = admin.user(Method::Get, user_ref)?;
+    if as_json {
+        write_json(out, &user)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "user {} ({})",
+        user.user_ref,
+        if user.discoverable {
+            "discoverable"
+        } else {
+            "hidden"
+        }
+    )?;
+    for key in &user.keys {
+        let kinds: Vec<String> = key.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(
+            out,
+            "  {:<24}{:<9}{:>4} identifiers  {}",
+            key.key_id,
+            key.state,
+            key.identifiers,
+            kinds.join(", ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync admin user delete`.
+fn user_delete(
+    out: &mut impl Write,
+    admin: &Admin,
+    user_ref: &str,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let answer: UserAnswer = admin.user(Method::Delete, user_ref)?;
+    if as_json {
+        write_json(out, &answer)?;
+    } else {
+        writeln!(
+            out,
+            "user {} deleted ({} identifiers)",
+            answer.user_ref, answer.identifiers
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync admin key rotate`.
+fn key_rotate(out: &mut impl Write, admin: &Admin, as_json: bool) -> Result<ExitCode, Failure> {
+    let key: KeyInfo = admin.call(Method::Post, "/v1/admin/keys", Some(&json!({})))?;
+    if as_json {
+        write_json(out, &key)?;
+    } else {
+        writeln!(out, "key {} created ({})", key.key_id, key.state)?;
+        writeln!(
+            out,
+            "next: register every user again (`contactsync admin user import` or `user put`), \
+             check with `contactsync admin key list`, then `contactsync admin key activate {}`",
+            key.key_id
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync admin key activate`.
+fn key_activate(
+    out: &mut impl Write,
+    admin: &Admin,
+    key_id: &str,
+    force: bool,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let answer: ActivateAnswer = admin.call(
+        Method::Post,
+        &format!("/v1/admin/keys/{}/activate", segment(key_id)),
+        Some(&ActivateRequest { force }),
+    )?;
+    if as_json {
+        write_json(out, &answer)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let c = answer.coverage;
+    match &answer.retired {
+        None => writeln!(out, "key {} is current already", answer.key_id)?,
+        Some(retired) => {
+            writeln!(
+                out,
+                "key {} is now current; key {retired} retired",
+                answer.key_id
+            )?;
+            writeln!(
+                out,
+                "  users        {} of {} registered under it",
+                c.users_next, c.users_current
+            )?;
+            writeln!(
+                out,
+                "  identifiers  {} of {}",
+                c.identifiers_next, c.identifiers_current
+            )?;
+            if answer.forced {
+                writeln!(
+                    out,
+                    "  forced: {} users with fewer identifiers under the new key are lost until \
+                     registered again",
+                    c.users_short
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync admin key list`.
+fn key_list(out: &mut impl Write, admin: &Admin, as_json: bool) -> Result<ExitCode, Failure> {
+    let keys: KeysAnswer = admin.call(Method::Get, "/v1/admin/keys", None::<&()>)?;
+    if as_json {
+        write_json(out, &keys)?;
+    } else {
+        writeln!(
+            out,
+            "{:<24}{:<9}{:>10}{:>13}",
+            "key", "state", "users", "identifiers"
+        )?;
+        for k in &keys.keys {
+            writeln!(
+                out,
+                "{:<24}{:<9}{:>10}{:>13}",
+                k.key_id,
+                k.state,
+                k.users.unwrap_or(0),
+                k.identifiers.unwrap_or(0)
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_identifiers() {
+        let n = Normalizer::new(Region::default());
+        let id = admin_identifier(n, "(202) 555-0173").unwrap();
+        assert_eq!(
+            (id.kind.as_str(), id.value.as_str()),
+            ("phone", "+12025550173")
+        );
+        let id = admin_identifier(n, "google:1078543").unwrap();
+        assert_eq!(id.kind, "account");
+        let id = admin_identifier(n, "handle:Ana_B").unwrap();
+        assert_eq!((id.kind.as_str(), id.value.as_str()), ("handle", "ana_b"));
+        let id = admin_identifier(n, "Ana@Example.ORG").unwrap();
+        assert_eq!(id.kind, "email");
+        assert!(admin_identifier(n, "phone:12").is_err());
+    }
+
+    #[test]
+    fn chunks_fit_the_limits_and_hold_a_user_once() {
+        let user = |r: &str, n: usize| UserEntry {
+            user_ref: r.to_owned(),
+            discoverable: true,
+            identifiers: vec![
+                UserIdentifier {
+                    kind: "handle".into(),
+                    value: "a".into()
+                };
+                n
+            ],
+        };
+        let mut chunk = Chunk::default();
+        chunk.push(user("u_1", 2), 10);
+        assert!(chunk.fits(&user("u_2", 1), 10, 3, 100));
+        assert!(!chunk.fits(&user("u_2", 2), 10, 3, 100), "identifiers");
+        assert!(!chunk.fits(&user("u_2", 1), 91, 3, 100), "bytes");
+        assert!(!chunk.fits(&user("u_1", 1), 10, 3, 100), "the same user");
+        chunk.push(user("u_2", 0), 10);
+        chunk.push(user("u_3", 0), 10);
+        assert!(!chunk.fits(&user("u_4", 0), 10, 3, 100), "users");
+    }
+}

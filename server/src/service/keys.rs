@@ -1,0 +1,125 @@
+//! The admin API's hashing keys: the two-step rotation (`POST /v1/admin/keys` makes the next
+//! key, users are registered again under it, `.../activate` makes it current) and the list with
+//! what is hashed under each key.
+//!
+//! The server cannot re-hash a user by itself: it never kept the identifiers. So activation is
+//! refused while any user has fewer identifiers under the next key than under the current one —
+//! activating would make them undiscoverable — unless the operator forces it.
+
+use contactsync_core::upload::wire::{
+    ActivateAnswer, ActivateRequest, KeyCoverage, KeyInfo, KeysAnswer,
+};
+
+use super::{Service, key_info, keys, new_key, parse_json_or_default};
+use crate::error::ApiError;
+use crate::storage::{KeyRecord, KeyState, Transaction};
+
+impl Service {
+    /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
+    /// during a rotation answers the same next key: a retry must not discard registrations).
+    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
+        let mut tx = self.storage.write()?;
+        if let (_, Some(next)) = keys(&mut *tx)? {
+            return Ok((false, key_info(&next)));
+        }
+        let key = new_key(KeyState::Next, now)?;
+        tx.insert_key(&key)?;
+        tx.commit()?;
+        tracing::info!(key_id = %key.key_id, "created the next hashing key");
+        Ok((true, key_info(&key)))
+    }
+
+    /// `POST /v1/admin/keys/{key_id}/activate` (body `{"force": true}` or empty). Activating the
+    /// current key again is a no-op. Refused with `409 key_incomplete` while users would be lost,
+    /// unless forced.
+    pub(crate) fn activate_key(
+        &self,
+        key_id: &str,
+        body: &[u8],
+    ) -> Result<ActivateAnswer, ApiError> {
+        let request: ActivateRequest = parse_json_or_default(body)?;
+        let mut tx = self.storage.write()?;
+        let (current, next) = keys(&mut *tx)?;
+        if current.key_id == key_id {
+            return Ok(ActivateAnswer {
+                key_id: current.key_id,
+                state: KeyState::Current.as_str().to_owned(),
+                retired: None,
+                coverage: KeyCoverage::default(),
+                forced: false,
+            });
+        }
+        let next = next
+            .filter(|n| n.key_id == key_id)
+            .ok_or(ApiError::NotFound("no such next key"))?;
+        let coverage = coverage(&mut *tx, &current, &next)?;
+        if coverage.users_short > 0 && !request.force {
+            return Err(ApiError::KeyIncomplete(coverage));
+        }
+        tx.delete_key(&current.key_id)?;
+        tx.set_key_state(&next.key_id, KeyState::Current)?;
+        tx.commit()?;
+        if coverage.users_short > 0 {
+            tracing::warn!(
+                key_id = %next.key_id,
+                retired = %current.key_id,
+                users_short = coverage.users_short,
+                "activated a hashing key by force: users not registered under it are lost"
+            );
+        } else {
+            tracing::info!(key_id = %next.key_id, retired = %current.key_id, "activated a hashing key");
+        }
+        Ok(ActivateAnswer {
+            key_id: next.key_id,
+            state: KeyState::Current.as_str().to_owned(),
+            retired: Some(current.key_id),
+            coverage,
+            forced: request.force && coverage.users_short > 0,
+        })
+    }
+
+    /// `GET /v1/admin/keys`: the keys, each with how many users and identifiers are hashed
+    /// under it.
+    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
+        let mut tx = self.storage.read()?;
+        let (current, next) = keys(&mut *tx)?;
+        let counts = tx.key_counts()?;
+        Ok(KeysAnswer {
+            keys: std::iter::once(&current)
+                .chain(next.as_ref())
+                .map(|key| {
+                    let count = counts.iter().find(|c| c.key_id == key.key_id);
+                    KeyInfo {
+                        users: Some(count.map_or(0, |c| c.users)),
+                        identifiers: Some(count.map_or(0, |c| c.identifiers)),
+                        ..key_info(key)
+                    }
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What activating `next` would keep of what is registered under `current`.
+fn coverage(
+    tx: &mut dyn Transaction,
+    current: &KeyRecord,
+    next: &KeyRecord,
+) -> Result<KeyCoverage, ApiError> {
+    let counts = tx.key_counts()?;
+    let of = |key: &KeyRecord| {
+        counts
+            .iter()
+            .find(|c| c.key_id == key.key_id)
+            .map_or((0, 0), |c| (c.users, c.identifiers))
+    };
+    let ((users_current, identifiers_current), (users_next, identifiers_next)) =
+        (of(current), of(next));
+    Ok(KeyCoverage {
+        users_current,
+        users_next,
+        identifiers_current,
+        identifiers_next,
+        users_short: tx.users_short(&current.key_id, &next.key_id)?,
+    })
+}

@@ -1,0 +1,141 @@
+//! A world for end-to-end tests: a real reference server on loopback with its `SQLite` file in a
+//! temporary directory, devices registered on it, and engines with their own databases beside it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use contactsync_core::upload::wire::{Registered, UserAnswer};
+use contactsync_core::upload::{Method, call};
+use contactsync_core::{Config, Engine, Error, Region};
+use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+use tempfile::TempDir;
+
+use crate::net::{Loopback, put_user, register_open};
+
+/// The admin token of the test servers.
+pub const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+/// A server with its own directory.
+#[derive(Debug)]
+pub struct World {
+    /// The directory of the server's and the engines' databases.
+    pub dir: TempDir,
+    /// The running server.
+    pub server: RunningServer,
+    limits: LimitsConfig,
+}
+
+impl World {
+    /// A server with these limits.
+    ///
+    /// # Panics
+    /// When the directory or the server cannot be made (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn new(limits: LimitsConfig) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(&dir, limits);
+        World {
+            dir,
+            server,
+            limits,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database (on another port: transports
+    /// made before point at the old one).
+    pub fn restart(&mut self) {
+        let fresh = start(&self.dir, self.limits);
+        std::mem::replace(&mut self.server, fresh).stop();
+    }
+
+    /// The app backend's transport.
+    pub fn admin(&self) -> Loopback {
+        Loopback::new(&self.server.url(), Some(ADMIN))
+    }
+
+    /// A transport for a device's token, to the server running now.
+    pub fn transport(&self, token: &str) -> Loopback {
+        Loopback::new(&self.server.url(), Some(token))
+    }
+
+    /// A device: open registration, or vouched for a user.
+    ///
+    /// # Panics
+    /// When the server refuses (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn device(&self, user_ref: Option<&str>) -> (Loopback, Registered) {
+        let registered: Registered = match user_ref {
+            None => register_open(&self.server.url()).unwrap(),
+            Some(user) => call(
+                &self.admin(),
+                Method::Post,
+                "/v1/admin/clients",
+                Some(&serde_json::json!({ "user_ref": user })),
+            )
+            .unwrap(),
+        };
+        (self.transport(&registered.token), registered)
+    }
+
+    /// Registers (or replaces) a discoverable user with canonical identifiers.
+    ///
+    /// # Panics
+    /// When the server refuses (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn put_user(&self, user_ref: &str, ids: &[(&str, &str)]) {
+        put_user(&self.admin(), user_ref, true, ids).unwrap();
+    }
+
+    /// Deletes a user.
+    ///
+    /// # Panics
+    /// When the server refuses (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn delete_user(&self, user_ref: &str) {
+        let _: UserAnswer = contactsync_core::upload::get(
+            &self.admin(),
+            Method::Delete,
+            &format!("/v1/admin/users/{user_ref}"),
+        )
+        .unwrap();
+    }
+
+    /// The server's database file.
+    pub fn server_db(&self) -> PathBuf {
+        self.dir.path().join("server.db")
+    }
+
+    /// Opens (or reopens) a device's engine, region DE.
+    ///
+    /// # Panics
+    /// When the database cannot be opened (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn engine(&self, name: &str) -> Engine {
+        self.try_engine(name).unwrap()
+    }
+
+    /// [`World::engine`], with the error.
+    pub fn try_engine(&self, name: &str) -> Result<Engine, Error> {
+        Engine::open(
+            self.dir.path().join(format!("{name}.db")),
+            Config::with_region(
+                Region::new("DE").map_err(|e| Error::InvalidArgument(e.to_string()))?,
+            ),
+        )
+    }
+}
+
+impl Default for World {
+    /// A server with the protocol's default limits.
+    fn default() -> World {
+        World::new(LimitsConfig::default())
+    }
+}
+
+#[allow(clippy::unwrap_used, reason = "test helper")]
+fn start(dir: &TempDir, limits: LimitsConfig) -> RunningServer {
+    let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
+    config.limits = limits;
+    contactsync_server::start(config).unwrap()
+}
