@@ -47,11 +47,6 @@ impl From<rusqlite::Error> for ServerError {
     }
 }
 
-/// The code of `408`: a request body that stopped arriving. Only this server sends it (the
-/// client judges it by its status, as docs/protocol.md says of codes it does not know), so it is
-/// defined here rather than in `contactsync_core::upload::wire::codes`.
-pub(crate) const REQUEST_TIMEOUT: &str = "request_timeout";
-
 /// Why `daily_quota` or `rate` refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LimitReason {
@@ -135,7 +130,9 @@ impl ApiError {
                 codes::BATCH_CONFLICT,
                 "this batch id was used with a different body",
             ),
-            ApiError::RequestTimeout => body(REQUEST_TIMEOUT, "the request body stopped arriving"),
+            ApiError::RequestTimeout => {
+                body(codes::REQUEST_TIMEOUT, "the request body stopped arriving")
+            }
             ApiError::KeyIncomplete(c) => ErrorBody {
                 coverage: Some(*c),
                 ..body(

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub(crate) enum Failure {
     /// No answer (transport error). Retry with backoff.
     Network(String),
-    /// 429 or 5xx: retry after at least `retry_after` seconds, if given.
+    /// 408, 429 or 5xx: retry after at least `retry_after` seconds, if given.
     Retry {
         status: u16,
         code: String,
@@ -127,7 +127,9 @@ fn refusal(response: &Response) -> Failure {
             key_id: body.key_id,
         },
         (413, _) => Failure::TooLarge,
-        (429 | 500..=599, _) => Failure::Retry {
+        // A body that stalled on the way (408) is a network failure: the same batch is sent
+        // again, as after no answer.
+        (408 | 429 | 500..=599, _) => Failure::Retry {
             status,
             daily_quota: body.reason.as_deref() == Some("daily_quota"),
             code,

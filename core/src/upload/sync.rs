@@ -2,7 +2,7 @@
 //! left in flight, new batches, then the changes since the cursor.
 //!
 //! Every request goes through [`Session::exchange`], which retries what can be retried (no
-//! answer, 429, 5xx) with exponential backoff and full jitter, never sooner than `Retry-After`,
+//! answer, 408, 429, 5xx) with exponential backoff and full jitter, never sooner than `Retry-After`,
 //! and persists the backoff so a restarted app does not hammer a struggling server.
 
 use std::collections::{HashMap, HashSet};
@@ -429,7 +429,7 @@ impl<'a> Session<'a> {
             .map_err(Failure::into_error)
     }
 
-    /// Sends with retries: no answer, 429 (not the daily quota) and 5xx are retried after a
+    /// Sends with retries: no answer, 408, 429 (not the daily quota) and 5xx are retried after a
     /// backoff, up to the options' attempts and wait; the backoff is persisted at each failure.
     fn exchange(
         &mut self,

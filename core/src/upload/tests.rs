@@ -62,10 +62,19 @@ fn answers_map_to_what_the_client_does() {
             daily_quota: true
         })
     );
-    // A 5xx without a body is retried; an unknown 4xx code ends the sync with that code.
+    // A 5xx without a body is retried, and so is a body that stalled (408); an unknown 4xx code
+    // ends the sync with that code.
     assert!(matches!(
         answer(502, &[], ""),
         Err(Failure::Retry { status: 502, .. })
+    ));
+    assert!(matches!(
+        answer(
+            408,
+            &[],
+            r#"{"error":{"code":"request_timeout","message":"m"}}"#
+        ),
+        Err(Failure::Retry { status: 408, .. })
     ));
     assert_eq!(
         answer(418, &[], r#"{"error":{"code":"teapot","message":"short"}}"#),

@@ -421,6 +421,9 @@ pub mod codes {
     /// 409: activating the next key would lose users not registered under it; `coverage` has
     /// the counts.
     pub const KEY_INCOMPLETE: &str = "key_incomplete";
+    /// 408: the request body stopped arriving (the connection is closed); retried like a
+    /// network failure.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// 413: the batch or body is too large.
     pub const TOO_LARGE: &str = "too_large";
     /// 429: wait `Retry-After` seconds.
