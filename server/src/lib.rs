@@ -20,6 +20,8 @@
 //! logs carry the method, the path template, the status and the duration).
 
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod server;
 mod service;
