@@ -241,7 +241,6 @@ impl Seen {
             4 => "a\nb".to_owned(),
             _ => "ü-user".to_owned(),
         };
-        self.user_refs.insert(user.clone());
         user
     }
 
@@ -276,11 +275,30 @@ fn answer(r: &mut Reader<'_>, seen: &mut Seen) -> Result<Response, TransportErro
     }
     let kind = r.byte();
     let body = render(r, seen, kind, true);
+    if let Ok(value) = serde_json::from_slice::<Value>(&body) {
+        collect_user_refs(&value, &mut seen.user_refs);
+    }
     Ok(Response {
         status,
         headers,
         body,
     })
+}
+
+/// Every string under a `user_ref` key, at any depth: the references an answer carries.
+fn collect_user_refs(value: &Value, into: &mut HashSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if let (true, Value::String(s)) = (k == "user_ref", v) {
+                    into.insert(s.clone());
+                }
+                collect_user_refs(v, into);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_user_refs(v, into)),
+        _ => {}
+    }
 }
 
 /// A body of kind `kind` (mutation only at the top level).

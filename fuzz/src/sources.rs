@@ -67,9 +67,9 @@ fn read_all(data: &[u8], options: &ReadOptions, in_pieces: bool) -> Vec<SourceIt
     };
     let entries = match result {
         Ok(entries) => entries,
-        // The CSV reader refuses a header it cannot use (an over-long first line): a refusal at
-        // the start, never later.
-        Err(SourceError::UnknownFormat) => return Vec::new(),
+        // A refusal at the start, never later: a header the CSV reader cannot use (an over-long
+        // first line), or NULs in the first bytes (UTF-16 without a byte-order mark).
+        Err(SourceError::UnknownFormat | SourceError::UnsupportedEncoding) => return Vec::new(),
         Err(e) => panic!("read refused an input that sniffs as its format: {e}"),
     };
     // Every entry takes at least one line, so a reader that yields more than there are lines
