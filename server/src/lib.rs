@@ -23,6 +23,8 @@ mod bodies;
 mod clock;
 mod connections;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod server;
 mod service;

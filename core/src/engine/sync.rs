@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::identifier::{IdentifierKind, invite};
 use crate::store::read;
 use crate::store::sync as st;
-use crate::upload::sync::{Session, unix_now};
+use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
 use crate::upload::wire::{
     DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
 };
@@ -121,9 +121,8 @@ impl Engine {
             "/v1/invites/redeem",
             Some(&RedeemRequest { code: code.clone() }),
         )?;
-        if answer.user_ref.is_empty() || answer.user_ref.len() > 256 {
-            return Err(Error::Protocol("an unusable user reference".into()));
-        }
+        // The same rule as for the matches a sync receives.
+        checked_user(&answer.user_ref)?;
         let key = self.inner.key();
         let digest = key
             .as_ref()
@@ -146,10 +145,11 @@ impl Engine {
         if let Some(key) = self.inner.key() {
             return Ok(key);
         }
+        // The same checks as the sync's: the hashing it announces, and a key the rules accept.
         let config: crate::upload::wire::ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
-        let secret = crate::hash::decode_base64_any(config.key.trim())
-            .ok_or_else(|| Error::Protocol("the key is not base64".into()))?;
-        self.set_key(&config.key_id, &secret, &NoProgress)?;
+        let secret = config_secret(&config)?;
+        self.set_key(&config.key_id, &secret, &NoProgress)
+            .map_err(server_key_error)?;
         self.inner
             .key()
             .ok_or_else(|| Error::InvalidState("no hashing key".into()))

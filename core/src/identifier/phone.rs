@@ -169,6 +169,9 @@ pub fn normalize(raw: &str, region: Region) -> Result<String, PhoneError> {
     if raw.len() > MAX_RAW_LEN {
         return Err(PhoneError::InputTooLong);
     }
+    if tel_prefix_after_phone_context(raw) {
+        return Err(PhoneError::NotANumber);
+    }
     let number = PHONE_NUMBER_UTIL
         .parse(raw, Some(region.0))
         .map_err(|e| match e {
@@ -193,6 +196,15 @@ pub fn normalize(raw: &str, region: Region) -> Result<String, PhoneError> {
     Ok(PHONE_NUMBER_UTIL
         .format(&number, PhoneNumberFormat::E164)
         .into_owned())
+}
+
+/// Whether the first `tel:` of `raw` comes after its first `;phone-context=`: not an RFC 3966
+/// URI, and an input that rlibphonenumber 2.2.15 panics on (it slices the text from the end of
+/// `tel:` to the parameter, a range that is then backwards; the C++ original clamps instead).
+fn tel_prefix_after_phone_context(raw: &str) -> bool {
+    // The same case-sensitive searches as the parser's.
+    raw.find(";phone-context=")
+        .is_some_and(|context| raw.find("tel:").is_some_and(|tel| tel > context))
 }
 
 /// Prepares phone parsing for `region` on a background thread, so that the first numbers parsed on
@@ -313,6 +325,26 @@ mod tests {
         assert_eq!(
             normalize("+49 172 3127130", us).as_deref(),
             Ok("+491723127130")
+        );
+    }
+
+    // Found by the fuzzer (fuzz target identifiers, minimised input
+    // fuzz/corpus/identifiers/finding_phone_context_before_tel): rlibphonenumber 2.2.15 panicked
+    // on a `tel:` that comes after the `;phone-context=` parameter (it slices the text between
+    // them); a contact holding such a value made every import of its address book fail.
+    #[test]
+    fn a_phone_context_before_the_tel_prefix_is_rejected_not_a_panic() {
+        for raw in [
+            ";phone-context=e;\0tel:;",
+            ";phone-context=+49;tel:1723127130",
+            "030;phone-context=example.org tel:901820",
+        ] {
+            assert_eq!(normalize(raw, de()), Err(PhoneError::NotANumber), "{raw:?}");
+        }
+        // The URI form itself still reads.
+        assert_eq!(
+            normalize("tel:030901820;phone-context=+49", de()).as_deref(),
+            Ok("+4930901820")
         );
     }
 

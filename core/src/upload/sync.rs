@@ -176,19 +176,8 @@ impl<'a> Session<'a> {
     /// `GET /v1/config`: installs the key (re-hashing on a change) and the limits.
     fn fetch_config(&mut self) -> Result<()> {
         let config: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
-        if config.hash != "hmac-sha256" || config.context != CONTEXT {
-            return Err(Error::Protocol(format!(
-                "unsupported hashing: {} / {}",
-                config.hash.chars().take(32).collect::<String>(),
-                config.context.chars().take(32).collect::<String>()
-            )));
-        }
-        let secret = decode_base64_any(config.key.trim())
-            .ok_or_else(|| Error::Protocol("the key is not base64".into()))?;
-        let changed = (self.set_key)(&config.key_id, &secret).map_err(|e| match e {
-            Error::InvalidArgument(m) => Error::Protocol(m),
-            other => other,
-        })?;
+        let secret = config_secret(&config)?;
+        let changed = (self.set_key)(&config.key_id, &secret).map_err(server_key_error)?;
         if changed
             && self
                 .stored_key
@@ -497,6 +486,28 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The key of a config answer, once its hashing is the one this engine implements.
+pub(crate) fn config_secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
+    if config.hash != "hmac-sha256" || config.context != CONTEXT {
+        return Err(Error::Protocol(format!(
+            "unsupported hashing: {} / {}",
+            config.hash.chars().take(32).collect::<String>(),
+            config.context.chars().take(32).collect::<String>()
+        )));
+    }
+    decode_base64_any(config.key.trim())
+        .ok_or_else(|| Error::Protocol("the key is not base64".into()))
+}
+
+/// Installing the server's key failed: a key the key rules refuse is the server's fault (a
+/// protocol violation), not an argument of the caller's.
+pub(crate) fn server_key_error(e: Error) -> Error {
+    match e {
+        Error::InvalidArgument(m) => Error::Protocol(m),
+        other => other,
+    }
+}
+
 /// Checks a batch answer against the batch; returns its matches (hash → user reference).
 fn validate_answer<'b>(
     batch: &StoredBatch,
@@ -526,7 +537,7 @@ fn digest(hash: &str) -> Result<Digest> {
         .map_err(|_| Error::Protocol("a hash that is not 32 bytes of base64url".into()))
 }
 
-fn checked_user(user_ref: &str) -> Result<&str> {
+pub(crate) fn checked_user(user_ref: &str) -> Result<&str> {
     if user_ref.is_empty()
         || user_ref.len() > MAX_USER_REF
         || user_ref.chars().any(char::is_control)

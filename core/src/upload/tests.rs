@@ -303,3 +303,107 @@ fn a_hash_under_an_old_key_is_made_again_when_planned() {
         expected
     );
 }
+
+/// Answers by path: the first route whose prefix the request's path starts with.
+struct ByPath(Vec<(&'static str, u16, String)>);
+
+impl Transport for ByPath {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let (_, status, body) = self
+            .0
+            .iter()
+            .find(|(prefix, _, _)| request.path.starts_with(prefix))
+            .ok_or_else(|| TransportError::new("no route"))?;
+        Ok(Response {
+            status: *status,
+            headers: Vec::new(),
+            body: body.clone().into_bytes(),
+        })
+    }
+}
+
+fn config_answer(key_id: &str, key: &str, hash: &str) -> String {
+    format!(
+        r#"{{"key_id":"{key_id}","key":"{key}","hash":"{hash}","context":"contactsync-v1","limits":{{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":100000,"check_interval_s":86400,"requests_per_minute":120}}}}"#
+    )
+}
+
+/// An engine without a key yet, and a server whose `/v1/invites` answer is valid.
+fn invite_server(config: String) -> ByPath {
+    let code = crate::identifier::invite::from_entropy(&[1; 10]);
+    ByPath(vec![
+        (
+            "/v1/invites",
+            201,
+            format!(r#"{{"code":"{code}","link":"https://example.org/i/{code}","expires_at":1}}"#),
+        ),
+        ("/v1/config", 200, config),
+    ])
+}
+
+// Found by the fuzzer (fuzz target client_answers, minimised input
+// fuzz/corpus/client_answers/finding_create_invite_bad_server_key): a server key that the key rules
+// refuse was reported by `create_invite` as the caller's `InvalidArgument`, where the sync says
+// `Protocol`.
+#[test]
+fn create_invite_blames_a_bad_server_key_on_the_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = Engine::open(
+        dir.path().join("e.db"),
+        Config::with_region(Region::default()),
+    )
+    .expect("open");
+    // 8 bytes: shorter than any key the engine accepts; then a key id with a blank.
+    for config in [
+        config_answer("k1", "AQIDBAUGBwg", "hmac-sha256"),
+        config_answer(
+            "k 1",
+            "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA",
+            "hmac-sha256",
+        ),
+    ] {
+        let err = e.create_invite(&invite_server(config), None).unwrap_err();
+        assert!(matches!(err, crate::Error::Protocol(_)), "{err:?}");
+    }
+    assert_eq!(e.key_id(), None);
+}
+
+// Found with the one above: `create_invite` took the key of a server that announces another
+// hashing than the one the engine implements, which the sync refuses.
+#[test]
+fn create_invite_refuses_a_server_that_hashes_otherwise() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = Engine::open(
+        dir.path().join("e.db"),
+        Config::with_region(Region::default()),
+    )
+    .expect("open");
+    let config = config_answer("k1", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA", "sha1");
+    let err = e.create_invite(&invite_server(config), None).unwrap_err();
+    assert!(matches!(err, crate::Error::Protocol(_)), "{err:?}");
+    assert_eq!(e.key_id(), None);
+    assert!(e.matches().expect("matches").is_empty());
+}
+
+// Found by the fuzzer (fuzz target client_answers, minimised input
+// fuzz/corpus/client_answers/finding_redeem_control_char_user_ref): `redeem_invite` kept a user
+// reference with a control character, which the sync refuses in batch answers and changes.
+#[test]
+fn redeem_refuses_a_user_reference_the_sync_would_refuse() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    let code = crate::identifier::invite::from_entropy(&[2; 10]);
+    for user_ref in ["a\\nb", "", "\\u0000"] {
+        let server = ByPath(vec![(
+            "/v1/invites/redeem",
+            200,
+            format!(r#"{{"user_ref":"{user_ref}"}}"#),
+        )]);
+        let err = e.redeem_invite(&server, &code).unwrap_err();
+        assert!(
+            matches!(err, crate::Error::Protocol(_)),
+            "{user_ref}: {err:?}"
+        );
+    }
+    assert!(e.matches().expect("matches").is_empty());
+}

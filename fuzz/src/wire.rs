@@ -1,0 +1,136 @@
+//! Every protocol message parsed from bytes, cheaply, without a store: the direct counterpart of
+//! `client_answers`.
+//!
+//! Input: one byte picks a status (as `client_answers` does), one byte whether a `Retry-After`
+//! comes along, the rest is the body. Checked:
+//!
+//! - each message type of `contactsync_core::upload::wire` that parses round-trips through
+//!   serialisation unchanged;
+//! - the client's one-shot call (`upload::get`, the path of registration, invites and consent)
+//!   maps every answer to a value or a typed error: a value only for a 2xx whose body parses; a
+//!   refusal keeps the answer's status, a code of at most 64 characters, a message of at most
+//!   200; a protocol violation only for a 2xx.
+
+use contactsync_core::Error;
+use contactsync_core::upload::wire::{
+    BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
+    InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer, MatchRequest, RedeemAnswer,
+    RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserRequest, VouchRequest,
+};
+use contactsync_core::upload::{self, MAX_ANSWER_BYTES, Method, Request, Response, TransportError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Statuses by index; the byte's other values are taken as a status themselves.
+const STATUSES: [u16; 14] = [
+    200, 201, 204, 400, 401, 403, 404, 409, 413, 429, 500, 503, 418, 299,
+];
+
+/// Answers with one canned response.
+struct Canned(Response);
+
+impl upload::Transport for Canned {
+    fn send(&self, _: Request) -> Result<Response, TransportError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Parses `body` as `T`; when it parses, serialising and parsing again gives the same value.
+fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<T>(body) else {
+        return false;
+    };
+    let text = serde_json::to_vec(&value).expect("a parsed message serialises");
+    let again: T = serde_json::from_slice(&text).expect("a serialised message parses");
+    assert_eq!(
+        again,
+        value,
+        "{} does not round-trip",
+        std::any::type_name::<T>()
+    );
+    true
+}
+
+/// The one-shot call's verdict on one answer, checked against what the answer was.
+fn call<T: DeserializeOwned>(response: &Response) {
+    let result: contactsync_core::Result<T> =
+        upload::get(&Canned(response.clone()), Method::Get, "/v1/fuzz");
+    let success = (200..300).contains(&response.status);
+    match result {
+        Ok(_) => {
+            assert!(success, "a value from a {} answer", response.status);
+            assert!(response.body.len() <= MAX_ANSWER_BYTES);
+            assert!(serde_json::from_slice::<T>(&response.body).is_ok());
+        }
+        Err(Error::Server {
+            status,
+            code,
+            message,
+        }) => {
+            assert!(!success, "a refusal from a {} answer", response.status);
+            assert_eq!(status, response.status);
+            assert!(!code.is_empty() && code.len() <= 64, "code {code:?}");
+            assert!(
+                message.chars().count() <= 200,
+                "a message of {} characters",
+                message.len()
+            );
+        }
+        Err(Error::Protocol(m)) => {
+            assert!(
+                success,
+                "a protocol violation from a {} answer: {m}",
+                response.status
+            );
+        }
+        Err(e) => panic!("an answer ended as {e:?}"),
+    }
+}
+
+/// Runs one input.
+pub fn check(data: &[u8]) {
+    let (head, body) = data.split_at(data.len().min(2));
+    let status = match head.first().copied().unwrap_or(0) {
+        i if usize::from(i) < STATUSES.len() => STATUSES[usize::from(i)],
+        other => u16::from(other) + 100,
+    };
+    let headers = match head.get(1).copied().unwrap_or(0) % 3 {
+        0 => Vec::new(),
+        1 => vec![("Retry-After".to_owned(), "120".to_owned())],
+        _ => vec![(
+            "retry-after".to_owned(),
+            "Wed, 21 Oct 2015 07:28:00 GMT".to_owned(),
+        )],
+    };
+    let response = Response {
+        status,
+        headers,
+        body: body.to_vec(),
+    };
+    round_trip::<Registered>(body);
+    round_trip::<ConfigAnswer>(body);
+    round_trip::<BatchAnswer>(body);
+    round_trip::<ChangesAnswer>(body);
+    round_trip::<DeleteReceipt>(body);
+    round_trip::<InviteAnswer>(body);
+    round_trip::<RedeemAnswer>(body);
+    round_trip::<RevokeAnswer>(body);
+    round_trip::<UserAnswer>(body);
+    round_trip::<KeysAnswer>(body);
+    round_trip::<MatchAnswer>(body);
+    round_trip::<ErrorEnvelope>(body);
+    // The requests too: the server parses them with these types.
+    round_trip::<BatchRequest>(body);
+    round_trip::<VouchRequest>(body);
+    round_trip::<InviteRequest>(body);
+    round_trip::<RedeemRequest>(body);
+    round_trip::<UserRequest>(body);
+    round_trip::<MatchRequest>(body);
+    call::<ConfigAnswer>(&response);
+    call::<BatchAnswer>(&response);
+    call::<ChangesAnswer>(&response);
+    call::<Registered>(&response);
+    call::<InviteAnswer>(&response);
+    call::<RedeemAnswer>(&response);
+    call::<DeleteReceipt>(&response);
+}
