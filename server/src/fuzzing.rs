@@ -18,6 +18,9 @@ pub fn router(
     config.validate()?;
     let public_url = config.public_url.as_deref().unwrap_or("http://127.0.0.1");
     let service = Service::new(storage, config, public_url);
-    service.ensure_key(crate::util::now())?;
-    Ok(crate::http::router(Arc::new(service)))
+    service.ensure_key(service.now())?;
+    // The body gate as a served router has it (its address only names log lines).
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let bodies = crate::bodies::BodyGate::new(&config.connections, addr);
+    Ok(crate::http::router(Arc::new(service), Arc::new(bodies)))
 }
