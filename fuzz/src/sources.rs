@@ -122,12 +122,7 @@ fn check_contact(
             || contact.source_id.starts_with(PREFIX),
         "a source id over the bound"
     );
-    let mut known_empty = false;
     for v in &contact.values {
-        if v.value.trim().is_empty() && known_empty_handle(v.kind) {
-            known_empty = true;
-            continue;
-        }
         assert!(
             !v.value.trim().is_empty(),
             "an empty {} value was kept",
@@ -138,7 +133,7 @@ fn check_contact(
             "a value longer than its entry may be"
         );
     }
-    if !contact.values.is_empty() && !known_empty {
+    if !contact.values.is_empty() {
         assert!(
             !contact.display_name.trim().is_empty(),
             "a contact with values but no display name"
@@ -170,15 +165,6 @@ fn check_contact(
         n.content_fingerprint,
         contact.content_fingerprint(&normalizer)
     );
-}
-
-/// A finding reported and not fixed here (core/src/source/vcard.rs is being edited elsewhere):
-/// the vCard mapping keeps the empty user part of a messenger URI (`IMPP:xmpp:` gives an empty
-/// handle, and a contact whose display name is then that empty value). Tolerated so that the
-/// target goes on finding other things; the minimised input is
-/// fuzz/corpus/vcard/finding_impp_empty_user. Remove this with the fix.
-fn known_empty_handle(kind: IdentifierKind) -> bool {
-    kind == IdentifierKind::Handle
 }
 
 /// Hands the bytes over in pieces of 1 to 13 bytes after the first [`SNIFF_BYTES`].

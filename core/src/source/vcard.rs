@@ -431,19 +431,24 @@ fn label(card: &VCard, entry: &VCardEntry) -> Option<String> {
 }
 
 /// A handle from a URI such as `xmpp:alice@example.org` or `skype:alice?call`: the service and
-/// the user part. A value without a scheme is returned whole.
-fn split_messenger_uri(value: &str) -> (Option<String>, String) {
-    if let Some((scheme, rest)) = value.split_once(':')
-        && !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '+')
-        && !rest.starts_with("//")
-    {
-        let user = rest.split('?').next().unwrap_or(rest);
-        return (Some(scheme.to_ascii_lowercase()), user.to_owned());
-    }
-    (None, value.to_owned())
+/// the user part (`None` when it is empty). A value without a scheme is returned whole.
+fn split_messenger_uri(value: &str) -> (Option<String>, Option<String>) {
+    let (scheme, user) = match value.split_once(':') {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '+')
+                && !rest.starts_with("//") =>
+        {
+            let user = rest.split('?').next().unwrap_or(rest);
+            (Some(scheme.to_ascii_lowercase()), user)
+        }
+        _ => (None, value),
+    };
+    // `xmpp:` alone names no one: no handle, rather than an empty one.
+    let user = user.trim();
+    (scheme, (!user.is_empty()).then(|| user.to_owned()))
 }
 
 /// A social profile value: the `X-USER` parameter if present, else the last path segment of the
@@ -519,7 +524,9 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                     let service = other_param(entry, "X-SERVICE-TYPE")
                         .map(|s| s.to_lowercase())
                         .or(scheme);
-                    contact.push(IdentifierKind::Handle, service.as_deref(), user);
+                    if let Some(user) = user {
+                        contact.push(IdentifierKind::Handle, service.as_deref(), user);
+                    }
                 }
             }
             VCardProperty::Socialprofile => {
@@ -537,8 +544,9 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
                 let upper = name.to_ascii_uppercase();
                 if let Some((_, service)) = MESSENGER_PROPERTIES.iter().find(|(p, _)| *p == upper) {
                     if let Some(v) = text(entry) {
-                        let (_, user) = split_messenger_uri(&v);
-                        contact.push(IdentifierKind::Handle, Some(service), user);
+                        if let (_, Some(user)) = split_messenger_uri(&v) {
+                            contact.push(IdentifierKind::Handle, Some(service), user);
+                        }
                     }
                 } else if upper == "X-SOCIALPROFILE"
                     && let Some(v) = text(entry)
@@ -662,6 +670,20 @@ mod tests {
         let phones: Vec<&str> = c[0].values.iter().map(|v| v.value.as_str()).collect();
         assert_eq!(phones, ["+1 202 555 0100"]);
         assert_eq!(c[1].display_name, "Next");
+    }
+
+    /// A messenger URI without its user part (`IMPP:xmpp:`) names no one: no handle, and no
+    /// empty display name taken from it. (Found by the vcard fuzz target.)
+    #[test]
+    fn a_messenger_without_a_user_is_no_handle() {
+        let items =
+            read_all(b"BEGIN:VCARD\nIMPP:xmpp:\nX-JABBER: \nIMPP:xmpp:bo@example.org\nEND:VCARD\n");
+        let c = contacts(&items);
+        let handles: Vec<_> = c[0].values.iter().map(|v| v.value.as_str()).collect();
+        assert_eq!(handles, ["bo@example.org"]);
+        assert_eq!(c[0].display_name, "bo@example.org");
+        let items = read_all(b"BEGIN:VCARD\nIMPP:p:\nEND:VCARD\n");
+        assert!(contacts(&items)[0].values.is_empty());
     }
 
     #[test]
