@@ -543,10 +543,10 @@ fn map_card(card: &VCard, position: Position, id_prefix: &str) -> RawContact {
             VCardProperty::Other(name) => {
                 let upper = name.to_ascii_uppercase();
                 if let Some((_, service)) = MESSENGER_PROPERTIES.iter().find(|(p, _)| *p == upper) {
-                    if let Some(v) = text(entry) {
-                        if let (_, Some(user)) = split_messenger_uri(&v) {
-                            contact.push(IdentifierKind::Handle, Some(service), user);
-                        }
+                    if let Some(v) = text(entry)
+                        && let (_, Some(user)) = split_messenger_uri(&v)
+                    {
+                        contact.push(IdentifierKind::Handle, Some(service), user);
                     }
                 } else if upper == "X-SOCIALPROFILE"
                     && let Some(v) = text(entry)
