@@ -21,8 +21,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use contactsync_core::upload::wire::{
-    BatchAnswer, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope, InviteAnswer, KeyInfo,
-    KeysAnswer, MatchAnswer, RedeemAnswer, Registered, RevokeAnswer, UserAnswer, codes,
+    ActivateAnswer, BatchAnswer, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
+    InviteAnswer, KeyInfo, KeysAnswer, MatchAnswer, RedeemAnswer, Registered, RevokeAnswer,
+    UserAnswer, UserInfo, UsersAnswer, codes,
 };
 use contactsync_core::{HashKey, IdentifierKind};
 use contactsync_server::{LimitsConfig, ServerConfig, SqliteStorage};
@@ -64,9 +65,13 @@ enum Route {
     ActivateKey,
     AdminMatch,
     Other,
+    PutUsers,
+    GetUser,
 }
 
-const ROUTES: [Route; 16] = [
+/// The routes an input's byte picks (new routes go at the end: the seeds' bytes keep their
+/// meaning).
+const ROUTES: [Route; 18] = [
     Route::Register,
     Route::Vouch,
     Route::Config,
@@ -83,27 +88,31 @@ const ROUTES: [Route; 16] = [
     Route::ActivateKey,
     Route::AdminMatch,
     Route::Other,
+    Route::PutUsers,
+    Route::GetUser,
 ];
 
 impl Route {
     /// The route a method on this route's path reaches: the route itself with its own method
     /// (or `HEAD` for `GET`), its sibling on the same path, or none (`404`).
     fn reached_by(self, method: &Method) -> Option<Route> {
-        let sibling = match self {
-            Route::CreateKey => Route::ListKeys,
-            Route::ListKeys => Route::CreateKey,
-            Route::PutUser => Route::DeleteUser,
-            Route::DeleteUser => Route::PutUser,
-            _ => self,
+        let siblings: &[Route] = match self {
+            Route::CreateKey | Route::ListKeys => &[Route::CreateKey, Route::ListKeys],
+            Route::PutUser | Route::DeleteUser | Route::GetUser => {
+                &[Route::PutUser, Route::DeleteUser, Route::GetUser]
+            }
+            _ => &[],
         };
-        [self, sibling].into_iter().find(|r| {
-            *method == r.method() || (*method == Method::HEAD && r.method() == Method::GET)
-        })
+        std::iter::once(self)
+            .chain(siblings.iter().copied())
+            .find(|r| {
+                *method == r.method() || (*method == Method::HEAD && r.method() == Method::GET)
+            })
     }
 
     fn method(self) -> Method {
         match self {
-            Route::Config | Route::Changes | Route::ListKeys => Method::GET,
+            Route::Config | Route::Changes | Route::ListKeys | Route::GetUser => Method::GET,
             Route::DeleteClient | Route::RevokeInvite | Route::DeleteUser => Method::DELETE,
             Route::PutUser => Method::PUT,
             _ => Method::POST,
@@ -183,7 +192,9 @@ struct Server {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
+        // Timers on: the router times request bodies out (tower-http's `TimeoutBody`).
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .expect("a tokio runtime")
     })
@@ -387,7 +398,8 @@ fn build(
         Route::CreateInvite => "/v1/invites".to_owned(),
         Route::Redeem => "/v1/invites/redeem".to_owned(),
         Route::RevokeInvite => format!("/v1/invites/{}", param(r, &known.invites, "7K3M9QX2R4")),
-        Route::PutUser | Route::DeleteUser => {
+        Route::PutUsers => "/v1/admin/users".to_owned(),
+        Route::PutUser | Route::DeleteUser | Route::GetUser => {
             let users = ["u_1".to_owned(), "u_2".to_owned(), "u_3".to_owned()];
             format!("/v1/admin/users/{}", param(r, &users, "u_1"))
         }
@@ -479,7 +491,30 @@ fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
             };
             json!({ "code": code })
         }
-        _ => json!([r.u32(), r.text()]),
+        _ => match r.byte() % 4 {
+            // `POST /v1/admin/users`: a few users, each with a user body's identifiers.
+            0 => {
+                let users: Vec<Value> = (0..r.byte() % 4)
+                    .map(|i| {
+                        let user_ref = if r.byte() < 0xe0 {
+                            format!("u_{}", i + 1)
+                        } else {
+                            r.text()
+                        };
+                        let identifiers = match r.byte() % 3 {
+                            0 => json!([{"kind": "phone", "value": "+491723127130"}]),
+                            1 => json!([{"kind": "email", "value": "ana@example.org"}]),
+                            _ => json!([{"kind": "handle", "value": r.text()}]),
+                        };
+                        json!({"user_ref": user_ref, "identifiers": identifiers})
+                    })
+                    .collect();
+                json!({ "users": users })
+            }
+            // `.../activate`: forced or not.
+            1 => json!({"force": r.byte() % 2 == 0}),
+            _ => json!([r.u32(), r.text()]),
+        },
     };
     value.to_string().into_bytes()
 }
@@ -515,7 +550,12 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
         401 => &[codes::UNAUTHORIZED],
         403 => &[codes::FORBIDDEN],
         404 => &[codes::NOT_FOUND],
-        409 => &[codes::KEY_ROTATED, codes::BATCH_CONFLICT],
+        408 => &[codes::REQUEST_TIMEOUT],
+        409 => &[
+            codes::KEY_ROTATED,
+            codes::BATCH_CONFLICT,
+            codes::KEY_INCOMPLETE,
+        ],
         413 => &[codes::TOO_LARGE],
         429 => &[codes::TOO_MANY_REQUESTS],
         503 => &[codes::UNAVAILABLE],
@@ -581,7 +621,10 @@ fn check_answer(route: Route, method: &Method, path: &str, answer: &Answer) {
         Route::Redeem => parses::<RedeemAnswer>(&answer.body),
         Route::RevokeInvite => parses::<RevokeAnswer>(&answer.body),
         Route::PutUser | Route::DeleteUser => parses::<UserAnswer>(&answer.body),
-        Route::CreateKey | Route::ActivateKey => parses::<KeyInfo>(&answer.body),
+        Route::PutUsers => parses::<UsersAnswer>(&answer.body),
+        Route::GetUser => parses::<UserInfo>(&answer.body),
+        Route::CreateKey => parses::<KeyInfo>(&answer.body),
+        Route::ActivateKey => parses::<ActivateAnswer>(&answer.body),
         Route::ListKeys => parses::<KeysAnswer>(&answer.body),
         Route::AdminMatch => parses::<MatchAnswer>(&answer.body),
         Route::Other => false,

@@ -14,7 +14,7 @@ use std::io::{self, Read};
 
 use contactsync_core::contact::{MAX_DISPLAY_NAME_LEN, MAX_VALUES_PER_CONTACT};
 use contactsync_core::source::{self, Format, ReadOptions, SourceError, SourceItem};
-use contactsync_core::{IdentifierKind, Normalizer, Region};
+use contactsync_core::{Normalizer, Region};
 
 /// The prefix of source ids made from positions.
 const PREFIX: &str = "fuzz.vcf";
