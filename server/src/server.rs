@@ -25,6 +25,9 @@ const BACKLOG: u32 = 1024;
 /// Opens the `SQLite` database of `config.db`, binds `config.listen` and serves until `shutdown`
 /// completes; then stops accepting, closes idle connections, lets requests in progress finish
 /// (for at most `config.connections.shutdown_grace`, ten seconds by default) and returns.
+///
+/// The runtime must have its timers and I/O enabled (`enable_all`): the connection and body
+/// timeouts run on tokio's timer.
 pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
