@@ -176,7 +176,7 @@ fn check_contact(
 /// the vCard mapping keeps the empty user part of a messenger URI (`IMPP:xmpp:` gives an empty
 /// handle, and a contact whose display name is then that empty value). Tolerated so that the
 /// target goes on finding other things; the minimised input is
-/// fuzz/corpus/vcard/finding_impp_empty_user. Remove this with the fix.
+/// `fuzz/corpus/vcard/finding_impp_empty_user`. Remove this with the fix.
 fn known_empty_handle(kind: IdentifierKind) -> bool {
     kind == IdentifierKind::Handle
 }
