@@ -232,18 +232,6 @@ impl Seen {
         }
     }
 
-    fn user_ref(&mut self, sel: u8) -> String {
-        let user = match sel % 6 {
-            0 => "u_1042".to_owned(),
-            1 => format!("u_{}", sel / 6),
-            2 => String::new(),
-            3 => "x".repeat(300),
-            4 => "a\nb".to_owned(),
-            _ => "ü-user".to_owned(),
-        };
-        user
-    }
-
     fn cursor(&mut self, sel: u8) -> String {
         self.counter += 1;
         match sel % 7 {
@@ -255,6 +243,18 @@ impl Seen {
             5 => self.since.clone().unwrap_or_default(),
             _ => format!("c{}", self.counter),
         }
+    }
+}
+
+/// A user reference by selector: plausible ones and the kinds a client must refuse.
+fn user_ref(sel: u8) -> String {
+    match sel % 6 {
+        0 => "u_1042".to_owned(),
+        1 => format!("u_{}", sel / 6),
+        2 => String::new(),
+        3 => "x".repeat(300),
+        4 => "a\nb".to_owned(),
+        _ => "ü-user".to_owned(),
     }
 }
 
@@ -309,7 +309,7 @@ fn render(r: &mut Reader<'_>, seen: &mut Seen, kind: u8, top: bool) -> Vec<u8> {
         body::BATCH => batch(r, seen),
         body::CHANGES => changes(r, seen),
         body::ERROR => error(r, seen),
-        body::ONE_SHOT => one_shot(r, seen),
+        body::ONE_SHOT => one_shot(r),
         _ if top => {
             let inner = r.byte() % body::MUTATED;
             let mut bytes = render(r, seen, inner, false);
@@ -398,7 +398,7 @@ fn batch(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
     let mut matches = Vec::new();
     for _ in 0..r.byte() % 6 {
         let (h, u) = (r.byte(), r.byte());
-        matches.push(json!({"hash": seen.hash(h), "user_ref": seen.user_ref(u)}));
+        matches.push(json!({"hash": seen.hash(h), "user_ref": user_ref(u)}));
     }
     json!({"batch_id": batch_id, "key_id": key_id, "added": added, "removed": removed,
            "matches": matches, "remaining_today": remaining})
@@ -408,7 +408,7 @@ fn changes(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
     let mut gained = Vec::new();
     for _ in 0..r.byte() % 6 {
         let (h, u) = (r.byte(), r.byte());
-        gained.push(json!({"hash": seen.hash(h), "user_ref": seen.user_ref(u)}));
+        gained.push(json!({"hash": seen.hash(h), "user_ref": user_ref(u)}));
     }
     let mut lost = Vec::new();
     for _ in 0..r.byte() % 6 {
@@ -448,11 +448,11 @@ fn error(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
     json!({ "error": error })
 }
 
-fn one_shot(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
+fn one_shot(r: &mut Reader<'_>) -> Value {
     match r.byte() % 4 {
         0 => {
             let u = r.byte();
-            json!({"client_id": "c_1", "token": "t_1", "user_ref": seen.user_ref(u)})
+            json!({"client_id": "c_1", "token": "t_1", "user_ref": user_ref(u)})
         }
         1 => {
             let code = match r.byte() % 4 {
@@ -465,7 +465,7 @@ fn one_shot(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
         }
         2 => {
             let u = r.byte();
-            json!({"user_ref": seen.user_ref(u)})
+            json!({"user_ref": user_ref(u)})
         }
         _ => json!({"receipt_id": "r_1", "client_id": "c_1", "deleted_at": r.u32(),
                     "deleted": {"hashes": r.u32(), "batches": 1, "invites": 0}}),

@@ -512,7 +512,7 @@ fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
                 json!({ "users": users })
             }
             // `.../activate`: forced or not.
-            1 => json!({"force": r.byte() % 2 == 0}),
+            1 => json!({"force": r.byte().is_multiple_of(2)}),
             _ => json!([r.u32(), r.text()]),
         },
     };
