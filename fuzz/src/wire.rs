@@ -13,9 +13,10 @@
 
 use contactsync_core::Error;
 use contactsync_core::upload::wire::{
-    BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
-    InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer, MatchRequest, RedeemAnswer,
-    RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserRequest, VouchRequest,
+    ActivateAnswer, ActivateRequest, BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer,
+    DeleteReceipt, ErrorEnvelope, InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer,
+    MatchRequest, RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserInfo,
+    UserRequest, UsersAnswer, UsersRequest, VouchRequest,
 };
 use contactsync_core::upload::{self, MAX_ANSWER_BYTES, Method, Request, Response, TransportError};
 use serde::Serialize;
@@ -119,12 +120,17 @@ pub fn check(data: &[u8]) {
     round_trip::<KeysAnswer>(body);
     round_trip::<MatchAnswer>(body);
     round_trip::<ErrorEnvelope>(body);
+    round_trip::<UsersAnswer>(body);
+    round_trip::<UserInfo>(body);
+    round_trip::<ActivateAnswer>(body);
     // The requests too: the server parses them with these types.
     round_trip::<BatchRequest>(body);
     round_trip::<VouchRequest>(body);
     round_trip::<InviteRequest>(body);
     round_trip::<RedeemRequest>(body);
     round_trip::<UserRequest>(body);
+    round_trip::<UsersRequest>(body);
+    round_trip::<ActivateRequest>(body);
     round_trip::<MatchRequest>(body);
     call::<ConfigAnswer>(&response);
     call::<BatchAnswer>(&response);
