@@ -19,17 +19,14 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::TestServer;
+use common::logs::Recorder;
+use common::{TestServer, read_answer};
 use contactsync_server::ServerConfig;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
 /// How long one read may wait: only a guard against a hang, never a measure.
 const GUARD: Duration = Duration::from_secs(10);
@@ -397,31 +394,6 @@ fn idle_connections_do_not_hold_up_a_shutdown() {
     assert_eq!(until_closed(&mut kept, "a kept-alive connection"), "");
 }
 
-/// Reads one answer (head and `Content-Length` bytes) from a kept-alive connection.
-fn read_answer(s: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length: usize = text[..end]
-                .to_ascii_lowercase()
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if got.len() >= end + 4 + length {
-                return text;
-            }
-        }
-    }
-}
-
 /// The server's accepted connections on `addr` (Linux: established sockets with that local port
 /// and an inode; one still in the listen backlog has none), or `None` elsewhere. The kernel
 /// writes the table in pieces, not as one snapshot: a socket can appear twice in one read
@@ -447,44 +419,6 @@ fn accepted_connections(addr: SocketAddr) -> Option<usize> {
 
 // --- log capture ---
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        write!(self.0, " {}={value:?}", field.name()).unwrap();
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        *metadata.level() <= tracing::Level::INFO
-    }
-
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut line = format!("{}", event.metadata().level());
-        event.record(&mut Line(&mut line));
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line);
-    }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
-}
-
 fn logs() -> &'static Recorder {
     static RECORDER: OnceLock<Recorder> = OnceLock::new();
     RECORDER.get_or_init(|| {
@@ -498,11 +432,8 @@ fn logs() -> &'static Recorder {
 fn log_lines(addr: SocketAddr, text: &str) -> Vec<String> {
     let addr = format!("addr={addr}");
     logs()
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
+        .lines()
+        .into_iter()
         .filter(|l| l.contains(text) && l.split_whitespace().any(|w| w == addr))
-        .cloned()
         .collect()
 }
