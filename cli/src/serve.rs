@@ -5,12 +5,12 @@
 //! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use contactsync_server::{LimitsConfig, ServerConfig};
+use contactsync_server::{Database, LimitsConfig, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
@@ -23,10 +23,12 @@ const SERVER_DB_FILE: &str = "contactsync-server.db";
 /// What `serve` was asked for (its command-line arguments).
 #[derive(Debug, clap::Args)]
 pub struct ServeOptions {
-    /// The server's database. Default: `contactsync-server.db` in the data directory (see
-    /// `import --help`).
-    #[arg(long, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The server's database: an SQLite file (`PATH` or `sqlite:PATH`), or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/db`; several instances may share one; `?pool_size=N`
+    /// sets this instance's connections, default 16). Default: `contactsync-server.db` in the
+    /// data directory (see `import --help`).
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
     /// and put a TLS proxy in front for anything else.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
@@ -66,9 +68,9 @@ pub fn random_token() -> Result<String, Failure> {
 }
 
 /// `--db`, else `contactsync-server.db` in the data directory (created when missing).
-fn resolve_server_db(arg: Option<&Path>) -> Result<PathBuf, Failure> {
-    if let Some(path) = arg {
-        return Ok(path.to_owned());
+fn resolve_server_db(arg: Option<&str>) -> Result<Database, Failure> {
+    if let Some(value) = arg {
+        return Ok(Database::parse(value));
     }
     let dir = data_dir().ok_or_else(|| {
         UsageError(
@@ -77,7 +79,7 @@ fn resolve_server_db(arg: Option<&Path>) -> Result<PathBuf, Failure> {
     })?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| UsageError(format!("creating {}: {e}", dir.display())))?;
-    Ok(dir.join(SERVER_DB_FILE))
+    Ok(Database::Sqlite(dir.join(SERVER_DB_FILE)))
 }
 
 /// `contactsync serve`.
@@ -108,7 +110,7 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     if let Some(n) = options.max_body {
         limits.max_body_bytes = n;
     }
-    let mut config = ServerConfig::new(&db, options.listen, admin_token.clone());
+    let mut config = ServerConfig::new(db.clone(), options.listen, admin_token.clone());
     config.open_registration = !options.no_open_registration;
     config.public_url = options.public_url;
     config.limits = limits;
@@ -117,13 +119,12 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         .enable_all()
         .build()
         .map_err(|e| UsageError(format!("starting the runtime: {e}")))?;
-    let server = contactsync_server::start(config)
-        .map_err(|e| UsageError(format!("serve {}: {e}", db.display())))?;
+    let server =
+        contactsync_server::start(config).map_err(|e| UsageError(format!("serve {db}: {e}")))?;
     // The first line: scripts and tests read the bound address from it.
     eprintln!("listening on {}", server.url());
     eprintln!(
-        "contactsync: database {}; open registration {}",
-        db.display(),
+        "contactsync: database {db}; open registration {}",
         if options.no_open_registration {
             "off"
         } else {

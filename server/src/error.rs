@@ -24,6 +24,11 @@ pub enum ServerError {
     /// request answers `503 unavailable` and the client retries.
     #[error("storage busy")]
     Busy,
+    /// The transaction lost a race with a concurrent one (PostgreSQL's serialization failure
+    /// or deadlock): it was rolled back whole, and running it again is safe. The server
+    /// retries such a request a few times before answering `503 unavailable`.
+    #[error("storage conflict: a concurrent transaction won; retry")]
+    Conflict,
     /// The operating system's random source failed.
     #[error("random source: {0}")]
     Random(String),
@@ -84,6 +89,9 @@ pub(crate) enum ApiError {
     Unavailable {
         retry_after_s: u64,
     },
+    /// A transaction lost a race ([`ServerError::Conflict`]): the caller runs the request again;
+    /// answered as `503 unavailable` only once retries are spent.
+    Conflict,
 }
 
 impl ApiError {
@@ -104,7 +112,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Conflict => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -175,6 +183,10 @@ impl ApiError {
                 retry_after_s: Some(*retry_after_s),
                 ..body(codes::UNAVAILABLE, "the server is busy")
             },
+            ApiError::Conflict => ErrorBody {
+                retry_after_s: Some(1),
+                ..body(codes::UNAVAILABLE, "the server is busy")
+            },
         };
         ErrorEnvelope { error }
     }
@@ -183,6 +195,7 @@ impl ApiError {
         match self {
             ApiError::TooManyRequests { retry_after_s, .. }
             | ApiError::Unavailable { retry_after_s } => Some(*retry_after_s),
+            ApiError::Conflict => Some(1),
             _ => None,
         }
     }
@@ -195,6 +208,7 @@ impl From<ServerError> for ApiError {
                 tracing::warn!("storage busy: answering 503");
                 ApiError::Unavailable { retry_after_s: 1 }
             }
+            ServerError::Conflict => ApiError::Conflict,
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal

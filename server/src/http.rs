@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::bodies::{self, BodyGate};
 use crate::error::ApiError;
 use crate::service::Service;
-use crate::storage::ClientRecord;
+use crate::storage::{ClientRecord, retry_conflicts};
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -150,7 +150,8 @@ fn path_param(param: Result<Path<String>, PathRejection>) -> Result<String, ApiE
         .map_err(|_| ApiError::NotFound("no such resource"))
 }
 
-/// Runs a service call on the blocking pool.
+/// Runs a service call on the blocking pool. (A call that writes runs its transaction through
+/// [`retry_conflicts`]: a transaction that lost a race with another instance's runs again.)
 async fn blocking<T, F>(call: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -178,21 +179,26 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiErro
 
 async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let service = app.service;
-    let answer = blocking(move || service.register_open(&body, service.now())).await?;
+    let answer = blocking(move || {
+        let now = service.now();
+        retry_conflicts(|| service.register_open(&body, now))
+    })
+    .await?;
     json(StatusCode::CREATED, &answer)
 }
 
 /// Runs `call` on the blocking pool for the client the bearer token names (`401` otherwise).
 async fn as_client<T, F>(app: AppState, headers: &HeaderMap, call: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&Service, &ClientRecord, i64) -> Result<T, ApiError> + Send + 'static,
+    F: Fn(&Service, &ClientRecord, i64) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let token = bearer(headers);
     let service = app.service;
     blocking(move || {
         let client = service.authenticate_client(token.as_deref())?;
-        call(&service, &client, service.now())
+        let now = service.now();
+        retry_conflicts(|| call(&service, &client, now))
     })
     .await
 }
@@ -200,14 +206,15 @@ where
 /// Runs `call` on the blocking pool when the bearer token is the admin token.
 async fn as_admin<T, F>(app: AppState, headers: &HeaderMap, call: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&Service, i64) -> Result<T, ApiError> + Send + 'static,
+    F: Fn(&Service, i64) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let token = bearer(headers);
     let service = app.service;
     blocking(move || {
         service.authenticate_admin(token.as_deref())?;
-        call(&service, service.now())
+        let now = service.now();
+        retry_conflicts(|| call(&service, now))
     })
     .await
 }
@@ -285,8 +292,9 @@ async fn revoke_invite(
     code: Result<Path<String>, PathRejection>,
     _: Body,
 ) -> Result<Response, ApiError> {
+    let code = path_param(code)?;
     let answer = as_client(app, &headers, move |service, client, now| {
-        service.revoke_invite(client, &path_param(code)?, now)
+        service.revoke_invite(client, &code, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -310,8 +318,9 @@ async fn put_user(
     user_ref: Result<Path<String>, PathRejection>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    let user_ref = path_param(user_ref)?;
     let answer = as_admin(app, &headers, move |service, now| {
-        service.put_user(&path_param(user_ref)?, &body, now)
+        service.put_user(&user_ref, &body, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -334,10 +343,8 @@ async fn get_user(
     headers: HeaderMap,
     user_ref: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let answer = as_admin(app, &headers, move |service, _| {
-        service.get_user(&path_param(user_ref)?)
-    })
-    .await?;
+    let user_ref = path_param(user_ref)?;
+    let answer = as_admin(app, &headers, move |service, _| service.get_user(&user_ref)).await?;
     json(StatusCode::OK, &answer)
 }
 
@@ -347,8 +354,9 @@ async fn delete_user(
     user_ref: Result<Path<String>, PathRejection>,
     _: Body,
 ) -> Result<Response, ApiError> {
+    let user_ref = path_param(user_ref)?;
     let answer = as_admin(app, &headers, move |service, now| {
-        service.delete_user(&path_param(user_ref)?, now)
+        service.delete_user(&user_ref, now)
     })
     .await?;
     json(StatusCode::OK, &answer)
@@ -379,8 +387,9 @@ async fn activate_key(
     key_id: Result<Path<String>, PathRejection>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    let key_id = path_param(key_id)?;
     let answer = as_admin(app, &headers, move |service, _| {
-        service.activate_key(&path_param(key_id)?, &body)
+        service.activate_key(&key_id, &body)
     })
     .await?;
     json(StatusCode::OK, &answer)

@@ -1,15 +1,17 @@
 //! contactsync-server: the reference discovery server, the other side of docs/protocol.md.
 //!
 //! The server is stateless apart from its [`Storage`]: keys, clients and their sets of hashes,
-//! stored batch answers, invites, the change feed and the rate and quota counters all live there,
-//! so several instances can serve one database (with [`SqliteStorage`], one `SQLite` file in WAL
-//! mode; every state change of a request is one `IMMEDIATE` transaction).
+//! stored batch answers, invites, the change feed and the quota and rate counters all live there,
+//! so several instances can serve one database: [`PostgresStorage`] (every state change of a
+//! request one `SERIALIZABLE` transaction, the rate counters in an unlogged table every instance
+//! shares), or [`SqliteStorage`] for one machine (one file in WAL mode, every state change one
+//! `IMMEDIATE` transaction, the rate counters in each process's memory).
 //!
 //! The layers, each a module:
 //!
 //! ```text
 //! connections (hyper: accept, caps, timeouts) ─► http (axum: routes, bodies, auth header, errors)
-//!   ─► service (the protocol's rules, blocking) ─► storage (Storage/Transaction: SQLite)
+//!   ─► service (the protocol's rules, blocking) ─► storage (Storage/Transaction: SQLite, PostgreSQL)
 //! ```
 //!
 //! [`start`] runs a server on its own thread (tests, the CLI demo); [`run`] serves on the
@@ -32,13 +34,12 @@ pub mod storage;
 mod util;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
-pub use storage::{SqliteStorage, Storage, Transaction};
+pub use storage::{Database, PostgresStorage, SqliteStorage, Storage, Transaction};
 
 /// The protocol version this server speaks, as it appears in paths (`/v1/...`).
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -55,7 +56,8 @@ pub struct LimitsConfig {
     pub daily_new_identifiers: u32,
     /// Advice to clients: with nothing to send, check at most this often (seconds).
     pub check_interval_s: u32,
-    /// Requests per client per minute (a fixed window kept in storage).
+    /// Requests per client per minute (a fixed window, counted where every instance sharing the
+    /// storage sees it: see [`Storage::count_request`]).
     pub requests_per_minute: u32,
 }
 
@@ -117,8 +119,8 @@ impl Default for ConnectionLimits {
 /// How to run a server.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// The `SQLite` database file (created and migrated if needed).
-    pub db: PathBuf,
+    /// The database: an `SQLite` file or a PostgreSQL URL (created or migrated if needed).
+    pub db: Database,
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
     /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
@@ -137,7 +139,11 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with open registration and the default limits.
-    pub fn new(db: impl Into<PathBuf>, listen: SocketAddr, admin_token: impl Into<String>) -> Self {
+    pub fn new(
+        db: impl Into<Database>,
+        listen: SocketAddr,
+        admin_token: impl Into<String>,
+    ) -> Self {
         ServerConfig {
             db: db.into(),
             listen,

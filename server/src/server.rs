@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use crate::bodies::BodyGate;
 use crate::error::ServerError;
 use crate::service::Service;
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::Storage;
 use crate::{ConnectionLimits, ServerConfig, connections, http};
 
 /// How often expired invites and old batch answers are deleted.
@@ -22,7 +22,7 @@ const BLOCKING_THREADS: usize = 8;
 /// (std's `TcpListener::bind` gives 128; the kernel may lower it to `net.core.somaxconn`).
 const BACKLOG: u32 = 1024;
 
-/// Opens the `SQLite` database of `config.db`, binds `config.listen` and serves until `shutdown`
+/// Opens the database of `config.db` (`SQLite` or PostgreSQL), binds `config.listen` and serves until `shutdown`
 /// completes; then stops accepting, closes idle connections, lets requests in progress finish
 /// (for at most `config.connections.shutdown_grace`, ten seconds by default) and returns.
 ///
@@ -34,10 +34,10 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let db = config.db.clone();
-    let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&db))
+    let storage = tokio::task::spawn_blocking(move || db.open())
         .await
         .map_err(|e| ServerError::Runtime(e.to_string()))??;
-    run_with_storage(config, Arc::new(storage), shutdown).await
+    run_with_storage(config, storage, shutdown).await
 }
 
 /// [`run`] with another [`Storage`] (`config.db` is not used).
@@ -133,7 +133,7 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 /// path or a newer database is an error here, not a failed first request.
 pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.validate()?;
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.db)?);
+    let storage = config.db.open()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .max_blocking_threads(BLOCKING_THREADS)

@@ -4,10 +4,10 @@
 //! request's state change in one write transaction: a refusal rolls everything back, so a refused
 //! batch changes nothing, not even the quota.
 //!
-//! A client request is two transactions: authentication with the rate counter first (committed
-//! even when the request itself is then refused, so malformed requests count against the rate
-//! too), then the request. The one exception is a batch replay, answered from the first
-//! transaction without charging anything: a replay changes nothing.
+//! A client request is authentication (a read transaction), the rate counter (counted outside
+//! any transaction, even when the request itself is then refused, so malformed requests count
+//! against the rate too), then the request's own transaction. The one exception is a batch
+//! replay, answered from a read transaction without charging anything: a replay changes nothing.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, LimitReason, ServerError};
 use crate::storage::{
     ClientRecord, KeyRecord, KeyState, ReceiptRecord, Storage, StoredBatch, Transaction, Usage,
+    retry_conflicts,
 };
 mod keys;
 mod users;
@@ -123,28 +124,36 @@ impl Service {
         }
     }
 
-    /// Creates the first key when the database has none. Safe to race: the check and the insert
-    /// are one write transaction.
+    /// Creates the first key when the database has none. Safe to race (instances starting
+    /// together): the check and the insert are one write transaction; the loser of the race runs
+    /// it again and finds the winner's key.
     pub(crate) fn ensure_key(&self, now: i64) -> Result<(), ServerError> {
-        let mut tx = self.storage.write()?;
-        if tx.keys()?.iter().any(|k| k.state == KeyState::Current) {
-            return Ok(());
-        }
-        let key = new_key(KeyState::Current, now)?;
-        tx.insert_key(&key)?;
-        tx.commit()?;
-        tracing::info!(key_id = %key.key_id, "created the first hashing key");
-        Ok(())
+        retry_conflicts(|| {
+            let mut tx = self.storage.write()?;
+            if tx.keys()?.iter().any(|k| k.state == KeyState::Current) {
+                return Ok(());
+            }
+            let key = new_key(KeyState::Current, now)?;
+            tx.insert_key(&key)?;
+            tx.commit()?;
+            tracing::info!(key_id = %key.key_id, "created the first hashing key");
+            Ok(())
+        })
     }
 
     /// Deletes what has outlived its use: batch answers past their retention, expired invites.
+    /// Every instance sweeps; sweeps that meet delete each row once (the loser runs again and
+    /// finds nothing left), and a sweep never deletes what a request still needs: a retained
+    /// batch or an open invite.
     pub(crate) fn sweep(&self, now: i64) -> Result<(), ServerError> {
-        let mut tx = self.storage.write()?;
-        let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
-        let invites = tx.prune_invites(now)?;
-        tx.commit()?;
-        tracing::debug!(batches, invites, "swept");
-        Ok(())
+        retry_conflicts(|| {
+            let mut tx = self.storage.write()?;
+            let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
+            let invites = tx.prune_invites(now)?;
+            tx.commit()?;
+            tracing::debug!(batches, invites, "swept");
+            Ok(())
+        })
     }
 
     // --- authentication ---
@@ -158,60 +167,43 @@ impl Service {
         &self,
         token: Option<&str>,
     ) -> Result<ClientRecord, ApiError> {
+        let client = self.client_of(token)?;
+        self.charge_request(&client.client_id)?;
+        Ok(client)
+    }
+
+    /// The client a client token belongs to, read in a read transaction: authenticating never
+    /// waits for a writer, nor for the disk.
+    fn client_of(&self, token: Option<&str>) -> Result<ClientRecord, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
             return Err(ApiError::Forbidden("this endpoint needs a client token"));
         }
-        let mut tx = self.storage.write()?;
-        let client = tx
-            .client_by_token(&sha256(token.as_bytes()))?
-            .ok_or(ApiError::Unauthorized)?;
-        self.charge_request(&mut *tx, &client.client_id)?;
-        tx.commit()?;
-        Ok(client)
+        let mut tx = self.storage.read()?;
+        tx.client_by_token(&sha256(token.as_bytes()))?
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// `POST /v1/batches` from the token on: authentication, the rate, the batch.
     ///
-    /// A replay (a batch id stored with the same body) is answered from the authenticating
-    /// transaction, before the rate is charged: "changes nothing" holds for the rate counter too,
-    /// and a replay costs the server one lookup.
+    /// A replay (a batch id stored with the same body) is answered before the rate is charged:
+    /// "changes nothing" holds for the rate counter too, and a replay costs the server one
+    /// lookup in a read transaction.
     pub(crate) fn post_batch(&self, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let token = token.ok_or(ApiError::Unauthorized)?;
-        if self.is_admin(token) {
-            return Err(ApiError::Forbidden("this endpoint needs a client token"));
-        }
+        let client = self.client_of(token)?;
         let batch_id = serde_json::from_slice::<BatchRequest>(body)
             .ok()
             .map(|r| r.batch_id);
-        let body_sha256 = sha256(body);
-        // A replay is answered from a read transaction: resending a batch must not take the
-        // database's write lock (nor, below, count against the rate).
         if let Some(batch_id) = &batch_id {
             let mut read = self.storage.read()?;
-            let client = read
-                .client_by_token(&sha256(token.as_bytes()))?
-                .ok_or(ApiError::Unauthorized)?;
             if let Some(stored) = read.batch(&client.client_id, batch_id)?
-                && same_digest(&stored.body_sha256, &body_sha256)
+                && same_digest(&stored.body_sha256, &sha256(body))
             {
                 return Ok(stored.answer);
             }
         }
-        let mut tx = self.storage.write()?;
-        let client = tx
-            .client_by_token(&sha256(token.as_bytes()))?
-            .ok_or(ApiError::Unauthorized)?;
-        if let Some(batch_id) = batch_id
-            && let Some(stored) = tx.batch(&client.client_id, &batch_id)?
-            && same_digest(&stored.body_sha256, &body_sha256)
-        {
-            // Dropped without a commit: nothing was written.
-            return Ok(stored.answer);
-        }
-        self.charge_request(&mut *tx, &client.client_id)?;
-        tx.commit()?;
-        self.batch(&client, body)
+        self.charge_request(&client.client_id)?;
+        retry_conflicts(|| self.batch(&client, body))
     }
 
     /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
@@ -240,26 +232,22 @@ impl Service {
 
     /// Counts a request in the client's one-minute window; refuses it when the window is full.
     ///
-    /// The time is read here, inside the write transaction: a request that waited for the lock
-    /// counts in the window of when it is charged. And the window only moves forward: a request
-    /// whose clock reads an earlier minute (another instance's clock a little behind) counts in
-    /// the stored, newer window instead of resetting it.
-    fn charge_request(&self, tx: &mut dyn Transaction, client_id: &str) -> Result<(), ApiError> {
+    /// The count lives where every instance sharing the storage sees it
+    /// ([`Storage::count_request`]), outside any transaction: counting waits for neither a
+    /// writer nor the disk. A refused request counts too, so hammering a full window keeps it
+    /// full; the window only moves forward (another instance's clock a little behind counts in
+    /// the newer window).
+    fn charge_request(&self, client_id: &str) -> Result<(), ApiError> {
         let now = self.now();
-        let minute = now.div_euclid(MINUTE);
-        let mut usage = tx.usage(client_id)?.unwrap_or_default();
-        if minute > usage.rate_minute {
-            usage.rate_minute = minute;
-            usage.rate_count = 0;
-        }
-        if usage.rate_count >= self.limits.requests_per_minute {
+        let (minute, count) = self
+            .storage
+            .count_request(client_id, now.div_euclid(MINUTE))?;
+        if count > self.limits.requests_per_minute {
             return Err(ApiError::TooManyRequests {
-                retry_after_s: seconds((usage.rate_minute + 1) * MINUTE - now),
+                retry_after_s: seconds((minute + 1) * MINUTE - now),
                 reason: LimitReason::Rate,
             });
         }
-        usage.rate_count += 1;
-        tx.put_usage(client_id, &usage)?;
         Ok(())
     }
 

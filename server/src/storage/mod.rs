@@ -2,23 +2,35 @@
 //! reads and writes the protocol's rules (in the private `service` module) are written against.
 //!
 //! The rules live once, above this seam; a backend only stores and finds rows. [`SqliteStorage`]
-//! is the embedded default; a PostgreSQL backend implements the same two traits.
+//! is the embedded default (one file, one machine); [`PostgresStorage`] lets several server
+//! instances share one database. [`Database`] names either, as `contactsync serve --db` takes it.
 //!
 //! **What a backend must guarantee**:
 //!
 //! - A transaction from [`Storage::write`] is serialisable against every other write transaction,
 //!   across processes (`SQLite`: `BEGIN IMMEDIATE`, one writer at a time; PostgreSQL:
-//!   `SERIALIZABLE`, or a lock taken at the start). The rules read then write (a quota, a stored
-//!   batch, a user's hashes) and rely on nothing changing in between.
+//!   `SERIALIZABLE`). The rules read then write (a quota, a stored batch, a user's hashes) and
+//!   rely on nothing changing in between. A backend that detects a conflict instead of waiting
+//!   (PostgreSQL) fails the transaction with [`ServerError::Conflict`], having rolled it back:
+//!   the caller runs it again ([`retry_conflicts`]).
 //! - [`Transaction::commit`] makes everything durable at once; dropping a transaction without
 //!   committing rolls it back.
-//! - Change sequence numbers ([`Transaction::append_change`]) grow in commit order and are never
-//!   reused, even after rows are deleted: clients hold them as cursors.
+//! - Change sequence numbers ([`Transaction::append_change`]) become visible in sequence order
+//!   (a reader that sees change `n` sees every change before it) and are never reused, even
+//!   after rows are deleted: clients hold them as cursors.
 //! - A lock wait longer than the backend's timeout is [`ServerError::Busy`] (the request answers
 //!   `503 unavailable`), not a generic failure.
+//! - [`Storage::count_request`] counts requests per client and minute, outside any transaction
+//!   and without waiting for the disk: the rate limit needs no durability, but it must hold
+//!   across every instance that shares the backend (`SQLite`: one process's memory; PostgreSQL:
+//!   an unlogged table).
 //!
 //! Calls block; the server makes them on tokio's blocking pool.
 
+mod convert;
+mod database;
+mod postgres;
+mod rate;
 mod schema;
 mod sqlite;
 
@@ -30,7 +42,54 @@ use contactsync_core::{Digest, IdentifierKind};
 
 use crate::error::ServerError;
 
+pub use database::Database;
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
+
+/// How many times a transaction that lost a race runs again before the request answers `503`.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// An error that may be a lost race ([`ServerError::Conflict`]), to run the work again.
+pub(crate) trait MaybeConflict {
+    /// Whether running the work again may succeed.
+    fn is_conflict(&self) -> bool;
+}
+
+impl MaybeConflict for ServerError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, ServerError::Conflict)
+    }
+}
+
+impl MaybeConflict for crate::error::ApiError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, crate::error::ApiError::Conflict)
+    }
+}
+
+/// Runs `attempt` until it does not fail with a conflict, at most [`CONFLICT_ATTEMPTS`] times,
+/// with a short, growing, jittered pause between attempts (so two instances that collided do
+/// not collide again in lockstep). `attempt` must be one transaction, or end with one: a failed
+/// attempt has changed nothing.
+pub(crate) fn retry_conflicts<T, E: MaybeConflict>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut pause_us: u64 = 200;
+    for _ in 1..CONFLICT_ATTEMPTS {
+        match attempt() {
+            Err(e) if e.is_conflict() => {
+                let mut jitter = [0u8; 2];
+                let jitter =
+                    getrandom::fill(&mut jitter).map_or(0, |()| u16::from_le_bytes(jitter));
+                let jitter = u64::from(jitter) % pause_us.max(1);
+                std::thread::sleep(std::time::Duration::from_micros(pause_us + jitter));
+                pause_us = (pause_us * 2).min(50_000);
+            }
+            other => return other,
+        }
+    }
+    attempt()
+}
 
 /// Where the server keeps its state.
 pub trait Storage: Send + Sync + fmt::Debug {
@@ -39,6 +98,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
     /// writing method on it is an error.
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+    /// Counts one request of `client_id` in the one-minute window `minute` (Unix seconds / 60)
+    /// and returns the window that counts and the requests in it, this one included. Windows
+    /// only move forward: a request whose clock reads an earlier minute than the stored one
+    /// (another instance's clock a little behind) counts in the stored window.
+    fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError>;
 }
 
 /// The state of a hashing key.
@@ -102,17 +166,14 @@ pub struct ClientRecord {
     pub feed_start: u64,
 }
 
-/// A client's rate and quota counters.
+/// A client's quota counter (durable: the day's budget must not reset when a server restarts;
+/// the rate counter is not, see [`Storage::count_request`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// UTC day (Unix seconds / 86400) that `quota_used` counts.
     pub quota_day: i64,
     /// New hashes charged that day.
     pub quota_used: u64,
-    /// Minute (Unix seconds / 60) that `rate_count` counts.
-    pub rate_minute: i64,
-    /// Requests in that minute.
-    pub rate_count: u32,
 }
 
 /// An app user, as the backend registered them.
@@ -229,9 +290,9 @@ pub trait Transaction {
     /// counters, changes addressed to it) and the client itself; `None` if there is no such
     /// client.
     fn delete_client(&mut self, client_id: &str) -> Result<Option<DeletedCounts>, ServerError>;
-    /// The client's counters.
+    /// The client's quota counter.
     fn usage(&mut self, client_id: &str) -> Result<Option<Usage>, ServerError>;
-    /// Replaces the client's counters.
+    /// Replaces the client's quota counter.
     fn put_usage(&mut self, client_id: &str, usage: &Usage) -> Result<(), ServerError>;
 
     // --- a client's set of hashes ---

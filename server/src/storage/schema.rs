@@ -130,6 +130,13 @@ CREATE TABLE receipts (
 ALTER TABLE clients ADD COLUMN feed_start INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE user_hashes ADD COLUMN kind TEXT;
 ",
+    // 3: the rate counter leaves the database: a request no longer waits for a write and an
+    // fsync to be counted (the counters are in the server's memory, storage/rate.rs); the daily
+    // quota stays, exact and durable.
+    r"
+ALTER TABLE usage DROP COLUMN rate_minute;
+ALTER TABLE usage DROP COLUMN rate_count;
+",
 ];
 
 /// The schema version this server writes.

@@ -17,6 +17,8 @@ use contactsync_core::upload::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use super::convert::{digest_from, key_state, sha_from, to_i64, to_u64};
+use super::rate::MemoryRates;
 use super::schema::{LATEST, MIGRATIONS};
 use super::{
     ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, ReceiptRecord,
@@ -34,6 +36,9 @@ const MAX_IDLE: usize = 8;
 pub struct SqliteStorage {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Request counters: in this process's memory (a file is served by one machine; several
+    /// processes on one file each count their own requests).
+    rates: MemoryRates,
 }
 
 impl SqliteStorage {
@@ -61,6 +66,7 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             path: path.to_owned(),
             idle: Mutex::new(vec![conn]),
+            rates: MemoryRates::default(),
         })
     }
 
@@ -107,6 +113,10 @@ impl Storage for SqliteStorage {
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError> {
         // query_only makes a writing call on a read transaction fail instead of upgrading it.
         self.begin("PRAGMA query_only = ON; BEGIN DEFERRED")
+    }
+
+    fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError> {
+        Ok(self.rates.count(client_id, minute))
     }
 }
 
@@ -200,34 +210,6 @@ impl Drop for SqliteTx<'_> {
     }
 }
 
-fn digest_from(bytes: Vec<u8>) -> Result<Digest, ServerError> {
-    bytes
-        .try_into()
-        .map(Digest)
-        .map_err(|_| ServerError::Storage("a stored digest is not 32 bytes".into()))
-}
-
-fn sha_from(bytes: Vec<u8>) -> Result<[u8; 32], ServerError> {
-    bytes
-        .try_into()
-        .map_err(|_| ServerError::Storage("a stored SHA-256 is not 32 bytes".into()))
-}
-
-fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn key_state(text: &str) -> Result<KeyState, ServerError> {
-    match text {
-        "current" => Ok(KeyState::Current),
-        "next" => Ok(KeyState::Next),
-        _ => Err(ServerError::Storage("unknown key state".into())),
-    }
-}
 
 fn client_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
     Ok(ClientRecord {
@@ -408,16 +390,11 @@ impl Transaction for SqliteTx<'_> {
     fn usage(&mut self, client_id: &str) -> Result<Option<Usage>, ServerError> {
         Ok(self
             .conn()?
-            .prepare_cached(
-                "SELECT quota_day, quota_used, rate_minute, rate_count FROM usage
-                 WHERE client_id = ?1",
-            )?
+            .prepare_cached("SELECT quota_day, quota_used FROM usage WHERE client_id = ?1")?
             .query_row([client_id], |r| {
                 Ok(Usage {
                     quota_day: r.get(0)?,
                     quota_used: to_u64(r.get(1)?),
-                    rate_minute: r.get(2)?,
-                    rate_count: r.get(3)?,
                 })
             })
             .optional()?)
@@ -426,16 +403,13 @@ impl Transaction for SqliteTx<'_> {
     fn put_usage(&mut self, client_id: &str, usage: &Usage) -> Result<(), ServerError> {
         self.conn()?
             .prepare_cached(
-                "INSERT OR REPLACE INTO usage
-                     (client_id, quota_day, quota_used, rate_minute, rate_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO usage (client_id, quota_day, quota_used)
+                 VALUES (?1, ?2, ?3)",
             )?
             .execute(params![
                 client_id,
                 usage.quota_day,
-                to_i64(usage.quota_used),
-                usage.rate_minute,
-                usage.rate_count
+                to_i64(usage.quota_used)
             ])?;
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Helpers of the server's integration tests: a real server on loopback, a small blocking client,
-//! hashes as a device makes them, and a look into the `SQLite` file.
+//! Helpers of the server's integration tests: a real server on loopback on either backend, a
+//! small blocking client, hashes as a device makes them, and a look into the database.
 
 // Test code: a failed expectation is a failed test. Not every test binary uses every helper.
 #![allow(
@@ -10,51 +10,64 @@
     reason = "test helpers"
 )]
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use contactsync_core::{Digest, HashKey, IdentifierKind};
-use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+use contactsync_server::{Database, LimitsConfig, RunningServer, ServerConfig};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub const ADMIN: &str = "admin-token-of-the-tests-0123456789";
 
-/// A server on a fresh database in a temporary directory.
+#[macro_use]
+mod backend;
+pub mod postgres;
+
+pub use backend::{Backend, Cell, Db, TestDb};
+
+/// A server on a fresh database of its own (dropped after the server).
 pub struct TestServer {
     pub server: RunningServer,
     pub api: Api,
-    pub db: PathBuf,
-    _dir: tempfile::TempDir,
+    pub db: TestDb,
 }
 
-pub fn config(db: &Path) -> ServerConfig {
+pub fn config(db: impl Into<Database>) -> ServerConfig {
     ServerConfig::new(db, SocketAddr::from(([127, 0, 0, 1], 0)), ADMIN)
 }
 
 impl TestServer {
+    /// On `SQLite`.
     pub fn new() -> Self {
-        Self::with(|_| {})
+        Self::on(Backend::Sqlite)
     }
 
+    /// On `SQLite`, with these limits.
     pub fn with_limits(limits: LimitsConfig) -> Self {
         Self::with(|c| c.limits = limits)
     }
 
+    /// On `SQLite`, configured by `adjust`.
     pub fn with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("server.db");
+        Self::with_on(Backend::Sqlite, adjust)
+    }
+
+    pub fn on(backend: Backend) -> Self {
+        Self::with_on(backend, |_| {})
+    }
+
+    pub fn with_limits_on(backend: Backend, limits: LimitsConfig) -> Self {
+        Self::with_on(backend, |c| c.limits = limits)
+    }
+
+    pub fn with_on(backend: Backend, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let db = TestDb::new(backend);
         let mut config = config(&db);
         adjust(&mut config);
         let server = contactsync_server::start(config).unwrap();
         let api = Api::new(&server.url());
-        TestServer {
-            server,
-            api,
-            db,
-            _dir: dir,
-        }
+        TestServer { server, api, db }
     }
 }
 
@@ -337,8 +350,13 @@ pub fn pairs(list: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// Opens the server's database beside the running server (WAL: no interference).
-pub fn open_db(path: &Path) -> rusqlite::Connection {
+/// The test's own connection to a server's database.
+pub fn open_db(db: &TestDb) -> Db {
+    db.open()
+}
+
+/// Opens an `SQLite` database beside the running server (WAL: no interference).
+pub fn open_sqlite(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
@@ -347,31 +365,8 @@ pub fn open_db(path: &Path) -> rusqlite::Connection {
 
 /// Every table's rows as text, for "nothing changed" comparisons; `skip` names columns to leave
 /// out (`table.column`).
-pub fn dump(conn: &rusqlite::Connection, skip: &[&str]) -> String {
-    let mut out = String::new();
-    for table in tables(conn) {
-        let columns = columns(conn, &table);
-        let kept: Vec<&String> = columns
-            .iter()
-            .filter(|c| !skip.contains(&format!("{table}.{c}").as_str()))
-            .collect();
-        if kept.is_empty() {
-            continue;
-        }
-        let list = kept
-            .iter()
-            .map(|c| format!("quote(\"{c}\")"))
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut stmt = conn
-            .prepare(&format!("SELECT {list} FROM \"{table}\" ORDER BY 1"))
-            .unwrap();
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-        for row in rows {
-            writeln!(out, "{table}: {}", row.unwrap()).unwrap();
-        }
-    }
-    out
+pub fn dump(db: &Db, skip: &[&str]) -> String {
+    db.dump(skip)
 }
 
 pub fn tables(conn: &rusqlite::Connection) -> Vec<String> {
@@ -395,26 +390,12 @@ pub fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
 }
 
 /// Every cell of every table, as (table, column, value).
-pub fn cells(conn: &rusqlite::Connection) -> Vec<(String, String, rusqlite::types::Value)> {
-    let mut out = Vec::new();
-    for table in tables(conn) {
-        for column in columns(conn, &table) {
-            let mut stmt = conn
-                .prepare(&format!("SELECT \"{column}\" FROM \"{table}\""))
-                .unwrap();
-            let values = stmt
-                .query_map([], |r| r.get::<_, rusqlite::types::Value>(0))
-                .unwrap();
-            for v in values {
-                out.push((table.clone(), column.clone(), v.unwrap()));
-            }
-        }
-    }
-    out
+pub fn cells(db: &Db) -> Vec<(String, String, Cell)> {
+    db.cells()
 }
 
-pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+pub fn count(db: &Db, sql: &str) -> i64 {
+    db.count(sql)
 }
 
 /// Reads one answer (head and `Content-Length` bytes) from a kept-alive connection.
