@@ -95,6 +95,15 @@ pub(crate) fn retry_conflicts<T, E: MaybeConflict>(
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Starts a read-write transaction, serialised against every other writer.
     fn write(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+    /// Starts a read-write transaction on behalf of one client. A backend that detects
+    /// conflicts instead of waiting (PostgreSQL) first waits for that client's other write
+    /// transactions: a client's concurrent requests (a retry that overtakes the original, say)
+    /// then queue, instead of failing each other until their retries run out. A backend that
+    /// serialises every writer anyway keeps the default.
+    fn write_for(&self, client_id: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
+        let _ = client_id;
+        self.write()
+    }
     /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
     /// writing method on it is an error.
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;

@@ -210,7 +210,6 @@ impl Drop for SqliteTx<'_> {
     }
 }
 
-
 fn client_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
     Ok(ClientRecord {
         client_id: row.get(0)?,

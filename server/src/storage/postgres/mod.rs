@@ -48,6 +48,15 @@ const LOCK_TIMEOUT: &str = "5s";
 const DEFAULT_POOL_SIZE: usize = 16;
 /// The advisory lock migrations run under, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7401;
+/// The first key of clients' advisory locks (two-key form: this, and 32 bits of the client id's
+/// SHA-256); it differs from the first half of the one-key locks above, so no lock is shared.
+const CLIENT_LOCKS: i32 = 0x636c_6e74;
+
+/// The second key of a client's advisory lock.
+fn client_lock(client_id: &str) -> i32 {
+    let digest = crate::util::sha256(client_id.as_bytes());
+    i32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
 
 /// The server's state in a PostgreSQL database; several instances may share it.
 pub struct PostgresStorage {
@@ -117,7 +126,7 @@ impl PostgresStorage {
     fn begin(&self, sql: &str, read_only: bool) -> Result<Box<dyn Transaction + '_>, ServerError> {
         let client = self.connection()?;
         self.block(client.batch_execute(sql)).map_err(db_error)?;
-        Ok(Box::new(PgTx::new(self, client, read_only)))
+        Ok(Box::new(PgTx::new(self, client, read_only, None)))
     }
 
     /// Runs the migrations the database has not run yet, in one transaction, under an advisory
@@ -181,6 +190,24 @@ impl Storage for PostgresStorage {
             ),
             false,
         )
+    }
+
+    /// The client's session-level advisory lock is taken *before* `BEGIN`: a `SERIALIZABLE`
+    /// transaction's snapshot is taken at its first statement, so a lock taken inside it would
+    /// leave the waiter with a snapshot from before the holder committed, and a conflict anyway.
+    /// Released after `COMMIT` or `ROLLBACK` (or by the server, if the connection breaks).
+    fn write_for(&self, client_id: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
+        let key = client_lock(client_id);
+        let client = self.connection()?;
+        self.block(client.batch_execute(&format!(
+            "SET lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_lock({CLIENT_LOCKS}, {key})"
+        )))
+        .map_err(db_error)?;
+        let mut tx = PgTx::new(self, client, false, Some(key));
+        tx.start(&format!(
+            "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
+        ))?;
+        Ok(Box::new(tx))
     }
 
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError> {

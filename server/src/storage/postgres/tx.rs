@@ -11,9 +11,9 @@ use deadpool_postgres::Object;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PostgresStorage, db_error};
-use crate::storage::convert::{digest_from, key_state, sha_from, to_i64, to_u64};
+use super::{CLIENT_LOCKS, PostgresStorage, db_error};
 use crate::error::ServerError;
+use crate::storage::convert::{digest_from, key_state, sha_from, to_i64, to_u64};
 use crate::storage::{
     ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, ReceiptRecord,
     StoredBatch, Transaction, Usage, UserRecord,
@@ -30,25 +30,41 @@ pub(super) struct PgTx<'a> {
     /// `None` once committed or rolled back.
     client: Option<Object>,
     read_only: bool,
+    /// The client lock held by the session (`write_for`), released once the transaction ends.
+    client_lock: Option<i32>,
 }
 
 impl<'a> PgTx<'a> {
-    pub(super) fn new(storage: &'a PostgresStorage, client: Object, read_only: bool) -> Self {
+    pub(super) fn new(
+        storage: &'a PostgresStorage,
+        client: Object,
+        read_only: bool,
+        client_lock: Option<i32>,
+    ) -> Self {
         PgTx {
             storage,
             client: Some(client),
             read_only,
+            client_lock,
         }
     }
 
-    fn client(&self) -> Result<&Object, ServerError> {
+    /// Runs `BEGIN ...`; on failure the transaction is dropped, which releases what it holds.
+    pub(super) fn start(&mut self, begin: &str) -> Result<(), ServerError> {
+        let client = self.conn()?;
+        self.storage
+            .block(client.batch_execute(begin))
+            .map_err(db_error)
+    }
+
+    fn conn(&self) -> Result<&Object, ServerError> {
         self.client
             .as_ref()
             .ok_or_else(|| ServerError::Storage("transaction already finished".into()))
     }
 
     fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, ServerError> {
-        let client = self.client()?;
+        let client = self.conn()?;
         self.storage
             .block(async {
                 let stmt = client.prepare_cached(sql).await?;
@@ -58,7 +74,7 @@ impl<'a> PgTx<'a> {
     }
 
     fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, ServerError> {
-        let client = self.client()?;
+        let client = self.conn()?;
         self.storage
             .block(async {
                 let stmt = client.prepare_cached(sql).await?;
@@ -68,7 +84,7 @@ impl<'a> PgTx<'a> {
     }
 
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, ServerError> {
-        let client = self.client()?;
+        let client = self.conn()?;
         self.storage
             .block(async {
                 let stmt = client.prepare_cached(sql).await?;
@@ -91,9 +107,14 @@ impl<'a> PgTx<'a> {
         let Some(client) = self.client.take() else {
             return Ok(());
         };
-        match self.storage.block(client.batch_execute(end)) {
+        let end = match self.client_lock {
+            Some(key) => format!("{end}; SELECT pg_advisory_unlock({CLIENT_LOCKS}, {key})"),
+            None => end.to_owned(),
+        };
+        match self.storage.block(client.batch_execute(&end)) {
             Ok(()) => Ok(()),
             Err(e) => {
+                // Closing the connection ends its transaction and releases its locks.
                 drop(Object::take(client));
                 Err(db_error(e))
             }
