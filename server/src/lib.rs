@@ -135,6 +135,9 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Where the time comes from (the system clock; tests set their own).
     pub clock: Clock,
+    /// How often the server deletes what outlived its use (batch answers past their 30 days,
+    /// expired invites); also once at start. Every instance sweeps: sweeps that meet are safe.
+    pub sweep_every: Duration,
 }
 
 impl ServerConfig {
@@ -153,6 +156,7 @@ impl ServerConfig {
             limits: LimitsConfig::default(),
             connections: ConnectionLimits::default(),
             clock: Clock::system(),
+            sweep_every: Duration::from_secs(600),
         }
     }
 
@@ -166,6 +170,11 @@ impl ServerConfig {
             tracing::warn!("the admin token is shorter than 16 characters");
         }
         let l = &self.limits;
+        if self.sweep_every.is_zero() {
+            return Err(ServerError::Config(
+                "sweep_every must be longer than zero".into(),
+            ));
+        }
         if l.max_batch == 0 || l.requests_per_minute == 0 || l.check_interval_s == 0 {
             return Err(ServerError::Config(
                 "max_batch, requests_per_minute and check_interval_s must be at least 1".into(),
@@ -212,6 +221,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
             .field("connections", &self.connections)
+            .field("sweep_every", &self.sweep_every)
             .finish_non_exhaustive()
     }
 }

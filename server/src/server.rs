@@ -13,7 +13,6 @@ use crate::storage::Storage;
 use crate::{ConnectionLimits, ServerConfig, connections, http};
 
 /// How often expired invites and old batch answers are deleted.
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// Worker threads of the runtime [`start`] makes: the async side only waits on sockets.
 const WORKER_THREADS: usize = 2;
 /// Blocking threads (database work) of the runtime [`start`] makes.
@@ -49,11 +48,11 @@ pub async fn run_with_storage(
     config.validate()?;
     let listener = bind(config.listen)?;
     let addr = listener.local_addr()?;
-    let limits = config.connections;
+    let (limits, sweep_every) = (config.connections, config.sweep_every);
     let service = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
         .await
         .map_err(|e| ServerError::Runtime(e.to_string()))??;
-    serve(listener, service, limits, shutdown).await
+    serve(listener, service, limits, sweep_every, shutdown).await
 }
 
 /// Binds `addr` with a listen backlog of [`BACKLOG`] (in a runtime).
@@ -90,11 +89,12 @@ async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     limits: ConnectionLimits,
+    sweep_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     let cap = connections::connection_cap(limits.max_connections)?;
-    let sweeper = tokio::spawn(sweep_periodically(Arc::clone(&service)));
+    let sweeper = tokio::spawn(sweep_periodically(Arc::clone(&service), sweep_every));
     let app = http::router(service, Arc::new(BodyGate::new(&limits, addr)));
     tracing::info!(%addr, max_connections = cap, "contactsync server listening");
     connections::serve(listener, addr, app, limits, cap, shutdown).await;
@@ -103,8 +103,9 @@ async fn serve(
     Ok(())
 }
 
-async fn sweep_periodically(service: Arc<Service>) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
+async fn sweep_periodically(service: Arc<Service>, sweep_every: Duration) {
+    let mut every = tokio::time::interval(sweep_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         let service = Arc::clone(&service);
@@ -146,14 +147,14 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         bind(config.listen)?
     };
     let addr = listener.local_addr()?;
-    let limits = config.connections;
+    let (limits, sweep_every) = (config.connections, config.sweep_every);
     let service = prepare(config, storage, addr)?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("contactsync-server".into())
         .spawn(move || {
             runtime.block_on(async move {
-                serve(listener, service, limits, async move {
+                serve(listener, service, limits, sweep_every, async move {
                     // A dropped sender (the RunningServer is gone) stops the server too.
                     let _ = stop_rx.await;
                 })
