@@ -72,12 +72,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
-        let db = dir.join("server.db");
+        Server::on(s(&dir.join("server.db")), &[])
+    }
+
+    /// `serve --db DB` with more arguments.
+    pub fn on(db: &str, args: &[&str]) -> Server {
         let mut child = cmd()
             .args([
                 "serve",
                 "--db",
-                s(&db),
+                db,
                 "--listen",
                 "127.0.0.1:0",
                 "--admin-token",
@@ -85,6 +89,7 @@ impl Server {
                 "--check-interval",
                 "1",
             ])
+            .args(args)
             .spawn()
             .expect("spawn serve");
         let stderr = child.stderr.take().expect("stderr");

@@ -78,6 +78,7 @@ pub(crate) fn retry_conflicts<T, E: MaybeConflict>(
     for _ in 1..CONFLICT_ATTEMPTS {
         match attempt() {
             Err(e) if e.is_conflict() => {
+                tracing::debug!("a transaction lost a race: running it again");
                 let mut jitter = [0u8; 2];
                 let jitter =
                     getrandom::fill(&mut jitter).map_or(0, |()| u16::from_le_bytes(jitter));

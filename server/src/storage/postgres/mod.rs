@@ -3,10 +3,12 @@
 //! **Isolation.** Write transactions run at `SERIALIZABLE`: PostgreSQL checks that the outcome of
 //! concurrent transactions equals some serial order, and fails one with a serialization error
 //! when it would not. That is the guarantee the rules are written against (read, decide, write:
-//! a quota, a stored batch, a redeemed invite), across every instance, with no lock held in any
-//! one process. A failed transaction is [`ServerError::Conflict`]: it changed nothing, and the
-//! server runs it again ([`super::retry_conflicts`]). Read transactions are `REPEATABLE READ
-//! READ ONLY`: one snapshot, never blocked, never failed by a writer.
+//! a redeemed invite, a user's hashes, a key rotation), across every instance, with no lock held
+//! in any one process. A failed transaction is [`ServerError::Conflict`]: it changed nothing, and
+//! the server runs it again ([`super::retry_conflicts`]). A client's own transactions (its
+//! batches, the hot path) are serialised by a lock of that client instead, at `REPEATABLE READ`
+//! ([`PostgresStorage::write_for`] says why). Read transactions are `REPEATABLE READ READ ONLY`:
+//! one snapshot, never blocked, never failed by a writer.
 //!
 //! **The change feed.** A sequence hands out numbers at insert time, not at commit: had change 11
 //! committed before change 10, a reader between the two commits would move its cursor past 10
@@ -192,10 +194,23 @@ impl Storage for PostgresStorage {
         )
     }
 
-    /// The client's session-level advisory lock is taken *before* `BEGIN`: a `SERIALIZABLE`
-    /// transaction's snapshot is taken at its first statement, so a lock taken inside it would
-    /// leave the waiter with a snapshot from before the holder committed, and a conflict anyway.
-    /// Released after `COMMIT` or `ROLLBACK` (or by the server, if the connection breaks).
+    /// A client's transaction: the client's session-level advisory lock, then `REPEATABLE READ`.
+    ///
+    /// The lock is taken *before* `BEGIN`: a transaction's snapshot is taken at its first
+    /// statement, so a lock taken inside it would leave the waiter with a snapshot from before
+    /// the holder committed. It is released after `COMMIT` or `ROLLBACK` (or by the server, if the
+    /// connection breaks).
+    ///
+    /// Why not `SERIALIZABLE` here: these transactions (a batch, an invite made or revoked, the
+    /// client's deletion) read and write the client's own rows — serialised by the lock — and
+    /// only *read* anyone else's (users, keys). Under `SERIALIZABLE`, PostgreSQL's predicate locks
+    /// cover index pages, not rows: two clients' batches that touch one page of `client_hashes`
+    /// (every client, while the table is small) fail each other as if they had conflicted. A
+    /// snapshot is enough: a batch that overlaps a user's change reads the users before it, as
+    /// if it had come first, and the change reaches the client through its feed (which is read
+    /// at poll time, against the client's set then). Rows two transactions both write (an invite
+    /// a redeemer closes while its creator is deleted, a foreign key's parent) still make one of
+    /// them fail, and run again.
     fn write_for(&self, client_id: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
         let key = client_lock(client_id);
         let client = self.connection()?;
@@ -204,9 +219,7 @@ impl Storage for PostgresStorage {
         )))
         .map_err(db_error)?;
         let mut tx = PgTx::new(self, client, false, Some(key));
-        tx.start(&format!(
-            "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
-        ))?;
+        tx.start("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
         Ok(Box::new(tx))
     }
 
