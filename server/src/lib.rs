@@ -39,7 +39,7 @@ use std::time::Duration;
 pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
-pub use storage::{Database, PostgresStorage, SqliteStorage, Storage, Transaction};
+pub use storage::{Database, PostgresStorage, Scope, SqliteStorage, Storage, Transaction};
 
 /// The protocol version this server speaks, as it appears in paths (`/v1/...`).
 pub const PROTOCOL_VERSION: &str = "v1";

@@ -12,13 +12,13 @@ use contactsync_core::upload::wire::{
 
 use super::{Service, key_info, keys, new_key, parse_json_or_default};
 use crate::error::ApiError;
-use crate::storage::{KeyRecord, KeyState, Transaction};
+use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
 
 impl Service {
     /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
     /// during a rotation answers the same next key: a retry must not discard registrations).
     pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
-        let mut tx = self.storage.write()?;
+        let mut tx = self.storage.write_in(Scope::Directory)?;
         if let (_, Some(next)) = keys(&mut *tx)? {
             return Ok((false, key_info(&next)));
         }
@@ -38,7 +38,7 @@ impl Service {
         body: &[u8],
     ) -> Result<ActivateAnswer, ApiError> {
         let request: ActivateRequest = parse_json_or_default(body)?;
-        let mut tx = self.storage.write()?;
+        let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
         if current.key_id == key_id {
             return Ok(ActivateAnswer {

@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, LimitReason, ServerError};
 use crate::storage::{
-    ClientRecord, KeyRecord, KeyState, ReceiptRecord, Storage, StoredBatch, Transaction, Usage,
-    retry_conflicts,
+    ClientRecord, KeyRecord, KeyState, ReceiptRecord, Scope, Storage, StoredBatch, Transaction,
+    Usage, retry_conflicts,
 };
 mod keys;
 mod users;
@@ -369,7 +369,7 @@ impl Service {
         }
         let body_sha256 = sha256(body);
 
-        let mut tx = self.storage.write_for(&client.client_id)?;
+        let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         // The day the quota counts in is read inside the transaction (see `charge_request`).
         let now = self.now();
         let client = tx
@@ -555,7 +555,7 @@ impl Service {
         now: i64,
     ) -> Result<DeleteReceipt, ApiError> {
         let receipt_id = random_id::<16>("r_")?;
-        let mut tx = self.storage.write_for(&client.client_id)?;
+        let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         let deleted = tx
             .delete_client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
@@ -592,7 +592,7 @@ impl Service {
         }
         let code = invite::from_entropy(&random_bytes::<INVITE_ENTROPY_BYTES>()?);
         let code_sha256 = sha256(code.as_bytes());
-        let mut tx = self.storage.write_for(&client.client_id)?;
+        let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         let client = tx
             .client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
@@ -637,7 +637,7 @@ impl Service {
         const UNKNOWN: ApiError = ApiError::NotFound("no such open invite of this client");
         let code = invite::normalize(code).map_err(|_| UNKNOWN)?;
         let code_sha256 = sha256(code.as_bytes());
-        let mut tx = self.storage.write_for(&client.client_id)?;
+        let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         match tx.invite(&code_sha256)? {
             Some(inv) if inv.client_id == client.client_id && inv.expires_at > now => {
                 tx.delete_invite(&code_sha256)?;

@@ -17,7 +17,7 @@ use super::{
     Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_json, record_changes,
 };
 use crate::error::ApiError;
-use crate::storage::{KeyRecord, KeyState, Transaction};
+use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
 
 /// A user's identifiers, checked: kind and canonical value, each once.
 type Identifiers<'a> = BTreeSet<(IdentifierKind, &'a str)>;
@@ -36,7 +36,7 @@ impl Service {
             return Err(self.too_large());
         }
         let identifiers = checked_identifiers(&request.identifiers, "identifiers")?;
-        let mut tx = self.storage.write()?;
+        let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
         replace_user(
             &mut *tx,
@@ -77,7 +77,7 @@ impl Service {
                 checked_identifiers(&user.identifiers, &format!("users[{i}].identifiers"))?;
             users.push((user, identifiers));
         }
-        let mut tx = self.storage.write()?;
+        let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
         let mut count = 0;
         for (user, identifiers) in &users {
@@ -137,7 +137,7 @@ impl Service {
     /// backend retrying a deletion must not see an error.
     pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
         check_user_ref(user_ref)?;
-        let mut tx = self.storage.write()?;
+        let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, _) = keys(&mut *tx)?;
         let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
             .into_iter()

@@ -96,13 +96,13 @@ pub(crate) fn retry_conflicts<T, E: MaybeConflict>(
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Starts a read-write transaction, serialised against every other writer.
     fn write(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
-    /// Starts a read-write transaction on behalf of one client. A backend that detects
-    /// conflicts instead of waiting (PostgreSQL) first waits for that client's other write
-    /// transactions: a client's concurrent requests (a retry that overtakes the original, say)
-    /// then queue, instead of failing each other until their retries run out. A backend that
-    /// serialises every writer anyway keeps the default.
-    fn write_for(&self, client_id: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
-        let _ = client_id;
+    /// Starts a read-write transaction in a [`Scope`]. A backend that detects conflicts
+    /// instead of waiting (PostgreSQL) first waits for the scope's other write transactions:
+    /// requests that would write the same rows (a client's retry that overtakes the original,
+    /// two imports of users) then queue, instead of failing each other until their retries run
+    /// out. A backend that serialises every writer anyway keeps the default.
+    fn write_in(&self, scope: Scope<'_>) -> Result<Box<dyn Transaction + '_>, ServerError> {
+        let _ = scope;
         self.write()
     }
     /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
@@ -113,6 +113,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// only move forward: a request whose clock reads an earlier minute than the stored one
     /// (another instance's clock a little behind) counts in the stored window.
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError>;
+}
+
+/// What a write transaction is about, for [`Storage::write_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One client's own rows (its set, batches, quota, invites, its deletion); other rows are
+    /// only read.
+    Client(&'a str),
+    /// The user directory and the keys (the admin API).
+    Directory,
 }
 
 /// The state of a hashing key.

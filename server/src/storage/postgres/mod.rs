@@ -7,7 +7,7 @@
 //! in any one process. A failed transaction is [`ServerError::Conflict`]: it changed nothing, and
 //! the server runs it again ([`super::retry_conflicts`]). A client's own transactions (its
 //! batches, the hot path) are serialised by a lock of that client instead, at `REPEATABLE READ`
-//! ([`PostgresStorage::write_for`] says why). Read transactions are `REPEATABLE READ READ ONLY`:
+//! (`PostgresStorage::write_in` says why). Read transactions are `REPEATABLE READ READ ONLY`:
 //! one snapshot, never blocked, never failed by a writer.
 //!
 //! **The change feed.** A sequence hands out numbers at insert time, not at commit: had change 11
@@ -35,7 +35,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::{Storage, Transaction};
+use super::{Scope, Storage, Transaction};
 use crate::error::ServerError;
 use schema::{LATEST, MIGRATIONS};
 use tx::PgTx;
@@ -50,9 +50,12 @@ const LOCK_TIMEOUT: &str = "5s";
 const DEFAULT_POOL_SIZE: usize = 16;
 /// The advisory lock migrations run under, so that instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7401;
-/// The first key of clients' advisory locks (two-key form: this, and 32 bits of the client id's
-/// SHA-256); it differs from the first half of the one-key locks above, so no lock is shared.
-const CLIENT_LOCKS: i32 = 0x636c_6e74;
+/// The first key of the scopes' advisory locks (two-key form: this, and the scope's); it differs
+/// from the first half of the one-key locks above, so no lock is shared.
+const SCOPE_LOCKS: i32 = 0x636c_6e74;
+/// The second key of the directory's lock. A client's is 32 bits of its id's SHA-256: one
+/// client in four billion shares the directory's lock, which costs waits, nothing else.
+const DIRECTORY_LOCK: i32 = 0;
 
 /// The second key of a client's advisory lock.
 fn client_lock(client_id: &str) -> i32 {
@@ -211,15 +214,26 @@ impl Storage for PostgresStorage {
     /// at poll time, against the client's set then). Rows two transactions both write (an invite
     /// a redeemer closes while its creator is deleted, a foreign key's parent) still make one of
     /// them fail, and run again.
-    fn write_for(&self, client_id: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
-        let key = client_lock(client_id);
+    ///
+    /// The directory's transactions (the admin API's users and keys) take one lock for all of
+    /// them the same way, and stay `SERIALIZABLE`: they read and write across users (a hash
+    /// moves from one user to another), and two imports that touch the same users would
+    /// otherwise fail each other repeatedly.
+    fn write_in(&self, scope: Scope<'_>) -> Result<Box<dyn Transaction + '_>, ServerError> {
+        let (key, begin) = match scope {
+            Scope::Client(client_id) => (
+                client_lock(client_id),
+                "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            ),
+            Scope::Directory => (DIRECTORY_LOCK, "BEGIN ISOLATION LEVEL SERIALIZABLE"),
+        };
         let client = self.connection()?;
         self.block(client.batch_execute(&format!(
-            "SET lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_lock({CLIENT_LOCKS}, {key})"
+            "SET lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_lock({SCOPE_LOCKS}, {key})"
         )))
         .map_err(db_error)?;
         let mut tx = PgTx::new(self, client, false, Some(key));
-        tx.start("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
+        tx.start(begin)?;
         Ok(Box::new(tx))
     }
 

@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{CLIENT_LOCKS, PostgresStorage, db_error};
+use super::{PostgresStorage, SCOPE_LOCKS, db_error};
 use crate::error::ServerError;
 use crate::storage::convert::{digest_from, key_state, sha_from, to_i64, to_u64};
 use crate::storage::{
@@ -30,8 +30,8 @@ pub(super) struct PgTx<'a> {
     /// `None` once committed or rolled back.
     client: Option<Object>,
     read_only: bool,
-    /// The client lock held by the session (`write_for`), released once the transaction ends.
-    client_lock: Option<i32>,
+    /// The scope's lock held by the session (`write_in`), released once the transaction ends.
+    scope_lock: Option<i32>,
 }
 
 impl<'a> PgTx<'a> {
@@ -39,13 +39,13 @@ impl<'a> PgTx<'a> {
         storage: &'a PostgresStorage,
         client: Object,
         read_only: bool,
-        client_lock: Option<i32>,
+        scope_lock: Option<i32>,
     ) -> Self {
         PgTx {
             storage,
             client: Some(client),
             read_only,
-            client_lock,
+            scope_lock,
         }
     }
 
@@ -107,8 +107,8 @@ impl<'a> PgTx<'a> {
         let Some(client) = self.client.take() else {
             return Ok(());
         };
-        let end = match self.client_lock {
-            Some(key) => format!("{end}; SELECT pg_advisory_unlock({CLIENT_LOCKS}, {key})"),
+        let end = match self.scope_lock {
+            Some(key) => format!("{end}; SELECT pg_advisory_unlock({SCOPE_LOCKS}, {key})"),
             None => end.to_owned(),
         };
         match self.storage.block(client.batch_execute(&end)) {
