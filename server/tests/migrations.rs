@@ -118,3 +118,21 @@ on_each_backend! {
         assert_eq!(usize::try_from(version_of(&conn, backend)).unwrap(), newer);
     }
 }
+
+/// The PostgreSQL backend has no TLS yet: a URL that demands it is refused at start, never
+/// served in the clear (docs/deployment.md).
+#[test]
+fn a_url_that_demands_tls_is_refused() {
+    if !Backend::postgres_available() {
+        return;
+    }
+    let admin = common::postgres::admin_url();
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}sslmode=require");
+    match contactsync_server::Database::parse(&url).open() {
+        Err(contactsync_server::ServerError::Storage(message)) => {
+            assert!(message.contains("TLS"), "{message}");
+        }
+        other => panic!("opened: {other:?}"),
+    }
+}
