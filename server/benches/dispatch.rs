@@ -5,6 +5,8 @@
 //!
 //! - **blocking**: `spawn_blocking` → `PostgresStorage::read()` → the authenticating query
 //!   (`client_by_token`) → commit, exactly as a request authenticates;
+//! - **sync-client**: `spawn_blocking` → the `postgres` crate's blocking client, which drives its
+//!   connection on the calling thread (no hand-off to another runtime), same statements;
 //! - **async**: the same `BEGIN … READ ONLY`, the same prepared query and `COMMIT` through a
 //!   deadpool-postgres pool of the same size, awaited on the server runtime's workers.
 //!
@@ -35,6 +37,32 @@ const ROUNDS: usize = 5;
 const ROUND: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 1000;
 const POOL: usize = 16;
+const AUTH_SQL: &str = "SELECT client_id, user_ref, set_key_id, rekey_allowance, feed_start \
+                        FROM clients WHERE token_sha256 = $1";
+
+/// Blocking clients of the `postgres` crate (each drives its own connection on the calling
+/// thread), with the authenticating statement prepared.
+struct SyncPool {
+    idle: std::sync::Mutex<Vec<(postgres::Client, postgres::Statement)>>,
+    returned: std::sync::Condvar,
+}
+
+impl SyncPool {
+    fn take(&self) -> (postgres::Client, postgres::Statement) {
+        let mut idle = self.idle.lock().unwrap();
+        loop {
+            if let Some(c) = idle.pop() {
+                return c;
+            }
+            idle = self.returned.wait(idle).unwrap();
+        }
+    }
+
+    fn give(&self, c: (postgres::Client, postgres::Statement)) {
+        self.idle.lock().unwrap().push(c);
+        self.returned.notify_one();
+    }
+}
 
 fn main() {
     let admin = std::env::var("CONTACTSYNC_TEST_POSTGRES").unwrap_or_else(|_| {
@@ -90,6 +118,24 @@ fn main() {
             .unwrap()
     });
 
+    let plain_url = url.split("&pool_size").next().unwrap().to_owned();
+    let sync_pool: Arc<SyncPool> = Arc::new(SyncPool {
+        returned: std::sync::Condvar::new(),
+        idle: std::sync::Mutex::new(
+            (0..POOL)
+                .map(|_| {
+                    let mut client = plain_url
+                        .parse::<postgres::Config>()
+                        .unwrap()
+                        .connect(postgres::NoTls)
+                        .unwrap();
+                    let stmt = client.prepare(AUTH_SQL).unwrap();
+                    (client, stmt)
+                })
+                .collect(),
+        ),
+    });
+
     println!(
         "PostgreSQL dispatch: one authenticating read transaction per request, pool of {POOL}"
     );
@@ -98,7 +144,7 @@ fn main() {
         "path", "in flight", "tx/s", "CPU µs per tx"
     );
     for in_flight in [8usize, 64] {
-        for path in ["blocking", "async"] {
+        for path in ["blocking", "sync-client", "async"] {
             let mut rates = Vec::new();
             let mut cpus = Vec::new();
             for _ in 0..ROUNDS {
@@ -107,6 +153,7 @@ fn main() {
                     in_flight,
                     Arc::clone(&storage),
                     pool.clone(),
+                    Arc::clone(&sync_pool),
                     Arc::clone(&tokens),
                 ));
                 rates.push(n as f64 / elapsed.as_secs_f64());
@@ -121,6 +168,7 @@ fn main() {
     }
     drop(storage);
     drop(runtime);
+    drop(sync_pool);
     setup
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
@@ -132,6 +180,7 @@ async fn round(
     in_flight: usize,
     storage: Arc<dyn Storage>,
     pool: deadpool_postgres::Pool,
+    sync_pool: Arc<SyncPool>,
     tokens: Arc<Vec<[u8; 32]>>,
 ) -> (u64, Duration, Duration) {
     let done = Arc::new(AtomicU64::new(0));
@@ -141,6 +190,7 @@ async fn round(
     let tasks: Vec<_> = (0..in_flight)
         .map(|t| {
             let (storage, pool, tokens) = (Arc::clone(&storage), pool.clone(), Arc::clone(&tokens));
+            let sync_pool = Arc::clone(&sync_pool);
             let (done, stop) = (Arc::clone(&done), Arc::clone(&stop));
             tokio::spawn(async move {
                 let mut i = t;
@@ -156,19 +206,26 @@ async fn round(
                         })
                         .await
                         .unwrap();
+                    } else if path == "sync-client" {
+                        let sync_pool = Arc::clone(&sync_pool);
+                        tokio::task::spawn_blocking(move || {
+                            let (mut client, stmt) = sync_pool.take();
+                            client
+                                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                                .unwrap();
+                            assert!(client.query_opt(&stmt, &[&&token[..]]).unwrap().is_some());
+                            client.batch_execute("COMMIT").unwrap();
+                            sync_pool.give((client, stmt));
+                        })
+                        .await
+                        .unwrap();
                     } else {
                         let client = pool.get().await.unwrap();
                         client
                             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                             .await
                             .unwrap();
-                        let stmt = client
-                            .prepare_cached(
-                                "SELECT client_id, user_ref, set_key_id, rekey_allowance, \
-                                 feed_start FROM clients WHERE token_sha256 = $1",
-                            )
-                            .await
-                            .unwrap();
+                        let stmt = client.prepare_cached(AUTH_SQL).await.unwrap();
                         assert!(
                             client
                                 .query_opt(&stmt, &[&&token[..]])
