@@ -15,8 +15,6 @@ use crate::{ConnectionLimits, ServerConfig, connections, http};
 /// How often expired invites and old batch answers are deleted.
 /// Worker threads of the runtime [`start`] makes: the async side only waits on sockets.
 const WORKER_THREADS: usize = 2;
-/// Blocking threads (database work) of the runtime [`start`] makes.
-const BLOCKING_THREADS: usize = 8;
 /// The listen backlog: where new connections wait while the server is at its connection cap
 /// (std's `TcpListener::bind` gives 128; the kernel may lower it to `net.core.somaxconn`).
 const BACKLOG: u32 = 1024;
@@ -137,7 +135,9 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let storage = config.db.open()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
-        .max_blocking_threads(BLOCKING_THREADS)
+        // Database work: as many requests at once as the storage can serve at once (more would
+        // only wait for a connection, holding a thread).
+        .max_blocking_threads(storage.concurrency())
         .thread_name("contactsync-server")
         .enable_all()
         .build()?;

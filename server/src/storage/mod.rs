@@ -108,6 +108,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
     /// writing method on it is an error.
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+    /// How many transactions the storage serves at once, to size the threads that wait on it.
+    fn concurrency(&self) -> usize {
+        8
+    }
     /// Counts one request of `client_id` in the one-minute window `minute` (Unix seconds / 60)
     /// and returns the window that counts and the requests in it, this one included. Windows
     /// only move forward: a request whose clock reads an earlier minute than the stored one

@@ -115,6 +115,12 @@ impl Storage for SqliteStorage {
         self.begin("PRAGMA query_only = ON; BEGIN DEFERRED")
     }
 
+    /// The connections kept for reuse: more at once would open (and close) a connection per
+    /// request, and writers wait for one another anyway.
+    fn concurrency(&self) -> usize {
+        MAX_IDLE
+    }
+
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError> {
         Ok(self.rates.count(client_id, minute))
     }

@@ -241,6 +241,11 @@ impl Storage for PostgresStorage {
         self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", true)
     }
 
+    /// The pool's size: a request beyond it would wait for a connection.
+    fn concurrency(&self) -> usize {
+        self.pool.status().max_size
+    }
+
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError> {
         let client = self.connection()?;
         let row = self
