@@ -74,6 +74,7 @@ fn quick() -> SyncOptions {
         max_wait: std::time::Duration::ZERO,
         force: true,
         max_batch: None,
+        cbor: true,
     }
 }
 

@@ -7,7 +7,11 @@ use rusqlite::Connection;
 use super::*;
 
 /// Every released schema, frozen: `FROZEN[n]` is the schema of version `n + 1`.
-const FROZEN: &[&str] = &[include_str!("frozen/v1.sql"), include_str!("frozen/v2.sql")];
+const FROZEN: &[&str] = &[
+    include_str!("frozen/v1.sql"),
+    include_str!("frozen/v2.sql"),
+    include_str!("frozen/v3.sql"),
+];
 
 /// The schema as SQLite reports it, comparable across databases.
 fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {

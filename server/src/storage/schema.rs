@@ -3,8 +3,9 @@
 //! `MIGRATIONS[n]` takes a database from version `n` to `n + 1`; the version lives in
 //! `PRAGMA user_version`. A released migration is never edited: a change is a new entry.
 //!
-//! Digests (hashes) are 32-byte BLOBs; token and code digests are SHA-256 BLOBs. No table holds
-//! a raw identifier, a token or an invite code.
+//! Digests (hashes) are 16-byte BLOBs (HMAC-SHA-256 truncated to 128 bits; 32-byte before
+//! migration 3); token and code digests are SHA-256 BLOBs. No table holds a raw identifier, a
+//! token or an invite code.
 
 /// Migrations in order; a database at version `n` has run the first `n`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -129,6 +130,22 @@ CREATE TABLE receipts (
     r"
 ALTER TABLE clients ADD COLUMN feed_start INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE user_hashes ADD COLUMN kind TEXT;
+",
+    // 3: truncate_digests_to_128_bits. The protocol's digest became HMAC-SHA-256 truncated to its
+    // first 16 bytes (docs/protocol.md). A prefix of the full HMAC *is* the truncated HMAC, so
+    // every stored digest is cut to its first 16 bytes and still matches what clients send now.
+    // Two digests sharing a 16-byte prefix (about 1.5e-19 for 10^10 hashes under one key) would
+    // become one row: OR REPLACE keeps one instead of failing the upgrade. The change feed keeps
+    // only a hash's latest row for every client, as before. Stored batch answers are left as
+    // they were: a client from before resending a batch gets its answer byte for byte.
+    r"
+UPDATE OR REPLACE client_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE OR REPLACE user_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE OR REPLACE invite_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE changes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+DELETE FROM changes
+ WHERE target_client IS NULL
+   AND seq NOT IN (SELECT max(seq) FROM changes WHERE target_client IS NULL GROUP BY key_id, digest);
 ",
 ];
 

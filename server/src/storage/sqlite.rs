@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use contactsync_core::hash::DIGEST_LEN;
 use contactsync_core::upload::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -204,7 +205,7 @@ fn digest_from(bytes: Vec<u8>) -> Result<Digest, ServerError> {
     bytes
         .try_into()
         .map(Digest)
-        .map_err(|_| ServerError::Storage("a stored digest is not 32 bytes".into()))
+        .map_err(|_| ServerError::Storage(format!("a stored digest is not {DIGEST_LEN} bytes")))
 }
 
 fn sha_from(bytes: Vec<u8>) -> Result<[u8; 32], ServerError> {
@@ -781,7 +782,7 @@ impl Transaction for SqliteTx<'_> {
         let rows = stmt.query_map(params![user_ref, key_id, now], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for row in rows {
-            if let Ok(d) = <[u8; 32]>::try_from(row?) {
+            if let Ok(d) = <[u8; DIGEST_LEN]>::try_from(row?) {
                 out.push(Digest(d));
             }
         }

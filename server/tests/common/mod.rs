@@ -297,7 +297,7 @@ impl Api {
 
 /// A made-up hash, distinct per `n` and `tag`.
 pub fn fake(tag: u8, n: u64) -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 16];
     bytes[0] = tag;
     bytes[1..9].copy_from_slice(&n.to_be_bytes());
     Digest(bytes).to_base64url()
