@@ -3,8 +3,11 @@
 //!
 //! Counted twice: the bodies, per endpoint, as the core's transport sees them; and every byte
 //! on the TCP connections (HTTP heads included), through a counting relay in front of the server.
-//! The same book is synced by two fresh devices in the same run, one per body encoding, so the
-//! figures compare like with like. Nothing here is timed: byte counts only.
+//! The same book is synced by two fresh devices in the same run, one per body encoding (JSON,
+//! CBOR), so the figures compare like with like. A third line derives what the JSON run would
+//! have been with the 32-byte digests of before (43 characters instead of 22): every hash the
+//! JSON bodies carry, counted by parsing them, costs 21 bytes more; nothing else differs (ids,
+//! counts and batch sizes are the same). Nothing here is timed: byte counts only.
 //!
 //! `cargo run --release -p contactsync-tests --bin wire_size [-- --contacts N]`
 #![allow(
@@ -32,6 +35,7 @@ use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
 use contactsync_server::{LimitsConfig, ServerConfig};
 use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
+use serde_json::Value;
 use synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
@@ -86,22 +90,28 @@ fn main() {
         let report = engine.sync(&transport, &options, &NoProgress).unwrap();
         let after = relay.counts();
         assert_eq!(report.added, import.queued_add, "{label}: not all uploaded");
-        let mut bodies: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+        let mut bodies: BTreeMap<String, Counts> = BTreeMap::new();
         for x in transport.exchanges() {
             let path = x.path.split('?').next().unwrap_or_default().to_owned();
             let entry = bodies.entry(path).or_default();
-            entry.0 += 1;
-            entry.1 += x.body.len();
-            entry.2 += x.answer.len();
+            entry.requests += 1;
+            entry.up += x.body.len();
+            entry.down += x.answer.len();
+            entry.hashes_up += hashes_in(&x.body);
+            entry.hashes_down += hashes_in(&x.answer);
         }
-        runs.push(Run {
+        let run = Run {
             label,
             hashes: report.added + report.removed,
             matches: report.new_matches,
             bodies,
             wire_up: after.0 - before.0,
             wire_down: after.1 - before.1,
-        });
+        };
+        if label == "json" {
+            runs.push(run.before_truncation());
+        }
+        runs.push(run);
     }
     for run in &runs {
         run.print();
@@ -115,7 +125,40 @@ fn encodings() -> Vec<(&'static str, SyncOptions)> {
         force: true,
         ..SyncOptions::default()
     };
-    vec![("json", options)]
+    vec![
+        (
+            "json",
+            SyncOptions {
+                cbor: false,
+                ..options.clone()
+            },
+        ),
+        ("cbor", options),
+    ]
+}
+
+/// Hashes in a JSON body: the lists of batches, matches and changes.
+fn hashes_in(body: &[u8]) -> usize {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    ["add", "remove", "matches", "gained", "lost"]
+        .iter()
+        .filter_map(|list| value.get(list).and_then(Value::as_array))
+        .map(Vec::len)
+        .sum()
+}
+
+/// One path's exchanges.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    requests: usize,
+    /// Request body bytes.
+    up: usize,
+    /// Answer body bytes.
+    down: usize,
+    /// Hashes in the request bodies (JSON runs only).
+    hashes_up: usize,
+    /// Hashes in the answer bodies (JSON runs only).
+    hashes_down: usize,
 }
 
 /// One device's first sync.
@@ -123,13 +166,43 @@ struct Run {
     label: &'static str,
     hashes: u64,
     matches: u64,
-    /// Per path: requests, request body bytes, answer body bytes.
-    bodies: BTreeMap<String, (usize, usize, usize)>,
+    /// Per path.
+    bodies: BTreeMap<String, Counts>,
     wire_up: u64,
     wire_down: u64,
 }
 
 impl Run {
+    /// A JSON run as it would have been with 43-character hashes: 21 bytes more per hash.
+    fn before_truncation(&self) -> Run {
+        const MORE: usize = 43 - 22;
+        let bodies: BTreeMap<String, Counts> = self
+            .bodies
+            .iter()
+            .map(|(path, c)| {
+                let before = Counts {
+                    up: c.up + MORE * c.hashes_up,
+                    down: c.down + MORE * c.hashes_down,
+                    ..*c
+                };
+                (path.clone(), before)
+            })
+            .collect();
+        let (up, down): (usize, usize) = self
+            .bodies
+            .values()
+            .map(|c| (c.hashes_up, c.hashes_down))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        Run {
+            label: "json, 32-byte digests (before; derived from the json run)",
+            hashes: self.hashes,
+            matches: self.matches,
+            bodies,
+            wire_up: self.wire_up + (MORE * up) as u64,
+            wire_down: self.wire_down + (MORE * down) as u64,
+        }
+    }
+
     fn print(&self) {
         println!();
         println!(
@@ -141,10 +214,10 @@ impl Run {
             "path", "requests", "body B up", "body B down"
         );
         let (mut up, mut down) = (0, 0);
-        for (path, (n, sent, received)) in &self.bodies {
-            println!("{path:<16} {n:>8} {sent:>14} {received:>14}");
-            up += sent;
-            down += received;
+        for (path, c) in &self.bodies {
+            println!("{path:<16} {:>8} {:>14} {:>14}", c.requests, c.up, c.down);
+            up += c.up;
+            down += c.down;
         }
         println!("{:<16} {:>8} {up:>14} {down:>14}", "bodies", "");
         println!(
@@ -154,7 +227,7 @@ impl Run {
         let batches = self.bodies.get("/v1/batches").copied().unwrap_or_default();
         println!(
             "per hash: {:.2} B in batch bodies, {:.2} B up with HTTP heads, {:.2} B up and down",
-            batches.1 as f64 / self.hashes as f64,
+            batches.up as f64 / self.hashes as f64,
             self.wire_up as f64 / self.hashes as f64,
             (self.wire_up + self.wire_down) as f64 / self.hashes as f64
         );
