@@ -9,6 +9,7 @@
     clippy::unwrap_used,
     clippy::panic,
     clippy::too_many_lines,
+    clippy::similar_names,
     reason = "tests"
 )]
 

@@ -476,7 +476,7 @@ impl<'de> Deserialize<'de> for WireHash {
 /// what must not reach a log.
 struct HashVisitor;
 
-impl<'de> Visitor<'de> for HashVisitor {
+impl Visitor<'_> for HashVisitor {
     type Value = WireHash;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

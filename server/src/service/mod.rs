@@ -925,9 +925,9 @@ pub(crate) struct Payload<'a> {
     pub encoding: Encoding,
 }
 
+#[cfg(test)]
 impl<'a> Payload<'a> {
-    /// A JSON body (tests, and the fuzzing hook's callers).
-    #[cfg(test)]
+    /// A JSON body (tests).
     pub(crate) fn json(bytes: &'a [u8]) -> Self {
         Payload {
             bytes,

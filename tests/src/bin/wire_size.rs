@@ -19,10 +19,6 @@
 )]
 
 #[path = "../../../core/benches/synthetic/mod.rs"]
-#[allow(
-    dead_code,
-    reason = "the benchmarks' generator; this binary uses part of it"
-)]
 mod synthetic;
 
 use std::collections::BTreeMap;
