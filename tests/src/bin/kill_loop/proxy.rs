@@ -404,8 +404,7 @@ mod tests {
         out
     }
 
-    const BODY: &str =
-        r#"{"batch_id":"b_1","key_id":"k","mode":"delta","add":["a","b"],"remove":["c"]}"#;
+    const BODY: &str = r#"{"batch_id":"b_1","key_id":"k","mode":"delta","add":["AAAAAAAAAAAAAAAAAAAAAA","AQAAAAAAAAAAAAAAAAAAAA"],"remove":["AgAAAAAAAAAAAAAAAAAAAA"]}"#;
 
     #[test]
     fn records_batches_and_relays_answers() {
