@@ -125,7 +125,9 @@ class EndToEndTest {
                 // Only the delta went out, in one batch.
                 val deltas = recorder.requests.filter { it.path == "/v1/batches" }.drop(batchesBefore)
                 assertEquals(1, deltas.size)
-                val delta = Json.parseToJsonElement(deltas.single().body.decodeToString()) as JsonObject
+                // The default sync sends CBOR to a server that reads it.
+                assertEquals("application/cbor", deltas.single().contentType)
+                val delta = CborReader(deltas.single().body) {}.read() as JsonObject
                 assertEquals("delta", delta["mode"]?.jsonPrimitive?.content)
                 assertEquals(expectedAdded.toInt(), (delta["add"] as JsonArray).size)
                 assertEquals(expectedRemoved.toInt(), (delta["remove"] as JsonArray).size)
