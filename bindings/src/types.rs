@@ -445,6 +445,10 @@ pub struct SyncOptions {
     /// At most this many hashes per batch, below the server's limit.
     #[uniffi(default = None)]
     pub max_batch: Option<u32>,
+    /// Send batches and ask for answers in CBOR when the server offers it (a third of JSON's
+    /// bytes); `false` keeps every body JSON, readable while debugging.
+    #[uniffi(default = true)]
+    pub cbor: bool,
 }
 
 impl From<SyncOptions> for core::SyncOptions {
@@ -454,6 +458,7 @@ impl From<SyncOptions> for core::SyncOptions {
             max_wait: Duration::from_millis(o.max_wait_ms),
             force: o.force,
             max_batch: o.max_batch,
+            cbor: o.cbor,
         }
     }
 }

@@ -101,7 +101,7 @@ fn hash_pipeline_and_modes() {
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["key_id"], "k1");
-    assert_eq!(lines[0]["hash"].as_str().map(str::len), Some(43));
+    assert_eq!(lines[0]["hash"].as_str().map(str::len), Some(22));
     assert_ne!(lines[0]["hash"], lines[1]["hash"]);
     assert!(
         lines[2].get("hash").is_none(),

@@ -97,10 +97,10 @@ fn hash(key: &HashKey, value: &str) -> String {
 }
 
 fn fake(device: usize, n: usize) -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; contactsync_core::hash::DIGEST_LEN];
     bytes[0] = 0xfe;
-    bytes[1..9].copy_from_slice(&(device as u64).to_be_bytes());
-    bytes[9..17].copy_from_slice(&(n as u64).to_be_bytes());
+    bytes[1..5].copy_from_slice(&u32::try_from(device).unwrap().to_be_bytes());
+    bytes[5..13].copy_from_slice(&(n as u64).to_be_bytes());
     Digest(bytes).to_base64url()
 }
 

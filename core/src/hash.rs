@@ -4,8 +4,10 @@
 //! a key and key id issued by the server. The kind's wire name is part of the input, so a handle
 //! `alice@example.com` and the e-mail `alice@example.com` hash differently; the leading context
 //! string keeps these digests apart from any other use of the same key. Canonical forms never
-//! contain NUL, so the encoding is unambiguous. Digests travel as unpadded URL-safe base64
-//! (43 characters).
+//! contain NUL, so the encoding is unambiguous. The digest is that HMAC truncated to its first
+//! 128 bits ([`DIGEST_LEN`] bytes: RFC 2104 §5 allows truncation to half the output or more, and
+//! RFC 4868 names this HMAC-SHA-256-128); docs/privacy.md has the collision arithmetic. In JSON a
+//! digest is unpadded URL-safe base64 (22 characters), in CBOR a 16-byte string.
 //!
 //! A server-issued key stops a third party with a leaked upload from testing guesses offline,
 //! and lets the server rotate it. It does **not** make a phone number anonymous towards the
@@ -34,6 +36,10 @@ pub const MIN_KEY_LEN: usize = 16;
 pub const MAX_KEY_LEN: usize = 64;
 /// Longest key id accepted, in bytes.
 pub const MAX_KEY_ID_LEN: usize = 64;
+/// Bytes of a digest: HMAC-SHA-256 truncated to 128 bits. Half the bytes of the full output on
+/// the wire and in both databases, while a collision among 10^10 hashes under one key stays a
+/// chance of about 1.5 · 10^-19 (docs/privacy.md).
+pub const DIGEST_LEN: usize = 16;
 
 /// Errors of the hashing stage.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -47,8 +53,8 @@ pub enum HashError {
     /// The key id is empty, too long, or not printable ASCII.
     #[error("key id must be 1 to {MAX_KEY_ID_LEN} printable ASCII characters")]
     KeyId,
-    /// A digest that is not 32 bytes of unpadded URL-safe base64.
-    #[error("not a digest (expected 43 characters of unpadded URL-safe base64)")]
+    /// A digest that is not 16 bytes of unpadded URL-safe base64.
+    #[error("not a digest (expected 22 characters of unpadded URL-safe base64)")]
     DigestEncoding,
     /// The Matrix identity service hashes only e-mail addresses and phone numbers.
     #[error("the Matrix identity service has no medium for this identifier kind")]
@@ -105,7 +111,7 @@ impl HashKey {
         mac.update(kind.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(canonical.as_bytes());
-        Digest(mac.finalize().into_bytes().into())
+        Digest::truncate(&mac.finalize().into_bytes())
     }
 }
 
@@ -118,16 +124,43 @@ impl fmt::Debug for HashKey {
     }
 }
 
-/// A 32-byte digest; its text form is unpadded URL-safe base64.
+/// A digest: the first [`DIGEST_LEN`] bytes of the HMAC; its text form is unpadded URL-safe
+/// base64 (22 characters).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Digest(pub [u8; 32]);
+pub struct Digest(pub [u8; DIGEST_LEN]);
 
 impl Digest {
-    /// Unpadded URL-safe base64 (43 characters), the form digests travel in.
+    /// The digest of a longer MAC: its first [`DIGEST_LEN`] bytes. A full 32-byte HMAC-SHA-256
+    /// (what clients sent, and stores held, before digests were truncated) becomes exactly the
+    /// digest made today of the same identifier under the same key.
+    ///
+    /// # Panics
+    /// Never for a caller of this crate: it is given only a full HMAC output or a checked
+    /// 32-byte value. (A shorter slice would be a bug here, not bad input.)
+    pub(crate) fn truncate(full: &[u8]) -> Digest {
+        let mut bytes = [0u8; DIGEST_LEN];
+        bytes.copy_from_slice(&full[..DIGEST_LEN]);
+        Digest(bytes)
+    }
+
+    /// A digest from bytes as a peer sent them: exactly [`DIGEST_LEN`] bytes, or a full 32-byte
+    /// HMAC-SHA-256 from a peer older than truncation (its prefix is the digest); `None` for
+    /// any other length.
+    pub fn from_wire(bytes: &[u8]) -> Option<Digest> {
+        match bytes.len() {
+            DIGEST_LEN | LEGACY_DIGEST_LEN => Some(Digest::truncate(bytes)),
+            _ => None,
+        }
+    }
+
+    /// Unpadded URL-safe base64 (22 characters), the form digests travel in as JSON.
     pub fn to_base64url(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 }
+
+/// Bytes of a digest before truncation: the whole HMAC-SHA-256, as older clients send it.
+pub const LEGACY_DIGEST_LEN: usize = 32;
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -248,7 +281,7 @@ mod tests {
         let a = key.hash_parts(IdentifierKind::Email, "alice@example.com");
         let b = key.hash_parts(IdentifierKind::Handle, "alice@example.com");
         assert_ne!(a, b);
-        assert_eq!(a.to_base64url().len(), 43);
+        assert_eq!(a.to_base64url().len(), 22);
         assert_eq!(a.to_base64url().parse::<Digest>(), Ok(a));
     }
 

@@ -225,10 +225,11 @@ impl Seen {
         match sel % 5 {
             0 => String::new(),
             1 => "short".to_owned(),
-            // 32 zero bytes: a well-formed hash that no batch carried.
-            2 => "A".repeat(43),
-            3 => "!".repeat(43),
-            _ => "A".repeat(44),
+            // 16 zero bytes: a well-formed hash that no batch carried.
+            2 => "A".repeat(22),
+            3 => "!".repeat(22),
+            // 32 zero bytes: a hash of before truncation, which the client must refuse.
+            _ => "A".repeat(43),
         }
     }
 
@@ -373,8 +374,10 @@ fn config(r: &mut Reader<'_>) -> Value {
     if flags & 4 != 0 {
         limits.remove("remaining_today");
     }
+    // A server that does not say 16-byte digests is one this client must refuse.
+    let digest_bytes = if flags & 8 == 0 { json!(16) } else { json!(32) };
     json!({"key_id": key_id, "key": key, "hash": hash, "context": context, "limits": limits,
-           "extra": "ignored"})
+           "digest_bytes": digest_bytes, "encodings": ["application/cbor"], "extra": "ignored"})
 }
 
 fn batch(r: &mut Reader<'_>, seen: &mut Seen) -> Value {
@@ -481,6 +484,7 @@ pub fn check(data: &[u8], dir: &Path) {
         max_wait: Duration::ZERO,
         force: true,
         max_batch: (flags & 8 != 0).then(|| 1 + u32::from(r.byte() % 4)),
+        cbor: flags & 16 != 0,
     };
     let mask = r.byte();
     let ops: Vec<Op> = (0..=r.byte() % 4).map(|_| Op::read(r.byte())).collect();
@@ -654,7 +658,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     raw(
         &mut w,
         0,
-        r#"{"key_id":"k_2026_11","key":"3q2-7wAAAAC6AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","hash":"hmac-sha256","context":"contactsync-v1","limits":{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":99310,"check_interval_s":86400,"requests_per_minute":120}}"#,
+        r#"{"key_id":"k_2026_11","key":"3q2-7wAAAAC6AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","hash":"hmac-sha256","context":"contactsync-v1","digest_bytes":16,"limits":{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":99310,"check_interval_s":86400,"requests_per_minute":120}}"#,
     );
     raw(
         &mut w,

@@ -83,7 +83,7 @@ pub fn wire() -> Vec<(String, Vec<u8>)> {
         (
             "config",
             0,
-            r#"{"key_id":"k_2026_11","key":"3q2-7wAAAAC6","hash":"hmac-sha256","context":"contactsync-v1","limits":{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":99310,"check_interval_s":86400,"requests_per_minute":120}}"#,
+            r#"{"key_id":"k_2026_11","key":"3q2-7wAAAAC6","hash":"hmac-sha256","context":"contactsync-v1","digest_bytes":16,"limits":{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":99310,"check_interval_s":86400,"requests_per_minute":120}}"#,
         ),
         (
             "batch_request",

@@ -18,6 +18,7 @@ use contactsync_core::upload::wire::{
     MatchRequest, RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserInfo,
     UserRequest, UsersAnswer, UsersRequest, VouchRequest,
 };
+use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::{self, MAX_ANSWER_BYTES, Method, Request, Response, TransportError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,8 +37,16 @@ impl upload::Transport for Canned {
     }
 }
 
-/// Parses `body` as `T`; when it parses, serialising and parsing again gives the same value.
+/// Parses `body` as `T`, in JSON and in CBOR; when it parses, serialising and parsing again (in
+/// both encodings) gives the same value.
 fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(body: &[u8]) -> bool {
+    if let Ok(value) = Encoding::Cbor.decode::<T>(body) {
+        for encoding in [Encoding::Cbor, Encoding::Json] {
+            let bytes = encoding.encode(&value).expect("a parsed message encodes");
+            let again: T = encoding.decode(&bytes).expect("an encoded message decodes");
+            assert_eq!(again, value, "{} does not round-trip", std::any::type_name::<T>());
+        }
+    }
     let Ok(value) = serde_json::from_slice::<T>(body) else {
         return false;
     };
@@ -61,7 +70,9 @@ fn call<T: DeserializeOwned>(response: &Response) {
         Ok(_) => {
             assert!(success, "a value from a {} answer", response.status);
             assert!(response.body.len() <= MAX_ANSWER_BYTES);
-            assert!(serde_json::from_slice::<T>(&response.body).is_ok());
+            // In the encoding the answer says, or its first byte does (JSON or CBOR).
+            let encoding = Encoding::of_body(response.header("Content-Type"), &response.body);
+            assert!(encoding.decode::<T>(&response.body).is_ok());
         }
         Err(Error::Server {
             status,

@@ -73,6 +73,8 @@ pub(crate) enum ApiError {
         key_id: String,
     },
     BatchConflict,
+    /// A body in a media type other than JSON or CBOR.
+    UnsupportedMediaType,
     /// The request body stopped arriving (`body_progress_timeout`).
     RequestTimeout,
     /// Activation refused: users would be lost.
@@ -109,6 +111,7 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,6 +144,10 @@ impl ApiError {
             ApiError::RequestTimeout => {
                 body(codes::REQUEST_TIMEOUT, "the request body stopped arriving")
             }
+            ApiError::UnsupportedMediaType => body(
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "send bodies as application/json or application/cbor",
+            ),
             ApiError::KeyIncomplete(c) => ErrorBody {
                 coverage: Some(*c),
                 ..body(

@@ -10,16 +10,21 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, RawQuery, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, RawQuery, Request, State,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use contactsync_core::upload::encoding::Encoding;
+use contactsync_core::upload::wire::BatchAnswer;
 use serde::Serialize;
 
 use crate::bodies::{self, BodyGate};
 use crate::error::ApiError;
-use crate::service::Service;
+use crate::service::{Payload, Service};
 use crate::storage::{ClientRecord, retry_conflicts};
 
 #[derive(Debug, Clone)]
@@ -102,19 +107,39 @@ async fn not_found(body: Result<Bytes, BytesRejection>) -> Response {
 }
 
 /// The request body, within `max_body_bytes` (`413 too_large` past it; `408 request_timeout` when
-/// it stops arriving, see `bodies`).
+/// it stops arriving, see `bodies`), with the encoding its `Content-Type` names: none or
+/// `application/json` is JSON, `application/cbor` CBOR, anything else `415
+/// unsupported_media_type` (checked once the body is read, so the connection stays usable).
+/// An empty body has no media type to check.
 ///
 /// Handlers of requests that carry no meaningful body (`DELETE`s, `POST`s without fields) take
 /// it too, as `_: Body`: a body left unread makes hyper close the connection after the answer,
 /// without saying so, and a client that reuses the connection sees it reset.
-struct Body(Bytes);
+struct Body(Bytes, Encoding);
+
+impl Body {
+    fn payload(&self) -> Payload<'_> {
+        Payload {
+            bytes: &self.0,
+            encoding: self.1,
+        }
+    }
+}
 
 impl FromRequest<AppState> for Body {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("(not text)").to_owned());
         match Bytes::from_request(request, state).await {
-            Ok(bytes) => Ok(Body(bytes)),
+            Ok(bytes) if bytes.is_empty() => Ok(Body(bytes, Encoding::Json)),
+            Ok(bytes) => match Encoding::from_content_type(content_type.as_deref()) {
+                Ok(encoding) => Ok(Body(bytes, encoding)),
+                Err(_) => Err(ApiError::UnsupportedMediaType.into_response()),
+            },
             Err(rejection) => {
                 let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     state.service.too_large()
@@ -163,28 +188,54 @@ where
     })?
 }
 
-fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+/// The encoding the request's `Accept` prefers: CBOR when it asks for `application/cbor` first,
+/// JSON otherwise (never `406`: JSON is always there). Errors are always JSON.
+#[derive(Debug, Clone, Copy)]
+struct Accepts(Encoding);
+
+impl<S: Send + Sync> FromRequestParts<S> for Accepts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        Ok(Accepts(Encoding::from_accept(accept)))
+    }
+}
+
+fn encoded_bytes(encoding: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(encoding.media_type()),
     );
     response
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|_| ApiError::Internal)?;
-    Ok(json_bytes(status, body))
+/// An answer in the encoding the request accepts.
+fn encoded<T: Serialize>(
+    Accepts(encoding): Accepts,
+    status: StatusCode,
+    value: &T,
+) -> Result<Response, ApiError> {
+    let body = encoding.encode(value).map_err(|_| ApiError::Internal)?;
+    Ok(encoded_bytes(encoding, status, body))
 }
 
-async fn register(State(app): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+async fn register(
+    State(app): State<AppState>,
+    accepts: Accepts,
+    body: Body,
+) -> Result<Response, ApiError> {
     let service = app.service;
     let answer = blocking(move || {
         let now = service.now();
-        retry_conflicts(|| service.register_open(&body, now))
+        retry_conflicts(|| service.register_open(body.payload(), now))
     })
     .await?;
-    json(StatusCode::CREATED, &answer)
+    encoded(accepts, StatusCode::CREATED, &answer)
 }
 
 /// Runs `call` on the blocking pool for the client the bearer token names (`401` otherwise).
@@ -222,13 +273,21 @@ where
 async fn vouch(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let answer = as_admin(app, &headers, move |service, now| service.vouch(&body, now)).await?;
-    json(StatusCode::CREATED, &answer)
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.vouch(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::CREATED, &answer)
 }
 
-async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn config(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
     let answer = blocking(move || {
@@ -236,59 +295,74 @@ async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Respo
         service.config(&caller)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
+/// The answer is stored as JSON (a replay gets it byte for byte); a client that accepts CBOR
+/// gets it re-encoded.
 async fn batches(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
-    let answer = blocking(move || service.post_batch(token.as_deref(), &body)).await?;
-    Ok(json_bytes(StatusCode::OK, answer))
+    let answer = blocking(move || service.post_batch(token.as_deref(), body.payload())).await?;
+    match accepts.0 {
+        Encoding::Json => Ok(encoded_bytes(Encoding::Json, StatusCode::OK, answer)),
+        Encoding::Cbor => {
+            let answer: BatchAnswer = Encoding::Json
+                .decode(&answer)
+                .map_err(|_| ApiError::Internal)?;
+            encoded(accepts, StatusCode::OK, &answer)
+        }
+    }
 }
 
 async fn changes(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, move |service, client, _| {
         service.changes(client, query.as_deref())
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn delete_client(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     _: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, |service, client, now| {
         service.delete_client(client, now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn create_invite(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, move |service, client, now| {
-        service.create_invite(client, &body, now)
+        service.create_invite(client, body.payload(), now)
     })
     .await?;
-    json(StatusCode::CREATED, &answer)
+    encoded(accepts, StatusCode::CREATED, &answer)
 }
 
 async fn revoke_invite(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     code: Result<Path<String>, PathRejection>,
     _: Body,
 ) -> Result<Response, ApiError> {
@@ -297,60 +371,65 @@ async fn revoke_invite(
         service.revoke_invite(client, &code, now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn redeem_invite(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, move |service, client, now| {
-        service.redeem_invite(client, &body, now)
+        service.redeem_invite(client, body.payload(), now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn put_user(
     State(app): State<AppState>,
     headers: HeaderMap,
     user_ref: Result<Path<String>, PathRejection>,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let user_ref = path_param(user_ref)?;
     let answer = as_admin(app, &headers, move |service, now| {
-        service.put_user(&user_ref, &body, now)
+        service.put_user(&user_ref, body.payload(), now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn put_users(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, now| {
-        service.put_users(&body, now)
+        service.put_users(body.payload(), now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn get_user(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     user_ref: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let user_ref = path_param(user_ref)?;
     let answer = as_admin(app, &headers, move |service, _| service.get_user(&user_ref)).await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn delete_user(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     user_ref: Result<Path<String>, PathRejection>,
     _: Body,
 ) -> Result<Response, ApiError> {
@@ -359,12 +438,13 @@ async fn delete_user(
         service.delete_user(&user_ref, now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn create_key(
     State(app): State<AppState>,
     headers: HeaderMap,
+    accepts: Accepts,
     _: Body,
 ) -> Result<Response, ApiError> {
     let (created, answer) = as_admin(app, &headers, Service::create_key).await?;
@@ -373,36 +453,42 @@ async fn create_key(
     } else {
         StatusCode::OK
     };
-    json(status, &answer)
+    encoded(accepts, status, &answer)
 }
 
-async fn list_keys(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list_keys(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, |service, _| service.list_keys()).await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn activate_key(
     State(app): State<AppState>,
     headers: HeaderMap,
     key_id: Result<Path<String>, PathRejection>,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let key_id = path_param(key_id)?;
     let answer = as_admin(app, &headers, move |service, _| {
-        service.activate_key(&key_id, &body)
+        service.activate_key(&key_id, body.payload())
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }
 
 async fn admin_match(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body,
+    accepts: Accepts,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, now| {
-        service.admin_match(&body, now)
+        service.admin_match(body.payload(), now)
     })
     .await?;
-    json(StatusCode::OK, &answer)
+    encoded(accepts, StatusCode::OK, &answer)
 }

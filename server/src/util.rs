@@ -2,7 +2,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use contactsync_core::Digest;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::ServerError;
@@ -34,17 +33,6 @@ pub(crate) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A hash as the protocol carries it: exactly 43 characters of unpadded URL-safe base64 that
-/// decode to 32 bytes, in the one canonical spelling (so the text a client sent and the text the
-/// server answers are the same string).
-pub(crate) fn parse_hash(text: &str) -> Option<Digest> {
-    if text.len() != 43 {
-        return None;
-    }
-    let digest: Digest = text.parse().ok()?;
-    (digest.to_base64url() == text).then_some(digest)
-}
-
 /// A batch id: 1–64 of `[A-Za-z0-9_-]`.
 pub(crate) fn valid_batch_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -61,21 +49,6 @@ pub(crate) fn valid_user_ref(user_ref: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_must_be_canonical() {
-        let digest = Digest([7; 32]);
-        let text = digest.to_base64url();
-        assert_eq!(parse_hash(&text), Some(digest));
-        assert_eq!(parse_hash(&format!("{text}=")), None);
-        assert_eq!(parse_hash(&text[..42]), None);
-        // The last character carries 4 spare bits; a non-zero spare bit is another spelling.
-        let mut other = text.clone();
-        other.pop();
-        other.push('x');
-        assert_eq!(parse_hash(&other), None);
-        assert_eq!(parse_hash(&"+".repeat(43)), None);
-    }
 
     #[test]
     fn ids_and_refs() {

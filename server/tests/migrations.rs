@@ -15,6 +15,7 @@ const SQLITE: &[&str] = &[
     include_str!("frozen/sqlite/v1.sql"),
     include_str!("frozen/sqlite/v2.sql"),
     include_str!("frozen/sqlite/v3.sql"),
+    include_str!("frozen/sqlite/v4.sql"),
 ];
 
 /// `POSTGRES[n]` is the PostgreSQL schema of version `n + 1`.

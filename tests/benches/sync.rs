@@ -25,7 +25,7 @@ use std::time::Instant;
 use contactsync_core::upload::{SyncOptions, SyncReport};
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
 use contactsync_server::{LimitsConfig, ServerConfig};
-use contactsync_tests::net::{Faulty, Loopback, put_user, register_open};
+use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
 use synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
@@ -121,24 +121,6 @@ fn main() {
 
 /// Registers the first valid identifier of every 50th contact as an app user; returns how many.
 fn register_users(admin: &Loopback, book: &Book, normalizer: Normalizer) -> usize {
-    let mut users = 0;
-    for i in (0..book.size).step_by(USER_EVERY) {
-        let c = book.contact(i);
-        let Some(id) = c
-            .values
-            .iter()
-            .find_map(|v| normalizer.normalize(v.kind, &v.value).ok())
-        else {
-            continue;
-        };
-        put_user(
-            admin,
-            &format!("u_{i}"),
-            true,
-            &[(id.kind().as_str(), id.canonical())],
-        )
-        .unwrap();
-        users += 1;
-    }
-    users
+    let every = (0..book.size).step_by(USER_EVERY);
+    register_first_identifiers(admin, every.map(|i| (i, book.contact(i))), &normalizer).unwrap()
 }

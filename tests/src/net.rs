@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
 use contactsync_core::upload::{Method, Request, Response, Transport, TransportError, call};
+use contactsync_core::{Normalizer, RawContact};
 
 /// HTTP to a server on loopback (ureq), with an optional bearer token. The CLI has its own,
 /// TLS-capable transport; this one is for tests only.
@@ -187,6 +188,33 @@ pub fn register_open(base: &str) -> Result<Registered, contactsync_core::Error> 
         "/v1/clients",
         Some(&serde_json::json!({})),
     )
+}
+
+/// Registers, for each numbered contact, its first identifier that normalises as the
+/// discoverable user `u_<number>` (a contact with none is skipped); returns how many users.
+pub fn register_first_identifiers(
+    admin: &dyn Transport,
+    contacts: impl IntoIterator<Item = (usize, RawContact)>,
+    normalizer: &Normalizer,
+) -> Result<usize, contactsync_core::Error> {
+    let mut users = 0;
+    for (i, contact) in contacts {
+        let Some(id) = contact
+            .values
+            .iter()
+            .find_map(|v| normalizer.normalize(v.kind, &v.value).ok())
+        else {
+            continue;
+        };
+        put_user(
+            admin,
+            &format!("u_{i}"),
+            true,
+            &[(id.kind().as_str(), id.canonical())],
+        )?;
+        users += 1;
+    }
+    Ok(users)
 }
 
 /// Registers (or replaces) a user's identifiers through the admin API, each as (kind, canonical

@@ -32,6 +32,7 @@ fn sync(engine: &Engine, transport: &Loopback) -> SyncReport {
         max_wait: std::time::Duration::ZERO,
         force: true,
         max_batch: None,
+        cbor: true,
     };
     engine.sync(transport, &options, &NoProgress).unwrap()
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::Registered;
 use contactsync_core::upload::{Method, Response, SyncOptions, Transport};
 use contactsync_core::{Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport};
@@ -68,12 +69,16 @@ fn imported() -> (World, Loopback, Registered, Engine) {
     (world, transport, registered, e)
 }
 
+/// Bodies in JSON: these tests read and rewrite bodies as text. (CBOR bodies are read in
+/// `nothing_raw_leaves_the_device`, in the server's tests/encodings.rs, and in every other
+/// end-to-end sync, which takes the default.)
 fn quick() -> SyncOptions {
     SyncOptions {
         max_attempts: 1,
         max_wait: std::time::Duration::ZERO,
         force: true,
         max_batch: None,
+        cbor: false,
     }
 }
 
@@ -236,11 +241,15 @@ fn nothing_raw_leaves_the_device() {
     }
     let report = e.import_snapshot(contacts.clone(), &NoProgress).unwrap();
     assert!(report.normalized > 10);
-    sync(&e, &recording);
+    let cbor = SyncOptions {
+        cbor: true,
+        ..quick()
+    };
+    e.sync(&recording, &cbor, &NoProgress).unwrap();
     // Every other call that reaches the server too.
     let invite = e.create_invite(&recording, None).unwrap();
     world.put_user("u_ana", &[("phone", "+4915123456789")]);
-    sync(&e, &recording);
+    e.sync(&recording, &cbor, &NoProgress).unwrap();
     e.forget(&recording).unwrap();
     assert!(!invite.code.is_empty());
 
@@ -268,17 +277,24 @@ fn nothing_raw_leaves_the_device() {
     let exchanges = recording.exchanges();
     assert!(exchanges.iter().any(|x| x.path == "/v1/batches"));
     let mut hashes = 0;
+    let mut cbor_bodies = 0;
     for x in exchanges {
-        // Hash lists must hold nothing but 32-byte digests; they are then set aside, since 43
-        // random base64 characters can contain a short name by chance, in any case.
-        let mut body: serde_json::Value =
-            serde_json::from_slice(&x.body).unwrap_or(serde_json::Value::Null);
+        // Hash lists must hold nothing but 16-byte digests; they are then set aside, since 22
+        // random base64 characters can contain a short name by chance, in any case. A CBOR body
+        // is decoded whole: its byte strings must be digests, and its text is searched as JSON's.
+        let mut body = if Encoding::of_body(None, &x.body) == Encoding::Cbor {
+            cbor_bodies += 1;
+            let value: ciborium::Value = Encoding::Cbor.decode(&x.body).expect("a CBOR body");
+            readable(value, &mut hashes)
+        } else {
+            serde_json::from_slice(&x.body).unwrap_or(serde_json::Value::Null)
+        };
         for list in ["add", "remove"] {
             if let Some(items) = body.get_mut(list).and_then(serde_json::Value::as_array_mut) {
-                for item in items.iter() {
+                for item in items.iter().filter(|i| !i.is_null()) {
                     let text = item.as_str().expect("a hash is a string");
                     text.parse::<contactsync_core::Digest>()
-                        .expect("a hash list holds only 32-byte digests");
+                        .expect("a hash list holds only 16-byte digests");
                     hashes += 1;
                 }
                 items.clear();
@@ -302,6 +318,43 @@ fn nothing_raw_leaves_the_device() {
         }
     }
     assert!(hashes > 10);
+    assert!(
+        cbor_bodies > 0,
+        "the batches went as CBOR, and were read here"
+    );
+}
+
+/// A CBOR value as JSON, for the text search: every byte string must be a 16-byte digest
+/// (counted, then set aside as `null`); text, numbers and structure are kept.
+fn readable(value: ciborium::Value, hashes: &mut usize) -> serde_json::Value {
+    use ciborium::Value as C;
+    use serde_json::Value as J;
+    match value {
+        C::Bytes(bytes) => {
+            assert_eq!(bytes.len(), 16, "a byte string that is not a digest");
+            *hashes += 1;
+            J::Null
+        }
+        C::Text(text) => J::String(text),
+        C::Integer(n) => J::String(i128::from(n).to_string()),
+        C::Float(f) => J::String(f.to_string()),
+        C::Bool(b) => J::Bool(b),
+        C::Tag(_, inner) => readable(*inner, hashes),
+        C::Array(items) => J::Array(items.into_iter().map(|v| readable(v, hashes)).collect()),
+        C::Map(entries) => J::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| {
+                    let key = match readable(k, hashes) {
+                        J::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, readable(v, hashes))
+                })
+                .collect(),
+        ),
+        _ => J::Null,
+    }
 }
 
 #[test]

@@ -123,6 +123,7 @@ fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
         max_wait: std::time::Duration::ZERO,
         force: true,
         max_batch: Some(2),
+        cbor: true,
     };
     for (choice, failure) in rounds {
         engine.import_snapshot(book(choice), &NoProgress).unwrap();

@@ -14,7 +14,8 @@ Swift tests.
   hashlib, independently of the Rust code:
       HMAC-SHA-256(key = bytes 0x00..0x1f,
                    "contactsync-v1" || 0x00 || kind || 0x00 || canonical)   (UTF-8)
-  as base64url without padding.
+  truncated to its first 16 bytes (HMAC-SHA-256-128, the protocol's digest), as base64url
+  without padding.
 
 Order is kept (phone cases, then the others, each in source order) and nothing is random, so
 the output is byte-identical from run to run.
@@ -329,7 +330,7 @@ def oracle(region: str, raw: str) -> dict:
 
 def digest(kind: str, canonical: str) -> str:
     msg = CONTEXT + b"\x00" + kind.encode("utf-8") + b"\x00" + canonical.encode("utf-8")
-    mac = hmac.new(KEY, msg, hashlib.sha256).digest()
+    mac = hmac.new(KEY, msg, hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
@@ -384,7 +385,7 @@ def main() -> int:
         ),
         "generated_by": "tools/vectors/generate.py",
         "hash": {
-            "algorithm": "HMAC-SHA-256",
+            "algorithm": "HMAC-SHA-256, truncated to the first 16 bytes",
             "key_base64": base64.b64encode(KEY).decode("ascii"),
             "key_id": KEY_ID,
             "message": 'UTF-8 of "contactsync-v1" || 0x00 || kind || 0x00 || canonical',

@@ -374,8 +374,8 @@ fn matches_name_the_contacts_and_the_identifier() {
     let key = HashKey::new("k1", &[1; 32]).unwrap();
     let n = Normalizer::new(region());
     let landline = key.hash(&n.normalize(IdentifierKind::Phone, "030 1234567").unwrap());
-    let stranger = Digest([9; 32]);
-    let gained: std::collections::HashMap<[u8; 32], &str> =
+    let stranger = Digest([9; 16]);
+    let gained: std::collections::HashMap<[u8; 16], &str> =
         [(landline.0, "user-17"), (stranger.0, "user-99")].into();
     let (recorded, _) = e
         .inner

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{UploadState, codec, kind_code, kind_from_code};
 use crate::error::Result;
-use crate::hash::Digest;
+use crate::hash::{DIGEST_LEN, Digest};
 use crate::identifier::IdentifierKind;
 
 /// Counts over the whole store.
@@ -262,7 +262,7 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
                 state: state(r.get(0)?),
                 kind: kind(r.get(1)?),
                 digest: digest
-                    .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                    .and_then(|d| <[u8; DIGEST_LEN]>::try_from(d).ok())
                     .map(|d| Digest(d).to_base64url()),
                 key_id: r.get(3)?,
             })

@@ -94,6 +94,15 @@ CREATE TABLE batches (
 -- redeemed, whose match has no contact behind it.
 ALTER TABLE identifiers ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 ",
+    // 3: truncate_digests_to_128_bits.
+    r"
+-- The protocol's digest became HMAC-SHA-256 truncated to its first 16 bytes (docs/protocol.md).
+-- A prefix of the full HMAC is the truncated HMAC: each stored digest is cut, and matches what
+-- the server (migrated the same way) holds. Batches in flight keep their exact bodies, with
+-- 32-byte hashes: the server takes those from clients of before and answers them as sent, so
+-- a resend is still answered and applied.
+UPDATE identifiers SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+",
 ];
 
 /// The schema version this library writes.

@@ -12,9 +12,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::codec::{decode_identifiers, encode_keys};
 use super::{UploadState, kind_code, kind_from_code};
 use crate::error::{Error, Result};
-use crate::hash::{Digest, HashKey};
+use crate::hash::{DIGEST_LEN, Digest, HashKey};
 use crate::identifier::IdentifierKind;
-use crate::upload::wire::{BatchRequest, Mode};
+use crate::upload::encoding::Encoding;
+use crate::upload::wire::{BatchRequest, Mode, WireHash};
 
 /// The persisted part of the sync state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,10 +76,12 @@ pub(crate) struct StoredBatch {
     pub key_id: String,
     /// The exact request body; a resend sends these bytes.
     pub body: Vec<u8>,
+    /// The body's encoding (a resend says the same `Content-Type`).
+    pub encoding: Encoding,
     /// The added identifiers, in the order of the body's `add` list, with their hashes.
-    pub adds: Vec<(IdentifierKind, String, String)>,
+    pub adds: Vec<(IdentifierKind, String, WireHash)>,
     /// The removed identifiers, in the order of the body's `remove` list.
-    pub removes: Vec<(IdentifierKind, String, String)>,
+    pub removes: Vec<(IdentifierKind, String, WireHash)>,
 }
 
 /// The batches in flight, oldest first. A batch whose stored rows do not agree with its body
@@ -101,7 +104,9 @@ pub(crate) fn batches(conn: &Connection) -> Result<Vec<StoredBatch>> {
         let body: Vec<u8> = r.get(3)?;
         let adds = decode_identifiers(r.get_ref(4)?.as_blob()?);
         let removes = decode_identifiers(r.get_ref(5)?.as_blob()?);
-        let request: Option<BatchRequest> = serde_json::from_slice(&body).ok();
+        // The body was stored as planned, in JSON or CBOR; its first byte tells which.
+        let encoding = Encoding::of_body(None, &body);
+        let request: Option<BatchRequest> = encoding.decode(&body).ok();
         let (adds, removes) = match request {
             Some(req) if req.add.len() == adds.len() && req.remove.len() == removes.len() => {
                 (zip(&adds, req.add), zip(&removes, req.remove))
@@ -113,6 +118,7 @@ pub(crate) fn batches(conn: &Connection) -> Result<Vec<StoredBatch>> {
             mode,
             key_id,
             body,
+            encoding,
             adds,
             removes,
         });
@@ -122,8 +128,8 @@ pub(crate) fn batches(conn: &Connection) -> Result<Vec<StoredBatch>> {
 
 fn zip(
     keys: &[(IdentifierKind, &str)],
-    hashes: Vec<String>,
-) -> Vec<(IdentifierKind, String, String)> {
+    hashes: Vec<WireHash>,
+) -> Vec<(IdentifierKind, String, WireHash)> {
     keys.iter()
         .zip(hashes)
         .map(|((k, c), h)| (*k, (*c).to_owned(), h))
@@ -140,6 +146,8 @@ pub(crate) struct PlanInput<'a> {
     pub full: bool,
     /// Hashes per batch.
     pub max_total: usize,
+    /// The body's encoding (CBOR when the server reads it).
+    pub encoding: Encoding,
     pub now: i64,
 }
 
@@ -175,7 +183,9 @@ pub(crate) fn plan(
         add: adds.iter().map(|(_, _, h)| h.clone()).collect(),
         remove: removes.iter().map(|(_, _, h)| h.clone()).collect(),
     };
-    let body = serde_json::to_vec(&request)
+    let body = input
+        .encoding
+        .encode(&request)
         .map_err(|e| Error::InvalidState(format!("batch not serialisable: {e}")))?;
     tx.prepare_cached(
         "INSERT INTO batches (batch_id, mode, key_id, body, adds, removes, created_at)
@@ -225,6 +235,7 @@ pub(crate) fn plan(
         mode: request.mode,
         key_id: input.key.id().to_owned(),
         body,
+        encoding: input.encoding,
         adds,
         removes,
     }))
@@ -233,14 +244,14 @@ pub(crate) fn plan(
 /// Identifiers of one batch (added, removed, and those whose stored hash had to be made again
 /// under the current key), picked in key order after the cursor.
 type Picked = (
-    Vec<(IdentifierKind, String, String)>,
-    Vec<(IdentifierKind, String, String)>,
+    Vec<(IdentifierKind, String, WireHash)>,
+    Vec<(IdentifierKind, String, WireHash)>,
     Vec<(IdentifierKind, String, Digest)>,
 );
 
 fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) -> Result<Picked> {
-    let mut adds: Vec<(IdentifierKind, String, String)> = Vec::new();
-    let mut removes: Vec<(IdentifierKind, String, String)> = Vec::new();
+    let mut adds: Vec<(IdentifierKind, String, WireHash)> = Vec::new();
+    let mut removes: Vec<(IdentifierKind, String, WireHash)> = Vec::new();
     let mut rekeyed: Vec<(IdentifierKind, String, Digest)> = Vec::new();
     {
         let mut page = tx.prepare_cached(
@@ -274,7 +285,7 @@ fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) ->
                 // An identifier an import wrote while a key rotation re-hashed the store carries
                 // the old key's hash (or none): it is hashed again here, under the current key.
                 let stored = digest
-                    .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                    .and_then(|d| <[u8; DIGEST_LEN]>::try_from(d).ok())
                     .filter(|_| key_id.as_deref() == Some(input.key.id()));
                 let digest = if let Some(d) = stored {
                     Digest(d)
@@ -283,7 +294,7 @@ fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) ->
                     rekeyed.push((kind, canonical.clone(), d));
                     d
                 };
-                let hash = digest.to_base64url();
+                let hash = WireHash::from(digest);
                 if state == UploadState::PendingAdd.code() {
                     if cursor.adds_budget == 0 {
                         cursor.deferred += 1;
@@ -406,7 +417,7 @@ fn drop_match(tx: &Transaction<'_>, kind: IdentifierKind, canonical: &str) -> Re
 pub(crate) fn acknowledge(
     tx: &Transaction<'_>,
     batch: &StoredBatch,
-    matches: &HashMap<&str, &str>,
+    matches: &HashMap<&WireHash, &str>,
     now: i64,
 ) -> Result<Applied> {
     let mut applied = Applied::default();
@@ -436,7 +447,7 @@ pub(crate) fn acknowledge(
             continue;
         }
         applied.added += 1;
-        match matches.get(hash.as_str()) {
+        match matches.get(hash) {
             Some(user_ref) => {
                 if put_match(tx, *kind, canonical, user_ref, now)? {
                     applied.new_matches += 1;
@@ -534,8 +545,8 @@ fn delete_batch(tx: &Transaction<'_>, batch_id: &str) -> Result<()> {
 /// Hashes this device does not hold are ignored.
 pub(crate) fn apply_changes(
     tx: &Transaction<'_>,
-    gained: &HashMap<[u8; 32], &str>,
-    lost: &HashSet<[u8; 32]>,
+    gained: &HashMap<[u8; DIGEST_LEN], &str>,
+    lost: &HashSet<[u8; DIGEST_LEN]>,
     cursor: &str,
     now: i64,
 ) -> Result<(u64, u64)> {
@@ -545,7 +556,7 @@ pub(crate) fn apply_changes(
             tx.prepare("SELECT kind, canonical, digest FROM identifiers WHERE digest IS NOT NULL")?;
         let mut rows = scan.query([])?;
         while let Some(r) = rows.next()? {
-            let Ok(digest) = <[u8; 32]>::try_from(r.get_ref(2)?.as_blob()?) else {
+            let Ok(digest) = <[u8; DIGEST_LEN]>::try_from(r.get_ref(2)?.as_blob()?) else {
                 continue;
             };
             let change = if let Some(user) = gained.get(&digest) {

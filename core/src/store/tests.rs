@@ -7,7 +7,11 @@ use rusqlite::Connection;
 use super::*;
 
 /// Every released schema, frozen: `FROZEN[n]` is the schema of version `n + 1`.
-const FROZEN: &[&str] = &[include_str!("frozen/v1.sql"), include_str!("frozen/v2.sql")];
+const FROZEN: &[&str] = &[
+    include_str!("frozen/v1.sql"),
+    include_str!("frozen/v2.sql"),
+    include_str!("frozen/v3.sql"),
+];
 
 /// The schema as SQLite reports it, comparable across databases.
 fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
@@ -183,4 +187,39 @@ fn upload_state_transitions() {
     for kind in IdentifierKind::ALL {
         assert_eq!(kind_from_code(kind_code(kind)), Some(kind));
     }
+}
+
+/// Migration 3 cuts stored digests to 16 bytes: each is then exactly the digest made today of
+/// the same identifier under the same key (the HMAC's prefix), so nothing is hashed again.
+#[test]
+fn version_2_digests_are_truncated_and_still_match() {
+    use hmac::{Hmac, Mac};
+
+    let secret = [3u8; 32];
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+    mac.update(b"contactsync-v1\0phone\0+4915123456789");
+    let full = mac.finalize().into_bytes().to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(FROZEN[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
+             VALUES (?1, '+4915123456789', 1, 1, 'k1', ?2, 1)",
+            rusqlite::params![kind_code(IdentifierKind::Phone), full],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let conn = store.writer();
+    let stored: Vec<u8> = conn
+        .query_row("SELECT digest FROM identifiers", [], |r| r.get(0))
+        .unwrap();
+    let today = crate::HashKey::new("k1", &secret)
+        .unwrap()
+        .hash_parts(IdentifierKind::Phone, "+4915123456789");
+    assert_eq!(stored, today.0);
+    assert_eq!(stored, full[..16]);
 }

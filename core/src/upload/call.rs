@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::encoding::{CBOR, Encoding, JSON};
 use super::transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport};
 use super::wire::{ErrorEnvelope, codes};
 use crate::error::{Error, Result};
@@ -74,22 +75,29 @@ impl Failure {
     }
 }
 
-/// Sends a request and returns the raw answer when its status is 2xx.
+/// Sends a request (its body in the encoding given) and returns the raw answer when its status
+/// is 2xx. `accept` is the answer encoding asked for: CBOR is asked for with JSON as the
+/// fallback, so a server that does not speak CBOR answers JSON, which [`parse`] reads as well.
 pub(crate) fn exchange(
     transport: &dyn Transport,
     method: Method,
     path: &str,
-    body: Option<Vec<u8>>,
+    body: Option<(Vec<u8>, Encoding)>,
+    accept: Encoding,
 ) -> Result<Response, Failure> {
-    let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
-    if body.is_some() {
-        headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    let accept = match accept {
+        Encoding::Json => JSON.to_owned(),
+        Encoding::Cbor => format!("{CBOR}, {JSON};q=0.5"),
+    };
+    let mut headers = vec![("Accept".to_owned(), accept)];
+    if let Some((_, encoding)) = &body {
+        headers.push(("Content-Type".to_owned(), encoding.media_type().to_owned()));
     }
     let request = Request {
         method,
         path: path.to_owned(),
         headers,
-        body: body.unwrap_or_default(),
+        body: body.map(|(bytes, _)| bytes).unwrap_or_default(),
     };
     let response = transport
         .send(request)
@@ -144,15 +152,18 @@ fn refusal(response: &Response) -> Failure {
     }
 }
 
-/// Parses a 2xx answer's JSON body.
+/// Parses a 2xx answer's body, in the encoding its `Content-Type` says (JSON or CBOR, whatever
+/// was asked for: a server may answer JSON to a request that accepts CBOR).
 pub(crate) fn parse<A: DeserializeOwned>(response: &Response) -> Result<A, Failure> {
-    serde_json::from_slice(&response.body).map_err(|e| {
-        // serde's message names the field and position, never the value.
-        Failure::Protocol(format!(
-            "unparsable answer: {}",
-            e.to_string().chars().take(200).collect::<String>()
-        ))
-    })
+    Encoding::of_body(response.header("Content-Type"), &response.body)
+        .decode(&response.body)
+        .map_err(|e| {
+            // The message names the field and position, never the value.
+            Failure::Protocol(format!(
+                "unparsable answer: {}",
+                e.0.chars().take(200).collect::<String>()
+            ))
+        })
 }
 
 /// One JSON request, one typed answer. Used for the one-shot calls (registration, invites,
@@ -164,11 +175,25 @@ pub fn call<Q: Serialize, A: DeserializeOwned>(
     path: &str,
     body: Option<&Q>,
 ) -> Result<A> {
+    call_in(Encoding::Json, transport, method, path, body)
+}
+
+/// [`call`] with the request body in `encoding`, and that encoding asked for in the answer: for
+/// hash-heavy one-shot calls (`POST /v1/admin/match`) to a server whose `GET /v1/config` lists
+/// `application/cbor`.
+pub fn call_in<Q: Serialize, A: DeserializeOwned>(
+    encoding: Encoding,
+    transport: &dyn Transport,
+    method: Method,
+    path: &str,
+    body: Option<&Q>,
+) -> Result<A> {
     let body = body
-        .map(serde_json::to_vec)
+        .map(|b| encoding.encode(b))
         .transpose()
-        .map_err(|e| Error::InvalidArgument(format!("request not serialisable: {e}")))?;
-    exchange(transport, method, path, body)
+        .map_err(|e| Error::InvalidArgument(format!("request not serialisable: {e}")))?
+        .map(|bytes| (bytes, encoding));
+    exchange(transport, method, path, body, encoding)
         .and_then(|r| parse(&r))
         .map_err(Failure::into_error)
 }

@@ -12,12 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::call::{Failure, exchange, parse};
+use super::encoding::{CBOR, Encoding};
 use super::transport::{Method, Response, Transport};
-use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits};
+use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use super::{SyncOptions, SyncReport};
 use crate::engine::{Progress, ProgressListener, Stage};
 use crate::error::{Error, Result};
-use crate::hash::{CONTEXT, Digest, HashKey, decode_base64_any};
+use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
 use crate::store::Store;
 use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
 
@@ -31,8 +32,9 @@ const CHANGES_PAGE: u32 = 1000;
 const MAX_CHANGES_PAGES: u32 = 10_000;
 /// Key rotations one sync follows before it decides the server is misbehaving.
 const MAX_ROTATIONS: u32 = 2;
-/// Bytes one hash takes in a batch body (43 characters, quotes, comma).
-const HASH_BYTES: u32 = 46;
+/// Bytes one hash takes in a batch body at most: JSON's 22 characters, quotes and comma (CBOR's
+/// 17 bytes fit within it, so a batch planned by this figure fits the body limit either way).
+const HASH_BYTES: u32 = 25;
 /// Bytes of a batch body besides its hashes.
 const BODY_OVERHEAD: u32 = 256;
 /// Longest user reference accepted from a server.
@@ -94,6 +96,9 @@ pub(crate) struct Session<'a> {
     max_total: usize,
     sent_hashes: u64,
     total_hashes: u64,
+    /// What new batches are written in and answers asked for: CBOR once the server's config
+    /// lists it (and the options allow it), JSON before and otherwise.
+    encoding: Encoding,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -127,6 +132,7 @@ impl<'a> Session<'a> {
             max_total: 1,
             sent_hashes: 0,
             total_hashes: 0,
+            encoding: Encoding::Json,
         }
     }
 
@@ -175,7 +181,17 @@ impl<'a> Session<'a> {
 
     /// `GET /v1/config`: installs the key (re-hashing on a change) and the limits.
     fn fetch_config(&mut self) -> Result<()> {
+        // CBOR is asked for before the server said it speaks it: a server that does not answers
+        // JSON, which is read as well.
+        if self.options.cbor {
+            self.encoding = Encoding::Cbor;
+        }
         let config: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
+        self.encoding = if self.options.cbor && config.encodings.iter().any(|e| e == CBOR) {
+            Encoding::Cbor
+        } else {
+            Encoding::Json
+        };
         let secret = config_secret(&config)?;
         let changed = (self.set_key)(&config.key_id, &secret).map_err(server_key_error)?;
         if changed
@@ -246,6 +262,7 @@ impl<'a> Session<'a> {
                     key,
                     full,
                     max_total: self.max_total,
+                    encoding: self.encoding,
                     now: unix_now(),
                 };
                 let Some(batch) = self.store.write(|tx| st::plan(tx, &input, &mut cursor))? else {
@@ -291,7 +308,8 @@ impl<'a> Session<'a> {
 
     /// Sends one stored batch and applies the answer.
     fn send(&mut self, batch: &StoredBatch) -> Result<Outcome> {
-        let response = match self.exchange(Method::Post, "/v1/batches", Some(&batch.body)) {
+        let body = Some((batch.body.as_slice(), batch.encoding));
+        let response = match self.exchange(Method::Post, "/v1/batches", body) {
             Ok(response) => response,
             Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
             Err(Failure::TooLarge) => {
@@ -381,11 +399,11 @@ impl<'a> Session<'a> {
             }
             let mut gained = HashMap::new();
             for entry in &page.gained {
-                gained.insert(digest(&entry.hash)?.0, checked_user(&entry.user_ref)?);
+                gained.insert(digest(&entry.hash)?, checked_user(&entry.user_ref)?);
             }
             let mut lost = HashSet::new();
             for hash in &page.lost {
-                let d = digest(hash)?.0;
+                let d = digest(hash)?;
                 if gained.contains_key(&d) {
                     return Err(Error::Protocol("a hash both gained and lost".into()));
                 }
@@ -406,12 +424,12 @@ impl<'a> Session<'a> {
         Err(Error::Protocol("the changes feed does not end".into()))
     }
 
-    /// One request and its parsed answer, with retries.
+    /// One request and its parsed answer (in the session's encoding, or JSON), with retries.
     fn json<A: serde::de::DeserializeOwned>(
         &mut self,
         method: Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<(&[u8], Encoding)>,
     ) -> Result<A> {
         self.exchange(method, path, body)
             .and_then(|r| parse(&r))
@@ -424,12 +442,13 @@ impl<'a> Session<'a> {
         &mut self,
         method: Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<(&[u8], Encoding)>,
     ) -> Result<Response, Failure> {
         let mut tries = 0u32;
         loop {
             tries += 1;
-            let failure = match exchange(self.transport, method, path, body.map(<[u8]>::to_vec)) {
+            let body = body.map(|(bytes, encoding)| (bytes.to_vec(), encoding));
+            let failure = match exchange(self.transport, method, path, body, self.encoding) {
                 Ok(response) => {
                     self.attempt = 0;
                     return Ok(response);
@@ -495,6 +514,17 @@ pub(crate) fn config_secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
             config.context.chars().take(32).collect::<String>()
         )));
     }
+    // A server that does not say its digest length is older: it takes only full 32-byte
+    // HMACs, which this client no longer makes (the store keeps 16-byte digests).
+    if config.digest_bytes.and_then(|n| usize::try_from(n).ok()) != Some(DIGEST_LEN) {
+        return Err(Error::Protocol(format!(
+            "the server takes {} digests; this client makes {DIGEST_LEN}-byte ones (update the \
+             server: docs/protocol.md)",
+            config
+                .digest_bytes
+                .map_or_else(|| "32-byte".to_owned(), |n| format!("{n}-byte"))
+        )));
+    }
     decode_base64_any(config.key.trim())
         .ok_or_else(|| Error::Protocol("the key is not base64".into()))
 }
@@ -512,29 +542,31 @@ pub(crate) fn server_key_error(e: Error) -> Error {
 fn validate_answer<'b>(
     batch: &StoredBatch,
     answer: &'b BatchAnswer,
-) -> Result<HashMap<&'b str, &'b str>> {
+) -> Result<HashMap<&'b WireHash, &'b str>> {
     if answer.batch_id != batch.batch_id {
         return Err(Error::Protocol("the answer is for another batch".into()));
     }
     if answer.key_id != batch.key_id {
         return Err(Error::Protocol("the answer names another key".into()));
     }
-    let asked: HashSet<&str> = batch.adds.iter().map(|(_, _, h)| h.as_str()).collect();
+    let asked: HashSet<&WireHash> = batch.adds.iter().map(|(_, _, h)| h).collect();
     let mut matches = HashMap::with_capacity(answer.matches.len());
     for entry in &answer.matches {
-        if !asked.contains(entry.hash.as_str()) {
+        if !asked.contains(&entry.hash) {
             return Err(Error::Protocol(
                 "the answer matches a hash the batch did not add".into(),
             ));
         }
-        matches.insert(entry.hash.as_str(), checked_user(&entry.user_ref)?);
+        matches.insert(&entry.hash, checked_user(&entry.user_ref)?);
     }
     Ok(matches)
 }
 
-fn digest(hash: &str) -> Result<Digest> {
-    hash.parse()
-        .map_err(|_| Error::Protocol("a hash that is not 32 bytes of base64url".into()))
+/// The digest of a hash the server sent: exactly [`DIGEST_LEN`] bytes, as this client sends them.
+fn digest(hash: &WireHash) -> Result<[u8; DIGEST_LEN]> {
+    hash.digest()
+        .map(|d| d.0)
+        .ok_or_else(|| Error::Protocol(format!("a hash that is not {DIGEST_LEN} bytes")))
 }
 
 pub(crate) fn checked_user(user_ref: &str) -> Result<&str> {

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::call::{Failure, exchange};
+use super::encoding::Encoding;
 use super::sync::backoff;
 use super::transport::{Method, Request, Response, Transport, TransportError};
+use super::wire::WireHash;
 use crate::engine::NoProgress;
 use crate::store::UploadState;
 use crate::store::sync::{self as st, PlanCursor, PlanInput};
@@ -31,7 +33,7 @@ fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Response,
             .collect(),
         body: body.as_bytes().to_vec(),
     });
-    exchange(&canned, Method::Get, "/v1/config", None)
+    exchange(&canned, Method::Get, "/v1/config", None, Encoding::Json)
 }
 
 #[test]
@@ -145,6 +147,7 @@ fn plan_one(e: &Engine) -> st::StoredBatch {
         key: &key,
         full: false,
         max_total: 100,
+        encoding: Encoding::Json,
         now: 1,
     };
     let mut cursor = PlanCursor {
@@ -186,7 +189,7 @@ fn b_deleted_while_in_flight(dir: &tempfile::TempDir) -> (Engine, st::StoredBatc
 fn an_answer_applies_what_contacts_want_now() {
     let dir = tempfile::tempdir().expect("dir");
     let (e, batch) = b_deleted_while_in_flight(&dir);
-    let matches: HashMap<&str, &str> = [(batch.adds[0].2.as_str(), "u_a")].into();
+    let matches: HashMap<&WireHash, &str> = [(&batch.adds[0].2, "u_a")].into();
     let applied = e
         .inner()
         .store
@@ -239,6 +242,11 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
             key: &key,
             full: n == 0,
             max_total: 8,
+            encoding: if n == 1 {
+                Encoding::Cbor
+            } else {
+                Encoding::Json
+            },
             now: 1,
         };
         let Some(batch) = e
@@ -256,9 +264,18 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
     let stored = e.inner().store.read(st::batches).expect("batches");
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[0].mode, super::wire::Mode::Full);
-    // The stored body is what will be sent, and lists exactly the stored members.
-    let body: super::wire::BatchRequest = serde_json::from_slice(&stored[0].body).expect("body");
-    assert_eq!(body.add.len(), stored[0].adds.len());
+    // The stored body is what will be sent, in the encoding it was planned in, and lists exactly
+    // the stored members.
+    assert_eq!(
+        stored.iter().map(|b| b.encoding).collect::<Vec<_>>(),
+        [Encoding::Json, Encoding::Cbor, Encoding::Json]
+    );
+    for batch in &stored {
+        let body: super::wire::BatchRequest = batch.encoding.decode(&batch.body).expect("body");
+        let hashes: Vec<&WireHash> = batch.adds.iter().map(|(_, _, h)| h).collect();
+        assert_eq!(body.add.iter().collect::<Vec<_>>(), hashes);
+        assert!(hashes.iter().all(|h| h.digest().is_some()));
+    }
 }
 
 #[test]
@@ -280,9 +297,7 @@ fn a_hash_under_an_old_key_is_made_again_when_planned() {
         .expect("age the hash");
     let batch = plan_one(&e);
     let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
-    let expected = key
-        .hash_parts(IdentifierKind::Phone, "+4915111111111")
-        .to_base64url();
+    let expected = WireHash::from(key.hash_parts(IdentifierKind::Phone, "+4915111111111"));
     assert_eq!(batch.adds[0].2, expected);
     let pending = e.pending_uploads(u64::MAX).expect("pending");
     assert!(pending.is_empty(), "in flight now");
@@ -299,7 +314,7 @@ fn a_hash_under_an_old_key_is_made_again_when_planned() {
         .expect("row");
     assert_eq!(stored.0, "k1");
     assert_eq!(
-        crate::Digest(stored.1.try_into().expect("32 bytes")).to_base64url(),
+        WireHash::from(crate::Digest(stored.1.try_into().expect("16 bytes"))),
         expected
     );
 }
@@ -324,7 +339,7 @@ impl Transport for ByPath {
 
 fn config_answer(key_id: &str, key: &str, hash: &str) -> String {
     format!(
-        r#"{{"key_id":"{key_id}","key":"{key}","hash":"{hash}","context":"contactsync-v1","limits":{{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":100000,"check_interval_s":86400,"requests_per_minute":120}}}}"#
+        r#"{{"key_id":"{key_id}","key":"{key}","hash":"{hash}","context":"contactsync-v1","digest_bytes":16,"limits":{{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":100000,"check_interval_s":86400,"requests_per_minute":120}}}}"#
     )
 }
 

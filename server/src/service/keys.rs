@@ -10,7 +10,7 @@ use contactsync_core::upload::wire::{
     ActivateAnswer, ActivateRequest, KeyCoverage, KeyInfo, KeysAnswer,
 };
 
-use super::{Service, key_info, keys, new_key, parse_json_or_default};
+use super::{Payload, Service, key_info, keys, new_key, parse_body_or_default};
 use crate::error::ApiError;
 use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
 
@@ -35,9 +35,9 @@ impl Service {
     pub(crate) fn activate_key(
         &self,
         key_id: &str,
-        body: &[u8],
+        body: Payload<'_>,
     ) -> Result<ActivateAnswer, ApiError> {
-        let request: ActivateRequest = parse_json_or_default(body)?;
+        let request: ActivateRequest = parse_body_or_default(body)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
         if current.key_id == key_id {

@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contactsync_core::hash::DIGEST_LEN;
 use contactsync_core::identifier::invite;
+use contactsync_core::upload::encoding::{self, Encoding};
 use contactsync_core::upload::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
     InviteRequest, KeyInfo, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode, RedeemAnswer,
-    RedeemRequest, Registered, RevokeAnswer, VouchRequest,
+    RedeemRequest, Registered, RevokeAnswer, VouchRequest, WireHash,
 };
 use contactsync_core::{Digest, HashKey, IdentifierKind};
 use serde::Deserialize;
@@ -32,9 +34,7 @@ use crate::storage::{
 mod keys;
 mod users;
 
-use crate::util::{
-    parse_hash, random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref,
-};
+use crate::util::{random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref};
 use crate::{Clock, LimitsConfig, ServerConfig};
 
 const MINUTE: i64 = 60;
@@ -189,15 +189,21 @@ impl Service {
     /// A replay (a batch id stored with the same body) is answered before the rate is charged:
     /// "changes nothing" holds for the rate counter too, and a replay costs the server one
     /// lookup in a read transaction.
-    pub(crate) fn post_batch(&self, token: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn post_batch(
+        &self,
+        token: Option<&str>,
+        body: Payload<'_>,
+    ) -> Result<Vec<u8>, ApiError> {
         let client = self.client_of(token)?;
-        let batch_id = serde_json::from_slice::<BatchRequest>(body)
+        let batch_id = body
+            .encoding
+            .decode::<BatchRequest>(body.bytes)
             .ok()
             .map(|r| r.batch_id);
         if let Some(batch_id) = &batch_id {
             let mut read = self.storage.read()?;
             if let Some(stored) = read.batch(&client.client_id, batch_id)?
-                && same_digest(&stored.body_sha256, &sha256(body))
+                && same_digest(&stored.body_sha256, &sha256(body.bytes))
             {
                 return Ok(stored.answer);
             }
@@ -264,17 +270,21 @@ impl Service {
     // --- registration ---
 
     /// `POST /v1/clients`.
-    pub(crate) fn register_open(&self, body: &[u8], now: i64) -> Result<Registered, ApiError> {
+    pub(crate) fn register_open(
+        &self,
+        body: Payload<'_>,
+        now: i64,
+    ) -> Result<Registered, ApiError> {
         if !self.open_registration {
             return Err(ApiError::Forbidden("open registration is disabled"));
         }
-        parse_json_or_default::<RegisterRequest>(body)?;
+        parse_body_or_default::<RegisterRequest>(body)?;
         self.register(None, now)
     }
 
     /// `POST /v1/admin/clients`.
-    pub(crate) fn vouch(&self, body: &[u8], now: i64) -> Result<Registered, ApiError> {
-        let request: VouchRequest = parse_json(body)?;
+    pub(crate) fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
+        let request: VouchRequest = parse_body(body)?;
         if !valid_user_ref(&request.user_ref) {
             return Err(ApiError::malformed(
                 "user_ref must be 1 to 128 printable ASCII characters",
@@ -331,6 +341,8 @@ impl Service {
             key: URL_SAFE_NO_PAD.encode(&current.secret),
             hash: "hmac-sha256".to_owned(),
             context: contactsync_core::hash::CONTEXT.to_owned(),
+            digest_bytes: u32::try_from(DIGEST_LEN).ok(),
+            encodings: vec![encoding::CBOR.to_owned()],
             limits: Limits {
                 max_batch: l.max_batch,
                 max_body_bytes: l.max_body_bytes,
@@ -346,8 +358,8 @@ impl Service {
 
     /// A batch of an authenticated client: the exact answer bytes (stored, for a replay to get
     /// them again).
-    fn batch(&self, client: &ClientRecord, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let request: BatchRequest = parse_json(body)?;
+    fn batch(&self, client: &ClientRecord, body: Payload<'_>) -> Result<Vec<u8>, ApiError> {
+        let request: BatchRequest = parse_body(body)?;
         if request.add.len() + request.remove.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
         }
@@ -367,7 +379,7 @@ impl Service {
                 "a hash appears twice in the batch, or in both add and remove",
             ));
         }
-        let body_sha256 = sha256(body);
+        let body_sha256 = sha256(body.bytes);
 
         let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         // The day the quota counts in is read inside the transaction (see `charge_request`).
@@ -537,10 +549,10 @@ impl Service {
         for change in latest {
             match change.user_ref {
                 Some(user_ref) => answer.gained.push(MatchEntry {
-                    hash: change.digest.to_base64url(),
+                    hash: change.digest.into(),
                     user_ref,
                 }),
-                None => answer.lost.push(change.digest.to_base64url()),
+                None => answer.lost.push(change.digest.into()),
             }
         }
         Ok(answer)
@@ -580,10 +592,10 @@ impl Service {
     pub(crate) fn create_invite(
         &self,
         client: &ClientRecord,
-        body: &[u8],
+        body: Payload<'_>,
         now: i64,
     ) -> Result<InviteAnswer, ApiError> {
-        let request: InviteRequest = parse_json_or_default(body)?;
+        let request: InviteRequest = parse_body_or_default(body)?;
         let ttl = request.ttl_s.unwrap_or(DEFAULT_INVITE_TTL_S);
         if ttl == 0 || ttl > MAX_INVITE_TTL_S {
             return Err(ApiError::malformed(
@@ -652,12 +664,12 @@ impl Service {
     pub(crate) fn redeem_invite(
         &self,
         client: &ClientRecord,
-        body: &[u8],
+        body: Payload<'_>,
         now: i64,
     ) -> Result<RedeemAnswer, ApiError> {
         // One answer for unknown, expired, revoked and used codes: a code's state cannot be probed.
         const UNKNOWN: ApiError = ApiError::NotFound("no such open invite");
-        let request: RedeemRequest = parse_json(body)?;
+        let request: RedeemRequest = parse_body(body)?;
         let mut tx = self.storage.write()?;
         let client = tx
             .client(&client.client_id)?
@@ -701,8 +713,8 @@ impl Service {
     // --- admin: match ---
 
     /// `POST /v1/admin/match`: a read transaction, nothing written.
-    pub(crate) fn admin_match(&self, body: &[u8], now: i64) -> Result<MatchAnswer, ApiError> {
-        let request: MatchRequest = parse_json(body)?;
+    pub(crate) fn admin_match(&self, body: Payload<'_>, now: i64) -> Result<MatchAnswer, ApiError> {
+        let request: MatchRequest = parse_body(body)?;
         if request.hashes.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
         }
@@ -836,14 +848,17 @@ fn seconds(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(1).max(1)
 }
 
-fn parse_hashes(texts: &[String], field: &str) -> Result<Vec<Digest>, ApiError> {
-    texts
+/// The digests of a request's hashes. A 32-byte hash is a client from before truncation: its
+/// prefix is the digest this server keeps, so it is taken (and answered as it was sent).
+fn parse_hashes(hashes: &[WireHash], field: &str) -> Result<Vec<Digest>, ApiError> {
+    hashes
         .iter()
         .enumerate()
-        .map(|(i, text)| {
-            parse_hash(text).ok_or_else(|| {
+        .map(|(i, hash)| {
+            Digest::from_wire(hash.as_bytes()).ok_or_else(|| {
                 ApiError::malformed(format!(
-                    "{field}[{i}] is not a hash (43 characters of unpadded base64url)"
+                    "{field}[{i}] is not a hash (16 bytes: 22 characters of unpadded base64url \
+                     in JSON, a byte string in CBOR)"
                 ))
             })
         })
@@ -890,44 +905,40 @@ fn parse_number(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// A JSON body as `T`; `malformed` names the position and, for a missing field, the field (a
-/// field of ours), never a value of the request.
-pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(describe_json_error(&e)))
+/// A request body with the encoding its `Content-Type` names (the HTTP layer refused any other
+/// media type with `415`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Payload<'a> {
+    pub bytes: &'a [u8],
+    pub encoding: Encoding,
 }
 
-/// Like [`parse_json`], with an empty body read as the default (requests whose every field is
-/// optional; a client may send them without a body).
-fn parse_json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        parse_json(body)
+#[cfg(test)]
+impl<'a> Payload<'a> {
+    /// A JSON body (tests).
+    pub(crate) fn json(bytes: &'a [u8]) -> Self {
+        Payload {
+            bytes,
+            encoding: Encoding::Json,
+        }
     }
 }
 
-fn describe_json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let at = format!("line {}, column {}", e.line(), e.column());
-    match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            format!("the body is not valid JSON ({at})")
-        }
-        Category::Data => {
-            let text = e.to_string();
-            if text.starts_with("unknown field") {
-                // The name is the client's text: not repeated.
-                format!("unknown field ({at})")
-            } else if let Some(field) = text
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-            {
-                format!("missing field {field} ({at})")
-            } else {
-                // Other messages can quote the offending value.
-                format!("a field has the wrong type or value ({at})")
-            }
-        }
+/// A body as `T`; `malformed` names the position and, for a missing field, the field (a field
+/// of ours), never a value of the request.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: Payload<'_>) -> Result<T, ApiError> {
+    body.encoding
+        .decode(body.bytes)
+        .map_err(|e| ApiError::Malformed(e.0))
+}
+
+/// Like [`parse_body`], with an empty body read as the default (requests whose every field is
+/// optional; a client may send them without a body).
+fn parse_body_or_default<T: DeserializeOwned + Default>(body: Payload<'_>) -> Result<T, ApiError> {
+    if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_body(body)
     }
 }
 
@@ -967,12 +978,15 @@ mod tests {
             format!(r#"{{"{secret}": 1}}"#),
             format!(r#"{{"n": 1, "x": "{secret}""#),
         ] {
-            let ApiError::Malformed(message) = parse_json::<T>(body.as_bytes()).unwrap_err() else {
+            let ApiError::Malformed(message) =
+                parse_body::<T>(Payload::json(body.as_bytes())).unwrap_err()
+            else {
                 panic!("not malformed");
             };
             assert!(!message.contains(secret), "{message}");
         }
-        let ApiError::Malformed(message) = parse_json::<T>(b"{}").unwrap_err() else {
+        let ApiError::Malformed(message) = parse_body::<T>(Payload::json(b"{}")).unwrap_err()
+        else {
             panic!("not malformed");
         };
         assert!(message.contains("missing field n"), "{message}");

@@ -14,7 +14,8 @@ use contactsync_core::upload::wire::{
 use contactsync_core::{Digest, Identifier, IdentifierKind, Region};
 
 use super::{
-    Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_json, record_changes,
+    Payload, Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_body,
+    record_changes,
 };
 use crate::error::ApiError;
 use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
@@ -27,11 +28,11 @@ impl Service {
     pub(crate) fn put_user(
         &self,
         user_ref: &str,
-        body: &[u8],
+        body: Payload<'_>,
         now: i64,
     ) -> Result<UserAnswer, ApiError> {
         check_user_ref(user_ref)?;
-        let request: UserRequest = parse_json(body)?;
+        let request: UserRequest = parse_body(body)?;
         if request.identifiers.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
         }
@@ -56,8 +57,8 @@ impl Service {
     /// `POST /v1/admin/users`: many users registered or replaced, all or none. The re-registration
     /// of a key rotation is this call, over the backend's whole user list. At most `max_batch`
     /// users and `max_batch` identifiers in all per request.
-    pub(crate) fn put_users(&self, body: &[u8], now: i64) -> Result<UsersAnswer, ApiError> {
-        let request: UsersRequest = parse_json(body)?;
+    pub(crate) fn put_users(&self, body: Payload<'_>, now: i64) -> Result<UsersAnswer, ApiError> {
+        let request: UsersRequest = parse_body(body)?;
         let total: usize = request.users.iter().map(|u| u.identifiers.len()).sum();
         let max = self.limits.max_batch as usize;
         if request.users.len() > max || total > max {

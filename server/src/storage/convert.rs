@@ -2,6 +2,7 @@
 //! not fit its record is a storage error, never a panic.
 
 use contactsync_core::Digest;
+use contactsync_core::hash::DIGEST_LEN;
 
 use super::KeyState;
 use crate::error::ServerError;
@@ -10,7 +11,7 @@ pub(super) fn digest_from(bytes: Vec<u8>) -> Result<Digest, ServerError> {
     bytes
         .try_into()
         .map(Digest)
-        .map_err(|_| ServerError::Storage("a stored digest is not 32 bytes".into()))
+        .map_err(|_| ServerError::Storage(format!("a stored digest is not {DIGEST_LEN} bytes")))
 }
 
 pub(super) fn sha_from(bytes: Vec<u8>) -> Result<[u8; 32], ServerError> {

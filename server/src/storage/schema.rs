@@ -3,8 +3,9 @@
 //! `MIGRATIONS[n]` takes a database from version `n` to `n + 1`; the version lives in
 //! `PRAGMA user_version`. A released migration is never edited: a change is a new entry.
 //!
-//! Digests (hashes) are 32-byte BLOBs; token and code digests are SHA-256 BLOBs. No table holds
-//! a raw identifier, a token or an invite code.
+//! Digests (hashes) are 16-byte BLOBs (HMAC-SHA-256 truncated to 128 bits; 32-byte before
+//! migration 3); token and code digests are SHA-256 BLOBs. No table holds a raw identifier, a
+//! token or an invite code.
 
 /// Migrations in order; a database at version `n` has run the first `n`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -137,6 +138,22 @@ ALTER TABLE user_hashes ADD COLUMN kind TEXT;
 ALTER TABLE usage DROP COLUMN rate_minute;
 ALTER TABLE usage DROP COLUMN rate_count;
 ",
+    // 4: truncate_digests_to_128_bits. The protocol's digest became HMAC-SHA-256 truncated to its
+    // first 16 bytes (docs/protocol.md). A prefix of the full HMAC *is* the truncated HMAC, so
+    // every stored digest is cut to its first 16 bytes and still matches what clients send now.
+    // Two digests sharing a 16-byte prefix (about 1.5e-19 for 10^10 hashes under one key) would
+    // become one row: OR REPLACE keeps one instead of failing the upgrade. The change feed keeps
+    // only a hash's latest row for every client, as before. Stored batch answers are left as
+    // they were: a client from before resending a batch gets its answer byte for byte.
+    r"
+UPDATE OR REPLACE client_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE OR REPLACE user_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE OR REPLACE invite_hashes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+UPDATE changes SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
+DELETE FROM changes
+ WHERE target_client IS NULL
+   AND seq NOT IN (SELECT max(seq) FROM changes WHERE target_client IS NULL GROUP BY key_id, digest);
+",
 ];
 
 /// The schema version this server writes.
@@ -178,6 +195,91 @@ mod tests {
         assert_eq!(
             tx.user_hash_counts("u_1").unwrap(),
             vec![("k_1".to_owned(), None, 1)]
+        );
+    }
+
+    /// Migration 4 cuts every stored digest to its first 16 bytes: a device's set, a user's
+    /// hashes and the feed then hold exactly what clients send now (the 16-byte HMAC prefix).
+    #[test]
+    fn version_2_databases_truncate_their_digests() {
+        use contactsync_core::{HashKey, IdentifierKind};
+        use hmac::{Hmac, Mac};
+
+        let secret = [5u8; 32];
+        let full = |canonical: &str| -> Vec<u8> {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(b"contactsync-v1\0phone\0");
+            mac.update(canonical.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        };
+        let (ana, bo) = (full("+4915123456789"), full("+4915199999999"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO clients (client_id, token_sha256, created_at) VALUES ('c_1', x'00', 0);
+                 INSERT INTO users VALUES ('u_ana', 1, 0);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO keys VALUES ('k_1', ?1, 'current', 0)",
+                [&secret[..]],
+            )
+            .unwrap();
+            for d in [&ana, &bo] {
+                conn.execute("INSERT INTO client_hashes VALUES ('c_1', ?1)", [d])
+                    .unwrap();
+                // Two rows of one hash for every client: only the latest is kept.
+                conn.execute(
+                    "INSERT INTO changes (key_id, digest, user_ref, created_at)
+                     VALUES ('k_1', ?1, NULL, 0), ('k_1', ?1, 'u_ana', 1)",
+                    [d],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO user_hashes VALUES ('k_1', ?1, 'u_ana', 'phone')",
+                [&ana],
+            )
+            .unwrap();
+        }
+        let storage = SqliteStorage::open(&path).unwrap();
+        let key = HashKey::new("k_1", &secret).unwrap();
+        let ana_now = key.hash_parts(IdentifierKind::Phone, "+4915123456789");
+        let bo_now = key.hash_parts(IdentifierKind::Phone, "+4915199999999");
+        let mut tx = storage.read().unwrap();
+        let held = tx.set_members("c_1", &[ana_now, bo_now]).unwrap();
+        assert_eq!(held.len(), 2, "the set matches today's digests");
+        assert_eq!(
+            tx.user_hashes("u_ana").unwrap(),
+            vec![("k_1".to_owned(), ana_now)]
+        );
+        drop(tx);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for table in ["client_hashes", "user_hashes", "changes"] {
+            let lengths: Vec<i64> = conn
+                .prepare(&format!("SELECT DISTINCT length(digest) FROM {table}"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(lengths, [16], "{table}");
+        }
+        let changes: Vec<Option<String>> = conn
+            .prepare("SELECT user_ref FROM changes ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            changes,
+            [Some("u_ana".to_owned()), Some("u_ana".to_owned())]
         );
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use contactsync_core::hash::DIGEST_LEN;
 use contactsync_core::upload::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -760,7 +761,7 @@ impl Transaction for SqliteTx<'_> {
         let rows = stmt.query_map(params![user_ref, key_id, now], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for row in rows {
-            if let Ok(d) = <[u8; 32]>::try_from(row?) {
+            if let Ok(d) = <[u8; DIGEST_LEN]>::try_from(row?) {
                 out.push(Digest(d));
             }
         }

@@ -210,6 +210,54 @@ impl Api {
         }
     }
 
+    /// A `GET` (no body) or `POST` with the given `Content-Type` and `Accept` headers (each
+    /// left out when `None`).
+    pub fn send_as(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in [
+            ("Authorization", token.map(|t| format!("Bearer {t}"))),
+            ("Content-Type", content_type.map(str::to_owned)),
+            ("Accept", accept.map(str::to_owned)),
+        ] {
+            if let Some(value) = value {
+                request = request.header(name, value);
+            }
+        }
+        let request = request.body(body.unwrap_or_default().to_vec()).unwrap();
+        let mut response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (retry_after, content_type, cache_control) = (
+            header("retry-after"),
+            header("content-type"),
+            header("cache-control"),
+        );
+        Reply {
+            status: response.status().as_u16(),
+            body: response.body_mut().read_to_vec().unwrap(),
+            retry_after,
+            content_type,
+            cache_control,
+        }
+    }
+
     pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.send("GET", path, token, None)
     }
@@ -310,7 +358,7 @@ impl Api {
 
 /// A made-up hash, distinct per `n` and `tag`.
 pub fn fake(tag: u8, n: u64) -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 16];
     bytes[0] = tag;
     bytes[1..9].copy_from_slice(&n.to_be_bytes());
     Digest(bytes).to_base64url()

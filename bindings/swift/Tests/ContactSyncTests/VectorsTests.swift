@@ -59,8 +59,8 @@ final class VectorsTests: XCTestCase {
                 if digest != expectedHash {
                     failures.append("\(label): hash \(digest), expected \(expectedHash ?? "none")")
                 }
-                if base64URLDecode(digest)?.count != 32 {
-                    failures.append("\(label): hash \(digest) is not a 32-byte digest")
+                if base64URLDecode(digest)?.count != 16 {
+                    failures.append("\(label): hash \(digest) is not a 16-byte digest")
                 }
             case (_?, _, .failure(let e)):
                 failures.append("\(label): rejected (\(e)), expected '\(canonical!)'")

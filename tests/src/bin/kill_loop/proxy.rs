@@ -22,6 +22,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::{BatchRequest, Mode};
 
 /// Largest request or answer head (request line and headers).
@@ -292,7 +293,9 @@ fn relay(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
     server.set_read_timeout(Some(IO_TIMEOUT))?;
     server.set_write_timeout(Some(IO_TIMEOUT))?;
     let seq = if is_batch {
-        let parsed: Option<BatchRequest> = serde_json::from_slice(&request.body).ok();
+        let parsed: Option<BatchRequest> = Encoding::of_body(None, &request.body)
+            .decode(&request.body)
+            .ok();
         let mut log = lock(&shared.log);
         log.requests += 1;
         log.batch_requests += 1;
@@ -401,8 +404,7 @@ mod tests {
         out
     }
 
-    const BODY: &str =
-        r#"{"batch_id":"b_1","key_id":"k","mode":"delta","add":["a","b"],"remove":["c"]}"#;
+    const BODY: &str = r#"{"batch_id":"b_1","key_id":"k","mode":"delta","add":["AAAAAAAAAAAAAAAAAAAAAA","AQAAAAAAAAAAAAAAAAAAAA"],"remove":["AgAAAAAAAAAAAAAAAAAAAA"]}"#;
 
     #[test]
     fn records_batches_and_relays_answers() {

@@ -23,8 +23,10 @@ import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.jsonPrimitive
 import okhttp3.OkHttpClient
 import org.junit.jupiter.api.Test
@@ -123,7 +125,9 @@ class EndToEndTest {
                 // Only the delta went out, in one batch.
                 val deltas = recorder.requests.filter { it.path == "/v1/batches" }.drop(batchesBefore)
                 assertEquals(1, deltas.size)
-                val delta = Json.parseToJsonElement(deltas.single().body.decodeToString()) as JsonObject
+                // The default sync sends CBOR to a server that reads it.
+                assertEquals("application/cbor", deltas.single().contentType)
+                val delta = CborReader(deltas.single().body) {}.read() as JsonObject
                 assertEquals("delta", delta["mode"]?.jsonPrimitive?.content)
                 assertEquals(expectedAdded.toInt(), (delta["add"] as JsonArray).size)
                 assertEquals(expectedRemoved.toInt(), (delta["remove"] as JsonArray).size)
@@ -224,8 +228,9 @@ class EndToEndTest {
 
     /**
      * No request body carries a name, a raw value or a canonical form (nor E.164 without its
-     * `+`), and the hash lists hold only base64url 32-byte digests. Hash lists and random ids are
-     * set aside before the text search: 43 random characters may contain a short name by chance.
+     * `+`), and the hash lists hold only 16-byte digests (base64url in JSON, byte strings in CBOR,
+     * which is decoded whole: every byte string must be a digest). Hash lists and random ids are
+     * set aside before the text search: 22 random characters may contain a short name by chance.
      */
     private fun assertNothingRawWasSent(recorder: RequestRecorder, contacts: List<RawContact>, normalizer: Normalizer) {
         val secrets = buildSet {
@@ -247,17 +252,31 @@ class EndToEndTest {
         val requests = recorder.requests
         assertTrue(requests.any { it.path == "/v1/batches" }, "no batch was recorded")
         var hashes = 0
+        var cborBodies = 0
         for (request in requests) {
             val text = request.body.decodeToString()
-            val body = if (text.isBlank()) JsonNull else Json.parseToJsonElement(text)
+            val cbor = request.contentType == "application/cbor"
+            val body = when {
+                cbor -> {
+                    cborBodies++
+                    val reader = CborReader(request.body) { digest ->
+                        assertEquals(16, digest.size, "a CBOR byte string that is not a digest")
+                        hashes++
+                    }
+                    reader.read().also { assertTrue(reader.atEnd(), "bytes after the CBOR body") }
+                }
+                text.isBlank() -> JsonNull
+                else -> Json.parseToJsonElement(text)
+            }
             val scrubbed = if (body is JsonObject) {
                 JsonObject(
                     body.mapValues { (name, value) ->
                         when (name) {
                             "add", "remove" -> {
                                 for (item in value as JsonArray) {
+                                    if (item is JsonNull) continue // a CBOR byte string, checked
                                     val digest = Base64.getUrlDecoder().decode(item.jsonPrimitive.content)
-                                    assertEquals(32, digest.size, "a hash list holds only 32-byte digests")
+                                    assertEquals(16, digest.size, "a hash list holds only 16-byte digests")
                                     hashes++
                                 }
                                 JsonArray(emptyList())
@@ -276,5 +295,58 @@ class EndToEndTest {
             }
         }
         assertTrue(hashes > 0, "no hash was sent")
+        assertTrue(cborBodies > 0, "the batches went as CBOR, and were read here")
+    }
+}
+
+/**
+ * Just enough of CBOR (RFC 8949) to read the protocol's bodies as JSON for the text search:
+ * definite lengths, maps, arrays, text, integers, simple values. A byte string goes to
+ * [onBytes] and reads as `null`.
+ */
+private class CborReader(private val bytes: ByteArray, private val onBytes: (ByteArray) -> Unit) {
+    private var at = 0
+
+    fun atEnd() = at == bytes.size
+
+    private fun byte(): Int = bytes[at++].toInt() and 0xff
+
+    private fun length(info: Int): Long = when {
+        info < 24 -> info.toLong()
+        info == 24 -> byte().toLong()
+        info == 25 -> (byte().toLong() shl 8) or byte().toLong()
+        info == 26 -> (0 until 4).fold(0L) { acc, _ -> (acc shl 8) or byte().toLong() }
+        info == 27 -> (0 until 8).fold(0L) { acc, _ -> (acc shl 8) or byte().toLong() }
+        else -> error("indefinite lengths are not used by the protocol")
+    }
+
+    private fun take(n: Long): ByteArray {
+        require(n >= 0 && at + n <= bytes.size) { "a CBOR length past the body" }
+        return bytes.copyOfRange(at, at + n.toInt()).also { at += n.toInt() }
+    }
+
+    fun read(): JsonElement {
+        val head = byte()
+        val info = head and 0x1f
+        return when (head shr 5) {
+            0 -> JsonPrimitive(length(info).toString())
+            1 -> JsonPrimitive((-1 - length(info)).toString())
+            2 -> JsonNull.also { onBytes(take(length(info))) }
+            3 -> JsonPrimitive(take(length(info)).decodeToString())
+            4 -> JsonArray(List(length(info).toInt()) { read() })
+            5 -> JsonObject(
+                (0 until length(info)).associate {
+                    val key = read()
+                    (if (key is JsonPrimitive) key.content else key.toString()) to read()
+                },
+            )
+            6 -> read() // a tag: its content
+            else -> when (info) {
+                20 -> JsonPrimitive(false)
+                21 -> JsonPrimitive(true)
+                22, 23 -> JsonNull
+                else -> JsonPrimitive(take(1L shl (info - 24)).size.toString())
+            }
+        }
     }
 }

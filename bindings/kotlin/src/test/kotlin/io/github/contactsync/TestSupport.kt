@@ -207,7 +207,7 @@ internal class ReferenceServer : AutoCloseable {
  * engine sends to the server.
  */
 internal class RequestRecorder : Interceptor {
-    class Recorded(val method: String, val path: String, val body: ByteArray)
+    class Recorded(val method: String, val path: String, val body: ByteArray, val contentType: String?)
 
     private val seen = CopyOnWriteArrayList<Recorded>()
 
@@ -216,7 +216,8 @@ internal class RequestRecorder : Interceptor {
     override fun intercept(chain: Interceptor.Chain): Response {
         val request = chain.request()
         val body = request.body?.let { b -> Buffer().also { b.writeTo(it) }.readByteArray() } ?: ByteArray(0)
-        seen += Recorded(request.method, request.url.encodedPath, body)
+        val contentType = request.body?.contentType()?.let { "${it.type}/${it.subtype}" }
+        seen += Recorded(request.method, request.url.encodedPath, body, contentType)
         return chain.proceed(request)
     }
 }
