@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use contactsync_core::identifier::invite;
+use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::{BatchRequest, codes};
 use contactsync_core::upload::{self, Request, Response, TransportError};
 use contactsync_core::{
@@ -194,10 +195,23 @@ impl Transport for Scripted<'_> {
 impl Seen {
     fn note(&mut self, request: &Request) {
         if request.path == "/v1/batches"
-            && let Ok(batch) = serde_json::from_slice::<BatchRequest>(&request.body)
+            && let Ok(batch) = Encoding::of_body(
+                request
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, value)| value.as_str()),
+                &request.body,
+            )
+            .decode::<BatchRequest>(&request.body)
         {
-            self.hashes.extend(batch.add.iter().cloned());
-            self.hashes.extend(batch.remove.iter().cloned());
+            self.hashes.extend(
+                batch
+                    .add
+                    .iter()
+                    .chain(&batch.remove)
+                    .map(ToString::to_string),
+            );
             self.batch = Some(batch);
         }
         if request.path.starts_with("/v1/changes") {
@@ -211,10 +225,11 @@ impl Seen {
     /// A hash by selector: below 0x80 one of the last batch's (what a batch answer may name),
     /// below 0xf0 any the client sent (what a changes page may name), else a made-up one.
     fn hash(&self, sel: u8) -> String {
-        let last: Vec<&String> = self
+        let last: Vec<String> = self
             .batch
             .iter()
             .flat_map(|b| b.add.iter().chain(&b.remove))
+            .map(ToString::to_string)
             .collect();
         if sel < 0x80 && !last.is_empty() {
             return last[usize::from(sel) % last.len()].clone();

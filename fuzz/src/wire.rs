@@ -12,13 +12,13 @@
 //!   200; a protocol violation only for a 2xx.
 
 use contactsync_core::Error;
+use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::{
     ActivateAnswer, ActivateRequest, BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer,
     DeleteReceipt, ErrorEnvelope, InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer,
     MatchRequest, RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserInfo,
     UserRequest, UsersAnswer, UsersRequest, VouchRequest,
 };
-use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::{self, MAX_ANSWER_BYTES, Method, Request, Response, TransportError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +44,12 @@ fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(bod
         for encoding in [Encoding::Cbor, Encoding::Json] {
             let bytes = encoding.encode(&value).expect("a parsed message encodes");
             let again: T = encoding.decode(&bytes).expect("an encoded message decodes");
-            assert_eq!(again, value, "{} does not round-trip", std::any::type_name::<T>());
+            assert_eq!(
+                again,
+                value,
+                "{} does not round-trip",
+                std::any::type_name::<T>()
+            );
         }
     }
     let Ok(value) = serde_json::from_slice::<T>(body) else {
