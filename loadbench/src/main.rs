@@ -65,6 +65,10 @@ struct Args {
     /// minutes, and one may begin during the phase).
     #[arg(long, default_value_t = 60)]
     abuser_seconds: u64,
+    /// Connections the abuser sends from at once (one client token): enough to keep its rate
+    /// when the server is slow.
+    #[arg(long, default_value_t = 8)]
+    abuser_connections: usize,
     /// Runs per target; the table shows medians.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -205,8 +209,8 @@ async fn run_once(
 
     let devices =
         workload::steady_devices(&world, args.devices, device_rps).map_err(goose_error)?;
-    let abuser = workload::abuser(&world).map_err(goose_error)?;
-    let users = args.devices + 1;
+    let abuser = workload::abuser(&world, args.abuser_connections).map_err(goose_error)?;
+    let users = args.devices + args.abuser_connections;
     let stormy = phase(
         &servers,
         pg,
@@ -356,6 +360,7 @@ async fn setup(args: &Args, urls: &[String]) -> Result<World, String> {
         args.book,
         args.match_percent,
         args.abuser_rps(),
+        args.abuser_connections,
     ))
 }
 

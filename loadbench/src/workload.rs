@@ -50,8 +50,10 @@ pub struct World {
     pub book: usize,
     /// Chance, in thousandths, that a hash of a book or a delta is an app user's.
     match_per_mille: u64,
-    /// The abuser's time between requests.
-    pub abuser_period: Duration,
+    /// The time between two requests of one of the abuser's connections.
+    abuser_period: Duration,
+    /// The abuser's client token and cursor, shared by all its connections.
+    abuser: Mutex<Option<(String, String)>>,
     /// Hashes a delta adds and removes.
     pub delta_add: usize,
     pub delta_remove: usize,
@@ -83,6 +85,7 @@ impl World {
         book: usize,
         match_percent: u64,
         abuser_rps: f64,
+        abuser_connections: usize,
     ) -> Self {
         World {
             urls,
@@ -91,7 +94,10 @@ impl World {
             user_hashes,
             book,
             match_per_mille: match_percent * 10,
-            abuser_period: Duration::from_secs_f64(1.0 / abuser_rps),
+            abuser_period: Duration::from_secs_f64(
+                f64::from(u32::try_from(abuser_connections).unwrap_or(1)) / abuser_rps,
+            ),
+            abuser: Mutex::new(None),
             delta_add: 3,
             delta_remove: 2,
             pool: Mutex::new(Vec::new()),
@@ -314,13 +320,20 @@ async fn newcomer(user: &mut GooseUser, world: &World) -> TransactionResult {
     Ok(())
 }
 
-/// A steady user's start: a device the newcomers made, else one of its own (named as setup).
+/// A device the newcomers made, else one made now (its requests named as setup).
+async fn synced_device(
+    user: &mut GooseUser,
+    world: &World,
+) -> Result<Option<Device>, Box<TransactionError>> {
+    match world.take_device() {
+        Some(d) => Ok(Some(d)),
+        None => first_sync(user, world, SETUP).await,
+    }
+}
+
+/// A steady user's start: it takes a device that made its first sync.
 async fn adopt(user: &mut GooseUser, world: &World) -> TransactionResult {
-    let device = match world.take_device() {
-        Some(d) => Some(d),
-        None => first_sync(user, world, SETUP).await?,
-    };
-    if let Some(device) = device {
+    if let Some(device) = synced_device(user, world).await? {
         user.set_session_data(device);
     }
     Ok(())
@@ -376,9 +389,41 @@ async fn poll(user: &mut GooseUser, world: &World) -> TransactionResult {
     poll_as(user, world, POLL).await
 }
 
+/// One of the abuser's connections starts: all use one client (one token, one rate window),
+/// adopted by the first of them.
+async fn adopt_abuser(user: &mut GooseUser, world: &World) -> TransactionResult {
+    let shared = world
+        .abuser
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let (token, cursor) = if let Some(client) = shared {
+        client
+    } else {
+        let Some(device) = synced_device(user, world).await? else {
+            return Ok(());
+        };
+        let mut shared = world.abuser.lock().unwrap_or_else(PoisonError::into_inner);
+        shared.get_or_insert((device.token, device.cursor)).clone()
+    };
+    let mut rng = world.rng();
+    // The connections' schedules spread over one period, not all at once.
+    let offset = world.abuser_period.mul_f64(rng.unit());
+    user.set_session_data(Device {
+        token,
+        cursor,
+        set: Vec::new(),
+        batches: 0,
+        rng,
+        next_at: Some(Instant::now() + offset),
+    });
+    Ok(())
+}
+
 /// The abuser's poll: the same request, named apart, sent on a fixed schedule of
-/// `world.abuser_period` (a request late for its slot is sent at once, and the next slots keep
-/// the schedule), so it reaches its rate whatever the server's latency.
+/// `world.abuser_period` per connection (a request late for its slot is sent at once, and the
+/// next slots keep the schedule), so it keeps its rate while the server is fast enough, and
+/// its several connections keep it when one request takes longer than a period.
 async fn abuse(user: &mut GooseUser, world: &World) -> TransactionResult {
     let Some(device) = user.get_session_data_mut::<Device>() else {
         return Ok(());
@@ -434,11 +479,12 @@ pub fn steady_devices(world: &Arc<World>, weight: usize, rps: f64) -> Result<Sce
         })
 }
 
-/// The abusive client: one device polling at `World::abuser_period`, without goose's waits.
-pub fn abuser(world: &Arc<World>) -> Result<Scenario, GooseError> {
+/// The abusive client: one client token polling from `connections` goose users (connections),
+/// each paced at `World::abuser_period`, without goose's waits.
+pub fn abuser(world: &Arc<World>, connections: usize) -> Result<Scenario, GooseError> {
     Ok(Scenario::new("Abuser")
-        .set_weight(1)?
-        .register_transaction(transaction_of!(world, adopt).set_on_start())
+        .set_weight(connections)?
+        .register_transaction(transaction_of!(world, adopt_abuser).set_on_start())
         .register_transaction(transaction_of!(world, abuse)))
 }
 
@@ -457,6 +503,13 @@ impl Rng {
 
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "53 random bits")]
+        let bits = (self.next() >> 11) as f64;
+        bits / 9_007_199_254_740_992.0 // 2^53
     }
 
     fn index(&mut self, len: usize) -> usize {
