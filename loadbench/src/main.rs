@@ -132,6 +132,19 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     println!("{}", machine());
+    if args.backend.contains(&Backend::Sqlite) {
+        match measure::fsync_latency(&args.work_dir, 200) {
+            Ok((median, p99)) => println!(
+                "fsync in {} (4 KiB append + fdatasync, 200 times): median {:.2} ms, p99 {:.2} ms \
+                 (at most {:.0} serialised commits/s)",
+                args.work_dir.display(),
+                median.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                1.0 / median.as_secs_f64().max(1e-6)
+            ),
+            Err(e) => eprintln!("loadbench: fsync probe: {e}"),
+        }
+    }
     println!(
         "{} s per phase ({} s with the abuser); {} newcomers; {} devices at {device_rps:.2} requests/s each \
          ({} requests/s); rate limit {}/min; abuser at {:.0} requests/s (10x); {} app users, \
@@ -148,6 +161,7 @@ async fn main() -> ExitCode {
         args.match_percent
     );
     let mut failed = false;
+    let mut measured = Vec::new();
     for &backend in &args.backend {
         let mut runs = Vec::new();
         for run in 0..args.runs {
@@ -168,9 +182,12 @@ async fn main() -> ExitCode {
             }
         }
         if !runs.is_empty() {
-            println!("{}", report::table(&backend.to_string(), &runs));
+            let rows = report::medians(&runs);
+            println!("{}", report::table(&backend.to_string(), runs.len(), &rows));
+            measured.push((backend.to_string(), rows));
         }
     }
+    println!("{}", report::summary(&measured));
     if failed {
         ExitCode::FAILURE
     } else {

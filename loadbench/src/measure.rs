@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::time::Instant;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use goose::metrics::GooseMetrics;
 use goose::test_plan::TestPlanStepAction;
@@ -256,6 +258,39 @@ fn machine_ticks() -> (u64, u64, u64) {
     (busy, at(4), at(3))
 }
 
+/// How long a 4 KiB append plus `fdatasync` takes in `dir`: the floor of one SQLite commit
+/// there (WAL, `synchronous = FULL`: every commit syncs the WAL, and commits are serialised, so
+/// one over this is the most commits a second one database file can take). The median and the
+/// 99th percentile of `n` syncs.
+pub fn fsync_latency(dir: &Path, n: usize) -> Result<(Duration, Duration), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("fsync-probe-{}", std::process::id()));
+    let mut file = fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let block = [0u8; 4096];
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        file.write_all(&block)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        times.push(start.elapsed());
+    }
+    drop(file);
+    let _ = fs::remove_file(&path);
+    times.sort();
+    let at = |q: f64| {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "an index into a short list"
+        )]
+        let i = ((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1));
+        times.get(i).copied().unwrap_or_default()
+    };
+    Ok((at(0.5), at(0.99)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +303,14 @@ mod tests {
         assert_eq!(quantile(&times, 0.99), Some(5));
         assert_eq!(quantile(&times, 1.0), Some(40));
         assert_eq!(quantile(&BTreeMap::new(), 0.5), None);
+    }
+
+    #[test]
+    fn fsync_is_timed() {
+        let dir = std::env::temp_dir().join("loadbench-fsync-test");
+        let (median, p99) = fsync_latency(&dir, 5).expect("a writable temp dir");
+        assert!(median <= p99);
+        let _ = fs::remove_dir(&dir);
     }
 
     #[test]

@@ -187,40 +187,115 @@ fn thousands(v: f64) -> String {
     if v < 0.0 { format!("-{out}") } else { out }
 }
 
-/// The table: per row, the median over runs and the range.
-pub fn table(title: &str, runs: &[Figures]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "\n### {title} (median of {} runs)\n", runs.len());
-    let _ = writeln!(out, "| | median | min – max |");
-    let _ = writeln!(out, "|---|---|---|");
-    let Some(first) = runs.first() else {
-        return out;
-    };
-    for row in &first.0 {
-        let mut values: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| r.0.iter().find(|f| f.label == row.label))
-            .map(|f| f.value)
-            .collect();
-        let (lo, hi) = values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
-        let unit = match row.unit {
+/// One row over runs: its median and range.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub label: String,
+    pub unit: Unit,
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Row {
+    fn title(&self) -> String {
+        let unit = match self.unit {
             Unit::Ms => " (ms)",
             Unit::Cores => " (cores)",
-            _ => "",
+            Unit::Rate | Unit::Count => "",
         };
-        let m = median(&mut values);
+        format!("{}{unit}", self.label)
+    }
+}
+
+/// Each row of the first run, with its median and range over all runs.
+pub fn medians(runs: &[Figures]) -> Vec<Row> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    first
+        .0
+        .iter()
+        .map(|row| {
+            let mut values: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.0.iter().find(|f| f.label == row.label))
+                .map(|f| f.value)
+                .collect();
+            let (low, high) = values
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            Row {
+                label: row.label.clone(),
+                unit: row.unit,
+                median: median(&mut values),
+                low,
+                high,
+            }
+        })
+        .collect()
+}
+
+/// One target's table: per row, the median over `runs` runs and the range.
+pub fn table(title: &str, runs: usize, rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n### {title} (median of {runs} runs)\n");
+    let _ = writeln!(out, "| | median | min – max |");
+    let _ = writeln!(out, "|---|---|---|");
+    for row in rows {
         let _ = writeln!(
             out,
-            "| {}{unit} | {} | {} – {} |",
-            row.label,
-            format(row.unit, m),
-            format(row.unit, lo),
-            format(row.unit, hi)
+            "| {} | {} | {} – {} |",
+            row.title(),
+            format(row.unit, row.median),
+            format(row.unit, row.low),
+            format(row.unit, row.high)
         );
+    }
+    out
+}
+
+/// The headline rows, one column per target (medians).
+const SUMMARY: [&str; 10] = [
+    "first syncs: hashes looked up/s",
+    "first syncs: requests/s",
+    "first syncs: POST /v1/batches (full) p99",
+    "steady: requests/s (devices)",
+    "steady: devices, all requests p50",
+    "steady: devices, all requests p99",
+    "steady + abuser: devices, all requests p99",
+    "steady + abuser: abuser 429 answers",
+    "steady: CPU: server",
+    "steady: CPU: load generator",
+];
+
+/// The targets side by side, on the headline rows.
+pub fn summary(targets: &[(String, Vec<Row>)]) -> String {
+    let mut out = String::from("\n### Summary (medians)\n\n|");
+    for (name, _) in targets {
+        let _ = write!(out, " | {name}");
+    }
+    out.push_str(" |\n|---|");
+    out.push_str(&"---|".repeat(targets.len()));
+    out.push('\n');
+    for label in SUMMARY {
+        let Some(any) = targets
+            .iter()
+            .find_map(|(_, rows)| rows.iter().find(|r| r.label == label))
+        else {
+            continue;
+        };
+        let _ = write!(out, "| {}", any.title());
+        for (_, rows) in targets {
+            let cell = rows
+                .iter()
+                .find(|r| r.label == label)
+                .map_or_else(|| "–".to_owned(), |r| format(r.unit, r.median));
+            let _ = write!(out, " | {cell}");
+        }
+        out.push_str(" |\n");
     }
     out
 }
