@@ -66,8 +66,8 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     abuser_seconds: u64,
     /// Connections the abuser sends from at once (one client token): enough to keep its rate
-    /// when the server is slow.
-    #[arg(long, default_value_t = 8)]
+    /// while the server queues requests (32 at 300 ms each still make 100/s).
+    #[arg(long, default_value_t = 32)]
     abuser_connections: usize,
     /// Runs per target; the table shows medians.
     #[arg(long, default_value_t = 3)]
@@ -93,6 +93,9 @@ struct Args {
     /// Percent of a book's hashes that are app users'.
     #[arg(long, default_value_t = 7)]
     match_percent: u64,
+    /// Print each run's latency histograms (ms: requests) on stderr: where the tail sits.
+    #[arg(long)]
+    histogram: bool,
     /// Fail unless the harness worked: expected matches, no errors for well-behaved devices,
     /// 429s for the abuser (CI's short run).
     #[arg(long)]
@@ -237,6 +240,20 @@ async fn run_once(
     )
     .await?;
     let rough = figures.steady(&stormy, true, pg);
+    if args.histogram {
+        let full = first.merged(|name| name == workload::FULL_BATCH);
+        for (what, e) in [
+            ("first syncs, full batches", &full),
+            ("steady, devices", &calm),
+            ("steady + abuser, devices", &rough),
+        ] {
+            eprintln!(
+                "loadbench: {backend}, run {}, {what}: {}",
+                run + 1,
+                report::histogram(e)
+            );
+        }
+    }
 
     let mismatches = world.mismatches.load(Ordering::Relaxed);
     if mismatches > 0 {

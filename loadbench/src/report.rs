@@ -142,6 +142,15 @@ impl Figures {
     }
 }
 
+/// A latency histogram in one line, `ms:count` for each millisecond that has requests.
+pub fn histogram(e: &Endpoint) -> String {
+    let mut out = String::new();
+    for (ms, n) in &e.times {
+        let _ = write!(out, "{ms}:{n} ");
+    }
+    out.trim_end().to_owned()
+}
+
 /// A steady device's request (not the abuser's, not a fallback setup).
 pub fn well_behaved(name: &str) -> bool {
     !name.starts_with(ABUSER) && !name.starts_with(SETUP)
