@@ -47,7 +47,7 @@ pub struct World {
     /// The hashes of the registered app users' identifiers: the share of a book that matches.
     user_hashes: Vec<String>,
     /// Hashes in a first sync's book.
-    pub book: usize,
+    book: usize,
     /// Chance, in thousandths, that a hash of a book or a delta is an app user's.
     match_per_mille: u64,
     /// The time between two requests of one of the abuser's connections.
@@ -55,8 +55,8 @@ pub struct World {
     /// The abuser's client token and cursor, shared by all its connections.
     abuser: Mutex<Option<(String, String)>>,
     /// Hashes a delta adds and removes.
-    pub delta_add: usize,
-    pub delta_remove: usize,
+    delta_add: usize,
+    delta_remove: usize,
     /// Devices that finished their first sync, for the steady phases to take.
     pool: Mutex<Vec<Device>>,
     seed: AtomicU64,
