@@ -190,7 +190,9 @@ async fn main() -> ExitCode {
             measured.push((backend.to_string(), rows));
         }
     }
-    println!("{}", report::summary(&measured));
+    if !measured.is_empty() {
+        println!("{}", report::summary(&measured));
+    }
     if failed {
         ExitCode::FAILURE
     } else {
@@ -314,6 +316,11 @@ async fn phase(
     }
     let before = CpuSample::now(&servers.pids(), postgres);
     let metrics = attack.execute().await.map_err(goose_error)?;
+    // Ctrl-C stops goose's attack, not the benchmark: stop here, so that the servers are stopped
+    // and the run's database dropped (a second Ctrl-C would exit at once, without either).
+    if goose::is_killswitch_triggered() {
+        return Err("interrupted".to_owned());
+    }
     let cpu = before.split(&CpuSample::now(&servers.pids(), postgres));
     Ok(Phase::from_goose(&metrics, cpu))
 }
