@@ -33,6 +33,7 @@ mod postgres;
 mod rate;
 mod schema;
 mod sqlite;
+mod writer_line;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

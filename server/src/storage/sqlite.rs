@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::convert::{digest_from, key_state, sha_from, to_i64, to_u64};
 use super::rate::MemoryRates;
 use super::schema::{LATEST, MIGRATIONS};
+use super::writer_line::{WriterLine, WriterTurn};
 use super::{
     ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, ReceiptRecord,
     Storage, StoredBatch, Transaction, Usage, UserRecord,
@@ -40,6 +41,8 @@ pub struct SqliteStorage {
     /// Request counters: in this process's memory (a file is served by one machine; several
     /// processes on one file each count their own requests).
     rates: MemoryRates,
+    /// This process's writers, in line: see [`WriterLine`].
+    writers: WriterLine,
 }
 
 impl SqliteStorage {
@@ -68,6 +71,7 @@ impl SqliteStorage {
             path: path.to_owned(),
             idle: Mutex::new(vec![conn]),
             rates: MemoryRates::default(),
+            writers: WriterLine::default(),
         })
     }
 
@@ -90,7 +94,11 @@ impl SqliteStorage {
         }
     }
 
-    fn begin(&self, sql: &str) -> Result<Box<dyn Transaction + '_>, ServerError> {
+    fn begin<'a>(
+        &'a self,
+        sql: &str,
+        turn: Option<WriterTurn<'a>>,
+    ) -> Result<Box<dyn Transaction + 'a>, ServerError> {
         let conn = self.connection()?;
         if let Err(e) = conn.execute_batch(sql) {
             // Busy, most likely: the connection is fine once its flags are reset.
@@ -102,18 +110,20 @@ impl SqliteStorage {
         Ok(Box::new(SqliteTx {
             conn: Some(conn),
             storage: self,
+            _turn: turn,
         }))
     }
 }
 
 impl Storage for SqliteStorage {
     fn write(&self) -> Result<Box<dyn Transaction + '_>, ServerError> {
-        self.begin("BEGIN IMMEDIATE")
+        let turn = self.writers.wait(BUSY_TIMEOUT)?;
+        self.begin("BEGIN IMMEDIATE", Some(turn))
     }
 
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError> {
         // query_only makes a writing call on a read transaction fail instead of upgrading it.
-        self.begin("PRAGMA query_only = ON; BEGIN DEFERRED")
+        self.begin("PRAGMA query_only = ON; BEGIN DEFERRED", None)
     }
 
     /// The connections kept for reuse: more at once would open (and close) a connection per
@@ -176,6 +186,9 @@ struct SqliteTx<'a> {
     /// `None` once committed.
     conn: Option<Connection>,
     storage: &'a SqliteStorage,
+    /// A writer's turn in this process's line, given up when the transaction is dropped (after
+    /// its COMMIT or ROLLBACK).
+    _turn: Option<WriterTurn<'a>>,
 }
 
 impl SqliteTx<'_> {
