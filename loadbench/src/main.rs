@@ -363,7 +363,7 @@ async fn setup(args: &Args, urls: &[String]) -> Result<World, String> {
             (IdentifierKind::Email, format!("user{i}@bench.example.org"))
         };
         let id = Identifier::parse(kind, &raw, region).map_err(|e| format!("{raw}: {e}"))?;
-        hashes.push(key.hash(&id).to_base64url());
+        hashes.push(key.hash(&id));
         entries.push(UserEntry {
             user_ref: format!("u{i}"),
             discoverable: true,

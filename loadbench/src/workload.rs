@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use contactsync_core::Digest;
 use contactsync_core::upload::wire::{
-    BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, Mode, Registered,
+    BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, Mode, Registered, WireHash,
 };
 use goose::goose::GooseResponse;
 use goose::prelude::*;
@@ -45,7 +45,7 @@ pub struct World {
     next: AtomicUsize,
     key_id: String,
     /// The hashes of the registered app users' identifiers: the share of a book that matches.
-    user_hashes: Vec<String>,
+    user_hashes: Vec<Digest>,
     /// Hashes in a first sync's book.
     book: usize,
     /// Chance, in thousandths, that a hash of a book or a delta is an app user's.
@@ -70,7 +70,7 @@ pub struct Device {
     token: String,
     cursor: String,
     /// The device's current set on the server, for deltas to remove from.
-    set: Vec<String>,
+    set: Vec<Digest>,
     batches: u64,
     rng: Rng,
     /// The abuser's next request slot (it paces itself: see [`abuser`]).
@@ -81,7 +81,7 @@ impl World {
     pub fn new(
         urls: Vec<String>,
         key_id: String,
-        user_hashes: Vec<String>,
+        user_hashes: Vec<Digest>,
         book: usize,
         match_percent: u64,
         abuser_rps: f64,
@@ -119,12 +119,12 @@ impl World {
     /// A fresh hash for a book or a delta, not in `set`: an app user's with the configured
     /// chance, else a random digest (indistinguishable from a non-user's identifier to the
     /// server, and far cheaper for the generator than an HMAC). Returns whether it is a user's.
-    fn fresh_hash(&self, rng: &mut Rng, set: &HashSet<String>) -> (String, bool) {
+    fn fresh_hash(&self, rng: &mut Rng, set: &HashSet<Digest>) -> (Digest, bool) {
         if !self.user_hashes.is_empty() && rng.below(1000) < self.match_per_mille {
             for _ in 0..8 {
                 let h = &self.user_hashes[rng.index(self.user_hashes.len())];
                 if !set.contains(h) {
-                    return (h.clone(), true);
+                    return (*h, true);
                 }
             }
         }
@@ -254,12 +254,12 @@ async fn first_sync(
         users += usize::from(is_user);
         seen.insert(hash);
     }
-    let book: Vec<String> = seen.into_iter().collect();
+    let book: Vec<Digest> = seen.into_iter().collect();
     let batch = BatchRequest {
         batch_id: "b0".to_owned(),
         key_id: world.key_id.clone(),
         mode: Mode::Full,
-        add: book,
+        add: book.iter().map(WireHash::from).collect(),
         remove: Vec::new(),
     };
     let body = json(&batch);
@@ -276,7 +276,7 @@ async fn first_sync(
     Ok(Some(Device {
         token,
         cursor: changes.cursor,
-        set: batch.add,
+        set: book,
         batches: 1,
         rng,
         next_at: None,
@@ -350,7 +350,7 @@ async fn delta_sync(user: &mut GooseUser, world: &World) -> TransactionResult {
         let i = device.rng.index(device.set.len());
         remove.push(device.set.swap_remove(i));
     }
-    let current: HashSet<String> = device.set.iter().cloned().collect();
+    let current: HashSet<Digest> = device.set.iter().copied().collect();
     let mut add = Vec::with_capacity(world.delta_add);
     let mut users = 0;
     while add.len() < world.delta_add {
@@ -360,14 +360,14 @@ async fn delta_sync(user: &mut GooseUser, world: &World) -> TransactionResult {
             add.push(hash);
         }
     }
-    device.set.extend(add.iter().cloned());
+    device.set.extend(add.iter().copied());
     device.batches += 1;
     let batch = BatchRequest {
         batch_id: format!("b{}", device.batches),
         key_id: world.key_id.clone(),
         mode: Mode::Delta,
-        add,
-        remove,
+        add: add.iter().map(WireHash::from).collect(),
+        remove: remove.iter().map(WireHash::from).collect(),
     };
     let token = device.token.clone();
     let _: Option<ConfigAnswer> =
@@ -516,12 +516,12 @@ impl Rng {
         usize::try_from(self.below(len as u64)).unwrap_or(0)
     }
 
-    /// A random 32-byte digest in the wire's encoding.
-    fn digest(&mut self) -> String {
-        let mut bytes = [0u8; 32];
+    /// A random digest.
+    fn digest(&mut self) -> Digest {
+        let mut bytes = [0u8; contactsync_core::hash::DIGEST_LEN];
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&self.next().to_le_bytes());
         }
-        Digest(bytes).to_base64url()
+        Digest(bytes)
     }
 }
