@@ -12,7 +12,7 @@
 //!   `SERIALIZABLE`). The rules read then write (a quota, a stored batch, a user's hashes) and
 //!   rely on nothing changing in between. A backend that detects a conflict instead of waiting
 //!   (PostgreSQL) fails the transaction with [`ServerError::Conflict`], having rolled it back:
-//!   the caller runs it again ([`retry_conflicts`]).
+//!   the caller runs it again (`retry_conflicts`).
 //! - [`Transaction::commit`] makes everything durable at once; dropping a transaction without
 //!   committing rolls it back.
 //! - Change sequence numbers ([`Transaction::append_change`]) become visible in sequence order
