@@ -75,7 +75,7 @@ final class EndToEndTests: XCTestCase {
 
         let batchesBefore = transport.requests.filter { $0.path == "/v1/batches" }.count
         var events: [SyncEvent] = []
-        for try await event in sync.syncEvents(transport: transport, options: quickSync) {
+        for try await event in sync.syncEvents(transport: transport, options: jsonSync) {
             events.append(event)
         }
         guard case .finished(let second)? = events.last else {
