@@ -37,6 +37,8 @@ struct AppState {
 pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
     let max_body = service.limits().max_body_bytes as usize;
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/v1/clients", post(register))
         .route("/v1/admin/clients", post(vouch))
         .route("/v1/config", get(config))
@@ -222,6 +224,45 @@ fn encoded<T: Serialize>(
 ) -> Result<Response, ApiError> {
     let body = encoding.encode(value).map_err(|_| ApiError::Internal)?;
     Ok(encoded_bytes(encoding, status, body))
+}
+
+/// `GET /healthz`: the process answers. No authentication, no storage.
+async fn healthz() -> Response {
+    encoded_bytes(
+        Encoding::Json,
+        StatusCode::OK,
+        br#"{"status":"ok"}"#.to_vec(),
+    )
+}
+
+/// `GET /readyz`: the storage answers and is at this server's schema version (`503` otherwise,
+/// with the reason in the log, not in the answer: the endpoint is unauthenticated). One cheap
+/// read, no authentication.
+async fn readyz(State(app): State<AppState>) -> Response {
+    let service = app.service;
+    match tokio::task::spawn_blocking(move || service.ready()).await {
+        Ok(Ok(())) => encoded_bytes(
+            Encoding::Json,
+            StatusCode::OK,
+            br#"{"status":"ready"}"#.to_vec(),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            encoded_bytes(
+                Encoding::Json,
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"status":"unavailable"}"#.to_vec(),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the readiness check failed");
+            encoded_bytes(
+                Encoding::Json,
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"status":"unavailable"}"#.to_vec(),
+            )
+        }
+    }
 }
 
 async fn register(

@@ -141,6 +141,11 @@ impl Service {
         })
     }
 
+    /// `GET /readyz`: the storage answers and is at this server's schema version.
+    pub(crate) fn ready(&self) -> Result<(), ServerError> {
+        self.storage.ready()
+    }
+
     /// Deletes what has outlived its use: batch answers past their retention, expired invites.
     /// Every instance sweeps; sweeps that meet delete each row once (the loser runs again and
     /// finds nothing left), and a sweep never deletes what a request still needs: a retained

@@ -47,6 +47,17 @@ pub use database::Database;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
+/// The error of a database at another schema version than this server's.
+fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(ServerError::Storage(format!(
+            "the database is at schema version {found}, this server writes {expected}"
+        )))
+    }
+}
+
 /// How many times a transaction that lost a race runs again before the request answers `503`.
 const CONFLICT_ATTEMPTS: u32 = 8;
 
@@ -109,6 +120,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Starts a read-only transaction: one consistent view, concurrent with writers. Calling a
     /// writing method on it is an error.
     fn read(&self) -> Result<Box<dyn Transaction + '_>, ServerError>;
+    /// Whether the storage can serve: reachable, and at the schema version this server writes
+    /// (another instance may have migrated it further). For `GET /readyz`: one cheap read.
+    fn ready(&self) -> Result<(), ServerError>;
     /// How many transactions the storage serves at once, to size the threads that wait on it.
     fn concurrency(&self) -> usize {
         8

@@ -126,6 +126,13 @@ impl Storage for SqliteStorage {
         self.begin("PRAGMA query_only = ON; BEGIN DEFERRED", None)
     }
 
+    fn ready(&self) -> Result<(), ServerError> {
+        let conn = self.connection()?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        self.give_back(conn);
+        super::version_mismatch(version, LATEST)
+    }
+
     /// The connections kept for reuse: more at once would open (and close) a connection per
     /// request, and writers wait for one another anyway.
     fn concurrency(&self) -> usize {

@@ -241,6 +241,15 @@ impl Storage for PostgresStorage {
         self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", true)
     }
 
+    fn ready(&self) -> Result<(), ServerError> {
+        let client = self.connection()?;
+        let row = self
+            .block(client.query_one("SELECT version FROM contactsync_schema", &[]))
+            .map_err(db_error)?;
+        let version: i32 = row.try_get(0).map_err(db_error)?;
+        super::version_mismatch(i64::from(version), i64::from(LATEST))
+    }
+
     /// The pool's size: a request beyond it would wait for a connection.
     fn concurrency(&self) -> usize {
         self.pool.status().max_size
