@@ -29,3 +29,29 @@ on_each_backend! {
         assert!(!not_ready.text().contains("999"), "no detail in an unauthenticated answer");
     }
 }
+
+/// The server's database holds the hashing keys: a new file and its WAL files are its owner's
+/// only (mode 0600), whatever the umask.
+#[cfg(unix)]
+#[test]
+fn a_new_sqlite_database_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let t = TestServer::on(Backend::Sqlite);
+    t.api.register();
+    let path = t.db.sqlite_path().unwrap().to_owned();
+    let mut seen = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(meta) = std::fs::metadata(&file) {
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                0o600,
+                "{}",
+                file.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "the database and its WAL");
+}

@@ -50,6 +50,7 @@ impl SqliteStorage {
     /// newer server is refused, untouched.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ServerError> {
         let path = path.as_ref();
+        create_private(path)?;
         // Two servers may open a new file at the same moment: the switch to WAL and the first
         // read of a WAL index can answer "busy" without waiting on the busy handler, so the whole
         // open is retried within the busy timeout.
@@ -141,6 +142,24 @@ impl Storage for SqliteStorage {
 
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError> {
         Ok(self.rates.count(client_id, minute))
+    }
+}
+
+/// Creates the database file, readable and writable by its owner only (mode 0600), when it does
+/// not exist yet: it holds the hashing keys. `SQLite` gives its `-wal` and `-shm` files the main
+/// file's mode. An existing file keeps the mode its operator gave it.
+fn create_private(path: &Path) -> Result<(), ServerError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(ServerError::Storage(format!(
+            "creating the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
