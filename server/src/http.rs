@@ -240,28 +240,29 @@ async fn healthz() -> Response {
 /// read, no authentication.
 async fn readyz(State(app): State<AppState>) -> Response {
     let service = app.service;
-    match tokio::task::spawn_blocking(move || service.ready()).await {
-        Ok(Ok(())) => encoded_bytes(
-            Encoding::Json,
-            StatusCode::OK,
-            br#"{"status":"ready"}"#.to_vec(),
-        ),
+    let ready = match tokio::task::spawn_blocking(move || service.ready()).await {
+        Ok(Ok(())) => true,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
-            encoded_bytes(
-                Encoding::Json,
-                StatusCode::SERVICE_UNAVAILABLE,
-                br#"{"status":"unavailable"}"#.to_vec(),
-            )
+            false
         }
         Err(e) => {
             tracing::error!(error = %e, "the readiness check failed");
-            encoded_bytes(
-                Encoding::Json,
-                StatusCode::SERVICE_UNAVAILABLE,
-                br#"{"status":"unavailable"}"#.to_vec(),
-            )
+            false
         }
+    };
+    if ready {
+        encoded_bytes(
+            Encoding::Json,
+            StatusCode::OK,
+            br#"{"status":"ready"}"#.to_vec(),
+        )
+    } else {
+        encoded_bytes(
+            Encoding::Json,
+            StatusCode::SERVICE_UNAVAILABLE,
+            br#"{"status":"unavailable"}"#.to_vec(),
+        )
     }
 }
 

@@ -180,11 +180,19 @@ impl Service {
     /// The client a client token belongs to, read in a read transaction: authenticating never
     /// waits for a writer, nor for the disk.
     fn client_of(&self, token: Option<&str>) -> Result<ClientRecord, ApiError> {
+        self.client_in(&mut *self.storage.read()?, token)
+    }
+
+    /// [`Service::client_of`] in a transaction the caller reads more with.
+    fn client_in(
+        &self,
+        tx: &mut dyn Transaction,
+        token: Option<&str>,
+    ) -> Result<ClientRecord, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         if self.is_admin(token) {
             return Err(ApiError::Forbidden("this endpoint needs a client token"));
         }
-        let mut tx = self.storage.read()?;
         tx.client_by_token(&sha256(token.as_bytes()))?
             .ok_or(ApiError::Unauthorized)
     }
@@ -199,20 +207,23 @@ impl Service {
         token: Option<&str>,
         body: Payload<'_>,
     ) -> Result<Vec<u8>, ApiError> {
-        let client = self.client_of(token)?;
-        let batch_id = body
-            .encoding
-            .decode::<BatchRequest>(body.bytes)
-            .ok()
-            .map(|r| r.batch_id);
-        if let Some(batch_id) = &batch_id {
+        // One read transaction authenticates and looks for a replay.
+        let client = {
             let mut read = self.storage.read()?;
-            if let Some(stored) = read.batch(&client.client_id, batch_id)?
+            let client = self.client_in(&mut *read, token)?;
+            let batch_id = body
+                .encoding
+                .decode::<BatchRequest>(body.bytes)
+                .ok()
+                .map(|r| r.batch_id);
+            if let Some(batch_id) = &batch_id
+                && let Some(stored) = read.batch(&client.client_id, batch_id)?
                 && same_digest(&stored.body_sha256, &sha256(body.bytes))
             {
                 return Ok(stored.answer);
             }
-        }
+            client
+        };
         self.charge_request(&client.client_id)?;
         retry_conflicts(|| self.batch(&client, body))
     }

@@ -124,9 +124,7 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// (another instance may have migrated it further). For `GET /readyz`: one cheap read.
     fn ready(&self) -> Result<(), ServerError>;
     /// How many transactions the storage serves at once, to size the threads that wait on it.
-    fn concurrency(&self) -> usize {
-        8
-    }
+    fn concurrency(&self) -> usize;
     /// Counts one request of `client_id` in the one-minute window `minute` (Unix seconds / 60)
     /// and returns the window that counts and the requests in it, this one included. Windows
     /// only move forward: a request whose clock reads an earlier minute than the stored one

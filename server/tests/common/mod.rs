@@ -125,6 +125,28 @@ impl Reply {
     }
 }
 
+/// An answer as the tests read it.
+fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (retry_after, content_type, cache_control) = (
+        header("retry-after"),
+        header("content-type"),
+        header("cache-control"),
+    );
+    Reply {
+        status: response.status().as_u16(),
+        body: response.body_mut().read_to_vec().unwrap(),
+        retry_after,
+        content_type,
+        cache_control,
+    }
+}
+
 /// A blocking client of one server.
 pub struct Api {
     pub base: String,
@@ -191,23 +213,7 @@ impl Api {
                 r.content_type("application/json").send(b.unwrap_or(&[]))
             }
         };
-        let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let retry_after = header("retry-after");
-        let content_type = header("content-type");
-        let cache_control = header("cache-control");
-        Reply {
-            status: response.status().as_u16(),
-            body: response.body_mut().read_to_vec().unwrap(),
-            retry_after,
-            content_type,
-            cache_control,
-        }
+        reply(result.unwrap_or_else(|e| panic!("{method} {path}: {e}")))
     }
 
     /// A `GET` (no body) or `POST` with the given `Content-Type` and `Accept` headers (each
@@ -234,28 +240,11 @@ impl Api {
             }
         }
         let request = request.body(body.unwrap_or_default().to_vec()).unwrap();
-        let mut response = self
-            .agent
-            .run(request)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (retry_after, content_type, cache_control) = (
-            header("retry-after"),
-            header("content-type"),
-            header("cache-control"),
-        );
-        Reply {
-            status: response.status().as_u16(),
-            body: response.body_mut().read_to_vec().unwrap(),
-            retry_after,
-            content_type,
-            cache_control,
-        }
+        reply(
+            self.agent
+                .run(request)
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}")),
+        )
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
