@@ -51,6 +51,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         action: KeyCommand,
     },
+    /// The admin token: `rotate` makes a new one and revokes the old.
+    Token {
+        #[command(subcommand)]
+        action: crate::admin_token::TokenCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +184,7 @@ pub fn run(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, Failure
             } => key_activate(out, &Admin::connect(&admin)?, &key_id, force, admin.json),
             KeyCommand::List { admin } => key_list(out, &Admin::connect(&admin)?, admin.json),
         },
+        AdminCommand::Token { action } => crate::admin_token::run(out, action),
     }
 }
 

@@ -11,12 +11,14 @@
 //! could not be reached or refused the request.
 
 mod admin;
+mod admin_token;
 mod commands;
 mod credentials;
 mod demo;
 mod logging;
 mod net_commands;
 mod serve;
+mod settings;
 mod store_commands;
 mod transport;
 
@@ -393,7 +395,7 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 json,
             )
         }),
-        Command::Serve(options) => serve::serve(options),
+        Command::Serve(options) => serve::serve(out, &options),
         Command::Admin { what } => admin::run(out, what),
         Command::Normalize { .. }
         | Command::Hash { .. }

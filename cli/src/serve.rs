@@ -4,59 +4,36 @@
 //! The first line on stderr is `listening on http://ADDR` with the address actually bound, so
 //! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests.
 
-use std::net::SocketAddr;
-
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use contactsync_server::{Database, LimitsConfig, ServerConfig};
+use contactsync_server::{Database, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
-use crate::net_commands::ADMIN_TOKEN_ENV;
+use crate::settings::{self, Settings};
 use crate::store_commands::data_dir;
 
 /// File name of the server's database inside the data directory.
 const SERVER_DB_FILE: &str = "contactsync-server.db";
 
-/// What `serve` was asked for (its command-line arguments).
+/// What `serve` was asked for: a config file, or the settings it would print, and the settings
+/// themselves (`settings.rs`: each a flag, a variable and a file key).
 #[derive(Debug, clap::Args)]
 pub struct ServeOptions {
-    /// The server's database: an SQLite file (`PATH` or `sqlite:PATH`), or a PostgreSQL URL
-    /// (`postgres://user:password@host:5432/db`; several instances may share one; `?pool_size=N`
-    /// sets this instance's connections, default 16). Default: `contactsync-server.db` in the
-    /// data directory (see `import --help`).
-    #[arg(long, value_name = "PATH|URL")]
-    db: Option<String>,
-    /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
-    /// and put a TLS proxy in front for anything else.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
-    listen: SocketAddr,
-    /// The admin token (else `$CONTACTSYNC_ADMIN_TOKEN`, else a random one, printed once).
-    #[arg(long, value_name = "TOKEN")]
-    admin_token: Option<String>,
-    /// Base of invite links (`URL/i/CODE`). Default: the listening address.
-    #[arg(long, value_name = "URL")]
-    public_url: Option<String>,
-    /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
+    /// A TOML file of settings: the flags' names as keys (`rate-limit = 120`). An unknown key is
+    /// an error. Flags and `CONTACTSYNC_SERVER_*` variables override it.
+    #[arg(long, value_name = "FILE", env = "CONTACTSYNC_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the settings in effect, where each came from, secrets redacted, as a file
+    /// `--config` accepts; then exit.
     #[arg(long)]
-    no_open_registration: bool,
-    /// New identifiers per device per UTC day (default 100000).
-    #[arg(long, value_name = "N")]
-    daily_quota: Option<u32>,
-    /// Hashes per batch or match request (default 2000).
-    #[arg(long, value_name = "N")]
-    max_batch: Option<u32>,
-    /// Seconds a device with nothing to send waits between checks (default 86400).
-    #[arg(long, value_name = "S")]
-    check_interval: Option<u32>,
-    /// Requests per device per minute (default 120).
-    #[arg(long, value_name = "N")]
-    rate_limit: Option<u32>,
-    /// Largest request body in bytes (default 262144).
-    #[arg(long, value_name = "BYTES")]
-    max_body: Option<u32>,
+    print_config: bool,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 /// A fresh random admin token: 32 bytes, URL-safe base64.
@@ -67,8 +44,9 @@ pub fn random_token() -> Result<String, Failure> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// `--db`, else `contactsync-server.db` in the data directory (created when missing).
-fn resolve_server_db(arg: Option<&str>) -> Result<Database, Failure> {
+/// `--db`, else `contactsync-server.db` in the data directory (created when missing, unless
+/// `create` is false).
+fn resolve_server_db(arg: Option<&str>, create: bool) -> Result<Database, Failure> {
     if let Some(value) = arg {
         return Ok(Database::parse(value));
     }
@@ -77,64 +55,55 @@ fn resolve_server_db(arg: Option<&str>) -> Result<Database, Failure> {
             "no data directory for the default server database (HOME is not set); use --db".into(),
         )
     })?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| UsageError(format!("creating {}: {e}", dir.display())))?;
+    if create {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| UsageError(format!("creating {}: {e}", dir.display())))?;
+    }
     Ok(Database::Sqlite(dir.join(SERVER_DB_FILE)))
 }
 
 /// `contactsync serve`.
-pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
-    let db = resolve_server_db(options.db.as_deref())?;
-    let given = options
-        .admin_token
-        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
-    let (admin_token, generated) = match given {
-        Some(t) => (t, false),
-        None => (random_token()?, true),
-    };
-    let mut limits = LimitsConfig::default();
-    if let Some(n) = options.daily_quota {
-        limits.daily_new_identifiers = n;
+pub fn serve(out: &mut impl std::io::Write, options: &ServeOptions) -> Result<ExitCode, Failure> {
+    settings::check_environment(std::env::vars())?;
+    let file = options
+        .config
+        .as_deref()
+        .map(settings::read_file)
+        .transpose()?;
+    let argv: Vec<String> = std::env::args().collect();
+    let effective = settings::effective(&options.settings, file.as_ref(), &argv)?;
+    let s = &effective.settings;
+    let db = resolve_server_db(s.db.as_deref(), !options.print_config)?;
+    if options.print_config {
+        out.write_all(effective.render(&db.to_string())?.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
     }
-    if let Some(n) = options.max_batch {
-        limits.max_batch = n;
-    }
-    if let Some(s) = options.check_interval {
-        limits.check_interval_s = s;
-    }
-    if let Some(n) = options.rate_limit {
-        limits.requests_per_minute = n;
-    }
-    if let Some(n) = options.max_body {
-        limits.max_body_bytes = n;
-    }
-    let mut config = ServerConfig::new(db.clone(), options.listen, admin_token.clone());
-    config.open_registration = !options.no_open_registration;
-    config.public_url = options.public_url;
-    config.limits = limits;
+    let config = server_config(s, db.clone())?;
+    let stored_token = config.admin_token.is_none();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| UsageError(format!("starting the runtime: {e}")))?;
+    let open_registration = config.open_registration;
     let server =
         contactsync_server::start(config).map_err(|e| UsageError(format!("serve {db}: {e}")))?;
     // The first line: scripts and tests read the bound address from it.
     eprintln!("listening on {}", server.url());
     eprintln!(
-        "contactsync: database {db}; open registration {}",
-        if options.no_open_registration {
-            "off"
+        "contactsync: database {db}; open registration {}; admin token {}",
+        if open_registration { "on" } else { "off" },
+        if stored_token {
+            "from the database"
         } else {
-            "on"
+            "from the configuration"
         }
     );
-    if generated {
+    if server.needs_admin_token() {
         eprintln!(
-            "contactsync: admin token (generated, shown once; pass --admin-token or set \
-             {ADMIN_TOKEN_ENV} to choose one): {admin_token}"
+            "contactsync: no admin token yet: the admin API refuses every call until one is \
+             made. On this machine: contactsync admin token rotate --db '{db}' (prints it \
+             once); or give serve --admin-token-file FILE"
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
@@ -148,6 +117,67 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     server.stop();
     drop(logs);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's configuration from the effective settings (every defaulted key is set).
+fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
+    let missing = |key: &str| UsageError(format!("the setting {key} has no value"));
+    let admin_token = admin_token(s)?;
+    let mut config = ServerConfig::new(db, s.listen.ok_or_else(|| missing("listen"))?, "");
+    config.admin_token = admin_token;
+    config.open_registration = s.open_registration.unwrap_or(config.open_registration);
+    config.public_url.clone_from(&s.public_url);
+    let limits = &mut config.limits;
+    limits.daily_new_identifiers = s.daily_quota.ok_or_else(|| missing("daily-quota"))?;
+    limits.max_batch = s.max_batch.ok_or_else(|| missing("max-batch"))?;
+    limits.check_interval_s = s.check_interval.ok_or_else(|| missing("check-interval"))?;
+    limits.requests_per_minute = s.rate_limit.ok_or_else(|| missing("rate-limit"))?;
+    limits.max_body_bytes = s.max_body.ok_or_else(|| missing("max-body"))?;
+    let seconds =
+        |value: Option<u64>, key: &str| value.map(Duration::from_secs).ok_or_else(|| missing(key));
+    let c = &mut config.connections;
+    c.header_read_timeout = seconds(s.header_read_timeout, "header-read-timeout")?;
+    c.body_progress_timeout = seconds(s.body_progress_timeout, "body-progress-timeout")?;
+    c.shutdown_grace = seconds(s.shutdown_grace, "shutdown-grace")?;
+    c.max_connections = s.max_connections;
+    c.max_bodies_in_flight = s
+        .max_bodies_in_flight
+        .ok_or_else(|| missing("max-bodies-in-flight"))?;
+    config.sweep_every = seconds(s.sweep_every, "sweep-every")?;
+    Ok(config)
+}
+
+/// The admin token the configuration gives (`--admin-token-file`, `--admin-token` or its
+/// variable), or `None`: the one stored in the database.
+fn admin_token(s: &Settings) -> Result<Option<String>, Failure> {
+    let token = match (&s.admin_token, &s.admin_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(UsageError(
+                "both admin-token and admin-token-file are set: keep one".into(),
+            )
+            .into());
+        }
+        (Some(token), None) => token.trim().to_owned(),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!(
+                    "reading the admin token file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let token = text.trim().to_owned();
+            if token.is_empty() {
+                return Err(UsageError(format!(
+                    "the admin token file {} is empty",
+                    path.display()
+                ))
+                .into());
+            }
+            token
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(token).filter(|t| !t.is_empty()))
 }
 
 /// Ctrl-C, or SIGTERM on unix.

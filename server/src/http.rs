@@ -56,6 +56,7 @@ pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
         .route("/v1/admin/keys", post(create_key).get(list_keys))
         .route("/v1/admin/keys/{key_id}/activate", post(activate_key))
         .route("/v1/admin/match", post(admin_match))
+        .route("/v1/admin/token", post(rotate_admin_token))
         // A known path with another method is as unknown to a client as an unknown path.
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
@@ -496,6 +497,23 @@ async fn create_key(
         StatusCode::OK
     };
     encoded(accepts, status, &answer)
+}
+
+/// `POST /v1/admin/token`'s answer: the new admin token, shown once.
+#[derive(Serialize)]
+struct AdminTokenAnswer {
+    admin_token: String,
+}
+
+/// A new admin token; the one that authenticated this call stops working (on every instance).
+async fn rotate_admin_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+    _: Body,
+) -> Result<Response, ApiError> {
+    let admin_token = as_admin(app, &headers, |service, _| service.rotate_admin_token()).await?;
+    encoded(accepts, StatusCode::OK, &AdminTokenAnswer { admin_token })
 }
 
 async fn list_keys(

@@ -39,6 +39,9 @@ use std::time::Duration;
 pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
+pub use service::admin_credential::{
+    has_stored as has_stored_admin_token, rotate_stored as rotate_admin_token,
+};
 pub use storage::{Database, PostgresStorage, Scope, SqliteStorage, Storage, Transaction};
 
 /// The protocol version this server speaks, as it appears in paths (`/v1/...`).
@@ -124,7 +127,9 @@ pub struct ServerConfig {
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
     /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
-    pub admin_token: String,
+    /// `None`: the one stored in the database (`contactsync admin token rotate`), the same for
+    /// every instance; until one is stored the admin API refuses every call.
+    pub admin_token: Option<String>,
     /// Whether `POST /v1/clients` lets any device register itself.
     pub open_registration: bool,
     /// Base of invite links (`<public_url>/i/<code>`); default `http://<listening address>`.
@@ -141,7 +146,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A configuration with open registration and the default limits.
+    /// A configuration with this admin token, open registration and the default limits.
     pub fn new(
         db: impl Into<Database>,
         listen: SocketAddr,
@@ -150,7 +155,7 @@ impl ServerConfig {
         ServerConfig {
             db: db.into(),
             listen,
-            admin_token: admin_token.into(),
+            admin_token: Some(admin_token.into()),
             open_registration: true,
             public_url: None,
             limits: LimitsConfig::default(),
@@ -162,12 +167,15 @@ impl ServerConfig {
 
     /// Refuses settings the server cannot honour, before anything is opened or bound.
     fn validate(&self) -> Result<(), ServerError> {
-        if self.admin_token.is_empty() {
-            return Err(ServerError::Config("the admin token is empty".into()));
-        }
-        // A short token is guessable, but demos and tests use short ones: warn, do not refuse.
-        if self.admin_token.len() < 16 {
-            tracing::warn!("the admin token is shorter than 16 characters");
+        if let Some(token) = &self.admin_token {
+            if token.is_empty() {
+                return Err(ServerError::Config("the admin token is empty".into()));
+            }
+            // A short token is guessable, but demos and tests use short ones: warn, do not
+            // refuse.
+            if token.len() < 16 {
+                tracing::warn!("the admin token is shorter than 16 characters");
+            }
         }
         let l = &self.limits;
         if self.sweep_every.is_zero() {

@@ -47,7 +47,7 @@ pub async fn run_with_storage(
     let listener = bind(config.listen)?;
     let addr = listener.local_addr()?;
     let (limits, sweep_every) = (config.connections, config.sweep_every);
-    let service = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
+    let (service, _) = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
         .await
         .map_err(|e| ServerError::Runtime(e.to_string()))??;
     serve(listener, service, limits, sweep_every, shutdown).await
@@ -67,19 +67,27 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// Makes the service and the first key (blocking).
+/// Makes the service and the first key (blocking); says whether the admin API has no token yet.
 fn prepare(
     mut config: ServerConfig,
     storage: Arc<dyn Storage>,
     addr: SocketAddr,
-) -> Result<Arc<Service>, ServerError> {
+) -> Result<(Arc<Service>, bool), ServerError> {
     let public_url = config
         .public_url
         .take()
         .unwrap_or_else(|| format!("http://{}", reachable(addr)));
+    let needs_admin_token = config.admin_token.is_none()
+        && !crate::service::admin_credential::has_stored(storage.as_ref())?;
+    if needs_admin_token {
+        tracing::warn!(
+            "no admin token yet: the admin API refuses every call until one is made \
+             (`contactsync admin token rotate --db <this database>`, or `--admin-token-file`)"
+        );
+    }
     let service = Service::new(storage, &config, &public_url);
     service.ensure_key(service.now())?;
-    Ok(Arc::new(service))
+    Ok((Arc::new(service), needs_admin_token))
 }
 
 /// Serves on `listener` until `shutdown`, sweeping in the background.
@@ -148,7 +156,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     };
     let addr = listener.local_addr()?;
     let (limits, sweep_every) = (config.connections, config.sweep_every);
-    let service = prepare(config, storage, addr)?;
+    let (service, needs_admin_token) = prepare(config, storage, addr)?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("contactsync-server".into())
@@ -163,6 +171,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         })?;
     Ok(RunningServer {
         addr,
+        needs_admin_token,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
@@ -172,6 +181,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    needs_admin_token: bool,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
 }
@@ -185,6 +195,12 @@ impl RunningServer {
     /// Its base URL, `http://127.0.0.1:PORT` (the unspecified address as loopback).
     pub fn url(&self) -> String {
         format!("http://{}", reachable(self.addr))
+    }
+
+    /// Whether the admin API had no token when the server started: none configured and none
+    /// stored in the database (one stored later works at once).
+    pub fn needs_admin_token(&self) -> bool {
+        self.needs_admin_token
     }
 
     /// Stops accepting, lets requests in progress finish, and waits for the thread.

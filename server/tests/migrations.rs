@@ -16,10 +16,14 @@ const SQLITE: &[&str] = &[
     include_str!("frozen/sqlite/v2.sql"),
     include_str!("frozen/sqlite/v3.sql"),
     include_str!("frozen/sqlite/v4.sql"),
+    include_str!("frozen/sqlite/v5.sql"),
 ];
 
 /// `POSTGRES[n]` is the PostgreSQL schema of version `n + 1`.
-const POSTGRES: &[&str] = &[include_str!("frozen/postgres/v1.sql")];
+const POSTGRES: &[&str] = &[
+    include_str!("frozen/postgres/v1.sql"),
+    include_str!("frozen/postgres/v2.sql"),
+];
 
 fn frozen(backend: Backend) -> &'static [&'static str] {
     match backend {

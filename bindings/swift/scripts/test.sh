@@ -21,7 +21,7 @@ lib_dir="$("$here/generate-bindings.sh" debug)"
 CARGO_TARGET_DIR="$(dirname "$lib_dir")"
 export CARGO_TARGET_DIR
 # The reference server the end-to-end tests start.
-export CONTACTSYNC_SERVER_BIN="$lib_dir/contactsync"
+export CONTACTSYNC_CLI_BIN="$lib_dir/contactsync"
 
 link=(-Xlinker -L"$lib_dir" -Xlinker -rpath -Xlinker "$lib_dir")
 cd "$package"

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -68,6 +68,9 @@ pub fn s(p: &Path) -> &str {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// Every line the server wrote on stderr so far (drained by a thread: the server never
+    /// blocks on a full pipe).
+    pub stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -77,40 +80,60 @@ impl Server {
 
     /// `serve --db DB` with more arguments.
     pub fn on(db: &str, args: &[&str]) -> Server {
-        let mut child = cmd()
-            .args([
-                "serve",
-                "--db",
-                db,
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-token",
-                ADMIN,
-                "--check-interval",
-                "1",
-            ])
+        let mut all = vec![
+            "--db",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            ADMIN,
+            "--check-interval",
+            "1",
+        ];
+        all.extend_from_slice(args);
+        Server::with(cmd(), &all)
+    }
+
+    /// `serve` with exactly these arguments, from `command` (its environment).
+    pub fn with(mut command: Command, args: &[&str]) -> Server {
+        let mut child = command
+            .arg("serve")
             .args(args)
             .spawn()
             .expect("spawn serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first);
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(line.clone());
+                }
+                kept.lock().unwrap().push(line);
+            }
         });
         let first = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
         let Some(url) = first.strip_prefix("listening on ") else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("serve's first stderr line: {first:?}");
+            panic!(
+                "serve's first stderr line: {first:?}\n{}",
+                lines.lock().unwrap().join("\n")
+            );
         };
         Server {
             url: url.trim().to_owned(),
             child,
+            stderr: lines,
         }
+    }
+
+    /// The stderr lines so far, as one text.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
     }
 }
 

@@ -31,8 +31,11 @@ use crate::storage::{
     ClientRecord, KeyRecord, KeyState, ReceiptRecord, Scope, Storage, StoredBatch, Transaction,
     Usage, retry_conflicts,
 };
+pub(crate) mod admin_credential;
 mod keys;
 mod users;
+
+use admin_credential::AdminCredential;
 
 use crate::util::{random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref};
 use crate::{Clock, LimitsConfig, ServerConfig};
@@ -80,7 +83,7 @@ pub(crate) struct Service {
     storage: Arc<dyn Storage>,
     limits: LimitsConfig,
     open_registration: bool,
-    admin_token_sha256: [u8; 32],
+    admin: AdminCredential,
     public_url: String,
     clock: Clock,
 }
@@ -100,7 +103,7 @@ impl Service {
             storage,
             limits: config.limits,
             open_registration: config.open_registration,
-            admin_token_sha256: sha256(config.admin_token.as_bytes()),
+            admin: AdminCredential::new(config.admin_token.as_deref()),
             public_url: public_url.trim_end_matches('/').to_owned(),
             clock: config.clock.clone(),
         }
@@ -163,8 +166,9 @@ impl Service {
 
     // --- authentication ---
 
-    fn is_admin(&self, token: &str) -> bool {
-        same_digest(&sha256(token.as_bytes()), &self.admin_token_sha256)
+    /// A new stored admin token, the old one revoked (`POST /v1/admin/token`).
+    pub(crate) fn rotate_admin_token(&self) -> Result<String, ApiError> {
+        self.admin.rotate(self.storage.as_ref(), self.now())
     }
 
     /// A client token's client, charging the request against its rate.
@@ -190,11 +194,13 @@ impl Service {
         token: Option<&str>,
     ) -> Result<ClientRecord, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
-        if self.is_admin(token) {
-            return Err(ApiError::Forbidden("this endpoint needs a client token"));
+        match tx.client_by_token(&sha256(token.as_bytes()))? {
+            Some(client) => Ok(client),
+            None if self.admin.check_cached(self.storage.as_ref(), token)? => {
+                Err(ApiError::Forbidden("this endpoint needs a client token"))
+            }
+            None => Err(ApiError::Unauthorized),
         }
-        tx.client_by_token(&sha256(token.as_bytes()))?
-            .ok_or(ApiError::Unauthorized)
     }
 
     /// `POST /v1/batches` from the token on: authentication, the rate, the batch.
@@ -231,7 +237,7 @@ impl Service {
     /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
     pub(crate) fn authenticate_admin(&self, token: Option<&str>) -> Result<(), ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
-        if self.is_admin(token) {
+        if self.admin.check(self.storage.as_ref(), token)? {
             return Ok(());
         }
         let mut tx = self.storage.read()?;
@@ -247,7 +253,7 @@ impl Service {
     /// The admin token or a client token (`GET /v1/config`).
     pub(crate) fn authenticate_any(&self, token: Option<&str>) -> Result<Caller, ApiError> {
         match token {
-            Some(t) if self.is_admin(t) => Ok(Caller::Admin),
+            Some(t) if self.admin.check_cached(self.storage.as_ref(), t)? => Ok(Caller::Admin),
             _ => self.authenticate_client(token).map(Caller::Client),
         }
     }

@@ -466,6 +466,17 @@ pub trait Transaction {
         limit: u32,
     ) -> Result<Vec<ChangeRecord>, ServerError>;
 
+    // --- the admin credential ---
+
+    /// The SHA-256 of every valid admin token (at most one after a rotation).
+    fn admin_tokens(&mut self) -> Result<Vec<[u8; 32]>, ServerError>;
+    /// Makes `token_sha256` the only valid admin token; returns how many it revoked.
+    fn replace_admin_token(
+        &mut self,
+        token_sha256: &[u8; 32],
+        created_at: i64,
+    ) -> Result<u64, ServerError>;
+
     // --- consent receipts ---
 
     /// Keeps the receipt of a deletion.

@@ -154,6 +154,16 @@ DELETE FROM changes
  WHERE target_client IS NULL
    AND seq NOT IN (SELECT max(seq) FROM changes WHERE target_client IS NULL GROUP BY key_id, digest);
 ",
+    // 5: the admin credential lives in the database, as the SHA-256 of the token: the same for
+    // every instance and across restarts, rotated with `contactsync admin token rotate` (which
+    // replaces the row: at most one is valid). A server configured with a token of its own
+    // (`--admin-token-file`) ignores this table.
+    r"
+CREATE TABLE admin_tokens (
+    token_sha256 BLOB    NOT NULL PRIMARY KEY,
+    created_at   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+",
 ];
 
 /// The schema version this server writes.

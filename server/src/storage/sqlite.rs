@@ -916,6 +916,27 @@ impl Transaction for SqliteTx<'_> {
         Ok(out)
     }
 
+    fn admin_tokens(&mut self) -> Result<Vec<[u8; 32]>, ServerError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached("SELECT token_sha256 FROM admin_tokens")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|row| sha_from(row?)).collect()
+    }
+
+    fn replace_admin_token(
+        &mut self,
+        token_sha256: &[u8; 32],
+        created_at: i64,
+    ) -> Result<u64, ServerError> {
+        let conn = self.conn()?;
+        let revoked = conn
+            .prepare_cached("DELETE FROM admin_tokens")?
+            .execute([])?;
+        conn.prepare_cached("INSERT INTO admin_tokens (token_sha256, created_at) VALUES (?1, ?2)")?
+            .execute(params![&token_sha256[..], created_at])?;
+        Ok(revoked as u64)
+    }
+
     fn insert_receipt(&mut self, receipt: &ReceiptRecord) -> Result<(), ServerError> {
         self.conn()?
             .prepare_cached(

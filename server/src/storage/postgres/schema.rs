@@ -114,6 +114,13 @@ CREATE TABLE receipts (
     invites          bigint NOT NULL
 );
 ",
+    // 2: the admin credential, as SQLite's migration 5 (`../schema.rs`).
+    r"
+CREATE TABLE admin_tokens (
+    token_sha256 bytea  NOT NULL PRIMARY KEY,
+    created_at   bigint NOT NULL
+);
+",
 ];
 
 /// The schema version this server writes.

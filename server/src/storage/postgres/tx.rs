@@ -754,6 +754,27 @@ impl Transaction for PgTx<'_> {
         .collect()
     }
 
+    fn admin_tokens(&mut self) -> Result<Vec<[u8; 32]>, ServerError> {
+        self.query("SELECT token_sha256 FROM admin_tokens", &[])?
+            .iter()
+            .map(|r| sha_from(get(r, 0)?))
+            .collect()
+    }
+
+    fn replace_admin_token(
+        &mut self,
+        token_sha256: &[u8; 32],
+        created_at: i64,
+    ) -> Result<u64, ServerError> {
+        self.writing()?;
+        let revoked = self.execute("DELETE FROM admin_tokens", &[])?;
+        self.execute(
+            "INSERT INTO admin_tokens (token_sha256, created_at) VALUES ($1, $2)",
+            &[&&token_sha256[..], &created_at],
+        )?;
+        Ok(revoked)
+    }
+
     fn insert_receipt(&mut self, receipt: &ReceiptRecord) -> Result<(), ServerError> {
         self.writing()?;
         self.execute(

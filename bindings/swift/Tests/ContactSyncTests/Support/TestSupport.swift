@@ -23,7 +23,7 @@ enum TestEnv {
         .deletingLastPathComponent()
 
     static var cli: URL {
-        if let path = ProcessInfo.processInfo.environment["CONTACTSYNC_SERVER_BIN"], !path.isEmpty {
+        if let path = ProcessInfo.processInfo.environment["CONTACTSYNC_CLI_BIN"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
         let target = ProcessInfo.processInfo.environment["CARGO_TARGET_DIR"].map { URL(fileURLWithPath: $0) }

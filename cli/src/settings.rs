@@ -1,0 +1,426 @@
+//! The settings of `contactsync serve`: every one a flag, an environment variable and a key of
+//! the `--config` TOML file, under one name (`--rate-limit`, `CONTACTSYNC_SERVER_RATE_LIMIT`,
+//! `rate-limit = 120`), taken in that order of precedence: flag, environment, file, default.
+//!
+//! One name on three surfaces is what an operator can guess; a file key that names nothing (a
+//! typo, a setting of another version) is an error, not a silently ignored line. The variables
+//! carry `SERVER_` because `CONTACTSYNC_DB` already names the *device's* database for the other
+//! verbs; the admin token's variable stays `CONTACTSYNC_ADMIN_TOKEN`, shared with the `admin`
+//! verbs on purpose.
+//!
+//! Merging goes through TOML tables: the flags and variables clap read, the file, and the
+//! defaults (taken from the server crate's own `Default`s, so there is one source of them) are
+//! each a table of the keys they set; the first table that has a key gives its value.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use contactsync_server::{ConnectionLimits, LimitsConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::UsageError;
+
+/// The prefix of the variables of `serve`'s settings.
+pub const ENV_PREFIX: &str = "CONTACTSYNC_SERVER_";
+
+/// What `serve` was asked for: its flags (each also a variable and a file key).
+#[derive(Debug, Default, Clone, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// The server's database: an SQLite file (`PATH` or `sqlite:PATH`), or a PostgreSQL URL
+    /// (`postgres://user:password@host:5432/db`; several instances may share one; `?pool_size=N`
+    /// sets this instance's connections, default 16). Default: `contactsync-server.db` in the
+    /// data directory (see `import --help`).
+    #[arg(long, value_name = "PATH|URL", env = "CONTACTSYNC_SERVER_DB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<String>,
+    /// Address and port to listen on; port 0 picks a free one. Serve plain HTTP on loopback
+    /// and put a TLS proxy in front for anything else (docs/deployment.md). [default:
+    /// 127.0.0.1:8787]
+    #[arg(long, value_name = "ADDR", env = "CONTACTSYNC_SERVER_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Base of invite links (`URL/i/CODE`). Default: the listening address.
+    #[arg(long, value_name = "URL", env = "CONTACTSYNC_SERVER_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// A file holding the admin token (one line), e.g. a systemd credential. Without it (and
+    /// without `--admin-token`) the token is the one stored in the database: `contactsync admin
+    /// token rotate` makes it.
+    #[arg(long, value_name = "FILE", env = "CONTACTSYNC_SERVER_ADMIN_TOKEN_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token_file: Option<PathBuf>,
+    /// The admin token itself. A flag shows in `ps`: prefer `--admin-token-file`, or the
+    /// variable.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CONTACTSYNC_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
+    /// Let any device register itself (`POST /v1/clients`); else only devices the app's backend
+    /// vouches for (`POST /v1/admin/clients`). [default: true]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        env = "CONTACTSYNC_SERVER_OPEN_REGISTRATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_registration: Option<bool>,
+
+    /// New identifiers per device per UTC day. [default: 100000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_DAILY_QUOTA",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_quota: Option<u32>,
+    /// Hashes per batch or match request. [default: 2000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_MAX_BATCH",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<u32>,
+    /// Seconds a device with nothing to send waits between checks. [default: 86400]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_CHECK_INTERVAL",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_interval: Option<u32>,
+    /// Requests per device per minute. [default: 120]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_RATE_LIMIT",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+    /// Largest request body in bytes. [default: 262144]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "CONTACTSYNC_SERVER_MAX_BODY",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body: Option<u32>,
+
+    /// Seconds a connection may take to send a request head (also the keep-alive idle
+    /// timeout). [default: 10]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_HEADER_READ_TIMEOUT",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a request body may go without a byte before `408`. [default: 15]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_BODY_PROGRESS_TIMEOUT",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_progress_timeout: Option<u64>,
+    /// Connections open at once. Default: from the open-files limit, at most 10000.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_MAX_CONNECTIONS",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Request bodies in progress at once (bounds their memory). [default: 64]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_MAX_BODIES_IN_FLIGHT",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bodies_in_flight: Option<u32>,
+    /// Seconds a shutdown lets requests in progress finish. [default: 10]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_SHUTDOWN_GRACE",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace: Option<u64>,
+    /// Seconds between sweeps of expired invites and old batch answers. [default: 600]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_SWEEP_EVERY",
+        help_heading = "Connections"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_every: Option<u64>,
+}
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    Environment,
+    File,
+    Default,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Flag => "flag",
+            Source::Environment => "environment",
+            Source::File => "file",
+            Source::Default => "default",
+        }
+    }
+}
+
+/// The settings in effect, and where each came from.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub settings: Settings,
+    sources: BTreeMap<String, Source>,
+}
+
+type Table = toml::map::Map<String, toml::Value>;
+
+fn table_of(settings: &Settings) -> Result<Table, UsageError> {
+    toml::Table::try_from(settings).map_err(|e| UsageError(format!("settings: {e}")))
+}
+
+/// The defaults, from the server crate's own (`db` has none here: the caller knows the data
+/// directory; `max-connections` none: the server derives it).
+fn defaults() -> Settings {
+    let limits = LimitsConfig::default();
+    let connections = ConnectionLimits::default();
+    let defaults = contactsync_server::ServerConfig::new(
+        contactsync_server::Database::Sqlite(PathBuf::new()),
+        SocketAddr::from(([127, 0, 0, 1], 8787)),
+        String::new(),
+    );
+    Settings {
+        listen: Some(defaults.listen),
+        open_registration: Some(defaults.open_registration),
+        daily_quota: Some(limits.daily_new_identifiers),
+        max_batch: Some(limits.max_batch),
+        check_interval: Some(limits.check_interval_s),
+        rate_limit: Some(limits.requests_per_minute),
+        max_body: Some(limits.max_body_bytes),
+        header_read_timeout: Some(connections.header_read_timeout.as_secs()),
+        body_progress_timeout: Some(connections.body_progress_timeout.as_secs()),
+        max_bodies_in_flight: Some(connections.max_bodies_in_flight),
+        shutdown_grace: Some(connections.shutdown_grace.as_secs()),
+        sweep_every: Some(defaults.sweep_every.as_secs()),
+        ..Settings::default()
+    }
+}
+
+/// Refuses a `CONTACTSYNC_SERVER_*` variable that names no setting (a typo would otherwise be
+/// a limit silently not applied), as an unknown file key is refused.
+pub fn check_environment(vars: impl Iterator<Item = (String, String)>) -> Result<(), UsageError> {
+    let known = table_of(&Settings::every_key())?;
+    let known: Vec<String> = known
+        .keys()
+        .map(|k| format!("{ENV_PREFIX}{}", k.to_uppercase().replace('-', "_")))
+        .chain([format!("{ENV_PREFIX}CONFIG")])
+        .collect();
+    for (name, _) in vars {
+        if name.starts_with(ENV_PREFIX) && !known.contains(&name) {
+            return Err(UsageError(format!(
+                "{name} is not a setting of serve (see `contactsync serve --help`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a `--config` file: TOML with the flags' names as keys; an unknown key is an error.
+pub fn read_file(path: &Path) -> Result<Settings, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("reading the config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| UsageError(format!("config file {}: {e}", path.display())))
+}
+
+/// Flag and environment (what clap read, `given`) over the file over the defaults. `argv` tells
+/// a flag from a variable (clap folds both into one value).
+pub fn effective(
+    given: &Settings,
+    file: Option<&Settings>,
+    argv: &[String],
+) -> Result<Effective, UsageError> {
+    let mut merged = Table::new();
+    let mut sources = BTreeMap::new();
+    let layers = [
+        (Some(table_of(given)?), None),
+        (file.map(table_of).transpose()?, Some(Source::File)),
+        (Some(table_of(&defaults())?), Some(Source::Default)),
+    ];
+    for (table, source) in layers {
+        for (key, value) in table.into_iter().flatten() {
+            if merged.contains_key(&key) {
+                continue;
+            }
+            let source = source.unwrap_or_else(|| {
+                let flag = format!("--{key}");
+                let on_command_line = argv
+                    .iter()
+                    .any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
+                if on_command_line {
+                    Source::Flag
+                } else {
+                    Source::Environment
+                }
+            });
+            sources.insert(key.clone(), source);
+            merged.insert(key, value);
+        }
+    }
+    let settings = toml::Value::Table(merged)
+        .try_into()
+        .map_err(|e| UsageError(format!("settings: {e}")))?;
+    Ok(Effective { settings, sources })
+}
+
+impl Effective {
+    /// Where `key`'s value came from (`None`: not set anywhere, and no default).
+    pub fn source(&self, key: &str) -> Option<Source> {
+        self.sources.get(key).copied()
+    }
+
+    /// The effective settings as a TOML file a `--config` accepts, each line with its source;
+    /// secrets redacted (the admin token, a database password), unset keys as comments.
+    pub fn render(&self, db_shown: &str) -> Result<String, UsageError> {
+        let mut shown = self.settings.clone();
+        shown.db = Some(db_shown.to_owned());
+        if shown.admin_token.is_some() {
+            shown.admin_token = Some("(redacted)".to_owned());
+        }
+        let table = table_of(&shown)?;
+        let all = table_of(&Settings::every_key())?;
+        let mut out = String::from(
+            "# contactsync serve: the settings in effect (flag > CONTACTSYNC_SERVER_* > \
+             --config file > default)\n",
+        );
+        for key in all.keys() {
+            match table.get(key) {
+                Some(value) => {
+                    let mut one = Table::new();
+                    one.insert(key.clone(), value.clone());
+                    let line =
+                        toml::to_string(&one).map_err(|e| UsageError(format!("settings: {e}")))?;
+                    let source = if key == "db" && self.source("db").is_none() {
+                        Source::Default
+                    } else {
+                        self.source(key).unwrap_or(Source::Default)
+                    };
+                    let _ = writeln!(out, "{}  # {}", line.trim_end(), source.as_str());
+                }
+                None => {
+                    let _ = writeln!(out, "# {key} (not set)");
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Settings {
+    /// A value for every key (only its keys are used: the order and names of `--print-config`).
+    fn every_key() -> Settings {
+        Settings {
+            db: Some(String::new()),
+            public_url: Some(String::new()),
+            admin_token_file: Some(PathBuf::new()),
+            admin_token: Some(String::new()),
+            max_connections: Some(0),
+            ..defaults()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn given(listen: Option<&str>, rate: Option<u32>) -> Settings {
+        Settings {
+            listen: listen.map(|l| l.parse().unwrap()),
+            rate_limit: rate,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let file: Settings = toml::from_str("rate-limit = 7\nmax-batch = 10\n").unwrap();
+        let argv = vec!["serve".to_owned(), "--rate-limit=9".to_owned()];
+        let e = effective(&given(None, Some(9)), Some(&file), &argv).unwrap();
+        assert_eq!(e.settings.rate_limit, Some(9));
+        assert_eq!(e.source("rate-limit"), Some(Source::Flag));
+        assert_eq!(e.settings.max_batch, Some(10));
+        assert_eq!(e.source("max-batch"), Some(Source::File));
+        assert_eq!(e.settings.daily_quota, Some(100_000));
+        assert_eq!(e.source("daily-quota"), Some(Source::Default));
+        // Given but not on the command line: it came from the environment.
+        let e = effective(&given(Some("127.0.0.1:1"), None), None, &argv).unwrap();
+        assert_eq!(e.source("listen"), Some(Source::Environment));
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_are_errors() {
+        let e = toml::from_str::<Settings>("rate-limt = 7\n").unwrap_err();
+        assert!(e.to_string().contains("rate-limt"), "{e}");
+        assert!(toml::from_str::<Settings>("rate-limit = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn unknown_variables_are_errors() {
+        let var = |n: &str| (n.to_owned(), "1".to_owned());
+        let known = [
+            var("CONTACTSYNC_SERVER_RATE_LIMIT"),
+            var("CONTACTSYNC_SERVER_CONFIG"),
+            var("CONTACTSYNC_DB"),
+        ];
+        assert!(check_environment(known.into_iter()).is_ok());
+        let e = check_environment([var("CONTACTSYNC_SERVER_RATE_LIMT")].into_iter()).unwrap_err();
+        assert!(e.0.contains("CONTACTSYNC_SERVER_RATE_LIMT"), "{}", e.0);
+    }
+
+    #[test]
+    fn rendering_redacts_the_token_and_parses_back() {
+        let file: Settings = toml::from_str("admin-token = \"s3cret-admin-token\"\n").unwrap();
+        let e = effective(&Settings::default(), Some(&file), &[]).unwrap();
+        let text = e.render("/var/lib/x.db").unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("# public-url (not set)"), "{text}");
+        let back: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(back.rate_limit, Some(120));
+        assert_eq!(back.db.as_deref(), Some("/var/lib/x.db"));
+    }
+}

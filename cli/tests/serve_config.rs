@@ -1,0 +1,165 @@
+//! `serve`'s settings: a `--config` TOML file, `CONTACTSYNC_SERVER_*` variables and flags, in
+//! that order of precedence over the defaults; checked on a running server (the limits it
+//! advertises in `GET /v1/config`) and in `--print-config`, which redacts secrets. An unknown
+//! key or variable is an error.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN, Server, cmd, s, text};
+use serde_json::Value;
+
+fn config_of(url: &str) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut reply = agent
+        .get(&format!("{url}/v1/config"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .call()
+        .unwrap();
+    serde_json::from_slice(&reply.body_mut().read_to_vec().unwrap()).unwrap()
+}
+
+#[test]
+fn flags_beat_variables_beat_the_file_beats_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "db = \"{}\"\nlisten = \"127.0.0.1:0\"\nadmin-token = \"{ADMIN}\"\n\
+             max-batch = 7\nrate-limit = 33\ndaily-quota = 44\ncheck-interval = 55\n",
+            dir.path().join("server.db").display()
+        ),
+    )
+    .unwrap();
+    let mut command = cmd();
+    command
+        .env("CONTACTSYNC_SERVER_RATE_LIMIT", "66")
+        .env("CONTACTSYNC_SERVER_DAILY_QUOTA", "77");
+    let server = Server::with(command, &["--config", s(&file), "--daily-quota", "88"]);
+    let limits = &config_of(&server.url)["limits"];
+    assert_eq!(limits["max_batch"], 7, "file: {limits}");
+    assert_eq!(
+        limits["requests_per_minute"], 66,
+        "variable over file: {limits}"
+    );
+    assert_eq!(
+        limits["daily_new_identifiers"], 88,
+        "flag over variable: {limits}"
+    );
+    assert_eq!(limits["check_interval_s"], 55, "{limits}");
+    assert_eq!(limits["max_body_bytes"], 262_144, "default: {limits}");
+    drop(server);
+
+    // --print-config says the same, with each value's source, and redacts the token.
+    let out = cmd()
+        .env("CONTACTSYNC_SERVER_RATE_LIMIT", "66")
+        .env("CONTACTSYNC_SERVER_DAILY_QUOTA", "77")
+        .args([
+            "serve",
+            "--config",
+            s(&file),
+            "--daily-quota",
+            "88",
+            "--print-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for line in [
+        "max-batch = 7  # file",
+        "rate-limit = 66  # environment",
+        "daily-quota = 88  # flag",
+        "max-body = 262144  # default",
+        "admin-token = \"(redacted)\"  # file",
+        "# public-url (not set)",
+    ] {
+        assert!(printed.contains(line), "{line:?} in:\n{printed}");
+    }
+    assert!(!printed.contains(ADMIN), "{printed}");
+
+    // What it prints is a config file `serve` takes, with the same values.
+    let again = dir.path().join("again.toml");
+    std::fs::write(
+        &again,
+        printed.replace("\"(redacted)\"", &format!("\"{ADMIN}\"")),
+    )
+    .unwrap();
+    let out = cmd()
+        .args(["serve", "--config", s(&again), "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reprinted = text(&out.stdout);
+    assert!(reprinted.contains("rate-limit = 66  # file"), "{reprinted}");
+    assert!(
+        reprinted.contains("daily-quota = 88  # file"),
+        "{reprinted}"
+    );
+}
+
+#[test]
+fn unknown_keys_and_variables_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, "rate-limt = 5\n").unwrap();
+    let out = cmd()
+        .args(["serve", "--config", s(&file), "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("rate-limt"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&file, "rate-limit = \"fast\"\n").unwrap();
+    let out = cmd()
+        .args(["serve", "--config", s(&file), "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    let out = cmd()
+        .env("CONTACTSYNC_SERVER_RATE_LIMT", "5")
+        .args(["serve", "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("CONTACTSYNC_SERVER_RATE_LIMT"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_database_password_is_never_printed() {
+    let out = cmd()
+        .args([
+            "serve",
+            "--db",
+            "postgres://contactsync:hunter2-secret@db.internal:5432/contactsync",
+            "--print-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("db.internal"), "{printed}");
+}
