@@ -1,5 +1,6 @@
-//! The operator's endpoints, on both backends: `GET /healthz` (the process answers) and
-//! `GET /readyz` (the storage answers, at this server's schema version), both without a token.
+//! The operator's endpoints, on both backends: `GET /healthz` (the process answers),
+//! `GET /readyz` (the storage answers, at this server's schema version), both without a token;
+//! the admin token stored in the database and its rotation (`POST /v1/admin/token`).
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
@@ -54,4 +55,47 @@ fn a_new_sqlite_database_is_private() {
         }
     }
     assert!(seen >= 2, "the database and its WAL");
+}
+
+on_each_backend! {
+    /// The admin token stored in the database: none at first (every admin call refused), one
+    /// stored by the operator, then rotated through the API, which revokes the old one. A client
+    /// token can never rotate it; a server configured with a token of its own refuses to.
+    fn the_stored_admin_token_rotates(backend) {
+        let t = TestServer::with_on(backend, |c| {
+            c.admin_token = None;
+            c.open_registration = true;
+        });
+        assert!(t.server.needs_admin_token());
+        let api = &t.api;
+        api.get("/v1/admin/keys", Some(common::ADMIN)).expect_error(401, "unauthorized");
+        api.post("/v1/admin/token", None, &serde_json::json!({})).expect_error(401, "unauthorized");
+
+        let storage = t.db.database().open().unwrap();
+        let first = contactsync_server::rotate_admin_token(storage.as_ref(), 0).unwrap();
+        assert!(contactsync_server::has_stored_admin_token(storage.as_ref()).unwrap());
+        api.get("/v1/admin/keys", Some(&first)).expect(200);
+
+        let (_, device) = api.register();
+        api.post("/v1/admin/token", Some(&device), &serde_json::json!({}))
+            .expect_error(403, "forbidden");
+        let second = api.post("/v1/admin/token", Some(&first), &serde_json::json!({})).expect(200);
+        let second = second["admin_token"].as_str().unwrap().to_owned();
+        assert_ne!(second, first);
+        api.get("/v1/admin/keys", Some(&first)).expect_error(401, "unauthorized");
+        api.get("/v1/admin/keys", Some(&second)).expect(200);
+        // The admin token is no device token.
+        api.post("/v1/batches", Some(&second), &serde_json::json!({})).expect_error(403, "forbidden");
+        // Only a digest is stored.
+        let db = open_db(&t.db);
+        assert_eq!(db.count("SELECT count(*) FROM admin_tokens"), 1);
+        assert!(!db.dump(&[]).contains(&second));
+
+        let configured = TestServer::on(backend);
+        assert!(!configured.server.needs_admin_token());
+        configured
+            .api
+            .post("/v1/admin/token", Some(common::ADMIN), &serde_json::json!({}))
+            .expect_error(403, "forbidden");
+    }
 }
