@@ -4,7 +4,7 @@
 // Not every test file uses every helper.
 #![allow(dead_code, reason = "shared by several test files")]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -184,5 +184,18 @@ pub fn import_samples(command: &mut Command, db: &Path) {
             s(&sample("sample.vcf")),
             s(&sample("sample.csv")),
         ],
+    );
+}
+
+/// Skips a test whose tool is not installed, saying so on the terminal (the harness captures
+/// `eprintln!`); on CI (`CONTACTSYNC_CI` set), which skips nothing, fails it instead.
+pub fn skip_without(tool: &str, install: &str) {
+    assert!(
+        std::env::var_os("CONTACTSYNC_CI").is_none(),
+        "CI never skips this test, and {tool} is not installed ({install})"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {tool} not installed ({install})"
     );
 }
