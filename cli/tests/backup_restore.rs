@@ -268,3 +268,57 @@ fn postgres_dump_while_serving_restores() {
         },
     );
 }
+
+#[test]
+fn server_backup_refuses_what_it_cannot_copy_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let device = p("device.db");
+    import_samples(&mut cmd(), &device);
+    std::fs::write(p("junk.db"), "not a database").unwrap();
+    let server = Server::start(dir.path());
+    let db = p("server.db");
+    ok(&["server-backup", "--db", s(&db), "--to", s(&p("copy.db"))]);
+    std::fs::write(p("busy.db"), "").unwrap();
+    std::fs::write(p("busy.db-wal"), "").unwrap();
+    // (--db, --to, --force, what the refusal says)
+    for (db, to, force, expected) in [
+        ("postgres://u@127.0.0.1/db", "x.db", false, "pg_dump"),
+        (s(&p("missing.db")), "x.db", false, "no such database file"),
+        (s(&p("junk.db")), "x.db", false, "not a database"),
+        (
+            s(&device),
+            "x.db",
+            false,
+            "not a contactsync server database",
+        ),
+        (s(&db), s(&db), true, "is the database itself"),
+        (s(&db), s(&p("busy.db")), true, "busy.db-wal exists"),
+        (s(&db), s(&p("copy.db")), false, "--force replaces it"),
+    ] {
+        let to = dir.path().join(to);
+        let mut args = vec!["server-backup", "--db", db, "--to", s(&to)];
+        if force {
+            args.push("--force");
+        }
+        let out = run(&args);
+        let err = common::text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{db} -> {}: {err}",
+            to.display()
+        );
+        assert!(err.contains(expected), "{db}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    drop(server);
+    // Nothing but what the test made: no temporary copy left behind.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".contactsync-backup-"))
+        .collect();
+    names.sort();
+    assert!(names.is_empty(), "{names:?}");
+}
