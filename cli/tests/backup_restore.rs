@@ -202,6 +202,9 @@ fn sqlite_backup_while_serving_restores() {
         || {
             let out = ok(&["server-backup", "--db", s(&db), "--to", s(&copy)]);
             assert!(out.contains("integrity ok"), "{out}");
+            // One self-contained file: nothing of it is left in a -wal beside it.
+            let wal = dir.path().join("backups").join("server-copy.db-wal");
+            assert!(!wal.exists());
             #[cfg(unix)]
             assert_eq!(mode(&copy), 0o600, "the copy holds the hashing keys");
             // An existing file is kept unless --force is given.

@@ -129,50 +129,92 @@ http {{
     )
 }
 
-/// A running nginx, stopped (SIGTERM to the master, which stops its workers) when dropped.
+/// A running nginx on two free loopback ports, stopped when dropped (`nginx -s stop`: the master
+/// stops its workers; killing the master alone would leave them running).
 struct Nginx {
     child: Child,
+    binary: PathBuf,
     dir: PathBuf,
+    https: u16,
+    http: u16,
 }
 
 impl Nginx {
-    fn start(binary: &Path, dir: &Path, ports: [u16; 2]) -> Nginx {
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, main_config(dir)).unwrap();
-        let mut child = Command::new(binary)
-            .args(["-e", &format!("{}/error.log", s(dir)), "-p", s(dir), "-c"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
-        let started = Instant::now();
-        while ports
-            .iter()
-            .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
-        {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("nginx exited ({status}):\n{}", error_log(dir));
+    /// Starts nginx with the site file for `upstream`; a port taken between choosing it and
+    /// nginx binding it costs another try, up to three.
+    fn start(binary: &Path, dir: &Path, upstream: u16) -> Nginx {
+        std::fs::write(dir.join("nginx.conf"), main_config(dir)).unwrap();
+        for _ in 0..3 {
+            let (https, http) = (free_port(), free_port());
+            let site = site_config(upstream, https, http, dir);
+            std::fs::write(dir.join("contactsync.conf"), site).unwrap();
+            let logged = error_log(dir).len();
+            let child = Command::new(binary)
+                .args(nginx_args(dir))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn nginx");
+            let mut nginx = Nginx {
+                child,
+                binary: binary.to_owned(),
+                dir: dir.to_owned(),
+                https,
+                http,
+            };
+            let started = Instant::now();
+            while [https, http]
+                .iter()
+                .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
+            {
+                if let Some(status) = nginx.child.try_wait().unwrap() {
+                    let log = error_log(dir).split_off(logged);
+                    assert!(
+                        log.contains("Address already in use"),
+                        "nginx exited ({status}):\n{log}"
+                    );
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "nginx did not listen in 20 s:\n{}",
+                    error_log(dir)
+                );
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = child.kill();
-                panic!("nginx did not listen in 20 s:\n{}", error_log(dir));
+            if matches!(nginx.child.try_wait(), Ok(None)) {
+                return nginx;
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        Nginx {
-            child,
-            dir: dir.to_owned(),
-        }
+        panic!("no free ports for nginx in three tries");
     }
+}
+
+/// nginx's arguments: everything in `dir` (`-e`: its first error log, before the config is read).
+fn nginx_args(dir: &Path) -> Vec<String> {
+    let d = s(dir);
+    [
+        "-e",
+        &format!("{d}/error.log"),
+        "-p",
+        d,
+        "-c",
+        &format!("{d}/nginx.conf"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new(&self.binary)
+            .args(nginx_args(&self.dir))
+            .args(["-s", "stop"])
+            .output();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
             if !matches!(self.child.try_wait(), Ok(None)) {
@@ -252,13 +294,8 @@ fn syncs_through_nginx_over_https() {
     let ca_pem = ca.pem();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
-    let (https, http) = (free_port(), free_port());
-    std::fs::write(
-        dir.path().join("contactsync.conf"),
-        site_config(upstream, https, http, dir.path()),
-    )
-    .unwrap();
-    let _nginx = Nginx::start(&nginx, dir.path(), [https, http]);
+    let nginx = Nginx::start(&nginx, dir.path(), upstream);
+    let (https, http) = (nginx.https, nginx.http);
     let url = format!("https://127.0.0.1:{https}");
     let client = agent(&ca_pem);
 
