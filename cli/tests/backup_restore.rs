@@ -233,9 +233,18 @@ fn pg_tools() -> bool {
     found
 }
 
-/// Runs a PostgreSQL tool to success.
+/// Runs a PostgreSQL tool to success; it gives up on a connection after 10 s, a lock after 30 s
+/// and a statement after 2 minutes, so the test cannot hang on it.
 fn pg_tool(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
+    let out = Command::new(program)
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env(
+            "PGOPTIONS",
+            "-c lock_timeout=30000 -c statement_timeout=120000",
+        )
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{program} {args:?}: {}",
