@@ -12,6 +12,7 @@
 
 mod admin;
 mod admin_token;
+mod backup;
 mod commands;
 mod credentials;
 mod demo;
@@ -171,6 +172,9 @@ enum Command {
     /// Run the reference discovery server until Ctrl-C. The first line on stderr is
     /// `listening on http://ADDR`.
     Serve(serve::ServeOptions),
+    /// Copy a server's SQLite database consistently while it serves (or restore a copy into a
+    /// stopped server's path): mode 0600, checked before it is put in place.
+    ServerBackup(backup::BackupOptions),
     /// The app backend's side: its users and the hashing keys.
     Admin {
         #[command(subcommand)]
@@ -396,6 +400,7 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             )
         }),
         Command::Serve(options) => serve::serve(out, &options),
+        Command::ServerBackup(options) => backup::run(out, &options),
         Command::Admin { what } => admin::run(out, what),
         Command::Normalize { .. }
         | Command::Hash { .. }

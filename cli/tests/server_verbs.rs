@@ -5,51 +5,20 @@
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 mod common;
-use common::{ADMIN, Server, cmd, ok, ok_json, run, s, text};
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("demo")
-        .join(name)
-}
+use common::{ADMIN, Server, cmd, ok, ok_json, run, s, sample, text};
 
 /// Registers app users through `admin user put`.
 fn put_users(server: &Server, users: &[(&str, &[&str])]) {
-    for (user_ref, ids) in users {
-        let mut args = vec![
-            "admin",
-            "user",
-            "put",
-            "--server",
-            &server.url,
-            "--admin-token",
-            ADMIN,
-            "--region",
-            "US",
-            "--user-ref",
-            user_ref,
-        ];
-        args.extend_from_slice(ids);
-        let out = ok(&args);
-        assert!(out.contains(user_ref), "{out}");
-    }
+    common::put_users(cmd, &server.url, users);
 }
 
 fn import_samples(db: &Path) {
-    ok(&[
-        "import",
-        "--region",
-        "US",
-        "--db",
-        s(db),
-        s(&sample("sample.vcf")),
-        s(&sample("sample.csv")),
-    ]);
+    common::import_samples(&mut cmd(), db);
 }
 
 fn names(matches: &[Value]) -> Vec<String> {

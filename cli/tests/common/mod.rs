@@ -4,7 +4,7 @@
 // Not every test file uses every helper.
 #![allow(dead_code, reason = "shared by several test files")]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -40,7 +40,12 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// Runs a verb that must succeed.
 pub fn ok(args: &[&str]) -> String {
-    let out = run(args);
+    succeed(&mut cmd(), args)
+}
+
+/// Runs a verb that must succeed with `command` (the binary, with the environment a test needs).
+pub fn succeed(command: &mut Command, args: &[&str]) -> String {
+    let out = command.args(args).output().expect("run contactsync");
     assert!(
         out.status.success(),
         "{args:?} failed ({:?}):\n{}\n{}",
@@ -80,11 +85,16 @@ impl Server {
 
     /// `serve --db DB` with more arguments.
     pub fn on(db: &str, args: &[&str]) -> Server {
+        Server::listening(db, "127.0.0.1:0", args)
+    }
+
+    /// `serve --db DB --listen ADDR` with more arguments.
+    pub fn listening(db: &str, listen: &str, args: &[&str]) -> Server {
         let mut all = vec![
             "--db",
             db,
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--admin-token",
             ADMIN,
             "--check-interval",
@@ -142,4 +152,73 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A sample address book of `cli/demo`.
+pub fn sample(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .join(name)
+}
+
+/// App users (reference, identifiers) whom the sample address book lists: a device that imports
+/// it finds Amara Okafor, Bruno Costa and Dana Whitfield.
+pub const SAMPLE_USERS: &[(&str, &[&str])] = &[
+    ("u_amara", &["+44 7911 123456"]),
+    ("u_bruno", &["(202) 555-0186"]),
+    ("u_dana", &["email:dana@example.org"]),
+];
+
+/// Their names, as `matches` shows them.
+pub const SAMPLE_MATCHES: [&str; 3] = ["Amara Okafor", "Bruno Costa", "Dana Whitfield"];
+
+/// Registers app users through `admin user put`, each run by `command()`.
+pub fn put_users(command: impl Fn() -> Command, url: &str, users: &[(&str, &[&str])]) {
+    for (user_ref, ids) in users {
+        let mut args = vec![
+            "admin",
+            "user",
+            "put",
+            "--server",
+            url,
+            "--admin-token",
+            ADMIN,
+            "--region",
+            "US",
+            "--user-ref",
+            user_ref,
+        ];
+        args.extend_from_slice(ids);
+        let out = succeed(&mut command(), &args);
+        assert!(out.contains(user_ref), "{out}");
+    }
+}
+
+/// Imports the sample address books into the device database `db`, run by `command`.
+pub fn import_samples(command: &mut Command, db: &Path) {
+    succeed(
+        command,
+        &[
+            "import",
+            "--region",
+            "US",
+            "--db",
+            s(db),
+            s(&sample("sample.vcf")),
+            s(&sample("sample.csv")),
+        ],
+    );
+}
+
+/// Skips a test whose tool is not installed, saying so on the terminal (the harness captures
+/// `eprintln!`); on CI (`CONTACTSYNC_CI` set), which skips nothing, fails it instead.
+pub fn skip_without(tool: &str, install: &str) {
+    assert!(
+        std::env::var_os("CONTACTSYNC_CI").is_none(),
+        "CI never skips this test, and {tool} is not installed ({install})"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {tool} not installed ({install})"
+    );
 }

@@ -47,6 +47,10 @@ pub use database::Database;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
+/// The `SQLite` schema version (`PRAGMA user_version`) this server writes: `contactsync
+/// server-backup` checks a copy against it.
+pub const SQLITE_SCHEMA_VERSION: i64 = schema::LATEST;
+
 /// The error of a database at another schema version than this server's.
 fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
     if found == expected {
