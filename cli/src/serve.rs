@@ -2,7 +2,8 @@
 //! until Ctrl-C (or SIGTERM).
 //!
 //! The first line on stderr is `listening on http://ADDR` with the address actually bound, so
-//! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests.
+//! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests; with
+//! `--metrics-listen`, the second is `metrics on http://ADDR` (scrape `http://ADDR/metrics`).
 
 use std::net::SocketAddr;
 
@@ -14,6 +15,7 @@ use contactsync_server::{Database, LimitsConfig, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
+use crate::logging::{LogFormat, Logs};
 use crate::net_commands::ADMIN_TOKEN_ENV;
 use crate::store_commands::data_dir;
 
@@ -57,6 +59,18 @@ pub struct ServeOptions {
     /// Largest request body in bytes (default 262144).
     #[arg(long, value_name = "BYTES")]
     max_body: Option<u32>,
+    /// Serve `GET /metrics` (Prometheus text format) on this address, apart from `--listen`
+    /// (keep it private: loopback or an internal interface); port 0 picks a free one. Default:
+    /// no metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Which log lines to write, in `RUST_LOG` syntax (`info`, `warn,contactsync_server=debug`).
+    /// Default: `$RUST_LOG`, else `info`.
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+    /// Log lines as `text` (default) or `json` (one object a line).
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
 }
 
 /// A fresh random admin token: 32 bytes, URL-safe base64.
@@ -110,7 +124,14 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     if let Some(n) = options.max_body {
         limits.max_body_bytes = n;
     }
+    // A filter that does not parse is refused before anything starts.
+    let log_filter = crate::logging::filter(
+        options.log.as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    )
+    .map_err(UsageError)?;
     let mut config = ServerConfig::new(db.clone(), options.listen, admin_token.clone());
+    config.metrics_listen = options.metrics_listen;
     config.open_registration = !options.no_open_registration;
     config.public_url = options.public_url;
     config.limits = limits;
@@ -121,8 +142,12 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         .map_err(|e| UsageError(format!("starting the runtime: {e}")))?;
     let server =
         contactsync_server::start(config).map_err(|e| UsageError(format!("serve {db}: {e}")))?;
-    // The first line: scripts and tests read the bound address from it.
+    // The first line: scripts and tests read the bound address from it; the metrics address,
+    // when asked for, is the second.
     eprintln!("listening on {}", server.url());
+    if let Some(url) = server.metrics_url() {
+        eprintln!("metrics on {url}");
+    }
     eprintln!(
         "contactsync: database {db}; open registration {}",
         if options.no_open_registration {
@@ -138,10 +163,11 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
-    // Request logs from here on (after the address line, which scripts read first): method,
-    // path template, status and time at info level, never an identifier, a hash or a token;
-    // written off-thread, so a log stream nobody reads costs lines, not service.
-    let logs = crate::logging::Logs::to_stderr();
+    // Request logs from here on (after the address lines, which scripts read first): one line
+    // per request (request id, method, route template, status, error code, time), never an
+    // identifier, a hash or a token; written off-thread, so a log stream nobody reads costs
+    // lines, not service.
+    let logs = Logs::to_stderr(log_filter, options.log_format.unwrap_or_default());
     runtime.block_on(shutdown_signal());
     // Through the log stream too: a direct write to a stderr nobody reads would block the exit.
     tracing::info!("stopping");

@@ -18,8 +18,9 @@
 //! caller's tokio runtime until a shutdown future completes (`contactsync serve`).
 //!
 //! **What it never does**: store a raw identifier (the admin API hashes on receipt), store a
-//! token (only its SHA-256), or log an identifier, a hash or a token at `info` or above (request
-//! logs carry the method, the path template, the status and the duration).
+//! token (only its SHA-256), or log an identifier, a hash or a token at any level (request logs
+//! carry a request id, the method, the route template, the status, the error code and the
+//! duration), or label a metric with one.
 
 mod bodies;
 mod clock;
@@ -28,6 +29,8 @@ mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
+pub mod metrics;
+mod observe;
 mod server;
 mod service;
 pub mod storage;
@@ -39,7 +42,9 @@ use std::time::Duration;
 pub use clock::Clock;
 pub use error::ServerError;
 pub use server::{RunningServer, run, run_with_storage, start};
-pub use storage::{Database, PostgresStorage, Scope, SqliteStorage, Storage, Transaction};
+pub use storage::{
+    Database, PoolStatus, PostgresStorage, Scope, SqliteStorage, Storage, Transaction,
+};
 
 /// The protocol version this server speaks, as it appears in paths (`/v1/...`).
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -123,6 +128,10 @@ pub struct ServerConfig {
     pub db: Database,
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where to serve `GET /metrics` (Prometheus text format), apart from `listen` so that it is
+    /// never public; port 0 picks a free port. `None` (the default): no metrics listener, and
+    /// no recorder installed. The recorder is process-wide: see [`metrics`].
+    pub metrics_listen: Option<SocketAddr>,
     /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
     pub admin_token: String,
     /// Whether `POST /v1/clients` lets any device register itself.
@@ -150,6 +159,7 @@ impl ServerConfig {
         ServerConfig {
             db: db.into(),
             listen,
+            metrics_listen: None,
             admin_token: admin_token.into(),
             open_registration: true,
             public_url: None,
@@ -217,6 +227,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("db", &self.db)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("open_registration", &self.open_registration)
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
