@@ -9,6 +9,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::too_many_lines,
+    clippy::float_cmp,
     reason = "tests"
 )]
 

@@ -12,6 +12,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::too_many_lines,
+    clippy::float_cmp,
     reason = "tests"
 )]
 
@@ -23,8 +24,9 @@ mod pg;
 use observed::{DAILY_QUOTA, Http, Observed, RATE_LIMIT, flow};
 use serde_json::Value;
 
-/// Runs the flow against a server on `db`, then makes its readiness check fail with
-/// `break_schema`, and checks every log line.
+/// Runs the flow against a server on `db`, then breaks its database with `break_schema` (another
+/// schema version, so the readiness check fails; the table of receipts gone, so deleting a device
+/// fails on the blocking pool), and checks every log line.
 fn check(db: &str, break_schema: impl FnOnce()) {
     let server = Observed::start(
         db,
@@ -44,6 +46,9 @@ fn check(db: &str, break_schema: impl FnOnce()) {
     break_schema();
     let not_ready = http.expect(503, "GET", &format!("{}/readyz", server.url), None, None);
     let not_ready_id = not_ready.request_id.unwrap();
+    let url = format!("{}/v1/client", server.url);
+    let failed = http.expect(500, "DELETE", &url, Some(&used.device_token), None);
+    let failed_id = failed.request_id.unwrap();
     let lines = server.stop();
 
     // The address and start-up lines come first, as text; every line after them is JSON.
@@ -63,7 +68,7 @@ fn check(db: &str, break_schema: impl FnOnce()) {
         .collect();
     assert_eq!(
         requests.len() as u64,
-        used.requests + 1,
+        used.requests + 2,
         "one line per request"
     );
     for r in &requests {
@@ -100,14 +105,20 @@ fn check(db: &str, break_schema: impl FnOnce()) {
     let unknown = requests.iter().find(|r| r["status"] == 404).unwrap();
     assert_eq!(unknown["route"], "(no route)");
     assert_eq!(unknown["code"], "not_found");
-    // A warning while a request is handled (here on the blocking pool) carries its id.
-    let warning = events
-        .iter()
-        .find(|e| e["message"] == "not ready")
-        .unwrap_or_else(|| panic!("no readiness warning in {events:#?}"));
-    assert_eq!(warning["level"], "WARN");
-    assert_eq!(warning["span"]["request_id"], not_ready_id.as_str());
-    assert_eq!(warning["span"]["route"], "/readyz");
+    // Events while a request is handled carry its id and route: a warning in the handler, and
+    // an error on the blocking pool, where the storage is called.
+    for (message, level, id, route) in [
+        ("not ready", "WARN", &not_ready_id, "/readyz"),
+        ("request failed", "ERROR", &failed_id, "/v1/client"),
+    ] {
+        let event = events
+            .iter()
+            .find(|e| e["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} in {events:#?}"));
+        assert_eq!(event["level"], level);
+        assert_eq!(event["span"]["request_id"], id.as_str());
+        assert_eq!(event["span"]["route"], route);
+    }
 
     for line in &lines {
         for secret in &used.secrets {
@@ -127,6 +138,7 @@ fn request_logs_are_json_with_ids_and_no_secret_on_sqlite() {
     check(db.to_str().unwrap(), move || {
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
+        conn.execute_batch("DROP TABLE receipts").unwrap();
     });
 }
 
@@ -140,7 +152,7 @@ fn request_logs_are_json_with_ids_and_no_secret_on_postgres() {
     check(&db.url, move || {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         client
-            .batch_execute("UPDATE contactsync_schema SET version = 999")
+            .batch_execute("UPDATE contactsync_schema SET version = 999; DROP TABLE receipts")
             .unwrap();
     });
 }

@@ -237,8 +237,7 @@ async fn healthz() -> Response {
 /// read, no authentication.
 async fn readyz(State(app): State<AppState>) -> Response {
     let service = app.service;
-    let span = tracing::Span::current();
-    let ready = match tokio::task::spawn_blocking(move || span.in_scope(|| service.ready())).await {
+    let ready = match tokio::task::spawn_blocking(move || service.ready()).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");

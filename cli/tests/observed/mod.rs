@@ -206,10 +206,16 @@ pub struct Flow {
     pub requests: u64,
     /// The `X-Request-Id` of the batch the daily quota refused.
     pub refused_batch_id: String,
+    /// A device's token, with requests left in its minute.
+    pub device_token: String,
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        write!(out, "{b:02x}").unwrap();
+        out
+    })
 }
 
 /// Every kind of request, against a server run with [`RATE_LIMIT`] and [`DAILY_QUOTA`]: two
@@ -337,5 +343,6 @@ pub fn flow(http: &Http, url: &str) -> Flow {
         secrets,
         requests: 14 + limit as u64,
         refused_batch_id: refused.request_id.unwrap(),
+        device_token: token(&bo),
     }
 }
