@@ -1,7 +1,7 @@
 //! `contactsync serve --metrics-listen`: `GET /metrics` on its own address answers the
-//! Prometheus text format (read here with a real parser), and every counter moves by exactly what
-//! a flow of requests did; the public listener answers `404` for `/metrics`. On `SQLite` and, when
-//! the tests' server is there, on PostgreSQL.
+//! Prometheus text format (read strictly, `observed/exposition.rs`), and every counter moves by
+//! exactly what a flow of requests did (a storage failure included); the public listener answers
+//! `404` for `/metrics`. On `SQLite` and, when the tests' server is there, on PostgreSQL.
 
 // Test code: a failed expectation is a failed test; a scenario reads best as one function.
 #![allow(
@@ -27,8 +27,17 @@ fn scrape(http: &Http, url: &str) -> (Exposition, String) {
     (exposition::parse(&answer.text), answer.text)
 }
 
-/// Runs the flow against a server on `db` and checks what its metrics say.
-fn check(db: &str) {
+/// Which backend a test runs on: what breaks its database, and the pool gauge only it has.
+struct Backend {
+    /// Drops the table of receipts (a device's deletion then fails: a storage error).
+    drop_receipts: Box<dyn FnOnce()>,
+    /// A gauge only this backend reports.
+    own_gauge: &'static str,
+}
+
+/// Runs the flow against a server on `db`, then a request that fails in the storage, and checks
+/// what its metrics say.
+fn check(db: &str, backend: Backend) {
     let server = Observed::start(
         db,
         &[
@@ -44,6 +53,9 @@ fn check(db: &str) {
     let http = Http::new();
     let (before, _) = scrape(&http, &metrics_url);
     let used = flow(&http, &server.url);
+    (backend.drop_receipts)();
+    let url = format!("{}/v1/client", server.url);
+    http.expect(500, "DELETE", &url, Some(&used.device_token), None);
     // Never on the public listener (this request counts: a 404 without a route).
     http.expect(404, "GET", &format!("{}/metrics", server.url), None, None);
     // Nothing else on the metrics listener.
@@ -69,6 +81,7 @@ fn check(db: &str) {
         ("/v1/admin/match", "POST", "200", 1.0),
         ("/v1/changes", "GET", "200", 1.0),
         ("(no route)", "GET", "404", 2.0),
+        ("/v1/client", "DELETE", "500", 1.0),
     ];
     for (route, method, status, n) in expected {
         assert_eq!(
@@ -84,7 +97,7 @@ fn check(db: &str) {
         .map(|(k, v)| v - before.get(k))
         .sum();
     #[allow(clippy::cast_precision_loss, reason = "a few requests")]
-    let made = (used.requests + 1) as f64;
+    let made = (used.requests + 2) as f64;
     assert_eq!(all, made, "every request counted once");
     let batches = "method=POST,route=/v1/batches,status=200";
     assert_eq!(
@@ -115,7 +128,8 @@ fn check(db: &str) {
         ("contactsync_invites_created_total{}", 1.0),
         ("contactsync_invites_redeemed_total{}", 1.0),
         ("contactsync_storage_errors_total{kind=busy}", 0.0),
-        ("contactsync_storage_errors_total{kind=other}", 0.0),
+        ("contactsync_storage_errors_total{kind=other}", 1.0),
+        ("contactsync_storage_errors_total{kind=conflict}", 0.0),
     ] {
         assert_eq!(delta(key), n, "{key}");
     }
@@ -134,6 +148,7 @@ fn check(db: &str) {
             .samples
             .contains_key("contactsync_storage_pool_available{}")
     );
+    assert!(after.samples.contains_key(backend.own_gauge), "{text}");
     // Every family has its HELP text, and is ours.
     for family in after.types.keys() {
         assert!(after.help.contains_key(family), "no HELP for {family}");
@@ -149,7 +164,20 @@ fn check(db: &str) {
 #[test]
 fn metrics_count_what_happened_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    check(dir.path().join("server.db").to_str().unwrap());
+    let db = dir.path().join("server.db");
+    let path = db.clone();
+    let drop_receipts = Box::new(move || {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("DROP TABLE receipts").unwrap();
+    });
+    let own_gauge = "contactsync_storage_writers_waiting{}";
+    check(
+        db.to_str().unwrap(),
+        Backend {
+            drop_receipts,
+            own_gauge,
+        },
+    );
 }
 
 #[test]
@@ -158,5 +186,17 @@ fn metrics_count_what_happened_on_postgres() {
         return;
     }
     let db = pg::TempDatabase::new("metrics");
-    check(&db.url);
+    let url = db.url.clone();
+    let drop_receipts = Box::new(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.batch_execute("DROP TABLE receipts").unwrap();
+    });
+    let own_gauge = "contactsync_storage_pool_waiting{}";
+    check(
+        &db.url,
+        Backend {
+            drop_receipts,
+            own_gauge,
+        },
+    );
 }
