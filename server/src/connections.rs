@@ -154,8 +154,9 @@ impl Slots {
 }
 
 /// Accepts on `listener` (bound to `addr`) and serves `app` until `shutdown` completes, within
-/// `limits` and `slots` (its cap: from [`connection_cap`]). Then stops accepting, closes idle connections, lets
-/// requests in progress finish for `limits.shutdown_grace` and drops what is left.
+/// `limits` and `slots` (the public listener's cap: from [`connection_cap`]). Then stops
+/// accepting, closes idle connections, lets requests in progress finish for
+/// `limits.shutdown_grace` and drops what is left.
 pub(crate) async fn serve(
     listener: TcpListener,
     addr: SocketAddr,
