@@ -171,7 +171,7 @@ enum Command {
     },
     /// Run the reference discovery server until Ctrl-C. The first line on stderr is
     /// `listening on http://ADDR`.
-    Serve(serve::ServeOptions),
+    Serve(Box<serve::ServeOptions>),
     /// Copy a server's SQLite database consistently while it serves (or restore a copy into a
     /// stopped server's path): mode 0600, checked before it is put in place.
     ServerBackup(backup::BackupOptions),

@@ -2,7 +2,8 @@
 //! until Ctrl-C (or SIGTERM).
 //!
 //! The first line on stderr is `listening on http://ADDR` with the address actually bound, so
-//! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests.
+//! `--listen 127.0.0.1:0` (a free port) is usable from scripts and tests; with
+//! `--metrics-listen`, the second is `metrics on http://ADDR` (scrape `http://ADDR/metrics`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use contactsync_server::{Database, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
+use crate::logging::Logs;
 use crate::settings::{self, Settings};
 use crate::store_commands::data_dir;
 
@@ -78,6 +80,8 @@ pub fn serve(out: &mut impl std::io::Write, options: &ServeOptions) -> Result<Ex
         out.write_all(effective.render(&db.to_string())?.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
+    // A filter that does not parse is refused before anything starts.
+    let log_filter = crate::logging::filter(s.log.as_deref(), None).map_err(UsageError)?;
     let config = server_config(s, db.clone())?;
     let stored_token = config.admin_token.is_none();
 
@@ -88,8 +92,12 @@ pub fn serve(out: &mut impl std::io::Write, options: &ServeOptions) -> Result<Ex
     let open_registration = config.open_registration;
     let server =
         contactsync_server::start(config).map_err(|e| UsageError(format!("serve {db}: {e}")))?;
-    // The first line: scripts and tests read the bound address from it.
+    // The first line: scripts and tests read the bound address from it; the metrics address,
+    // when asked for, is the second.
     eprintln!("listening on {}", server.url());
+    if let Some(url) = server.metrics_url() {
+        eprintln!("metrics on {url}");
+    }
     eprintln!(
         "contactsync: database {db}; open registration {}; admin token {}",
         if open_registration { "on" } else { "off" },
@@ -107,10 +115,11 @@ pub fn serve(out: &mut impl std::io::Write, options: &ServeOptions) -> Result<Ex
         );
     }
     eprintln!("contactsync: Ctrl-C stops the server");
-    // Request logs from here on (after the address line, which scripts read first): method,
-    // path template, status and time at info level, never an identifier, a hash or a token;
-    // written off-thread, so a log stream nobody reads costs lines, not service.
-    let logs = crate::logging::Logs::to_stderr();
+    // Request logs from here on (after the address lines, which scripts read first): one line
+    // per request (request id, method, route template, status, error code, time), never an
+    // identifier, a hash or a token; written off-thread, so a log stream nobody reads costs
+    // lines, not service.
+    let logs = Logs::to_stderr(log_filter, s.log_format.unwrap_or_default());
     runtime.block_on(shutdown_signal());
     // Through the log stream too: a direct write to a stderr nobody reads would block the exit.
     tracing::info!("stopping");
@@ -144,6 +153,7 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
         .max_bodies_in_flight
         .ok_or_else(|| missing("max-bodies-in-flight"))?;
     config.sweep_every = seconds(s.sweep_every, "sweep-every")?;
+    config.metrics_listen = s.metrics_listen;
     Ok(config)
 }
 

@@ -21,6 +21,7 @@ use contactsync_server::{ConnectionLimits, LimitsConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::UsageError;
+use crate::logging::LogFormat;
 
 /// The prefix of the variables of `serve`'s settings.
 pub const ENV_PREFIX: &str = "CONTACTSYNC_SERVER_";
@@ -168,6 +169,37 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace: Option<u64>,
+    /// Serve `GET /metrics` (Prometheus text format) on this address, apart from `--listen`
+    /// (keep it private: loopback or an internal interface); port 0 picks a free one. Default:
+    /// no metrics.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "CONTACTSYNC_SERVER_METRICS_LISTEN",
+        help_heading = "Operations"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Which log lines to write, in `RUST_LOG` syntax (`info`, `warn,contactsync_server=debug`);
+    /// `$RUST_LOG` counts as this setting's variable too. [default: info]
+    #[arg(
+        long,
+        value_name = "FILTER",
+        env = "CONTACTSYNC_SERVER_LOG",
+        help_heading = "Operations"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Log lines as `text` or `json` (one object a line). [default: text]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        env = "CONTACTSYNC_SERVER_LOG_FORMAT",
+        help_heading = "Operations"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+
     /// Seconds between sweeps of expired invites and old batch answers. [default: 600]
     #[arg(
         long,
@@ -235,6 +267,8 @@ fn defaults() -> Settings {
         max_bodies_in_flight: Some(connections.max_bodies_in_flight),
         shutdown_grace: Some(connections.shutdown_grace.as_secs()),
         sweep_every: Some(defaults.sweep_every.as_secs()),
+        log: Some(crate::logging::DEFAULT_FILTER.to_owned()),
+        log_format: Some(LogFormat::default()),
         ..Settings::default()
     }
 }
@@ -274,8 +308,15 @@ pub fn effective(
 ) -> Result<Effective, UsageError> {
     let mut merged = Table::new();
     let mut sources = BTreeMap::new();
+    // `RUST_LOG` is the log filter's variable too (below `CONTACTSYNC_SERVER_LOG`).
+    let mut given = given.clone();
+    if given.log.is_none() {
+        given.log = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+    }
     let layers = [
-        (Some(table_of(given)?), None),
+        (Some(table_of(&given)?), None),
         (file.map(table_of).transpose()?, Some(Source::File)),
         (Some(table_of(&defaults())?), Some(Source::Default)),
     ];
@@ -357,6 +398,7 @@ impl Settings {
             admin_token_file: Some(PathBuf::new()),
             admin_token: Some(String::new()),
             max_connections: Some(0),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..defaults()
         }
     }

@@ -163,3 +163,54 @@ fn a_database_password_is_never_printed() {
     assert!(!printed.contains("hunter2"), "{printed}");
     assert!(printed.contains("db.internal"), "{printed}");
 }
+
+/// The operations settings take the same paths: `RUST_LOG` counts as the log filter's variable
+/// (below `CONTACTSYNC_SERVER_LOG`), the file sets the format and the metrics address.
+#[test]
+fn log_and_metrics_settings_merge_like_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(
+        &file,
+        "log-format = \"json\"\nmetrics-listen = \"127.0.0.1:9464\"\nlog = \"warn\"\n",
+    )
+    .unwrap();
+    let print = |envs: &[(&str, &str)]| {
+        let mut c = cmd();
+        c.env_remove("RUST_LOG");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let out = c
+            .args(["serve", "--config", s(&file), "--print-config"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let printed = print(&[]);
+    for line in [
+        "log-format = \"json\"  # file",
+        "metrics-listen = \"127.0.0.1:9464\"  # file",
+        "log = \"warn\"  # file",
+    ] {
+        assert!(printed.contains(line), "{line:?} in:\n{printed}");
+    }
+    let printed = print(&[("RUST_LOG", "debug")]);
+    assert!(
+        printed.contains("log = \"debug\"  # environment"),
+        "{printed}"
+    );
+    let printed = print(&[("RUST_LOG", "debug"), ("CONTACTSYNC_SERVER_LOG", "error")]);
+    assert!(
+        printed.contains("log = \"error\"  # environment"),
+        "{printed}"
+    );
+    // A format the server does not have is refused.
+    std::fs::write(&file, "log-format = \"xml\"\n").unwrap();
+    let out = cmd()
+        .args(["serve", "--config", s(&file), "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

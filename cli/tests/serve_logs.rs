@@ -1,6 +1,6 @@
 //! `contactsync serve` with its stderr going to a pipe nobody reads: the server keeps answering,
 //! the lines it cannot write are dropped and counted, and the count is reported once the stream
-//! is read again. (A blocked log stream once stopped the whole server after about 64 KB of
+//! is read again, and `/metrics` counts them too. (A blocked log stream once stopped the whole server after about 64 KB of
 //! request logs: the runtime's threads sat in `write(2)`.)
 
 // Test code: a failed expectation is a failed test.
@@ -39,6 +39,8 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
                 "127.0.0.1:0",
                 "--rate-limit",
                 "1000000",
+                "--metrics-listen",
+                "127.0.0.1:0",
             ])
             .args(["--admin-token", "admin-token-of-the-log-test-0123"])
             .arg("--db")
@@ -48,13 +50,8 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
             .unwrap(),
     );
     let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    let base = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
+    let base = address_line(&mut stderr, "listening on ");
+    let metrics = address_line(&mut stderr, "metrics on ");
     // From here on nobody reads the server's stderr until it is asked to stop.
 
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -88,6 +85,9 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
         }
     });
 
+    // The metrics say how many lines were dropped so far (the scrape is not logged).
+    let scraped = dropped_so_far(&agent, &metrics);
+
     // Read the stream again, and stop the server: it exits, and says how many lines it dropped.
     let reader = std::thread::spawn(move || {
         let mut rest = String::new();
@@ -111,9 +111,39 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
     let written = rest.lines().filter(|l| l.contains("request")).count();
     assert!(dropped > 0, "{dropped}");
     assert!(
+        scraped > 0 && scraped <= dropped,
+        "{scraped} scraped, {dropped} reported"
+    );
+    assert!(
         written + dropped >= REQUESTS,
         "{written} written + {dropped} dropped < {REQUESTS} requests"
     );
+}
+
+/// The next stderr line, which must start with `prefix`, without it.
+fn address_line(stderr: &mut impl BufRead, prefix: &str) -> String {
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    line.trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned()
+}
+
+/// `contactsync_log_lines_dropped_total`, scraped.
+fn dropped_so_far(agent: &ureq::Agent, metrics: &str) -> usize {
+    agent
+        .get(format!("{metrics}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("contactsync_log_lines_dropped_total "))
+        .unwrap_or_else(|| panic!("no contactsync_log_lines_dropped_total"))
+        .parse()
+        .unwrap()
 }
 
 fn tail(text: &str) -> String {

@@ -50,6 +50,16 @@ impl BodyGate {
             addr,
         }
     }
+
+    /// Requests with a body in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.cap.saturating_sub(self.slots.available_permits())
+    }
+
+    /// The cap on them.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
 }
 
 /// Middleware: a request with a body waits for a slot (at most [`SLOT_WAIT`], then `503

@@ -127,23 +127,50 @@ impl Episode {
     }
 }
 
+/// The places for open connections of one listener: one permit a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    open: Arc<Semaphore>,
+    cap: usize,
+}
+
+impl Slots {
+    pub(crate) fn new(cap: usize) -> Self {
+        Slots {
+            open: Arc::new(Semaphore::new(cap)),
+            cap,
+        }
+    }
+
+    /// Connections open now.
+    pub(crate) fn in_use(&self) -> usize {
+        self.cap.saturating_sub(self.open.available_permits())
+    }
+
+    /// The cap.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+}
+
 /// Accepts on `listener` (bound to `addr`) and serves `app` until `shutdown` completes, within
-/// `limits` (`cap`: from [`connection_cap`]). Then stops accepting, closes idle connections, lets
-/// requests in progress finish for `limits.shutdown_grace` and drops what is left.
+/// `limits` and `slots` (the public listener's cap: from [`connection_cap`]). Then stops
+/// accepting, closes idle connections, lets requests in progress finish for
+/// `limits.shutdown_grace` and drops what is left.
 pub(crate) async fn serve(
     listener: TcpListener,
     addr: SocketAddr,
     app: Router,
     limits: ConnectionLimits,
-    cap: usize,
+    slots: Slots,
     shutdown: impl Future<Output = ()>,
 ) {
+    let (open, cap) = (slots.open, slots.cap);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(READ_BUFFER_MAX);
-    let open = Arc::new(Semaphore::new(cap));
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let at_cap = Episode::default();

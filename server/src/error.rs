@@ -61,6 +61,26 @@ pub(crate) enum LimitReason {
     DailyQuota,
 }
 
+impl LimitReason {
+    /// The protocol's `reason` (also the `limit` label of `contactsync_rate_limited_total`).
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            LimitReason::Rate => "rate",
+            LimitReason::DailyQuota => "daily_quota",
+        }
+    }
+}
+
+/// What an error answer was, for the request's log line (`observe`): attached to the response
+/// as an extension by [`ApiError`]'s `into_response`, never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ErrorCode {
+    /// The protocol's error code (`too_many_requests`, `not_found`, ...).
+    pub(crate) code: &'static str,
+    /// The `429`'s reason (`rate`, `daily_quota`).
+    pub(crate) reason: Option<&'static str>,
+}
+
 /// A request's failure, as docs/protocol.md's error table has it. Messages are fixed texts or
 /// name a field or a position: never a value from the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,46 +139,53 @@ impl ApiError {
         }
     }
 
+    /// The protocol's error code.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed(_) => codes::MALFORMED,
+            ApiError::Unauthorized => codes::UNAUTHORIZED,
+            ApiError::Forbidden(_) => codes::FORBIDDEN,
+            ApiError::NotFound(_) => codes::NOT_FOUND,
+            ApiError::KeyRotated { .. } => codes::KEY_ROTATED,
+            ApiError::BatchConflict => codes::BATCH_CONFLICT,
+            ApiError::RequestTimeout => codes::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType => codes::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::KeyIncomplete(_) => codes::KEY_INCOMPLETE,
+            ApiError::TooLarge { .. } => codes::TOO_LARGE,
+            ApiError::TooManyRequests { .. } => codes::TOO_MANY_REQUESTS,
+            ApiError::Internal => codes::INTERNAL,
+            ApiError::Unavailable { .. } | ApiError::Conflict => codes::UNAVAILABLE,
+        }
+    }
+
     /// The protocol's body for this error.
     pub(crate) fn envelope(&self) -> ErrorEnvelope {
-        let body = |code: &str, message: &str| ErrorBody {
-            code: code.to_owned(),
+        let body = |message: &str| ErrorBody {
+            code: self.code().to_owned(),
             message: message.to_owned(),
             ..ErrorBody::default()
         };
         let error = match self {
-            ApiError::Malformed(m) => body(codes::MALFORMED, m),
-            ApiError::Unauthorized => {
-                body(codes::UNAUTHORIZED, "missing, unknown or deleted token")
-            }
-            ApiError::Forbidden(m) => body(codes::FORBIDDEN, m),
-            ApiError::NotFound(m) => body(codes::NOT_FOUND, m),
+            ApiError::Malformed(m) => body(m),
+            ApiError::Unauthorized => body("missing, unknown or deleted token"),
+            ApiError::Forbidden(m) | ApiError::NotFound(m) => body(m),
             ApiError::KeyRotated { key_id } => ErrorBody {
                 key_id: Some(key_id.clone()),
-                ..body(codes::KEY_ROTATED, "the hashing key changed")
+                ..body("the hashing key changed")
             },
-            ApiError::BatchConflict => body(
-                codes::BATCH_CONFLICT,
-                "this batch id was used with a different body",
-            ),
-            ApiError::RequestTimeout => {
-                body(codes::REQUEST_TIMEOUT, "the request body stopped arriving")
+            ApiError::BatchConflict => body("this batch id was used with a different body"),
+            ApiError::RequestTimeout => body("the request body stopped arriving"),
+            ApiError::UnsupportedMediaType => {
+                body("send bodies as application/json or application/cbor")
             }
-            ApiError::UnsupportedMediaType => body(
-                codes::UNSUPPORTED_MEDIA_TYPE,
-                "send bodies as application/json or application/cbor",
-            ),
             ApiError::KeyIncomplete(c) => ErrorBody {
                 coverage: Some(*c),
-                ..body(
-                    codes::KEY_INCOMPLETE,
-                    &format!(
-                        "activating would lose users: {} of {} users have fewer identifiers under \
-                         the next key ({} of {} identifiers registered under it); register them \
-                         again (PUT or POST /v1/admin/users), or activate with force",
-                        c.users_short, c.users_current, c.identifiers_next, c.identifiers_current
-                    ),
-                )
+                ..body(&format!(
+                    "activating would lose users: {} of {} users have fewer identifiers under \
+                     the next key ({} of {} identifiers registered under it); register them \
+                     again (PUT or POST /v1/admin/users), or activate with force",
+                    c.users_short, c.users_current, c.identifiers_next, c.identifiers_current
+                ))
             },
             ApiError::TooLarge {
                 max_batch,
@@ -166,33 +193,30 @@ impl ApiError {
             } => ErrorBody {
                 max_batch: Some(*max_batch),
                 max_body_bytes: Some(*max_body_bytes),
-                ..body(codes::TOO_LARGE, "the request is larger than the limits")
+                ..body("the request is larger than the limits")
             },
             ApiError::TooManyRequests {
                 retry_after_s,
                 reason,
             } => {
-                let (reason, message) = match reason {
-                    LimitReason::Rate => ("rate", "too many requests this minute"),
-                    LimitReason::DailyQuota => (
-                        "daily_quota",
-                        "the day's budget of new identifiers is spent",
-                    ),
+                let message = match reason {
+                    LimitReason::Rate => "too many requests this minute",
+                    LimitReason::DailyQuota => "the day's budget of new identifiers is spent",
                 };
                 ErrorBody {
                     retry_after_s: Some(*retry_after_s),
-                    reason: Some(reason.to_owned()),
-                    ..body(codes::TOO_MANY_REQUESTS, message)
+                    reason: Some(reason.as_str().to_owned()),
+                    ..body(message)
                 }
             }
-            ApiError::Internal => body(codes::INTERNAL, "the server failed"),
+            ApiError::Internal => body("the server failed"),
             ApiError::Unavailable { retry_after_s } => ErrorBody {
                 retry_after_s: Some(*retry_after_s),
-                ..body(codes::UNAVAILABLE, "the server is busy")
+                ..body("the server is busy")
             },
             ApiError::Conflict => ErrorBody {
                 retry_after_s: Some(1),
-                ..body(codes::UNAVAILABLE, "the server is busy")
+                ..body("the server is busy")
             },
         };
         ErrorEnvelope { error }
@@ -212,11 +236,15 @@ impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
         match e {
             ServerError::Busy => {
+                crate::metrics::storage_error("busy");
                 tracing::warn!("storage busy: answering 503");
                 ApiError::Unavailable { retry_after_s: 1 }
             }
             ServerError::Conflict => ApiError::Conflict,
             other => {
+                if matches!(other, ServerError::Storage(_) | ServerError::Io(_)) {
+                    crate::metrics::storage_error("other");
+                }
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal
             }
@@ -238,6 +266,21 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        let reason = match self {
+            ApiError::TooManyRequests { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            crate::metrics::rate_limited(reason);
+        }
+        // A lost race answered: every retry lost too (`retry_conflicts`).
+        if self == ApiError::Conflict {
+            crate::metrics::storage_error("conflict");
+        }
+        response.extensions_mut().insert(ErrorCode {
+            code: self.code(),
+            reason,
+        });
         response
     }
 }

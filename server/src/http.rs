@@ -5,25 +5,25 @@
 //! blocking), so the async worker threads only ever wait on sockets.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, RawQuery, Request, State,
+    DefaultBodyLimit, FromRequest, FromRequestParts, Path, RawQuery, Request, State,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::BatchAnswer;
 use serde::Serialize;
 
 use crate::bodies::{self, BodyGate};
 use crate::error::ApiError;
+use crate::observe::{self, Routes};
 use crate::service::{Payload, Service};
 use crate::storage::{ClientRecord, retry_conflicts};
 
@@ -32,38 +32,51 @@ struct AppState {
     service: Arc<Service>,
 }
 
-/// Every route of docs/protocol.md; anything else is `404 not_found`. Requests with a body pass
-/// the `bodies` gate (a cap on bodies in progress, a timeout on a body that stalls).
-pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
-    let max_body = service.limits().max_body_bytes as usize;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/v1/clients", post(register))
-        .route("/v1/admin/clients", post(vouch))
-        .route("/v1/config", get(config))
-        .route("/v1/batches", post(batches))
-        .route("/v1/changes", get(changes))
-        .route("/v1/client", delete(delete_client))
-        .route("/v1/invites", post(create_invite))
-        .route("/v1/invites/redeem", post(redeem_invite))
-        .route("/v1/invites/{code}", delete(revoke_invite))
-        .route("/v1/admin/users", post(put_users))
-        .route(
+/// Every route of docs/protocol.md with its template; anything else is `404 not_found`.
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/healthz", get(healthz)),
+        ("/readyz", get(readyz)),
+        ("/v1/clients", post(register)),
+        ("/v1/admin/clients", post(vouch)),
+        ("/v1/config", get(config)),
+        ("/v1/batches", post(batches)),
+        ("/v1/changes", get(changes)),
+        ("/v1/client", delete(delete_client)),
+        ("/v1/invites", post(create_invite)),
+        ("/v1/invites/redeem", post(redeem_invite)),
+        ("/v1/invites/{code}", delete(revoke_invite)),
+        ("/v1/admin/users", post(put_users)),
+        (
             "/v1/admin/users/{user_ref}",
             put(put_user).get(get_user).delete(delete_user),
-        )
-        .route("/v1/admin/keys", post(create_key).get(list_keys))
-        .route("/v1/admin/keys/{key_id}/activate", post(activate_key))
-        .route("/v1/admin/match", post(admin_match))
-        .route("/v1/admin/token", post(rotate_admin_token))
+        ),
+        ("/v1/admin/keys", post(create_key).get(list_keys)),
+        ("/v1/admin/keys/{key_id}/activate", post(activate_key)),
+        ("/v1/admin/match", post(admin_match)),
+        ("/v1/admin/token", post(rotate_admin_token)),
+    ]
+}
+
+/// The routes of [`routes`]. Requests with a body pass the `bodies` gate (a cap on bodies in
+/// progress, a timeout on a body that stalls); every request is observed (`observe`: request id,
+/// log line, metrics).
+pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
+    let max_body = service.limits().max_body_bytes as usize;
+    let routes = routes();
+    let templates = Arc::new(Routes(routes.iter().map(|(path, _)| *path).collect()));
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
         // A known path with another method is as unknown to a client as an unknown path.
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(bodies, bodies::gate))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::map_response(no_store))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(templates, observe::observe))
         .with_state(AppState { service })
 }
 
@@ -74,26 +87,6 @@ async fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// One `info` line per request: method, path template (never the path itself: it can carry an
-/// invite code or a user reference), status, duration.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
     response
 }
 
@@ -185,10 +178,14 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(call).await.map_err(|e| {
-        tracing::error!(error = %e, "a request's task failed");
-        ApiError::Internal
-    })?
+    // The request's span goes along: a warning on the blocking pool carries its request id.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(call))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a request's task failed");
+            ApiError::Internal
+        })?
 }
 
 /// The encoding the request's `Accept` prefers: CBOR when it asks for `application/cbor` first,

@@ -18,8 +18,9 @@
 //! caller's tokio runtime until a shutdown future completes (`contactsync serve`).
 //!
 //! **What it never does**: store a raw identifier (the admin API hashes on receipt), store a
-//! token (only its SHA-256), or log an identifier, a hash or a token at `info` or above (request
-//! logs carry the method, the path template, the status and the duration).
+//! token (only its SHA-256), or log an identifier, a hash or a token at any level (request logs
+//! carry a request id, the method, the route template, the status, the error code and the
+//! duration), or label a metric with one.
 
 mod bodies;
 mod clock;
@@ -28,6 +29,8 @@ mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
+pub mod metrics;
+mod observe;
 mod server;
 mod service;
 pub mod storage;
@@ -42,7 +45,9 @@ pub use server::{RunningServer, run, run_with_storage, start};
 pub use service::admin_credential::{
     has_stored as has_stored_admin_token, rotate_stored as rotate_admin_token,
 };
-pub use storage::{Database, PostgresStorage, Scope, SqliteStorage, Storage, Transaction};
+pub use storage::{
+    Database, PoolStatus, PostgresStorage, Scope, SqliteStorage, Storage, Transaction,
+};
 
 /// The protocol version this server speaks, as it appears in paths (`/v1/...`).
 pub const PROTOCOL_VERSION: &str = "v1";
@@ -126,6 +131,10 @@ pub struct ServerConfig {
     pub db: Database,
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where to serve `GET /metrics` (Prometheus text format), apart from `listen` so that it is
+    /// never public; port 0 picks a free port. `None` (the default): no metrics listener, and
+    /// no recorder installed. The recorder is process-wide: see [`metrics`].
+    pub metrics_listen: Option<SocketAddr>,
     /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
     /// `None`: the one stored in the database (`contactsync admin token rotate`), the same for
     /// every instance; until one is stored the admin API refuses every call.
@@ -155,6 +164,7 @@ impl ServerConfig {
         ServerConfig {
             db: db.into(),
             listen,
+            metrics_listen: None,
             admin_token: Some(admin_token.into()),
             open_registration: true,
             public_url: None,
@@ -225,6 +235,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("db", &self.db)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("open_registration", &self.open_registration)
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)

@@ -4,10 +4,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::bodies::BodyGate;
+use crate::connections::Slots;
 use crate::error::ServerError;
+use crate::metrics::{self, Scrape};
 use crate::service::Service;
 use crate::storage::Storage;
 use crate::{ConnectionLimits, ServerConfig, connections, http};
@@ -18,6 +23,36 @@ const WORKER_THREADS: usize = 2;
 /// The listen backlog: where new connections wait while the server is at its connection cap
 /// (std's `TcpListener::bind` gives 128; the kernel may lower it to `net.core.somaxconn`).
 const BACKLOG: u32 = 1024;
+/// Connections open at once on the metrics listener (a scraper or two, and an operator's curl).
+const METRICS_CONNECTIONS: usize = 16;
+/// How long a shutdown lets a scrape in progress finish.
+const METRICS_GRACE: Duration = Duration::from_secs(1);
+
+/// The bound listeners: the public one, and the metrics one with the recorder it renders.
+struct Listeners {
+    public: TcpListener,
+    metrics: Option<(TcpListener, PrometheusHandle)>,
+}
+
+impl Listeners {
+    /// Binds `config.listen` and `config.metrics_listen` (in a runtime), installing the metrics
+    /// recorder if there is a metrics address.
+    fn bind(config: &ServerConfig) -> Result<Self, ServerError> {
+        let public = bind(config.listen)?;
+        let metrics = config
+            .metrics_listen
+            .map(|addr| Ok::<_, ServerError>((bind(addr)?, metrics::install()?)))
+            .transpose()?;
+        Ok(Listeners { public, metrics })
+    }
+
+    fn metrics_addr(&self) -> Result<Option<SocketAddr>, ServerError> {
+        Ok(match &self.metrics {
+            Some((listener, _)) => Some(listener.local_addr()?),
+            None => None,
+        })
+    }
+}
 
 /// Opens the database of `config.db` (`SQLite` or PostgreSQL), binds `config.listen` and serves until `shutdown`
 /// completes; then stops accepting, closes idle connections, lets requests in progress finish
@@ -44,13 +79,16 @@ pub async fn run_with_storage(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     config.validate()?;
-    let listener = bind(config.listen)?;
-    let addr = listener.local_addr()?;
+    let listeners = Listeners::bind(&config)?;
+    let addr = listeners.public.local_addr()?;
     let (limits, sweep_every) = (config.connections, config.sweep_every);
-    let (service, _) = tokio::task::spawn_blocking(move || prepare(config, storage, addr))
-        .await
-        .map_err(|e| ServerError::Runtime(e.to_string()))??;
-    serve(listener, service, limits, sweep_every, shutdown).await
+    let (service, _) = {
+        let storage = Arc::clone(&storage);
+        tokio::task::spawn_blocking(move || prepare(config, storage, addr))
+            .await
+            .map_err(|e| ServerError::Runtime(e.to_string()))??
+    };
+    serve(listeners, service, storage, limits, sweep_every, shutdown).await
 }
 
 /// Binds `addr` with a listen backlog of [`BACKLOG`] (in a runtime).
@@ -90,23 +128,69 @@ fn prepare(
     Ok((Arc::new(service), needs_admin_token))
 }
 
-/// Serves on `listener` until `shutdown`, sweeping in the background.
+/// Serves on the listeners until `shutdown`, sweeping in the background.
 async fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: Listeners,
     service: Arc<Service>,
+    storage: Arc<dyn Storage>,
     limits: ConnectionLimits,
     sweep_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let addr = listener.local_addr()?;
-    let cap = connections::connection_cap(limits.max_connections)?;
+    let Listeners { public, metrics } = listeners;
+    let addr = public.local_addr()?;
+    let slots = Slots::new(connections::connection_cap(limits.max_connections)?);
+    let bodies = Arc::new(BodyGate::new(&limits, addr));
+    let metrics = match metrics {
+        Some((listener, handle)) => {
+            let scrape = Scrape {
+                handle,
+                storage,
+                connections: slots.clone(),
+                bodies: Arc::clone(&bodies),
+            };
+            Some(serve_metrics(listener, scrape, limits)?)
+        }
+        None => None,
+    };
     let sweeper = tokio::spawn(sweep_periodically(Arc::clone(&service), sweep_every));
-    let app = http::router(service, Arc::new(BodyGate::new(&limits, addr)));
-    tracing::info!(%addr, max_connections = cap, "contactsync server listening");
-    connections::serve(listener, addr, app, limits, cap, shutdown).await;
+    let app = http::router(service, bodies);
+    tracing::info!(%addr, max_connections = slots.cap(), "contactsync server listening");
+    connections::serve(public, addr, app, limits, slots, shutdown).await;
     sweeper.abort();
+    // The metrics listener stops last: a scrape during the shutdown still answers.
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     tracing::info!(%addr, "contactsync server stopped");
     Ok(())
+}
+
+/// Serves `GET /metrics` on `listener` (a task of its own) until the sender is used or dropped.
+fn serve_metrics(
+    listener: TcpListener,
+    scrape: Scrape,
+    limits: ConnectionLimits,
+) -> Result<(oneshot::Sender<()>, JoinHandle<()>), ServerError> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let limits = ConnectionLimits {
+        shutdown_grace: METRICS_GRACE,
+        ..limits
+    };
+    tracing::info!(%addr, "metrics listening");
+    let task = tokio::spawn(connections::serve(
+        listener,
+        addr,
+        metrics::router(scrape),
+        limits,
+        Slots::new(METRICS_CONNECTIONS),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok((stop, task))
 }
 
 async fn sweep_periodically(service: Arc<Service>, sweep_every: Duration) {
@@ -149,29 +233,38 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .thread_name("contactsync-server")
         .enable_all()
         .build()?;
-    let listener = {
+    let listeners = {
         // A tokio listener is made in its runtime (bound here, so a taken port fails `start`).
         let _runtime = runtime.enter();
-        bind(config.listen)?
+        Listeners::bind(&config)?
     };
-    let addr = listener.local_addr()?;
+    let addr = listeners.public.local_addr()?;
+    let metrics_addr = listeners.metrics_addr()?;
     let (limits, sweep_every) = (config.connections, config.sweep_every);
-    let (service, needs_admin_token) = prepare(config, storage, addr)?;
+    let (service, needs_admin_token) = prepare(config, Arc::clone(&storage), addr)?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("contactsync-server".into())
         .spawn(move || {
             runtime.block_on(async move {
-                serve(listener, service, limits, sweep_every, async move {
-                    // A dropped sender (the RunningServer is gone) stops the server too.
-                    let _ = stop_rx.await;
-                })
+                serve(
+                    listeners,
+                    service,
+                    storage,
+                    limits,
+                    sweep_every,
+                    async move {
+                        // A dropped sender (the RunningServer is gone) stops the server too.
+                        let _ = stop_rx.await;
+                    },
+                )
                 .await
             })
         })?;
     Ok(RunningServer {
         addr,
         needs_admin_token,
+        metrics_addr,
         stop: Some(stop_tx),
         thread: Some(thread),
     })
@@ -182,6 +275,7 @@ pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 pub struct RunningServer {
     addr: SocketAddr,
     needs_admin_token: bool,
+    metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
 }
@@ -201,6 +295,17 @@ impl RunningServer {
     /// stored in the database (one stored later works at once).
     pub fn needs_admin_token(&self) -> bool {
         self.needs_admin_token
+    }
+
+    /// The address `GET /metrics` is served on, if `ServerConfig::metrics_listen` asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The metrics listener's base URL, `http://127.0.0.1:PORT` (scrape `URL/metrics`).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_addr
+            .map(|a| format!("http://{}", reachable(a)))
     }
 
     /// Stops accepting, lets requests in progress finish, and waits for the thread.

@@ -64,17 +64,24 @@ fn logs_carry_no_secret() {
     let requests: Vec<&String> = lines.iter().filter(|l| l.contains("request")).collect();
     assert!(
         requests.iter().any(|l| l.contains("INFO")
-            && l.contains("path=/v1/invites/{code}")
+            && l.contains("route=\"/v1/invites/{code}\"")
+            && l.contains("code=\"not_found\"")
             && l.contains("status=404")),
         "{requests:#?}"
     );
     assert!(
         requests
             .iter()
-            .any(|l| l.contains("path=/v1/batches") && l.contains("method=POST"))
+            .any(|l| l.contains("route=\"/v1/batches\"") && l.contains("method=\"POST\""))
     );
-    assert!(requests.iter().any(|l| l.contains("path=(no route)")));
-    assert!(requests.iter().all(|l| l.contains("duration_ms=")));
+    assert!(requests.iter().any(|l| l.contains("route=\"(no route)\"")));
+    let lines_of_requests: Vec<_> = requests.iter().filter(|l| l.starts_with("INFO")).collect();
+    assert!(
+        lines_of_requests
+            .iter()
+            .all(|l| l.contains("duration_ms=") && l.contains("request_id=")),
+        "{lines_of_requests:#?}"
+    );
     let secrets = [
         ana.as_str(),
         bo.as_str(),

@@ -329,6 +329,7 @@ impl Service {
         };
         tx.insert_client(&client, &sha256(token.as_bytes()), now)?;
         tx.commit()?;
+        crate::metrics::registered(client.user_ref.is_some());
         Ok(Registered {
             client_id: client.client_id,
             token,
@@ -466,6 +467,7 @@ impl Service {
             now,
         )?;
         tx.commit()?;
+        crate::metrics::batch_applied(answer.added, answer.removed, answer.matches.len());
         Ok(answer_bytes)
     }
 
@@ -509,6 +511,7 @@ impl Service {
             usage.quota_used = 0;
         }
         if usage.quota_used + charged > u64::from(self.limits.daily_new_identifiers) {
+            crate::metrics::quota_deferred(charged);
             return Err(ApiError::TooManyRequests {
                 retry_after_s: seconds((usage.quota_day + 1) * DAY - now),
                 reason: LimitReason::DailyQuota,
@@ -654,6 +657,7 @@ impl Service {
             &hashes,
         )?;
         tx.commit()?;
+        crate::metrics::invite_created();
         Ok(InviteAnswer {
             link: format!("{}/i/{code}", self.public_url),
             code,
@@ -727,6 +731,7 @@ impl Service {
             )?;
         }
         tx.commit()?;
+        crate::metrics::invite_redeemed();
         Ok(RedeemAnswer {
             user_ref: invite.user_ref,
         })
@@ -762,7 +767,8 @@ impl Service {
                     user_ref: user_ref.clone(),
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        crate::metrics::admin_matched(matches.len());
         Ok(MatchAnswer {
             key_id: request.key_id,
             matches,

@@ -95,6 +95,7 @@ pub(crate) fn retry_conflicts<T, E: MaybeConflict>(
         match attempt() {
             Err(e) if e.is_conflict() => {
                 tracing::debug!("a transaction lost a race: running it again");
+                crate::metrics::conflict_retry();
                 let mut jitter = [0u8; 2];
                 let jitter =
                     getrandom::fill(&mut jitter).map_or(0, |()| u16::from_le_bytes(jitter));
@@ -134,6 +135,27 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// only move forward: a request whose clock reads an earlier minute than the stored one
     /// (another instance's clock a little behind) counts in the stored window.
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError>;
+    /// What the storage's connections are doing now, for `/metrics` (sampled at each scrape:
+    /// cheap, and never waiting for the database).
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus::default()
+    }
+}
+
+/// A storage's connections at one moment; each figure `None` where it does not apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections the storage keeps at most (PostgreSQL: the pool's size; `SQLite`: idle
+    /// connections kept for reuse).
+    pub max_size: Option<usize>,
+    /// Connections open in the pool (PostgreSQL).
+    pub size: Option<usize>,
+    /// Connections idle in the pool.
+    pub available: Option<usize>,
+    /// Requests waiting for a connection (PostgreSQL).
+    pub waiting: Option<usize>,
+    /// Write transactions waiting for their turn (`SQLite`'s one writer at a time).
+    pub writers_waiting: Option<usize>,
 }
 
 /// What a write transaction is about, for [`Storage::write_in`].

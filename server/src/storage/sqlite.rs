@@ -23,8 +23,8 @@ use super::rate::MemoryRates;
 use super::schema::{LATEST, MIGRATIONS};
 use super::writer_line::{WriterLine, WriterTurn};
 use super::{
-    ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, ReceiptRecord,
-    Storage, StoredBatch, Transaction, Usage, UserRecord,
+    ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, PoolStatus,
+    ReceiptRecord, Storage, StoredBatch, Transaction, Usage, UserRecord,
 };
 use crate::error::ServerError;
 
@@ -142,6 +142,20 @@ impl Storage for SqliteStorage {
 
     fn count_request(&self, client_id: &str, minute: i64) -> Result<(i64, u32), ServerError> {
         Ok(self.rates.count(client_id, minute))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            max_size: Some(MAX_IDLE),
+            available: Some(
+                self.idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            ),
+            writers_waiting: Some(self.writers.waiting()),
+            ..PoolStatus::default()
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`WriterLine`]: the `SQLite` backend's writers of one process, waiting in line.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ use crate::error::ServerError;
 pub(super) struct WriterLine {
     taken: Mutex<bool>,
     freed: Condvar,
+    /// Writers waiting for their turn now (for `/metrics`).
+    waiting: AtomicUsize,
 }
 
 /// A writer's turn; the next one's begins when it is dropped.
@@ -25,16 +28,23 @@ pub(super) struct WriterTurn<'a>(&'a WriterLine);
 impl WriterLine {
     /// Waits for the turn, at most `timeout` (then the request answers `503`).
     pub(super) fn wait(&self, timeout: Duration) -> Result<WriterTurn<'_>, ServerError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let (mut taken, _) = self
             .freed
             .wait_timeout_while(taken, timeout, |taken| *taken)
             .unwrap_or_else(PoisonError::into_inner);
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
         if *taken {
             return Err(ServerError::Busy);
         }
         *taken = true;
         Ok(WriterTurn(self))
+    }
+
+    /// How many writers wait for their turn now.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 

@@ -35,7 +35,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::{Scope, Storage, Transaction};
+use super::{PoolStatus, Scope, Storage, Transaction};
 use crate::error::ServerError;
 use schema::{LATEST, MIGRATIONS};
 use tx::PgTx;
@@ -275,6 +275,17 @@ impl Storage for PostgresStorage {
         let minute: i64 = row.try_get(0).map_err(db_error)?;
         let count: i32 = row.try_get(1).map_err(db_error)?;
         Ok((minute, u32::try_from(count).unwrap_or(0)))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: Some(status.max_size),
+            size: Some(status.size),
+            available: Some(status.available),
+            waiting: Some(status.waiting),
+            writers_waiting: None,
+        }
     }
 }
 
