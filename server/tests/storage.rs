@@ -316,7 +316,7 @@ fn restart_keeps_state_and_newer_databases_are_refused() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, contactsync_server::storage::SQLITE_SCHEMA_VERSION);
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let refused = contactsync_server::start(common::config(&db));
