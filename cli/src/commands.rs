@@ -12,13 +12,38 @@ use serde_json::{Value, json};
 
 use crate::UsageError;
 
-/// Why a verb stopped.
+/// Why a verb stopped; each kind has its exit code ([`Failure::exit_code`]).
 #[derive(Debug)]
 pub enum Failure {
-    /// Unusable arguments: exit 2.
+    /// Unusable arguments, an unreadable file, a database error: exit 2.
     Usage(UsageError),
-    /// Writing the output (or reading stdin) failed.
+    /// Writing the output (or reading stdin) failed: exit 2.
     Io(io::Error),
+    /// The server refused the request, or answered against the protocol; the same request
+    /// will be refused again: exit 1.
+    Refused(String),
+    /// Not now: the server could not be reached, answered 408, 429 or 5xx, or a backoff (the
+    /// server's `Retry-After` or the device's own after failures) has not run out. The same
+    /// command later may succeed: exit 75 (`EX_TEMPFAIL` of sysexits.h).
+    Later(String),
+}
+
+/// Exit code of [`Failure::Refused`].
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code of [`Failure::Usage`] (clap's own for arguments it cannot parse).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of [`Failure::Later`]: `EX_TEMPFAIL`.
+pub const EXIT_LATER: u8 = 75;
+
+impl Failure {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Io(_) => EXIT_USAGE,
+            Failure::Refused(_) => EXIT_REFUSED,
+            Failure::Later(_) => EXIT_LATER,
+        }
+    }
 }
 
 impl From<UsageError> for Failure {

@@ -6,14 +6,16 @@
 //! over the local database (`import`, `status`, `contacts`, `matches`) and the server (`sync`,
 //! `register`, `forget`, `invite`, `business-match`, `admin`) print a readable summary, or JSON
 //! with `--json`; their progress goes to stderr. `serve` runs the reference server and `demo` the
-//! whole flow on this machine. Exit codes: 0 when all input was read (rejected values are data,
-//! not failures), 2 for unusable arguments, unreadable files, a database error, or a server that
-//! could not be reached or refused the request.
+//! whole flow on this machine. Exit codes ([`EXIT_CODES`]): 0 success (rejected values are data,
+//! not failures), 1 the server refused, 2 unusable arguments or local trouble, 75 retry later.
 
 mod admin;
+mod business;
 mod commands;
 mod credentials;
 mod demo;
+mod device;
+mod invite;
 mod logging;
 mod net_commands;
 mod serve;
@@ -30,11 +32,22 @@ use contactsync_core::identifier::{IdentifierKind, Region};
 /// Private contact discovery: normalise, hash and read contacts; sync them with a discovery
 /// server; run one. Start with `contactsync demo`.
 #[derive(Debug, Parser)]
-#[command(name = "contactsync", version, about, long_about = None)]
+#[command(name = "contactsync", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The exit codes, as `--help` ends with them (docs: README.md, "Exit codes").
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success (values that could not be normalised are data, not failures)
+  1   refused: the server refused the request (unknown token, forbidden, not found, ...) or
+      answered against the protocol; the same command will be refused again
+  2   unusable arguments, an unreadable file, a database error, or a question that needs a
+      terminal (`forget` without --yes)
+  75  retry later (EX_TEMPFAIL): the server could not be reached, answered 408, 429 or 5xx,
+      or a backoff has not run out; the message says until when";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -106,10 +119,11 @@ enum Command {
         keep: Option<PathBuf>,
     },
     /// Sync the database with a server: send the hashes of what changed since the last sync,
-    /// receive the matches. Registers this database's device (open registration) the first time.
+    /// receive the matches. Registers this database's device (open registration) the first time;
+    /// after that, `--server` defaults to the server it is registered with.
     Sync {
         #[command(flatten)]
-        server: ServerArg,
+        server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
         /// Sync now, even before the server's check interval or a backoff has passed.
@@ -136,12 +150,21 @@ enum Command {
         user_ref: Option<String>,
     },
     /// Withdraw consent: the server deletes everything it holds for this device (its receipt is
-    /// printed), then the database is wiped and the credential deleted.
+    /// printed), then the database is wiped and the credential deleted. Asks first on a
+    /// terminal; without one, only `--yes` goes ahead.
     Forget {
         #[command(flatten)]
         server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
+        /// Only here, for a server that moved or is gone: drop the credential and the sync state
+        /// (key, matches, invites), keep the imported contacts; the server is not asked and keeps
+        /// what it held. The next `sync --server URL` registers anew.
+        #[arg(long, conflicts_with = "server")]
+        local: bool,
+        /// Do not ask for confirmation (scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Invites: discovery without a phone number or e-mail (a device vouched for by the app).
     Invite {
@@ -307,15 +330,16 @@ fn main() -> ExitCode {
             }
             _ => code,
         },
-        Err(commands::Failure::Usage(UsageError(msg))) => {
-            eprintln!("contactsync: {msg}");
-            ExitCode::from(2)
-        }
         // The reader of our output went away (`| head`): not an error of ours.
         Err(commands::Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(commands::Failure::Io(e)) => {
-            eprintln!("contactsync: {e}");
-            ExitCode::from(2)
+        Err(failure) => {
+            match &failure {
+                commands::Failure::Usage(UsageError(msg))
+                | commands::Failure::Refused(msg)
+                | commands::Failure::Later(msg) => eprintln!("contactsync: {msg}"),
+                commands::Failure::Io(e) => eprintln!("contactsync: {e}"),
+            }
+            ExitCode::from(failure.exit_code())
         }
     }
 }
@@ -326,11 +350,11 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         Command::Demo { keep } => demo::demo(out, keep.as_deref()),
         Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::sync(out, region, &path, &server.server, force, db.json)
+            device::sync(out, region, &path, server.server.as_deref(), force, db.json)
         }),
         Command::Matches { db } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::matches(out, region, &path, db.json)
+            device::matches(out, region, &path, db.json)
         }),
         Command::Register {
             server,
@@ -349,32 +373,24 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 db.json,
             )
         }),
-        Command::Forget { server, db } => resolve_region(None).and_then(|region| {
+        Command::Forget {
+            server,
+            db,
+            local,
+            yes,
+        } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::forget(out, region, &path, server.server.as_deref(), db.json)
+            let mode = device::ForgetMode { local, yes };
+            device::forget(out, region, &path, server.server.as_deref(), mode, db.json)
         }),
         Command::Invite { action } => resolve_region(None).and_then(|region| match action {
             InviteCommand::Create { server, db, ttl } => {
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-                net_commands::invite_create(
-                    out,
-                    region,
-                    &path,
-                    server.server.as_deref(),
-                    ttl,
-                    db.json,
-                )
+                invite::invite_create(out, region, &path, server.server.as_deref(), ttl, db.json)
             }
             InviteCommand::Redeem { server, db, code } => {
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-                net_commands::invite_redeem(
-                    out,
-                    region,
-                    &path,
-                    server.server.as_deref(),
-                    &code,
-                    db.json,
-                )
+                invite::invite_redeem(out, region, &path, server.server.as_deref(), &code, db.json)
             }
         }),
         Command::BusinessMatch {
@@ -384,7 +400,7 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             json,
             files,
         } => resolve_region(region.as_deref()).and_then(|region| {
-            net_commands::business_match(
+            business::business_match(
                 out,
                 region,
                 &server.server,

@@ -39,7 +39,8 @@ fn a_rotation_is_refused_until_every_user_is_registered_again() {
     // Only u_1 is registered again: activation is refused and says how many would be lost.
     put(&server, "u_1", &["0151 23456781", "ana@example.org"]);
     let refused = run(&admin(&server, &["key", "activate", &next]));
-    assert_eq!(refused.status.code(), Some(2));
+    // The server refused (exit 1), not a usage error.
+    assert_eq!(refused.status.code(), Some(1));
     let message = text(&refused.stderr);
     assert!(message.contains("key_incomplete"), "{message}");
     assert!(message.contains("2 of 3 users"), "{message}");
@@ -110,7 +111,8 @@ fn a_rotation_is_refused_until_every_user_is_registered_again() {
         run(&admin(&server, &["user", "get", "--user-ref", "u_9"]))
             .status
             .code(),
-        Some(2)
+        Some(1),
+        "an unknown user: refused"
     );
 }
 

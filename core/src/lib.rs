@@ -40,4 +40,4 @@ pub use store::{
 
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub use upload::{SyncOptions, SyncReport, Transport};
+pub use upload::{SyncOptions, SyncReport, SyncSchedule, Transport};

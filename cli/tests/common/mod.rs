@@ -5,7 +5,7 @@
 #![allow(dead_code, reason = "shared by several test files")]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -62,6 +62,21 @@ pub fn ok_json(args: &[&str]) -> Vec<Value> {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// A file of the demo's sample address book (`cli/demo/`).
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .join(name)
+}
+
+/// Imports sample files (region US) into `db`.
+pub fn import_samples(db: &Path, names: &[&str]) {
+    let files: Vec<PathBuf> = names.iter().map(|n| sample(n)).collect();
+    let mut args = vec!["import", "--region", "US", "--db", s(db)];
+    args.extend(files.iter().map(|f| s(f)));
+    ok(&args);
 }
 
 /// A `contactsync serve` child on a free loopback port; killed when dropped.

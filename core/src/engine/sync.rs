@@ -13,7 +13,7 @@ use crate::upload::sync::{Session, checked_user, config_secret, server_key_error
 use crate::upload::wire::{
     DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
 };
-use crate::upload::{Method, SyncOptions, SyncReport, Transport, call, get};
+use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
@@ -44,6 +44,17 @@ impl Engine {
             self.key_id(),
         )
         .run()
+    }
+
+    /// When the next sync will contact the server: the check interval and any backoff, as the
+    /// last sync left them.
+    pub fn sync_schedule(&self) -> Result<SyncSchedule> {
+        let state = self.inner.store.read(st::sync_state)?;
+        Ok(SyncSchedule {
+            next_check_at: state.next_check,
+            backoff_until: state.backoff_until,
+            backoff_attempts: state.backoff_attempt,
+        })
     }
 
     /// Makes the next sync send everything again, in full mode: for a device that registered
@@ -77,6 +88,25 @@ impl Engine {
         let receipt: DeleteReceipt = get(transport, Method::Delete, "/v1/client")?;
         self.wipe()?;
         Ok(receipt)
+    }
+
+    /// Leaves the server without telling it, for a device whose server moved or is gone (the
+    /// server keeps what it held; [`Engine::forget`] is consent withdrawn). The contacts and the
+    /// user's exclusions stay; the key, matches, invites and sync state go, so the next sync —
+    /// with another server, under a new registration — sends everything in full.
+    pub fn leave_server(&self) -> Result<()> {
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner.store.write(crate::store::write::leave_server)?;
+        *self
+            .inner
+            .key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
     }
 
     /// Creates an invite code (for a QR code or link) and keeps it, with its hash, so the match

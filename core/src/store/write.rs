@@ -461,6 +461,23 @@ pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The device leaves its server without telling it (a server that moved or is gone): what that
+/// server gave — its key, the cursor, the backoff, matches, invites, batches in flight — goes,
+/// and every wanted identifier is pending again for the next server. Contacts and the user's
+/// exclusions stay.
+pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM matches;
+         DELETE FROM batches;
+         DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
+         UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
+             state = CASE WHEN included > 0 AND excluded = 0 THEN 1 ELSE 0 END;
+         UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL;",
+    )?;
+    Ok(())
+}
+
 /// A stored contact's content fingerprint.
 pub(crate) fn stored_fingerprint(
     tx: &Transaction<'_>,
