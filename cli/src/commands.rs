@@ -98,6 +98,24 @@ struct NormalizeLine<'a> {
     canonical: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// With `--kind auto`: the rule that chose the kind (`core::identifier::guess_kind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guessed: Option<&'static str>,
+}
+
+/// Why `guess_kind` chose a kind: its rules are tried in order, so the kind tells the rule.
+fn guess_reason(kind: IdentifierKind, input: &str) -> &'static str {
+    match kind {
+        IdentifierKind::Handle if input.trim_start().starts_with('@') => "handle: a leading @",
+        IdentifierKind::Phone => "phone: only phone characters, with at least three digits",
+        IdentifierKind::Email => "email: an @ with text on both sides",
+        IdentifierKind::Account => "account: provider:subject with a known provider",
+        IdentifierKind::Invite => "invite: an invite link, or a grouped code whose check holds",
+        IdentifierKind::Handle => {
+            "handle: not a phone number, e-mail address, linked account or invite code, so \
+             taken as a username"
+        }
+    }
 }
 
 /// `contactsync normalize`.
@@ -109,12 +127,27 @@ pub fn normalize(
 ) -> Result<ExitCode, Failure> {
     contactsync_core::identifier::phone::warm_up_in_background(region);
     let normalizer = Normalizer::new(region);
-    let one = |out: &mut dyn Write, input: &str| -> io::Result<()> {
+    let guessing = kind.is_none();
+    let mut handles = 0u64;
+    let mut one = |out: &mut dyn Write, input: &str, typed: bool| -> io::Result<()> {
         let kind = kind.or_else(|| guess_kind(input));
         let result = kind.map(|k| normalizer.normalize(k, input));
+        let guessed = kind.filter(|_| guessing).map(|k| guess_reason(k, input));
+        // A username by elimination, not by a leading @: the one guess worth a note.
+        if guessed.is_some_and(|g| g.starts_with("handle: not")) {
+            handles += 1;
+            // A value typed as an argument gets its note; stdin's are counted at the end.
+            if typed {
+                eprintln!(
+                    "contactsync: {input:?}: guessed a handle (not a phone number, e-mail \
+                     address, linked account or invite code); --kind says otherwise"
+                );
+            }
+        }
         let line = NormalizeLine {
             input,
             kind,
+            guessed,
             canonical: match &result {
                 Some(Ok(id)) => Some(id.canonical()),
                 _ => None,
@@ -131,12 +164,19 @@ pub fn normalize(
     if values.is_empty() {
         for_each_stdin_line(|line| match line {
             Ok(input) if input.trim().is_empty() => Ok(()),
-            Ok(input) => one(&mut *out, input),
+            Ok(input) => one(&mut *out, input, false),
             Err(()) => write_json(&mut *out, &json!({"error": "input_too_long"})),
         })?;
+        if handles > 0 {
+            eprintln!(
+                "contactsync: {handles} values guessed as handles (not a phone number, e-mail \
+                 address, linked account or invite code: see each line's \"guessed\"); --kind \
+                 says otherwise"
+            );
+        }
     } else {
         for v in values {
-            one(&mut *out, v)?;
+            one(&mut *out, v, true)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -52,7 +52,9 @@ Exit codes:
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Normalise identifiers given as arguments, or one per line on stdin; prints one JSON line
-    /// each: {"input","kind","canonical"} or {"input","error"}.
+    /// each: {"input","kind","canonical"} or {"input","error"}, and with `--kind auto` a
+    /// "guessed" field saying which rule chose the kind (a value taken as a handle gets a note on
+    /// stderr too).
     Normalize {
         /// Default region (ISO 3166-1 alpha-2) for national-format phone numbers. Defaults to the
         /// region of the locale (`LC_ALL`, `LC_MESSAGES`, LANG), else US.
