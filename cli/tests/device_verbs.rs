@@ -189,3 +189,14 @@ fn help_documents_the_exit_codes() {
         assert!(out.contains(line), "{line:?} not in:\n{out}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_device_database_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    import(&db);
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
