@@ -19,6 +19,7 @@ mod invite;
 mod logging;
 mod net_commands;
 mod serve;
+mod status;
 mod store_commands;
 mod transport;
 
@@ -102,7 +103,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Counts over the database: contacts, identifiers, upload states, matches.
+    /// What the database holds (contacts, identifiers and where they stand, matches), which
+    /// server it syncs with, and when the next sync reaches it: check interval, backoff, and the
+    /// identifiers the server's daily quota deferred. `--json` for the same as keys.
     Status {
         #[command(flatten)]
         db: DbArgs,
@@ -315,7 +318,7 @@ fn main() -> ExitCode {
         // The region only matters for imports; it is resolved the same way for opening.
         Command::Status { db } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            store_commands::status(&mut out, region, &path, db.json)
+            status::status(&mut out, region, &path, db.json)
         }),
         Command::Contacts { db } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;

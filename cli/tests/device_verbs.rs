@@ -200,3 +200,55 @@ fn the_device_database_is_created_private() {
     let mode = std::fs::metadata(&db).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
+
+#[test]
+fn status_tells_the_server_the_next_check_the_backoff_and_what_the_quota_deferred() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::on(s(&dir.path().join("server.db")), &["--daily-quota", "4"]);
+    let url = server.url.clone();
+    let db = dir.path().join("b.db");
+    import(&db);
+    let before = ok(&["status", "--db", s(&db)]);
+    assert!(before.contains("not registered"), "{before}");
+    // 10 identifiers, 4 a day: 6 wait for the quota.
+    let report = &ok_json(&["sync", "--json", "--server", &url, "--db", s(&db)])[0];
+    assert_eq!(report["deferred"], 6, "{report}");
+    let status = &ok_json(&["status", "--json", "--db", s(&db)])[0];
+    // The engine's keys as before, and the schedule's.
+    for key in [
+        "contacts",
+        "pending_add",
+        "acknowledged",
+        "key_id",
+        "full_resync",
+        "db",
+    ] {
+        assert!(status.get(key).is_some(), "{key}: {status}");
+    }
+    assert_eq!(status["server"], url.as_str(), "{status}");
+    assert_eq!(status["deferred"], 6, "{status}");
+    assert_eq!(status["deferred_reason"], "daily_quota", "{status}");
+    assert!(status["deferred_until"].as_i64().unwrap() > 0, "{status}");
+    assert!(status["next_check_at"].as_i64().unwrap() > 0, "{status}");
+    assert_eq!(status["backoff_until"], serde_json::Value::Null, "{status}");
+    let text = ok(&["status", "--db", s(&db)]);
+    for words in [
+        url.as_str(),
+        "next check      ",
+        "backoff         none",
+        "6 identifiers wait for the server's daily quota",
+    ] {
+        assert!(text.contains(words), "{words:?} not in:\n{text}");
+    }
+
+    // The server goes away; a sync fails: the backoff is the device's own, with its attempts.
+    drop(server);
+    run(&["sync", "--force", "--db", s(&db)]);
+    let status = &ok_json(&["status", "--json", "--db", s(&db)])[0];
+    assert_eq!(status["backoff_attempts"], 4, "{status}");
+    let text = ok(&["status", "--db", s(&db)]);
+    assert!(
+        text.contains("this device's own, after 4 failed attempts in a row"),
+        "{text}"
+    );
+}

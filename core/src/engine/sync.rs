@@ -54,6 +54,7 @@ impl Engine {
             next_check_at: state.next_check,
             backoff_until: state.backoff_until,
             backoff_attempts: state.backoff_attempt,
+            deferred_until: state.deferred_until,
         })
     }
 

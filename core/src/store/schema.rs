@@ -103,6 +103,12 @@ ALTER TABLE identifiers ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 -- a resend is still answered and applied.
 UPDATE identifiers SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
 ",
+    // 4: deferred_until.
+    r"
+-- The server's daily quota for new identifiers ran out in the last sync: the additions left
+-- pending wait until this (Unix seconds) for its next day. NULL once a sync sent everything.
+ALTER TABLE sync_state ADD COLUMN deferred_until INTEGER;
+",
 ];
 
 /// The schema version this library writes.

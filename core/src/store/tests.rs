@@ -11,6 +11,7 @@ const FROZEN: &[&str] = &[
     include_str!("frozen/v1.sql"),
     include_str!("frozen/v2.sql"),
     include_str!("frozen/v3.sql"),
+    include_str!("frozen/v4.sql"),
 ];
 
 /// The schema as SQLite reports it, comparable across databases.

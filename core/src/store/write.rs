@@ -456,7 +456,7 @@ pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
          DELETE FROM identifiers;
          DELETE FROM batches;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL;",
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
     )?;
     Ok(())
 }
@@ -473,7 +473,7 @@ pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
          UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
              state = CASE WHEN included > 0 AND excluded = 0 THEN 1 ELSE 0 END;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL;",
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
     )?;
     Ok(())
 }

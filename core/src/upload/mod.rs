@@ -75,6 +75,9 @@ pub struct SyncSchedule {
     pub backoff_until: Option<i64>,
     /// Failed attempts in a row behind that backoff.
     pub backoff_attempts: u32,
+    /// The server's daily quota for new identifiers ran out in the last sync: the additions
+    /// still pending were deferred until this (Unix seconds, the server's next day).
+    pub deferred_until: Option<i64>,
 }
 
 /// What one sync did.
