@@ -4,9 +4,9 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use contactsync_core::identifier::{IdentifierKind, Region, invite};
+use contactsync_core::identifier::Region;
 use contactsync_core::upload::wire::{DeleteReceipt, codes};
-use contactsync_core::{Error, Match, SyncOptions, SyncReport};
+use contactsync_core::{Error, SyncOptions, SyncReport};
 use serde_json::{Value, json};
 
 use crate::UsageError;
@@ -133,78 +133,6 @@ pub fn write_sync_report(out: &mut impl Write, r: &SyncReport) -> io::Result<()>
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     writeln!(out, "  {:<15}{:>9}", "key_rotated", yes_no(r.key_rotated))?;
     writeln!(out, "  {:<15}{}", "next sync", when(r.next_sync_at))
-}
-
-/// What a match is found through, for people: the contact's name, or "(invite)".
-pub fn match_name(m: &Match) -> &str {
-    match (&m.source_id, m.display_name.is_empty()) {
-        (None, _) => "(invite)",
-        (Some(_), true) => "(no name)",
-        (Some(_), false) => &m.display_name,
-    }
-}
-
-/// One match as a readable line; `continued` leaves the name out (the line above has it).
-fn write_match(
-    out: &mut impl Write,
-    m: &Match,
-    name_width: usize,
-    continued: bool,
-) -> io::Result<()> {
-    let via = if m.source_id.is_none() {
-        "invite".to_owned()
-    } else if m.kind == IdentifierKind::Invite {
-        format!("invite {}", invite::display(&m.canonical))
-    } else {
-        format!("{:<8}{}", m.kind.as_str(), m.canonical)
-    };
-    let name = if continued { "" } else { match_name(m) };
-    writeln!(out, "{name:<name_width$}  {via:<40}  user {}", m.user_ref)
-}
-
-/// `contactsync matches`.
-pub fn matches(
-    out: &mut impl Write,
-    region: Region,
-    db: &Path,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let engine = open(db, region, true)?;
-    let all = engine.matches().map_err(|e| engine_failure(db, &e))?;
-    if as_json {
-        for m in &all {
-            let mut value = serde_json::to_value(m).map_err(io::Error::other)?;
-            if let Value::Object(map) = &mut value {
-                let via = if m.source_id.is_none() {
-                    "invite"
-                } else {
-                    "contact"
-                };
-                map.insert("via".into(), via.into());
-            }
-            write_json(out, &value)?;
-        }
-    } else if all.is_empty() {
-        writeln!(
-            out,
-            "no matches yet (`contactsync sync --server URL` asks the server)"
-        )?;
-    } else {
-        let width = all
-            .iter()
-            .map(|m| match_name(m).chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(32);
-        let mut previous: Option<&str> = None;
-        for m in &all {
-            // A contact found through several identifiers is named once.
-            let same = m.source_id.is_some() && m.source_id.as_deref() == previous;
-            write_match(out, m, width, same)?;
-            previous = m.source_id.as_deref();
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// How `forget` goes.

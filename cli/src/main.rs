@@ -15,8 +15,10 @@ mod commands;
 mod credentials;
 mod demo;
 mod device;
+mod exclude;
 mod invite;
 mod logging;
+mod matches;
 mod net_commands;
 mod serve;
 mod status;
@@ -116,6 +118,21 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Keep contacts or identifiers out of discovery: their hashes leave the server at the next
+    /// sync (an identifier stays excluded whichever contacts hold it, now or later).
+    Exclude {
+        #[command(flatten)]
+        targets: exclude::Targets,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Undo `exclude`: the contacts or identifiers take part in discovery again.
+    Include {
+        #[command(flatten)]
+        targets: exclude::Targets,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Run the whole flow on this machine: an embedded server, app users, a sample address
     /// book, two syncs and an invite; prints which contacts were found and through what.
     Demo {
@@ -139,6 +156,10 @@ enum Command {
     Matches {
         #[command(flatten)]
         db: DbArgs,
+        /// CSV with a header line (name, via, kind, identifier, `user_ref`, `source_id`,
+        /// `matched_at`), quoted as RFC 4180 says: for a spreadsheet.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
     /// Register this database's device with a server. With an admin token and a user reference
     /// the app's backend vouches for it (needed for invites); without, open registration.
@@ -353,13 +374,20 @@ fn main() -> ExitCode {
 fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands::Failure> {
     match command {
         Command::Demo { keep } => demo::demo(out, keep.as_deref()),
+        Command::Exclude { targets, db } => exclude_verb(out, &targets, &db, true),
+        Command::Include { targets, db } => exclude_verb(out, &targets, &db, false),
         Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
             device::sync(out, region, &path, server.server.as_deref(), force, db.json)
         }),
-        Command::Matches { db } => resolve_region(None).and_then(|region| {
+        Command::Matches { db, csv } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            device::matches(out, region, &path, db.json)
+            let format = match (csv, db.json) {
+                (true, _) => matches::Format::Csv,
+                (false, true) => matches::Format::Json,
+                (false, false) => matches::Format::Text,
+            };
+            matches::matches(out, region, &path, format)
         }),
         Command::Register {
             server,
@@ -423,6 +451,18 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         | Command::Status { .. }
         | Command::Contacts { .. } => Err(UsageError("unreachable verb".into()).into()),
     }
+}
+
+/// `exclude` and `include`.
+fn exclude_verb(
+    out: &mut impl Write,
+    targets: &exclude::Targets,
+    db: &DbArgs,
+    excluded: bool,
+) -> Result<ExitCode, commands::Failure> {
+    let region = resolve_region(None)?;
+    let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+    exclude::set_excluded(out, region, &path, targets, excluded, db.json)
 }
 
 /// `--region`, else the locale's region, else US.

@@ -10,29 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
-use common::{ADMIN, Server, cmd, ok, ok_json, run, s, sample, text};
-
-/// Registers app users through `admin user put`.
-fn put_users(server: &Server, users: &[(&str, &[&str])]) {
-    for (user_ref, ids) in users {
-        let mut args = vec![
-            "admin",
-            "user",
-            "put",
-            "--server",
-            &server.url,
-            "--admin-token",
-            ADMIN,
-            "--region",
-            "US",
-            "--user-ref",
-            user_ref,
-        ];
-        args.extend_from_slice(ids);
-        let out = ok(&args);
-        assert!(out.contains(user_ref), "{out}");
-    }
-}
+use common::{ADMIN, Server, cmd, ok, ok_json, put_users, run, s, sample, text};
 
 fn import_samples(db: &Path) {
     common::import_samples(db, &["sample.vcf", "sample.csv"]);

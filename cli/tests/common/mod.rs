@@ -135,3 +135,25 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Registers app users through `admin user put`.
+pub fn put_users(server: &Server, users: &[(&str, &[&str])]) {
+    for (user_ref, ids) in users {
+        let mut args = vec![
+            "admin",
+            "user",
+            "put",
+            "--server",
+            &server.url,
+            "--admin-token",
+            ADMIN,
+            "--region",
+            "US",
+            "--user-ref",
+            user_ref,
+        ];
+        args.extend_from_slice(ids);
+        let out = ok(&args);
+        assert!(out.contains(user_ref), "{out}");
+    }
+}

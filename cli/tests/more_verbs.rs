@@ -1,0 +1,122 @@
+//! Verbs users reach for, against a real server: `exclude` and `include`, and `matches --csv`
+//! (RFC 4180 quoting).
+
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::path::Path;
+
+mod common;
+use common::{Server, import_samples, ok, ok_json, put_users, run, s, text};
+
+fn put_user(server: &Server, user_ref: &str, id: &str) {
+    put_users(server, &[(user_ref, &[id])]);
+}
+
+fn sync(db: &Path) -> serde_json::Value {
+    ok_json(&["sync", "--json", "--force", "--db", s(db)]).remove(0)
+}
+
+fn matched_users(db: &Path) -> Vec<String> {
+    ok_json(&["matches", "--json", "--db", s(db)])
+        .iter()
+        .map(|m| m["user_ref"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn exclude_and_include_take_contacts_and_identifiers_off_the_server_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    put_user(&server, "u_bruno", "(202) 555-0186");
+    put_user(&server, "u_dana", "email:dana@example.org");
+    let db = dir.path().join("b.db");
+    import_samples(&db, &["sample.csv"]);
+    ok(&["sync", "--server", &server.url, "--db", s(&db)]);
+    assert_eq!(matched_users(&db), ["u_bruno", "u_dana"]);
+
+    // Bruno's contact by its source id, Dana's address by value: both leave the server.
+    let out = ok(&[
+        "exclude",
+        "--db",
+        s(&db),
+        "--contact",
+        "sample.csv#1",
+        "email:Dana@Example.org",
+    ]);
+    assert!(out.contains("excluded contact sample.csv#1"), "{out}");
+    let report = sync(&db);
+    assert!(report["removed"].as_u64().unwrap() >= 2, "{report}");
+    assert!(matched_users(&db).is_empty());
+    let status = &ok_json(&["status", "--json", "--db", s(&db)])[0];
+    assert_eq!(status["excluded_contacts"], 1, "{status}");
+
+    // An unknown contact or a value that is no identifier changes nothing: usage error.
+    for bad in [
+        &["exclude", "--db", s(&db), "--contact", "nobody"][..],
+        &["include", "--db", s(&db), "phone:12"][..],
+        &["include", "--db", s(&db)][..],
+    ] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+    }
+
+    let out = ok_json(&[
+        "include",
+        "--json",
+        "--db",
+        s(&db),
+        "--contact",
+        "sample.csv#1",
+        "email:dana@example.org",
+    ]);
+    assert_eq!(out[0]["excluded"], false);
+    let report = sync(&db);
+    assert!(report["added"].as_u64().unwrap() >= 2, "{report}");
+    assert_eq!(matched_users(&db), ["u_bruno", "u_dana"]);
+}
+
+#[test]
+fn matches_csv_quotes_what_needs_quoting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    put_user(&server, "u_jj", "+1 202 555 0199");
+    put_user(&server, "u_plain", "plain@example.org");
+    let book = dir.path().join("book.vcf");
+    std::fs::write(
+        &book,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:jj\r\nFN:Smith\\, John \"JJ\"\r\nTEL:+1 202 555 0199\r\n\
+         END:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nUID:plain\r\nFN:Plain Name\r\n\
+         EMAIL:plain@example.org\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let db = dir.path().join("b.db");
+    ok(&["import", "--region", "US", "--db", s(&db), s(&book)]);
+    ok(&["sync", "--server", &server.url, "--db", s(&db)]);
+    let csv = ok(&["matches", "--csv", "--db", s(&db)]);
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "name,via,kind,identifier,user_ref,source_id,matched_at"
+    );
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("\"Smith, John \"\"JJ\"\"\",contact,phone,+12025550199,u_jj,jj,")
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Plain Name,contact,email,plain@example.org,u_plain,plain,")),
+        "{csv}"
+    );
+    assert_eq!(
+        lines.len(),
+        4,
+        "header, two rows, the last line's end: {csv}"
+    );
+    // CSV and JSON are one or the other.
+    let both = run(&["matches", "--csv", "--json", "--db", s(&db)]);
+    assert_eq!(both.status.code(), Some(2));
+}
