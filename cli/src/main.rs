@@ -29,7 +29,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, CommandFactory, Parser, Subcommand, ValueEnum};
 use contactsync_core::identifier::{IdentifierKind, Region};
 
 /// Private contact discovery: normalise, hash and read contacts; sync them with a discovery
@@ -222,6 +222,15 @@ enum Command {
     Admin {
         #[command(subcommand)]
         what: admin::AdminCommand,
+    },
+    /// Print a shell completion script: `contactsync completions bash >
+    /// ~/.local/share/bash-completion/completions/contactsync`, `... zsh > ~/.zfunc/_contactsync`
+    /// (with `fpath+=~/.zfunc` before `compinit`), `... fish >
+    /// ~/.config/fish/completions/contactsync.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -444,6 +453,10 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         }),
         Command::Serve(options) => serve::serve(options),
         Command::Admin { what } => admin::run(out, what),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "contactsync", out);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Normalize { .. }
         | Command::Hash { .. }
         | Command::Read { .. }

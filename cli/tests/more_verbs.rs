@@ -120,3 +120,44 @@ fn matches_csv_quotes_what_needs_quoting() {
     let both = run(&["matches", "--csv", "--json", "--db", s(&db)]);
     assert_eq!(both.status.code(), Some(2));
 }
+
+/// Completes `words` (the last one partial) the way bash does, with the script `completions bash`
+/// printed, in a real bash.
+fn bash_complete(words: &[&str]) -> Vec<String> {
+    let script = ok(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("contactsync.bash");
+    std::fs::write(&file, script).unwrap();
+    let cword = words.len() - 1;
+    let program = format!(
+        "source {file}; COMP_WORDS=({words}); COMP_CWORD={cword}; \
+         _contactsync contactsync {cur} {prev}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file = s(&file),
+        words = words.join(" "),
+        cur = words[cword],
+        prev = words[cword - 1],
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn completions_complete_verbs_and_options_in_bash() {
+    assert_eq!(bash_complete(&["contactsync", "exc"]), ["exclude"]);
+    assert_eq!(
+        bash_complete(&["contactsync", "forget", "--lo"]),
+        ["--local"]
+    );
+    // Every shell clap_complete knows gets a script; an unknown one is a usage error.
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        assert!(
+            ok(&["completions", shell]).contains("contactsync"),
+            "{shell}"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
