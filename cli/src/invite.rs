@@ -1,4 +1,5 @@
-//! `contactsync invite ...`: invites, discovery without a phone number or e-mail.
+//! `contactsync invite ...`: invites, discovery without a phone number or e-mail — create,
+//! redeem, and the creator's list and revocation.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,7 +12,7 @@ use serde_json::json;
 
 use crate::UsageError;
 use crate::commands::Failure;
-use crate::net_commands::{net_failure, required_credential, transport, when};
+use crate::net_commands::{net_failure, now, required_credential, transport, when};
 use crate::store_commands::{engine_failure, open, write_json};
 use crate::transport::ServerUrl;
 
@@ -68,10 +69,7 @@ pub fn invite_redeem(
     as_json: bool,
 ) -> Result<ExitCode, Failure> {
     // A mistyped code is refused here, before anything is sent.
-    let normalizer = Normalizer::new(region);
-    normalizer
-        .normalize(IdentifierKind::Invite, code)
-        .map_err(|e| UsageError(format!("invite code {code:?}: {}", e.code())))?;
+    checked_code(region, code)?;
     let (server, c) = required_credential(db, server, "invite redeem")?;
     let engine = open(db, region, false)?;
     let t = transport(&server, Some(&c.token))?;
@@ -82,6 +80,88 @@ pub fn invite_redeem(
         write_json(out, &json!({"user_ref": user_ref}))?;
     } else {
         writeln!(out, "redeemed: you and user {user_ref} are now matched")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A code as typed or linked, checked before anything is sent (a typo is a usage error).
+fn checked_code(region: Region, code: &str) -> Result<String, Failure> {
+    Normalizer::new(region)
+        .normalize(IdentifierKind::Invite, code)
+        .map(|id| id.canonical().to_owned())
+        .map_err(|e| UsageError(format!("invite code {code:?}: {}", e.code())).into())
+}
+
+/// `contactsync invite list`.
+pub fn invite_list(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let engine = open(db, region, true)?;
+    let invites = engine.invites().map_err(|e| engine_failure(db, &e))?;
+    let now = now();
+    for i in &invites {
+        let state = match (&i.redeemed_by, i.expires_at > now) {
+            (Some(_), _) => "redeemed",
+            (None, true) => "open",
+            (None, false) => "expired",
+        };
+        if as_json {
+            write_json(
+                out,
+                &json!({
+                    "code": i.code,
+                    "display": invite::display(&i.code),
+                    "state": state,
+                    "created_at": i.created_at,
+                    "expires_at": i.expires_at,
+                    "redeemed_by": i.redeemed_by,
+                }),
+            )?;
+            continue;
+        }
+        let detail = match &i.redeemed_by {
+            Some(user) => format!("by user {user}"),
+            None if state == "open" => format!("expires {}", when(i.expires_at)),
+            None => format!("at {}", i.expires_at),
+        };
+        writeln!(out, "{:<24}{state:<10}{detail}", invite::display(&i.code))?;
+    }
+    if invites.is_empty() && !as_json {
+        writeln!(
+            out,
+            "no invites created with this database (`contactsync invite create`)"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync invite revoke`.
+pub fn invite_revoke(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    server: Option<&str>,
+    code: &str,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let code = checked_code(region, code)?;
+    let (server, c) = required_credential(db, server, "invite revoke")?;
+    let engine = open(db, region, true)?;
+    let t = transport(&server, Some(&c.token))?;
+    engine
+        .revoke_invite(&t, &code)
+        .map_err(|e| invite_failure(&server, db, &e))?;
+    if as_json {
+        write_json(out, &json!({"code": code, "revoked": true}))?;
+    } else {
+        writeln!(
+            out,
+            "revoked invite {}: it redeems no more",
+            invite::display(&code)
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -263,15 +263,28 @@ enum InviteCommand {
         ttl: Option<u32>,
     },
     /// Redeem someone's invite (the code as typed, or the link).
-    Redeem {
-        #[command(flatten)]
-        server: OptionalServerArg,
+    Redeem(InviteCodeArgs),
+    /// The invites this device created, newest first: open, expired, or who redeemed them (the
+    /// server keeps only their hashes, so the list is this database's).
+    List {
         #[command(flatten)]
         db: DbArgs,
-        /// `7K3M-9QX2-R4HV-W8TB-9`, or `https://host/i/7K3M9QX2R4HVW8TB9`.
-        #[arg(value_name = "CODE_OR_LINK")]
-        code: String,
     },
+    /// Revoke an invite this device created: the server closes it, and it leaves the list.
+    Revoke(InviteCodeArgs),
+}
+
+/// The arguments of the verbs over one invite code.
+#[derive(Debug, clap::Args)]
+struct InviteCodeArgs {
+    #[command(flatten)]
+    server: OptionalServerArg,
+    #[command(flatten)]
+    db: DbArgs,
+    /// The code as typed (`7K3M-9QX2-R4HV-W8TB-9`, as `invite list` shows it) or its link
+    /// (`https://host/i/7K3M9QX2R4HVW8TB9`).
+    #[arg(value_name = "CODE_OR_LINK")]
+    code: String,
 }
 
 /// Options of the verbs over the database.
@@ -430,7 +443,15 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
                 invite::invite_create(out, region, &path, server.server.as_deref(), ttl, db.json)
             }
-            InviteCommand::Redeem { server, db, code } => {
+            InviteCommand::List { db } => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                invite::invite_list(out, region, &path, db.json)
+            }
+            InviteCommand::Revoke(InviteCodeArgs { server, db, code }) => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                invite::invite_revoke(out, region, &path, server.server.as_deref(), &code, db.json)
+            }
+            InviteCommand::Redeem(InviteCodeArgs { server, db, code }) => {
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
                 invite::invite_redeem(out, region, &path, server.server.as_deref(), &code, db.json)
             }

@@ -161,3 +161,64 @@ fn completions_complete_verbs_and_options_in_bash() {
     }
     assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+/// A device vouched for `user_ref`, its database at `dir/NAME.db`.
+fn vouched(server: &Server, dir: &Path, name: &str, user_ref: &str) -> std::path::PathBuf {
+    let db = dir.join(format!("{name}.db"));
+    import_samples(&db, &["sample.csv"]);
+    ok(&[
+        "register",
+        "--server",
+        &server.url,
+        "--db",
+        s(&db),
+        "--admin-token",
+        common::ADMIN,
+        "--user-ref",
+        user_ref,
+    ]);
+    db
+}
+
+#[test]
+fn invite_list_and_revoke_on_the_creators_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let a = vouched(&server, dir.path(), "a", "u_a");
+    let b = vouched(&server, dir.path(), "b", "u_b");
+    assert!(ok(&["invite", "list", "--db", s(&a)]).contains("no invites"));
+    let first = ok_json(&["invite", "create", "--json", "--db", s(&a)]).remove(0);
+    let second = ok_json(&["invite", "create", "--json", "--db", s(&a)]).remove(0);
+    let code = |v: &serde_json::Value| v["code"].as_str().unwrap().replace('-', "");
+    let (first, second) = (code(&first), code(&second));
+    let listed = ok_json(&["invite", "list", "--json", "--db", s(&a)]);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|i| i["state"] == "open"), "{listed:?}");
+
+    // B redeems the first; A's next sync tells who.
+    ok(&["invite", "redeem", "--db", s(&b), &first]);
+    ok(&["sync", "--force", "--db", s(&a)]);
+    // A revokes the second: it redeems no more, and leaves the list.
+    let out = ok(&["invite", "revoke", "--db", s(&a), &second]);
+    assert!(out.contains("revoked"), "{out}");
+    let listed = ok_json(&["invite", "list", "--json", "--db", s(&a)]);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["code"], first.as_str());
+    assert_eq!(listed[0]["state"], "redeemed");
+    assert_eq!(listed[0]["redeemed_by"], "u_b");
+    let text_list = ok(&["invite", "list", "--db", s(&a)]);
+    assert!(text_list.contains("redeemed  by user u_b"), "{text_list}");
+    let redeem = run(&["invite", "redeem", "--db", s(&b), &second]);
+    assert_eq!(redeem.status.code(), Some(1), "{}", text(&redeem.stderr));
+    // Revoking it again, or someone else's code: the server refuses (exit 1).
+    let again = run(&["invite", "revoke", "--db", s(&a), &second]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("not_found"),
+        "{}",
+        text(&again.stderr)
+    );
+    // A mistyped code never reaches the server.
+    let typo = run(&["invite", "revoke", "--db", s(&a), "7K3M-9QX2-R4HV-W8TB-8"]);
+    assert_eq!(typo.status.code(), Some(2));
+}

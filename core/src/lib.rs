@@ -34,8 +34,8 @@ pub use error::{Error, Result};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
 pub use store::{
-    ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status, StoreOptions,
-    UploadState,
+    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
+    StoreOptions, UploadState,
 };
 
 /// This crate's version, for diagnostics and for the bindings to report.

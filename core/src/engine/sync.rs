@@ -11,7 +11,7 @@ use crate::store::read;
 use crate::store::sync as st;
 use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
 use crate::upload::wire::{
-    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
+    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest, RevokeAnswer,
 };
 use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
@@ -129,16 +129,34 @@ impl Engine {
         let key = self.ensure_key(transport)?;
         let digest = key.hash_parts(IdentifierKind::Invite, &code);
         self.inner.store.write(|tx| {
+            let now = unix_now();
+            st::record_invite(tx, &code, now, answer.expires_at)?;
             st::pin(
                 tx,
                 IdentifierKind::Invite,
                 &code,
                 Some((key.id(), digest)),
                 None,
-                unix_now(),
+                now,
             )
         })?;
         Ok(answer)
+    }
+
+    /// The invites this device created (newest first), with who redeemed each: the server keeps
+    /// only their hashes, so this list lives here.
+    pub fn invites(&self) -> Result<Vec<crate::store::InviteView>> {
+        self.inner.store.read(read::invites)
+    }
+
+    /// Revokes an invite this device created: the server closes it (it redeems no more), then it
+    /// leaves the local list. An unknown, used or expired code is the server's `not_found`, and
+    /// stays listed.
+    pub fn revoke_invite(&self, transport: &dyn Transport, code: &str) -> Result<()> {
+        let code = invite::normalize(code)
+            .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
+        let _: RevokeAnswer = get(transport, Method::Delete, &format!("/v1/invites/{code}"))?;
+        self.inner.store.write(|tx| st::drop_invite(tx, &code))
     }
 
     /// Redeems someone's invite code (as typed, or the link from a QR code) and records the

@@ -25,7 +25,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 
-pub use read::{ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status};
+pub use read::{
+    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
+};
 
 /// The schema version this library creates and reads.
 pub const SCHEMA_VERSION: i64 = schema::LATEST;

