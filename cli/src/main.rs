@@ -10,6 +10,8 @@
 //! not failures), 1 the server refused, 2 unusable arguments or local trouble, 75 retry later.
 
 mod admin;
+mod admin_clients;
+mod admin_keys;
 mod business;
 mod commands;
 mod credentials;

@@ -222,3 +222,48 @@ fn invite_list_and_revoke_on_the_creators_device() {
     let typo = run(&["invite", "revoke", "--db", s(&a), "7K3M-9QX2-R4HV-W8TB-8"]);
     assert_eq!(typo.status.code(), Some(2));
 }
+
+#[test]
+fn admin_client_revoke_deletes_a_device_which_can_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let db = vouched(&server, dir.path(), "lost", "u_lost");
+    let report = sync(&db);
+    let client_id = report["client_id"].as_str().unwrap().to_owned();
+    let added = report["added"].as_u64().unwrap();
+    let admin = |args: &[&str]| {
+        let mut all = vec!["admin", "client", "revoke", "--server", &server.url];
+        all.extend_from_slice(args);
+        all.iter().map(|a| (*a).to_owned()).collect::<Vec<String>>()
+    };
+    let args = admin(&["--admin-token", common::ADMIN, "--json", &client_id]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let receipt = ok_json(&args).remove(0);
+    assert_eq!(receipt["client_id"], client_id.as_str(), "{receipt}");
+    assert_eq!(
+        receipt["deleted"]["hashes"].as_u64().unwrap(),
+        added,
+        "{receipt}"
+    );
+    // Again: the server knows no such client (refused, exit 1).
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("not_found"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // The device learns at its next sync, and is told the way out.
+    let out = run(&["sync", "--force", "--db", s(&db)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("forget --local"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&["forget", "--local", "--yes", "--db", s(&db)]);
+    let report = ok_json(&["sync", "--json", "--server", &server.url, "--db", s(&db)]).remove(0);
+    assert_ne!(report["client_id"], client_id.as_str(), "{report}");
+    assert_eq!(report["added"].as_u64().unwrap(), added, "{report}");
+}

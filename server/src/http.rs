@@ -41,6 +41,7 @@ pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
         .route("/readyz", get(readyz))
         .route("/v1/clients", post(register))
         .route("/v1/admin/clients", post(vouch))
+        .route("/v1/admin/clients/{client_id}", delete(revoke_client))
         .route("/v1/config", get(config))
         .route("/v1/batches", post(batches))
         .route("/v1/changes", get(changes))
@@ -383,6 +384,21 @@ async fn delete_client(
 ) -> Result<Response, ApiError> {
     let answer = as_client(app, &headers, |service, client, now| {
         service.delete_client(client, now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn revoke_client(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+    client_id: Result<Path<String>, PathRejection>,
+    _: Body,
+) -> Result<Response, ApiError> {
+    let client_id = path_param(client_id)?;
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.revoke_client(&client_id, now)
     })
     .await?;
     encoded(accepts, StatusCode::OK, &answer)
