@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
 use contactsync_core::upload::wire::{
-    ConfigAnswer, UserAnswer, UserEntry, UserIdentifier, UserInfo, UserRequest, UsersAnswer,
-    UsersRequest,
+    ConfigAnswer, UserAnswer, UserEntry, UserIdentifier, UserInfo, UserListAnswer, UserRequest,
+    UsersAnswer, UsersRequest,
 };
 use contactsync_core::upload::{Method, call};
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,18 @@ pub enum UserCommand {
         #[arg(long, value_name = "REF")]
         user_ref: String,
     },
+    /// Every user the server holds, a page at a time: the reference and whether it is
+    /// discoverable (never an identifier). `--json`: one object per user and line.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Start after this reference (where an earlier listing stopped).
+        #[arg(long, value_name = "REF")]
+        after: Option<String>,
+        /// Users fetched per request (the server allows up to 1000).
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        page: u32,
+    },
     /// Delete a user (they are lost to every device that had found them).
     Delete {
         #[command(flatten)]
@@ -147,6 +159,9 @@ pub fn run(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, Failure
             }
             UserCommand::Get { admin, user_ref } => {
                 user_get(out, &Admin::connect(&admin)?, &user_ref, admin.json)
+            }
+            UserCommand::List { admin, after, page } => {
+                user_list(out, &Admin::connect(&admin)?, after, page, admin.json)
             }
             UserCommand::Delete { admin, user_ref } => {
                 user_delete(out, &Admin::connect(&admin)?, &user_ref, admin.json)
@@ -426,6 +441,47 @@ fn user_get(
             key.identifiers,
             kinds.join(", ")
         )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync admin user list`: page after page until the server says it was the last.
+fn user_list(
+    out: &mut impl Write,
+    admin: &Admin,
+    mut after: Option<String>,
+    page: u32,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let (mut users, mut hidden) = (0u64, 0u64);
+    loop {
+        let mut path = format!("/v1/admin/users?limit={}", page.max(1));
+        if let Some(a) = &after {
+            path.push_str("&after=");
+            path.push_str(&segment(a));
+        }
+        let answer: UserListAnswer = admin.call(Method::Get, &path, None::<&()>)?;
+        for u in &answer.users {
+            users += 1;
+            if as_json {
+                write_json(out, u)?;
+            } else {
+                let state = if u.discoverable {
+                    "discoverable"
+                } else {
+                    hidden += 1;
+                    "hidden"
+                };
+                writeln!(out, "{:<40} {state}", u.user_ref)?;
+            }
+        }
+        match answer.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    if !as_json {
+        eprintln!("contactsync: {users} users ({hidden} hidden)");
     }
     Ok(ExitCode::SUCCESS)
 }

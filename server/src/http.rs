@@ -49,7 +49,7 @@ pub(crate) fn router(service: Arc<Service>, bodies: Arc<BodyGate>) -> Router {
         .route("/v1/invites", post(create_invite))
         .route("/v1/invites/redeem", post(redeem_invite))
         .route("/v1/invites/{code}", delete(revoke_invite))
-        .route("/v1/admin/users", post(put_users))
+        .route("/v1/admin/users", post(put_users).get(list_users))
         .route(
             "/v1/admin/users/{user_ref}",
             put(put_user).get(get_user).delete(delete_user),
@@ -468,6 +468,19 @@ async fn put_users(
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, now| {
         service.put_users(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn list_users(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, _| {
+        service.list_users(query.as_deref())
     })
     .await?;
     encoded(accepts, StatusCode::OK, &answer)
