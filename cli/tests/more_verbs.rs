@@ -45,6 +45,8 @@ fn exclude_and_include_take_contacts_and_identifiers_off_the_server_and_back() {
         "email:Dana@Example.org",
     ]);
     assert!(out.contains("excluded contact sample.csv#1"), "{out}");
+    // At once, before any sync: neither is listed (Bruno's number not as an "invite" either).
+    assert!(matched_users(&db).is_empty(), "{:?}", matched_users(&db));
     let report = sync(&db);
     assert!(report["removed"].as_u64().unwrap() >= 2, "{report}");
     assert!(matched_users(&db).is_empty());

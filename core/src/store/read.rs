@@ -318,9 +318,12 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
     let mut matched: HashMap<(IdentifierKind, String), (String, i64, bool)> = HashMap::new();
     {
         let mut stmt = conn.prepare_cached(
+            // Held by a contact not excluded, or pinned (an invite): an identifier only an
+            // excluded contact holds keeps its match row until the sync takes it off the server,
+            // and is no match meanwhile (nor an invite's).
             "SELECT m.kind, m.canonical, m.user_ref, m.matched_at FROM matches m
              JOIN identifiers i ON i.kind = m.kind AND i.canonical = m.canonical
-             WHERE i.excluded = 0",
+             WHERE i.excluded = 0 AND (i.included > 0 OR i.pinned = 1)",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
