@@ -477,7 +477,11 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         Command::Serve(options) => serve::serve(options),
         Command::Admin { what } => admin::run(out, what),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "contactsync", out);
+            // Into memory first: `generate` panics on a failed write (`| head` closing the pipe);
+            // ours reports it like every other verb's output.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "contactsync", &mut script);
+            out.write_all(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Normalize { .. }

@@ -162,6 +162,21 @@ fn completions_complete_verbs_and_options_in_bash() {
         );
     }
     assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    // A reader that went away (`| head -1`) is no panic: stdout is a pipe already closed at
+    // its other end, so every write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = common::cmd()
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
 }
 
 /// A device vouched for `user_ref`, its database at `dir/NAME.db`.
