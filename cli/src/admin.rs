@@ -1,6 +1,7 @@
 //! `contactsync admin ...`: the app backend's side of a discovery server — its users (one at a
-//! time, in bulk from a file, looked up) and the hashing keys (the two-step rotation, with the
-//! counts that tell whether the re-registration is complete).
+//! time, in bulk from a file, looked up), the hashing keys ([`crate::admin_keys`]: the two-step
+//! rotation, with the counts that tell whether the re-registration is complete) and devices
+//! ([`crate::admin_clients`]).
 //!
 //! Identifiers are normalised here, on the operator's machine, and sent in canonical form; the
 //! server hashes them on receipt and keeps only the hashes.
@@ -12,14 +13,16 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
 use contactsync_core::upload::wire::{
-    ActivateAnswer, ActivateRequest, ConfigAnswer, KeyInfo, KeysAnswer, UserAnswer, UserEntry,
-    UserIdentifier, UserInfo, UserRequest, UsersAnswer, UsersRequest,
+    ConfigAnswer, UserAnswer, UserEntry, UserIdentifier, UserInfo, UserListAnswer, UserRequest,
+    UsersAnswer, UsersRequest,
 };
 use contactsync_core::upload::{Method, call};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::UsageError;
+use crate::admin_clients::{self, ClientCommand};
+use crate::admin_keys::{self, KeyCommand};
 use crate::commands::Failure;
 use crate::net_commands::{admin_token, net_failure, segment, server_url, transport};
 use crate::store_commands::write_json;
@@ -36,7 +39,7 @@ pub struct AdminArgs {
     admin_token: Option<String>,
     /// Print the server's JSON answer.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +58,11 @@ pub enum AdminCommand {
     Token {
         #[command(subcommand)]
         action: crate::admin_token::TokenCommand,
+    },
+    /// Devices: revoke one (a lost or stolen phone, a user who left).
+    Client {
+        #[command(subcommand)]
+        action: ClientCommand,
     },
 }
 
@@ -102,6 +110,18 @@ pub enum UserCommand {
         #[arg(long, value_name = "REF")]
         user_ref: String,
     },
+    /// Every user the server holds, a page at a time: the reference and whether it is
+    /// discoverable (never an identifier). `--json`: one object per user and line.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Start after this reference (where an earlier listing stopped).
+        #[arg(long, value_name = "REF")]
+        after: Option<String>,
+        /// Users fetched per request (the server allows up to 1000).
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        page: u32,
+    },
     /// Delete a user (they are lost to every device that had found them).
     Delete {
         #[command(flatten)]
@@ -109,32 +129,6 @@ pub enum UserCommand {
         /// The app's opaque reference of the user.
         #[arg(long, value_name = "REF")]
         user_ref: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeyCommand {
-    /// Create the next key (registrations are then hashed under both).
-    Rotate {
-        #[command(flatten)]
-        admin: AdminArgs,
-    },
-    /// Make the next key current; devices re-sync in full. Refused while users have fewer
-    /// identifiers under the next key than under the current one (they would be found by
-    /// nobody), unless `--force`.
-    Activate {
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// The key's id, as `rotate` printed it.
-        key_id: String,
-        /// Activate even though users not registered again are lost.
-        #[arg(long)]
-        force: bool,
-    },
-    /// List the keys, their states and the users and identifiers under each (never secrets).
-    List {
-        #[command(flatten)]
-        admin: AdminArgs,
     },
 }
 
@@ -171,40 +165,36 @@ pub fn run(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, Failure
             UserCommand::Get { admin, user_ref } => {
                 user_get(out, &Admin::connect(&admin)?, &user_ref, admin.json)
             }
+            UserCommand::List { admin, after, page } => {
+                user_list(out, &Admin::connect(&admin)?, after, page, admin.json)
+            }
             UserCommand::Delete { admin, user_ref } => {
                 user_delete(out, &Admin::connect(&admin)?, &user_ref, admin.json)
             }
         },
-        AdminCommand::Key { action } => match action {
-            KeyCommand::Rotate { admin } => key_rotate(out, &Admin::connect(&admin)?, admin.json),
-            KeyCommand::Activate {
-                admin,
-                key_id,
-                force,
-            } => key_activate(out, &Admin::connect(&admin)?, &key_id, force, admin.json),
-            KeyCommand::List { admin } => key_list(out, &Admin::connect(&admin)?, admin.json),
-        },
+        AdminCommand::Key { action } => admin_keys::run(out, action),
+        AdminCommand::Client { action } => admin_clients::run(out, action),
         AdminCommand::Token { action } => crate::admin_token::run(out, action),
     }
 }
 
 /// The connection of the admin verbs.
 #[derive(Debug)]
-struct Admin {
+pub(crate) struct Admin {
     server: ServerUrl,
     transport: HttpTransport,
 }
 
 impl Admin {
     /// Connects with `--admin-token` or `$CONTACTSYNC_ADMIN_TOKEN`.
-    fn connect(args: &AdminArgs) -> Result<Self, Failure> {
+    pub(crate) fn connect(args: &AdminArgs) -> Result<Self, Failure> {
         let server = server_url(&args.server)?;
         let token = admin_token(args.admin_token.as_deref())?;
         let transport = transport(&server, Some(&token))?;
         Ok(Admin { server, transport })
     }
 
-    fn call<A: serde::de::DeserializeOwned>(
+    pub(crate) fn call<A: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -461,6 +451,47 @@ fn user_get(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `contactsync admin user list`: page after page until the server says it was the last.
+fn user_list(
+    out: &mut impl Write,
+    admin: &Admin,
+    mut after: Option<String>,
+    page: u32,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let (mut users, mut hidden) = (0u64, 0u64);
+    loop {
+        let mut path = format!("/v1/admin/users?limit={}", page.max(1));
+        if let Some(a) = &after {
+            path.push_str("&after=");
+            path.push_str(&segment(a));
+        }
+        let answer: UserListAnswer = admin.call(Method::Get, &path, None::<&()>)?;
+        for u in &answer.users {
+            users += 1;
+            if as_json {
+                write_json(out, u)?;
+            } else {
+                let state = if u.discoverable {
+                    "discoverable"
+                } else {
+                    hidden += 1;
+                    "hidden"
+                };
+                writeln!(out, "{:<40} {state}", u.user_ref)?;
+            }
+        }
+        match answer.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    if !as_json {
+        eprintln!("contactsync: {users} users ({hidden} hidden)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `contactsync admin user delete`.
 fn user_delete(
     out: &mut impl Write,
@@ -477,97 +508,6 @@ fn user_delete(
             "user {} deleted ({} identifiers)",
             answer.user_ref, answer.identifiers
         )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key rotate`.
-fn key_rotate(out: &mut impl Write, admin: &Admin, as_json: bool) -> Result<ExitCode, Failure> {
-    let key: KeyInfo = admin.call(Method::Post, "/v1/admin/keys", Some(&json!({})))?;
-    if as_json {
-        write_json(out, &key)?;
-    } else {
-        writeln!(out, "key {} created ({})", key.key_id, key.state)?;
-        writeln!(
-            out,
-            "next: register every user again (`contactsync admin user import` or `user put`), \
-             check with `contactsync admin key list`, then `contactsync admin key activate {}`",
-            key.key_id
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key activate`.
-fn key_activate(
-    out: &mut impl Write,
-    admin: &Admin,
-    key_id: &str,
-    force: bool,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let answer: ActivateAnswer = admin.call(
-        Method::Post,
-        &format!("/v1/admin/keys/{}/activate", segment(key_id)),
-        Some(&ActivateRequest { force }),
-    )?;
-    if as_json {
-        write_json(out, &answer)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let c = answer.coverage;
-    match &answer.retired {
-        None => writeln!(out, "key {} is current already", answer.key_id)?,
-        Some(retired) => {
-            writeln!(
-                out,
-                "key {} is now current; key {retired} retired",
-                answer.key_id
-            )?;
-            writeln!(
-                out,
-                "  users        {} of {} registered under it",
-                c.users_next, c.users_current
-            )?;
-            writeln!(
-                out,
-                "  identifiers  {} of {}",
-                c.identifiers_next, c.identifiers_current
-            )?;
-            if answer.forced {
-                writeln!(
-                    out,
-                    "  forced: {} users with fewer identifiers under the new key are lost until \
-                     registered again",
-                    c.users_short
-                )?;
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `contactsync admin key list`.
-fn key_list(out: &mut impl Write, admin: &Admin, as_json: bool) -> Result<ExitCode, Failure> {
-    let keys: KeysAnswer = admin.call(Method::Get, "/v1/admin/keys", None::<&()>)?;
-    if as_json {
-        write_json(out, &keys)?;
-    } else {
-        writeln!(
-            out,
-            "{:<24}{:<9}{:>10}{:>13}",
-            "key", "state", "users", "identifiers"
-        )?;
-        for k in &keys.keys {
-            writeln!(
-                out,
-                "{:<24}{:<9}{:>10}{:>13}",
-                k.key_id,
-                k.state,
-                k.users.unwrap_or(0),
-                k.identifiers.unwrap_or(0)
-            )?;
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,13 +12,38 @@ use serde_json::{Value, json};
 
 use crate::UsageError;
 
-/// Why a verb stopped.
+/// Why a verb stopped; each kind has its exit code ([`Failure::exit_code`]).
 #[derive(Debug)]
 pub enum Failure {
-    /// Unusable arguments: exit 2.
+    /// Unusable arguments, an unreadable file, a database error: exit 2.
     Usage(UsageError),
-    /// Writing the output (or reading stdin) failed.
+    /// Writing the output (or reading stdin) failed: exit 2.
     Io(io::Error),
+    /// The server refused the request, or answered against the protocol; the same request
+    /// will be refused again: exit 1.
+    Refused(String),
+    /// Not now: the server could not be reached, answered 408, 429 or 5xx, or a backoff (the
+    /// server's `Retry-After` or the device's own after failures) has not run out. The same
+    /// command later may succeed: exit 75 (`EX_TEMPFAIL` of sysexits.h).
+    Later(String),
+}
+
+/// Exit code of [`Failure::Refused`].
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code of [`Failure::Usage`] (clap's own for arguments it cannot parse).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of [`Failure::Later`]: `EX_TEMPFAIL`.
+pub const EXIT_LATER: u8 = 75;
+
+impl Failure {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Io(_) => EXIT_USAGE,
+            Failure::Refused(_) => EXIT_REFUSED,
+            Failure::Later(_) => EXIT_LATER,
+        }
+    }
 }
 
 impl From<UsageError> for Failure {
@@ -73,6 +98,24 @@ struct NormalizeLine<'a> {
     canonical: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// With `--kind auto`: the rule that chose the kind (`core::identifier::guess_kind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guessed: Option<&'static str>,
+}
+
+/// Why `guess_kind` chose a kind: its rules are tried in order, so the kind tells the rule.
+fn guess_reason(kind: IdentifierKind, input: &str) -> &'static str {
+    match kind {
+        IdentifierKind::Handle if input.trim_start().starts_with('@') => "handle: a leading @",
+        IdentifierKind::Phone => "phone: only phone characters, with at least three digits",
+        IdentifierKind::Email => "email: an @ with text on both sides",
+        IdentifierKind::Account => "account: provider:subject with a known provider",
+        IdentifierKind::Invite => "invite: an invite link, or a grouped code whose check holds",
+        IdentifierKind::Handle => {
+            "handle: not a phone number, e-mail address, linked account or invite code, so \
+             taken as a username"
+        }
+    }
 }
 
 /// `contactsync normalize`.
@@ -84,12 +127,27 @@ pub fn normalize(
 ) -> Result<ExitCode, Failure> {
     contactsync_core::identifier::phone::warm_up_in_background(region);
     let normalizer = Normalizer::new(region);
-    let one = |out: &mut dyn Write, input: &str| -> io::Result<()> {
+    let guessing = kind.is_none();
+    let mut handles = 0u64;
+    let mut one = |out: &mut dyn Write, input: &str, typed: bool| -> io::Result<()> {
         let kind = kind.or_else(|| guess_kind(input));
         let result = kind.map(|k| normalizer.normalize(k, input));
+        let guessed = kind.filter(|_| guessing).map(|k| guess_reason(k, input));
+        // A username by elimination, not by a leading @: the one guess worth a note.
+        if guessed.is_some_and(|g| g.starts_with("handle: not")) {
+            handles += 1;
+            // A value typed as an argument gets its note; stdin's are counted at the end.
+            if typed {
+                eprintln!(
+                    "contactsync: {input:?}: guessed a handle (not a phone number, e-mail \
+                     address, linked account or invite code); --kind says otherwise"
+                );
+            }
+        }
         let line = NormalizeLine {
             input,
             kind,
+            guessed,
             canonical: match &result {
                 Some(Ok(id)) => Some(id.canonical()),
                 _ => None,
@@ -106,12 +164,19 @@ pub fn normalize(
     if values.is_empty() {
         for_each_stdin_line(|line| match line {
             Ok(input) if input.trim().is_empty() => Ok(()),
-            Ok(input) => one(&mut *out, input),
+            Ok(input) => one(&mut *out, input, false),
             Err(()) => write_json(&mut *out, &json!({"error": "input_too_long"})),
         })?;
+        if handles > 0 {
+            eprintln!(
+                "contactsync: {handles} values guessed as handles (not a phone number, e-mail \
+                 address, linked account or invite code: see each line's \"guessed\"); --kind \
+                 says otherwise"
+            );
+        }
     } else {
         for v in values {
-            one(&mut *out, v)?;
+            one(&mut *out, v, true)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -26,7 +26,8 @@ use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
 use crate::UsageError;
 use crate::admin::admin_identifier;
 use crate::commands::Failure;
-use crate::net_commands::{match_name, transport};
+use crate::matches::match_name;
+use crate::net_commands::transport;
 use crate::serve::random_token;
 use crate::transport::{HttpTransport, ServerUrl};
 

@@ -6,20 +6,27 @@
 //! over the local database (`import`, `status`, `contacts`, `matches`) and the server (`sync`,
 //! `register`, `forget`, `invite`, `business-match`, `admin`) print a readable summary, or JSON
 //! with `--json`; their progress goes to stderr. `serve` runs the reference server and `demo` the
-//! whole flow on this machine. Exit codes: 0 when all input was read (rejected values are data,
-//! not failures), 2 for unusable arguments, unreadable files, a database error, or a server that
-//! could not be reached or refused the request.
+//! whole flow on this machine. Exit codes ([`EXIT_CODES`]): 0 success (rejected values are data,
+//! not failures), 1 the server refused, 2 unusable arguments or local trouble, 75 retry later.
 
 mod admin;
+mod admin_clients;
+mod admin_keys;
 mod admin_token;
 mod backup;
+mod business;
 mod commands;
 mod credentials;
 mod demo;
+mod device;
+mod exclude;
+mod invite;
 mod logging;
+mod matches;
 mod net_commands;
 mod serve;
 mod settings;
+mod status;
 mod store_commands;
 mod transport;
 
@@ -27,22 +34,35 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, CommandFactory, Parser, Subcommand, ValueEnum};
 use contactsync_core::identifier::{IdentifierKind, Region};
 
 /// Private contact discovery: normalise, hash and read contacts; sync them with a discovery
 /// server; run one. Start with `contactsync demo`.
 #[derive(Debug, Parser)]
-#[command(name = "contactsync", version, about, long_about = None)]
+#[command(name = "contactsync", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The exit codes, as `--help` ends with them (docs: README.md, "Exit codes").
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success (values that could not be normalised are data, not failures)
+  1   refused: the server refused the request (unknown token, forbidden, not found, ...) or
+      answered against the protocol; the same command will be refused again
+  2   unusable arguments, an unreadable file, a database error, or a question that needs a
+      terminal (`forget` without --yes)
+  75  retry later (EX_TEMPFAIL): the server could not be reached, answered 408, 429 or 5xx,
+      or a backoff has not run out; the message says until when";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Normalise identifiers given as arguments, or one per line on stdin; prints one JSON line
-    /// each: {"input","kind","canonical"} or {"input","error"}.
+    /// each: {"input","kind","canonical"} or {"input","error"}, and with `--kind auto` a
+    /// "guessed" field saying which rule chose the kind (a value taken as a handle gets a note on
+    /// stderr too).
     Normalize {
         /// Default region (ISO 3166-1 alpha-2) for national-format phone numbers. Defaults to the
         /// region of the locale (`LC_ALL`, `LC_MESSAGES`, LANG), else US.
@@ -90,7 +110,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Counts over the database: contacts, identifiers, upload states, matches.
+    /// What the database holds (contacts, identifiers and where they stand, matches), which
+    /// server it syncs with, and when the next sync reaches it: check interval, backoff, and the
+    /// identifiers the server's daily quota deferred. `--json` for the same as keys.
     Status {
         #[command(flatten)]
         db: DbArgs,
@@ -98,6 +120,21 @@ enum Command {
     /// List every stored contact with its identifiers, their upload states and its rejected
     /// values (`--json`: one JSON object per contact and line).
     Contacts {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Keep contacts or identifiers out of discovery: their hashes leave the server at the next
+    /// sync (an identifier stays excluded whichever contacts hold it, now or later).
+    Exclude {
+        #[command(flatten)]
+        targets: exclude::Targets,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Undo `exclude`: the contacts or identifiers take part in discovery again.
+    Include {
+        #[command(flatten)]
+        targets: exclude::Targets,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -109,10 +146,11 @@ enum Command {
         keep: Option<PathBuf>,
     },
     /// Sync the database with a server: send the hashes of what changed since the last sync,
-    /// receive the matches. Registers this database's device (open registration) the first time.
+    /// receive the matches. Registers this database's device (open registration) the first time;
+    /// after that, `--server` defaults to the server it is registered with.
     Sync {
         #[command(flatten)]
-        server: ServerArg,
+        server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
         /// Sync now, even before the server's check interval or a backoff has passed.
@@ -123,6 +161,10 @@ enum Command {
     Matches {
         #[command(flatten)]
         db: DbArgs,
+        /// CSV with a header line (name, via, kind, identifier, `user_ref`, `source_id`,
+        /// `matched_at`), quoted as RFC 4180 says: for a spreadsheet.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
     /// Register this database's device with a server. With an admin token and a user reference
     /// the app's backend vouches for it (needed for invites); without, open registration.
@@ -139,12 +181,21 @@ enum Command {
         user_ref: Option<String>,
     },
     /// Withdraw consent: the server deletes everything it holds for this device (its receipt is
-    /// printed), then the database is wiped and the credential deleted.
+    /// printed), then the database is wiped and the credential deleted. Asks first on a
+    /// terminal; without one, only `--yes` goes ahead.
     Forget {
         #[command(flatten)]
         server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
+        /// Only here, for a server that moved or is gone: drop the credential and the sync state
+        /// (key, matches, invites), keep the imported contacts; the server is not asked and keeps
+        /// what it held. The next `sync --server URL` registers anew.
+        #[arg(long, conflicts_with = "server")]
+        local: bool,
+        /// Do not ask for confirmation (scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Invites: discovery without a phone number or e-mail (a device vouched for by the app).
     Invite {
@@ -180,6 +231,15 @@ enum Command {
         #[command(subcommand)]
         what: admin::AdminCommand,
     },
+    /// Print a shell completion script: `contactsync completions bash >
+    /// ~/.local/share/bash-completion/completions/contactsync`, `... zsh > ~/.zfunc/_contactsync`
+    /// (with `fpath+=~/.zfunc` before `compinit`), `... fish >
+    /// ~/.config/fish/completions/contactsync.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--server` where it is needed.
@@ -211,15 +271,28 @@ enum InviteCommand {
         ttl: Option<u32>,
     },
     /// Redeem someone's invite (the code as typed, or the link).
-    Redeem {
-        #[command(flatten)]
-        server: OptionalServerArg,
+    Redeem(InviteCodeArgs),
+    /// The invites this device created, newest first: open, expired, or who redeemed them (the
+    /// server keeps only their hashes, so the list is this database's).
+    List {
         #[command(flatten)]
         db: DbArgs,
-        /// `7K3M-9QX2-R4HV-W8TB-9`, or `https://host/i/7K3M9QX2R4HVW8TB9`.
-        #[arg(value_name = "CODE_OR_LINK")]
-        code: String,
     },
+    /// Revoke an invite this device created: the server closes it, and it leaves the list.
+    Revoke(InviteCodeArgs),
+}
+
+/// The arguments of the verbs over one invite code.
+#[derive(Debug, clap::Args)]
+struct InviteCodeArgs {
+    #[command(flatten)]
+    server: OptionalServerArg,
+    #[command(flatten)]
+    db: DbArgs,
+    /// The code as typed (`7K3M-9QX2-R4HV-W8TB-9`, as `invite list` shows it) or its link
+    /// (`https://host/i/7K3M9QX2R4HVW8TB9`).
+    #[arg(value_name = "CODE_OR_LINK")]
+    code: String,
 }
 
 /// Options of the verbs over the database.
@@ -296,7 +369,7 @@ fn main() -> ExitCode {
         // The region only matters for imports; it is resolved the same way for opening.
         Command::Status { db } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            store_commands::status(&mut out, region, &path, db.json)
+            status::status(&mut out, region, &path, db.json)
         }),
         Command::Contacts { db } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
@@ -313,15 +386,16 @@ fn main() -> ExitCode {
             }
             _ => code,
         },
-        Err(commands::Failure::Usage(UsageError(msg))) => {
-            eprintln!("contactsync: {msg}");
-            ExitCode::from(2)
-        }
         // The reader of our output went away (`| head`): not an error of ours.
         Err(commands::Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(commands::Failure::Io(e)) => {
-            eprintln!("contactsync: {e}");
-            ExitCode::from(2)
+        Err(failure) => {
+            match &failure {
+                commands::Failure::Usage(UsageError(msg))
+                | commands::Failure::Refused(msg)
+                | commands::Failure::Later(msg) => eprintln!("contactsync: {msg}"),
+                commands::Failure::Io(e) => eprintln!("contactsync: {e}"),
+            }
+            ExitCode::from(failure.exit_code())
         }
     }
 }
@@ -330,13 +404,20 @@ fn main() -> ExitCode {
 fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands::Failure> {
     match command {
         Command::Demo { keep } => demo::demo(out, keep.as_deref()),
+        Command::Exclude { targets, db } => exclude_verb(out, &targets, &db, true),
+        Command::Include { targets, db } => exclude_verb(out, &targets, &db, false),
         Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::sync(out, region, &path, &server.server, force, db.json)
+            device::sync(out, region, &path, server.server.as_deref(), force, db.json)
         }),
-        Command::Matches { db } => resolve_region(None).and_then(|region| {
+        Command::Matches { db, csv } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::matches(out, region, &path, db.json)
+            let format = match (csv, db.json) {
+                (true, _) => matches::Format::Csv,
+                (false, true) => matches::Format::Json,
+                (false, false) => matches::Format::Text,
+            };
+            matches::matches(out, region, &path, format)
         }),
         Command::Register {
             server,
@@ -355,32 +436,32 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
                 db.json,
             )
         }),
-        Command::Forget { server, db } => resolve_region(None).and_then(|region| {
+        Command::Forget {
+            server,
+            db,
+            local,
+            yes,
+        } => resolve_region(None).and_then(|region| {
             let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            net_commands::forget(out, region, &path, server.server.as_deref(), db.json)
+            let mode = device::ForgetMode { local, yes };
+            device::forget(out, region, &path, server.server.as_deref(), mode, db.json)
         }),
         Command::Invite { action } => resolve_region(None).and_then(|region| match action {
             InviteCommand::Create { server, db, ttl } => {
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-                net_commands::invite_create(
-                    out,
-                    region,
-                    &path,
-                    server.server.as_deref(),
-                    ttl,
-                    db.json,
-                )
+                invite::invite_create(out, region, &path, server.server.as_deref(), ttl, db.json)
             }
-            InviteCommand::Redeem { server, db, code } => {
+            InviteCommand::List { db } => {
                 let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-                net_commands::invite_redeem(
-                    out,
-                    region,
-                    &path,
-                    server.server.as_deref(),
-                    &code,
-                    db.json,
-                )
+                invite::invite_list(out, region, &path, db.json)
+            }
+            InviteCommand::Revoke(InviteCodeArgs { server, db, code }) => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                invite::invite_revoke(out, region, &path, server.server.as_deref(), &code, db.json)
+            }
+            InviteCommand::Redeem(InviteCodeArgs { server, db, code }) => {
+                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                invite::invite_redeem(out, region, &path, server.server.as_deref(), &code, db.json)
             }
         }),
         Command::BusinessMatch {
@@ -390,7 +471,7 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             json,
             files,
         } => resolve_region(region.as_deref()).and_then(|region| {
-            net_commands::business_match(
+            business::business_match(
                 out,
                 region,
                 &server.server,
@@ -402,6 +483,14 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         Command::Serve(options) => serve::serve(out, &options),
         Command::ServerBackup(options) => backup::run(out, &options),
         Command::Admin { what } => admin::run(out, what),
+        Command::Completions { shell } => {
+            // Into memory first: `generate` panics on a failed write (`| head` closing the pipe);
+            // ours reports it like every other verb's output.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "contactsync", &mut script);
+            out.write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Normalize { .. }
         | Command::Hash { .. }
         | Command::Read { .. }
@@ -409,6 +498,18 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
         | Command::Status { .. }
         | Command::Contacts { .. } => Err(UsageError("unreachable verb".into()).into()),
     }
+}
+
+/// `exclude` and `include`.
+fn exclude_verb(
+    out: &mut impl Write,
+    targets: &exclude::Targets,
+    db: &DbArgs,
+    excluded: bool,
+) -> Result<ExitCode, commands::Failure> {
+    let region = resolve_region(None)?;
+    let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+    exclude::set_excluded(out, region, &path, targets, excluded, db.json)
 }
 
 /// `--region`, else the locale's region, else US.

@@ -1,4 +1,4 @@
-//! The verbs over the local database: `import`, `status` and `contacts`.
+//! The verbs over the local database: `import` and `contacts` (`status`: [`crate::status`]).
 //!
 //! They drive the core's [`Engine`] the way an app does. Progress goes to stderr (a bar on a
 //! terminal, plain lines otherwise); results go to `out`. Error messages name files and the
@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use contactsync_core::identifier::Region;
 use contactsync_core::source::{self, ReadOptions, SourceItem};
 use contactsync_core::{
-    Config, ContactView, Engine, Error, ImportReport, Progress, ProgressListener, Stage, Status,
+    Config, ContactView, Engine, Error, ImportReport, Progress, ProgressListener, Stage,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::UsageError;
 use crate::commands::{Failure, write_counts};
@@ -223,66 +223,6 @@ fn top_reasons(rejections: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
         top.push(("(other reasons)".to_owned(), rest));
     }
     top
-}
-
-/// `contactsync status`.
-pub fn status(
-    out: &mut impl Write,
-    region: Region,
-    db: &Path,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let engine = open(db, region, true)?;
-    let s = engine.status().map_err(|e| engine_failure(db, &e))?;
-    if as_json {
-        let mut value = serde_json::to_value(&s).map_err(io::Error::other)?;
-        if let Value::Object(map) = &mut value {
-            map.insert("db".into(), db.display().to_string().into());
-            map.insert(
-                "schema_version".into(),
-                json!(contactsync_core::store::SCHEMA_VERSION),
-            );
-        }
-        write_json(out, &value)?;
-    } else {
-        write_status(out, &s, db)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn write_status(out: &mut impl Write, s: &Status, db: &Path) -> io::Result<()> {
-    writeln!(
-        out,
-        "database {} (schema {})",
-        db.display(),
-        contactsync_core::store::SCHEMA_VERSION
-    )?;
-    write_counts(
-        out,
-        &[
-            ("contacts", s.contacts),
-            ("excluded", s.excluded_contacts),
-            ("identifiers", s.identifiers),
-            ("pending_add", s.pending_add),
-            ("pending_remove", s.pending_remove),
-            ("in_flight", s.in_flight),
-            ("acknowledged", s.acknowledged),
-            ("matches", s.matches),
-            ("rejected", s.rejected),
-        ],
-    )?;
-    writeln!(
-        out,
-        "  {:<15}{:>9}",
-        "key",
-        s.key_id.as_deref().unwrap_or("(none)")
-    )?;
-    writeln!(
-        out,
-        "  {:<15}{:>9}",
-        "full_resync",
-        if s.full_resync { "yes" } else { "no" }
-    )
 }
 
 /// `contactsync contacts`: every stored contact, a page at a time.

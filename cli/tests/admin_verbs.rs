@@ -39,7 +39,8 @@ fn a_rotation_is_refused_until_every_user_is_registered_again() {
     // Only u_1 is registered again: activation is refused and says how many would be lost.
     put(&server, "u_1", &["0151 23456781", "ana@example.org"]);
     let refused = run(&admin(&server, &["key", "activate", &next]));
-    assert_eq!(refused.status.code(), Some(2));
+    // The server refused (exit 1), not a usage error.
+    assert_eq!(refused.status.code(), Some(1));
     let message = text(&refused.stderr);
     assert!(message.contains("key_incomplete"), "{message}");
     assert!(message.contains("2 of 3 users"), "{message}");
@@ -110,7 +111,8 @@ fn a_rotation_is_refused_until_every_user_is_registered_again() {
         run(&admin(&server, &["user", "get", "--user-ref", "u_9"]))
             .status
             .code(),
-        Some(2)
+        Some(1),
+        "an unknown user: refused"
     );
 }
 
@@ -125,4 +127,58 @@ fn a_forced_activation_says_what_it_lost() {
     put(&server, "u_1", &["0151 23456781"]);
     let done = ok(&admin(&server, &["key", "activate", next, "--force"]));
     assert!(done.contains("forced: 1 users"), "{done}");
+}
+
+#[test]
+fn admin_user_list_walks_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    for i in 1..=5 {
+        put(
+            &server,
+            &format!("u_{i}"),
+            &[&format!("user{i}@example.org")],
+        );
+    }
+    ok(&admin(
+        &server,
+        &[
+            "user",
+            "put",
+            "--hidden",
+            "--user-ref",
+            "u_3",
+            "c@example.org",
+        ],
+    ));
+    // Pages of 2: three requests, every user once, in order.
+    let listed = ok_json(
+        &[
+            admin(&server, &["user", "list", "--page", "2"]),
+            vec!["--json"],
+        ]
+        .concat(),
+    );
+    let refs: Vec<&str> = listed
+        .iter()
+        .map(|u| u["user_ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["u_1", "u_2", "u_3", "u_4", "u_5"]);
+    assert_eq!(listed[2]["discoverable"], false);
+    assert!(
+        listed.iter().all(|u| u.as_object().unwrap().len() == 2),
+        "{listed:?}"
+    );
+    let out = run(&admin(&server, &["user", "list", "--after", "u_3"]));
+    let text_out = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text_out.contains("u_3") && text_out.contains("u_4") && text_out.contains("u_5"),
+        "{text_out}"
+    );
+    assert!(
+        text(&out.stderr).contains("2 users (0 hidden)"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    ADMIN, SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples, ok, put_users, run, s,
+    ADMIN, SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples_with, ok, put_users_with, run, s,
 };
 use serde_json::{Value, json};
 
@@ -122,9 +122,9 @@ fn backup_while_serving_then_restore(
     let server = Server::on(db, &[]);
     let url = server.url.clone();
     let port = url.rsplit(':').next().unwrap().to_owned();
-    put_users(cmd, &url, SAMPLE_USERS);
+    put_users_with(cmd, &url, SAMPLE_USERS);
     let device = dir.path().join("device.db");
-    import_samples(&mut cmd(), &device);
+    import_samples_with(&mut cmd(), &device);
     assert_eq!(sync(&url, &device)["new_matches"], 3);
     let agent = agent();
     let before = keys(&agent, &url);
@@ -177,10 +177,10 @@ fn backup_while_serving_then_restore(
     }
     // A new device finds the same matches.
     let newcomer = dir.path().join("newcomer.db");
-    import_samples(&mut cmd(), &newcomer);
+    import_samples_with(&mut cmd(), &newcomer);
     assert_eq!(sync(&url, &newcomer)["new_matches"], 3);
     // The admin API works on the restored database.
-    put_users(cmd, &url, &[("u_after", &["email:after@example.org"])]);
+    put_users_with(cmd, &url, &[("u_after", &["email:after@example.org"])]);
 }
 
 #[cfg(unix)]
@@ -286,7 +286,7 @@ fn server_backup_refuses_what_it_cannot_copy_safely() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
     let device = p("device.db");
-    import_samples(&mut cmd(), &device);
+    import_samples_with(&mut cmd(), &device);
     std::fs::write(p("junk.db"), "not a database").unwrap();
     let server = Server::start(dir.path());
     let db = p("server.db");

@@ -76,6 +76,48 @@ fn normalize_args_and_stdin() {
 }
 
 #[test]
+fn normalize_auto_says_what_it_guessed() {
+    let out = run(
+        &[
+            "normalize",
+            "--region",
+            "US",
+            "notaphone",
+            "@bob",
+            "+1 202 555 0173",
+        ],
+        "",
+    );
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["kind"], "handle");
+    let why = lines[0]["guessed"].as_str().unwrap_or_default();
+    assert!(why.starts_with("handle: not a phone number"), "{why}");
+    assert_eq!(lines[1]["guessed"], "handle: a leading @");
+    assert!(
+        lines[2]["guessed"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("phone:"),
+        "{}",
+        lines[2]
+    );
+    // The note on stderr names the value taken as a handle by elimination, and only it.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"notaphone\": guessed a handle"), "{err}");
+    assert!(!err.contains("bob"), "{err}");
+    // A kind that was given is not a guess.
+    let out = run(&["normalize", "--kind", "handle"], "notaphone\n");
+    assert!(json_lines(&out)[0].get("guessed").is_none());
+    assert!(out.stderr.is_empty());
+    // From stdin: one summary line, not one per value.
+    let out = run(&["normalize"], "one\ntwo\n");
+    assert_eq!(json_lines(&out)[1]["kind"], "handle");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 values guessed as handles"), "{err}");
+}
+
+#[test]
 fn normalize_bounds_huge_lines() {
     let huge = "9".repeat(1_000_000);
     let out = run(

@@ -10,15 +10,10 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
-use common::{ADMIN, Server, cmd, ok, ok_json, run, s, sample, text};
-
-/// Registers app users through `admin user put`.
-fn put_users(server: &Server, users: &[(&str, &[&str])]) {
-    common::put_users(cmd, &server.url, users);
-}
+use common::{ADMIN, Server, cmd, ok, ok_json, put_users, run, s, sample, text};
 
 fn import_samples(db: &Path) {
-    common::import_samples(&mut cmd(), db);
+    common::import_samples(db, &["sample.vcf", "sample.csv"]);
 }
 
 fn names(matches: &[Value]) -> Vec<String> {
@@ -148,7 +143,7 @@ fn serve_register_sync_matches_invite_forget() {
     assert_eq!(report["added"].as_u64().unwrap(), first_added, "{report}");
     // A device without a user cannot invite.
     let no_user = run(&["invite", "create", "--db", s(&c)]);
-    assert_eq!(no_user.status.code(), Some(2));
+    assert_eq!(no_user.status.code(), Some(1));
     assert!(
         text(&no_user.stderr).contains("forbidden"),
         "{}",
@@ -156,7 +151,7 @@ fn serve_register_sync_matches_invite_forget() {
     );
 
     // Forget: the receipt, the credential gone, the book wiped.
-    let out = ok(&["forget", "--server", &url, "--db", s(&a)]);
+    let out = ok(&["forget", "--yes", "--server", &url, "--db", s(&a)]);
     assert!(out.contains("receipt"), "{out}");
     assert!(!cred.exists());
     let status = &ok_json(&["status", "--json", "--db", s(&a)])[0];
@@ -273,7 +268,7 @@ fn business_match_finds_entries() {
         "wrong-token-wrong-token",
         s(&sample("sample.csv")),
     ]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(1));
     assert!(
         text(&bad.stderr).contains("unauthorized"),
         "{}",
@@ -282,7 +277,7 @@ fn business_match_finds_entries() {
 }
 
 #[test]
-fn bad_server_urls_exit_2_with_a_typed_message() {
+fn bad_server_urls_exit_2_and_unreachable_ones_75_with_a_typed_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("book.db");
     import_samples(&db);
@@ -313,7 +308,9 @@ fn bad_server_urls_exit_2_with_a_typed_message() {
         }
         let out = run(&all);
         let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{all:?}: {err}");
+        // Unreachable: retry later (75); unusable: usage (2).
+        let code = if expected == "network" { 75 } else { 2 };
+        assert_eq!(out.status.code(), Some(code), "{all:?}: {err}");
         assert!(err.starts_with("contactsync: "), "{all:?}: {err}");
         assert!(err.contains(expected), "{all:?}: {err}");
         assert!(!err.contains("panicked"), "{all:?}: {err}");

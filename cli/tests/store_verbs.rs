@@ -207,7 +207,7 @@ fn readable_output_without_json() {
 
     let out = run(&["status", "--db", s(&db)]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("pending_add"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("waiting to be sent"));
 
     let out = run(&["contacts", "--db", s(&db)]);
     assert!(out.status.success());

@@ -34,10 +34,10 @@ pub use error::{Error, Result};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
 pub use store::{
-    ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status, StoreOptions,
-    UploadState,
+    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
+    StoreOptions, UploadState,
 };
 
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub use upload::{SyncOptions, SyncReport, Transport};
+pub use upload::{SyncOptions, SyncReport, SyncSchedule, Transport};

@@ -39,6 +39,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/readyz", get(readyz)),
         ("/v1/clients", post(register)),
         ("/v1/admin/clients", post(vouch)),
+        ("/v1/admin/clients/{client_id}", delete(revoke_client)),
         ("/v1/config", get(config)),
         ("/v1/batches", post(batches)),
         ("/v1/changes", get(changes)),
@@ -46,7 +47,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/invites", post(create_invite)),
         ("/v1/invites/redeem", post(redeem_invite)),
         ("/v1/invites/{code}", delete(revoke_invite)),
-        ("/v1/admin/users", post(put_users)),
+        ("/v1/admin/users", post(put_users).get(list_users)),
         (
             "/v1/admin/users/{user_ref}",
             put(put_user).get(get_user).delete(delete_user),
@@ -386,6 +387,21 @@ async fn delete_client(
     encoded(accepts, StatusCode::OK, &answer)
 }
 
+async fn revoke_client(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+    client_id: Result<Path<String>, PathRejection>,
+    _: Body,
+) -> Result<Response, ApiError> {
+    let client_id = path_param(client_id)?;
+    let answer = as_admin(app, &headers, move |service, now| {
+        service.revoke_client(&client_id, now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
 async fn create_invite(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -450,6 +466,19 @@ async fn put_users(
 ) -> Result<Response, ApiError> {
     let answer = as_admin(app, &headers, move |service, now| {
         service.put_users(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn list_users(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    accepts: Accepts,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let answer = as_admin(app, &headers, move |service, _| {
+        service.list_users(query.as_deref())
     })
     .await?;
     encoded(accepts, StatusCode::OK, &answer)

@@ -5,7 +5,7 @@
 #![allow(dead_code, reason = "shared by several test files")]
 
 use std::io::{BufRead, BufReader, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -67,6 +67,21 @@ pub fn ok_json(args: &[&str]) -> Vec<Value> {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// A file of the demo's sample address book (`cli/demo/`).
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .join(name)
+}
+
+/// Imports sample files (region US) into `db`.
+pub fn import_samples(db: &Path, names: &[&str]) {
+    let files: Vec<PathBuf> = names.iter().map(|n| sample(n)).collect();
+    let mut args = vec!["import", "--region", "US", "--db", s(db)];
+    args.extend(files.iter().map(|f| s(f)));
+    ok(&args);
 }
 
 /// A `contactsync serve` child on a free loopback port; killed when dropped.
@@ -154,13 +169,6 @@ impl Drop for Server {
     }
 }
 
-/// A sample address book of `cli/demo`.
-pub fn sample(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("demo")
-        .join(name)
-}
-
 /// App users (reference, identifiers) whom the sample address book lists: a device that imports
 /// it finds Amara Okafor, Bruno Costa and Dana Whitfield.
 pub const SAMPLE_USERS: &[(&str, &[&str])] = &[
@@ -173,7 +181,7 @@ pub const SAMPLE_USERS: &[(&str, &[&str])] = &[
 pub const SAMPLE_MATCHES: [&str; 3] = ["Amara Okafor", "Bruno Costa", "Dana Whitfield"];
 
 /// Registers app users through `admin user put`, each run by `command()`.
-pub fn put_users(command: impl Fn() -> Command, url: &str, users: &[(&str, &[&str])]) {
+pub fn put_users_with(command: impl Fn() -> Command, url: &str, users: &[(&str, &[&str])]) {
     for (user_ref, ids) in users {
         let mut args = vec![
             "admin",
@@ -195,7 +203,7 @@ pub fn put_users(command: impl Fn() -> Command, url: &str, users: &[(&str, &[&st
 }
 
 /// Imports the sample address books into the device database `db`, run by `command`.
-pub fn import_samples(command: &mut Command, db: &Path) {
+pub fn import_samples_with(command: &mut Command, db: &Path) {
     succeed(
         command,
         &[
@@ -221,4 +229,9 @@ pub fn skip_without(tool: &str, install: &str) {
         std::io::stderr(),
         "skipped: {tool} not installed ({install})"
     );
+}
+
+/// Registers app users through `admin user put`.
+pub fn put_users(server: &Server, users: &[(&str, &[&str])]) {
+    put_users_with(cmd, &server.url, users);
 }

@@ -11,9 +11,9 @@ use crate::store::read;
 use crate::store::sync as st;
 use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
 use crate::upload::wire::{
-    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
+    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest, RevokeAnswer,
 };
-use crate::upload::{Method, SyncOptions, SyncReport, Transport, call, get};
+use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
@@ -44,6 +44,18 @@ impl Engine {
             self.key_id(),
         )
         .run()
+    }
+
+    /// When the next sync will contact the server: the check interval and any backoff, as the
+    /// last sync left them.
+    pub fn sync_schedule(&self) -> Result<SyncSchedule> {
+        let state = self.inner.store.read(st::sync_state)?;
+        Ok(SyncSchedule {
+            next_check_at: state.next_check,
+            backoff_until: state.backoff_until,
+            backoff_attempts: state.backoff_attempt,
+            deferred_until: state.deferred_until,
+        })
     }
 
     /// Makes the next sync send everything again, in full mode: for a device that registered
@@ -79,6 +91,25 @@ impl Engine {
         Ok(receipt)
     }
 
+    /// Leaves the server without telling it, for a device whose server moved or is gone (the
+    /// server keeps what it held; [`Engine::forget`] is consent withdrawn). The contacts and the
+    /// user's exclusions stay; the key, matches, invites and sync state go, so the next sync —
+    /// with another server, under a new registration — sends everything in full.
+    pub fn leave_server(&self) -> Result<()> {
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner.store.write(crate::store::write::leave_server)?;
+        *self
+            .inner
+            .key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
+    }
+
     /// Creates an invite code (for a QR code or link) and keeps it, with its hash, so the match
     /// with whoever redeems it arrives through a later sync. Needs a device registered for a
     /// user of the app.
@@ -98,16 +129,34 @@ impl Engine {
         let key = self.ensure_key(transport)?;
         let digest = key.hash_parts(IdentifierKind::Invite, &code);
         self.inner.store.write(|tx| {
+            let now = unix_now();
+            st::record_invite(tx, &code, now, answer.expires_at)?;
             st::pin(
                 tx,
                 IdentifierKind::Invite,
                 &code,
                 Some((key.id(), digest)),
                 None,
-                unix_now(),
+                now,
             )
         })?;
         Ok(answer)
+    }
+
+    /// The invites this device created (newest first), with who redeemed each: the server keeps
+    /// only their hashes, so this list lives here.
+    pub fn invites(&self) -> Result<Vec<crate::store::InviteView>> {
+        self.inner.store.read(read::invites)
+    }
+
+    /// Revokes an invite this device created: the server closes it (it redeems no more), then it
+    /// leaves the local list. An unknown, used or expired code is the server's `not_found`, and
+    /// stays listed.
+    pub fn revoke_invite(&self, transport: &dyn Transport, code: &str) -> Result<()> {
+        let code = invite::normalize(code)
+            .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
+        let _: RevokeAnswer = get(transport, Method::Delete, &format!("/v1/invites/{code}"))?;
+        self.inner.store.write(|tx| st::drop_invite(tx, &code))
     }
 
     /// Redeems someone's invite code (as typed, or the link from a QR code) and records the

@@ -25,7 +25,9 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 
-pub use read::{ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status};
+pub use read::{
+    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
+};
 
 /// The schema version this library creates and reads.
 pub const SCHEMA_VERSION: i64 = schema::LATEST;
@@ -158,6 +160,8 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub(crate) fn open(path: &Path, options: StoreOptions) -> Result<Store> {
+        #[cfg(unix)]
+        create_private(path);
         // Two processes (an app and its extension) may open a new file at the same moment. The
         // switch to WAL and the first read of a WAL index can answer "busy" without waiting on
         // the busy handler, so the whole open is retried within the busy timeout.
@@ -236,6 +240,21 @@ impl Store {
 }
 
 /// Opens one connection with the store's pragmas.
+/// Creates a new database file readable and writable by its owner only (mode 0600: it holds the
+/// address book's identifiers and the hashing key); SQLite gives the `-wal` and `-shm` files it
+/// creates beside it the same mode. An existing file keeps its mode. One `open` call, and no
+/// error of its own: whatever fails here fails again, with SQLite's message, when it opens the
+/// path.
+#[cfg(unix)]
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
 fn open_connection(path: &Path, options: &StoreOptions, reader: bool) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE

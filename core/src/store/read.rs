@@ -111,6 +111,37 @@ pub struct Match {
     pub matched_at: i64,
 }
 
+/// An invite this device created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteView {
+    /// The code, canonical (`invite::display` groups it for people).
+    pub code: String,
+    /// When it was created, Unix seconds.
+    pub created_at: i64,
+    /// When it stops redeeming, Unix seconds.
+    pub expires_at: i64,
+    /// Who redeemed it, once a sync (or the redemption) told.
+    pub redeemed_by: Option<String>,
+}
+
+/// The invites this device created, newest first.
+pub(crate) fn invites(conn: &Connection) -> Result<Vec<InviteView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.code, v.created_at, v.expires_at, m.user_ref FROM invites v
+         LEFT JOIN matches m ON m.kind = ?1 AND m.canonical = v.code
+         ORDER BY v.created_at DESC, v.code",
+    )?;
+    let rows = stmt.query_map([kind_code(IdentifierKind::Invite)], |r| {
+        Ok(InviteView {
+            code: r.get(0)?,
+            created_at: r.get(1)?,
+            expires_at: r.get(2)?,
+            redeemed_by: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -287,9 +318,12 @@ pub(crate) fn matches(conn: &Connection) -> Result<Vec<Match>> {
     let mut matched: HashMap<(IdentifierKind, String), (String, i64, bool)> = HashMap::new();
     {
         let mut stmt = conn.prepare_cached(
+            // Held by a contact not excluded, or pinned (an invite): an identifier only an
+            // excluded contact holds keeps its match row until the sync takes it off the server,
+            // and is no match meanwhile (nor an invite's).
             "SELECT m.kind, m.canonical, m.user_ref, m.matched_at FROM matches m
              JOIN identifiers i ON i.kind = m.kind AND i.canonical = m.canonical
-             WHERE i.excluded = 0",
+             WHERE i.excluded = 0 AND (i.included > 0 OR i.pinned = 1)",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {

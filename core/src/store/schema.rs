@@ -103,6 +103,20 @@ ALTER TABLE identifiers ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 -- a resend is still answered and applied.
 UPDATE identifiers SET digest = substr(digest, 1, 16) WHERE length(digest) = 32;
 ",
+    // 4: deferred_until; the invites this device created.
+    r"
+-- The server's daily quota for new identifiers ran out in the last sync: the additions left
+-- pending wait until this (Unix seconds) for its next day. NULL once a sync sent everything.
+ALTER TABLE sync_state ADD COLUMN deferred_until INTEGER;
+
+-- The invites this device created, for listing and revoking them (the server keeps only each
+-- code's SHA-256). The code is also a pinned identifier, whose match tells who redeemed it.
+CREATE TABLE invites (
+    code       TEXT    NOT NULL PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+",
 ];
 
 /// The schema version this library writes.

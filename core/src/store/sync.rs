@@ -30,11 +30,14 @@ pub(crate) struct SyncState {
     pub backoff_attempt: u32,
     /// With nothing to send, no check before this (Unix seconds).
     pub next_check: Option<i64>,
+    /// The daily quota deferred additions until this (Unix seconds).
+    pub deferred_until: Option<i64>,
 }
 
 pub(crate) fn sync_state(conn: &Connection) -> Result<SyncState> {
     Ok(conn.query_row(
-        "SELECT full_resync, cursor, backoff_until, backoff_attempt, next_check FROM sync_state",
+        "SELECT full_resync, cursor, backoff_until, backoff_attempt, next_check, deferred_until
+         FROM sync_state",
         [],
         |r| {
             Ok(SyncState {
@@ -43,6 +46,7 @@ pub(crate) fn sync_state(conn: &Connection) -> Result<SyncState> {
                 backoff_until: r.get(2)?,
                 backoff_attempt: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
                 next_check: r.get(4)?,
+                deferred_until: r.get(5)?,
             })
         },
     )?)
@@ -596,11 +600,17 @@ pub(crate) fn set_backoff(tx: &Transaction<'_>, until: i64, attempt: u32) -> Res
     Ok(())
 }
 
-/// A sync completed: the backoff is cleared and the next check is due at `next_check`.
-pub(crate) fn finish(tx: &Transaction<'_>, next_check: i64) -> Result<()> {
+/// A sync completed: the backoff is cleared and the next check is due at `next_check`; additions
+/// the daily quota left pending wait until `deferred_until` (`None`: nothing was deferred).
+pub(crate) fn finish(
+    tx: &Transaction<'_>,
+    next_check: i64,
+    deferred_until: Option<i64>,
+) -> Result<()> {
     tx.execute(
-        "UPDATE sync_state SET backoff_until = NULL, backoff_attempt = 0, next_check = ?1",
-        [next_check],
+        "UPDATE sync_state SET backoff_until = NULL, backoff_attempt = 0, next_check = ?1,
+             deferred_until = ?2",
+        params![next_check, deferred_until],
     )?;
     Ok(())
 }
@@ -632,4 +642,32 @@ pub(crate) fn pin(
         Some(user_ref) => put_match(tx, kind, canonical, user_ref, now),
         None => Ok(false),
     }
+}
+
+/// Records an invite this device created (its code is pinned besides, by [`pin`]).
+pub(crate) fn record_invite(
+    tx: &Transaction<'_>,
+    code: &str,
+    created_at: i64,
+    expires_at: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO invites (code, created_at, expires_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![code, created_at, expires_at])?;
+    Ok(())
+}
+
+/// Forgets an invite this device created and revoked: its row, and its pinned code unless a
+/// match or a contact keeps it.
+pub(crate) fn drop_invite(tx: &Transaction<'_>, code: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM invites WHERE code = ?1")?
+        .execute([code])?;
+    tx.prepare_cached(
+        "DELETE FROM identifiers WHERE kind = ?1 AND canonical = ?2 AND holders = 0
+             AND excluded = 0
+             AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.kind = ?1 AND m.canonical = ?2)",
+    )?
+    .execute(params![kind_code(IdentifierKind::Invite), code])?;
+    Ok(())
 }

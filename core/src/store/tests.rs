@@ -11,6 +11,7 @@ const FROZEN: &[&str] = &[
     include_str!("frozen/v1.sql"),
     include_str!("frozen/v2.sql"),
     include_str!("frozen/v3.sql"),
+    include_str!("frozen/v4.sql"),
 ];
 
 /// The schema as SQLite reports it, comparable across databases.
@@ -222,4 +223,30 @@ fn version_2_digests_are_truncated_and_still_match() {
         .hash_parts(IdentifierKind::Phone, "+4915123456789");
     assert_eq!(stored, today.0);
     assert_eq!(stored, full[..16]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_wal_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("book.db");
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    store
+        .write(|tx| Ok(tx.execute("UPDATE sync_state SET cursor = 'c'", [])?))
+        .unwrap();
+    // While the store is open, the WAL and its index exist beside the file.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("book.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    drop(store);
+    // A file that exists keeps the mode its owner gave it.
+    let shared = dir.path().join("shared.db");
+    std::fs::write(&shared, b"").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    drop(Store::open(&shared, StoreOptions::default()).unwrap());
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
 }

@@ -452,11 +452,30 @@ pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
 pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
+         DELETE FROM invites;
          DELETE FROM contacts;
          DELETE FROM identifiers;
          DELETE FROM batches;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL;",
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
+    )?;
+    Ok(())
+}
+
+/// The device leaves its server without telling it (a server that moved or is gone): what that
+/// server gave — its key, the cursor, the backoff, matches, invites, batches in flight — goes,
+/// and every wanted identifier is pending again for the next server. Contacts and the user's
+/// exclusions stay.
+pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM matches;
+         DELETE FROM batches;
+         DELETE FROM invites;
+         DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
+         UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
+             state = CASE WHEN included > 0 AND excluded = 0 THEN 1 ELSE 0 END;
+         UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
     )?;
     Ok(())
 }

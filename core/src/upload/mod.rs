@@ -64,6 +64,22 @@ impl Default for SyncOptions {
     }
 }
 
+/// When the next sync will contact the server, as persisted between syncs (for status screens).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncSchedule {
+    /// With nothing to send, no check before this (Unix seconds): the server's check interval
+    /// after the last completed sync.
+    pub next_check_at: Option<i64>,
+    /// No request before this (Unix seconds): the device's backoff after failed attempts, at
+    /// least as long as the server's `Retry-After` when it sent one. Cleared by a completed sync.
+    pub backoff_until: Option<i64>,
+    /// Failed attempts in a row behind that backoff.
+    pub backoff_attempts: u32,
+    /// The server's daily quota for new identifiers ran out in the last sync: the additions
+    /// still pending were deferred until this (Unix seconds, the server's next day).
+    pub deferred_until: Option<i64>,
+}
+
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {

@@ -166,13 +166,11 @@ impl<'a> Session<'a> {
         self.fetch_changes()?;
         let interval = self.limits.map_or(0, |l| i64::from(l.check_interval_s));
         let next_check = unix_now().saturating_add(interval);
-        self.store.write(|tx| st::finish(tx, next_check))?;
-        self.report.next_sync_at = match quota_wait {
-            Some(wait) => {
-                next_check.max(unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)))
-            }
-            None => next_check,
-        };
+        let deferred_until = quota_wait
+            .map(|wait| unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)));
+        self.store
+            .write(|tx| st::finish(tx, next_check, deferred_until))?;
+        self.report.next_sync_at = deferred_until.map_or(next_check, |d| next_check.max(d));
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(st::pending_adds)?;
         }

@@ -281,6 +281,26 @@ pub struct UsersAnswer {
     pub identifiers: u32,
 }
 
+/// `GET /v1/admin/users?after=REF&limit=N` answer: one page of users, ordered by reference —
+/// never an identifier or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserListAnswer {
+    /// The users of this page.
+    pub users: Vec<UserListEntry>,
+    /// The `after` of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// One user of [`UserListAnswer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserListEntry {
+    /// The app's reference of the user.
+    pub user_ref: String,
+    /// Whether clients may find the user.
+    pub discoverable: bool,
+}
+
 /// `GET /v1/admin/users/{user_ref}` answer: what the server holds of a user, never a value or a
 /// hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

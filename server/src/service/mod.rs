@@ -28,10 +28,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, LimitReason, ServerError};
 use crate::storage::{
-    ClientRecord, KeyRecord, KeyState, ReceiptRecord, Scope, Storage, StoredBatch, Transaction,
-    Usage, retry_conflicts,
+    ClientRecord, KeyRecord, KeyState, Scope, Storage, StoredBatch, Transaction, Usage,
+    retry_conflicts,
 };
 pub(crate) mod admin_credential;
+mod clients;
 mod keys;
 mod users;
 
@@ -591,24 +592,7 @@ impl Service {
         client: &ClientRecord,
         now: i64,
     ) -> Result<DeleteReceipt, ApiError> {
-        let receipt_id = random_id::<16>("r_")?;
-        let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
-        let deleted = tx
-            .delete_client(&client.client_id)?
-            .ok_or(ApiError::Unauthorized)?;
-        tx.insert_receipt(&ReceiptRecord {
-            receipt_id: receipt_id.clone(),
-            client_id_sha256: sha256(client.client_id.as_bytes()),
-            deleted_at: now,
-            deleted,
-        })?;
-        tx.commit()?;
-        Ok(DeleteReceipt {
-            receipt_id,
-            client_id: client.client_id.clone(),
-            deleted_at: now,
-            deleted,
-        })
+        self.delete_client_with_receipt(&client.client_id, ApiError::Unauthorized, now)
     }
 
     // --- invites ---

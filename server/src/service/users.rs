@@ -1,5 +1,6 @@
 //! The admin API's users: register or replace one (`PUT`) or many in one transaction (`POST`),
-//! look one up (`GET`: kinds and counts per key, never a value or a hash), delete one.
+//! look one up (`GET`: kinds and counts per key, never a value or a hash), list them a page at a
+//! time (references and discoverable flags only), delete one.
 //!
 //! A user's identifiers arrive in canonical form and are hashed on receipt under the current key
 //! and, during a rotation, the next one; only the hashes (with the kind of identifier each is)
@@ -8,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use contactsync_core::upload::wire::{
-    UserAnswer, UserEntry, UserIdentifier, UserInfo, UserKeyInfo, UserRequest, UsersAnswer,
-    UsersRequest,
+    UserAnswer, UserEntry, UserIdentifier, UserInfo, UserKeyInfo, UserListAnswer, UserListEntry,
+    UserRequest, UsersAnswer, UsersRequest,
 };
 use contactsync_core::{Digest, Identifier, IdentifierKind, Region};
 
@@ -19,6 +20,39 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
+
+/// Users per page of `GET /v1/admin/users` when the request names no `limit`, and at most.
+const DEFAULT_LIST_LIMIT: u32 = 100;
+const MAX_LIST_LIMIT: u32 = 1000;
+
+/// `after` (a user reference, empty for the first page) and `limit` of a user list.
+fn parse_list_query(query: &str) -> Result<(String, u32), ApiError> {
+    let mut after = None;
+    let mut limit = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let taken = match name.as_ref() {
+            "after" => {
+                check_user_ref(&value)?;
+                after.replace(value.into_owned()).is_some()
+            }
+            "limit" => limit
+                .replace(
+                    super::parse_number(&value)
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| ApiError::malformed("limit must be a positive number"))?,
+                )
+                .is_some(),
+            _ => return Err(ApiError::malformed("unknown query parameter")),
+        };
+        if taken {
+            return Err(ApiError::malformed("a query parameter is given twice"));
+        }
+    }
+    let limit = limit.map_or(DEFAULT_LIST_LIMIT, |n| {
+        u32::try_from(n).unwrap_or(u32::MAX).min(MAX_LIST_LIMIT)
+    });
+    Ok((after.unwrap_or_default(), limit))
+}
 
 /// A user's identifiers, checked: kind and canonical value, each once.
 type Identifiers<'a> = BTreeSet<(IdentifierKind, &'a str)>;
@@ -101,6 +135,29 @@ impl Service {
 
     /// `GET /v1/admin/users/{user_ref}`: whether the user is discoverable, and per key how many
     /// identifiers of which kinds (never a value or a hash). `404` for an unknown user.
+    /// `GET /v1/admin/users?after=REF&limit=N`: a page of users, references and discoverable
+    /// flags only.
+    pub(crate) fn list_users(&self, query: Option<&str>) -> Result<UserListAnswer, ApiError> {
+        let (after, limit) = parse_list_query(query.unwrap_or(""))?;
+        let mut tx = self.storage.read()?;
+        let mut rows = tx.users_after(&after, limit.saturating_add(1))?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = more
+            .then(|| rows.last().map(|(user_ref, _)| user_ref.clone()))
+            .flatten();
+        Ok(UserListAnswer {
+            users: rows
+                .into_iter()
+                .map(|(user_ref, discoverable)| UserListEntry {
+                    user_ref,
+                    discoverable,
+                })
+                .collect(),
+            next,
+        })
+    }
+
     pub(crate) fn get_user(&self, user_ref: &str) -> Result<UserInfo, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.read()?;

@@ -411,6 +411,9 @@ pub trait Transaction {
     ) -> Result<(), ServerError>;
     /// A user.
     fn user(&mut self, user_ref: &str) -> Result<Option<UserRecord>, ServerError>;
+    /// Up to `limit` users after `after` (from the first when empty), in the order of their
+    /// references (the primary key's): each reference with whether it is discoverable.
+    fn users_after(&mut self, after: &str, limit: u32) -> Result<Vec<(String, bool)>, ServerError>;
     /// Every hash of a user, with its key id.
     fn user_hashes(&mut self, user_ref: &str) -> Result<Vec<(String, Digest)>, ServerError>;
     /// How many hashes a user has per key and identifier kind (`None`: a hash stored before

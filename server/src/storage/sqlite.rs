@@ -631,6 +631,17 @@ impl Transaction for SqliteTx<'_> {
             .optional()?)
     }
 
+    fn users_after(&mut self, after: &str, limit: u32) -> Result<Vec<(String, bool)>, ServerError> {
+        self.conn()?
+            .prepare_cached(
+                "SELECT user_ref, discoverable FROM users WHERE user_ref > ?1
+                 ORDER BY user_ref LIMIT ?2",
+            )?
+            .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+
     fn user_hash_counts(
         &mut self,
         user_ref: &str,

@@ -489,6 +489,18 @@ impl Transaction for PgTx<'_> {
         .transpose()
     }
 
+    fn users_after(&mut self, after: &str, limit: u32) -> Result<Vec<(String, bool)>, ServerError> {
+        // The primary key's order (its index), whatever the database's collation.
+        self.query(
+            "SELECT user_ref, discoverable FROM users WHERE user_ref > $1
+             ORDER BY user_ref LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+        .collect()
+    }
+
     fn user_hashes(&mut self, user_ref: &str) -> Result<Vec<(String, Digest)>, ServerError> {
         // COLLATE "C": byte order, as SQLite sorts, whatever the database's collation.
         self.query(

@@ -1,0 +1,286 @@
+//! The device's verbs over its server and its matches: `sync`, `matches` and `forget`.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use contactsync_core::identifier::Region;
+use contactsync_core::upload::wire::{DeleteReceipt, codes};
+use contactsync_core::{Error, SyncOptions, SyncReport};
+use serde_json::{Value, json};
+
+use crate::UsageError;
+use crate::commands::{Failure, write_counts};
+use crate::credentials;
+use crate::net_commands::{
+    credential_for, net_failure, now, own_backoff, register_device, required_credential,
+    server_url, transport, when,
+};
+use crate::store_commands::{StderrProgress, engine_failure, open, write_json};
+
+/// `contactsync sync`. `server` may be left out once the database is registered: its
+/// credential names the server.
+pub fn sync(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    server: Option<&str>,
+    force: bool,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let server = server.map(server_url).transpose()?;
+    let engine = open(db, region, true)?;
+    let (server, credential) = match (credential_for(db, server.as_ref())?, server) {
+        (Some(c), Some(server)) => (server, c),
+        (Some(c), None) => (server_url(&c.server)?, c),
+        (None, Some(server)) => {
+            let (c, path) = register_device(db, &server, None)?;
+            eprintln!(
+                "contactsync: registered with {server} as client {} ({})",
+                c.client_id,
+                path.display()
+            );
+            // A new client starts with an empty set on the server: everything goes again, in full.
+            engine.reset_sync().map_err(|e| engine_failure(db, &e))?;
+            (server, c)
+        }
+        (None, None) => {
+            return Err(UsageError(format!(
+                "{} is not registered with a server yet: the first sync needs --server URL",
+                db.display()
+            ))
+            .into());
+        }
+    };
+    // A backoff of the device's own is waited out without asking the server: say so, rather
+    // than "the server asked to wait".
+    let schedule = engine.sync_schedule().map_err(|e| engine_failure(db, &e))?;
+    if let Some(until) = schedule.backoff_until.filter(|&u| !force && u > now()) {
+        return Err(own_backoff(
+            "sync with",
+            &server,
+            schedule.backoff_attempts,
+            until,
+        ));
+    }
+    let t = transport(&server, Some(&credential.token))?;
+    let options = SyncOptions {
+        force,
+        ..SyncOptions::default()
+    };
+    let listener = StderrProgress::new();
+    let result = engine.sync(&t, &options, &listener);
+    listener.finish();
+    let report = result.map_err(|e| match e {
+        Error::Storage(_) | Error::NewerSchema { .. } => engine_failure(db, &e),
+        Error::Server { ref code, .. } if code == codes::UNAUTHORIZED => Failure::Refused(format!(
+            "sync with {server}: {e}: the server no longer knows this device (deleted, or a new \
+             server database); `contactsync forget --local --db {}` keeps the contacts and \
+             drops the registration, then sync again to register anew",
+            db.display()
+        )),
+        _ => net_failure("sync with", &server, &e),
+    })?;
+    let matches = engine.matches().map_err(|e| engine_failure(db, &e))?.len();
+    if as_json {
+        let mut value = serde_json::to_value(&report).map_err(io::Error::other)?;
+        if let Value::Object(map) = &mut value {
+            map.insert("server".into(), server.as_str().into());
+            map.insert("client_id".into(), credential.client_id.clone().into());
+            map.insert("db".into(), db.display().to_string().into());
+            map.insert("matches".into(), matches.into());
+        }
+        write_json(out, &value)?;
+    } else {
+        writeln!(
+            out,
+            "synced {} with {server} (client {})",
+            db.display(),
+            credential.client_id
+        )?;
+        write_sync_report(out, &report)?;
+        writeln!(
+            out,
+            "  {:<15}{matches:>9}   (`contactsync matches` lists them)",
+            "matches"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The figures of a sync report, one per line.
+pub fn write_sync_report(out: &mut impl Write, r: &SyncReport) -> io::Result<()> {
+    if r.skipped {
+        writeln!(
+            out,
+            "  nothing sent: the server's check interval has not passed (--force to sync now)"
+        )?;
+    }
+    write_counts(
+        out,
+        &[
+            ("batches_sent", r.batches_sent),
+            ("batches_retried", r.batches_retried),
+            ("batches_split", r.batches_split),
+            ("added", r.added),
+            ("removed", r.removed),
+            ("new_matches", r.new_matches),
+            ("lost_matches", r.lost_matches),
+            ("deferred", r.deferred),
+            ("rejected", r.rejected),
+        ],
+    )?;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    writeln!(out, "  {:<15}{:>9}", "key_rotated", yes_no(r.key_rotated))?;
+    writeln!(out, "  {:<15}{}", "next sync", when(r.next_sync_at))
+}
+
+/// How `forget` goes.
+#[derive(Debug, Clone, Copy)]
+pub struct ForgetMode {
+    /// Only here: drop the registration and sync state, keep the contacts; the server is not
+    /// asked (it moved, or is gone).
+    pub local: bool,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+}
+
+/// Asks on the terminal whether to go ahead; without a terminal, only `--yes` goes ahead (a
+/// script that forgot it stops with a usage error rather than hanging on a question).
+fn confirm(question: &str, yes: bool) -> Result<bool, Failure> {
+    if yes {
+        return Ok(true);
+    }
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(UsageError(format!(
+            "{question}: not asked, standard input is not a terminal; add --yes to go ahead"
+        ))
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+}
+
+/// `contactsync forget`: the server deletes everything it holds for this device, then the local
+/// store is wiped and the credential deleted. With `--local`, see [`forget_local`].
+pub fn forget(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    server: Option<&str>,
+    mode: ForgetMode,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    if mode.local {
+        return forget_local(out, region, db, mode.yes, as_json);
+    }
+    let (server, c) = required_credential(db, server, "forget")?;
+    let question = format!(
+        "forget this device: {server} deletes everything it holds for client {}, and {} is wiped",
+        c.client_id,
+        db.display()
+    );
+    if !confirm(&question, mode.yes)? {
+        eprintln!("contactsync: nothing done");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open(db, region, false)?;
+    let t = transport(&server, Some(&c.token))?;
+    let receipt: DeleteReceipt = engine.forget(&t).map_err(|e| match e {
+        Error::Storage(_) | Error::NewerSchema { .. } => engine_failure(db, &e),
+        Error::Server { ref code, .. } if code == codes::UNAUTHORIZED => Failure::Refused(format!(
+            "forget on {server}: {e}: the server no longer knows this device; `contactsync \
+             forget --local --db {}` drops the registration here",
+            db.display()
+        )),
+        _ => net_failure("forget on", &server, &e),
+    })?;
+    credentials::remove(db)?;
+    if as_json {
+        write_json(out, &receipt)?;
+    } else {
+        writeln!(
+            out,
+            "forgotten: {server} deleted client {} (receipt {}, at {})",
+            receipt.client_id, receipt.receipt_id, receipt.deleted_at
+        )?;
+        let d = receipt.deleted;
+        writeln!(
+            out,
+            "  deleted        hashes {}, batch answers {}, invites {}",
+            d.hashes, d.batches, d.invites
+        )?;
+        writeln!(
+            out,
+            "  local data     wiped ({}); credentials deleted",
+            db.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `contactsync forget --local`: for a device whose server moved or is gone. The credential and
+/// everything the server gave (key, sync state, matches, invites) are dropped here; the imported
+/// contacts and exclusions stay, and the next `sync --server URL` registers anew and sends them
+/// in full. The old server is not asked and keeps what it held.
+fn forget_local(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    yes: bool,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let credential = credentials::load(db)?;
+    let from = credential.as_ref().map_or_else(
+        || "no server".to_owned(),
+        |c| format!("{} (client {})", c.server, c.client_id),
+    );
+    let question = format!(
+        "leave {from} without telling it: its registration and sync state are dropped from {}, \
+         the contacts kept",
+        db.display()
+    );
+    if !confirm(&question, yes)? {
+        eprintln!("contactsync: nothing done");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open(db, region, true)?;
+    engine.leave_server().map_err(|e| engine_failure(db, &e))?;
+    credentials::remove(db)?;
+    let contacts = engine
+        .status()
+        .map_err(|e| engine_failure(db, &e))?
+        .contacts;
+    if as_json {
+        write_json(
+            out,
+            &json!({
+                "local": true,
+                "server": credential.as_ref().map(|c| &c.server),
+                "client_id": credential.as_ref().map(|c| &c.client_id),
+                "contacts": contacts,
+                "db": db.display().to_string(),
+            }),
+        )?;
+    } else {
+        writeln!(out, "left {from} without telling it")?;
+        writeln!(
+            out,
+            "  kept           {contacts} contacts in {}",
+            db.display()
+        )?;
+        writeln!(
+            out,
+            "  dropped        credentials, key, sync state, matches, invites"
+        )?;
+        writeln!(
+            out,
+            "  next           `contactsync sync --server URL` registers anew and sends everything"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
