@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    ADMIN, SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples_with, ok, put_users_with, run, s,
+    ADMIN, SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples_with, ok, put_users_with, run,
+    s,
 };
 use serde_json::{Value, json};
 

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples_with, put_users_with, s, succeed, text,
+    SAMPLE_MATCHES, SAMPLE_USERS, Server, cmd, import_samples_with, put_users_with, s, succeed,
+    text,
 };
 use serde_json::Value;
 
