@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use contactsync_server::{Database, LimitsConfig, ServerConfig};
+use contactsync_server::{Database, IpNet, LimitsConfig, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
@@ -39,9 +39,35 @@ pub struct ServeOptions {
     /// Base of invite links (`URL/i/CODE`). Default: the listening address.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
-    /// Only devices the app's backend vouches for (`POST /v1/admin/clients`) may register.
+    /// Let any device register itself (`POST /v1/clients`), within the limits below. Without
+    /// it only devices the app's backend vouches for (`POST /v1/admin/clients`) may register:
+    /// a self-registered device costs nothing and brings its own daily quota (docs/privacy.md).
     #[arg(long)]
-    no_open_registration: bool,
+    open_registration: bool,
+    /// Open registration: registrations one client address may make back to back (default 5).
+    #[arg(long, value_name = "N")]
+    registrations_per_ip_burst: Option<u32>,
+    /// Open registration: registrations per client address per hour after the burst (default 1).
+    #[arg(long, value_name = "N")]
+    registrations_per_ip_per_hour: Option<u32>,
+    /// Open registration: registrations per minute, all addresses together (default 60).
+    #[arg(long, value_name = "N")]
+    registrations_global_per_minute: Option<u32>,
+    /// Open registration: new identifiers per UTC day that self-registered devices may add from
+    /// one client address, all together (default 50000).
+    #[arg(long, value_name = "N")]
+    open_identifiers_per_ip_per_day: Option<u32>,
+    /// Open registration: new identifiers per UTC day that all self-registered devices may add
+    /// together (default 1000000).
+    #[arg(long, value_name = "N")]
+    open_identifiers_global_per_day: Option<u32>,
+    /// Hours a self-registered device that never uploaded is kept (default 24).
+    #[arg(long, value_name = "HOURS")]
+    unsynced_client_ttl_hours: Option<u32>,
+    /// A reverse proxy (an address or an ADDR/LEN block) whose `X-Forwarded-For` names the
+    /// client's address for the registration limits; repeatable. Default: none (the TCP peer).
+    #[arg(long, value_name = "ADDR_OR_CIDR")]
+    trusted_proxy: Vec<IpNet>,
     /// New identifiers per device per UTC day (default 100000).
     #[arg(long, value_name = "N")]
     daily_quota: Option<u32>,
@@ -111,7 +137,27 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
         limits.max_body_bytes = n;
     }
     let mut config = ServerConfig::new(db.clone(), options.listen, admin_token.clone());
-    config.open_registration = !options.no_open_registration;
+    config.open_registration = options.open_registration;
+    let r = &mut config.registration;
+    if let Some(n) = options.registrations_per_ip_burst {
+        r.per_ip_burst = n;
+    }
+    if let Some(n) = options.registrations_per_ip_per_hour {
+        r.per_ip_per_hour = n;
+    }
+    if let Some(n) = options.registrations_global_per_minute {
+        r.global_per_minute = n;
+    }
+    if let Some(n) = options.open_identifiers_per_ip_per_day {
+        r.identifiers_per_ip_per_day = n;
+    }
+    if let Some(n) = options.open_identifiers_global_per_day {
+        r.identifiers_global_per_day = n;
+    }
+    if let Some(h) = options.unsynced_client_ttl_hours {
+        r.unsynced_client_ttl = std::time::Duration::from_secs(u64::from(h) * 3600);
+    }
+    config.trusted_proxies = options.trusted_proxy;
     config.public_url = options.public_url;
     config.limits = limits;
 
@@ -125,10 +171,10 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     eprintln!("listening on {}", server.url());
     eprintln!(
         "contactsync: database {db}; open registration {}",
-        if options.no_open_registration {
-            "off"
-        } else {
+        if options.open_registration {
             "on"
+        } else {
+            "off (--open-registration turns it on)"
         }
     );
     if generated {

@@ -40,6 +40,7 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
                 "--rate-limit",
                 "1000000",
             ])
+            .args(common::OPEN_REGISTRATION_UNLIMITED)
             .args(["--admin-token", "admin-token-of-the-log-test-0123"])
             .arg("--db")
             .arg(&db)

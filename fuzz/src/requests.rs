@@ -26,7 +26,7 @@ use contactsync_core::upload::wire::{
     UserAnswer, UserInfo, UsersAnswer, codes,
 };
 use contactsync_core::{HashKey, IdentifierKind};
-use contactsync_server::{LimitsConfig, ServerConfig, SqliteStorage};
+use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig, SqliteStorage};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -285,6 +285,9 @@ impl Server {
             ADMIN_TOKEN,
         );
         config.public_url = Some("https://example.org".to_owned());
+        // Open registration, without limits on the one (unknown) address fuzz requests come from.
+        config.open_registration = true;
+        config.registration = RegistrationLimits::unlimited();
         config.limits = LimitsConfig {
             max_batch: 8,
             max_body_bytes: MAX_BODY,

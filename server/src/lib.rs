@@ -22,12 +22,14 @@
 //! logs carry the method, the path template, the status and the duration).
 
 mod bodies;
+mod client_ip;
 mod clock;
 mod connections;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
+mod registration;
 mod server;
 mod service;
 pub mod storage;
@@ -36,8 +38,10 @@ mod util;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use client_ip::IpNet;
 pub use clock::Clock;
 pub use error::ServerError;
+pub use registration::RegistrationLimits;
 pub use server::{RunningServer, run, run_with_storage, start};
 pub use storage::{Database, PostgresStorage, Scope, SqliteStorage, Storage, Transaction};
 
@@ -125,8 +129,17 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The app backend's credential for `/v1/admin/...` (kept in memory as its SHA-256 only).
     pub admin_token: String,
-    /// Whether `POST /v1/clients` lets any device register itself.
+    /// Whether `POST /v1/clients` lets any device register itself. Off by default: a device
+    /// the app's backend vouches for (`POST /v1/admin/clients`) is one the backend knows; a
+    /// device that registers itself costs nothing, and each brings a daily quota of new
+    /// identifiers (docs/privacy.md).
     pub open_registration: bool,
+    /// The limits of open registration (per client address and for the whole server).
+    pub registration: RegistrationLimits,
+    /// Proxies whose `X-Forwarded-For` names the client's address (`client_ip`): the TCP peer
+    /// is the client's address unless it is in one of these blocks. Empty by default: a header
+    /// a client can write must not choose its own limit's key.
+    pub trusted_proxies: Vec<IpNet>,
     /// Base of invite links (`<public_url>/i/<code>`); default `http://<listening address>`.
     pub public_url: Option<String>,
     /// The limits.
@@ -141,7 +154,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A configuration with open registration and the default limits.
+    /// A configuration with registration vouched by the app's backend only and the default
+    /// limits.
     pub fn new(
         db: impl Into<Database>,
         listen: SocketAddr,
@@ -151,7 +165,9 @@ impl ServerConfig {
             db: db.into(),
             listen,
             admin_token: admin_token.into(),
-            open_registration: true,
+            open_registration: false,
+            registration: RegistrationLimits::default(),
+            trusted_proxies: Vec::new(),
             public_url: None,
             limits: LimitsConfig::default(),
             connections: ConnectionLimits::default(),
@@ -186,6 +202,7 @@ impl ServerConfig {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        self.registration.validate()?;
         let c = &self.connections;
         if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
             return Err(ServerError::Config(
@@ -218,6 +235,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("db", &self.db)
             .field("listen", &self.listen)
             .field("open_registration", &self.open_registration)
+            .field("registration", &self.registration)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
             .field("connections", &self.connections)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use contactsync_core::upload::wire::{Registered, UserAnswer};
 use contactsync_core::upload::{Method, call};
 use contactsync_core::{Config, Engine, Error, Region};
-use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+use contactsync_server::{LimitsConfig, RegistrationLimits, RunningServer, ServerConfig};
 use tempfile::TempDir;
 
 use crate::net::{Loopback, put_user, register_open};
@@ -137,5 +137,8 @@ fn start(dir: &TempDir, limits: LimitsConfig) -> RunningServer {
     let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
     config.limits = limits;
+    // Devices register themselves, all from loopback.
+    config.open_registration = true;
+    config.registration = RegistrationLimits::unlimited();
     contactsync_server::start(config).unwrap()
 }

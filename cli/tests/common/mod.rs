@@ -70,6 +70,21 @@ pub struct Server {
     pub url: String,
 }
 
+/// `serve` arguments: open registration, with limits no test on one address reaches.
+pub const OPEN_REGISTRATION_UNLIMITED: &[&str] = &[
+    "--open-registration",
+    "--registrations-per-ip-burst",
+    "1000000",
+    "--registrations-per-ip-per-hour",
+    "3600000",
+    "--registrations-global-per-minute",
+    "60000",
+    "--open-identifiers-per-ip-per-day",
+    "4000000000",
+    "--open-identifiers-global-per-day",
+    "4000000000",
+];
+
 impl Server {
     pub fn start(dir: &Path) -> Server {
         Server::on(s(&dir.join("server.db")), &[])
@@ -89,6 +104,9 @@ impl Server {
                 "--check-interval",
                 "1",
             ])
+            // Devices register themselves, all from 127.0.0.1: open registration without the
+            // per-address limits (server/tests/registration.rs tests those).
+            .args(OPEN_REGISTRATION_UNLIMITED)
             .args(args)
             .spawn()
             .expect("spawn serve");

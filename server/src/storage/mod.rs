@@ -58,6 +58,15 @@ fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
     }
 }
 
+/// [`Transaction::prune_unsynced_clients`] on both backends (`$1` is a positional parameter to
+/// `SQLite` too). A client's first batch sets `set_key_id` in the batch's transaction, so the
+/// two `NOT EXISTS` only guard rows written some other way.
+const DELETE_UNSYNCED_CLIENTS: &str = "
+    DELETE FROM clients
+     WHERE user_ref IS NULL AND set_key_id IS NULL AND created_at < $1
+       AND NOT EXISTS (SELECT 1 FROM client_hashes h WHERE h.client_id = clients.client_id)
+       AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)";
+
 /// How many times a transaction that lost a race runs again before the request answers `503`.
 const CONFLICT_ATTEMPTS: u32 = 8;
 
@@ -440,6 +449,9 @@ pub trait Transaction {
     fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError>;
     /// Deletes invites expired at `now`; returns how many.
     fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError>;
+    /// Deletes openly registered clients (no user) registered before `registered_before` that
+    /// never uploaded a batch (no set key, no hash, no stored batch); returns how many.
+    fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError>;
 
     // --- the change feed ---
 

@@ -680,6 +680,14 @@ impl Transaction for PgTx<'_> {
         Ok(())
     }
 
+    fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError> {
+        self.writing()?;
+        self.execute(
+            crate::storage::DELETE_UNSYNCED_CLIENTS,
+            &[&registered_before],
+        )
+    }
+
     fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError> {
         self.writing()?;
         self.execute(
