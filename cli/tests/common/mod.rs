@@ -90,8 +90,15 @@ impl Server {
         Server::on(s(&dir.join("server.db")), &[])
     }
 
-    /// `serve --db DB` with more arguments.
+    /// `serve --db DB` with more arguments, and open registration without the per-address
+    /// limits: devices register themselves, all from 127.0.0.1 (server/tests/registration.rs
+    /// tests those limits).
     pub fn on(db: &str, args: &[&str]) -> Server {
+        Server::spawn(db, &[OPEN_REGISTRATION_UNLIMITED, args].concat())
+    }
+
+    /// `serve --db DB` with more arguments, and nothing else of the tests' own.
+    pub fn spawn(db: &str, args: &[&str]) -> Server {
         let mut child = cmd()
             .args([
                 "serve",
@@ -104,9 +111,6 @@ impl Server {
                 "--check-interval",
                 "1",
             ])
-            // Devices register themselves, all from 127.0.0.1: open registration without the
-            // per-address limits (server/tests/registration.rs tests those).
-            .args(OPEN_REGISTRATION_UNLIMITED)
             .args(args)
             .spawn()
             .expect("spawn serve");
