@@ -32,6 +32,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::client_ip::limit_key;
+use crate::connections::Episode;
 use crate::error::{ApiError, LimitReason, ServerError};
 
 const DAY: i64 = 86_400;
@@ -155,6 +156,8 @@ impl Rate {
 pub(crate) struct Registrations {
     limits: RegistrationLimits,
     state: Mutex<State>,
+    /// Refusals of new addresses for a full table, as log episodes.
+    full: Episode,
 }
 
 #[derive(Debug, Default)]
@@ -186,11 +189,31 @@ impl Registrations {
         Registrations {
             limits,
             state: Mutex::new(State::default()),
+            full: Episode::default(),
         }
     }
 
     pub(crate) fn limits(&self) -> &RegistrationLimits {
         &self.limits
+    }
+
+    /// An address was refused because a table is full: one `warn` line per episode, not one per
+    /// refusal (a flood from many addresses would otherwise flood the log).
+    fn table_full(&self) {
+        if self.full.hit() {
+            tracing::warn!(
+                max_tracked_addresses = self.limits.max_tracked_addresses,
+                "open registration: too many client addresses tracked; refusing new ones \
+                 (many addresses at once: an attack, or raise max_tracked_addresses)"
+            );
+        }
+    }
+
+    /// An address was counted: ends a full-table episode that has been quiet for a while.
+    fn counted(&self) {
+        if let Some(refusals) = self.full.clear() {
+            tracing::info!(refusals, "open registration: client addresses fit again");
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -213,10 +236,11 @@ impl Registrations {
                 state.per_ip.retain(|_, tat| *tat > now_ms);
             }
             if state.per_ip.len() >= l.max_tracked_addresses as usize {
-                tracing::warn!("registration: too many addresses tracked; refusing new ones");
+                self.table_full();
                 return Err(too_many(60, LimitReason::Rate));
             }
         }
+        self.counted();
         let ip_next = per_ip.take(tat, now_ms);
         let global_next = global.take(state.global, now_ms);
         match (ip_next, global_next) {
@@ -266,12 +290,13 @@ impl Registrations {
         if !state.identifiers.contains_key(&key)
             && state.identifiers.len() >= self.limits.max_tracked_addresses as usize
         {
-            tracing::warn!("registration: too many addresses tracked; refusing new ones");
+            self.table_full();
             return Err(too_many(until_tomorrow, LimitReason::DailyQuota));
         }
         if state.identifiers_total + n > u64::from(self.limits.identifiers_global_per_day) {
             return Err(too_many(until_tomorrow, LimitReason::DailyQuota));
         }
+        self.counted();
         let used = state.identifiers.entry(key).or_insert(0);
         if *used + n > u64::from(self.limits.identifiers_per_ip_per_day) {
             return Err(too_many(until_tomorrow, LimitReason::DailyQuota));
