@@ -149,7 +149,7 @@ pub struct ServerConfig {
     /// Where the time comes from (the system clock; tests set their own).
     pub clock: Clock,
     /// How often the server deletes what outlived its use (batch answers past their 30 days,
-    /// expired invites); also once at start. Every instance sweeps: sweeps that meet are safe.
+    /// expired invites, openly registered devices that never uploaded); also once at start. Every instance sweeps: sweeps that meet are safe.
     pub sweep_every: Duration,
 }
 
