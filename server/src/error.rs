@@ -57,6 +57,9 @@ impl From<rusqlite::Error> for ServerError {
 pub(crate) enum LimitReason {
     /// Requests per minute.
     Rate,
+    /// Open registrations, per client address or for the whole server (reason `rate` on the
+    /// wire: a client waits as it does for the request rate).
+    Registration,
     /// New hashes per UTC day.
     DailyQuota,
 }
@@ -174,6 +177,10 @@ impl ApiError {
             } => {
                 let (reason, message) = match reason {
                     LimitReason::Rate => ("rate", "too many requests this minute"),
+                    LimitReason::Registration => (
+                        "rate",
+                        "too many registrations from this address or on this server",
+                    ),
                     LimitReason::DailyQuota => (
                         "daily_quota",
                         "the day's budget of new identifiers is spent",

@@ -237,7 +237,7 @@ impl Registrations {
             }
             if state.per_ip.len() >= l.max_tracked_addresses as usize {
                 self.table_full();
-                return Err(too_many(60, LimitReason::Rate));
+                return Err(too_many(60, LimitReason::Registration));
             }
         }
         self.counted();
@@ -249,9 +249,9 @@ impl Registrations {
                 state.global = Some(global_next);
                 Ok(())
             }
-            (Err(a), Err(b)) => Err(too_many(retry_after_s(a.max(b)), LimitReason::Rate)),
+            (Err(a), Err(b)) => Err(too_many(retry_after_s(a.max(b)), LimitReason::Registration)),
             (Err(wait), Ok(_)) | (Ok(_), Err(wait)) => {
-                Err(too_many(retry_after_s(wait), LimitReason::Rate))
+                Err(too_many(retry_after_s(wait), LimitReason::Registration))
             }
         }
     }
