@@ -301,6 +301,9 @@ on_each_backend! {
         let (t, now) = server(backend, limits, |c| c.sweep_every = Duration::from_millis(20));
         let device = Client::at(&t, [127, 0, 0, 1]);
         let idle = device.register().ok(201);
+        let idle_token = idle["token"].as_str().unwrap();
+        // Reading its config is not an upload (and leaves a request counter on PostgreSQL).
+        device.send("GET", "/v1/config", Some(idle_token), None).ok(200);
         let synced = device.token();
         let (vouched_id, _) = t.api.vouch("u_1");
         let key = t.api.key(&synced);
@@ -323,8 +326,12 @@ on_each_backend! {
             assert!(Instant::now() < deadline, "the idle device was not swept");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let idle_token = idle["token"].as_str().unwrap();
         assert_eq!(device.send("GET", "/v1/config", Some(idle_token), None).status, 401);
+        if backend == Backend::Postgres {
+            let idle_id = idle["client_id"].as_str().unwrap();
+            let counters = format!("SELECT count(*) FROM request_counts WHERE client_id = '{idle_id}'");
+            assert_eq!(count(&conn, &counters), 0, "its request counter went with it");
+        }
         assert_eq!(count(&conn, "SELECT count(*) FROM clients"), 3);
         assert!(exists(&young["client_id"]));
         assert!(exists(&json!(vouched_id)));

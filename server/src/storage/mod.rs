@@ -58,14 +58,19 @@ fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
     }
 }
 
-/// [`Transaction::prune_unsynced_clients`] on both backends (`$1` is a positional parameter to
-/// `SQLite` too). A client's first batch sets `set_key_id` in the batch's transaction, so the
-/// two `NOT EXISTS` only guard rows written some other way.
-const DELETE_UNSYNCED_CLIENTS: &str = "
-    DELETE FROM clients
-     WHERE user_ref IS NULL AND set_key_id IS NULL AND created_at < $1
-       AND NOT EXISTS (SELECT 1 FROM client_hashes h WHERE h.client_id = clients.client_id)
-       AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)";
+/// The clients [`Transaction::prune_unsynced_clients`] deletes, as a statement both backends
+/// build on (`$1` is a positional parameter to `SQLite` too). A client's first batch sets
+/// `set_key_id` in the batch's transaction, so the two `NOT EXISTS` only guard rows written some
+/// other way.
+macro_rules! delete_unsynced_clients {
+    () => {
+        "DELETE FROM clients
+          WHERE user_ref IS NULL AND set_key_id IS NULL AND created_at < $1
+            AND NOT EXISTS (SELECT 1 FROM client_hashes h WHERE h.client_id = clients.client_id)
+            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)"
+    };
+}
+use delete_unsynced_clients;
 
 /// How many times a transaction that lost a race runs again before the request answers `503`.
 const CONFLICT_ATTEMPTS: u32 = 8;

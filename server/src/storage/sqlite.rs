@@ -845,7 +845,7 @@ impl Transaction for SqliteTx<'_> {
     fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError> {
         let n = self
             .conn()?
-            .prepare_cached(super::DELETE_UNSYNCED_CLIENTS)?
+            .prepare_cached(super::delete_unsynced_clients!())?
             .execute([registered_before])?;
         Ok(n as u64)
     }
