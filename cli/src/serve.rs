@@ -80,6 +80,9 @@ pub struct ServeOptions {
     /// Requests per device per minute (default 120).
     #[arg(long, value_name = "N")]
     rate_limit: Option<u32>,
+    /// Hashes one device's set may hold (default 100000).
+    #[arg(long, value_name = "N")]
+    max_set_size: Option<u32>,
     /// Largest request body in bytes (default 262144).
     #[arg(long, value_name = "BYTES")]
     max_body: Option<u32>,
@@ -135,6 +138,9 @@ pub fn serve(options: ServeOptions) -> Result<ExitCode, Failure> {
     }
     if let Some(n) = options.max_body {
         limits.max_body_bytes = n;
+    }
+    if let Some(n) = options.max_set_size {
+        limits.max_set_size = n;
     }
     let mut config = ServerConfig::new(db.clone(), options.listen, admin_token.clone());
     config.open_registration = options.open_registration;

@@ -294,6 +294,7 @@ impl Server {
             daily_new_identifiers: 12,
             check_interval_s: 60,
             requests_per_minute: 30,
+            max_set_size: 20,
         };
         let router =
             contactsync_server::fuzzing::router(&config, Arc::new(storage)).expect("the router");

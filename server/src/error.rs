@@ -76,6 +76,10 @@ pub(crate) enum ApiError {
         key_id: String,
     },
     BatchConflict,
+    /// The batch would grow the client's set past `max_set_size`.
+    SetFull {
+        max_set_size: u32,
+    },
     /// A body in a media type other than JSON or CBOR.
     UnsupportedMediaType,
     /// The request body stopped arriving (`body_progress_timeout`).
@@ -110,9 +114,10 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::KeyRotated { .. } | ApiError::BatchConflict | ApiError::KeyIncomplete(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::KeyRotated { .. }
+            | ApiError::BatchConflict
+            | ApiError::KeyIncomplete(_)
+            | ApiError::SetFull { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,6 +148,12 @@ impl ApiError {
             ApiError::BatchConflict => body(
                 codes::BATCH_CONFLICT,
                 "this batch id was used with a different body",
+            ),
+            ApiError::SetFull { max_set_size } => body(
+                codes::SET_FULL,
+                &format!(
+                    "this batch would make the device's set hold more than {max_set_size} hashes"
+                ),
             ),
             ApiError::RequestTimeout => {
                 body(codes::REQUEST_TIMEOUT, "the request body stopped arriving")

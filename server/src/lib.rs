@@ -63,6 +63,10 @@ pub struct LimitsConfig {
     /// Requests per client per minute (a fixed window, counted where every instance sharing the
     /// storage sees it: see [`Storage::count_request`]).
     pub requests_per_minute: u32,
+    /// Hashes one client's set may hold. Re-adding a held hash is free (a full re-sync must not
+    /// cost a device its day), and a held hash is watched for joins through the change feed:
+    /// this bounds what one device watches, far above any real address book.
+    pub max_set_size: u32,
 }
 
 impl Default for LimitsConfig {
@@ -74,6 +78,7 @@ impl Default for LimitsConfig {
             daily_new_identifiers: 100_000,
             check_interval_s: 86_400,
             requests_per_minute: 120,
+            max_set_size: 100_000,
         }
     }
 }
@@ -191,9 +196,15 @@ impl ServerConfig {
                 "sweep_every must be longer than zero".into(),
             ));
         }
-        if l.max_batch == 0 || l.requests_per_minute == 0 || l.check_interval_s == 0 {
+        if l.max_batch == 0
+            || l.requests_per_minute == 0
+            || l.check_interval_s == 0
+            || l.max_set_size == 0
+        {
             return Err(ServerError::Config(
-                "max_batch, requests_per_minute and check_interval_s must be at least 1".into(),
+                "max_batch, requests_per_minute, check_interval_s and max_set_size must be at \
+                 least 1"
+                    .into(),
             ));
         }
         // Below 1 KiB not even a one-hash batch with its ids fits.

@@ -32,9 +32,10 @@ fn defaults_are_the_protocols() {
             l.max_body_bytes,
             l.daily_new_identifiers,
             l.check_interval_s,
-            l.requests_per_minute
+            l.requests_per_minute,
+            l.max_set_size
         ),
-        (2000, 262_144, 100_000, 86_400, 120)
+        (2000, 262_144, 100_000, 86_400, 120, 100_000)
     );
     let c = contactsync_server::ServerConfig::new(
         std::path::Path::new("x.db"),

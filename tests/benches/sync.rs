@@ -42,6 +42,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let limits = LimitsConfig {
         daily_new_identifiers: 10_000_000,
+        max_set_size: 10_000_000,
         requests_per_minute: 1_000_000,
         ..LimitsConfig::default()
     };

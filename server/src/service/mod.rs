@@ -396,6 +396,7 @@ impl Service {
             Mode::Delta => tx.remove_from_set(id, &remove)?,
         };
         tx.add_to_set(id, &add)?;
+        self.check_set_size(&mut *tx, id, quota.new_hashes)?;
         tx.put_usage(id, &quota.usage)?;
         tx.update_client_set(id, &current.key_id, quota.allowance)?;
         let owners = lookup(&mut *tx, &current.key_id, &add, now)?;

@@ -1,6 +1,8 @@
 //! Registration (docs/protocol.md, "Registration"): a device the app's backend vouches for, or —
 //! when the operator opens it — a device that registers itself, within the limits of
-//! [`crate::registration`], which also bound what openly registered devices add per address.
+//! [`crate::registration`], which also bound what openly registered devices add per address —
+//! and the bound on any device's set (`max_set_size`): the limits that keep devices from being
+//! a cheap way to test or watch identifiers.
 
 use std::net::IpAddr;
 
@@ -11,7 +13,7 @@ use super::{Payload, Service, parse_body, parse_body_or_default};
 use crate::IpNet;
 use crate::error::ApiError;
 use crate::registration::Reservation;
-use crate::storage::{ClientRecord, Usage};
+use crate::storage::{ClientRecord, Transaction, Usage};
 use crate::util::{random_id, sha256, valid_user_ref};
 
 /// `POST /v1/clients` takes `{}` (or nothing): no field is defined, so any field is unknown.
@@ -94,6 +96,23 @@ impl Service {
             charged
         };
         self.registrations.reserve(from, charged, now)
+    }
+
+    /// After a batch's writes: `set_full` (rolling the batch back) when it added hashes and the
+    /// set now holds more than `max_set_size`. A batch that adds nothing new never fails here,
+    /// so a device at the bound can still remove and re-sync. (Counting costs a scan of the
+    /// set, so only batches that grow it pay for it.)
+    pub(super) fn check_set_size(
+        &self,
+        tx: &mut dyn Transaction,
+        client_id: &str,
+        new_hashes: u64,
+    ) -> Result<(), ApiError> {
+        let max_set_size = self.limits.max_set_size;
+        if new_hashes > 0 && tx.set_size(client_id)? > u64::from(max_set_size) {
+            return Err(ApiError::SetFull { max_set_size });
+        }
+        Ok(())
     }
 
     /// What `client` may still add today (`remaining_today`, before any rotation allowance): its

@@ -53,6 +53,7 @@ fn main() {
     );
     config.limits = LimitsConfig {
         daily_new_identifiers: 10_000_000,
+        max_set_size: 10_000_000,
         requests_per_minute: 1_000_000,
         ..LimitsConfig::default()
     };

@@ -131,6 +131,8 @@ impl Server {
                 OsStr::new("1000000"),
                 OsStr::new("--daily-quota"),
                 OsStr::new("4000000000"),
+                OsStr::new("--max-set-size"),
+                OsStr::new("4000000000"),
                 // Devices register themselves, all from loopback.
                 OsStr::new("--open-registration"),
                 OsStr::new("--registrations-per-ip-burst"),
