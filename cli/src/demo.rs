@@ -151,6 +151,8 @@ pub fn demo(out: &mut impl Write, keep: Option<&Path>) -> Result<ExitCode, Failu
         check_interval_s: 5,
         ..LimitsConfig::default()
     };
+    // The demo's devices register themselves (a real app's backend vouches for them).
+    config.open_registration = true;
     let server = contactsync_server::start(config)
         .map_err(|e| UsageError(format!("demo: starting the server: {e}")))?;
     let result = run(out, &dir, region, &server, &admin_token, keep.is_some());

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use contactsync_server::{Database, ServerConfig};
+use contactsync_server::{Database, IpNet, ServerConfig};
 
 use crate::UsageError;
 use crate::commands::Failure;
@@ -100,7 +100,11 @@ pub fn serve(out: &mut impl std::io::Write, options: &ServeOptions) -> Result<Ex
     }
     eprintln!(
         "contactsync: database {db}; open registration {}; admin token {}",
-        if open_registration { "on" } else { "off" },
+        if open_registration {
+            "on"
+        } else {
+            "off (--open-registration turns it on)"
+        },
         if stored_token {
             "from the database"
         } else {
@@ -154,6 +158,39 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
         .ok_or_else(|| missing("max-bodies-in-flight"))?;
     config.sweep_every = seconds(s.sweep_every, "sweep-every")?;
     config.metrics_listen = s.metrics_listen;
+    config.limits.max_set_size = s.max_set_size.ok_or_else(|| missing("max-set-size"))?;
+    let r = &mut config.registration;
+    r.per_ip_burst = s
+        .registrations_per_ip_burst
+        .ok_or_else(|| missing("registrations-per-ip-burst"))?;
+    r.per_ip_per_hour = s
+        .registrations_per_ip_per_hour
+        .ok_or_else(|| missing("registrations-per-ip-per-hour"))?;
+    r.global_per_minute = s
+        .registrations_global_per_minute
+        .ok_or_else(|| missing("registrations-global-per-minute"))?;
+    r.identifiers_per_ip_per_day = s
+        .open_identifiers_per_ip_per_day
+        .ok_or_else(|| missing("open-identifiers-per-ip-per-day"))?;
+    r.identifiers_global_per_day = s
+        .open_identifiers_global_per_day
+        .ok_or_else(|| missing("open-identifiers-global-per-day"))?;
+    r.unsynced_client_ttl = s
+        .unsynced_client_ttl_hours
+        .map(|h| Duration::from_secs(u64::from(h) * 3600))
+        .ok_or_else(|| missing("unsynced-client-ttl-hours"))?;
+    r.max_tracked_addresses = s
+        .max_tracked_addresses
+        .ok_or_else(|| missing("max-tracked-addresses"))?;
+    config.trusted_proxies = s
+        .trusted_proxy
+        .iter()
+        .flatten()
+        .map(|p| {
+            p.parse::<IpNet>()
+                .map_err(|e| UsageError(format!("trusted-proxy {p:?}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
     Ok(config)
 }
 

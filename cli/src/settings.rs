@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use contactsync_server::{ConnectionLimits, LimitsConfig};
+use contactsync_server::{ConnectionLimits, LimitsConfig, RegistrationLimits};
 use serde::{Deserialize, Serialize};
 
 use crate::UsageError;
@@ -122,6 +122,96 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body: Option<u32>,
+
+    /// Hashes one device's set may hold (what it can watch for joins). [default: 100000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_MAX_SET_SIZE",
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_set_size: Option<u32>,
+
+    /// Open registration: registrations one client address may make back to back. [default: 5]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_REGISTRATIONS_PER_IP_BURST",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_per_ip_burst: Option<u32>,
+    /// Open registration: registrations per client address per hour after the burst.
+    /// [default: 1]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_REGISTRATIONS_PER_IP_PER_HOUR",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_per_ip_per_hour: Option<u32>,
+    /// Open registration: registrations per minute, all addresses together. [default: 60]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_REGISTRATIONS_GLOBAL_PER_MINUTE",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrations_global_per_minute: Option<u32>,
+    /// Open registration: new identifiers per UTC day that self-registered devices may add from
+    /// one client address, all together. [default: 50000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_OPEN_IDENTIFIERS_PER_IP_PER_DAY",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_identifiers_per_ip_per_day: Option<u32>,
+    /// Open registration: new identifiers per UTC day that all self-registered devices may add
+    /// together. [default: 1000000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_OPEN_IDENTIFIERS_GLOBAL_PER_DAY",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_identifiers_global_per_day: Option<u32>,
+    /// Hours a self-registered device that never uploaded is kept. [default: 24]
+    #[arg(
+        long,
+        value_name = "HOURS",
+        env = "CONTACTSYNC_SERVER_UNSYNCED_CLIENT_TTL_HOURS",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsynced_client_ttl_hours: Option<u32>,
+    /// Client addresses the registration limits track at once (bounds their memory).
+    /// [default: 100000]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_MAX_TRACKED_ADDRESSES",
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tracked_addresses: Option<u32>,
+    /// A reverse proxy (an address or an ADDR/LEN block) whose `X-Forwarded-For` names the
+    /// client's address for the registration limits; repeatable (the variable: comma-separated).
+    /// Default: none (the TCP peer is the client).
+    #[arg(
+        long,
+        value_name = "ADDR_OR_CIDR",
+        env = "CONTACTSYNC_SERVER_TRUSTED_PROXY",
+        value_delimiter = ',',
+        help_heading = "Registration"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<Vec<String>>,
 
     /// Seconds a connection may take to send a request head (also the keep-alive idle
     /// timeout). [default: 10]
@@ -249,6 +339,7 @@ fn table_of(settings: &Settings) -> Result<Table, UsageError> {
 fn defaults() -> Settings {
     let limits = LimitsConfig::default();
     let connections = ConnectionLimits::default();
+    let registration = RegistrationLimits::default();
     let defaults = contactsync_server::ServerConfig::new(
         contactsync_server::Database::Sqlite(PathBuf::new()),
         SocketAddr::from(([127, 0, 0, 1], 8787)),
@@ -268,6 +359,16 @@ fn defaults() -> Settings {
         shutdown_grace: Some(connections.shutdown_grace.as_secs()),
         sweep_every: Some(defaults.sweep_every.as_secs()),
         log: Some(crate::logging::DEFAULT_FILTER.to_owned()),
+        max_set_size: Some(limits.max_set_size),
+        registrations_per_ip_burst: Some(registration.per_ip_burst),
+        registrations_per_ip_per_hour: Some(registration.per_ip_per_hour),
+        registrations_global_per_minute: Some(registration.global_per_minute),
+        open_identifiers_per_ip_per_day: Some(registration.identifiers_per_ip_per_day),
+        open_identifiers_global_per_day: Some(registration.identifiers_global_per_day),
+        unsynced_client_ttl_hours: Some(
+            u32::try_from(registration.unsynced_client_ttl.as_secs() / 3600).unwrap_or(u32::MAX),
+        ),
+        max_tracked_addresses: Some(registration.max_tracked_addresses),
         log_format: Some(LogFormat::default()),
         ..Settings::default()
     }
@@ -399,6 +500,7 @@ impl Settings {
             admin_token: Some(String::new()),
             max_connections: Some(0),
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            trusted_proxy: Some(Vec::new()),
             ..defaults()
         }
     }

@@ -214,3 +214,42 @@ fn log_and_metrics_settings_merge_like_the_rest() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// The configuration file docs/deployment.md shows is one `serve` accepts, key for key.
+#[test]
+fn the_documented_config_file_is_accepted() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deployment.md"),
+    )
+    .unwrap();
+    let section = &doc[doc.find("## Configuration").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, toml).unwrap();
+    let out = cmd()
+        .args(["serve", "--config", s(&file), "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let keys = toml
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+        .filter(|k| !k.starts_with('#'))
+        .collect::<Vec<_>>();
+    assert!(keys.len() > 20, "{keys:?}");
+    for key in keys {
+        assert!(
+            printed.contains(&format!("\n{key} = ")),
+            "{key} in:\n{printed}"
+        );
+        assert!(
+            printed
+                .lines()
+                .any(|l| l.starts_with(&format!("{key} = ")) && l.ends_with("# file")),
+            "{key}"
+        );
+    }
+}

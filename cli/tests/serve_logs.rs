@@ -42,6 +42,7 @@ fn a_log_stream_nobody_reads_costs_lines_not_service() {
                 "--metrics-listen",
                 "127.0.0.1:0",
             ])
+            .args(common::OPEN_REGISTRATION_UNLIMITED)
             .args(["--admin-token", "admin-token-of-the-log-test-0123"])
             .arg("--db")
             .arg(&db)

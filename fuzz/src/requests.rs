@@ -26,7 +26,7 @@ use contactsync_core::upload::wire::{
     UserAnswer, UserInfo, UsersAnswer, codes,
 };
 use contactsync_core::{HashKey, IdentifierKind};
-use contactsync_server::{LimitsConfig, ServerConfig, SqliteStorage};
+use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig, SqliteStorage};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -285,12 +285,16 @@ impl Server {
             ADMIN_TOKEN,
         );
         config.public_url = Some("https://example.org".to_owned());
+        // Open registration, without limits on the one (unknown) address fuzz requests come from.
+        config.open_registration = true;
+        config.registration = RegistrationLimits::unlimited();
         config.limits = LimitsConfig {
             max_batch: 8,
             max_body_bytes: MAX_BODY,
             daily_new_identifiers: 12,
             check_interval_s: 60,
             requests_per_minute: 30,
+            max_set_size: 20,
         };
         let router =
             contactsync_server::fuzzing::router(&config, Arc::new(storage)).expect("the router");

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::{Service as _, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -200,9 +203,9 @@ pub(crate) async fn serve(
                 () = &mut shutdown => break,
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     if !is_connection_error(&e) {
                         if accept_failing.hit() {
@@ -226,8 +229,14 @@ pub(crate) async fn serve(
         if let Some(failures) = accept_failing.clear() {
             tracing::info!(%addr, failures, "accepting connections works again");
         }
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        // Each request carries its connection's peer address (axum's `ConnectInfo`): the limits
+        // of open registration count per client address (`client_ip`).
+        let app = TowerToHyperService::new(app.clone());
+        let with_peer = service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.call(request)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), with_peer);
         let connection = graceful.watch(connection);
         connections.spawn(async move {
             // Closed, timed out or failed (a reset, a malformed head): nothing to log per

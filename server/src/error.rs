@@ -57,15 +57,27 @@ impl From<rusqlite::Error> for ServerError {
 pub(crate) enum LimitReason {
     /// Requests per minute.
     Rate,
+    /// Open registrations, per client address or for the whole server (reason `rate` on the
+    /// wire: a client waits as it does for the request rate).
+    Registration,
     /// New hashes per UTC day.
     DailyQuota,
 }
 
 impl LimitReason {
-    /// The protocol's `reason` (also the `limit` label of `contactsync_rate_limited_total`).
+    /// The protocol's `reason`.
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
+            LimitReason::Rate | LimitReason::Registration => "rate",
+            LimitReason::DailyQuota => "daily_quota",
+        }
+    }
+
+    /// The `limit` label of `contactsync_rate_limited_total`: which limit refused.
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
             LimitReason::Rate => "rate",
+            LimitReason::Registration => "registration",
             LimitReason::DailyQuota => "daily_quota",
         }
     }
@@ -93,6 +105,10 @@ pub(crate) enum ApiError {
         key_id: String,
     },
     BatchConflict,
+    /// The batch would grow the client's set past `max_set_size`.
+    SetFull {
+        max_set_size: u32,
+    },
     /// A body in a media type other than JSON or CBOR.
     UnsupportedMediaType,
     /// The request body stopped arriving (`body_progress_timeout`).
@@ -127,9 +143,10 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::KeyRotated { .. } | ApiError::BatchConflict | ApiError::KeyIncomplete(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::KeyRotated { .. }
+            | ApiError::BatchConflict
+            | ApiError::KeyIncomplete(_)
+            | ApiError::SetFull { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -148,6 +165,7 @@ impl ApiError {
             ApiError::NotFound(_) => codes::NOT_FOUND,
             ApiError::KeyRotated { .. } => codes::KEY_ROTATED,
             ApiError::BatchConflict => codes::BATCH_CONFLICT,
+            ApiError::SetFull { .. } => codes::SET_FULL,
             ApiError::RequestTimeout => codes::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => codes::UNSUPPORTED_MEDIA_TYPE,
             ApiError::KeyIncomplete(_) => codes::KEY_INCOMPLETE,
@@ -174,6 +192,9 @@ impl ApiError {
                 ..body("the hashing key changed")
             },
             ApiError::BatchConflict => body("this batch id was used with a different body"),
+            ApiError::SetFull { max_set_size } => body(&format!(
+                "this batch would make the device's set hold more than {max_set_size} hashes"
+            )),
             ApiError::RequestTimeout => body("the request body stopped arriving"),
             ApiError::UnsupportedMediaType => {
                 body("send bodies as application/json or application/cbor")
@@ -201,6 +222,9 @@ impl ApiError {
             } => {
                 let message = match reason {
                     LimitReason::Rate => "too many requests this minute",
+                    LimitReason::Registration => {
+                        "too many registrations from this address or on this server"
+                    }
                     LimitReason::DailyQuota => "the day's budget of new identifiers is spent",
                 };
                 ErrorBody {
@@ -266,13 +290,13 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        let reason = match self {
-            ApiError::TooManyRequests { reason, .. } => Some(reason.as_str()),
+        let reason = match &self {
+            ApiError::TooManyRequests { reason, .. } => {
+                crate::metrics::rate_limited(reason.label());
+                Some(reason.as_str())
+            }
             _ => None,
         };
-        if let Some(reason) = reason {
-            crate::metrics::rate_limited(reason);
-        }
         // A lost race answered: every retry lost too (`retry_conflicts`).
         if self == ApiError::Conflict {
             crate::metrics::storage_error("conflict");

@@ -4,13 +4,14 @@
 //! Handlers only move bytes: each one runs its service call on tokio's blocking pool (`SQLite` is
 //! blocking), so the async worker threads only ever wait on sockets.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, Path, RawQuery, Request, State,
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, RawQuery, Request, State,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,6 +23,7 @@ use contactsync_core::upload::wire::BatchAnswer;
 use serde::Serialize;
 
 use crate::bodies::{self, BodyGate};
+use crate::client_ip::client_ip;
 use crate::error::ApiError;
 use crate::observe::{self, Routes};
 use crate::service::{Payload, Service};
@@ -189,6 +191,33 @@ where
         })?
 }
 
+/// The client's address (`client_ip`: the peer, or what a trusted proxy says it saw); `None`
+/// for a request that did not come over a connection (the fuzz targets).
+#[derive(Debug, Clone, Copy)]
+struct ClientAddr(Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        let forwarded_for = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("(not text)"));
+        Ok(ClientAddr(peer.map(|peer| {
+            client_ip(peer, forwarded_for, state.service.trusted_proxies())
+        })))
+    }
+}
+
 /// The encoding the request's `Accept` prefers: CBOR when it asks for `application/cbor` first,
 /// JSON otherwise (never `406`: JSON is always there). Errors are always JSON.
 #[derive(Debug, Clone, Copy)]
@@ -267,13 +296,14 @@ async fn readyz(State(app): State<AppState>) -> Response {
 
 async fn register(
     State(app): State<AppState>,
+    ClientAddr(from): ClientAddr,
     accepts: Accepts,
     body: Body,
 ) -> Result<Response, ApiError> {
     let service = app.service;
     let answer = blocking(move || {
         let now = service.now();
-        retry_conflicts(|| service.register_open(body.payload(), now))
+        retry_conflicts(|| service.register_open(body.payload(), now, from))
     })
     .await?;
     encoded(accepts, StatusCode::CREATED, &answer)
@@ -327,13 +357,14 @@ async fn vouch(
 async fn config(
     State(app): State<AppState>,
     headers: HeaderMap,
+    ClientAddr(from): ClientAddr,
     accepts: Accepts,
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
     let answer = blocking(move || {
         let caller = service.authenticate_any(token.as_deref())?;
-        service.config(&caller)
+        service.config(&caller, from)
     })
     .await?;
     encoded(accepts, StatusCode::OK, &answer)
@@ -344,12 +375,14 @@ async fn config(
 async fn batches(
     State(app): State<AppState>,
     headers: HeaderMap,
+    ClientAddr(from): ClientAddr,
     accepts: Accepts,
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers);
     let service = app.service;
-    let answer = blocking(move || service.post_batch(token.as_deref(), body.payload())).await?;
+    let answer =
+        blocking(move || service.post_batch(token.as_deref(), body.payload(), from)).await?;
     match accepts.0 {
         Encoding::Json => Ok(encoded_bytes(Encoding::Json, StatusCode::OK, answer)),
         Encoding::Cbor => {

@@ -23,6 +23,7 @@
 //! duration), or label a metric with one.
 
 mod bodies;
+mod client_ip;
 mod clock;
 mod connections;
 mod error;
@@ -31,6 +32,7 @@ pub mod fuzzing;
 mod http;
 pub mod metrics;
 mod observe;
+mod registration;
 mod server;
 mod service;
 pub mod storage;
@@ -39,8 +41,10 @@ mod util;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use client_ip::IpNet;
 pub use clock::Clock;
 pub use error::ServerError;
+pub use registration::RegistrationLimits;
 pub use server::{RunningServer, run, run_with_storage, start};
 pub use service::admin_credential::{
     has_stored as has_stored_admin_token, rotate_stored as rotate_admin_token,
@@ -67,6 +71,10 @@ pub struct LimitsConfig {
     /// Requests per client per minute (a fixed window, counted where every instance sharing the
     /// storage sees it: see [`Storage::count_request`]).
     pub requests_per_minute: u32,
+    /// Hashes one client's set may hold. Re-adding a held hash is free (a full re-sync must not
+    /// cost a device its day), and a held hash is watched for joins through the change feed:
+    /// this bounds what one device watches, far above any real address book.
+    pub max_set_size: u32,
 }
 
 impl Default for LimitsConfig {
@@ -78,6 +86,7 @@ impl Default for LimitsConfig {
             daily_new_identifiers: 100_000,
             check_interval_s: 86_400,
             requests_per_minute: 120,
+            max_set_size: 100_000,
         }
     }
 }
@@ -139,8 +148,17 @@ pub struct ServerConfig {
     /// `None`: the one stored in the database (`contactsync admin token rotate`), the same for
     /// every instance; until one is stored the admin API refuses every call.
     pub admin_token: Option<String>,
-    /// Whether `POST /v1/clients` lets any device register itself.
+    /// Whether `POST /v1/clients` lets any device register itself. Off by default: a device
+    /// the app's backend vouches for (`POST /v1/admin/clients`) is one the backend knows; a
+    /// device that registers itself costs nothing, and each brings a daily quota of new
+    /// identifiers (docs/privacy.md).
     pub open_registration: bool,
+    /// The limits of open registration (per client address and for the whole server).
+    pub registration: RegistrationLimits,
+    /// Proxies whose `X-Forwarded-For` names the client's address (`client_ip`): the TCP peer
+    /// is the client's address unless it is in one of these blocks. Empty by default: a header
+    /// a client can write must not choose its own limit's key.
+    pub trusted_proxies: Vec<IpNet>,
     /// Base of invite links (`<public_url>/i/<code>`); default `http://<listening address>`.
     pub public_url: Option<String>,
     /// The limits.
@@ -150,12 +168,13 @@ pub struct ServerConfig {
     /// Where the time comes from (the system clock; tests set their own).
     pub clock: Clock,
     /// How often the server deletes what outlived its use (batch answers past their 30 days,
-    /// expired invites); also once at start. Every instance sweeps: sweeps that meet are safe.
+    /// expired invites, openly registered devices that never uploaded); also once at start. Every instance sweeps: sweeps that meet are safe.
     pub sweep_every: Duration,
 }
 
 impl ServerConfig {
-    /// A configuration with this admin token, open registration and the default limits.
+    /// A configuration with this admin token, registration vouched by the app's backend only
+    /// and the default limits.
     pub fn new(
         db: impl Into<Database>,
         listen: SocketAddr,
@@ -166,7 +185,9 @@ impl ServerConfig {
             listen,
             metrics_listen: None,
             admin_token: Some(admin_token.into()),
-            open_registration: true,
+            open_registration: false,
+            registration: RegistrationLimits::default(),
+            trusted_proxies: Vec::new(),
             public_url: None,
             limits: LimitsConfig::default(),
             connections: ConnectionLimits::default(),
@@ -193,9 +214,15 @@ impl ServerConfig {
                 "sweep_every must be longer than zero".into(),
             ));
         }
-        if l.max_batch == 0 || l.requests_per_minute == 0 || l.check_interval_s == 0 {
+        if l.max_batch == 0
+            || l.requests_per_minute == 0
+            || l.check_interval_s == 0
+            || l.max_set_size == 0
+        {
             return Err(ServerError::Config(
-                "max_batch, requests_per_minute and check_interval_s must be at least 1".into(),
+                "max_batch, requests_per_minute, check_interval_s and max_set_size must be at \
+                 least 1"
+                    .into(),
             ));
         }
         // Below 1 KiB not even a one-hash batch with its ids fits.
@@ -204,6 +231,7 @@ impl ServerConfig {
                 "max_body_bytes must be at least 1024".into(),
             ));
         }
+        self.registration.validate()?;
         let c = &self.connections;
         if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
             return Err(ServerError::Config(
@@ -237,6 +265,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("metrics_listen", &self.metrics_listen)
             .field("open_registration", &self.open_registration)
+            .field("registration", &self.registration)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
             .field("limits", &self.limits)
             .field("connections", &self.connections)

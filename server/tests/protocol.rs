@@ -32,12 +32,31 @@ fn defaults_are_the_protocols() {
             l.max_body_bytes,
             l.daily_new_identifiers,
             l.check_interval_s,
-            l.requests_per_minute
+            l.requests_per_minute,
+            l.max_set_size
         ),
-        (2000, 262_144, 100_000, 86_400, 120)
+        (2000, 262_144, 100_000, 86_400, 120, 100_000)
     );
-    let c = common::config(std::path::Path::new("x.db"));
-    assert!(c.open_registration);
+    let c = contactsync_server::ServerConfig::new(
+        std::path::Path::new("x.db"),
+        ([127, 0, 0, 1], 0).into(),
+        ADMIN,
+    );
+    // Registration is vouched by the app's backend unless opened on purpose.
+    assert!(!c.open_registration);
+    assert!(c.trusted_proxies.is_empty());
+    let r = c.registration;
+    assert_eq!(
+        (
+            r.per_ip_burst,
+            r.per_ip_per_hour,
+            r.global_per_minute,
+            r.identifiers_per_ip_per_day,
+            r.identifiers_global_per_day,
+            r.unsynced_client_ttl.as_secs()
+        ),
+        (5, 1, 60, 50_000, 1_000_000, 86_400)
+    );
     assert_eq!(c.public_url, None);
     assert!(
         !format!("{c:?}").contains(ADMIN),

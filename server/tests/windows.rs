@@ -16,21 +16,13 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{TestServer, count, delta, fakes, open_db};
+use common::{TestServer, count, delta, fakes, manual, open_db};
 use contactsync_server::Clock;
 
 /// A UTC midnight (also a minute boundary).
 const MIDNIGHT: i64 = 1_800_057_600;
-
-/// A clock the test moves by hand.
-fn manual(start: i64) -> (Arc<AtomicI64>, Clock) {
-    let now = Arc::new(AtomicI64::new(start));
-    let read = Arc::clone(&now);
-    (now, Clock::from_fn(move || read.load(Ordering::SeqCst)))
-}
 
 /// A clock whose reads alternate between one second before `edge` and `edge`: two instances,
 /// one a second behind, serving the same client.

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use contactsync_core::upload::{SyncOptions, SyncReport};
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
-use contactsync_server::{LimitsConfig, ServerConfig};
+use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
 use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
 use synthetic::{Book, DEFAULT_REGION};
 
@@ -42,6 +42,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let limits = LimitsConfig {
         daily_new_identifiers: 10_000_000,
+        max_set_size: 10_000_000,
         requests_per_minute: 1_000_000,
         ..LimitsConfig::default()
     };
@@ -51,6 +52,9 @@ fn main() {
         ADMIN,
     );
     config.limits = limits;
+    // Devices register themselves, all from loopback.
+    config.open_registration = true;
+    config.registration = RegistrationLimits::unlimited();
     let server = contactsync_server::start(config).unwrap();
     let admin = Loopback::new(&server.url(), Some(ADMIN));
     let region = Region::new(DEFAULT_REGION).unwrap();

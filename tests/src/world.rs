@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use contactsync_core::upload::wire::{Registered, UserAnswer};
 use contactsync_core::upload::{Method, call};
 use contactsync_core::{Config, Engine, Error, Region};
-use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
+use contactsync_server::{LimitsConfig, RegistrationLimits, RunningServer, ServerConfig};
 use tempfile::TempDir;
 
 use crate::net::{Loopback, put_user, register_open};
@@ -23,6 +23,7 @@ pub struct World {
     /// The running server.
     pub server: RunningServer,
     limits: LimitsConfig,
+    registration: RegistrationLimits,
 }
 
 impl World {
@@ -32,19 +33,30 @@ impl World {
     /// When the directory or the server cannot be made (a test failure).
     #[allow(clippy::unwrap_used, reason = "test helper")]
     pub fn new(limits: LimitsConfig) -> World {
+        World::with_registration(limits, RegistrationLimits::unlimited())
+    }
+
+    /// A server with these limits, and these limits of open registration (every device comes
+    /// from 127.0.0.1, so one address's budget is every device's).
+    ///
+    /// # Panics
+    /// When the directory or the server cannot be made (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn with_registration(limits: LimitsConfig, registration: RegistrationLimits) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(&dir, limits);
+        let server = start(&dir, limits, registration);
         World {
             dir,
             server,
             limits,
+            registration,
         }
     }
 
     /// Stops the server and starts a new one on the same database (on another port: transports
     /// made before point at the old one).
     pub fn restart(&mut self) {
-        let fresh = start(&self.dir, self.limits);
+        let fresh = start(&self.dir, self.limits, self.registration);
         std::mem::replace(&mut self.server, fresh).stop();
     }
 
@@ -133,9 +145,12 @@ impl Default for World {
 }
 
 #[allow(clippy::unwrap_used, reason = "test helper")]
-fn start(dir: &TempDir, limits: LimitsConfig) -> RunningServer {
+fn start(dir: &TempDir, limits: LimitsConfig, registration: RegistrationLimits) -> RunningServer {
     let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
     config.limits = limits;
+    // Devices register themselves, all from loopback.
+    config.open_registration = true;
+    config.registration = registration;
     contactsync_server::start(config).unwrap()
 }

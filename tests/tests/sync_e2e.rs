@@ -14,7 +14,7 @@ use contactsync_core::upload::encoding::Encoding;
 use contactsync_core::upload::wire::Registered;
 use contactsync_core::upload::{Method, Response, SyncOptions, Transport};
 use contactsync_core::{Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport};
-use contactsync_server::LimitsConfig;
+use contactsync_server::{LimitsConfig, RegistrationLimits};
 use contactsync_tests::net::{Fault, Faulty, Loopback, Outcome, put_user};
 use contactsync_tests::world::World;
 
@@ -811,6 +811,39 @@ fn the_daily_quota_defers_the_rest_to_tomorrow() {
     let again = sync(&e, &t);
     assert_eq!(again.added, 0, "{again:?}");
     assert_eq!(e.status().unwrap().pending_add, wanted - 5);
+}
+
+/// The budget of new identifiers that openly registered devices share per address reaches the
+/// client as its own daily quota does: `remaining_today` is capped by it, and the client defers
+/// what does not fit to the next UTC day, without failing — a second device on the same address
+/// (every device here is on 127.0.0.1) gets what the first left.
+#[test]
+fn open_devices_on_one_address_share_its_daily_budget() {
+    let world = World::with_registration(
+        LimitsConfig::default(),
+        RegistrationLimits {
+            identifiers_per_ip_per_day: 5,
+            ..RegistrationLimits::unlimited()
+        },
+    );
+    register_users(&world);
+    let (a, _) = world.device(None);
+    let first = world.engine("a");
+    first.import_snapshot(book(), &NoProgress).unwrap();
+    let wanted = first.status().unwrap().pending_add;
+    let report = sync(&first, &a);
+    assert_eq!(
+        (report.added, report.deferred),
+        (5, wanted - 5),
+        "{report:?}"
+    );
+    assert!(report.next_sync_at > contactsync_tests_now() + 60);
+
+    let (b, _) = world.device(None);
+    let second = world.engine("b");
+    second.import_snapshot(book(), &NoProgress).unwrap();
+    let report = sync(&second, &b);
+    assert_eq!((report.added, report.deferred), (0, wanted), "{report:?}");
 }
 
 fn contactsync_tests_now() -> i64 {

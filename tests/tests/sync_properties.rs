@@ -10,7 +10,7 @@ use contactsync_core::upload::SyncOptions;
 use contactsync_core::{
     Config, Engine, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
 };
-use contactsync_server::{ServerConfig, start};
+use contactsync_server::{RegistrationLimits, ServerConfig, start};
 use contactsync_tests::net::{Faulty, Loopback, Outcome, put_user, register_open};
 use proptest::prelude::*;
 
@@ -102,12 +102,11 @@ fn refusal(status: u16, code: &str) -> contactsync_core::upload::Response {
 fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server = start(ServerConfig::new(
-        dir.path().join("server.db"),
-        listen,
-        ADMIN,
-    ))
-    .unwrap();
+    let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
+    // Devices register themselves, all from loopback.
+    config.open_registration = true;
+    config.registration = RegistrationLimits::unlimited();
+    let server = start(config).unwrap();
     let admin = Loopback::new(&server.url(), Some(ADMIN));
     for (user, kind, value) in USERS {
         put_user(&admin, user, true, &[(kind, value)]).unwrap();

@@ -93,18 +93,45 @@ pub struct Server {
     pub stderr: Arc<Mutex<Vec<String>>>,
 }
 
+/// `serve` arguments: open registration, with limits no test on one address reaches.
+pub const OPEN_REGISTRATION_UNLIMITED: &[&str] = &[
+    "--open-registration",
+    "--registrations-per-ip-burst",
+    "1000000",
+    "--registrations-per-ip-per-hour",
+    "3600000",
+    "--registrations-global-per-minute",
+    "60000",
+    "--open-identifiers-per-ip-per-day",
+    "4000000000",
+    "--open-identifiers-global-per-day",
+    "4000000000",
+];
+
 impl Server {
     pub fn start(dir: &Path) -> Server {
         Server::on(s(&dir.join("server.db")), &[])
     }
 
-    /// `serve --db DB` with more arguments.
+    /// `serve --db DB` with more arguments, and open registration without the per-address
+    /// limits: devices register themselves, all from 127.0.0.1 (server/tests/registration.rs
+    /// tests those limits).
     pub fn on(db: &str, args: &[&str]) -> Server {
         Server::listening(db, "127.0.0.1:0", args)
     }
 
-    /// `serve --db DB --listen ADDR` with more arguments.
+    /// [`Server::on`] on the address `listen`.
     pub fn listening(db: &str, listen: &str, args: &[&str]) -> Server {
+        Server::spawn_on(db, listen, &[OPEN_REGISTRATION_UNLIMITED, args].concat())
+    }
+
+    /// `serve --db DB` with more arguments, and nothing else of the tests' own (registration
+    /// vouched only, as `serve`'s default).
+    pub fn spawn(db: &str, args: &[&str]) -> Server {
+        Server::spawn_on(db, "127.0.0.1:0", args)
+    }
+
+    fn spawn_on(db: &str, listen: &str, args: &[&str]) -> Server {
         let mut all = vec![
             "--db",
             db,

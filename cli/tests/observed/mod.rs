@@ -27,12 +27,13 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// `serve --db DB --listen 127.0.0.1:0 --admin-token ADMIN ARGS...`; waits for the address
+    /// `serve --db DB --listen 127.0.0.1:0 --admin-token ADMIN`, open registration, `ARGS...`; waits for the address
     /// lines (and the metrics one when `ARGS` ask for a metrics address).
     pub fn start(db: &str, args: &[&str]) -> Observed {
         let mut child = common::cmd()
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
             .args(["--admin-token", ADMIN])
+            .args(common::OPEN_REGISTRATION_UNLIMITED)
             .args(args)
             .env_remove("RUST_LOG")
             .spawn()

@@ -574,6 +574,9 @@ pub mod codes {
     /// 409: activating the next key would lose users not registered under it; `coverage` has
     /// the counts.
     pub const KEY_INCOMPLETE: &str = "key_incomplete";
+    /// 409: the batch would make the device's set of hashes larger than the server keeps for
+    /// one device (far above any real address book).
+    pub const SET_FULL: &str = "set_full";
     /// 408: the request body stopped arriving (the connection is closed); retried like a
     /// network failure.
     pub const REQUEST_TIMEOUT: &str = "request_timeout";

@@ -10,6 +10,7 @@
 //! replay, answered from a read transaction without charging anything: a replay changes nothing.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -20,10 +21,9 @@ use contactsync_core::upload::encoding::{self, Encoding};
 use contactsync_core::upload::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
     InviteRequest, KeyInfo, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode, RedeemAnswer,
-    RedeemRequest, Registered, RevokeAnswer, VouchRequest, WireHash,
+    RedeemRequest, RevokeAnswer, WireHash,
 };
 use contactsync_core::{Digest, HashKey, IdentifierKind};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, LimitReason, ServerError};
@@ -34,12 +34,15 @@ use crate::storage::{
 pub(crate) mod admin_credential;
 mod clients;
 mod keys;
+mod registration;
 mod users;
 
 use admin_credential::AdminCredential;
 
+use crate::registration::Registrations;
+
 use crate::util::{random_bytes, random_id, same_digest, sha256, valid_batch_id, valid_user_ref};
-use crate::{Clock, LimitsConfig, ServerConfig};
+use crate::{Clock, IpNet, LimitsConfig, ServerConfig};
 
 const MINUTE: i64 = 60;
 const DAY: i64 = 86_400;
@@ -61,11 +64,6 @@ pub(crate) enum Caller {
     Client(ClientRecord),
 }
 
-/// `POST /v1/clients` takes `{}` (or nothing): no field is defined, so any field is unknown.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterRequest {}
-
 /// What a batch's adds cost, decided before anything is written.
 #[derive(Debug)]
 struct QuotaPlan {
@@ -73,6 +71,8 @@ struct QuotaPlan {
     already_held: u64,
     /// Adds the set did not hold.
     new_hashes: u64,
+    /// Of those, the ones charged against the day's budget.
+    charged: u64,
     /// The rotation allowance left after this batch.
     allowance: u64,
     /// The counters with this batch charged.
@@ -85,6 +85,9 @@ pub(crate) struct Service {
     limits: LimitsConfig,
     open_registration: bool,
     admin: AdminCredential,
+    /// The counters of open registration's limits.
+    registrations: Registrations,
+    trusted_proxies: Vec<IpNet>,
     public_url: String,
     clock: Clock,
 }
@@ -105,6 +108,8 @@ impl Service {
             limits: config.limits,
             open_registration: config.open_registration,
             admin: AdminCredential::new(config.admin_token.as_deref()),
+            registrations: Registrations::new(config.registration),
+            trusted_proxies: config.trusted_proxies.clone(),
             public_url: public_url.trim_end_matches('/').to_owned(),
             clock: config.clock.clone(),
         }
@@ -150,7 +155,8 @@ impl Service {
         self.storage.ready()
     }
 
-    /// Deletes what has outlived its use: batch answers past their retention, expired invites.
+    /// Deletes what has outlived its use: batch answers past their retention, expired invites,
+    /// openly registered devices that never uploaded (`RegistrationLimits::unsynced_client_ttl`).
     /// Every instance sweeps; sweeps that meet delete each row once (the loser runs again and
     /// finds nothing left), and a sweep never deletes what a request still needs: a retained
     /// batch or an open invite.
@@ -159,8 +165,9 @@ impl Service {
             let mut tx = self.storage.write()?;
             let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
             let invites = tx.prune_invites(now)?;
+            let unsynced = tx.prune_unsynced_clients(now - self.unsynced_ttl_s())?;
             tx.commit()?;
-            tracing::debug!(batches, invites, "swept");
+            tracing::debug!(batches, invites, unsynced, "swept");
             Ok(())
         })
     }
@@ -213,6 +220,7 @@ impl Service {
         &self,
         token: Option<&str>,
         body: Payload<'_>,
+        from: Option<IpAddr>,
     ) -> Result<Vec<u8>, ApiError> {
         // One read transaction authenticates and looks for a replay.
         let client = {
@@ -232,7 +240,7 @@ impl Service {
             client
         };
         self.charge_request(&client.client_id)?;
-        retry_conflicts(|| self.batch(&client, body))
+        retry_conflicts(|| self.batch(&client, body, from))
     }
 
     /// The admin token, or `forbidden` for a client token, `unauthorized` for anything else.
@@ -290,58 +298,14 @@ impl Service {
         u32::try_from(left).unwrap_or(u32::MAX)
     }
 
-    // --- registration ---
-
-    /// `POST /v1/clients`.
-    pub(crate) fn register_open(
-        &self,
-        body: Payload<'_>,
-        now: i64,
-    ) -> Result<Registered, ApiError> {
-        if !self.open_registration {
-            return Err(ApiError::Forbidden("open registration is disabled"));
-        }
-        parse_body_or_default::<RegisterRequest>(body)?;
-        self.register(None, now)
-    }
-
-    /// `POST /v1/admin/clients`.
-    pub(crate) fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
-        let request: VouchRequest = parse_body(body)?;
-        if !valid_user_ref(&request.user_ref) {
-            return Err(ApiError::malformed(
-                "user_ref must be 1 to 128 printable ASCII characters",
-            ));
-        }
-        self.register(Some(request.user_ref), now)
-    }
-
-    fn register(&self, user_ref: Option<String>, now: i64) -> Result<Registered, ApiError> {
-        let token = random_id::<32>("t_")?;
-        let mut tx = self.storage.write()?;
-        // The feed's head now, in the registering transaction: every change recorded after it
-        // (an invite of this client's redeemed before its first sync) is in its feed.
-        let client = ClientRecord {
-            client_id: random_id::<16>("c_")?,
-            user_ref,
-            set_key_id: None,
-            rekey_allowance: 0,
-            feed_start: tx.head_seq()?,
-        };
-        tx.insert_client(&client, &sha256(token.as_bytes()), now)?;
-        tx.commit()?;
-        crate::metrics::registered(client.user_ref.is_some());
-        Ok(Registered {
-            client_id: client.client_id,
-            token,
-            user_ref: client.user_ref,
-        })
-    }
-
     // --- config ---
 
     /// `GET /v1/config`.
-    pub(crate) fn config(&self, caller: &Caller) -> Result<ConfigAnswer, ApiError> {
+    pub(crate) fn config(
+        &self,
+        caller: &Caller,
+        from: Option<IpAddr>,
+    ) -> Result<ConfigAnswer, ApiError> {
         let mut tx = self.storage.read()?;
         let now = self.now();
         let (current, _) = keys(&mut *tx)?;
@@ -355,7 +319,7 @@ impl Service {
                 } else {
                     c.rekey_allowance
                 };
-                self.remaining_today(tx.usage(&c.client_id)?, now)
+                self.remaining_for(c, from, tx.usage(&c.client_id)?, now)
                     .saturating_add(u32::try_from(allowance).unwrap_or(u32::MAX))
             }
         };
@@ -382,7 +346,12 @@ impl Service {
 
     /// A batch of an authenticated client: the exact answer bytes (stored, for a replay to get
     /// them again).
-    fn batch(&self, client: &ClientRecord, body: Payload<'_>) -> Result<Vec<u8>, ApiError> {
+    fn batch(
+        &self,
+        client: &ClientRecord,
+        body: Payload<'_>,
+        from: Option<IpAddr>,
+    ) -> Result<Vec<u8>, ApiError> {
         let request: BatchRequest = parse_body(body)?;
         if request.add.len() + request.remove.len() > self.limits.max_batch as usize {
             return Err(self.too_large());
@@ -428,11 +397,14 @@ impl Service {
         }
 
         let quota = self.plan_quota(&mut *tx, &client, &current.key_id, request.mode, &add, now)?;
+        // An openly registered device's new identifiers also count against its address's day.
+        let reserved = self.reserve_for_open(&client, from, quota.charged, now)?;
         let removed = match request.mode {
             Mode::Full => tx.clear_set(id)? - quota.already_held,
             Mode::Delta => tx.remove_from_set(id, &remove)?,
         };
         tx.add_to_set(id, &add)?;
+        self.check_set_size(&mut *tx, id, quota.new_hashes)?;
         tx.put_usage(id, &quota.usage)?;
         tx.update_client_set(id, &current.key_id, quota.allowance)?;
         let owners = lookup(&mut *tx, &current.key_id, &add, now)?;
@@ -454,7 +426,7 @@ impl Service {
             removed: u32::try_from(removed).unwrap_or(u32::MAX),
             matches,
             remaining_today: self
-                .remaining_today(Some(quota.usage), now)
+                .remaining_for(&client, from, Some(quota.usage), now)
                 .saturating_add(u32::try_from(quota.allowance).unwrap_or(u32::MAX)),
         };
         let answer_bytes = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal)?;
@@ -468,6 +440,7 @@ impl Service {
             now,
         )?;
         tx.commit()?;
+        reserved.keep();
         crate::metrics::batch_applied(answer.added, answer.removed, answer.matches.len());
         Ok(answer_bytes)
     }
@@ -522,6 +495,7 @@ impl Service {
         Ok(QuotaPlan {
             already_held,
             new_hashes,
+            charged,
             allowance,
             usage,
         })
@@ -956,6 +930,8 @@ fn parse_body_or_default<T: DeserializeOwned + Default>(body: Payload<'_>) -> Re
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[test]

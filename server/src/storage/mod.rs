@@ -62,6 +62,20 @@ fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
     }
 }
 
+/// The clients [`Transaction::prune_unsynced_clients`] deletes, as a statement both backends
+/// build on (`$1` is a positional parameter to `SQLite` too). A client's first batch sets
+/// `set_key_id` in the batch's transaction, so the two `NOT EXISTS` only guard rows written some
+/// other way.
+macro_rules! delete_unsynced_clients {
+    () => {
+        "DELETE FROM clients
+          WHERE user_ref IS NULL AND set_key_id IS NULL AND created_at < $1
+            AND NOT EXISTS (SELECT 1 FROM client_hashes h WHERE h.client_id = clients.client_id)
+            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)"
+    };
+}
+use delete_unsynced_clients;
+
 /// How many times a transaction that lost a race runs again before the request answers `503`.
 const CONFLICT_ATTEMPTS: u32 = 8;
 
@@ -469,6 +483,9 @@ pub trait Transaction {
     fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError>;
     /// Deletes invites expired at `now`; returns how many.
     fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError>;
+    /// Deletes openly registered clients (no user) registered before `registered_before` that
+    /// never uploaded a batch (no set key, no hash, no stored batch); returns how many.
+    fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError>;
 
     // --- the change feed ---
 

@@ -867,6 +867,14 @@ impl Transaction for SqliteTx<'_> {
         Ok(n as u64)
     }
 
+    fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError> {
+        let n = self
+            .conn()?
+            .prepare_cached(super::delete_unsynced_clients!())?
+            .execute([registered_before])?;
+        Ok(n as u64)
+    }
+
     fn append_change(
         &mut self,
         key_id: &str,

@@ -12,9 +12,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use contactsync_core::{Digest, HashKey, IdentifierKind};
-use contactsync_server::{Database, LimitsConfig, RunningServer, ServerConfig};
+use contactsync_server::{
+    Clock, Database, LimitsConfig, RegistrationLimits, RunningServer, ServerConfig,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -33,8 +37,13 @@ pub struct TestServer {
     pub db: TestDb,
 }
 
+/// A server's configuration for the tests: open registration, without the per-address limits
+/// (every test client comes from 127.0.0.1); `tests/registration.rs` tests those.
 pub fn config(db: impl Into<Database>) -> ServerConfig {
-    ServerConfig::new(db, SocketAddr::from(([127, 0, 0, 1], 0)), ADMIN)
+    let mut config = ServerConfig::new(db, SocketAddr::from(([127, 0, 0, 1], 0)), ADMIN);
+    config.open_registration = true;
+    config.registration = RegistrationLimits::unlimited();
+    config
 }
 
 impl TestServer {
@@ -69,6 +78,13 @@ impl TestServer {
         let api = Api::new(&server.url());
         TestServer { server, api, db }
     }
+}
+
+/// A clock the test moves by hand, from `start` (Unix seconds).
+pub fn manual(start: i64) -> (Arc<AtomicI64>, Clock) {
+    let now = Arc::new(AtomicI64::new(start));
+    let read = Arc::clone(&now);
+    (now, Clock::from_fn(move || read.load(Ordering::SeqCst)))
 }
 
 /// One answer.

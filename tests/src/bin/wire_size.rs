@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
-use contactsync_server::{LimitsConfig, ServerConfig};
+use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
 use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
 use serde_json::Value;
 use synthetic::{Book, DEFAULT_REGION};
@@ -53,9 +53,13 @@ fn main() {
     );
     config.limits = LimitsConfig {
         daily_new_identifiers: 10_000_000,
+        max_set_size: 10_000_000,
         requests_per_minute: 1_000_000,
         ..LimitsConfig::default()
     };
+    // Devices register themselves, all from loopback.
+    config.open_registration = true;
+    config.registration = RegistrationLimits::unlimited();
     let server = contactsync_server::start(config).unwrap();
     let relay = Relay::start(server.url().trim_start_matches("http://").parse().unwrap());
     let admin = Loopback::new(&server.url(), Some(ADMIN));

@@ -692,6 +692,24 @@ impl Transaction for PgTx<'_> {
         Ok(())
     }
 
+    fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError> {
+        self.writing()?;
+        // With their request counters (kept outside the clients table; a device that only ever
+        // read its config has one).
+        let rows = self.query(
+            concat!(
+                "WITH gone AS (",
+                crate::storage::delete_unsynced_clients!(),
+                " RETURNING client_id),
+                 counters AS (DELETE FROM request_counts
+                               WHERE client_id IN (SELECT client_id FROM gone))
+                 SELECT count(*) FROM gone"
+            ),
+            &[&registered_before],
+        )?;
+        Ok(rows.first().map_or(0, |r| to_u64(r.get::<_, i64>(0))))
+    }
+
     fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError> {
         self.writing()?;
         self.execute(

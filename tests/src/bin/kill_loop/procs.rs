@@ -131,6 +131,20 @@ impl Server {
                 OsStr::new("1000000"),
                 OsStr::new("--daily-quota"),
                 OsStr::new("4000000000"),
+                OsStr::new("--max-set-size"),
+                OsStr::new("4000000000"),
+                // Devices register themselves, all from loopback.
+                OsStr::new("--open-registration"),
+                OsStr::new("--registrations-per-ip-burst"),
+                OsStr::new("1000000"),
+                OsStr::new("--registrations-per-ip-per-hour"),
+                OsStr::new("3600000"),
+                OsStr::new("--registrations-global-per-minute"),
+                OsStr::new("60000"),
+                OsStr::new("--open-identifiers-per-ip-per-day"),
+                OsStr::new("4000000000"),
+                OsStr::new("--open-identifiers-global-per-day"),
+                OsStr::new("4000000000"),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -70,6 +70,14 @@ final class ReferenceServer: @unchecked Sendable {
         process.arguments = [
             "serve", "--db", dir.appendingPathComponent("server.db").path,
             "--listen", "127.0.0.1:0", "--admin-token", adminToken,
+            // Devices register themselves, all from 127.0.0.1: open registration without the
+            // per-address limits.
+            "--open-registration",
+            "--registrations-per-ip-burst", "1000000",
+            "--registrations-per-ip-per-hour", "3600000",
+            "--registrations-global-per-minute", "60000",
+            "--open-identifiers-per-ip-per-day", "4000000000",
+            "--open-identifiers-global-per-day", "4000000000",
         ]
         let stderr = Pipe()
         process.standardError = stderr

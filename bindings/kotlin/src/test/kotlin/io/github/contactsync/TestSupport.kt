@@ -75,6 +75,14 @@ internal class ReferenceServer : AutoCloseable {
             "--db", dir.resolve("server.db").toString(),
             "--listen", "127.0.0.1:0",
             "--admin-token", adminToken,
+            // Devices register themselves, all from 127.0.0.1: open registration without the
+            // per-address limits.
+            "--open-registration",
+            "--registrations-per-ip-burst", "1000000",
+            "--registrations-per-ip-per-hour", "3600000",
+            "--registrations-global-per-minute", "60000",
+            "--open-identifiers-per-ip-per-day", "4000000000",
+            "--open-identifiers-global-per-day", "4000000000",
         ).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         // A JVM that exits without close() (a test killed by a timeout, Ctrl-C, a crashed fork)
         // must not leave the server running: the hook kills it. close() removes the hook again,
