@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     ActivateAnswer, ActivateRequest, ConfigAnswer, KeyInfo, KeysAnswer, UserAnswer, UserEntry,
     UserIdentifier, UserInfo, UserRequest, UsersAnswer, UsersRequest,
 };

@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use contactsync_core::identifier::{Identifier, IdentifierKind, Normalizer, Region, invite};
-use contactsync_core::source::{self, ReadOptions, SourceItem};
-use contactsync_core::upload::encoding::{self, Encoding};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::encoding::{self, Encoding};
+use contactsync_core::protocol::wire::{
     ConfigAnswer, DeleteReceipt, InviteAnswer, MatchAnswer, MatchRequest, Registered, VouchRequest,
     WireHash, codes,
 };
+use contactsync_core::source::{self, ReadOptions, SourceItem};
 use contactsync_core::upload::{Method, call, call_in, get};
 use contactsync_core::{Error, HashKey, Match, SyncOptions, SyncReport, Transport};
 use serde::Serialize;

@@ -19,6 +19,8 @@ pub mod engine;
 pub mod error;
 pub mod hash;
 pub mod identifier;
+pub mod progress;
+pub mod protocol;
 #[cfg(feature = "files")]
 pub mod source;
 pub mod store;
@@ -27,12 +29,11 @@ pub mod upload;
 pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
 };
-pub use engine::{
-    Config, Engine, ImportReport, NoProgress, Progress, ProgressListener, Snapshot, Stage,
-};
+pub use engine::{Config, Engine, ImportReport, Snapshot};
 pub use error::{Error, Result};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
+pub use progress::{NoProgress, Progress, ProgressListener, Stage};
 pub use store::{
     ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status, StoreOptions,
     UploadState,

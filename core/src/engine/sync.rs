@@ -3,16 +3,16 @@
 
 use std::sync::PoisonError;
 
-use super::{Engine, NoProgress};
-use crate::ProgressListener;
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::identifier::{IdentifierKind, invite};
+use crate::progress::{NoProgress, ProgressListener};
+use crate::protocol::wire::{
+    ConfigAnswer, DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
+};
 use crate::store::read;
 use crate::store::sync as st;
 use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
-use crate::upload::wire::{
-    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
-};
 use crate::upload::{Method, SyncOptions, SyncReport, Transport, call, get};
 
 impl Engine {
@@ -146,7 +146,7 @@ impl Engine {
             return Ok(key);
         }
         // The same checks as the sync's: the hashing it announces, and a key the rules accept.
-        let config: crate::upload::wire::ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
+        let config: ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
         let secret = config_secret(&config)?;
         self.set_key(&config.key_id, &secret, &NoProgress)
             .map_err(server_key_error)?;

@@ -7,15 +7,16 @@
 //! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
 
 mod call;
-pub mod encoding;
 pub(crate) mod sync;
 pub mod transport;
-pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
 use std::time::Duration;
+
+use crate::error::Result;
+use crate::protocol::wire::Registered;
 
 pub use call::{call, call_in, get};
 pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
@@ -25,7 +26,7 @@ pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, Tran
 /// The answer's token is the device's bearer token: the app keeps it (in the platform's secure
 /// storage) and its transport sends it as `Authorization: Bearer <token>`. An app whose backend
 /// vouches for its users registers through the backend instead (docs/protocol.md).
-pub fn register(transport: &dyn Transport) -> crate::Result<wire::Registered> {
+pub fn register(transport: &dyn Transport) -> Result<Registered> {
     call(
         transport,
         Method::Post,

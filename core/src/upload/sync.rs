@@ -12,13 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::call::{Failure, exchange, parse};
-use super::encoding::{CBOR, Encoding};
 use super::transport::{Method, Response, Transport};
-use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use super::{SyncOptions, SyncReport};
-use crate::engine::{Progress, ProgressListener, Stage};
 use crate::error::{Error, Result};
 use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
+use crate::progress::{Progress, ProgressListener, Stage};
+use crate::protocol::encoding::{CBOR, Encoding};
+use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
 use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     UserAnswer, UserEntry, UserIdentifier, UserInfo, UserKeyInfo, UserRequest, UsersAnswer,
     UsersRequest,
 };
