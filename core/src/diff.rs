@@ -10,14 +10,11 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rusqlite::Connection;
-
-use crate::contact::{Fingerprint, RawContact};
+use crate::contact::{Fingerprint, Prepared, RawContact};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::Normalizer;
-use crate::store::read;
-use crate::store::write::{Prepared, fingerprint_from};
+use crate::store::Store;
 
 /// Below twice this many contacts, a chunk is classified on the calling thread.
 const SUB_CHUNK: usize = 256;
@@ -44,11 +41,11 @@ pub(crate) struct Index {
 
 impl Index {
     /// Loads the index from the store in one scan.
-    pub(crate) fn load(conn: &Connection) -> Result<Index> {
+    pub(crate) fn load(store: &Store) -> Result<Index> {
         let mut index = Index::default();
-        read::each_contact_fingerprint(conn, |source_id, fingerprint| {
+        store.each_contact_fingerprint(|source_id, fingerprint| {
             // A damaged fingerprint matches nothing: the contact is rewritten if present.
-            let fingerprint = fingerprint_from(fingerprint).unwrap_or(Fingerprint([0; 16]));
+            let fingerprint = fingerprint.unwrap_or(Fingerprint([0; 16]));
             let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);
             index.slots.push(Slot { fingerprint });
             index.ids.push_str(source_id);

@@ -21,13 +21,14 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::Serialize;
 
+use crate::contact::Prepared;
 use crate::contact::RawContact;
 use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
 use crate::progress::{Progress, ProgressListener, Stage, tick};
-use crate::store::write::{self, Prepared, Transitions, Upserted, Writing};
+use crate::store::write::{self, Transitions, Upserted, Writing};
 use crate::store::{ContactView, Match, PendingUpload, Status, Store, StoreOptions, read};
 
 /// How an engine works.
@@ -202,7 +203,7 @@ impl Engine {
         let inner = &self.inner;
         let token = inner.snapshot_seq.fetch_add(1, Ordering::SeqCst) + 1;
         let generation = inner.store.write(write::next_generation)?;
-        let index = inner.store.read(Index::load)?;
+        let index = Index::load(&inner.store)?;
         let seen = vec![false; index.len()];
         Ok(Snapshot {
             inner: Arc::clone(inner),

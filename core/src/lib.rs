@@ -27,7 +27,8 @@ pub mod store;
 pub mod upload;
 
 pub use contact::{
-    Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
+    Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason,
+    RejectedValue, Rejection,
 };
 pub use engine::{Config, Engine, ImportReport, Snapshot};
 pub use error::{Error, Result};
@@ -35,8 +36,7 @@ pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
 pub use progress::{NoProgress, Progress, ProgressListener, Stage};
 pub use store::{
-    ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status, StoreOptions,
-    UploadState,
+    ContactView, IdentifierView, Match, PendingUpload, Status, StoreOptions, UploadState,
 };
 
 /// This crate's version, for diagnostics and for the bindings to report.

@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use crate::contact::Fingerprint;
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 
-pub use read::{ContactView, IdentifierView, Match, PendingUpload, RejectedValue, Status};
+pub use read::{ContactView, IdentifierView, Match, PendingUpload, Status};
 
 /// The schema version this library creates and reads.
 pub const SCHEMA_VERSION: i64 = schema::LATEST;
@@ -224,6 +225,15 @@ impl Store {
         let out = out?;
         end?;
         Ok(out)
+    }
+
+    /// Streams every stored contact's (source id, fingerprint) to `each`, in one read
+    /// transaction: what a snapshot's diff is indexed on, without the diff holding a connection.
+    pub(crate) fn each_contact_fingerprint(
+        &self,
+        each: impl FnMut(&str, Option<Fingerprint>),
+    ) -> Result<()> {
+        self.read(|conn| read::each_contact_fingerprint(conn, each))
     }
 
     /// Closes idle readers (after a wipe, so no connection holds an old page cache).
