@@ -57,7 +57,7 @@ impl Engine {
         let Some((key_id, secret)) = self.inner.store.read(read::key)? else {
             return Ok(());
         };
-        let key = crate::HashKey::new(key_id, &secret)
+        let key = crate::hash::HashKey::new(key_id, &secret)
             .map_err(|e| Error::InvalidState(format!("stored key: {e}")))?;
         self.inner.store.write(|tx| {
             crate::store::write::rehash(tx, &key, &secret, |_| Ok(()))?;
@@ -141,7 +141,7 @@ impl Engine {
     }
 
     /// The stored key, or the server's when there is none yet.
-    fn ensure_key(&self, transport: &dyn Transport) -> Result<crate::HashKey> {
+    fn ensure_key(&self, transport: &dyn Transport) -> Result<crate::hash::HashKey> {
         if let Some(key) = self.inner.key() {
             return Ok(key);
         }
