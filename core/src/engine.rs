@@ -461,14 +461,7 @@ impl Engine {
     pub fn wipe(&self) -> Result<()> {
         let inner = &self.inner;
         inner.snapshot_seq.fetch_add(1, Ordering::SeqCst);
-        let conn = inner.store.writer();
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
-        write::wipe(&tx)?;
-        tx.commit()?;
-        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
-        drop(conn);
-        inner.store.drop_readers();
+        inner.store.wipe()?;
         *inner.key.write().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }

@@ -195,8 +195,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes every row (the schema and the generation counter stay), then compacts the file
+    /// and truncates the WAL so the deleted pages do not linger on disk, and closes idle readers
+    /// so none keeps an old page cache. The writer stays locked throughout: no write lands
+    /// between the delete and the compaction.
+    pub(crate) fn wipe(&self) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write::wipe(&tx)?;
+        tx.commit()?;
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        drop(conn);
+        self.drop_readers();
+        Ok(())
+    }
+
     /// The writer connection itself, for work that manages its own transactions (VACUUM).
-    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped its transaction, which rolled back: the
         // connection is consistent, so poisoning is not a reason to refuse service.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -237,7 +252,7 @@ impl Store {
     }
 
     /// Closes idle readers (after a wipe, so no connection holds an old page cache).
-    pub(crate) fn drop_readers(&self) {
+    fn drop_readers(&self) {
         self.readers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -430,7 +430,7 @@ pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
 }
 
 /// Deletes every row; the schema and the generation counter stay.
-pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
          DELETE FROM contacts;
