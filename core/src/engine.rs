@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -27,6 +27,7 @@ use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
+use crate::key::KeyHolder;
 use crate::progress::{Progress, ProgressListener, Stage, tick};
 use crate::store::write::{self, Transitions, Upserted, Writing};
 use crate::store::{ContactView, Match, PendingUpload, Status, Store, StoreOptions, read};
@@ -139,7 +140,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     config: Config,
     normalizer: Normalizer,
-    key: RwLock<Option<HashKey>>,
+    /// The current key; a sync installs the server's through it.
+    pub(crate) keys: KeyHolder,
     /// The newest snapshot; an older one still open is superseded.
     snapshot_seq: AtomicU64,
     /// One sync (or forget, or reset) at a time.
@@ -148,10 +150,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn key(&self) -> Option<HashKey> {
-        self.key
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.keys.current()
     }
 
     fn workers(&self) -> usize {
@@ -176,16 +175,13 @@ impl Engine {
         // The first import needs this region's phone patterns; compile them meanwhile.
         phone::warm_up_in_background(config.region);
         let store = Store::open(path.as_ref(), config.store.clone())?;
-        let key = match store.read(read::key)? {
-            Some((id, secret)) => HashKey::new(id, &secret).ok(),
-            None => None,
-        };
+        let keys = KeyHolder::load(&store)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 normalizer: Normalizer::new(config.region),
                 config,
-                key: RwLock::new(key),
+                keys,
                 snapshot_seq: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
             }),
@@ -369,17 +365,7 @@ impl Engine {
         let key = HashKey::new(key_id, secret)
             .map_err(|e| Error::InvalidArgument(format!("hashing key: {e}")))?;
         let inner = &self.inner;
-        if inner.store.read(read::key)? == Some((key_id.to_owned(), secret.to_vec())) {
-            return Ok(false);
-        }
-        let total = inner.store.read(read::identifier_count)?;
-        inner.store.write(|tx| {
-            write::rehash(tx, &key, secret, |done| {
-                tick(listener, Stage::Rehash, done, Some(total))
-            })
-        })?;
-        *inner.key.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
-        Ok(true)
+        inner.keys.install(&inner.store, key, secret, listener)
     }
 
     #[cfg(test)]
@@ -462,7 +448,7 @@ impl Engine {
         let inner = &self.inner;
         inner.snapshot_seq.fetch_add(1, Ordering::SeqCst);
         inner.store.wipe()?;
-        *inner.key.write().unwrap_or_else(PoisonError::into_inner) = None;
+        inner.keys.forget();
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod hash;
 pub mod identifier;
+mod key;
 pub mod progress;
 pub mod protocol;
 #[cfg(feature = "files")]

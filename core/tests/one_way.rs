@@ -40,6 +40,8 @@ const STAGES: &[&str] = &[
     "store",
     // This snapshot against the stored one.
     "diff",
+    // The hashing key in memory, installed (and the store re-hashed) by the engine or a sync.
+    "key",
     // The client side of the protocol.
     "upload",
     // The façade.

@@ -12,7 +12,8 @@ use crate::protocol::wire::{
 };
 use crate::store::read;
 use crate::store::sync as st;
-use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
+use crate::upload::config;
+use crate::upload::sync::{Session, checked_user, unix_now};
 use crate::upload::{Method, SyncOptions, SyncReport, Transport, call, get};
 
 impl Engine {
@@ -34,14 +35,12 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let set_key = |key_id: &str, secret: &[u8]| self.set_key(key_id, secret, listener);
         Session::new(
             &self.inner.store,
+            &self.inner.keys,
             transport,
             options,
             listener,
-            &set_key,
-            self.key_id(),
         )
         .run()
     }
@@ -145,13 +144,9 @@ impl Engine {
         if let Some(key) = self.inner.key() {
             return Ok(key);
         }
-        // The same checks as the sync's: the hashing it announces, and a key the rules accept.
-        let config: ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
-        let secret = config_secret(&config)?;
-        self.set_key(&config.key_id, &secret, &NoProgress)
-            .map_err(server_key_error)?;
-        self.inner
-            .key()
-            .ok_or_else(|| Error::InvalidState("no hashing key".into()))
+        // One request, without the sync's retries; the answer takes the sync's checked path.
+        let answer: ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
+        let inner = &self.inner;
+        Ok(config::install(answer, None, &inner.store, &inner.keys, &NoProgress)?.key)
     }
 }

@@ -7,6 +7,7 @@
 //! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
 
 mod call;
+pub(crate) mod config;
 pub(crate) mod sync;
 pub mod transport;
 
