@@ -1,5 +1,9 @@
 //! Contacts as sources hand them over, and as the engine keeps them after normalisation.
 //!
+//! Stage: owns the contact model: [`RawContact`], [`NormalizedContact`], fingerprints, rejections
+//! (and [`RejectedValue`], a rejection as stored and shown), and `Prepared`, a contact hashed for the
+//! store. May import `identifier` and `hash`; never `source`, the store or anything above.
+//!
 //! A [`RawContact`] is what a platform adapter (Android's `ContactsContract`, iOS's `CNContactStore`)
 //! or a file reader produces: a stable source id, a display name, and labelled raw values exactly
 //! as the address book holds them. [`Normalizer::normalize_contact`] turns it into a

@@ -1,5 +1,9 @@
 //! This snapshot against the stored one: which contacts need work at all.
 //!
+//! Stage: owns the index of stored contacts and the triage of incoming ones. May import `contact`,
+//! `identifier`, `hash` and `store` (which it asks for its index); never `key`, `upload` or
+//! `engine`.
+//!
 //! A snapshot starts by loading an [`Index`] of what is stored: per contact a 64-bit key of its
 //! source id and its content fingerprint — about 40 bytes a contact, never the contacts
 //! themselves. Each incoming contact then costs one fingerprint and one map lookup; only a contact

@@ -1,5 +1,7 @@
 //! The one façade that apps (through the bindings) and the CLI drive.
 //!
+//! The top stage: may import every other; nothing in the crate imports it (tests aside).
+//!
 //! An [`Engine`] owns one database file. It is `Send + Sync` and cheap to clone: writes are
 //! serialised on one connection, queries run on their own connections at the same time, so a UI
 //! thread can list matches while a background import runs.

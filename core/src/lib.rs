@@ -3,11 +3,17 @@
 //! The data flows one way and each stage is a module:
 //!
 //! ```text
-//! RawContact ──► identifiers ──► keyed hashes ──► diff vs last import ──► store
-//! (contact)      (identifier)    (hash)           (diff)                   (store)
+//! RawContact ──► identifiers ──► keyed hashes ──► diff vs last import ──► store ──► upload
+//! (contact,      (identifier)    (hash)           (diff)                   (store)   (upload)
+//!  source)
 //! ```
 //!
-//! [`Engine`] is the one façade over all of it: apps (through the bindings) and the CLI drive it.
+//! A stage may use the stages below it, never one above. From the bottom: `error`, `progress`
+//! (what long operations report), `identifier`, `hash`, `contact`, `source`, `protocol` (the
+//! messages, which the store persists and the upload stage sends), `store`, `diff`, `key` (the
+//! hashing key in memory, which the engine and a sync share), `upload`, and [`Engine`] at the top:
+//! the one façade apps (through the bindings) and the CLI drive. `tests/one_way.rs` fails when an
+//! import runs the other way; each module's first doc lines say what it owns and may import.
 //!
 //! Contacts arrive from the app's platform adapter or from files ([`source`], behind the
 //! `files` feature). This crate knows nothing of FFI: it exposes ordinary Rust types and

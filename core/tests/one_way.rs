@@ -92,10 +92,13 @@ fn shipped_code(text: &str) -> String {
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         let trimmed = line.trim_start();
+        // An inline test module (by convention the end of the file); `mod tests;` only names
+        // the `tests.rs` file, which is skipped as a whole.
         if trimmed.starts_with("#[cfg(test)]")
-            && lines
-                .peek()
-                .is_some_and(|next| next.trim_start().starts_with("mod tests"))
+            && lines.peek().is_some_and(|next| {
+                let next = next.trim_start();
+                next.starts_with("mod tests") && !next.starts_with("mod tests;")
+            })
         {
             break;
         }

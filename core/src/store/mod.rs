@@ -1,5 +1,10 @@
 //! The local store: one SQLite file per user, opened one way.
 //!
+//! Stage: owns the SQLite file (schema, writes, queries, the sync state, batches as persisted, the
+//! wipe). May import `error`, `identifier`, `hash`, `contact` and `protocol` (a batch is stored as
+//! the exact body sent); never `diff`, `key`, `upload` or `engine`: they call into the store, it
+//! calls none of them. No other stage runs SQL.
+//!
 //! `Store::open` (reached through [`crate::Engine::open`]) sets the pragmas (WAL, foreign keys, a
 //! busy timeout), refuses a database from a newer version, and runs the numbered migrations of
 //! `store/schema.rs` inside one immediate transaction, so two processes opening the same file at

@@ -1,5 +1,9 @@
 //! The upload stage: the client side of the discovery protocol (docs/protocol.md).
 //!
+//! Stage: owns the transport trait, the one-shot calls, the checked `GET /v1/config` path and the
+//! sync session. May import every stage below (`protocol`, `store`, `key`, `progress`, ...); never
+//! `engine`: a sync installs the server's key through the key holder it is handed.
+//!
 //! [`crate::Engine::sync`] drives it: fetch the key and limits, resend a batch a crash left in
 //! flight, plan new batches from the pending state within the server's limits, persist each one
 //! *before* sending it, apply each answer in one transaction, then fetch the matches gained and
