@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use contactsync_core as core;
-use contactsync_core::upload::wire;
+use contactsync_core::protocol::wire;
 
 use crate::error::{ContactsyncError, Result};
 

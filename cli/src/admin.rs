@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     ConfigAnswer, UserAnswer, UserEntry, UserIdentifier, UserInfo, UserListAnswer, UserRequest,
     UsersAnswer, UsersRequest,
 };

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use contactsync_core::protocol::wire::DeleteReceipt;
 use contactsync_core::upload::Method;
-use contactsync_core::upload::wire::DeleteReceipt;
 
 use crate::admin::{Admin, AdminArgs};
 use crate::commands::Failure;

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use contactsync_core::protocol::wire::{ActivateAnswer, ActivateRequest, KeyInfo, KeysAnswer};
 use contactsync_core::upload::Method;
-use contactsync_core::upload::wire::{ActivateAnswer, ActivateRequest, KeyInfo, KeysAnswer};
 use serde_json::json;
 
 use crate::admin::{Admin, AdminArgs};

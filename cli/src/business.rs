@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use contactsync_core::identifier::{Identifier, IdentifierKind, Normalizer, Region};
+use contactsync_core::protocol::encoding::{self, Encoding};
+use contactsync_core::protocol::wire::{ConfigAnswer, MatchAnswer, MatchRequest, WireHash, codes};
 use contactsync_core::source::{self, ReadOptions, SourceItem};
-use contactsync_core::upload::encoding::{self, Encoding};
-use contactsync_core::upload::wire::{ConfigAnswer, MatchAnswer, MatchRequest, WireHash, codes};
 use contactsync_core::upload::{Method, call_in, get};
 use contactsync_core::{Error, HashKey, Transport};
 use serde::Serialize;

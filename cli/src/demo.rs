@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
-use contactsync_core::source::{self, ReadOptions, SourceItem};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     RedeemAnswer, RedeemRequest, Registered, UserAnswer, UserRequest, VouchRequest,
 };
+use contactsync_core::source::{self, ReadOptions, SourceItem};
 use contactsync_core::upload::{Method, call};
 use contactsync_core::{
     Config, Engine, Error, ImportReport, Match, NoProgress, RawContact, SyncOptions, SyncReport,

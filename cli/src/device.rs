@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use contactsync_core::identifier::Region;
-use contactsync_core::upload::wire::{DeleteReceipt, codes};
+use contactsync_core::protocol::wire::{DeleteReceipt, codes};
 use contactsync_core::{Error, SyncOptions, SyncReport};
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use contactsync_core::Error;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
-use contactsync_core::upload::wire::{InviteAnswer, codes};
+use contactsync_core::protocol::wire::{InviteAnswer, codes};
 use serde_json::json;
 
 use crate::UsageError;

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use contactsync_core::Error;
 use contactsync_core::identifier::Region;
-use contactsync_core::upload::wire::{Registered, VouchRequest, codes};
+use contactsync_core::protocol::wire::{Registered, VouchRequest, codes};
 use contactsync_core::upload::{Method, call};
 use serde_json::json;
 

@@ -1,5 +1,9 @@
 //! Contacts as sources hand them over, and as the engine keeps them after normalisation.
 //!
+//! Stage: owns the contact model: [`RawContact`], [`NormalizedContact`], fingerprints, rejections
+//! (and [`RejectedValue`], a rejection as stored and shown), and `Prepared`, a contact hashed for the
+//! store. May import `identifier` and `hash`; never `source`, the store or anything above.
+//!
 //! A [`RawContact`] is what a platform adapter (Android's `ContactsContract`, iOS's `CNContactStore`)
 //! or a file reader produces: a stable source id, a display name, and labelled raw values exactly
 //! as the address book holds them. [`Normalizer::normalize_contact`] turns it into a
@@ -16,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::hash::{Digest, HashKey};
 use crate::identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, phone};
 
 /// Version of the normalisation rules; part of [`RawContact::content_fingerprint`], so that new
@@ -192,6 +197,20 @@ impl RejectReason {
     }
 }
 
+/// A raw value that was not accepted, as the store keeps it and reports show it: a
+/// [`Rejection`] with its reason flattened to the code (the reason's detail is not stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedValue {
+    /// The kind it was meant to be.
+    pub kind: IdentifierKind,
+    /// Its label in the source.
+    pub label: Option<String>,
+    /// The raw value.
+    pub value: String,
+    /// Why (`phone.too_short`, ...).
+    pub reason: String,
+}
+
 /// A contact after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedContact {
@@ -219,6 +238,25 @@ impl NormalizedContact {
             field(&mut buf, id.canonical());
         }
         Fingerprint::of(&buf)
+    }
+}
+
+/// A contact ready to be written: normalised, and hashed when a key is known.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub contact: NormalizedContact,
+    /// One per identifier, in the same order; `None` when no key is known yet.
+    pub digests: Vec<Option<Digest>>,
+}
+
+impl Prepared {
+    pub(crate) fn new(contact: NormalizedContact, key: Option<&HashKey>) -> Self {
+        let digests = contact
+            .identifiers
+            .iter()
+            .map(|id| key.map(|k| k.hash(id)))
+            .collect();
+        Prepared { contact, digests }
     }
 }
 

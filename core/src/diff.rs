@@ -1,5 +1,9 @@
 //! This snapshot against the stored one: which contacts need work at all.
 //!
+//! Stage: owns the index of stored contacts and the triage of incoming ones. May import `contact`,
+//! `identifier`, `hash` and `store` (which it asks for its index); never `key`, `upload` or
+//! `engine`.
+//!
 //! A snapshot starts by loading an [`Index`] of what is stored: per contact a 64-bit key of its
 //! source id and its content fingerprint — about 40 bytes a contact, never the contacts
 //! themselves. Each incoming contact then costs one fingerprint and one map lookup; only a contact
@@ -10,14 +14,11 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rusqlite::Connection;
-
-use crate::contact::{Fingerprint, RawContact};
+use crate::contact::{Fingerprint, Prepared, RawContact};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::Normalizer;
-use crate::store::read;
-use crate::store::write::{Prepared, fingerprint_from};
+use crate::store::Store;
 
 /// Below twice this many contacts, a chunk is classified on the calling thread.
 const SUB_CHUNK: usize = 256;
@@ -44,11 +45,11 @@ pub(crate) struct Index {
 
 impl Index {
     /// Loads the index from the store in one scan.
-    pub(crate) fn load(conn: &Connection) -> Result<Index> {
+    pub(crate) fn load(store: &Store) -> Result<Index> {
         let mut index = Index::default();
-        read::each_contact_fingerprint(conn, |source_id, fingerprint| {
+        store.each_contact_fingerprint(|source_id, fingerprint| {
             // A damaged fingerprint matches nothing: the contact is rewritten if present.
-            let fingerprint = fingerprint_from(fingerprint).unwrap_or(Fingerprint([0; 16]));
+            let fingerprint = fingerprint.unwrap_or(Fingerprint([0; 16]));
             let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);
             index.slots.push(Slot { fingerprint });
             index.ids.push_str(source_id);

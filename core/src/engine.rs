@@ -1,5 +1,7 @@
 //! The one façade that apps (through the bindings) and the CLI drive.
 //!
+//! The top stage: may import every other; nothing in the crate imports it (tests aside).
+//!
 //! An [`Engine`] owns one database file. It is `Send + Sync` and cheap to clone: writes are
 //! serialised on one connection, queries run on their own connections at the same time, so a UI
 //! thread can list matches while a background import runs.
@@ -17,16 +19,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::contact::Prepared;
 use crate::contact::RawContact;
 use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
-use crate::store::write::{self, Prepared, Transitions, Upserted, Writing};
+use crate::key::KeyHolder;
+use crate::progress::{Progress, ProgressListener, Stage, tick};
+use crate::store::write::{self, Transitions, Upserted, Writing};
 use crate::store::{ContactView, Match, PendingUpload, Status, Store, StoreOptions, read};
 
 /// How an engine works.
@@ -65,55 +70,6 @@ impl Config {
         }
     }
 }
-
-/// The stage a long operation is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Reading, normalising and storing contacts.
-    Import,
-    /// Removing the contacts a snapshot no longer contains.
-    Remove,
-    /// Re-hashing every identifier under a new key.
-    Rehash,
-    /// Sending batches of hashes to the server (`done` and `total` count hashes).
-    Upload,
-}
-
-/// Where a long operation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Progress {
-    /// What it is doing.
-    pub stage: Stage,
-    /// Items done in this stage.
-    pub done: u64,
-    /// Items in this stage, when known (a streamed snapshot does not know its size).
-    pub total: Option<u64>,
-}
-
-/// Receives progress of long operations and can cancel them.
-///
-/// Called on the thread doing the work, every few hundred items: keep it cheap. Cancelling rolls
-/// back the transaction in progress; work committed before stays, consistent.
-pub trait ProgressListener: Send + Sync {
-    /// Progress so far.
-    fn on_progress(&self, progress: Progress) {
-        let _ = progress;
-    }
-    /// Polled between items; `true` stops the operation with [`Error::Cancelled`].
-    fn is_cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// A listener that ignores progress and never cancels.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl ProgressListener for NoProgress {}
-
-/// How often (in items) the listener hears from a long operation.
-const PROGRESS_EVERY: u64 = 512;
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -186,7 +142,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     config: Config,
     normalizer: Normalizer,
-    key: RwLock<Option<HashKey>>,
+    /// The current key; a sync installs the server's through it.
+    pub(crate) keys: KeyHolder,
     /// The newest snapshot; an older one still open is superseded.
     snapshot_seq: AtomicU64,
     /// One sync (or forget, or reset) at a time.
@@ -195,10 +152,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn key(&self) -> Option<HashKey> {
-        self.key
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.keys.current()
     }
 
     fn workers(&self) -> usize {
@@ -223,16 +177,13 @@ impl Engine {
         // The first import needs this region's phone patterns; compile them meanwhile.
         phone::warm_up_in_background(config.region);
         let store = Store::open(path.as_ref(), config.store.clone())?;
-        let key = match store.read(read::key)? {
-            Some((id, secret)) => HashKey::new(id, &secret).ok(),
-            None => None,
-        };
+        let keys = KeyHolder::load(&store)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 normalizer: Normalizer::new(config.region),
                 config,
-                key: RwLock::new(key),
+                keys,
                 snapshot_seq: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
             }),
@@ -250,7 +201,7 @@ impl Engine {
         let inner = &self.inner;
         let token = inner.snapshot_seq.fetch_add(1, Ordering::SeqCst) + 1;
         let generation = inner.store.write(write::next_generation)?;
-        let index = inner.store.read(Index::load)?;
+        let index = Index::load(&inner.store)?;
         let seen = vec![false; index.len()];
         Ok(Snapshot {
             inner: Arc::clone(inner),
@@ -416,17 +367,7 @@ impl Engine {
         let key = HashKey::new(key_id, secret)
             .map_err(|e| Error::InvalidArgument(format!("hashing key: {e}")))?;
         let inner = &self.inner;
-        if inner.store.read(read::key)? == Some((key_id.to_owned(), secret.to_vec())) {
-            return Ok(false);
-        }
-        let total = inner.store.read(read::identifier_count)?;
-        inner.store.write(|tx| {
-            write::rehash(tx, &key, secret, |done| {
-                tick(listener, Stage::Rehash, done, Some(total))
-            })
-        })?;
-        *inner.key.write().unwrap_or_else(PoisonError::into_inner) = Some(key);
-        Ok(true)
+        inner.keys.install(&inner.store, key, secret, listener)
     }
 
     #[cfg(test)]
@@ -508,33 +449,10 @@ impl Engine {
     pub fn wipe(&self) -> Result<()> {
         let inner = &self.inner;
         inner.snapshot_seq.fetch_add(1, Ordering::SeqCst);
-        let conn = inner.store.writer();
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
-        write::wipe(&tx)?;
-        tx.commit()?;
-        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
-        drop(conn);
-        inner.store.drop_readers();
-        *inner.key.write().unwrap_or_else(PoisonError::into_inner) = None;
+        inner.store.wipe()?;
+        inner.keys.forget();
         Ok(())
     }
-}
-
-/// Reports progress every [`PROGRESS_EVERY`] items and polls for cancellation.
-fn tick(
-    listener: &dyn ProgressListener,
-    stage: Stage,
-    done: u64,
-    total: Option<u64>,
-) -> Result<()> {
-    if done.is_multiple_of(PROGRESS_EVERY) {
-        listener.on_progress(Progress { stage, done, total });
-        if listener.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-    }
-    Ok(())
 }
 
 /// A full snapshot in progress (see [`Engine::begin_snapshot`]).

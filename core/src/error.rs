@@ -1,5 +1,8 @@
 //! The one error type of the engine's public API.
 //!
+//! The bottom stage: owns [`Error`] and [`Result`] and imports nothing else of the crate, so
+//! every stage can return it.
+//!
 //! Few variants, each something an app can act on. Messages never contain contact data (names,
 //! numbers, addresses, hashes): they end up in app logs and crash reports. Values that are merely
 //! invalid are not errors at all; they are counted rejections in an import report.

@@ -1,5 +1,8 @@
 //! Keyed, domain-separated hashes of identifiers: what leaves the device.
 //!
+//! Stage: owns [`HashKey`], [`Digest`] and [`MatrixHasher`]. May import `identifier`; never the
+//! contact model, the protocol, the store or anything above (crate docs: the one-way flow).
+//!
 //! **Default mode.** `HMAC-SHA-256(key, "contactsync-v1" ‖ 0x00 ‖ kind ‖ 0x00 ‖ canonical)`, with
 //! a key and key id issued by the server. The kind's wire name is part of the input, so a handle
 //! `alice@example.com` and the e-mail `alice@example.com` hash differently; the leading context

@@ -3,11 +3,17 @@
 //! The data flows one way and each stage is a module:
 //!
 //! ```text
-//! RawContact ──► identifiers ──► keyed hashes ──► diff vs last import ──► store
-//! (contact)      (identifier)    (hash)           (diff)                   (store)
+//! RawContact ──► identifiers ──► keyed hashes ──► diff vs last import ──► store ──► upload
+//! (contact,      (identifier)    (hash)           (diff)                   (store)   (upload)
+//!  source)
 //! ```
 //!
-//! [`Engine`] is the one façade over all of it: apps (through the bindings) and the CLI drive it.
+//! A stage may use the stages below it, never one above. From the bottom: `error`, `progress`
+//! (what long operations report), `identifier`, `hash`, `contact`, `source`, `protocol` (the
+//! messages, which the store persists and the upload stage sends), `store`, `diff`, `key` (the
+//! hashing key in memory, which the engine and a sync share), `upload`, and [`Engine`] at the top:
+//! the one façade apps (through the bindings) and the CLI drive. `tests/one_way.rs` fails when an
+//! import runs the other way; each module's first doc lines say what it owns and may import.
 //!
 //! Contacts arrive from the app's platform adapter or from files ([`source`], behind the
 //! `files` feature). This crate knows nothing of FFI: it exposes ordinary Rust types and
@@ -19,23 +25,26 @@ pub mod engine;
 pub mod error;
 pub mod hash;
 pub mod identifier;
+mod key;
+pub mod progress;
+pub mod protocol;
 #[cfg(feature = "files")]
 pub mod source;
 pub mod store;
 pub mod upload;
 
 pub use contact::{
-    Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason, Rejection,
+    Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason,
+    RejectedValue, Rejection,
 };
-pub use engine::{
-    Config, Engine, ImportReport, NoProgress, Progress, ProgressListener, Snapshot, Stage,
-};
+pub use engine::{Config, Engine, ImportReport, Snapshot};
 pub use error::{Error, Result};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
+pub use progress::{NoProgress, Progress, ProgressListener, Stage};
 pub use store::{
-    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
-    StoreOptions, UploadState,
+    ContactView, IdentifierView, InviteView, Match, PendingUpload, Status, StoreOptions,
+    UploadState,
 };
 
 /// This crate's version, for diagnostics and for the bindings to report.

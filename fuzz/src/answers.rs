@@ -24,8 +24,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use contactsync_core::identifier::invite;
-use contactsync_core::upload::encoding::Encoding;
-use contactsync_core::upload::wire::{BatchRequest, codes};
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::wire::{BatchRequest, codes};
 use contactsync_core::upload::{self, Request, Response, TransportError};
 use contactsync_core::{
     Config, Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncOptions, Transport,

@@ -4,7 +4,7 @@
 //! Input: one byte picks a status (as `client_answers` does), one byte whether a `Retry-After`
 //! comes along, the rest is the body. Checked:
 //!
-//! - each message type of `contactsync_core::upload::wire` that parses round-trips through
+//! - each message type of `contactsync_core::protocol::wire` that parses round-trips through
 //!   serialisation unchanged;
 //! - the client's one-shot call (`upload::get`, the path of registration, invites and consent)
 //!   maps every answer to a value or a typed error: a value only for a 2xx whose body parses; a
@@ -12,8 +12,8 @@
 //!   200; a protocol violation only for a 2xx.
 
 use contactsync_core::Error;
-use contactsync_core::upload::encoding::Encoding;
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::wire::{
     ActivateAnswer, ActivateRequest, BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer,
     DeleteReceipt, ErrorEnvelope, InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer,
     MatchRequest, RedeemAnswer, RedeemRequest, Registered, RevokeAnswer, UserAnswer, UserInfo,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use clap::Parser;
-use contactsync_core::upload::wire::{ConfigAnswer, UserEntry, UserIdentifier, UsersRequest};
+use contactsync_core::protocol::wire::{ConfigAnswer, UserEntry, UserIdentifier, UsersRequest};
 use contactsync_core::{HashKey, Identifier, IdentifierKind, Region};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use contactsync_core::Digest;
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, Mode, Registered, WireHash,
 };
 use goose::goose::GooseResponse;

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use contactsync_core::upload::wire::{ErrorBody, ErrorEnvelope, KeyCoverage, codes};
+use contactsync_core::protocol::wire::{ErrorBody, ErrorEnvelope, KeyCoverage, codes};
 use thiserror::Error;
 
 /// Why the server could not start, or a storage operation failed.

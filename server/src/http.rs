@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
-use contactsync_core::upload::encoding::Encoding;
-use contactsync_core::upload::wire::BatchAnswer;
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::wire::BatchAnswer;
 use serde::Serialize;
 
 use crate::bodies::{self, BodyGate};

@@ -19,8 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{ADMIN, Reply, TestServer, hash};
 use contactsync_core::IdentifierKind::{Email, Phone};
-use contactsync_core::upload::encoding::{CBOR, Encoding, JSON};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::encoding::{CBOR, Encoding, JSON};
+use contactsync_core::protocol::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, MatchAnswer, MatchRequest, Mode,
     WireHash,
 };

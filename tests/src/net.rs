@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
+use contactsync_core::protocol::wire::{Registered, UserAnswer, UserIdentifier, UserRequest};
 use contactsync_core::upload::{Method, Request, Response, Transport, TransportError, call};
 use contactsync_core::{Normalizer, RawContact};
 

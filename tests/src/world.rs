@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use contactsync_core::upload::wire::{Registered, UserAnswer};
+use contactsync_core::protocol::wire::{Registered, UserAnswer};
 use contactsync_core::upload::{Method, call};
 use contactsync_core::{Config, Engine, Error, Region};
 use contactsync_server::{LimitsConfig, RegistrationLimits, RunningServer, ServerConfig};

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use contactsync_core::upload::encoding::Encoding;
-use contactsync_core::upload::wire::Registered;
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::wire::Registered;
 use contactsync_core::upload::{Method, Response, SyncOptions, Transport};
 use contactsync_core::{Engine, Error, IdentifierKind, NoProgress, RawContact, Region, SyncReport};
 use contactsync_server::{LimitsConfig, RegistrationLimits};
@@ -489,7 +489,7 @@ fn consent_withdrawal_leaves_nothing_on_the_server() {
 
     // Registered users' own hashes are the app's data and stay; every other hash this client
     // sent must be gone, as text or as bytes.
-    let config: contactsync_core::upload::wire::ConfigAnswer =
+    let config: contactsync_core::protocol::wire::ConfigAnswer =
         contactsync_core::upload::get(&world.admin(), Method::Get, "/v1/config").unwrap();
     let key = contactsync_core::HashKey::from_base64(config.key_id, &config.key).unwrap();
     let users: BTreeSet<String> = [
@@ -858,7 +858,7 @@ fn contactsync_tests_now() -> i64 {
 
 /// Both steps of a key rotation, with the backend registering its users again in between.
 fn rotate_key(world: &World) {
-    let next: contactsync_core::upload::wire::KeyInfo = contactsync_core::upload::call(
+    let next: contactsync_core::protocol::wire::KeyInfo = contactsync_core::upload::call(
         &world.admin(),
         Method::Post,
         "/v1/admin/keys",
@@ -866,7 +866,7 @@ fn rotate_key(world: &World) {
     )
     .unwrap();
     register_users(world);
-    let _: contactsync_core::upload::wire::KeyInfo = contactsync_core::upload::call(
+    let _: contactsync_core::protocol::wire::KeyInfo = contactsync_core::upload::call(
         &world.admin(),
         Method::Post,
         &format!("/v1/admin/keys/{}/activate", next.key_id),

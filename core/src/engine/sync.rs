@@ -3,16 +3,18 @@
 
 use std::sync::PoisonError;
 
-use super::{Engine, NoProgress};
-use crate::ProgressListener;
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::identifier::{IdentifierKind, invite};
+use crate::progress::{NoProgress, ProgressListener};
+use crate::protocol::wire::{
+    ConfigAnswer, DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
+    RevokeAnswer,
+};
 use crate::store::read;
 use crate::store::sync as st;
-use crate::upload::sync::{Session, checked_user, config_secret, server_key_error, unix_now};
-use crate::upload::wire::{
-    DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest, RevokeAnswer,
-};
+use crate::upload::config;
+use crate::upload::sync::{Session, checked_user, unix_now};
 use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {
@@ -34,14 +36,12 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let set_key = |key_id: &str, secret: &[u8]| self.set_key(key_id, secret, listener);
         Session::new(
             &self.inner.store,
+            &self.inner.keys,
             transport,
             options,
             listener,
-            &set_key,
-            self.key_id(),
         )
         .run()
     }
@@ -69,7 +69,7 @@ impl Engine {
         let Some((key_id, secret)) = self.inner.store.read(read::key)? else {
             return Ok(());
         };
-        let key = crate::HashKey::new(key_id, &secret)
+        let key = crate::hash::HashKey::new(key_id, &secret)
             .map_err(|e| Error::InvalidState(format!("stored key: {e}")))?;
         self.inner.store.write(|tx| {
             crate::store::write::rehash(tx, &key, &secret, |_| Ok(()))?;
@@ -102,11 +102,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         self.inner.store.write(crate::store::write::leave_server)?;
-        *self
-            .inner
-            .key
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.inner.keys.forget();
         Ok(())
     }
 
@@ -190,17 +186,13 @@ impl Engine {
     }
 
     /// The stored key, or the server's when there is none yet.
-    fn ensure_key(&self, transport: &dyn Transport) -> Result<crate::HashKey> {
+    fn ensure_key(&self, transport: &dyn Transport) -> Result<crate::hash::HashKey> {
         if let Some(key) = self.inner.key() {
             return Ok(key);
         }
-        // The same checks as the sync's: the hashing it announces, and a key the rules accept.
-        let config: crate::upload::wire::ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
-        let secret = config_secret(&config)?;
-        self.set_key(&config.key_id, &secret, &NoProgress)
-            .map_err(server_key_error)?;
-        self.inner
-            .key()
-            .ok_or_else(|| Error::InvalidState("no hashing key".into()))
+        // One request, without the sync's retries; the answer takes the sync's checked path.
+        let answer: ConfigAnswer = get(transport, Method::Get, "/v1/config")?;
+        let inner = &self.inner;
+        Ok(config::install(answer, None, &inner.store, &inner.keys, &NoProgress)?.key)
     }
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::*;
 use crate::hash::Digest;
+use crate::progress::NoProgress;
 use crate::store::UploadState;
 
 fn region() -> Region {

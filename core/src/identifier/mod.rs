@@ -1,5 +1,9 @@
 //! Identifiers: one canonical text form per kind.
 //!
+//! Stage: owns [`Identifier`], [`IdentifierKind`], [`Normalizer`] and the rules per kind. It imports
+//! nothing else of the crate (not even `error`: a rejection is a [`NormalizeError`]); contacts,
+//! hashes and everything above build on it, never the reverse.
+//!
 //! Every value a contact carries (a phone number as typed, an e-mail address, a messenger
 //! handle, a linked account, an invite code) is turned into an [`Identifier`]: its kind and one
 //! canonical text. Two inputs that mean the same thing must give the same canonical text, or the

@@ -1,5 +1,8 @@
 //! Contact sources for files: vCard (2.1, 3.0, 4.0) and CSV (Google Contacts, Outlook).
 //!
+//! Stage: owns the file readers. May import `contact` and `identifier`; never the protocol, the
+//! store or anything above: a source hands contacts over and knows nothing of where they go.
+//!
 //! Readers stream: they hold one card (or one CSV record) at a time, never the whole file, and
 //! every line and field is bounded ([`ReadOptions`]), so a 10 MB name or a line without end
 //! costs a bounded buffer and a counted, reported drop, not the process's memory.

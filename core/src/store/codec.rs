@@ -7,9 +7,8 @@
 //! damaged blob yields the entries before the damage.
 
 use super::{kind_code, kind_from_code};
-use crate::contact::Rejection;
+use crate::contact::{Fingerprint, RejectedValue, Rejection};
 use crate::identifier::{Identifier, IdentifierKind};
-use crate::store::read::RejectedValue;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
@@ -62,6 +61,11 @@ pub(crate) fn encode_rejections(rejections: &[Rejection]) -> Option<Vec<u8>> {
         put_str(&mut out, &r.reason.code());
     }
     Some(out)
+}
+
+/// The fingerprint column as stored; `None` for a damaged value.
+pub(crate) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
+    <[u8; 16]>::try_from(bytes).ok().map(Fingerprint)
 }
 
 /// A cursor over an encoded blob.

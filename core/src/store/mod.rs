@@ -1,5 +1,10 @@
 //! The local store: one SQLite file per user, opened one way.
 //!
+//! Stage: owns the SQLite file (schema, writes, queries, the sync state, batches as persisted, the
+//! wipe). May import `error`, `identifier`, `hash`, `contact` and `protocol` (a batch is stored as
+//! the exact body sent); never `diff`, `key`, `upload` or `engine`: they call into the store, it
+//! calls none of them. No other stage runs SQL.
+//!
 //! `Store::open` (reached through [`crate::Engine::open`]) sets the pragmas (WAL, foreign keys, a
 //! busy timeout), refuses a database from a newer version, and runs the numbered migrations of
 //! `store/schema.rs` inside one immediate transaction, so two processes opening the same file at
@@ -22,12 +27,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use crate::contact::Fingerprint;
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 
-pub use read::{
-    ContactView, IdentifierView, InviteView, Match, PendingUpload, RejectedValue, Status,
-};
+pub use read::{ContactView, IdentifierView, InviteView, Match, PendingUpload, Status};
 
 /// The schema version this library creates and reads.
 pub const SCHEMA_VERSION: i64 = schema::LATEST;
@@ -198,8 +202,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes every row (the schema and the generation counter stay), then compacts the file
+    /// and truncates the WAL so the deleted pages do not linger on disk, and closes idle readers
+    /// so none keeps an old page cache. The writer stays locked throughout: no write lands
+    /// between the delete and the compaction.
+    pub(crate) fn wipe(&self) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write::wipe(&tx)?;
+        tx.commit()?;
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        drop(conn);
+        self.drop_readers();
+        Ok(())
+    }
+
     /// The writer connection itself, for work that manages its own transactions (VACUUM).
-    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped its transaction, which rolled back: the
         // connection is consistent, so poisoning is not a reason to refuse service.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -230,8 +249,17 @@ impl Store {
         Ok(out)
     }
 
+    /// Streams every stored contact's (source id, fingerprint) to `each`, in one read
+    /// transaction: what a snapshot's diff is indexed on, without the diff holding a connection.
+    pub(crate) fn each_contact_fingerprint(
+        &self,
+        each: impl FnMut(&str, Option<Fingerprint>),
+    ) -> Result<()> {
+        self.read(|conn| read::each_contact_fingerprint(conn, each))
+    }
+
     /// Closes idle readers (after a wipe, so no connection holds an old page cache).
-    pub(crate) fn drop_readers(&self) {
+    fn drop_readers(&self) {
         self.readers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{UploadState, codec, kind_code, kind_from_code};
+use crate::contact::{Fingerprint, RejectedValue};
 use crate::error::Result;
 use crate::hash::{DIGEST_LEN, Digest};
 use crate::identifier::IdentifierKind;
@@ -50,19 +51,6 @@ pub struct IdentifierView {
     pub excluded: bool,
     /// The app's opaque reference of the user it belongs to, when the server reported one.
     pub user_ref: Option<String>,
-}
-
-/// A raw value that was not accepted, with the reason code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RejectedValue {
-    /// The kind it was meant to be.
-    pub kind: IdentifierKind,
-    /// Its label in the source.
-    pub label: Option<String>,
-    /// The raw value.
-    pub value: String,
-    /// Why (`phone.too_short`, ...).
-    pub reason: String,
 }
 
 /// A stored contact.
@@ -394,15 +382,19 @@ pub(crate) fn key(conn: &Connection) -> Result<Option<(String, Vec<u8>)>> {
     )
 }
 
-/// Every stored contact's (source id, fingerprint), streamed to `each`.
+/// Every stored contact's (source id, fingerprint), streamed to `each`; `None` for a damaged
+/// fingerprint.
 pub(crate) fn each_contact_fingerprint(
     conn: &Connection,
-    mut each: impl FnMut(&str, &[u8]),
+    mut each: impl FnMut(&str, Option<Fingerprint>),
 ) -> Result<()> {
     let mut stmt = conn.prepare("SELECT source_id, fingerprint FROM contacts")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        each(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_blob()?);
+        each(
+            r.get_ref(0)?.as_str()?,
+            codec::fingerprint_from(r.get_ref(1)?.as_blob()?),
+        );
     }
     Ok(())
 }

@@ -14,8 +14,8 @@ use super::{UploadState, kind_code, kind_from_code};
 use crate::error::{Error, Result};
 use crate::hash::{DIGEST_LEN, Digest, HashKey};
 use crate::identifier::IdentifierKind;
-use crate::upload::encoding::Encoding;
-use crate::upload::wire::{BatchRequest, Mode, WireHash};
+use crate::protocol::encoding::Encoding;
+use crate::protocol::wire::{BatchRequest, Mode, WireHash};
 
 /// The persisted part of the sync state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

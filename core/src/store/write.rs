@@ -13,29 +13,10 @@ use std::borrow::Cow;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{UploadState, codec, kind_code, kind_from_code};
-use crate::contact::{Fingerprint, NormalizedContact};
+use crate::contact::{Fingerprint, Prepared};
 use crate::error::Result;
 use crate::hash::{Digest, HashKey};
 use crate::identifier::{Identifier, IdentifierKind};
-
-/// A contact ready to be written: normalised, and hashed when a key is known.
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    pub contact: NormalizedContact,
-    /// One per identifier, in the same order; `None` when no key is known yet.
-    pub digests: Vec<Option<Digest>>,
-}
-
-impl Prepared {
-    pub(crate) fn new(contact: NormalizedContact, key: Option<&HashKey>) -> Self {
-        let digests = contact
-            .identifiers
-            .iter()
-            .map(|id| key.map(|k| k.hash(id)))
-            .collect();
-        Prepared { contact, digests }
-    }
-}
 
 /// What one upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,7 +430,7 @@ pub(crate) fn next_generation(tx: &Transaction<'_>) -> Result<i64> {
 }
 
 /// Deletes every row; the schema and the generation counter stay.
-pub(crate) fn wipe(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM matches;
          DELETE FROM invites;
@@ -489,7 +470,7 @@ pub(crate) fn stored_fingerprint(
         .prepare_cached("SELECT fingerprint FROM contacts WHERE source_id = ?1")?
         .query_row([source_id], |r| r.get(0))
         .optional()?;
-    Ok(bytes.as_deref().and_then(fingerprint_from))
+    Ok(bytes.as_deref().and_then(codec::fingerprint_from))
 }
 
 /// Marks a stored contact as seen by the import of `generation`.
@@ -497,9 +478,4 @@ pub(crate) fn touch(tx: &Transaction<'_>, source_id: &str, generation: i64) -> R
     tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE source_id = ?1")?
         .execute(params![source_id, generation])?;
     Ok(())
-}
-
-/// The fingerprint column as stored.
-pub(crate) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
-    <[u8; 16]>::try_from(bytes).ok().map(Fingerprint)
 }

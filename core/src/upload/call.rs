@@ -5,10 +5,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::encoding::{CBOR, Encoding, JSON};
 use super::transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport};
-use super::wire::{ErrorEnvelope, codes};
 use crate::error::{Error, Result};
+use crate::protocol::encoding::{CBOR, Encoding, JSON};
+use crate::protocol::wire::{ErrorEnvelope, codes};
 
 /// A refusal, kept apart from [`Error`] so the sync loop can react to each kind.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,9 @@
 //! The upload stage: the client side of the discovery protocol (docs/protocol.md).
 //!
+//! Stage: owns the transport trait, the one-shot calls, the checked `GET /v1/config` path and the
+//! sync session. May import every stage below (`protocol`, `store`, `key`, `progress`, ...); never
+//! `engine`: a sync installs the server's key through the key holder it is handed.
+//!
 //! [`crate::Engine::sync`] drives it: fetch the key and limits, resend a batch a crash left in
 //! flight, plan new batches from the pending state within the server's limits, persist each one
 //! *before* sending it, apply each answer in one transaction, then fetch the matches gained and
@@ -7,15 +11,17 @@
 //! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
 
 mod call;
-pub mod encoding;
+pub(crate) mod config;
 pub(crate) mod sync;
 pub mod transport;
-pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
 use std::time::Duration;
+
+use crate::error::Result;
+use crate::protocol::wire::Registered;
 
 pub use call::{call, call_in, get};
 pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
@@ -25,7 +31,7 @@ pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, Tran
 /// The answer's token is the device's bearer token: the app keeps it (in the platform's secure
 /// storage) and its transport sends it as `Authorization: Bearer <token>`. An app whose backend
 /// vouches for its users registers through the backend instead (docs/protocol.md).
-pub fn register(transport: &dyn Transport) -> crate::Result<wire::Registered> {
+pub fn register(transport: &dyn Transport) -> Result<Registered> {
     call(
         transport,
         Method::Post,

@@ -12,13 +12,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::call::{Failure, exchange, parse};
-use super::encoding::{CBOR, Encoding};
+use super::config;
 use super::transport::{Method, Response, Transport};
-use super::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use super::{SyncOptions, SyncReport};
-use crate::engine::{Progress, ProgressListener, Stage};
 use crate::error::{Error, Result};
-use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
+use crate::hash::{DIGEST_LEN, HashKey};
+use crate::key::KeyHolder;
+use crate::progress::{Progress, ProgressListener, Stage};
+use crate::protocol::encoding::Encoding;
+use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
 use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
 
@@ -32,11 +34,6 @@ const CHANGES_PAGE: u32 = 1000;
 const MAX_CHANGES_PAGES: u32 = 10_000;
 /// Key rotations one sync follows before it decides the server is misbehaving.
 const MAX_ROTATIONS: u32 = 2;
-/// Bytes one hash takes in a batch body at most: JSON's 22 characters, quotes and comma (CBOR's
-/// 17 bytes fit within it, so a batch planned by this figure fits the body limit either way).
-const HASH_BYTES: u32 = 25;
-/// Bytes of a batch body besides its hashes.
-const BODY_OVERHEAD: u32 = 256;
 /// Longest user reference accepted from a server.
 const MAX_USER_REF: usize = 256;
 /// Longest cursor accepted from a server.
@@ -85,8 +82,8 @@ pub(crate) struct Session<'a> {
     pub transport: &'a dyn Transport,
     pub options: &'a SyncOptions,
     pub listener: &'a dyn ProgressListener,
-    /// Installs a key (re-hashing when it changed); true when it changed.
-    pub set_key: &'a dyn Fn(&str, &[u8]) -> Result<bool>,
+    /// The engine's key, which the server's config replaces (re-hashing when it changed).
+    pub keys: &'a KeyHolder,
     /// The key id the store holds before the sync.
     pub stored_key: Option<String>,
     pub report: SyncReport,
@@ -112,19 +109,18 @@ impl std::fmt::Debug for Session<'_> {
 impl<'a> Session<'a> {
     pub(crate) fn new(
         store: &'a Store,
+        keys: &'a KeyHolder,
         transport: &'a dyn Transport,
         options: &'a SyncOptions,
         listener: &'a dyn ProgressListener,
-        set_key: &'a dyn Fn(&str, &[u8]) -> Result<bool>,
-        stored_key: Option<String>,
     ) -> Self {
         Session {
             store,
             transport,
             options,
             listener,
-            set_key,
-            stored_key,
+            keys,
+            stored_key: keys.current().map(|k| k.id().to_owned()),
             report: SyncReport::default(),
             attempt: 0,
             key: None,
@@ -184,40 +180,27 @@ impl<'a> Session<'a> {
         if self.options.cbor {
             self.encoding = Encoding::Cbor;
         }
-        let config: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
-        self.encoding = if self.options.cbor && config.encodings.iter().any(|e| e == CBOR) {
+        let answer: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
+        let config = config::install(
+            answer,
+            self.options.max_batch,
+            self.store,
+            self.keys,
+            self.listener,
+        )?;
+        self.encoding = if self.options.cbor && config.cbor {
             Encoding::Cbor
         } else {
             Encoding::Json
         };
-        let secret = config_secret(&config)?;
-        let changed = (self.set_key)(&config.key_id, &secret).map_err(server_key_error)?;
-        if changed
-            && self
-                .stored_key
-                .as_ref()
-                .is_some_and(|k| *k != config.key_id)
-        {
+        let id = config.key.id();
+        if config.changed && self.stored_key.as_ref().is_some_and(|k| k != id) {
             self.report.key_rotated = true;
         }
-        self.stored_key = Some(config.key_id.clone());
-        let limits = config.limits;
-        let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
-        let mut max = limits.max_batch.min(by_body);
-        if let Some(cap) = self.options.max_batch {
-            max = max.min(cap);
-        }
-        if max == 0 {
-            return Err(Error::Protocol(
-                "the server allows no hash per batch".into(),
-            ));
-        }
-        self.max_total = usize::try_from(max).unwrap_or(usize::MAX);
-        self.key = Some(
-            HashKey::new(config.key_id, &secret)
-                .map_err(|e| Error::Protocol(format!("the server's key: {e}")))?,
-        );
-        self.limits = Some(limits);
+        self.stored_key = Some(id.to_owned());
+        self.max_total = config.max_total;
+        self.key = Some(config.key);
+        self.limits = Some(config.limits);
         Ok(())
     }
 
@@ -500,39 +483,6 @@ impl<'a> Session<'a> {
             }
             std::thread::sleep(left.min(Duration::from_millis(100)));
         }
-    }
-}
-
-/// The key of a config answer, once its hashing is the one this engine implements.
-pub(crate) fn config_secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
-    if config.hash != "hmac-sha256" || config.context != CONTEXT {
-        return Err(Error::Protocol(format!(
-            "unsupported hashing: {} / {}",
-            config.hash.chars().take(32).collect::<String>(),
-            config.context.chars().take(32).collect::<String>()
-        )));
-    }
-    // A server that does not say its digest length is older: it takes only full 32-byte
-    // HMACs, which this client no longer makes (the store keeps 16-byte digests).
-    if config.digest_bytes.and_then(|n| usize::try_from(n).ok()) != Some(DIGEST_LEN) {
-        return Err(Error::Protocol(format!(
-            "the server takes {} digests; this client makes {DIGEST_LEN}-byte ones (update the \
-             server: docs/protocol.md)",
-            config
-                .digest_bytes
-                .map_or_else(|| "32-byte".to_owned(), |n| format!("{n}-byte"))
-        )));
-    }
-    decode_base64_any(config.key.trim())
-        .ok_or_else(|| Error::Protocol("the key is not base64".into()))
-}
-
-/// Installing the server's key failed: a key the key rules refuse is the server's fault (a
-/// protocol violation), not an argument of the caller's.
-pub(crate) fn server_key_error(e: Error) -> Error {
-    match e {
-        Error::InvalidArgument(m) => Error::Protocol(m),
-        other => other,
     }
 }
 

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::call::{Failure, exchange};
-use super::encoding::Encoding;
 use super::sync::backoff;
 use super::transport::{Method, Request, Response, Transport, TransportError};
-use super::wire::WireHash;
-use crate::engine::NoProgress;
+use crate::progress::NoProgress;
+use crate::protocol::encoding::Encoding;
+use crate::protocol::wire::WireHash;
 use crate::store::UploadState;
 use crate::store::sync::{self as st, PlanCursor, PlanInput};
 use crate::{Config, Engine, IdentifierKind, RawContact, Region};
@@ -263,7 +263,7 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
     assert_eq!(cursor.deferred, 5);
     let stored = e.inner().store.read(st::batches).expect("batches");
     assert_eq!(stored.len(), 3);
-    assert_eq!(stored[0].mode, super::wire::Mode::Full);
+    assert_eq!(stored[0].mode, crate::protocol::wire::Mode::Full);
     // The stored body is what will be sent, in the encoding it was planned in, and lists exactly
     // the stored members.
     assert_eq!(
@@ -271,7 +271,8 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
         [Encoding::Json, Encoding::Cbor, Encoding::Json]
     );
     for batch in &stored {
-        let body: super::wire::BatchRequest = batch.encoding.decode(&batch.body).expect("body");
+        let body: crate::protocol::wire::BatchRequest =
+            batch.encoding.decode(&batch.body).expect("body");
         let hashes: Vec<&WireHash> = batch.adds.iter().map(|(_, _, h)| h).collect();
         assert_eq!(body.add.iter().collect::<Vec<_>>(), hashes);
         assert!(hashes.iter().all(|h| h.digest().is_some()));

@@ -2,7 +2,7 @@
 //! (`DELETE /v1/client`, consent withdrawn) or by the app's backend (`DELETE
 //! /v1/admin/clients/{client_id}`: a lost or stolen device, a user who left).
 
-use contactsync_core::upload::wire::DeleteReceipt;
+use contactsync_core::protocol::wire::DeleteReceipt;
 
 use super::Service;
 use crate::error::ApiError;

@@ -6,7 +6,7 @@
 //! refused while any user has fewer identifiers under the next key than under the current one —
 //! activating would make them undiscoverable — unless the operator forces it.
 
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     ActivateAnswer, ActivateRequest, KeyCoverage, KeyInfo, KeysAnswer,
 };
 

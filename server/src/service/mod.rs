@@ -17,8 +17,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_core::hash::DIGEST_LEN;
 use contactsync_core::identifier::invite;
-use contactsync_core::upload::encoding::{self, Encoding};
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::encoding::{self, Encoding};
+use contactsync_core::protocol::wire::{
     BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer, DeleteReceipt, InviteAnswer,
     InviteRequest, KeyInfo, Limits, MatchAnswer, MatchEntry, MatchRequest, Mode, RedeemAnswer,
     RedeemRequest, RevokeAnswer, WireHash,

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use contactsync_core::upload::wire::{Registered, VouchRequest};
+use contactsync_core::protocol::wire::{Registered, VouchRequest};
 use serde::Deserialize;
 
 use super::{Payload, Service, parse_body, parse_body_or_default};

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use contactsync_core::upload::wire::{
+use contactsync_core::protocol::wire::{
     UserAnswer, UserEntry, UserIdentifier, UserInfo, UserKeyInfo, UserListAnswer, UserListEntry,
     UserRequest, UsersAnswer, UsersRequest,
 };

@@ -38,7 +38,7 @@ mod writer_line;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use contactsync_core::upload::wire::DeletedCounts;
+use contactsync_core::protocol::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 
 use crate::error::ServerError;

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use contactsync_core::hash::DIGEST_LEN;
-use contactsync_core::upload::wire::DeletedCounts;
+use contactsync_core::protocol::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 

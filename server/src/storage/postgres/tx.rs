@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use contactsync_core::upload::wire::DeletedCounts;
+use contactsync_core::protocol::wire::DeletedCounts;
 use contactsync_core::{Digest, IdentifierKind};
 use deadpool_postgres::Object;
 use tokio_postgres::Row;

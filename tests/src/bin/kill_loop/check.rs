@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use contactsync_core::upload::wire::BatchAnswer;
+use contactsync_core::protocol::wire::BatchAnswer;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::Result;

@@ -22,8 +22,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use contactsync_core::upload::encoding::Encoding;
-use contactsync_core::upload::wire::{BatchRequest, Mode};
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::wire::{BatchRequest, Mode};
 
 /// Largest request or answer head (request line and headers).
 const MAX_HEAD: usize = 64 * 1024;

@@ -1,0 +1,90 @@
+//! `GET /v1/config`, checked: the one path every fetch of the server's configuration takes (a
+//! sync's, and an invite's that needs a key first), so none installs a key or uses limits the
+//! checks have not passed.
+
+use crate::error::{Error, Result};
+use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
+use crate::key::KeyHolder;
+use crate::progress::ProgressListener;
+use crate::protocol::encoding::CBOR;
+use crate::protocol::wire::{ConfigAnswer, Limits};
+use crate::store::Store;
+
+/// Bytes one hash takes in a batch body at most: JSON's 22 characters, quotes and comma (CBOR's
+/// 17 bytes fit within it, so a batch planned by this figure fits the body limit either way).
+const HASH_BYTES: u32 = 25;
+/// Bytes of a batch body besides its hashes.
+const BODY_OVERHEAD: u32 = 256;
+/// A configuration that passed the checks, with its key installed.
+#[derive(Debug)]
+pub(crate) struct Installed {
+    /// The server's key, now the holder's.
+    pub key: HashKey,
+    /// It differed from the stored one: everything was re-hashed for a full re-sync.
+    pub changed: bool,
+    /// What the server enforces.
+    pub limits: Limits,
+    /// Hashes per batch: the server's limits (count and body size) and the options' cap.
+    pub max_total: usize,
+    /// The server reads (and answers in) CBOR.
+    pub cbor: bool,
+}
+
+/// Checks a config answer (the hashing is the one this client implements, the key one the key
+/// rules accept, a batch may hold a hash) and only then installs its key, re-hashing the store
+/// when it changed. `max_batch` is [`super::SyncOptions::max_batch`].
+pub(crate) fn install(
+    config: ConfigAnswer,
+    max_batch: Option<u32>,
+    store: &Store,
+    keys: &KeyHolder,
+    listener: &dyn ProgressListener,
+) -> Result<Installed> {
+    let secret = secret(&config)?;
+    // A key the key rules refuse is the server's fault: a protocol violation.
+    let key = HashKey::new(config.key_id, &secret)
+        .map_err(|e| Error::Protocol(format!("hashing key: {e}")))?;
+    let limits = config.limits;
+    let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
+    let mut max = limits.max_batch.min(by_body);
+    if let Some(cap) = max_batch {
+        max = max.min(cap);
+    }
+    if max == 0 {
+        return Err(Error::Protocol(
+            "the server allows no hash per batch".into(),
+        ));
+    }
+    let changed = keys.install(store, key.clone(), &secret, listener)?;
+    Ok(Installed {
+        key,
+        changed,
+        limits,
+        max_total: usize::try_from(max).unwrap_or(usize::MAX),
+        cbor: config.encodings.iter().any(|e| e == CBOR),
+    })
+}
+
+/// The key of a config answer, once its hashing is the one this engine implements.
+fn secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
+    if config.hash != "hmac-sha256" || config.context != CONTEXT {
+        return Err(Error::Protocol(format!(
+            "unsupported hashing: {} / {}",
+            config.hash.chars().take(32).collect::<String>(),
+            config.context.chars().take(32).collect::<String>()
+        )));
+    }
+    // A server that does not say its digest length is older: it takes only full 32-byte
+    // HMACs, which this client no longer makes (the store keeps 16-byte digests).
+    if config.digest_bytes.and_then(|n| usize::try_from(n).ok()) != Some(DIGEST_LEN) {
+        return Err(Error::Protocol(format!(
+            "the server takes {} digests; this client makes {DIGEST_LEN}-byte ones (update the \
+             server: docs/protocol.md)",
+            config
+                .digest_bytes
+                .map_or_else(|| "32-byte".to_owned(), |n| format!("{n}-byte"))
+        )));
+    }
+    decode_base64_any(config.key.trim())
+        .ok_or_else(|| Error::Protocol("the key is not base64".into()))
+}
