@@ -1,5 +1,6 @@
 //! Open registration's limits, on both backends, on a real server on loopback: 300 registrations
-//! from one address get the bucket's worth while other addresses keep registering; the global
+//! from one address get the bucket's worth while other addresses keep registering (one after
+//! the other, and from threads at once); the global
 //! bucket; `X-Forwarded-For` from a trusted proxy only, read from the right, IPv6 per /64; the
 //! daily budget of new identifiers per address across every open device (vouched devices
 //! untouched); and open devices that never upload expire in the sweep.
@@ -335,5 +336,49 @@ on_each_backend! {
         assert_eq!(count(&conn, "SELECT count(*) FROM clients"), 3);
         assert!(exists(&young["client_id"]));
         assert!(exists(&json!(vouched_id)));
+    }
+}
+
+on_each_backend! {
+    /// The same under load: 300 registrations from one address sent by six threads at once,
+    /// while four other addresses register devices alongside. The flood gets the burst and
+    /// nothing more, never a 5xx, and every legitimate registration goes through.
+    fn a_concurrent_flood_gets_the_burst_and_nobody_else_waits(backend) {
+        let limits = RegistrationLimits {
+            per_ip_burst: 5,
+            per_ip_per_hour: 1,
+            global_per_minute: 60,
+            ..RegistrationLimits::default()
+        };
+        let (t, _now) = server(backend, limits, |_| {});
+        let t = Arc::new(t);
+        let flood: Vec<_> = (0..6)
+            .map(|_| {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    let attacker = Client::at(&t, [127, 0, 0, 1]);
+                    (0..50)
+                        .map(|_| attacker.register().status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let devices: Vec<_> = (0..4u8)
+            .map(|n| {
+                let t = Arc::clone(&t);
+                std::thread::spawn(move || {
+                    (0..5u8)
+                        .map(|k| Client::at(&t, [127, 0, 3, n * 8 + k]).register().status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let flood: Vec<u16> = flood.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let devices: Vec<u16> = devices.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        assert_eq!(flood.len(), 300);
+        assert_eq!(flood.iter().filter(|s| **s == 201).count(), 5, "the burst: {flood:?}");
+        assert!(flood.iter().all(|s| matches!(s, 201 | 429)), "{flood:?}");
+        assert_eq!(devices, vec![201; 20], "every legitimate device registered");
+        assert_eq!(count(&open_db(&t.db), "SELECT count(*) FROM clients"), 25);
     }
 }
