@@ -143,7 +143,11 @@ fn spawn(options: &ServerOptions, db: &str, log: &Path) -> Result<Child, String>
         .args(["--rate-limit", &options.rate_limit.to_string()])
         // Newcomers register themselves, all from loopback: open registration, without the
         // per-address limits (the benchmark measures the server, not those limits).
-        .args(["--open-registration", "--registrations-per-ip-burst", "1000000"])
+        .args([
+            "--open-registration",
+            "--registrations-per-ip-burst",
+            "1000000",
+        ])
         .args(["--registrations-per-ip-per-hour", "3600000"])
         .args(["--registrations-global-per-minute", "60000"])
         .args(["--open-identifiers-per-ip-per-day", "4000000000"])
