@@ -63,6 +63,31 @@ pub enum UploadState {
     RemoveInFlight,
 }
 
+/// An [`UploadState`]'s stored code as an SQL literal, for statements written once as text:
+/// `concat!("... WHERE state = ", state!(PendingAdd))` says which state a query means, where a
+/// bare `1` did not. `sql_state_literals_are_the_codes` keeps the two in step.
+macro_rules! state {
+    (Idle) => {
+        "0"
+    };
+    (PendingAdd) => {
+        "1"
+    };
+    (AddInFlight) => {
+        "2"
+    };
+    (Acknowledged) => {
+        "3"
+    };
+    (PendingRemove) => {
+        "4"
+    };
+    (RemoveInFlight) => {
+        "5"
+    };
+}
+pub(crate) use state;
+
 impl UploadState {
     pub(crate) const fn code(self) -> i64 {
         match self {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{UploadState, codec, kind_code, kind_from_code};
+use super::{UploadState, codec, kind_code, kind_from_code, state};
 use crate::contact::{Fingerprint, RejectedValue};
 use crate::error::Result;
 use crate::hash::{DIGEST_LEN, Digest};
@@ -270,10 +270,13 @@ fn view(conn: &Connection, row: ContactRow) -> Result<ContactView> {
 /// Up to `limit` hashes waiting for the server: additions first, then removals.
 pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(
-        "SELECT state, kind, digest, key_id FROM identifiers WHERE state IN (1, 4)
-         ORDER BY state, kind, canonical LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT state, kind, digest, key_id FROM identifiers WHERE state IN (",
+        state!(PendingAdd),
+        ", ",
+        state!(PendingRemove),
+        ") ORDER BY state, kind, canonical LIMIT ?1"
+    ))?;
     let rows = stmt
         .query_map([limit], |r| {
             let digest: Option<Vec<u8>> = r.get(2)?;
@@ -293,7 +296,13 @@ pub(crate) fn pending(conn: &Connection, limit: u64) -> Result<Vec<PendingUpload
 /// Identifiers waiting to be sent (added or removed).
 pub(crate) fn pending_count(conn: &Connection) -> Result<u64> {
     Ok(count(conn.query_row(
-        "SELECT count(*) FROM identifiers WHERE state IN (1, 4)",
+        concat!(
+            "SELECT count(*) FROM identifiers WHERE state IN (",
+            state!(PendingAdd),
+            ", ",
+            state!(PendingRemove),
+            ")"
+        ),
         [],
         |r| r.get(0),
     )?))

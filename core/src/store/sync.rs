@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::codec::{decode_identifiers, encode_keys};
-use super::{UploadState, kind_code, kind_from_code};
+use super::{UploadState, kind_code, kind_from_code, state};
 use crate::error::{Error, Result};
 use crate::hash::{DIGEST_LEN, Digest, HashKey};
 use crate::identifier::IdentifierKind;
@@ -55,8 +55,14 @@ pub(crate) fn sync_state(conn: &Connection) -> Result<SyncState> {
 /// Whether anything waits for the server: a pending identifier or a batch in flight.
 pub(crate) fn has_work(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM batches)
-             OR EXISTS (SELECT 1 FROM identifiers WHERE state IN (1, 4))",
+        concat!(
+            "SELECT EXISTS (SELECT 1 FROM batches)
+             OR EXISTS (SELECT 1 FROM identifiers WHERE state IN (",
+            state!(PendingAdd),
+            ", ",
+            state!(PendingRemove),
+            "))"
+        ),
         [],
         |r| r.get(0),
     )?)
@@ -65,7 +71,10 @@ pub(crate) fn has_work(conn: &Connection) -> Result<bool> {
 /// Identifiers pending addition (for the report of what a quota deferred).
 pub(crate) fn pending_adds(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM identifiers WHERE state = 1",
+        concat!(
+            "SELECT count(*) FROM identifiers WHERE state = ",
+            state!(PendingAdd)
+        ),
         [],
         |r| r.get(0),
     )?;
@@ -258,11 +267,14 @@ fn pick(tx: &Transaction<'_>, input: &PlanInput<'_>, cursor: &mut PlanCursor) ->
     let mut removes: Vec<(IdentifierKind, String, WireHash)> = Vec::new();
     let mut rekeyed: Vec<(IdentifierKind, String, Digest)> = Vec::new();
     {
-        let mut page = tx.prepare_cached(
+        let mut page = tx.prepare_cached(concat!(
             "SELECT kind, canonical, state, digest, key_id FROM identifiers
-             WHERE (kind, canonical) > (?1, ?2) AND state IN (1, 4)
-             ORDER BY kind, canonical LIMIT ?3",
-        )?;
+             WHERE (kind, canonical) > (?1, ?2) AND state IN (",
+            state!(PendingAdd),
+            ", ",
+            state!(PendingRemove),
+            ") ORDER BY kind, canonical LIMIT ?3"
+        ))?;
         'pages: loop {
             let rows = page
                 .query_map(params![cursor.after.0, cursor.after.1, PLAN_PAGE], |r| {
@@ -495,9 +507,13 @@ pub(crate) fn acknowledge(
 /// Takes a batch back unsent (the server refused it, or it must be split): its identifiers
 /// return to what they want now, pending again, and the batch is gone.
 pub(crate) fn revert(tx: &Transaction<'_>, batch: &StoredBatch) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT kind, canonical FROM identifiers WHERE batch_id = ?1 AND state IN (2, 5)",
-    )?;
+    let mut stmt = tx.prepare_cached(concat!(
+        "SELECT kind, canonical FROM identifiers WHERE batch_id = ?1 AND state IN (",
+        state!(AddInFlight),
+        ", ",
+        state!(RemoveInFlight),
+        ")"
+    ))?;
     // The batch's rows are found by their batch id, not the stored member lists, so a damaged
     // batch row still releases every identifier it held.
     let members = if batch.adds.is_empty() && batch.removes.is_empty() {

@@ -250,3 +250,23 @@ fn a_new_database_and_its_wal_files_are_private() {
     let mode = std::fs::metadata(&shared).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
 }
+
+/// The SQL literals of `state!` are the codes the store writes and reads.
+#[test]
+fn sql_state_literals_are_the_codes() {
+    use super::UploadState;
+    for (literal, upload_state) in [
+        (state!(Idle), UploadState::Idle),
+        (state!(PendingAdd), UploadState::PendingAdd),
+        (state!(AddInFlight), UploadState::AddInFlight),
+        (state!(Acknowledged), UploadState::Acknowledged),
+        (state!(PendingRemove), UploadState::PendingRemove),
+        (state!(RemoveInFlight), UploadState::RemoveInFlight),
+    ] {
+        assert_eq!(literal.parse::<i64>().unwrap(), upload_state.code());
+        assert_eq!(
+            UploadState::from_code(upload_state.code()),
+            Some(upload_state)
+        );
+    }
+}

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{UploadState, codec, kind_code, kind_from_code};
+use super::{UploadState, codec, kind_code, kind_from_code, state};
 use crate::contact::{Fingerprint, Prepared};
 use crate::error::Result;
 use crate::hash::{Digest, HashKey};
@@ -417,7 +417,11 @@ pub(crate) fn rehash(
     }
     // Identifiers that were only waiting for their removal are gone with the old key.
     tx.execute(
-        "DELETE FROM identifiers WHERE state = 0 AND holders = 0 AND excluded = 0 AND pinned = 0",
+        concat!(
+            "DELETE FROM identifiers WHERE state = ",
+            state!(Idle),
+            " AND holders = 0 AND excluded = 0 AND pinned = 0"
+        ),
         [],
     )?;
     Ok(done)
@@ -448,16 +452,20 @@ pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
 /// and every wanted identifier is pending again for the next server. Contacts and the user's
 /// exclusions stay.
 pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute_batch(
+    tx.execute_batch(concat!(
         "DELETE FROM matches;
          DELETE FROM batches;
          DELETE FROM invites;
          DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
          UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
-             state = CASE WHEN included > 0 AND excluded = 0 THEN 1 ELSE 0 END;
+             state = CASE WHEN included > 0 AND excluded = 0 THEN ",
+        state!(PendingAdd),
+        " ELSE ",
+        state!(Idle),
+        " END;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
-    )?;
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;"
+    ))?;
     Ok(())
 }
 
