@@ -615,6 +615,6 @@ fn mark(seen: &mut [bool], slot: u32) {
     }
 }
 
-mod sync;
+mod network;
 #[cfg(test)]
 mod tests;

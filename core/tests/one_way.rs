@@ -72,7 +72,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module path of a file: `store/mod.rs` → `[store]`, `engine/sync.rs` → `[engine, sync]`.
+/// The module path of a file: `store/mod.rs` → `[store]`, `engine/network.rs` → `[engine, network]`.
 fn module_path(relative: &Path) -> Vec<String> {
     let mut parts: Vec<String> = relative
         .iter()

@@ -16,9 +16,9 @@
 //! reopens at the last commit.
 
 mod codec;
+pub(crate) mod outbox;
 pub(crate) mod read;
 mod schema;
-pub(crate) mod sync;
 pub(crate) mod write;
 
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
 
 mod call;
 pub(crate) mod config;
-pub(crate) mod sync;
+pub(crate) mod session;
 pub mod transport;
 
 #[cfg(test)]

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::call::{Failure, exchange};
-use super::sync::backoff;
+use super::session::backoff;
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use crate::progress::NoProgress;
 use crate::protocol::encoding::Encoding;
 use crate::protocol::wire::WireHash;
 use crate::store::UploadState;
-use crate::store::sync::{self as st, PlanCursor, PlanInput};
+use crate::store::outbox::{self as st, PlanCursor, PlanInput};
 use crate::{Config, Engine, IdentifierKind, RawContact, Region};
 
 /// Answers every request with one canned response.

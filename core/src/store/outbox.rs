@@ -1,5 +1,5 @@
-//! The store's side of a sync: planning batches from the pending state, applying answers and
-//! changes, and the persisted sync state (cursor, backoff, check interval).
+//! The outbox: the store's side of a sync — planning batches from the pending state, applying
+//! answers and changes, and the persisted sync state (cursor, backoff, check interval).
 //!
 //! Each function runs inside the caller's transaction, so a batch is planned (rows marked in
 //! flight, the exact body stored) in one commit and answered in another: a process killed at any

@@ -22,7 +22,7 @@ use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
 use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
-use crate::store::sync::{self as st, PlanCursor, PlanInput, StoredBatch};
+use crate::store::outbox::{self as st, PlanCursor, PlanInput, StoredBatch};
 
 /// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
 const BACKOFF_BASE: Duration = Duration::from_secs(2);

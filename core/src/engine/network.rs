@@ -11,10 +11,10 @@ use crate::protocol::wire::{
     ConfigAnswer, DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
     RevokeAnswer,
 };
+use crate::store::outbox as st;
 use crate::store::read;
-use crate::store::sync as st;
 use crate::upload::config;
-use crate::upload::sync::{Session, checked_user, unix_now};
+use crate::upload::session::{Session, checked_user, unix_now};
 use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {
