@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use contactsync_core::protocol::wire::{
     ActivateAnswer, BatchAnswer, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
     InviteAnswer, KeyInfo, KeysAnswer, MatchAnswer, RedeemAnswer, Registered, RevokeAnswer,
-    UserAnswer, UserInfo, UsersAnswer, codes,
+    UserAnswer, UserInfo, UserListAnswer, UsersAnswer, codes,
 };
 use contactsync_core::{HashKey, IdentifierKind};
 use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig, SqliteStorage};
@@ -67,11 +67,14 @@ enum Route {
     Other,
     PutUsers,
     GetUser,
+    ListUsers,
+    RevokeClient,
+    RotateAdminToken,
 }
 
 /// The routes an input's byte picks (new routes go at the end: the seeds' bytes keep their
 /// meaning).
-const ROUTES: [Route; 18] = [
+const ROUTES: [Route; 21] = [
     Route::Register,
     Route::Vouch,
     Route::Config,
@@ -90,6 +93,9 @@ const ROUTES: [Route; 18] = [
     Route::Other,
     Route::PutUsers,
     Route::GetUser,
+    Route::ListUsers,
+    Route::RevokeClient,
+    Route::RotateAdminToken,
 ];
 
 impl Route {
@@ -101,6 +107,7 @@ impl Route {
             Route::PutUser | Route::DeleteUser | Route::GetUser => {
                 &[Route::PutUser, Route::DeleteUser, Route::GetUser]
             }
+            Route::PutUsers | Route::ListUsers => &[Route::PutUsers, Route::ListUsers],
             _ => &[],
         };
         std::iter::once(self)
@@ -112,8 +119,14 @@ impl Route {
 
     fn method(self) -> Method {
         match self {
-            Route::Config | Route::Changes | Route::ListKeys | Route::GetUser => Method::GET,
-            Route::DeleteClient | Route::RevokeInvite | Route::DeleteUser => Method::DELETE,
+            Route::Config
+            | Route::Changes
+            | Route::ListKeys
+            | Route::GetUser
+            | Route::ListUsers => Method::GET,
+            Route::DeleteClient | Route::RevokeInvite | Route::DeleteUser | Route::RevokeClient => {
+                Method::DELETE
+            }
             Route::PutUser => Method::PUT,
             _ => Method::POST,
         }
@@ -403,6 +416,13 @@ fn build(
         Route::Redeem => "/v1/invites/redeem".to_owned(),
         Route::RevokeInvite => format!("/v1/invites/{}", param(r, &known.invites, "7K3M9QX2R4")),
         Route::PutUsers => "/v1/admin/users".to_owned(),
+        Route::ListUsers => match r.byte() % 3 {
+            0 => "/v1/admin/users".to_owned(),
+            1 => format!("/v1/admin/users?after=u_1&limit={}", r.u16()),
+            _ => format!("/v1/admin/users?{}", url_query(&r.text())),
+        },
+        Route::RevokeClient => format!("/v1/admin/clients/{}", param(r, &[], "c_1")),
+        Route::RotateAdminToken => "/v1/admin/token".to_owned(),
         Route::PutUser | Route::DeleteUser | Route::GetUser => {
             let users = ["u_1".to_owned(), "u_2".to_owned(), "u_3".to_owned()];
             format!("/v1/admin/users/{}", param(r, &users, "u_1"))
@@ -559,6 +579,7 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
             codes::KEY_ROTATED,
             codes::BATCH_CONFLICT,
             codes::KEY_INCOMPLETE,
+            codes::SET_FULL,
         ],
         413 => &[codes::TOO_LARGE],
         429 => &[codes::TOO_MANY_REQUESTS],
@@ -620,13 +641,16 @@ fn check_answer(route: Route, method: &Method, path: &str, answer: &Answer) {
         Route::Config => parses::<ConfigAnswer>(&answer.body),
         Route::Batches => parses::<BatchAnswer>(&answer.body),
         Route::Changes => parses::<ChangesAnswer>(&answer.body),
-        Route::DeleteClient => parses::<DeleteReceipt>(&answer.body),
+        Route::DeleteClient | Route::RevokeClient => parses::<DeleteReceipt>(&answer.body),
         Route::CreateInvite => parses::<InviteAnswer>(&answer.body),
         Route::Redeem => parses::<RedeemAnswer>(&answer.body),
         Route::RevokeInvite => parses::<RevokeAnswer>(&answer.body),
         Route::PutUser | Route::DeleteUser => parses::<UserAnswer>(&answer.body),
         Route::PutUsers => parses::<UsersAnswer>(&answer.body),
         Route::GetUser => parses::<UserInfo>(&answer.body),
+        Route::ListUsers => parses::<UserListAnswer>(&answer.body),
+        Route::RotateAdminToken => serde_json::from_slice::<Value>(&answer.body)
+            .is_ok_and(|v| v["admin_token"].is_string()),
         Route::CreateKey => parses::<KeyInfo>(&answer.body),
         Route::ActivateKey => parses::<ActivateAnswer>(&answer.body),
         Route::ListKeys => parses::<KeysAnswer>(&answer.body),
