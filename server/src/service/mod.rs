@@ -201,12 +201,19 @@ impl Service {
         tx: &mut dyn Transaction,
         token: Option<&str>,
     ) -> Result<ClientRecord, ApiError> {
+        match self.caller_in(tx, token)? {
+            Caller::Client(client) => Ok(client),
+            Caller::Admin => Err(ApiError::Forbidden("this endpoint needs a client token")),
+        }
+    }
+
+    /// Whose token it is: a device's (one lookup: the common case asks nothing more), else the
+    /// admin's, else nobody's (`unauthorized`).
+    fn caller_in(&self, tx: &mut dyn Transaction, token: Option<&str>) -> Result<Caller, ApiError> {
         let token = token.ok_or(ApiError::Unauthorized)?;
         match tx.client_by_token(&sha256(token.as_bytes()))? {
-            Some(client) => Ok(client),
-            None if self.admin.check_cached(self.storage.as_ref(), token)? => {
-                Err(ApiError::Forbidden("this endpoint needs a client token"))
-            }
+            Some(client) => Ok(Caller::Client(client)),
+            None if self.admin.check_cached(self.storage.as_ref(), token)? => Ok(Caller::Admin),
             None => Err(ApiError::Unauthorized),
         }
     }
@@ -261,10 +268,11 @@ impl Service {
 
     /// The admin token or a client token (`GET /v1/config`).
     pub(crate) fn authenticate_any(&self, token: Option<&str>) -> Result<Caller, ApiError> {
-        match token {
-            Some(t) if self.admin.check_cached(self.storage.as_ref(), t)? => Ok(Caller::Admin),
-            _ => self.authenticate_client(token).map(Caller::Client),
+        let caller = self.caller_in(&mut *self.storage.read()?, token)?;
+        if let Caller::Client(client) = &caller {
+            self.charge_request(&client.client_id)?;
         }
+        Ok(caller)
     }
 
     /// Counts a request in the client's one-minute window; refuses it when the window is full.
