@@ -91,7 +91,9 @@ pub enum ContactsyncError {
 impl From<Core> for ContactsyncError {
     fn from(e: Core) -> Self {
         match e {
-            Core::Storage(detail) => ContactsyncError::Storage { detail },
+            Core::Storage(storage) => ContactsyncError::Storage {
+                detail: storage.to_string(),
+            },
             Core::NewerSchema { found, supported } => {
                 ContactsyncError::NewerSchema { found, supported }
             }
@@ -142,12 +144,17 @@ pub type Result<T, E = ContactsyncError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
+    use contactsync_core::{StorageError, StorageErrorKind};
+
     use super::*;
 
     #[test]
     fn every_core_error_keeps_its_fields() {
         let cases = [
-            (Core::Storage("disk full".into()), "storage: disk full"),
+            (
+                Core::Storage(StorageError::new(StorageErrorKind::Full, "disk full")),
+                "storage: disk full",
+            ),
             (Core::Cancelled, "cancelled"),
             (
                 Core::Server {

@@ -12,10 +12,10 @@
 #[non_exhaustive]
 pub enum Error {
     /// The local database failed: I/O, a full disk, corruption, or another process holding the
-    /// write lock past the busy timeout. The message is SQLite's own (it never holds values:
-    /// every statement binds its values as parameters).
+    /// write lock past the busy timeout. [`StorageError::kind`] says which; its text is SQLite's
+    /// own (it never holds values: every statement binds its values as parameters).
     #[error("storage: {0}")]
-    Storage(String),
+    Storage(StorageError),
     /// The database was written by a newer version of this library; it is left untouched.
     #[error(
         "the database has schema version {found}, newer than the {supported} this version knows"
@@ -71,18 +71,106 @@ pub enum Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::Error as E;
-        let text = match &e {
-            E::SqliteFailure(code, Some(msg)) => format!("{msg} ({:?})", code.code),
-            E::SqliteFailure(code, None) => format!("{:?}", code.code),
+        let storage = match &e {
+            E::SqliteFailure(code, Some(msg)) => StorageError {
+                kind: StorageErrorKind::of(code.code),
+                detail: format!("{msg} ({:?})", code.code),
+            },
+            E::SqliteFailure(code, None) => StorageError {
+                kind: StorageErrorKind::of(code.code),
+                detail: format!("{:?}", code.code),
+            },
             // The remaining variants are programming errors (type mismatches, wrong parameter
             // counts); some carry a value in their Display, so only the variant is reported.
             other => {
                 let debug = format!("{other:?}");
                 let name = debug.split(['(', ' ', '{']).next().unwrap_or("unknown");
-                format!("sqlite api: {name}")
+                StorageError {
+                    kind: StorageErrorKind::Api,
+                    detail: format!("sqlite api: {name}"),
+                }
             }
         };
-        Error::Storage(text)
+        Error::Storage(storage)
+    }
+}
+
+/// A failure of the local database, kept structured inside the engine so that code which acts
+/// on the cause (the open retries a busy file) asks for a kind instead of parsing text; the
+/// bindings flatten it to its text at the boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError {
+    kind: StorageErrorKind,
+    detail: String,
+}
+
+impl StorageError {
+    /// A storage error of a given kind: for the engine's own checks, and for an app's tests of
+    /// the code that handles the engine's errors.
+    pub fn new(kind: StorageErrorKind, detail: impl Into<String>) -> StorageError {
+        StorageError {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// A failure the engine itself detects (no SQLite error code behind it).
+    pub(crate) fn other(detail: impl Into<String>) -> StorageError {
+        StorageError::new(StorageErrorKind::Other, detail)
+    }
+
+    /// What kind of failure this is.
+    pub const fn kind(&self) -> StorageErrorKind {
+        self.kind
+    }
+
+    /// Whether another connection held a lock past the busy timeout: worth retrying later.
+    pub const fn is_busy(&self) -> bool {
+        matches!(self.kind, StorageErrorKind::Busy)
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The causes of a [`StorageError`] an app or the engine may act on differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StorageErrorKind {
+    /// Another connection (an app extension, a second process) held a lock (SQLite's `BUSY`,
+    /// `LOCKED`).
+    Busy,
+    /// The disk or the database's size limit is full.
+    Full,
+    /// The file is damaged or is not a database.
+    Corrupt,
+    /// The file or its directory cannot be written.
+    ReadOnly,
+    /// The operating system failed to read, write or open the file.
+    Io,
+    /// A programming error in the engine's use of SQLite (a type mismatch, a wrong parameter
+    /// count): a bug to report.
+    Api,
+    /// Anything else.
+    Other,
+}
+
+impl StorageErrorKind {
+    fn of(code: rusqlite::ErrorCode) -> StorageErrorKind {
+        use rusqlite::ErrorCode as C;
+        match code {
+            C::DatabaseBusy | C::DatabaseLocked => StorageErrorKind::Busy,
+            C::DiskFull | C::TooBig => StorageErrorKind::Full,
+            C::DatabaseCorrupt | C::NotADatabase => StorageErrorKind::Corrupt,
+            C::ReadOnly | C::PermissionDenied => StorageErrorKind::ReadOnly,
+            C::SystemIoFailure | C::CannotOpen | C::FileLockingProtocolFailed => {
+                StorageErrorKind::Io
+            }
+            _ => StorageErrorKind::Other,
+        }
     }
 }
 
@@ -113,3 +201,53 @@ impl Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::ffi::c_int, message: &str) -> Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_owned()))
+            .into()
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_is_busy_by_kind_and_keeps_sqlites_text() {
+        for (code, message) in [
+            (rusqlite::ffi::SQLITE_BUSY, "database is locked"),
+            (rusqlite::ffi::SQLITE_LOCKED, "database table is locked"),
+        ] {
+            let Error::Storage(storage) = sqlite(code, message) else {
+                panic!("not a storage error");
+            };
+            assert!(storage.is_busy());
+            assert_eq!(storage.kind(), StorageErrorKind::Busy);
+            assert!(storage.to_string().starts_with(message), "{storage}");
+        }
+    }
+
+    #[test]
+    fn other_failures_are_classified_and_never_busy() {
+        let cases = [
+            (rusqlite::ffi::SQLITE_FULL, StorageErrorKind::Full),
+            (rusqlite::ffi::SQLITE_CORRUPT, StorageErrorKind::Corrupt),
+            (rusqlite::ffi::SQLITE_NOTADB, StorageErrorKind::Corrupt),
+            (rusqlite::ffi::SQLITE_READONLY, StorageErrorKind::ReadOnly),
+            (rusqlite::ffi::SQLITE_IOERR, StorageErrorKind::Io),
+            (rusqlite::ffi::SQLITE_CONSTRAINT, StorageErrorKind::Other),
+        ];
+        for (code, kind) in cases {
+            let Error::Storage(storage) = sqlite(code, "x") else {
+                panic!("not a storage error");
+            };
+            assert_eq!(storage.kind(), kind, "code {code}");
+            assert!(!storage.is_busy());
+        }
+        let api: Error = rusqlite::Error::InvalidParameterCount(1, 2).into();
+        assert!(matches!(&api, Error::Storage(s) if s.kind() == StorageErrorKind::Api));
+        assert_eq!(
+            api.to_string(),
+            "storage: sqlite api: InvalidParameterCount"
+        );
+    }
+}

@@ -38,7 +38,7 @@ pub use contact::{
     RejectedValue, Rejection,
 };
 pub use engine::{Config, Engine, ImportReport, Snapshot};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageError, StorageErrorKind};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
 pub use progress::{NoProgress, Progress, ProgressListener, Stage};

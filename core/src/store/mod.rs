@@ -28,7 +28,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::contact::Fingerprint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageError};
 use crate::identifier::IdentifierKind;
 
 pub use read::{ContactView, IdentifierView, InviteView, Match, PendingUpload, Status};
@@ -327,9 +327,9 @@ fn open_connection(path: &Path, options: &StoreOptions, reader: bool) -> Result<
     }
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Storage(format!(
+        return Err(Error::Storage(StorageError::other(format!(
             "the database cannot use WAL (journal mode {mode})"
-        )));
+        ))));
     }
     conn.pragma_update(None, "foreign_keys", true)?;
     // In WAL mode NORMAL never corrupts and never loses a committed transaction on a process
@@ -348,7 +348,7 @@ fn open_connection(path: &Path, options: &StoreOptions, reader: bool) -> Result<
 
 /// A lock held by another connection (SQLite's `BUSY` and `LOCKED` codes).
 fn is_busy(e: &Error) -> bool {
-    matches!(e, Error::Storage(m) if m.contains("(DatabaseBusy)") || m.contains("(DatabaseLocked)"))
+    matches!(e, Error::Storage(storage) if storage.is_busy())
 }
 
 fn user_version(conn: &Connection) -> Result<i64> {
@@ -374,8 +374,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Another process may have migrated while this one waited for the lock.
     let from = check_version(&tx)?;
-    let from =
-        usize::try_from(from).map_err(|_| Error::Storage("negative schema version".to_owned()))?;
+    let from = usize::try_from(from)
+        .map_err(|_| Error::Storage(StorageError::other("negative schema version")))?;
     for migration in &schema::MIGRATIONS[from..] {
         tx.execute_batch(migration)?;
     }
