@@ -11,6 +11,7 @@ use crate::protocol::wire::{
     ConfigAnswer, DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
     RevokeAnswer,
 };
+use crate::store::invites;
 use crate::store::outbox as st;
 use crate::store::read;
 use crate::upload::config;
@@ -126,8 +127,8 @@ impl Engine {
         let digest = key.hash_parts(IdentifierKind::Invite, &code);
         self.inner.store.write(|tx| {
             let now = unix_now();
-            st::record_invite(tx, &code, now, answer.expires_at)?;
-            st::pin(
+            invites::record_invite(tx, &code, now, answer.expires_at)?;
+            invites::pin(
                 tx,
                 IdentifierKind::Invite,
                 &code,
@@ -152,7 +153,7 @@ impl Engine {
         let code = invite::normalize(code)
             .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
         let _: RevokeAnswer = get(transport, Method::Delete, &format!("/v1/invites/{code}"))?;
-        self.inner.store.write(|tx| st::drop_invite(tx, &code))
+        self.inner.store.write(|tx| invites::drop_invite(tx, &code))
     }
 
     /// Redeems someone's invite code (as typed, or the link from a QR code) and records the
@@ -173,7 +174,7 @@ impl Engine {
             .as_ref()
             .map(|k| (k.id(), k.hash_parts(IdentifierKind::Invite, &code)));
         self.inner.store.write(|tx| {
-            st::pin(
+            invites::pin(
                 tx,
                 IdentifierKind::Invite,
                 &code,

@@ -382,7 +382,7 @@ fn matches_name_the_contacts_and_the_identifier() {
         .inner
         .store
         .write(|tx| {
-            crate::store::outbox::apply_changes(
+            crate::store::answers::apply_changes(
                 tx,
                 &gained,
                 &std::collections::HashSet::new(),

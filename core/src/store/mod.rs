@@ -15,7 +15,9 @@
 //! Every state change is one transaction (`Store::write`): a process killed at any instant
 //! reopens at the last commit.
 
+pub(crate) mod answers;
 mod codec;
+pub(crate) mod invites;
 pub(crate) mod outbox;
 pub(crate) mod read;
 mod schema;

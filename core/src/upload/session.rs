@@ -22,6 +22,7 @@ use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
 use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
+use crate::store::answers;
 use crate::store::outbox::{self as st, PlanCursor, PlanInput, StoredBatch};
 
 /// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
@@ -295,7 +296,7 @@ impl<'a> Session<'a> {
             Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
             Err(Failure::TooLarge) => {
                 let size = batch.adds.len() + batch.removes.len();
-                self.store.write(|tx| st::revert(tx, batch))?;
+                self.store.write(|tx| answers::revert(tx, batch))?;
                 if size <= 1 {
                     return Err(Failure::TooLarge.into_error());
                 }
@@ -307,7 +308,7 @@ impl<'a> Session<'a> {
                 retry_after,
                 ..
             }) => {
-                self.store.write(|tx| st::revert(tx, batch))?;
+                self.store.write(|tx| answers::revert(tx, batch))?;
                 return Ok(Outcome::Quota(
                     retry_after.unwrap_or_else(seconds_to_next_utc_day),
                 ));
@@ -315,7 +316,7 @@ impl<'a> Session<'a> {
             Err(failure @ Failure::Refused { .. }) => {
                 // The server read the batch and refused it: nothing was applied, so its work
                 // goes back to pending (a new batch id next time).
-                self.store.write(|tx| st::revert(tx, batch))?;
+                self.store.write(|tx| answers::revert(tx, batch))?;
                 return Err(failure.into_error());
             }
             Err(failure @ Failure::Protocol(_)) => {
@@ -342,7 +343,7 @@ impl<'a> Session<'a> {
         };
         let applied = self
             .store
-            .write(|tx| st::acknowledge(tx, batch, &matches, unix_now()))?;
+            .write(|tx| answers::acknowledge(tx, batch, &matches, unix_now()))?;
         self.report.batches_sent += 1;
         self.report.added += applied.added;
         self.report.removed += applied.removed;
@@ -392,7 +393,7 @@ impl<'a> Session<'a> {
             }
             let (new, gone) = self
                 .store
-                .write(|tx| st::apply_changes(tx, &gained, &lost, cursor, unix_now()))?;
+                .write(|tx| answers::apply_changes(tx, &gained, &lost, cursor, unix_now()))?;
             self.report.new_matches += new;
             self.report.lost_matches += gone;
             if !page.more {

@@ -12,6 +12,7 @@ use crate::progress::NoProgress;
 use crate::protocol::encoding::Encoding;
 use crate::protocol::wire::WireHash;
 use crate::store::UploadState;
+use crate::store::answers;
 use crate::store::outbox::{self as st, PlanCursor, PlanInput};
 use crate::{Config, Engine, IdentifierKind, RawContact, Region};
 
@@ -193,7 +194,7 @@ fn an_answer_applies_what_contacts_want_now() {
     let applied = e
         .inner()
         .store
-        .write(|tx| st::acknowledge(tx, &batch, &matches, 2))
+        .write(|tx| answers::acknowledge(tx, &batch, &matches, 2))
         .expect("ack");
     assert_eq!((applied.added, applied.new_matches), (2, 1));
     assert_eq!(state(&e, "+4915111111111"), Some(UploadState::Acknowledged));
@@ -211,7 +212,7 @@ fn a_batch_taken_back_returns_its_work_to_pending() {
     let (e, batch) = b_deleted_while_in_flight(&dir);
     e.inner()
         .store
-        .write(|tx| st::revert(tx, &batch))
+        .write(|tx| answers::revert(tx, &batch))
         .expect("revert");
     // a is pending again; b never reached the server and nobody holds it: gone.
     let pending = e.pending_uploads(u64::MAX).expect("pending");
