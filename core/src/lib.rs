@@ -9,7 +9,8 @@
 //! ```
 //!
 //! A stage may use the stages below it, never one above. From the bottom: `error`, `progress`
-//! (what long operations report), `identifier`, `hash`, `contact`, `source`, `protocol` (the
+//! (what long operations report), `identifier`, `hash` and `oprf` (the private mode's PRF and
+//! users' filter), `contact`, `source`, `protocol` (the
 //! messages, which the store persists and the upload stage sends), `store`, `diff`, `key` (the
 //! hashing key in memory, which the engine and a sync share), `upload`, and [`Engine`] at the top:
 //! the one façade apps (through the bindings) and the CLI drive. `tests/one_way.rs` fails when an
@@ -26,6 +27,7 @@ pub mod error;
 pub mod hash;
 pub mod identifier;
 mod key;
+pub mod oprf;
 pub mod progress;
 pub mod protocol;
 #[cfg(feature = "files")]

@@ -30,6 +30,8 @@ const STAGES: &[&str] = &[
     "identifier",
     // Identifiers → keyed hashes.
     "hash",
+    // Identifiers → oblivious PRF values, and the users' filter (private discovery).
+    "oprf",
     // The contact model: raw, normalised, prepared (hashed) for the store.
     "contact",
     // Contacts from files (vCard, CSV).
