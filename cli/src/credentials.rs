@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::UsageError;
-use crate::commands::Failure;
+use crate::failure::{Failure, UsageError};
 
 /// What the file holds.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,34 +8,51 @@
 //! with `--json`; their progress goes to stderr. `serve` runs the reference server and `demo` the
 //! whole flow on this machine. Exit codes ([`EXIT_CODES`]): 0 success (rejected values are data,
 //! not failures), 1 the server refused, 2 unusable arguments or local trouble, 75 retry later.
+//!
+//! # Layout: what may import what
+//!
+//! This file only parses the command line and dispatches; the work is in two layers.
+//!
+//! - **Verbs** (`verbs/`, [`verbs`]): one module per verb family (`device`: register, sync,
+//!   forget; `admin/`: the admin verbs; `invite`, `matches`, `status`, `serve`, `demo`, ...). A
+//!   verb module may use the shared modules, and a file of a family directory (`verbs/admin/`)
+//!   its family's `mod.rs`. It never uses another verb module, a sibling file of its family, or
+//!   an item of this file.
+//! - **Shared** modules, lowest first; each may use those above it in this list, never a verb:
+//!   [`failure`] (why a verb stopped, exit codes), [`output`] (`write_json`, counts, times, the
+//!   progress printer), [`identifiers`] (`--region`, identifiers as typed), [`device_db`] (the
+//!   device database's path and opening it), [`credentials`] (the device's credential file),
+//!   [`transport`] (HTTP), [`remote`] (the server's URL, the credential a request carries, errors
+//!   to exit codes), [`logging`] and [`settings`] (`serve`'s log stream and settings).
+//!
+//! What two verb families both need moves down into a shared module. `tests/layers.rs` fails
+//! when a module breaks these rules, or when a new module has no place in them.
 
-mod admin;
-mod admin_clients;
-mod admin_keys;
-mod admin_token;
-mod backup;
-mod business;
-mod commands;
 mod credentials;
-mod demo;
-mod device;
-mod exclude;
-mod invite;
+mod device_db;
+mod failure;
+mod identifiers;
 mod logging;
-mod matches;
-mod net_commands;
-mod serve;
+mod output;
+mod remote;
 mod settings;
-mod status;
-mod store_commands;
 mod transport;
+mod verbs;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, CommandFactory, Parser, Subcommand, ValueEnum};
-use contactsync_core::identifier::{IdentifierKind, Region};
+use contactsync_core::identifier::IdentifierKind;
+
+use device_db::resolve_db;
+use failure::{Failure, UsageError};
+use identifiers::resolve_region;
+use verbs::{
+    admin, backup, business, contacts, demo, device, exclude, invite, matches, pipeline, serve,
+    status,
+};
 
 /// Private contact discovery: normalise, hash and read contacts; sync them with a discovery
 /// server; run one. Start with `contactsync demo`.
@@ -333,10 +350,6 @@ impl KindArg {
     }
 }
 
-/// An error that makes the command exit with 2.
-#[derive(Debug)]
-struct UsageError(String);
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -347,71 +360,52 @@ fn main() -> ExitCode {
             kind,
             values,
         } => resolve_region(region.as_deref())
-            .and_then(|region| commands::normalize(&mut out, region, kind.kind(), &values)),
+            .and_then(|region| pipeline::normalize(&mut out, region, kind.kind(), &values)),
         Command::Hash {
             key_base64,
             key_id,
             matrix_pepper,
-        } => commands::hash(
+        } => pipeline::hash(
             &mut out,
             key_base64.as_deref(),
             key_id.as_deref(),
             matrix_pepper.as_deref(),
         ),
         Command::Read { region, files } => resolve_region(region.as_deref())
-            .and_then(|region| commands::read(&mut out, region, &files)),
+            .and_then(|region| pipeline::read(&mut out, region, &files)),
         Command::Import { region, db, files } => {
             resolve_region(region.as_deref()).and_then(|region| {
-                let path = store_commands::resolve_db(db.db.as_deref(), true)?;
-                store_commands::import(&mut out, region, &path, &files, db.json)
+                let path = resolve_db(db.db.as_deref(), true)?;
+                contacts::import(&mut out, region, &path, &files, db.json)
             })
         }
         // The region only matters for imports; it is resolved the same way for opening.
         Command::Status { db } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            let path = resolve_db(db.db.as_deref(), false)?;
             status::status(&mut out, region, &path, db.json)
         }),
         Command::Contacts { db } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
-            store_commands::contacts(&mut out, region, &path, db.json)
+            let path = resolve_db(db.db.as_deref(), false)?;
+            contacts::contacts(&mut out, region, &path, db.json)
         }),
         command => run_more(&mut out, command),
     };
     let flushed = out.flush();
-    match result {
-        Ok(code) => match flushed {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                eprintln!("contactsync: {e}");
-                ExitCode::from(2)
-            }
-            _ => code,
-        },
-        // The reader of our output went away (`| head`): not an error of ours.
-        Err(commands::Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(failure) => {
-            match &failure {
-                commands::Failure::Usage(UsageError(msg))
-                | commands::Failure::Refused(msg)
-                | commands::Failure::Later(msg) => eprintln!("contactsync: {msg}"),
-                commands::Failure::Io(e) => eprintln!("contactsync: {e}"),
-            }
-            ExitCode::from(failure.exit_code())
-        }
-    }
+    failure::exit(result, flushed)
 }
 
 /// The verbs over the server, `serve` and `demo`.
-fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands::Failure> {
+fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Demo { keep } => demo::demo(out, keep.as_deref()),
         Command::Exclude { targets, db } => exclude_verb(out, &targets, &db, true),
         Command::Include { targets, db } => exclude_verb(out, &targets, &db, false),
         Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            let path = resolve_db(db.db.as_deref(), false)?;
             device::sync(out, region, &path, server.server.as_deref(), force, db.json)
         }),
         Command::Matches { db, csv } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            let path = resolve_db(db.db.as_deref(), false)?;
             let format = match (csv, db.json) {
                 (true, _) => matches::Format::Csv,
                 (false, true) => matches::Format::Json,
@@ -425,8 +419,8 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             admin_token,
             user_ref,
         } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), true)?;
-            net_commands::register(
+            let path = resolve_db(db.db.as_deref(), true)?;
+            device::register(
                 out,
                 region,
                 &path,
@@ -442,25 +436,25 @@ fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, commands
             local,
             yes,
         } => resolve_region(None).and_then(|region| {
-            let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+            let path = resolve_db(db.db.as_deref(), false)?;
             let mode = device::ForgetMode { local, yes };
             device::forget(out, region, &path, server.server.as_deref(), mode, db.json)
         }),
         Command::Invite { action } => resolve_region(None).and_then(|region| match action {
             InviteCommand::Create { server, db, ttl } => {
-                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                let path = resolve_db(db.db.as_deref(), false)?;
                 invite::invite_create(out, region, &path, server.server.as_deref(), ttl, db.json)
             }
             InviteCommand::List { db } => {
-                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                let path = resolve_db(db.db.as_deref(), false)?;
                 invite::invite_list(out, region, &path, db.json)
             }
             InviteCommand::Revoke(InviteCodeArgs { server, db, code }) => {
-                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                let path = resolve_db(db.db.as_deref(), false)?;
                 invite::invite_revoke(out, region, &path, server.server.as_deref(), &code, db.json)
             }
             InviteCommand::Redeem(InviteCodeArgs { server, db, code }) => {
-                let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+                let path = resolve_db(db.db.as_deref(), false)?;
                 invite::invite_redeem(out, region, &path, server.server.as_deref(), &code, db.json)
             }
         }),
@@ -506,29 +500,8 @@ fn exclude_verb(
     targets: &exclude::Targets,
     db: &DbArgs,
     excluded: bool,
-) -> Result<ExitCode, commands::Failure> {
+) -> Result<ExitCode, Failure> {
     let region = resolve_region(None)?;
-    let path = store_commands::resolve_db(db.db.as_deref(), false)?;
+    let path = resolve_db(db.db.as_deref(), false)?;
     exclude::set_excluded(out, region, &path, targets, excluded, db.json)
-}
-
-/// `--region`, else the locale's region, else US.
-pub(crate) fn resolve_region(arg: Option<&str>) -> Result<Region, commands::Failure> {
-    if let Some(code) = arg {
-        return Region::new(code).map_err(|e| UsageError(format!("--region {code}: {e}")).into());
-    }
-    Ok(locale_region().unwrap_or_default())
-}
-
-/// The region of a POSIX locale such as `de_DE.UTF-8` or `pt_BR`.
-fn locale_region() -> Option<Region> {
-    ["LC_ALL", "LC_MESSAGES", "LANG"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| !v.is_empty())
-        .and_then(|v| {
-            let v = v.split(['.', '@']).next()?.to_owned();
-            let (_, cc) = v.split_once('_')?;
-            Region::new(cc).ok()
-        })
 }

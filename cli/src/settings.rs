@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use contactsync_server::{ConnectionLimits, LimitsConfig, RegistrationLimits};
 use serde::{Deserialize, Serialize};
 
-use crate::UsageError;
+use crate::failure::UsageError;
 use crate::logging::LogFormat;
 
 /// The prefix of the variables of `serve`'s settings.

@@ -10,10 +10,10 @@ use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
 use contactsync_core::protocol::wire::{InviteAnswer, codes};
 use serde_json::json;
 
-use crate::UsageError;
-use crate::commands::Failure;
-use crate::net_commands::{net_failure, now, required_credential, transport, when};
-use crate::store_commands::{engine_failure, open, write_json};
+use crate::device_db::{engine_failure, open};
+use crate::failure::{Failure, UsageError};
+use crate::output::{now, when, write_json};
+use crate::remote::{net_failure, required_credential, transport};
 use crate::transport::ServerUrl;
 
 fn invite_failure(server: &ServerUrl, db: &Path, e: &Error) -> Failure {

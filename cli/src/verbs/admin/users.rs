@@ -1,7 +1,4 @@
-//! `contactsync admin ...`: the app backend's side of a discovery server — its users (one at a
-//! time, in bulk from a file, looked up), the hashing keys ([`crate::admin_keys`]: the two-step
-//! rotation, with the counts that tell whether the re-registration is complete) and devices
-//! ([`crate::admin_clients`]).
+//! `contactsync admin user ...`: register, replace, look up, list and delete the app's users.
 //!
 //! Identifiers are normalised here, on the operator's machine, and sent in canonical form; the
 //! server hashes them on receipt and keeps only the hashes.
@@ -11,60 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use contactsync_core::identifier::{IdentifierKind, Normalizer, Region};
+use contactsync_core::identifier::{Normalizer, Region};
 use contactsync_core::protocol::wire::{
-    ConfigAnswer, UserAnswer, UserEntry, UserIdentifier, UserInfo, UserListAnswer, UserRequest,
-    UsersAnswer, UsersRequest,
+    ConfigAnswer, UserAnswer, UserEntry, UserInfo, UserListAnswer, UserRequest, UsersAnswer,
+    UsersRequest,
 };
-use contactsync_core::upload::{Method, call};
-use serde::{Deserialize, Serialize};
+use contactsync_core::upload::Method;
+use serde::Deserialize;
 use serde_json::json;
 
-use crate::UsageError;
-use crate::admin_clients::{self, ClientCommand};
-use crate::admin_keys::{self, KeyCommand};
-use crate::commands::Failure;
-use crate::net_commands::{admin_token, net_failure, segment, server_url, transport};
-use crate::store_commands::write_json;
-use crate::transport::{HttpTransport, ServerUrl};
-
-/// Options of the admin verbs.
-#[derive(Debug, clap::Args)]
-pub struct AdminArgs {
-    /// The server's base URL.
-    #[arg(long, value_name = "URL")]
-    server: String,
-    /// The server's admin token (else `$CONTACTSYNC_ADMIN_TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
-    admin_token: Option<String>,
-    /// Print the server's JSON answer.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AdminCommand {
-    /// Register, replace, look up or delete app users.
-    User {
-        #[command(subcommand)]
-        action: UserCommand,
-    },
-    /// Rotate the hashing key: `rotate`, register every user again, `activate`.
-    Key {
-        #[command(subcommand)]
-        action: KeyCommand,
-    },
-    /// The admin token: `rotate` makes a new one and revokes the old.
-    Token {
-        #[command(subcommand)]
-        action: crate::admin_token::TokenCommand,
-    },
-    /// Devices: revoke one (a lost or stolen phone, a user who left).
-    Client {
-        #[command(subcommand)]
-        action: ClientCommand,
-    },
-}
+use super::{Admin, AdminArgs};
+use crate::failure::{Failure, UsageError};
+use crate::identifiers::{admin_identifier, canonical, resolve_region};
+use crate::output::write_json;
+use crate::remote::segment;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -132,111 +89,45 @@ pub enum UserCommand {
     },
 }
 
-/// `contactsync admin ...`.
-pub fn run(out: &mut impl Write, what: AdminCommand) -> Result<ExitCode, Failure> {
-    match what {
-        AdminCommand::User { action } => match action {
-            UserCommand::Put {
-                admin,
-                user_ref,
+/// `contactsync admin user ...`.
+pub fn run(out: &mut impl Write, action: UserCommand) -> Result<ExitCode, Failure> {
+    match action {
+        UserCommand::Put {
+            admin,
+            user_ref,
+            hidden,
+            region,
+            ids,
+        } => {
+            let region = resolve_region(region.as_deref())?;
+            user_put(
+                out,
+                &Admin::connect(&admin)?,
+                region,
+                &user_ref,
                 hidden,
-                region,
-                ids,
-            } => {
-                let region = crate::resolve_region(region.as_deref())?;
-                user_put(
-                    out,
-                    &Admin::connect(&admin)?,
-                    region,
-                    &user_ref,
-                    hidden,
-                    &ids,
-                    admin.json,
-                )
-            }
-            UserCommand::Import {
-                admin,
-                region,
-                file,
-            } => {
-                let region = crate::resolve_region(region.as_deref())?;
-                user_import(out, &Admin::connect(&admin)?, region, &file, admin.json)
-            }
-            UserCommand::Get { admin, user_ref } => {
-                user_get(out, &Admin::connect(&admin)?, &user_ref, admin.json)
-            }
-            UserCommand::List { admin, after, page } => {
-                user_list(out, &Admin::connect(&admin)?, after, page, admin.json)
-            }
-            UserCommand::Delete { admin, user_ref } => {
-                user_delete(out, &Admin::connect(&admin)?, &user_ref, admin.json)
-            }
-        },
-        AdminCommand::Key { action } => admin_keys::run(out, action),
-        AdminCommand::Client { action } => admin_clients::run(out, action),
-        AdminCommand::Token { action } => crate::admin_token::run(out, action),
+                &ids,
+                admin.json,
+            )
+        }
+        UserCommand::Import {
+            admin,
+            region,
+            file,
+        } => {
+            let region = resolve_region(region.as_deref())?;
+            user_import(out, &Admin::connect(&admin)?, region, &file, admin.json)
+        }
+        UserCommand::Get { admin, user_ref } => {
+            user_get(out, &Admin::connect(&admin)?, &user_ref, admin.json)
+        }
+        UserCommand::List { admin, after, page } => {
+            user_list(out, &Admin::connect(&admin)?, after, page, admin.json)
+        }
+        UserCommand::Delete { admin, user_ref } => {
+            user_delete(out, &Admin::connect(&admin)?, &user_ref, admin.json)
+        }
     }
-}
-
-/// The connection of the admin verbs.
-#[derive(Debug)]
-pub(crate) struct Admin {
-    server: ServerUrl,
-    transport: HttpTransport,
-}
-
-impl Admin {
-    /// Connects with `--admin-token` or `$CONTACTSYNC_ADMIN_TOKEN`.
-    pub(crate) fn connect(args: &AdminArgs) -> Result<Self, Failure> {
-        let server = server_url(&args.server)?;
-        let token = admin_token(args.admin_token.as_deref())?;
-        let transport = transport(&server, Some(&token))?;
-        Ok(Admin { server, transport })
-    }
-
-    pub(crate) fn call<A: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<A, Failure> {
-        call(&self.transport, method, path, body)
-            .map_err(|e| net_failure("admin request to", &self.server, &e))
-    }
-
-    /// A bodiless call on `/v1/admin/users/{user_ref}`.
-    fn user<A: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        user_ref: &str,
-    ) -> Result<A, Failure> {
-        let path = format!("/v1/admin/users/{}", segment(user_ref));
-        self.call(method, &path, None::<&()>)
-    }
-}
-
-/// An identifier as the admin typed it: `kind:value`, or a value whose kind is guessed.
-pub(crate) fn admin_identifier(
-    normalizer: Normalizer,
-    raw: &str,
-) -> Result<UserIdentifier, Failure> {
-    canonical(normalizer, raw).map_err(|e| UsageError(e).into())
-}
-
-/// [`admin_identifier`], with the reason as text.
-fn canonical(normalizer: Normalizer, raw: &str) -> Result<UserIdentifier, String> {
-    let explicit = raw
-        .split_once(':')
-        .and_then(|(k, v)| k.parse::<IdentifierKind>().ok().map(|k| (k, v)));
-    let result = match explicit {
-        Some((kind, value)) => normalizer.normalize(kind, value),
-        None => normalizer.normalize_auto(raw),
-    };
-    let id = result.map_err(|e| format!("identifier {raw:?}: {}", e.code()))?;
-    Ok(UserIdentifier {
-        kind: id.kind().as_str().to_owned(),
-        value: id.canonical().to_owned(),
-    })
 }
 
 /// `contactsync admin user put`.
@@ -514,24 +405,9 @@ fn user_delete(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use contactsync_core::protocol::wire::UserIdentifier;
 
-    #[test]
-    fn admin_identifiers() {
-        let n = Normalizer::new(Region::default());
-        let id = admin_identifier(n, "(202) 555-0173").unwrap();
-        assert_eq!(
-            (id.kind.as_str(), id.value.as_str()),
-            ("phone", "+12025550173")
-        );
-        let id = admin_identifier(n, "google:1078543").unwrap();
-        assert_eq!(id.kind, "account");
-        let id = admin_identifier(n, "handle:Ana_B").unwrap();
-        assert_eq!((id.kind.as_str(), id.value.as_str()), ("handle", "ana_b"));
-        let id = admin_identifier(n, "Ana@Example.ORG").unwrap();
-        assert_eq!(id.kind, "email");
-        assert!(admin_identifier(n, "phone:12").is_err());
-    }
+    use super::*;
 
     #[test]
     fn chunks_fit_the_limits_and_hold_a_user_once() {

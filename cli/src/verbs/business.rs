@@ -13,10 +13,9 @@ use contactsync_core::upload::{Method, call_in, get};
 use contactsync_core::{Error, HashKey, Transport};
 use serde::Serialize;
 
-use crate::UsageError;
-use crate::commands::Failure;
-use crate::net_commands::{admin_token, net_failure, server_url, transport};
-use crate::store_commands::write_json;
+use crate::failure::{Failure, UsageError};
+use crate::output::write_json;
+use crate::remote::{admin_token, net_failure, server_url, transport};
 use crate::transport::ServerUrl;
 
 /// One entry of a business's list.

@@ -9,8 +9,9 @@ use contactsync_core::Match;
 use contactsync_core::identifier::{IdentifierKind, Region, invite};
 use serde_json::Value;
 
-use crate::commands::Failure;
-use crate::store_commands::{engine_failure, open, write_json};
+use crate::device_db::{engine_failure, open};
+use crate::failure::Failure;
+use crate::output::{match_name, write_json};
 
 /// How `matches` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,15 +22,6 @@ pub enum Format {
     Json,
     /// CSV with a header line.
     Csv,
-}
-
-/// What a match is found through, for people: the contact's name, or "(invite)".
-pub fn match_name(m: &Match) -> &str {
-    match (&m.source_id, m.display_name.is_empty()) {
-        (None, _) => "(invite)",
-        (Some(_), true) => "(no name)",
-        (Some(_), false) => &m.display_name,
-    }
 }
 
 /// One match as a readable line; `continued` leaves the name out (the line above has it).

@@ -1,22 +1,118 @@
-//! The device's verbs over its server and its matches: `sync`, `matches` and `forget`.
+//! The device's verbs over its server: `register`, `sync` and `forget` — the registration this
+//! database holds (its credential, [`crate::credentials`]), what it sends and receives, and
+//! withdrawing from the server.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use contactsync_core::identifier::Region;
-use contactsync_core::protocol::wire::{DeleteReceipt, codes};
+use contactsync_core::protocol::wire::{DeleteReceipt, Registered, VouchRequest, codes};
+use contactsync_core::upload::{Method, call};
 use contactsync_core::{Error, SyncOptions, SyncReport};
 use serde_json::{Value, json};
 
-use crate::UsageError;
-use crate::commands::{Failure, write_counts};
-use crate::credentials;
-use crate::net_commands::{
-    credential_for, net_failure, now, own_backoff, register_device, required_credential,
-    server_url, transport, when,
+use crate::credentials::{self, Credential};
+use crate::device_db::{engine_failure, open};
+use crate::failure::{Failure, UsageError};
+use crate::output::{StderrProgress, now, when, write_counts, write_json};
+use crate::remote::{
+    admin_token, credential_for, net_failure, required_credential, server_url, transport,
 };
-use crate::store_commands::{StderrProgress, engine_failure, open, write_json};
+use crate::transport::ServerUrl;
+
+/// Registers this database's device: vouched (admin token and user reference) or open.
+fn register_device(
+    db: &Path,
+    server: &ServerUrl,
+    vouch: Option<(&str, &str)>,
+) -> Result<(Credential, PathBuf), Failure> {
+    let registered: Registered = if let Some((admin_token, user_ref)) = vouch {
+        let t = transport(server, Some(admin_token))?;
+        call(
+            &t,
+            Method::Post,
+            "/v1/admin/clients",
+            Some(&VouchRequest {
+                user_ref: user_ref.to_owned(),
+            }),
+        )
+    } else {
+        let t = transport(server, None)?;
+        call(&t, Method::Post, "/v1/clients", Some(&json!({})))
+    }
+    .map_err(|e| net_failure("register with", server, &e))?;
+    let credential = Credential {
+        server: server.as_str().to_owned(),
+        client_id: registered.client_id,
+        token: registered.token,
+        user_ref: registered
+            .user_ref
+            .or_else(|| vouch.map(|(_, u)| u.to_owned())),
+    };
+    let path = credentials::save(db, &credential)?;
+    Ok((credential, path))
+}
+
+/// `contactsync register`.
+pub fn register(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    server: &str,
+    admin_token_arg: Option<&str>,
+    user_ref: Option<&str>,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let server = server_url(server)?;
+    if admin_token_arg.is_some() && user_ref.is_none() {
+        return Err(UsageError(
+            "--admin-token registers a device for a user: give --user-ref too".into(),
+        )
+        .into());
+    }
+    if let Some(c) = credentials::load(db)? {
+        return Err(UsageError(format!(
+            "{} is already registered with {} as client {}: use another --db, or \
+             `contactsync forget` first",
+            db.display(),
+            c.server,
+            c.client_id
+        ))
+        .into());
+    }
+    let token = user_ref.map(|_| admin_token(admin_token_arg)).transpose()?;
+    let vouch = token.as_deref().zip(user_ref);
+    let (c, path) = register_device(db, &server, vouch)?;
+    if db.exists() {
+        // A new client starts with an empty set on the server: everything goes again, in full.
+        let engine = open(db, region, true)?;
+        engine.reset_sync().map_err(|e| engine_failure(db, &e))?;
+    }
+    if as_json {
+        write_json(
+            out,
+            &json!({
+                "server": c.server,
+                "client_id": c.client_id,
+                "user_ref": c.user_ref,
+                "credentials": path.display().to_string(),
+            }),
+        )?;
+    } else {
+        write!(
+            out,
+            "registered with {} as client {}",
+            c.server, c.client_id
+        )?;
+        if let Some(u) = &c.user_ref {
+            write!(out, " for user {u}")?;
+        }
+        writeln!(out)?;
+        writeln!(out, "  credentials    {} (keep it private)", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// `contactsync sync`. `server` may be left out once the database is registered: its
 /// credential names the server.
@@ -133,6 +229,18 @@ pub fn write_sync_report(out: &mut impl Write, r: &SyncReport) -> io::Result<()>
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     writeln!(out, "  {:<15}{:>9}", "key_rotated", yes_no(r.key_rotated))?;
     writeln!(out, "  {:<15}{}", "next sync", when(r.next_sync_at))
+}
+
+/// The device's own backoff, which a sync without `--force` waits out without asking the
+/// server: after `attempts` failed attempts in a row, until `until`.
+fn own_backoff(what: &str, server: &ServerUrl, attempts: u32, until: i64) -> Failure {
+    let tries = if attempts == 1 { "attempt" } else { "attempts" };
+    Failure::Later(format!(
+        "{what} {server}: not tried: this device is backing off after {attempts} failed \
+         {tries} in a row (its own backoff, which includes any Retry-After the server sent); \
+         try again {}, or now with --force",
+        when(until)
+    ))
 }
 
 /// How `forget` goes.

@@ -1,4 +1,6 @@
-//! The verbs. Each writes JSON lines to `out` and returns the exit code, or a [`Failure`].
+//! The pipeline verbs, over identifiers and files with no database and no server: `normalize`,
+//! `hash` (which reads what `normalize` prints) and `read`. Each writes JSON lines to `out` (for
+//! `jq` or the next verb) and returns the exit code, or a [`Failure`].
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,66 +12,8 @@ use contactsync_core::{HashKey, MatrixHasher};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::UsageError;
-
-/// Why a verb stopped; each kind has its exit code ([`Failure::exit_code`]).
-#[derive(Debug)]
-pub enum Failure {
-    /// Unusable arguments, an unreadable file, a database error: exit 2.
-    Usage(UsageError),
-    /// Writing the output (or reading stdin) failed: exit 2.
-    Io(io::Error),
-    /// The server refused the request, or answered against the protocol; the same request
-    /// will be refused again: exit 1.
-    Refused(String),
-    /// Not now: the server could not be reached, answered 408, 429 or 5xx, or a backoff (the
-    /// server's `Retry-After` or the device's own after failures) has not run out. The same
-    /// command later may succeed: exit 75 (`EX_TEMPFAIL` of sysexits.h).
-    Later(String),
-}
-
-/// Exit code of [`Failure::Refused`].
-pub const EXIT_REFUSED: u8 = 1;
-/// Exit code of [`Failure::Usage`] (clap's own for arguments it cannot parse).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code of [`Failure::Later`]: `EX_TEMPFAIL`.
-pub const EXIT_LATER: u8 = 75;
-
-impl Failure {
-    /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) | Failure::Io(_) => EXIT_USAGE,
-            Failure::Refused(_) => EXIT_REFUSED,
-            Failure::Later(_) => EXIT_LATER,
-        }
-    }
-}
-
-impl From<UsageError> for Failure {
-    fn from(e: UsageError) -> Self {
-        Failure::Usage(e)
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Self {
-        Failure::Io(e)
-    }
-}
-
-/// Figures, one per line, name and count aligned (the readable form of the reports).
-pub fn write_counts(out: &mut (impl Write + ?Sized), rows: &[(&str, u64)]) -> io::Result<()> {
-    for (name, n) in rows {
-        writeln!(out, "  {name:<15}{n:>9}")?;
-    }
-    Ok(())
-}
-
-fn write_json(out: &mut (impl Write + ?Sized), value: &Value) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
-    out.write_all(b"\n")
-}
+use crate::failure::{EXIT_USAGE, Failure, UsageError};
+use crate::output::write_json;
 
 /// Longest stdin line read, in bytes; longer lines are reported, not held.
 const MAX_STDIN_LINE: usize = 64 * 1024;
@@ -158,8 +102,7 @@ pub fn normalize(
                 None => Some("unknown_kind".to_owned()),
             },
         };
-        serde_json::to_writer(&mut *out, &line)?;
-        out.write_all(b"\n")
+        write_json(out, &line)
     };
     if values.is_empty() {
         for_each_stdin_line(|line| match line {
@@ -330,7 +273,7 @@ pub fn read(out: &mut impl Write, region: Region, files: &[PathBuf]) -> Result<E
         files.len(),
     );
     Ok(if unreadable > 0 {
-        ExitCode::from(2)
+        ExitCode::from(EXIT_USAGE)
     } else {
         ExitCode::SUCCESS
     })

@@ -23,8 +23,7 @@ use contactsync_server::storage::SQLITE_SCHEMA_VERSION;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::UsageError;
-use crate::commands::Failure;
+use crate::failure::{Failure, UsageError};
 
 /// How long the copy waits for a lock (a checkpoint or a writer holding one briefly).
 const LOCK_WAIT: Duration = Duration::from_secs(10);

@@ -10,10 +10,10 @@ use contactsync_core::protocol::wire::{ActivateAnswer, ActivateRequest, KeyInfo,
 use contactsync_core::upload::Method;
 use serde_json::json;
 
-use crate::admin::{Admin, AdminArgs};
-use crate::commands::Failure;
-use crate::net_commands::segment;
-use crate::store_commands::write_json;
+use super::{Admin, AdminArgs};
+use crate::failure::Failure;
+use crate::output::write_json;
+use crate::remote::segment;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {

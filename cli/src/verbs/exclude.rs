@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use contactsync_core::identifier::{IdentifierKind, Region, guess_kind};
 use serde_json::json;
 
-use crate::UsageError;
-use crate::commands::Failure;
-use crate::store_commands::{engine_failure, open, write_json};
+use crate::device_db::{engine_failure, open};
+use crate::failure::{Failure, UsageError};
+use crate::output::write_json;
 
 /// What to exclude or include.
 #[derive(Debug, clap::Args)]

@@ -15,9 +15,8 @@ use contactsync_core::upload::{Method, call};
 use contactsync_server::Database;
 use serde::Deserialize;
 
-use crate::UsageError;
-use crate::commands::Failure;
-use crate::net_commands::{admin_token, net_failure, server_url, transport};
+use crate::failure::{Failure, UsageError};
+use crate::remote::{admin_token, net_failure, server_url, transport};
 use crate::settings;
 
 #[derive(Debug, Subcommand)]

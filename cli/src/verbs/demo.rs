@@ -12,6 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
 use contactsync_core::protocol::wire::{
     RedeemAnswer, RedeemRequest, Registered, UserAnswer, UserRequest, VouchRequest,
@@ -23,18 +25,17 @@ use contactsync_core::{
 };
 use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
 
-use crate::UsageError;
-use crate::admin::admin_identifier;
-use crate::commands::Failure;
-use crate::matches::match_name;
-use crate::net_commands::transport;
-use crate::serve::random_token;
+use crate::credentials::{self, Credential};
+use crate::failure::{Failure, UsageError};
+use crate::identifiers::admin_identifier;
+use crate::output::match_name;
+use crate::remote::transport;
 use crate::transport::{HttpTransport, ServerUrl};
 
 /// The sample address book, as an iPhone exports it (vCard 3.0).
-const SAMPLE_VCF: &str = include_str!("../demo/sample.vcf");
+const SAMPLE_VCF: &str = include_str!("../../demo/sample.vcf");
 /// The sample address book, as Google Contacts exports it (CSV).
-const SAMPLE_CSV: &str = include_str!("../demo/sample.csv");
+const SAMPLE_CSV: &str = include_str!("../../demo/sample.csv");
 /// Contacts in the generated part of the book.
 const GENERATED: usize = 300;
 
@@ -108,6 +109,14 @@ const JOINS_LATER: AppUser = AppUser {
 
 /// This device's user.
 const ME: &str = "u_you";
+
+/// A fresh random admin token: 32 bytes, URL-safe base64.
+fn random_token() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| UsageError(format!("no randomness for a token: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
 
 /// A step that failed, named.
 fn step(what: &str) -> impl Fn(Error) -> Failure + '_ {
@@ -362,9 +371,9 @@ fn vouch(admin: &HttpTransport, url: &ServerUrl, user_ref: &str) -> Result<Regis
 
 /// With `--keep`, the book's credential goes beside it as `contactsync register` would write it.
 fn save_credential(db: &Path, url: &ServerUrl, me: &Registered) -> Result<(), Failure> {
-    crate::credentials::save(
+    credentials::save(
         db,
-        &crate::credentials::Credential {
+        &Credential {
             server: url.as_str().to_owned(),
             client_id: me.client_id.clone(),
             token: me.token.clone(),

@@ -9,15 +9,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_server::{Database, IpNet, ServerConfig};
 
-use crate::UsageError;
-use crate::commands::Failure;
+use crate::device_db::data_dir;
+use crate::failure::{Failure, UsageError};
 use crate::logging::Logs;
 use crate::settings::{self, Settings};
-use crate::store_commands::data_dir;
 
 /// File name of the server's database inside the data directory.
 const SERVER_DB_FILE: &str = "contactsync-server.db";
@@ -36,14 +33,6 @@ pub struct ServeOptions {
     print_config: bool,
     #[command(flatten)]
     settings: Settings,
-}
-
-/// A fresh random admin token: 32 bytes, URL-safe base64.
-pub fn random_token() -> Result<String, Failure> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| UsageError(format!("no randomness for a token: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// `--db`, else `contactsync-server.db` in the data directory (created when missing, unless

@@ -8,10 +8,10 @@ use clap::Subcommand;
 use contactsync_core::protocol::wire::DeleteReceipt;
 use contactsync_core::upload::Method;
 
-use crate::admin::{Admin, AdminArgs};
-use crate::commands::Failure;
-use crate::net_commands::segment;
-use crate::store_commands::write_json;
+use super::{Admin, AdminArgs};
+use crate::failure::Failure;
+use crate::output::write_json;
+use crate::remote::segment;
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {

@@ -1,29 +1,22 @@
-//! What the verbs that talk to a discovery server (docs/protocol.md) share — the server URL,
-//! the admin token, the transport, the stored credential, errors and their exit codes — and
-//! `register`. The verbs themselves: [`crate::device`] (`sync`, `matches`, `forget`),
-//! [`crate::invite`], [`crate::business`] and [`crate::admin`].
+//! The server the CLI talks to (docs/protocol.md): its URL (`--server`), the credential it is
+//! called with (the device's token stored beside the database, or the admin token from
+//! `--admin-token` or `$CONTACTSYNC_ADMIN_TOKEN`), the HTTP transport ([`crate::transport`]),
+//! request paths, and a failed exchange as the [`Failure`] whose exit code tells whether trying
+//! again later may help.
 //!
-//! The device's verbs drive the core's [`Engine`](contactsync_core::Engine) through an [`HttpTransport`], with the
-//! credential kept beside the database ([`credentials`]). The admin verbs and registration are
-//! one-shot typed calls ([`call`]). Errors name the server and the protocol's error code,
-//! never a token, a hash or contact data the user did not type.
+//! Shared by every verb that talks to a server, so that they all find the credential, name the
+//! server and map errors to exit codes the same way. Errors name the server and the protocol's
+//! error code, never a token, a hash or contact data the user did not type.
 
 use std::fmt::Write as _;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
 use contactsync_core::Error;
-use contactsync_core::identifier::Region;
-use contactsync_core::protocol::wire::{Registered, VouchRequest, codes};
-use contactsync_core::upload::{Method, call};
-use serde_json::json;
+use contactsync_core::protocol::wire::codes;
 
-use crate::UsageError;
-use crate::commands::Failure;
 use crate::credentials::{self, Credential};
-use crate::store_commands::{engine_failure, open, write_json};
+use crate::failure::{Failure, UsageError};
+use crate::output::when;
 use crate::transport::{HttpTransport, ServerUrl};
 
 /// The environment variable holding the admin token.
@@ -105,41 +98,8 @@ fn retryable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500..=599)
 }
 
-/// The device's own backoff, which a sync without `--force` waits out without asking the
-/// server: after `attempts` failed attempts in a row, until `until`.
-pub fn own_backoff(what: &str, server: &ServerUrl, attempts: u32, until: i64) -> Failure {
-    let tries = if attempts == 1 { "attempt" } else { "attempts" };
-    Failure::Later(format!(
-        "{what} {server}: not tried: this device is backing off after {attempts} failed \
-         {tries} in a row (its own backoff, which includes any Retry-After the server sent); \
-         try again {}, or now with --force",
-        when(until)
-    ))
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// "in 3 h (at 1795600000)", "now".
-pub(crate) fn when(at: i64) -> String {
-    let left = at - now();
-    if left <= 0 {
-        return "now".to_owned();
-    }
-    let rough = match left {
-        0..60 => format!("{left} s"),
-        60..3600 => format!("{} min", left / 60),
-        3600..86400 => format!("{} h", left / 3600),
-        _ => format!("{} d", left / 86400),
-    };
-    format!("in {rough} (at {at})")
-}
-
 /// One path segment, percent-encoded (user references and key ids go in paths).
-pub(crate) fn segment(text: &str) -> String {
+pub fn segment(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -152,7 +112,7 @@ pub(crate) fn segment(text: &str) -> String {
 }
 
 /// The stored credential for `server`; an error when the database belongs to another server.
-pub(crate) fn credential_for(
+pub fn credential_for(
     db: &Path,
     server: Option<&ServerUrl>,
 ) -> Result<Option<Credential>, Failure> {
@@ -179,7 +139,7 @@ pub(crate) fn credential_for(
 }
 
 /// The stored credential, which must exist (`forget`, `invite`); `--server` may be left out.
-pub(crate) fn required_credential(
+pub fn required_credential(
     db: &Path,
     server: Option<&str>,
     verb: &str,
@@ -199,99 +159,6 @@ pub(crate) fn required_credential(
         None => server_url(&c.server)?,
     };
     Ok((server, c))
-}
-
-/// Registers this database's device: vouched (admin token and user reference) or open.
-pub(crate) fn register_device(
-    db: &Path,
-    server: &ServerUrl,
-    vouch: Option<(&str, &str)>,
-) -> Result<(Credential, PathBuf), Failure> {
-    let registered: Registered = if let Some((admin_token, user_ref)) = vouch {
-        let t = transport(server, Some(admin_token))?;
-        call(
-            &t,
-            Method::Post,
-            "/v1/admin/clients",
-            Some(&VouchRequest {
-                user_ref: user_ref.to_owned(),
-            }),
-        )
-    } else {
-        let t = transport(server, None)?;
-        call(&t, Method::Post, "/v1/clients", Some(&json!({})))
-    }
-    .map_err(|e| net_failure("register with", server, &e))?;
-    let credential = Credential {
-        server: server.as_str().to_owned(),
-        client_id: registered.client_id,
-        token: registered.token,
-        user_ref: registered
-            .user_ref
-            .or_else(|| vouch.map(|(_, u)| u.to_owned())),
-    };
-    let path = credentials::save(db, &credential)?;
-    Ok((credential, path))
-}
-
-/// `contactsync register`.
-pub fn register(
-    out: &mut impl Write,
-    region: Region,
-    db: &Path,
-    server: &str,
-    admin_token_arg: Option<&str>,
-    user_ref: Option<&str>,
-    as_json: bool,
-) -> Result<ExitCode, Failure> {
-    let server = server_url(server)?;
-    if admin_token_arg.is_some() && user_ref.is_none() {
-        return Err(UsageError(
-            "--admin-token registers a device for a user: give --user-ref too".into(),
-        )
-        .into());
-    }
-    if let Some(c) = credentials::load(db)? {
-        return Err(UsageError(format!(
-            "{} is already registered with {} as client {}: use another --db, or \
-             `contactsync forget` first",
-            db.display(),
-            c.server,
-            c.client_id
-        ))
-        .into());
-    }
-    let token = user_ref.map(|_| admin_token(admin_token_arg)).transpose()?;
-    let vouch = token.as_deref().zip(user_ref);
-    let (c, path) = register_device(db, &server, vouch)?;
-    if db.exists() {
-        // A new client starts with an empty set on the server: everything goes again, in full.
-        let engine = open(db, region, true)?;
-        engine.reset_sync().map_err(|e| engine_failure(db, &e))?;
-    }
-    if as_json {
-        write_json(
-            out,
-            &json!({
-                "server": c.server,
-                "client_id": c.client_id,
-                "user_ref": c.user_ref,
-                "credentials": path.display().to_string(),
-            }),
-        )?;
-    } else {
-        write!(
-            out,
-            "registered with {} as client {}",
-            c.server, c.client_id
-        )?;
-        if let Some(u) = &c.user_ref {
-            write!(out, " for user {u}")?;
-        }
-        writeln!(out)?;
-        writeln!(out, "  credentials    {} (keep it private)", path.display())?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use contactsync_core::identifier::Region;
 use contactsync_core::{Status, SyncSchedule};
 use serde_json::{Value, json};
 
-use crate::commands::Failure;
 use crate::credentials::{self, Credential};
-use crate::net_commands::{now, when};
-use crate::store_commands::{engine_failure, open, write_json};
+use crate::device_db::{engine_failure, open};
+use crate::failure::Failure;
+use crate::output::{now, when, write_json};
 
 /// `contactsync status`.
 pub fn status(
