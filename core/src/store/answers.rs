@@ -108,7 +108,11 @@ pub(super) fn put_match(
 }
 
 /// Deletes a match; true when there was one.
-fn drop_match(tx: &Transaction<'_>, kind: IdentifierKind, canonical: &str) -> Result<bool> {
+pub(super) fn drop_match(
+    tx: &Transaction<'_>,
+    kind: IdentifierKind,
+    canonical: &str,
+) -> Result<bool> {
     Ok(tx
         .prepare_cached("DELETE FROM matches WHERE kind = ?1 AND canonical = ?2")?
         .execute(params![kind_code(kind), canonical])?

@@ -19,6 +19,7 @@ pub(crate) mod answers;
 mod codec;
 pub(crate) mod invites;
 pub(crate) mod outbox;
+pub(crate) mod private;
 pub(crate) mod read;
 mod schema;
 pub(crate) mod write;

@@ -117,6 +117,40 @@ CREATE TABLE invites (
     expires_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 ",
+    // 5: private discovery: PRF values, the users' filter and its changes, the mode.
+    r"
+-- The private mode's value of an identifier: the server's oblivious PRF (RFC 9497) under the
+-- key of one epoch, kept as the filter tag it is checked by and the lookup that asks for its
+-- user (docs/protocol.md, 'Private discovery'). A later sync never evaluates it again.
+CREATE TABLE prf_values (
+    kind      INTEGER NOT NULL,
+    canonical TEXT    NOT NULL,
+    epoch     INTEGER NOT NULL,
+    tag       INTEGER NOT NULL,
+    lookup    BLOB    NOT NULL,
+    -- 1 once checked against the filter as it is now (and looked up when it was a hit); a new
+    -- filter, or a change to this tag, sets it back to 0.
+    checked   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, canonical),
+    FOREIGN KEY (kind, canonical) REFERENCES identifiers (kind, canonical) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX prf_values_tag ON prf_values (tag);
+CREATE INDEX prf_values_unchecked ON prf_values (checked) WHERE checked = 0;
+-- The users' filter as last downloaded whole (one row), and the changes since, per tag.
+CREATE TABLE user_filter (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch   INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    bytes   BLOB    NOT NULL
+) STRICT;
+CREATE TABLE user_filter_changes (
+    tag     INTEGER NOT NULL PRIMARY KEY,
+    -- 1: the tag is a user's since the filter was downloaded; 0: it no longer is.
+    present INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+-- How this device discovers: 'hashed' (keyed hashes the server keeps) or 'private'.
+ALTER TABLE sync_state ADD COLUMN discovery TEXT NOT NULL DEFAULT 'hashed';
+",
 ];
 
 /// The schema version this library writes.

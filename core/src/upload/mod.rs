@@ -12,6 +12,7 @@
 
 mod call;
 pub(crate) mod config;
+pub(crate) mod requests;
 pub(crate) mod session;
 pub mod transport;
 

@@ -1,19 +1,18 @@
 //! One sync, step by step (docs/protocol.md): key and limits, the first cursor, batches a crash
 //! left in flight, new batches, then the changes since the cursor.
 //!
-//! Every request goes through [`Session::exchange`], which retries what can be retried (no
-//! answer, 408, 429, 5xx) with exponential backoff and full jitter, never sooner than `Retry-After`,
-//! and persists the backoff so a restarted app does not hammer a struggling server.
+//! Every request goes through the session's [`Requester`] (retries, the persisted backoff, the
+//! encoding).
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::call::{Failure, exchange, parse};
+use super::call::{Failure, parse};
 use super::config;
-use super::transport::{Method, Response, Transport};
+use super::requests::{Requester, unix_now};
+use super::transport::{Method, Transport};
 use super::{SyncOptions, SyncReport};
 use crate::error::{Error, Result};
 use crate::hash::{DIGEST_LEN, HashKey};
@@ -25,10 +24,6 @@ use crate::store::Store;
 use crate::store::answers;
 use crate::store::outbox::{self as st, PlanCursor, PlanInput, StoredBatch};
 
-/// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
-const BACKOFF_BASE: Duration = Duration::from_secs(2);
-/// Longest backoff step.
-const BACKOFF_CAP: Duration = Duration::from_secs(3600);
 /// Changes asked for per page.
 const CHANGES_PAGE: u32 = 1000;
 /// A server that keeps answering `more` is cut off after this many pages.
@@ -40,30 +35,12 @@ const MAX_USER_REF: usize = 256;
 /// Longest cursor accepted from a server.
 const MAX_CURSOR: usize = 256;
 
-/// Unix seconds now.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// A fresh batch id: 16 random bytes, URL-safe.
 fn new_batch_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::InvalidState(format!("no random source: {e}")))?;
     Ok(format!("b_{}", URL_SAFE_NO_PAD.encode(bytes)))
-}
-
-/// The wait before attempt `attempt + 1`: full jitter over the exponential step, never below
-/// `retry_after`.
-pub(crate) fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
-    let step = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(BACKOFF_CAP);
-    let millis = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
-    let jitter = getrandom::u64().map_or(millis, |r| r % (millis + 1));
-    Duration::from_millis(jitter).max(Duration::from_secs(retry_after.unwrap_or(0)))
 }
 
 /// What happened to one batch.
@@ -80,23 +57,20 @@ enum Outcome {
 /// The engine's parts a sync needs.
 pub(crate) struct Session<'a> {
     pub store: &'a Store,
-    pub transport: &'a dyn Transport,
     pub options: &'a SyncOptions,
     pub listener: &'a dyn ProgressListener,
+    /// Every request goes through it: retries, the persisted backoff, the encoding.
+    requests: Requester<'a>,
     /// The engine's key, which the server's config replaces (re-hashing when it changed).
     pub keys: &'a KeyHolder,
     /// The key id the store holds before the sync.
     pub stored_key: Option<String>,
     pub report: SyncReport,
-    attempt: u32,
     key: Option<HashKey>,
     limits: Option<Limits>,
     max_total: usize,
     sent_hashes: u64,
     total_hashes: u64,
-    /// What new batches are written in and answers asked for: CBOR once the server's config
-    /// lists it (and the options allow it), JSON before and otherwise.
-    encoding: Encoding,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -117,19 +91,17 @@ impl<'a> Session<'a> {
     ) -> Self {
         Session {
             store,
-            transport,
             options,
             listener,
+            requests: Requester::new(store, transport, options, listener, "/v1/batches"),
             keys,
             stored_key: keys.current().map(|k| k.id().to_owned()),
             report: SyncReport::default(),
-            attempt: 0,
             key: None,
             limits: None,
             max_total: 1,
             sent_hashes: 0,
             total_hashes: 0,
-            encoding: Encoding::Json,
         }
     }
 
@@ -137,7 +109,7 @@ impl<'a> Session<'a> {
     pub(crate) fn run(mut self) -> Result<SyncReport> {
         let now = unix_now();
         let state = self.store.read(st::sync_state)?;
-        self.attempt = state.backoff_attempt;
+        self.requests.attempt = state.backoff_attempt;
         if !self.options.force {
             if let Some(until) = state.backoff_until.filter(|&u| u > now) {
                 return Err(Error::RetryLater { until });
@@ -155,7 +127,7 @@ impl<'a> Session<'a> {
             // The first cursor is where this client's feed begins (its registration), taken
             // before the first batch: batch answers cover the set, and the feed everything
             // addressed to the client since it registered (an invite redeemed before now).
-            let head: ChangesAnswer = self.json(Method::Get, "/v1/changes", None)?;
+            let head: ChangesAnswer = self.requests.json(Method::Get, "/v1/changes", None)?;
             let cursor = checked_cursor(&head.cursor)?;
             self.store.write(|tx| st::set_cursor(tx, Some(cursor)))?;
         }
@@ -168,6 +140,7 @@ impl<'a> Session<'a> {
         self.store
             .write(|tx| st::finish(tx, next_check, deferred_until))?;
         self.report.next_sync_at = deferred_until.map_or(next_check, |d| next_check.max(d));
+        self.report.batches_retried += self.requests.retried;
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(st::pending_adds)?;
         }
@@ -179,9 +152,9 @@ impl<'a> Session<'a> {
         // CBOR is asked for before the server said it speaks it: a server that does not answers
         // JSON, which is read as well.
         if self.options.cbor {
-            self.encoding = Encoding::Cbor;
+            self.requests.encoding = Encoding::Cbor;
         }
-        let answer: ConfigAnswer = self.json(Method::Get, "/v1/config", None)?;
+        let answer: ConfigAnswer = self.requests.json(Method::Get, "/v1/config", None)?;
         let config = config::install(
             answer,
             self.options.max_batch,
@@ -189,7 +162,7 @@ impl<'a> Session<'a> {
             self.keys,
             self.listener,
         )?;
-        self.encoding = if self.options.cbor && config.cbor {
+        self.requests.encoding = if self.options.cbor && config.cbor {
             Encoding::Cbor
         } else {
             Encoding::Json
@@ -244,7 +217,7 @@ impl<'a> Session<'a> {
                     key,
                     full,
                     max_total: self.max_total,
-                    encoding: self.encoding,
+                    encoding: self.requests.encoding,
                     now: unix_now(),
                 };
                 let Some(batch) = self.store.write(|tx| st::plan(tx, &input, &mut cursor))? else {
@@ -291,7 +264,7 @@ impl<'a> Session<'a> {
     /// Sends one stored batch and applies the answer.
     fn send(&mut self, batch: &StoredBatch) -> Result<Outcome> {
         let body = Some((batch.body.as_slice(), batch.encoding));
-        let response = match self.exchange(Method::Post, "/v1/batches", body) {
+        let response = match self.requests.exchange(Method::Post, "/v1/batches", body) {
             Ok(response) => response,
             Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
             Err(Failure::TooLarge) => {
@@ -372,7 +345,7 @@ impl<'a> Session<'a> {
                 "/v1/changes?since={}&limit={CHANGES_PAGE}",
                 url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
             );
-            let page: ChangesAnswer = self.json(Method::Get, &path, None)?;
+            let page: ChangesAnswer = self.requests.json(Method::Get, &path, None)?;
             let cursor = checked_cursor(&page.cursor)?;
             if page.gained.len() + page.lost.len() > CHANGES_PAGE as usize {
                 return Err(Error::Protocol(
@@ -404,86 +377,6 @@ impl<'a> Session<'a> {
             }
         }
         Err(Error::Protocol("the changes feed does not end".into()))
-    }
-
-    /// One request and its parsed answer (in the session's encoding, or JSON), with retries.
-    fn json<A: serde::de::DeserializeOwned>(
-        &mut self,
-        method: Method,
-        path: &str,
-        body: Option<(&[u8], Encoding)>,
-    ) -> Result<A> {
-        self.exchange(method, path, body)
-            .and_then(|r| parse(&r))
-            .map_err(Failure::into_error)
-    }
-
-    /// Sends with retries: no answer, 408, 429 (not the daily quota) and 5xx are retried after a
-    /// backoff, up to the options' attempts and wait; the backoff is persisted at each failure.
-    fn exchange(
-        &mut self,
-        method: Method,
-        path: &str,
-        body: Option<(&[u8], Encoding)>,
-    ) -> Result<Response, Failure> {
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            let body = body.map(|(bytes, encoding)| (bytes.to_vec(), encoding));
-            let failure = match exchange(self.transport, method, path, body, self.encoding) {
-                Ok(response) => {
-                    self.attempt = 0;
-                    return Ok(response);
-                }
-                Err(
-                    f @ Failure::Retry {
-                        daily_quota: true, ..
-                    },
-                ) => return Err(f),
-                Err(f @ (Failure::Network(_) | Failure::Retry { .. })) => f,
-                Err(other) => return Err(other),
-            };
-            self.attempt = self.attempt.saturating_add(1);
-            let retry_after = match &failure {
-                Failure::Retry { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            let delay = backoff(self.attempt, retry_after);
-            let until = unix_now().saturating_add(
-                i64::try_from(delay.as_secs())
-                    .unwrap_or(i64::MAX)
-                    .saturating_add(1),
-            );
-            let attempt = self.attempt;
-            self.store
-                .write(|tx| st::set_backoff(tx, until, attempt))
-                .map_err(|e| Failure::Protocol(e.to_string()))?;
-            if tries >= self.options.max_attempts.max(1) || delay > self.options.max_wait {
-                return Err(match failure {
-                    Failure::Network(m) => Failure::Network(m),
-                    _ => Failure::Later { until },
-                });
-            }
-            if path == "/v1/batches" && tries == 1 {
-                self.report.batches_retried += 1;
-            }
-            self.wait(delay).map_err(|_| Failure::Cancelled)?;
-        }
-    }
-
-    /// Sleeps, polling the listener for cancellation.
-    fn wait(&self, delay: Duration) -> Result<()> {
-        let end = Instant::now() + delay;
-        loop {
-            if self.listener.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            std::thread::sleep(left.min(Duration::from_millis(100)));
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::call::{Failure, exchange};
-use super::session::backoff;
+use super::requests::backoff;
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use crate::progress::NoProgress;
 use crate::protocol::encoding::Encoding;

@@ -1,0 +1,320 @@
+//! The private discovery mode's side of the store: identifiers' PRF values, the users' filter as
+//! downloaded plus the changes since, and which values still need checking against it.
+//!
+//! Each function runs inside the caller's transaction. The order a sync keeps makes every
+//! crash harmless: values are saved unchecked, a new filter or change marks the values it
+//! touches unchecked, and a value is marked checked in the same transaction that records what
+//! its lookup found. A process killed anywhere leaves at worst values to check (and look up)
+//! again; never a match that is stale, never a value lost.
+//!
+//! Uses the upload states of the hashed mode with the meaning they have here: `PendingAdd` is
+//! "to evaluate", `Acknowledged` "has its value", `PendingRemove` "to forget" (no server holds
+//! anything to remove).
+
+#![allow(
+    dead_code,
+    reason = "the private session that uses it lands next (issue 18, in progress)"
+)]
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::answers::{drop_match, put_match};
+use super::{UploadState, kind_code, kind_from_code, state};
+use crate::error::{Error, Result};
+use crate::identifier::IdentifierKind;
+use crate::oprf::filter::UserFilter;
+use crate::oprf::{LOOKUP_LEN, Lookup, PrfOutput, Tag};
+use crate::protocol::private::{FilterChanges, FilterSnapshot};
+
+/// SQLite keeps a tag's 64 bits as a signed integer.
+fn tag_sql(tag: Tag) -> i64 {
+    i64::from_le_bytes(tag.0.to_le_bytes())
+}
+
+fn tag_of(value: i64) -> Tag {
+    Tag(u64::from_le_bytes(value.to_le_bytes()))
+}
+
+/// Up to `limit` identifiers that discovery wants and that have no value yet, in key order.
+pub(crate) fn unevaluated(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<(IdentifierKind, String)>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT i.kind, i.canonical FROM identifiers i
+         WHERE i.included > 0 AND i.excluded = 0 AND i.state = ",
+        state!(PendingAdd),
+        " ORDER BY i.kind, i.canonical LIMIT ?1"
+    ))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map([limit], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (code, canonical) = row?;
+        if let Some(kind) = kind_from_code(code) {
+            out.push((kind, canonical));
+        }
+    }
+    Ok(out)
+}
+
+/// How many identifiers still wait for a value.
+pub(crate) fn unevaluated_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        concat!(
+            "SELECT count(*) FROM identifiers WHERE included > 0 AND excluded = 0 AND state = ",
+            state!(PendingAdd)
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Saves the values of one evaluated batch, unchecked; their identifiers have their value.
+pub(crate) fn save_values(
+    tx: &Transaction<'_>,
+    epoch: u32,
+    values: &[((IdentifierKind, String), PrfOutput)],
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO prf_values (kind, canonical, epoch, tag, lookup, checked)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)
+         ON CONFLICT (kind, canonical) DO UPDATE SET epoch = excluded.epoch,
+             tag = excluded.tag, lookup = excluded.lookup, checked = 0",
+    )?;
+    let mut done = tx.prepare_cached(
+        "UPDATE identifiers SET state = ?3, batch_id = NULL WHERE kind = ?1 AND canonical = ?2",
+    )?;
+    for ((kind, canonical), value) in values {
+        let code = kind_code(*kind);
+        insert.execute(params![
+            code,
+            canonical,
+            epoch,
+            tag_sql(value.tag()),
+            value.lookup().0.as_slice()
+        ])?;
+        done.execute(params![code, canonical, UploadState::Acknowledged.code()])?;
+    }
+    Ok(())
+}
+
+/// Forgets what discovery no longer wants: identifiers no contact holds any more (deleted unless
+/// kept for another reason) and excluded ones, with their values and matches. Returns the
+/// matches dropped.
+pub(crate) fn forget_unwanted(tx: &Transaction<'_>) -> Result<u64> {
+    let dropped = tx.execute(
+        "DELETE FROM matches WHERE (kind, canonical) IN (
+             SELECT kind, canonical FROM identifiers
+             WHERE (included = 0 OR excluded = 1) AND pinned = 0)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM prf_values WHERE (kind, canonical) IN (
+             SELECT kind, canonical FROM identifiers WHERE included = 0 OR excluded = 1)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM identifiers WHERE holders = 0 AND excluded = 0 AND pinned = 0",
+        [],
+    )?;
+    tx.execute(
+        concat!(
+            "UPDATE identifiers SET state = ",
+            state!(Idle),
+            ", batch_id = NULL WHERE (included = 0 OR excluded = 1) AND state <> ",
+            state!(Idle)
+        ),
+        [],
+    )?;
+    Ok(u64::try_from(dropped).unwrap_or(0))
+}
+
+/// A new epoch: every value of another epoch is worthless, and so is the filter. Identifiers
+/// with such a value wait for evaluation again. Matches stay until the new values are checked.
+pub(crate) fn start_epoch(tx: &Transaction<'_>, epoch: u32) -> Result<()> {
+    tx.execute(
+        concat!(
+            "UPDATE identifiers SET state = ",
+            state!(PendingAdd),
+            " WHERE (kind, canonical) IN (SELECT kind, canonical FROM prf_values WHERE epoch <> ?1)"
+        ),
+        [epoch],
+    )?;
+    tx.execute("DELETE FROM prf_values WHERE epoch <> ?1", [epoch])?;
+    tx.execute("DELETE FROM user_filter WHERE epoch <> ?1", [epoch])?;
+    if tx
+        .query_row("SELECT 1 FROM user_filter", [], |_| Ok(()))
+        .optional()?
+        .is_none()
+    {
+        tx.execute("DELETE FROM user_filter_changes", [])?;
+    }
+    Ok(())
+}
+
+/// The filter as this device knows it: the last whole download and the changes since.
+pub(crate) struct KnownFilter {
+    /// The epoch it is of.
+    pub epoch: u32,
+    /// The version it is at, changes included.
+    pub version: u64,
+    filter: UserFilter,
+    changes: HashMap<u64, bool>,
+}
+
+impl KnownFilter {
+    /// Whether a tag may be a user's now.
+    pub(crate) fn contains(&self, tag: Tag) -> bool {
+        match self.changes.get(&tag.0) {
+            Some(present) => *present,
+            None => self.filter.contains(tag),
+        }
+    }
+}
+
+/// The stored filter, if any. A stored filter that no longer parses is treated as none (the
+/// next sync downloads it again).
+pub(crate) fn known_filter(conn: &Connection) -> Result<Option<KnownFilter>> {
+    let row: Option<(u32, i64, Vec<u8>)> = conn
+        .query_row("SELECT epoch, version, bytes FROM user_filter", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((epoch, version, bytes)) = row else {
+        return Ok(None);
+    };
+    let Ok(filter) = UserFilter::from_bytes(&bytes) else {
+        return Ok(None);
+    };
+    let mut changes = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT tag, present FROM user_filter_changes")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)))?;
+    for row in rows {
+        let (tag, present) = row?;
+        changes.insert(tag_of(tag).0, present);
+    }
+    Ok(Some(KnownFilter {
+        epoch,
+        version: u64::try_from(version).unwrap_or(0),
+        filter,
+        changes,
+    }))
+}
+
+/// A whole filter downloaded: it replaces the stored one and its changes, and every value is
+/// checked against it again.
+pub(crate) fn save_filter(tx: &Transaction<'_>, snapshot: &FilterSnapshot) -> Result<()> {
+    let version = i64::try_from(snapshot.version)
+        .map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
+    tx.execute(
+        "INSERT INTO user_filter (id, epoch, version, bytes) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, version = excluded.version,
+             bytes = excluded.bytes",
+        params![snapshot.epoch, version, snapshot.filter.to_bytes()],
+    )?;
+    tx.execute("DELETE FROM user_filter_changes", [])?;
+    tx.execute("UPDATE prf_values SET checked = 0 WHERE checked <> 0", [])?;
+    Ok(())
+}
+
+/// Applies changes to the stored filter: each changed tag is recorded, and the values with that
+/// tag are checked again (a user who joined is looked up; one who left loses the match).
+pub(crate) fn apply_filter_changes(tx: &Transaction<'_>, changes: &FilterChanges) -> Result<()> {
+    let version = i64::try_from(changes.version)
+        .map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
+    let mut record = tx.prepare_cached(
+        "INSERT INTO user_filter_changes (tag, present) VALUES (?1, ?2)
+         ON CONFLICT (tag) DO UPDATE SET present = excluded.present",
+    )?;
+    let mut recheck = tx.prepare_cached("UPDATE prf_values SET checked = 0 WHERE tag = ?1")?;
+    for (tags, present) in [(&changes.removed, false), (&changes.added, true)] {
+        for tag in &tags.0 {
+            record.execute(params![tag_sql(*tag), present])?;
+            recheck.execute([tag_sql(*tag)])?;
+        }
+    }
+    tx.execute("UPDATE user_filter SET version = ?1", [version])?;
+    Ok(())
+}
+
+/// A value to check against the filter.
+#[derive(Debug, Clone)]
+pub(crate) struct Unchecked {
+    /// Its identifier.
+    pub identifier: (IdentifierKind, String),
+    /// Its filter tag.
+    pub tag: Tag,
+    /// What to send if the tag is in the filter.
+    pub lookup: Lookup,
+}
+
+/// Up to `limit` values not checked against the filter as it is now.
+pub(crate) fn unchecked(conn: &Connection, limit: usize) -> Result<Vec<Unchecked>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, canonical, tag, lookup FROM prf_values WHERE checked = 0
+         ORDER BY kind, canonical LIMIT ?1",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map([limit], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (code, canonical, tag, lookup) = row?;
+        let (Some(kind), Ok(lookup)) = (kind_from_code(code), <[u8; LOOKUP_LEN]>::try_from(lookup))
+        else {
+            continue;
+        };
+        out.push(Unchecked {
+            identifier: (kind, canonical),
+            tag: tag_of(tag),
+            lookup: Lookup(lookup),
+        });
+    }
+    Ok(out)
+}
+
+/// Records what checking found: `users` maps the checked values that are users to their user;
+/// every other checked value is no user's now. Returns the matches gained and lost.
+pub(crate) fn record_checked(
+    tx: &Transaction<'_>,
+    checked: &[Unchecked],
+    users: &HashMap<Lookup, String>,
+    now: i64,
+) -> Result<(u64, u64)> {
+    let mut done = tx.prepare_cached(
+        "UPDATE prf_values SET checked = 1 WHERE kind = ?1 AND canonical = ?2 AND tag = ?3",
+    )?;
+    let (mut gained, mut lost) = (0, 0);
+    for value in checked {
+        let (kind, canonical) = &value.identifier;
+        match users.get(&value.lookup) {
+            Some(user_ref) => gained += u64::from(put_match(tx, *kind, canonical, user_ref, now)?),
+            None => lost += u64::from(drop_match(tx, *kind, canonical)?),
+        }
+        done.execute(params![kind_code(*kind), canonical, tag_sql(value.tag)])?;
+    }
+    Ok((gained, lost))
+}
+
+/// Everything of the private mode, for a consent withdrawal or a switch of mode.
+pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute("DELETE FROM prf_values", [])?;
+    tx.execute("DELETE FROM user_filter", [])?;
+    tx.execute("DELETE FROM user_filter_changes", [])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

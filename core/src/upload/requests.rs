@@ -1,0 +1,155 @@
+//! Requests with retries, shared by both discovery modes' sessions: no answer, 408, 429 (not the
+//! daily quota) and 5xx are retried with exponential backoff and full jitter, never sooner than
+//! `Retry-After`, and the backoff is persisted at each failure so a restarted app does not
+//! hammer a struggling server.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::SyncOptions;
+use super::call::{Failure, exchange, parse};
+use super::transport::{Method, Response, Transport};
+use crate::error::{Error, Result};
+use crate::progress::ProgressListener;
+use crate::protocol::encoding::Encoding;
+use crate::store::Store;
+use crate::store::outbox as st;
+
+/// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// Longest backoff step.
+const BACKOFF_CAP: Duration = Duration::from_secs(3600);
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The wait before attempt `attempt + 1`: full jitter over the exponential step, never below
+/// `retry_after`.
+pub(crate) fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+    let step = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(BACKOFF_CAP);
+    let millis = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+    let jitter = getrandom::u64().map_or(millis, |r| r % (millis + 1));
+    Duration::from_millis(jitter).max(Duration::from_secs(retry_after.unwrap_or(0)))
+}
+
+/// What a session sends its requests through.
+pub(crate) struct Requester<'a> {
+    pub store: &'a Store,
+    pub transport: &'a dyn Transport,
+    pub options: &'a SyncOptions,
+    pub listener: &'a dyn ProgressListener,
+    /// Failed attempts in a row (persisted as the backoff).
+    pub attempt: u32,
+    /// What bodies are written in and answers asked for.
+    pub encoding: Encoding,
+    /// Requests to `retried_path` that needed more than one attempt.
+    pub retried: u64,
+    /// The path whose retries are counted (the batches' in the hashed mode).
+    pub retried_path: &'static str,
+}
+
+impl<'a> Requester<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        transport: &'a dyn Transport,
+        options: &'a SyncOptions,
+        listener: &'a dyn ProgressListener,
+        retried_path: &'static str,
+    ) -> Self {
+        Requester {
+            store,
+            transport,
+            options,
+            listener,
+            attempt: 0,
+            encoding: Encoding::Json,
+            retried: 0,
+            retried_path,
+        }
+    }
+
+    /// One request and its parsed answer (in the session's encoding, or JSON), with retries.
+    pub(crate) fn json<A: serde::de::DeserializeOwned>(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&[u8], Encoding)>,
+    ) -> Result<A> {
+        self.exchange(method, path, body)
+            .and_then(|r| parse(&r))
+            .map_err(Failure::into_error)
+    }
+
+    /// Sends with retries: no answer, 408, 429 (not the daily quota) and 5xx are retried after a
+    /// backoff, up to the options' attempts and wait; the backoff is persisted at each failure.
+    pub(crate) fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&[u8], Encoding)>,
+    ) -> Result<Response, Failure> {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let body = body.map(|(bytes, encoding)| (bytes.to_vec(), encoding));
+            let failure = match exchange(self.transport, method, path, body, self.encoding) {
+                Ok(response) => {
+                    self.attempt = 0;
+                    return Ok(response);
+                }
+                Err(
+                    f @ Failure::Retry {
+                        daily_quota: true, ..
+                    },
+                ) => return Err(f),
+                Err(f @ (Failure::Network(_) | Failure::Retry { .. })) => f,
+                Err(other) => return Err(other),
+            };
+            self.attempt = self.attempt.saturating_add(1);
+            let retry_after = match &failure {
+                Failure::Retry { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let delay = backoff(self.attempt, retry_after);
+            let until = unix_now().saturating_add(
+                i64::try_from(delay.as_secs())
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(1),
+            );
+            let attempt = self.attempt;
+            self.store
+                .write(|tx| st::set_backoff(tx, until, attempt))
+                .map_err(|e| Failure::Protocol(e.to_string()))?;
+            if tries >= self.options.max_attempts.max(1) || delay > self.options.max_wait {
+                return Err(match failure {
+                    Failure::Network(m) => Failure::Network(m),
+                    _ => Failure::Later { until },
+                });
+            }
+            if path == self.retried_path && tries == 1 {
+                self.retried += 1;
+            }
+            self.wait(delay).map_err(|_| Failure::Cancelled)?;
+        }
+    }
+
+    /// Sleeps, polling the listener for cancellation.
+    pub(crate) fn wait(&self, delay: Duration) -> Result<()> {
+        let end = Instant::now() + delay;
+        loop {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+    }
+}
