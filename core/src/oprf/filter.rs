@@ -20,7 +20,7 @@ use super::Tag;
 /// The first bytes of a filter on the wire (and its format version).
 pub const MAGIC: &[u8; 4] = b"csf1";
 /// Bytes before the fingerprints.
-pub const HEADER_LEN: usize = 4 + 8 + 4 * 4;
+pub const HEADER_LEN: usize = 4 + FilterHeader::LEN;
 /// The most fingerprints a filter may hold: what 100 million tags need, with room. A client
 /// refuses a larger one before allocating it.
 pub const MAX_FINGERPRINTS: u32 = 1 << 28;
@@ -65,31 +65,34 @@ impl UserFilter {
 
     /// Bytes of the wire form.
     pub fn wire_len(&self) -> usize {
-        HEADER_LEN + 2 * self.inner.as_ref().map_or(0, |f| f.fingerprints.len())
+        HEADER_LEN + 2 * self.fingerprints().len()
+    }
+
+    /// The descriptor and the fingerprint count: what a part of a download repeats.
+    pub fn header(&self) -> FilterHeader {
+        match &self.inner {
+            Some(f) => FilterHeader {
+                seed: f.descriptor.seed,
+                segment_length: f.descriptor.segment_length,
+                segment_length_mask: f.descriptor.segment_length_mask,
+                segment_count_length: f.descriptor.segment_count_length,
+                count: u32::try_from(f.fingerprints.len()).unwrap_or(u32::MAX),
+            },
+            None => FilterHeader::default(),
+        }
+    }
+
+    /// The fingerprints.
+    pub fn fingerprints(&self) -> &[u16] {
+        self.inner.as_ref().map_or(&[], |f| &f.fingerprints)
     }
 
     /// The wire form (module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.wire_len());
         out.extend_from_slice(MAGIC);
-        let (seed, length, mask, count_length, fingerprints): (u64, u32, u32, u32, &[u16]) =
-            match &self.inner {
-                Some(f) => (
-                    f.descriptor.seed,
-                    f.descriptor.segment_length,
-                    f.descriptor.segment_length_mask,
-                    f.descriptor.segment_count_length,
-                    &f.fingerprints,
-                ),
-                None => (0, 0, 0, 0, &[]),
-            };
-        out.extend_from_slice(&seed.to_le_bytes());
-        out.extend_from_slice(&length.to_le_bytes());
-        out.extend_from_slice(&mask.to_le_bytes());
-        out.extend_from_slice(&count_length.to_le_bytes());
-        let count = u32::try_from(fingerprints.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&count.to_le_bytes());
-        for fingerprint in fingerprints {
+        self.header().write(&mut out);
+        for fingerprint in self.fingerprints() {
             out.extend_from_slice(&fingerprint.to_le_bytes());
         }
         out
@@ -97,33 +100,125 @@ impl UserFilter {
 
     /// Reads the wire form, checking that every lookup stays inside the fingerprints.
     pub fn from_bytes(bytes: &[u8]) -> Result<UserFilter, FilterError> {
-        let header = bytes
-            .get(..HEADER_LEN)
+        let magic = bytes
+            .get(..4)
             .ok_or(FilterError::Format("truncated header"))?;
-        if &header[..4] != MAGIC {
+        if magic != MAGIC {
             return Err(FilterError::Format("wrong magic"));
         }
+        let header = FilterHeader::read(&bytes[4..])?;
+        let body = &bytes[HEADER_LEN..];
+        if body.len() != 2 * header.count as usize {
+            return Err(FilterError::Format(
+                "fingerprint count does not match the length",
+            ));
+        }
+        UserFilter::from_parts(header, fingerprints_of(body))
+    }
+
+    /// A filter from its header and all its fingerprints (a download's parts put together),
+    /// checking that every lookup stays inside the fingerprints.
+    pub fn from_parts(
+        header: FilterHeader,
+        fingerprints: Vec<u16>,
+    ) -> Result<UserFilter, FilterError> {
+        header.check()?;
+        if fingerprints.len() != header.count as usize {
+            return Err(FilterError::Format(
+                "fingerprint count does not match the header",
+            ));
+        }
+        if header.count == 0 {
+            return Ok(UserFilter { inner: None });
+        }
+        Ok(UserFilter {
+            inner: Some(BinaryFuse16 {
+                descriptor: xorf::Descriptor {
+                    seed: header.seed,
+                    segment_length: header.segment_length,
+                    segment_length_mask: header.segment_length_mask,
+                    segment_count_length: header.segment_count_length,
+                },
+                fingerprints: fingerprints.into_boxed_slice(),
+            }),
+        })
+    }
+}
+
+/// Fingerprints from their little-endian bytes (an even count of bytes).
+pub fn fingerprints_of(bytes: &[u8]) -> Vec<u16> {
+    bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect()
+}
+
+/// A filter's descriptor and fingerprint count: 24 bytes on the wire, little endian.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterHeader {
+    /// The hashing seed.
+    pub seed: u64,
+    /// The segment length (a power of two).
+    pub segment_length: u32,
+    /// The segment length minus one.
+    pub segment_length_mask: u32,
+    /// The length the first positions range over (whole segments).
+    pub segment_count_length: u32,
+    /// Fingerprints in the whole filter.
+    pub count: u32,
+}
+
+impl FilterHeader {
+    /// Bytes of a header on the wire.
+    pub const LEN: usize = 8 + 4 * 4;
+
+    /// Appends the wire form.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.seed.to_le_bytes());
+        out.extend_from_slice(&self.segment_length.to_le_bytes());
+        out.extend_from_slice(&self.segment_length_mask.to_le_bytes());
+        out.extend_from_slice(&self.segment_count_length.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+    }
+
+    /// Reads the wire form from the start of `bytes` (the rest is left).
+    pub fn read(bytes: &[u8]) -> Result<FilterHeader, FilterError> {
+        let header = bytes
+            .get(..Self::LEN)
+            .ok_or(FilterError::Format("truncated header"))?;
         let u32_at = |at: usize| {
             let mut b = [0; 4];
             b.copy_from_slice(&header[at..at + 4]);
             u32::from_le_bytes(b)
         };
         let mut seed = [0; 8];
-        seed.copy_from_slice(&header[4..12]);
-        let seed = u64::from_le_bytes(seed);
-        let (length, mask, count_length, count) = (u32_at(12), u32_at(16), u32_at(20), u32_at(24));
-        if count > MAX_FINGERPRINTS {
+        seed.copy_from_slice(&header[..8]);
+        let header = FilterHeader {
+            seed: u64::from_le_bytes(seed),
+            segment_length: u32_at(8),
+            segment_length_mask: u32_at(12),
+            segment_count_length: u32_at(16),
+            count: u32_at(20),
+        };
+        if header.count > MAX_FINGERPRINTS {
             return Err(FilterError::Format("too many fingerprints"));
         }
-        let body = &bytes[HEADER_LEN..];
-        if body.len() != 2 * count as usize {
-            return Err(FilterError::Format(
-                "fingerprint count does not match the length",
-            ));
+        Ok(header)
+    }
+
+    /// Whether every lookup through this descriptor stays inside `count` fingerprints.
+    fn check(&self) -> Result<(), FilterError> {
+        let (length, mask, count_length) = (
+            self.segment_length,
+            self.segment_length_mask,
+            self.segment_count_length,
+        );
+        if self.count > MAX_FINGERPRINTS {
+            return Err(FilterError::Format("too many fingerprints"));
         }
-        if count == 0 {
-            return if (seed, length, mask, count_length) == (0, 0, 0, 0) {
-                Ok(UserFilter { inner: None })
+        if self.count == 0 {
+            return if (self.seed, length, mask, count_length) == (0, 0, 0, 0) {
+                Ok(())
             } else {
                 Err(FilterError::Format("a descriptor without fingerprints"))
             };
@@ -132,38 +227,21 @@ impl UserFilter {
         // below `count_length`, each next one a segment on, its low bits flipped within its
         // segment. That holds when the segment length is a power of two, the mask its low bits
         // and `count_length` whole segments; the sum must not overflow u32 either.
-        let reach = count_length
-            .checked_add(
-                length
-                    .checked_mul(2)
-                    .ok_or(FilterError::Format("segment length"))?,
-            )
-            .ok_or(FilterError::Format("segment count length"))?;
+        let reach = length
+            .checked_mul(2)
+            .and_then(|twice| count_length.checked_add(twice))
+            .ok_or(FilterError::Format("segment lengths overflow"))?;
         if !length.is_power_of_two()
             || mask != length - 1
             || count_length == 0
-            || count_length % length != 0
-            || reach > count
+            || !count_length.is_multiple_of(length)
+            || reach > self.count
         {
             return Err(FilterError::Format(
                 "descriptor does not fit the fingerprints",
             ));
         }
-        let fingerprints: Box<[u16]> = body
-            .chunks_exact(2)
-            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
-            .collect();
-        Ok(UserFilter {
-            inner: Some(BinaryFuse16 {
-                descriptor: xorf::Descriptor {
-                    seed,
-                    segment_length: length,
-                    segment_length_mask: mask,
-                    segment_count_length: count_length,
-                },
-                fingerprints,
-            }),
-        })
+        Ok(())
     }
 }
 

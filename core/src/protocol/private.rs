@@ -3,8 +3,9 @@
 //!
 //! Like [`super::wire`], each type is one definition for both sides and both encodings: byte
 //! values ([`Bytes`], [`TagList`]) are unpadded base64url text in JSON and byte strings in CBOR.
-//! The users' filter itself travels as its own binary form ([`FilterSnapshot`]): megabytes of
-//! fingerprints gain nothing from either encoding.
+//! The users' filter itself travels as its own binary form, in parts ([`FilterPart`]):
+//! megabytes of fingerprints gain nothing from either encoding, and parts keep each answer under
+//! what a transport reads.
 
 use std::fmt;
 
@@ -13,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::oprf::filter::{FilterError, UserFilter};
+use crate::oprf::filter::{FilterError, FilterHeader, UserFilter, fingerprints_of};
 use crate::oprf::{ELEMENT_LEN, Element, LOOKUP_LEN, Lookup, PROOF_LEN, Tag};
 
 /// `GET /v1/config`'s `private` object: what a client needs to discover privately.
@@ -256,53 +257,170 @@ impl Visitor<'_> for TagListVisitor {
     }
 }
 
-/// `GET /v1/private/filter` answer (`application/octet-stream`): the epoch and version it is of,
-/// then the filter's own wire form. `"csfs"`, the epoch (u32) and the version (u64), little
-/// endian, precede it.
-#[derive(Debug, Clone)]
-pub struct FilterSnapshot {
-    /// The epoch whose PRF values it holds.
+/// Fingerprints per part of a filter download: 2 MiB, so every answer stays well under the
+/// 4 MiB a transport reads (the upload stage's `MAX_ANSWER_BYTES`) whatever the number of users.
+pub const PART_FINGERPRINTS: usize = 1 << 20;
+
+/// The media type of a [`FilterPart`].
+pub const FILTER_MEDIA_TYPE: &str = "application/octet-stream";
+const PART_MAGIC: &[u8; 4] = b"csfp";
+const PART_HEADER: usize = 4 + 4 + 8 + 4 + 4 + FilterHeader::LEN;
+
+/// How many parts a filter of `count` fingerprints travels in (an empty filter is one part).
+pub fn parts_of(count: u32) -> u32 {
+    u32::try_from((count as usize).div_ceil(PART_FINGERPRINTS).max(1)).unwrap_or(u32::MAX)
+}
+
+/// `GET /v1/private/filter?part=K&version=V` answer (`application/octet-stream`): one part of
+/// the users' filter at one version. `"csfp"`, then little endian the epoch (u32), version
+/// (u64), part and parts (u32 each) and the filter's header, then this part's fingerprints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterPart {
+    /// The epoch whose PRF values the filter holds.
     pub epoch: u32,
     /// The version it is at.
     pub version: u64,
-    /// The filter.
-    pub filter: UserFilter,
+    /// This part's index, from 0.
+    pub part: u32,
+    /// How many parts the filter has ([`parts_of`] its count).
+    pub parts: u32,
+    /// The whole filter's descriptor and count.
+    pub header: FilterHeader,
+    /// This part's fingerprints: [`PART_FINGERPRINTS`], fewer in the last part.
+    pub fingerprints: Vec<u16>,
 }
 
-/// The media type of a [`FilterSnapshot`].
-pub const FILTER_MEDIA_TYPE: &str = "application/octet-stream";
-const SNAPSHOT_MAGIC: &[u8; 4] = b"csfs";
-const SNAPSHOT_HEADER: usize = 4 + 4 + 8;
+impl FilterPart {
+    /// Part `part` of a filter, `None` past its last.
+    pub fn of(epoch: u32, version: u64, filter: &UserFilter, part: u32) -> Option<FilterPart> {
+        let header = filter.header();
+        let parts = parts_of(header.count);
+        if part >= parts {
+            return None;
+        }
+        let all = filter.fingerprints();
+        let start = (part as usize)
+            .saturating_mul(PART_FINGERPRINTS)
+            .min(all.len());
+        let end = start.saturating_add(PART_FINGERPRINTS).min(all.len());
+        Some(FilterPart {
+            epoch,
+            version,
+            part,
+            parts,
+            header,
+            fingerprints: all[start..end].to_vec(),
+        })
+    }
 
-impl FilterSnapshot {
     /// The body.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let filter = self.filter.to_bytes();
-        let mut out = Vec::with_capacity(SNAPSHOT_HEADER + filter.len());
-        out.extend_from_slice(SNAPSHOT_MAGIC);
+        let mut out = Vec::with_capacity(PART_HEADER + 2 * self.fingerprints.len());
+        out.extend_from_slice(PART_MAGIC);
         out.extend_from_slice(&self.epoch.to_le_bytes());
         out.extend_from_slice(&self.version.to_le_bytes());
-        out.extend_from_slice(&filter);
+        out.extend_from_slice(&self.part.to_le_bytes());
+        out.extend_from_slice(&self.parts.to_le_bytes());
+        self.header.write(&mut out);
+        for fingerprint in &self.fingerprints {
+            out.extend_from_slice(&fingerprint.to_le_bytes());
+        }
         out
     }
 
-    /// Reads a body; anything malformed is an error, never a panic.
-    pub fn from_bytes(bytes: &[u8]) -> Result<FilterSnapshot, FilterError> {
-        let header = bytes
-            .get(..SNAPSHOT_HEADER)
-            .ok_or(FilterError::Format("truncated snapshot header"))?;
-        if &header[..4] != SNAPSHOT_MAGIC {
-            return Err(FilterError::Format("wrong snapshot magic"));
+    /// Reads a body: its sizes must agree with each other; anything else is an error, never a
+    /// panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<FilterPart, FilterError> {
+        let head = bytes
+            .get(..PART_HEADER - FilterHeader::LEN)
+            .ok_or(FilterError::Format("truncated part header"))?;
+        if &head[..4] != PART_MAGIC {
+            return Err(FilterError::Format("wrong part magic"));
         }
-        let mut epoch = [0; 4];
-        epoch.copy_from_slice(&header[4..8]);
+        let u32_at = |at: usize| {
+            let mut b = [0; 4];
+            b.copy_from_slice(&head[at..at + 4]);
+            u32::from_le_bytes(b)
+        };
         let mut version = [0; 8];
-        version.copy_from_slice(&header[8..16]);
-        Ok(FilterSnapshot {
-            epoch: u32::from_le_bytes(epoch),
+        version.copy_from_slice(&head[8..16]);
+        let header = FilterHeader::read(&bytes[PART_HEADER - FilterHeader::LEN..])?;
+        let (part, parts) = (u32_at(16), u32_at(20));
+        if parts != parts_of(header.count) || part >= parts {
+            return Err(FilterError::Format("part numbers do not fit the filter"));
+        }
+        let start = (part as usize) * PART_FINGERPRINTS;
+        let expected = (header.count as usize - start).min(PART_FINGERPRINTS);
+        let body = &bytes[PART_HEADER..];
+        if body.len() != 2 * expected {
+            return Err(FilterError::Format("a part of the wrong length"));
+        }
+        Ok(FilterPart {
+            epoch: u32_at(4),
             version: u64::from_le_bytes(version),
-            filter: UserFilter::from_bytes(&bytes[SNAPSHOT_HEADER..])?,
+            part,
+            parts,
+            header,
+            fingerprints: fingerprints_of(body),
         })
+    }
+}
+
+/// A filter download in progress: parts arrive in order and must all describe one filter.
+#[derive(Debug)]
+pub struct FilterDownload {
+    first: FilterPart,
+    fingerprints: Vec<u16>,
+    next: u32,
+}
+
+impl FilterDownload {
+    /// Starts with part 0.
+    pub fn start(first: FilterPart) -> Result<FilterDownload, FilterError> {
+        if first.part != 0 {
+            return Err(FilterError::Format("a download starts with part 0"));
+        }
+        let mut fingerprints = Vec::with_capacity(first.header.count as usize);
+        fingerprints.extend_from_slice(&first.fingerprints);
+        Ok(FilterDownload {
+            first,
+            fingerprints,
+            next: 1,
+        })
+    }
+
+    /// The epoch and version being downloaded.
+    pub fn epoch_version(&self) -> (u32, u64) {
+        (self.first.epoch, self.first.version)
+    }
+
+    /// The next part to ask for, `None` once complete.
+    pub fn next_part(&self) -> Option<u32> {
+        (self.next < self.first.parts).then_some(self.next)
+    }
+
+    /// Adds the next part; it must be of the same filter.
+    pub fn push(&mut self, part: FilterPart) -> Result<(), FilterError> {
+        let first = &self.first;
+        if (part.epoch, part.version, part.header, part.parts)
+            != (first.epoch, first.version, first.header, first.parts)
+            || part.part != self.next
+        {
+            return Err(FilterError::Format(
+                "a part of another filter or out of order",
+            ));
+        }
+        self.fingerprints.extend_from_slice(&part.fingerprints);
+        self.next += 1;
+        Ok(())
+    }
+
+    /// The whole filter, once every part arrived.
+    pub fn finish(self) -> Result<UserFilter, FilterError> {
+        if self.next_part().is_some() {
+            return Err(FilterError::Format("parts are missing"));
+        }
+        UserFilter::from_parts(self.first.header, self.fingerprints)
     }
 }
 
@@ -402,24 +520,62 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_round_trips_and_hostile_bodies_are_errors() {
-        let filter = UserFilter::build(&[Tag(1), Tag(2), Tag(3)]).unwrap();
-        let snapshot = FilterSnapshot {
-            epoch: 4,
-            version: 99,
-            filter,
-        };
-        let bytes = snapshot.to_bytes();
-        let back = FilterSnapshot::from_bytes(&bytes).unwrap();
-        assert_eq!((back.epoch, back.version), (4, 99));
-        assert!(back.filter.contains(Tag(2)));
-        for cut in 0..SNAPSHOT_HEADER + 30 {
-            assert!(
-                FilterSnapshot::from_bytes(&bytes[..cut]).is_err(),
-                "cut {cut}"
-            );
+    fn a_filter_travels_in_parts_and_hostile_parts_are_errors() {
+        // Enough tags for three parts.
+        let tags: Vec<Tag> = (0..2_100_000u64)
+            .map(|i| Tag(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let filter = UserFilter::build(&tags).unwrap();
+        let parts = parts_of(filter.header().count);
+        assert_eq!(parts, 3);
+        assert!(FilterPart::of(4, 99, &filter, parts).is_none());
+        let bodies: Vec<Vec<u8>> = (0..parts)
+            .map(|k| FilterPart::of(4, 99, &filter, k).unwrap().to_bytes())
+            .collect();
+        assert!(
+            bodies
+                .iter()
+                .all(|b| b.len() <= crate::upload::MAX_ANSWER_BYTES)
+        );
+        let mut download =
+            FilterDownload::start(FilterPart::from_bytes(&bodies[0]).unwrap()).unwrap();
+        assert_eq!(download.epoch_version(), (4, 99));
+        // A part out of order, or of another version, is refused and changes nothing.
+        assert!(
+            download
+                .push(FilterPart::from_bytes(&bodies[2]).unwrap())
+                .is_err()
+        );
+        let mut other = FilterPart::from_bytes(&bodies[1]).unwrap();
+        other.version = 100;
+        assert!(download.push(other).is_err());
+        while let Some(k) = download.next_part() {
+            let k = usize::try_from(k).unwrap();
+            download
+                .push(FilterPart::from_bytes(&bodies[k]).unwrap())
+                .unwrap();
         }
-        assert!(FilterSnapshot::from_bytes(b"nope").is_err());
+        let back = download.finish().unwrap();
+        assert!(tags.iter().step_by(997).all(|t| back.contains(*t)));
+        assert_eq!(back.to_bytes(), filter.to_bytes());
+
+        // Hostile bodies: every truncation of a small part, a wrong part count, wrong lengths.
+        let small = FilterPart::of(1, 1, &UserFilter::build(&tags[..50]).unwrap(), 0).unwrap();
+        let bytes = small.to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(FilterPart::from_bytes(&bytes[..cut]).is_err(), "cut {cut}");
+        }
+        let mut parts_wrong = bytes.clone();
+        parts_wrong[20..24].copy_from_slice(&2u32.to_le_bytes());
+        assert!(FilterPart::from_bytes(&parts_wrong).is_err());
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[1, 2]);
+        assert!(FilterPart::from_bytes(&longer).is_err());
+        assert!(FilterPart::from_bytes(b"nope").is_err());
+        // An empty filter is one part of no fingerprints.
+        let empty = FilterPart::of(1, 1, &UserFilter::build(&[]).unwrap(), 0).unwrap();
+        let download = FilterDownload::start(FilterPart::from_bytes(&empty.to_bytes()).unwrap());
+        assert!(!download.unwrap().finish().unwrap().contains(Tag(1)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 use crate::oprf::filter::UserFilter;
 use crate::oprf::{LOOKUP_LEN, Lookup, PrfOutput, Tag};
-use crate::protocol::private::{FilterChanges, FilterSnapshot};
+use crate::protocol::private::FilterChanges;
 
 /// SQLite keeps a tag's 64 bits as a signed integer.
 fn tag_sql(tag: Tag) -> i64 {
@@ -209,14 +209,19 @@ pub(crate) fn known_filter(conn: &Connection) -> Result<Option<KnownFilter>> {
 
 /// A whole filter downloaded: it replaces the stored one and its changes, and every value is
 /// checked against it again.
-pub(crate) fn save_filter(tx: &Transaction<'_>, snapshot: &FilterSnapshot) -> Result<()> {
-    let version = i64::try_from(snapshot.version)
-        .map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
+pub(crate) fn save_filter(
+    tx: &Transaction<'_>,
+    epoch: u32,
+    version: u64,
+    filter: &UserFilter,
+) -> Result<()> {
+    let version =
+        i64::try_from(version).map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
     tx.execute(
         "INSERT INTO user_filter (id, epoch, version, bytes) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, version = excluded.version,
              bytes = excluded.bytes",
-        params![snapshot.epoch, version, snapshot.filter.to_bytes()],
+        params![epoch, version, filter.to_bytes()],
     )?;
     tx.execute("DELETE FROM user_filter_changes", [])?;
     tx.execute("UPDATE prf_values SET checked = 0 WHERE checked <> 0", [])?;

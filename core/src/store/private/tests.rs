@@ -87,18 +87,7 @@ fn values_are_evaluated_once_checked_against_the_filter_and_its_changes() {
     ]
     .into();
     let filter = UserFilter::build(&[value(0).tag(), value(2).tag()]).unwrap();
-    store
-        .write(|tx| {
-            save_filter(
-                tx,
-                &FilterSnapshot {
-                    epoch: 7,
-                    version: 10,
-                    filter,
-                },
-            )
-        })
-        .unwrap();
+    store.write(|tx| save_filter(tx, 7, 10, &filter)).unwrap();
     assert_eq!(check_all(&store, &users), (2, 0));
     assert_eq!(
         matches(&store),
@@ -151,16 +140,7 @@ fn a_new_epoch_reevaluates_everything_and_drops_the_filter() {
         .write(|tx| save_values(tx, 1, &[(phone(0), value(0)), (phone(1), value(1))]))
         .unwrap();
     store
-        .write(|tx| {
-            save_filter(
-                tx,
-                &FilterSnapshot {
-                    epoch: 1,
-                    version: 1,
-                    filter: UserFilter::build(&[value(0).tag()]).unwrap(),
-                },
-            )
-        })
+        .write(|tx| save_filter(tx, 1, 1, &UserFilter::build(&[value(0).tag()]).unwrap()))
         .unwrap();
     store.write(|tx| start_epoch(tx, 1)).unwrap();
     assert_eq!(
