@@ -410,7 +410,7 @@ impl FilterDownload {
                 "a part of another filter or out of order",
             ));
         }
-        self.fingerprints.extend_from_slice(&part.fingerprints);
+        self.fingerprints.extend(part.fingerprints);
         self.next += 1;
         Ok(())
     }
