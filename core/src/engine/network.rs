@@ -15,8 +15,8 @@ use crate::store::invites;
 use crate::store::outbox as st;
 use crate::store::read;
 use crate::upload::config;
-use crate::upload::requests::unix_now;
-use crate::upload::session::{Session, checked_user};
+use crate::upload::requests::{checked_user, unix_now};
+use crate::upload::session::Session;
 use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {

@@ -40,7 +40,7 @@ use voprf::{
 /// The group's element type (a ristretto255 point).
 type Point = <Ristretto255 as Group>::Elem;
 
-use crate::identifier::{Identifier, IdentifierKind};
+use crate::identifier::IdentifierKind;
 
 /// The RFC 9497 cipher suite, as `GET /v1/config` names it.
 pub const SUITE: &str = "ristretto255-SHA512";
@@ -224,8 +224,8 @@ impl Blinded {
     /// Blinds `identifiers` and pads the batch to `padded_len` with dummies (blinds of random
     /// inputs: uniformly random elements, like every real one, so neither the server nor an
     /// observer can tell them apart). `padded_len` below the count means no padding.
-    pub fn new<R: RngCore + CryptoRng>(
-        identifiers: &[Identifier],
+    pub fn new<R: RngCore + CryptoRng, S: AsRef<str>>(
+        identifiers: &[(IdentifierKind, S)],
         padded_len: usize,
         rng: &mut R,
     ) -> Result<Blinded, OprfError> {
@@ -235,7 +235,7 @@ impl Blinded {
         }
         let mut inputs: Vec<Vec<u8>> = identifiers
             .iter()
-            .map(|i| input(i.kind(), i.canonical()))
+            .map(|(kind, canonical)| input(*kind, canonical.as_ref()))
             .collect();
         inputs.resize_with(total, || {
             let mut dummy = vec![0; 32];

@@ -64,6 +64,10 @@ pub struct ConfigAnswer {
     /// prefers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub encodings: Vec<String>,
+    /// Present when the server offers private discovery (docs/protocol.md, "Private
+    /// discovery").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<super::private::PrivateConfig>,
 }
 
 /// The server's limits, as `GET /v1/config` gives them.
@@ -577,6 +581,12 @@ pub mod codes {
     /// 409: the batch would make the device's set of hashes larger than the server keeps for
     /// one device (far above any real address book).
     pub const SET_FULL: &str = "set_full";
+    /// 409: the private mode's key changed epoch; fetch `GET /v1/config` and evaluate again.
+    pub const EPOCH_ROTATED: &str = "epoch_rotated";
+    /// 410: the filter changes asked for are no longer kept; download the whole filter.
+    pub const FILTER_STALE: &str = "filter_stale";
+    /// 404 on the private mode's routes: the server does not offer private discovery.
+    pub const PRIVATE_DISABLED: &str = "private_disabled";
     /// 408: the request body stopped arriving (the connection is closed); retried like a
     /// network failure.
     pub const REQUEST_TIMEOUT: &str = "request_timeout";

@@ -5,8 +5,10 @@
 use crate::error::{Error, Result};
 use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
 use crate::key::KeyHolder;
+use crate::oprf::{MAX_BATCH, PublicKey, SUITE};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::CBOR;
+use crate::protocol::private::valid_buckets;
 use crate::protocol::wire::{ConfigAnswer, Limits};
 use crate::store::Store;
 
@@ -87,4 +89,70 @@ fn secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
     }
     decode_base64_any(config.key.trim())
         .ok_or_else(|| Error::Protocol("the key is not base64".into()))
+}
+
+/// A private-mode configuration that passed the checks.
+#[allow(
+    dead_code,
+    reason = "the engine drives the private session once Config names the mode"
+)]
+#[derive(Debug)]
+pub(crate) struct PrivateParams {
+    /// The key's epoch.
+    pub epoch: u32,
+    /// The epoch's public key, every evaluation is verified against.
+    pub key: PublicKey,
+    /// Element counts a request may have, ascending.
+    pub buckets: Vec<u32>,
+    /// The filter's current version.
+    pub filter_version: u64,
+    /// What the server enforces.
+    pub limits: Limits,
+    /// The server reads (and answers in) CBOR.
+    pub cbor: bool,
+}
+
+/// Bytes one element takes in an evaluation body at most: JSON's 43 characters, quotes, comma.
+#[allow(
+    dead_code,
+    reason = "the engine drives the private session once Config names the mode"
+)]
+const ELEMENT_BYTES: u32 = 46;
+
+/// Checks a config answer for the private mode: offered, the suite this client implements, a
+/// valid public key, buckets that fit the server's own limits.
+#[allow(
+    dead_code,
+    reason = "the engine drives the private session once Config names the mode"
+)]
+pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
+    let Some(private) = config.private else {
+        return Err(Error::Protocol(
+            "the server does not offer private discovery (docs/protocol.md)".into(),
+        ));
+    };
+    if private.suite != SUITE {
+        return Err(Error::Protocol(format!(
+            "unsupported OPRF suite: {}",
+            private.suite.chars().take(32).collect::<String>()
+        )));
+    }
+    let key = PublicKey::from_bytes(&private.public_key.0)
+        .map_err(|e| Error::Protocol(format!("the private mode's key: {e}")))?;
+    let limits = config.limits;
+    let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / ELEMENT_BYTES;
+    let max = (limits.max_batch.min(by_body) as usize).min(MAX_BATCH);
+    if !valid_buckets(&private.buckets, max) {
+        return Err(Error::Protocol(
+            "the private mode's buckets do not fit the server's limits".into(),
+        ));
+    }
+    Ok(PrivateParams {
+        epoch: private.epoch,
+        key,
+        buckets: private.buckets,
+        filter_version: private.filter_version,
+        limits,
+        cbor: config.encodings.iter().any(|e| e == CBOR),
+    })
 }

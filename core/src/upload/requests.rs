@@ -19,6 +19,9 @@ const BACKOFF_BASE: Duration = Duration::from_secs(2);
 /// Longest backoff step.
 const BACKOFF_CAP: Duration = Duration::from_secs(3600);
 
+/// Longest user reference accepted from a server.
+const MAX_USER_REF: usize = 256;
+
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
@@ -152,4 +155,21 @@ impl<'a> Requester<'a> {
             std::thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
+}
+
+/// A user reference from a server, checked: what the store and the app may rely on.
+pub(crate) fn checked_user(user_ref: &str) -> Result<&str> {
+    if user_ref.is_empty()
+        || user_ref.len() > MAX_USER_REF
+        || user_ref.chars().any(char::is_control)
+    {
+        return Err(Error::Protocol("an unusable user reference".into()));
+    }
+    Ok(user_ref)
+}
+
+/// Seconds until the next UTC midnight, when daily quotas reset.
+pub(crate) fn seconds_to_next_utc_day() -> u64 {
+    let now = u64::try_from(unix_now()).unwrap_or(0);
+    86_400 - now % 86_400
 }

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::call::{Failure, parse};
 use super::config;
-use super::requests::{Requester, unix_now};
+use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
 use super::transport::{Method, Transport};
 use super::{SyncOptions, SyncReport};
 use crate::error::{Error, Result};
@@ -30,8 +30,6 @@ const CHANGES_PAGE: u32 = 1000;
 const MAX_CHANGES_PAGES: u32 = 10_000;
 /// Key rotations one sync follows before it decides the server is misbehaving.
 const MAX_ROTATIONS: u32 = 2;
-/// Longest user reference accepted from a server.
-const MAX_USER_REF: usize = 256;
 /// Longest cursor accepted from a server.
 const MAX_CURSOR: usize = 256;
 
@@ -411,25 +409,9 @@ fn digest(hash: &WireHash) -> Result<[u8; DIGEST_LEN]> {
         .ok_or_else(|| Error::Protocol(format!("a hash that is not {DIGEST_LEN} bytes")))
 }
 
-pub(crate) fn checked_user(user_ref: &str) -> Result<&str> {
-    if user_ref.is_empty()
-        || user_ref.len() > MAX_USER_REF
-        || user_ref.chars().any(char::is_control)
-    {
-        return Err(Error::Protocol("an unusable user reference".into()));
-    }
-    Ok(user_ref)
-}
-
 fn checked_cursor(cursor: &str) -> Result<&str> {
     if cursor.is_empty() || cursor.len() > MAX_CURSOR || cursor.chars().any(char::is_control) {
         return Err(Error::Protocol("an unusable cursor".into()));
     }
     Ok(cursor)
-}
-
-/// Seconds until the next UTC midnight, when daily quotas reset.
-fn seconds_to_next_utc_day() -> u64 {
-    let now = u64::try_from(unix_now()).unwrap_or(0);
-    86_400 - now % 86_400
 }

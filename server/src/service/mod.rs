@@ -339,6 +339,7 @@ impl Service {
             context: contactsync_core::hash::CONTEXT.to_owned(),
             digest_bytes: u32::try_from(DIGEST_LEN).ok(),
             encodings: vec![encoding::CBOR.to_owned()],
+            private: None,
             limits: Limits {
                 max_batch: l.max_batch,
                 max_body_bytes: l.max_body_bytes,

@@ -1,0 +1,386 @@
+//! One sync in the private discovery mode (docs/protocol.md, "Private discovery"), step by step:
+//! the epoch's key and limits, evaluations of the identifiers that have no value yet, the users'
+//! filter (its changes, or the whole of it), then lookups of the values the filter holds.
+//!
+//! The server never sees an identifier or a hash of one: only blinded elements (uniformly
+//! random), and the lookups of filter hits. Every request is padded to one of the server's
+//! bucket sizes with dummies it cannot tell from real entries. Each evaluated batch, each filter
+//! and each page of lookups is stored in one transaction, and values are saved before they are
+//! checked, so a crash costs at most a repeated request (docs/reliability.md).
+
+use std::collections::HashMap;
+
+use rand_core::{OsRng, RngCore};
+
+use super::call::{Failure, parse};
+use super::config::{self, PrivateParams};
+use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
+use super::transport::{Method, Transport};
+use super::{SyncOptions, SyncReport};
+use crate::error::{Error, Result};
+use crate::oprf::{Blinded, Element, LOOKUP_LEN, Lookup};
+use crate::progress::{Progress, ProgressListener, Stage};
+use crate::protocol::encoding::Encoding;
+use crate::protocol::private::{
+    Bytes, EvaluateAnswer, EvaluateRequest, FilterChanges, FilterDownload, FilterPart,
+    LookupAnswer, LookupRequest, bucket_for,
+};
+use crate::protocol::wire::{ConfigAnswer, codes};
+use crate::store::Store;
+use crate::store::outbox as st;
+use crate::store::private as pv;
+
+/// Epoch changes one sync follows before it decides the server is misbehaving.
+const MAX_EPOCHS: u32 = 2;
+/// Tags one changes answer may carry before the client prefers the whole filter.
+const MAX_CHANGED_TAGS: usize = 1 << 20;
+
+/// What one private sync needs of the engine.
+pub(crate) struct PrivateSession<'a> {
+    store: &'a Store,
+    options: &'a SyncOptions,
+    listener: &'a dyn ProgressListener,
+    requests: Requester<'a>,
+    report: SyncReport,
+}
+
+/// How the evaluations ended.
+enum Evaluated {
+    /// Every identifier has its value.
+    All,
+    /// The day's quota ran out: wait this many seconds.
+    Quota(u64),
+    /// The key changed epoch: start again from the config.
+    EpochRotated,
+}
+
+impl<'a> PrivateSession<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        transport: &'a dyn Transport,
+        options: &'a SyncOptions,
+        listener: &'a dyn ProgressListener,
+    ) -> Self {
+        PrivateSession {
+            store,
+            options,
+            listener,
+            requests: Requester::new(store, transport, options, listener, "/v1/private/evaluate"),
+            report: SyncReport::default(),
+        }
+    }
+
+    /// The whole sync.
+    pub(crate) fn run(mut self) -> Result<SyncReport> {
+        let now = unix_now();
+        let state = self.store.read(st::sync_state)?;
+        self.requests.attempt = state.backoff_attempt;
+        if !self.options.force {
+            if let Some(until) = state.backoff_until.filter(|&u| u > now) {
+                return Err(Error::RetryLater { until });
+            }
+            if let Some(next) = state.next_check.filter(|&t| t > now)
+                && self.store.read(pv::unevaluated_count)? == 0
+                && self.store.read(|c| pv::unchecked(c, 1))?.is_empty()
+            {
+                self.report.skipped = true;
+                self.report.next_sync_at = next;
+                return Ok(self.report);
+            }
+        }
+        self.report.lost_matches += self.store.write(pv::forget_unwanted)?;
+        let mut epochs = 0;
+        let (params, quota_wait) = loop {
+            let params = self.fetch_config()?;
+            match self.evaluate(&params)? {
+                Evaluated::All => break (params, None),
+                Evaluated::Quota(wait) => break (params, Some(wait)),
+                Evaluated::EpochRotated => {
+                    epochs += 1;
+                    if epochs > MAX_EPOCHS {
+                        return Err(Error::Protocol(
+                            "the server keeps answering epoch_rotated with the epoch it gives"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        };
+        self.refresh_filter(&params)?;
+        self.check(&params)?;
+        let next_check = unix_now().saturating_add(i64::from(params.limits.check_interval_s));
+        let deferred_until = quota_wait
+            .map(|wait| unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)));
+        self.store
+            .write(|tx| st::finish(tx, next_check, deferred_until))?;
+        self.report.next_sync_at = deferred_until.map_or(next_check, |d| next_check.max(d));
+        self.report.batches_retried += self.requests.retried;
+        if quota_wait.is_some() {
+            self.report.deferred = self.store.read(pv::unevaluated_count)?;
+        }
+        Ok(self.report)
+    }
+
+    /// `GET /v1/config`, checked for the private mode; a new epoch drops the old values.
+    fn fetch_config(&mut self) -> Result<PrivateParams> {
+        if self.options.cbor {
+            self.requests.encoding = Encoding::Cbor;
+        }
+        let answer: ConfigAnswer = self.requests.json(Method::Get, "/v1/config", None)?;
+        let params = config::private(answer)?;
+        self.requests.encoding = if self.options.cbor && params.cbor {
+            Encoding::Cbor
+        } else {
+            Encoding::Json
+        };
+        self.store.write(|tx| pv::start_epoch(tx, params.epoch))?;
+        Ok(params)
+    }
+
+    /// Evaluates every identifier without a value, a padded batch at a time, within the day's
+    /// quota (which counts the padding).
+    fn evaluate(&mut self, params: &PrivateParams) -> Result<Evaluated> {
+        let largest = params.buckets.last().map_or(1, |b| *b as usize);
+        let mut budget = params.limits.remaining_today as usize;
+        let total = self.store.read(pv::unevaluated_count)?;
+        let mut done = 0u64;
+        loop {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            // The most real identifiers whose padded batch the budget still pays for.
+            let affordable = params
+                .buckets
+                .iter()
+                .map(|b| *b as usize)
+                .filter(|b| *b <= budget)
+                .max()
+                .unwrap_or(0)
+                .min(largest);
+            let pending = self.store.read(|c| pv::unevaluated(c, affordable.max(1)))?;
+            if pending.is_empty() {
+                return Ok(Evaluated::All);
+            }
+            if affordable == 0 {
+                return Ok(Evaluated::Quota(seconds_to_next_utc_day()));
+            }
+            let padded = bucket_for(pending.len(), &params.buckets).unwrap_or(largest);
+            let blinded = Blinded::new(&pending, padded, &mut OsRng)
+                .map_err(|e| Error::InvalidState(format!("blinding: {e}")))?;
+            let request = EvaluateRequest {
+                epoch: params.epoch,
+                elements: blinded.elements().iter().map(|e| Bytes(e.0)).collect(),
+            };
+            let encoding = self.requests.encoding;
+            let body = encoding
+                .encode(&request)
+                .map_err(|e| Error::InvalidState(e.to_string()))?;
+            let response = match self.requests.exchange(
+                Method::Post,
+                "/v1/private/evaluate",
+                Some((&body, encoding)),
+            ) {
+                Ok(response) => response,
+                Err(Failure::Retry {
+                    daily_quota: true,
+                    retry_after,
+                    ..
+                }) => {
+                    return Ok(Evaluated::Quota(
+                        retry_after.unwrap_or_else(seconds_to_next_utc_day),
+                    ));
+                }
+                Err(Failure::Refused { code, .. }) if code == codes::EPOCH_ROTATED => {
+                    return Ok(Evaluated::EpochRotated);
+                }
+                Err(failure) => return Err(failure.into_error()),
+            };
+            let answer: EvaluateAnswer = parse(&response).map_err(Failure::into_error)?;
+            if answer.epoch != params.epoch {
+                return Err(Error::Protocol("an evaluation under another epoch".into()));
+            }
+            let evaluated: Vec<Element> = answer.evaluated.iter().map(|b| Element(b.0)).collect();
+            let values = blinded
+                .finalize(&params.key, &evaluated, &answer.proof.0)
+                .map_err(|e| {
+                    self.report.rejected += 1;
+                    Error::Protocol(format!("evaluation: {e}"))
+                })?;
+            let count = pending.len() as u64;
+            let saved: Vec<_> = pending.into_iter().zip(values).collect();
+            self.store
+                .write(|tx| pv::save_values(tx, params.epoch, &saved))?;
+            self.report.batches_sent += 1;
+            self.report.added += count;
+            budget = answer.remaining_today as usize;
+            done += count;
+            self.listener.on_progress(Progress {
+                stage: Stage::Upload,
+                done,
+                total: Some(total.max(done)),
+            });
+        }
+    }
+
+    /// Brings the stored filter to the server's version: its changes when the server still
+    /// has them, the whole filter otherwise (the first time, after a new epoch, or when far
+    /// behind).
+    fn refresh_filter(&mut self, params: &PrivateParams) -> Result<()> {
+        let known = self.store.read(pv::known_filter)?;
+        if let Some(known) = known.filter(|k| k.epoch == params.epoch) {
+            if known.version == params.filter_version {
+                return Ok(());
+            }
+            if known.version < params.filter_version && self.fetch_changes(params, known.version)? {
+                return Ok(());
+            }
+        }
+        self.download_filter(params)
+    }
+
+    /// `GET /v1/private/filter/changes`; false when the server no longer has them.
+    fn fetch_changes(&mut self, params: &PrivateParams, since: u64) -> Result<bool> {
+        let path = format!(
+            "/v1/private/filter/changes?epoch={}&since={since}",
+            params.epoch
+        );
+        let response = match self.requests.exchange(Method::Get, &path, None) {
+            Ok(response) => response,
+            Err(Failure::Refused { code, .. }) if code == codes::FILTER_STALE => return Ok(false),
+            Err(failure) => return Err(failure.into_error()),
+        };
+        let changes: FilterChanges = parse(&response).map_err(Failure::into_error)?;
+        if changes.epoch != params.epoch || changes.since != since || changes.version < since {
+            return Err(Error::Protocol(
+                "filter changes that do not continue the stored filter".into(),
+            ));
+        }
+        if changes.added.0.len() + changes.removed.0.len() > MAX_CHANGED_TAGS {
+            return Ok(false);
+        }
+        self.store
+            .write(|tx| pv::apply_filter_changes(tx, &changes))?;
+        Ok(true)
+    }
+
+    /// `GET /v1/private/filter?part=K&version=V` until every part is in, then stored whole.
+    fn download_filter(&mut self, params: &PrivateParams) -> Result<()> {
+        let first =
+            self.filter_part(&format!("/v1/private/filter?epoch={}&part=0", params.epoch))?;
+        if first.epoch != params.epoch {
+            return Err(Error::Protocol("a filter of another epoch".into()));
+        }
+        let mut download = FilterDownload::start(first).map_err(protocol)?;
+        let (epoch, version) = download.epoch_version();
+        while let Some(part) = download.next_part() {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let path = format!("/v1/private/filter?epoch={epoch}&part={part}&version={version}");
+            let next = self.filter_part(&path)?;
+            download.push(next).map_err(protocol)?;
+        }
+        let filter = download.finish().map_err(protocol)?;
+        self.store
+            .write(|tx| pv::save_filter(tx, epoch, version, &filter))
+    }
+
+    fn filter_part(&mut self, path: &str) -> Result<FilterPart> {
+        let response = self
+            .requests
+            .exchange(Method::Get, path, None)
+            .map_err(Failure::into_error)?;
+        FilterPart::from_bytes(&response.body).map_err(protocol)
+    }
+
+    /// Checks every unchecked value against the filter, and looks up the hits, a padded page at
+    /// a time: each page's matches and checks in one transaction.
+    fn check(&mut self, params: &PrivateParams) -> Result<()> {
+        let Some(filter) = self.store.read(pv::known_filter)? else {
+            return Err(Error::Protocol("no filter after downloading it".into()));
+        };
+        let largest = params.buckets.last().map_or(1, |b| *b as usize);
+        loop {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            // Up to `largest` hits per page; the values checked on the way come with them.
+            let mut page = Vec::new();
+            let mut hits = Vec::new();
+            let pending = self
+                .store
+                .read(|c| pv::unchecked(c, largest.saturating_mul(64)))?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            for value in pending {
+                if filter.contains(value.tag) {
+                    if hits.len() == largest {
+                        break;
+                    }
+                    hits.push(value.lookup);
+                }
+                page.push(value);
+            }
+            let users = if hits.is_empty() {
+                HashMap::new()
+            } else {
+                self.lookup(params, &hits)?
+            };
+            let (gained, lost) = self
+                .store
+                .write(|tx| pv::record_checked(tx, &page, &users, unix_now()))?;
+            self.report.new_matches += gained;
+            self.report.lost_matches += lost;
+        }
+    }
+
+    /// `POST /v1/private/lookup` for `hits`, padded with random lookups to a bucket.
+    fn lookup(
+        &mut self,
+        params: &PrivateParams,
+        hits: &[Lookup],
+    ) -> Result<HashMap<Lookup, String>> {
+        let padded = bucket_for(hits.len(), &params.buckets).unwrap_or(hits.len());
+        let mut lookups: Vec<Bytes<LOOKUP_LEN>> = hits.iter().map(|l| Bytes(l.0)).collect();
+        while lookups.len() < padded {
+            let mut dummy = [0; LOOKUP_LEN];
+            OsRng.fill_bytes(&mut dummy);
+            lookups.push(Bytes(dummy));
+        }
+        let request = LookupRequest {
+            epoch: params.epoch,
+            lookups,
+        };
+        let encoding = self.requests.encoding;
+        let body = encoding
+            .encode(&request)
+            .map_err(|e| Error::InvalidState(e.to_string()))?;
+        let answer: LookupAnswer =
+            self.requests
+                .json(Method::Post, "/v1/private/lookup", Some((&body, encoding)))?;
+        if answer.epoch != params.epoch {
+            return Err(Error::Protocol(
+                "lookups answered under another epoch".into(),
+            ));
+        }
+        let asked: std::collections::HashSet<Lookup> = hits.iter().copied().collect();
+        let mut users = HashMap::with_capacity(answer.matches.len());
+        for entry in answer.matches {
+            let lookup = Lookup(entry.lookup.0);
+            if !asked.contains(&lookup) {
+                // A dummy (or anything not asked) cannot be a user's: the server is lying.
+                return Err(Error::Protocol(
+                    "a lookup answer for something not asked".into(),
+                ));
+            }
+            checked_user(&entry.user_ref)?;
+            users.insert(lookup, entry.user_ref);
+        }
+        Ok(users)
+    }
+}
+
+fn protocol(e: impl std::fmt::Display) -> Error {
+    Error::Protocol(e.to_string())
+}
