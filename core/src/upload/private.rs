@@ -27,7 +27,6 @@ use crate::protocol::private::{
 };
 use crate::protocol::wire::{ConfigAnswer, codes};
 use crate::store::Store;
-use crate::store::outbox as st;
 use crate::store::private as pv;
 
 /// Epoch changes one sync follows before it decides the server is misbehaving.
@@ -72,21 +71,14 @@ impl<'a> PrivateSession<'a> {
 
     /// The whole sync.
     pub(crate) fn run(mut self) -> Result<SyncReport> {
-        let now = unix_now();
-        let state = self.store.read(st::sync_state)?;
-        self.requests.attempt = state.backoff_attempt;
-        if !self.options.force {
-            if let Some(until) = state.backoff_until.filter(|&u| u > now) {
-                return Err(Error::RetryLater { until });
-            }
-            if let Some(next) = state.next_check.filter(|&t| t > now)
-                && self.store.read(pv::unevaluated_count)? == 0
-                && self.store.read(|c| pv::unchecked(c, 1))?.is_empty()
-            {
-                self.report.skipped = true;
-                self.report.next_sync_at = next;
-                return Ok(self.report);
-            }
+        let (_, skip) = self.requests.begin(|store| {
+            Ok(store.read(pv::unevaluated_count)? > 0
+                || !store.read(|c| pv::unchecked(c, 1))?.is_empty())
+        })?;
+        if let Some(next) = skip {
+            self.report.skipped = true;
+            self.report.next_sync_at = next;
+            return Ok(self.report);
         }
         self.report.lost_matches += self.store.write(pv::forget_unwanted)?;
         let mut epochs = 0;
@@ -108,12 +100,9 @@ impl<'a> PrivateSession<'a> {
         };
         self.refresh_filter(&params)?;
         self.check(&params)?;
-        let next_check = unix_now().saturating_add(i64::from(params.limits.check_interval_s));
-        let deferred_until = quota_wait
-            .map(|wait| unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)));
-        self.store
-            .write(|tx| st::finish(tx, next_check, deferred_until))?;
-        self.report.next_sync_at = deferred_until.map_or(next_check, |d| next_check.max(d));
+        self.report.next_sync_at = self
+            .requests
+            .finish(params.limits.check_interval_s, quota_wait)?;
         self.report.batches_retried += self.requests.retried;
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(pv::unevaluated_count)?;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::Encoding;
 use crate::store::Store;
-use crate::store::outbox as st;
+use crate::store::outbox::{self as st, SyncState};
 
 /// First backoff step; attempt `n` waits a random time up to `BASE · 2^(n-1)`.
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -139,6 +139,40 @@ impl<'a> Requester<'a> {
             }
             self.wait(delay).map_err(|_| Failure::Cancelled)?;
         }
+    }
+
+    /// Before a sync: loads the sync state and the backoff it persisted. Unless the options
+    /// force the sync, a backoff still running is [`Error::RetryLater`], and a check interval
+    /// still running with nothing to do (`has_work` false) is `Some(next check)`: skip.
+    pub(crate) fn begin(
+        &mut self,
+        has_work: impl FnOnce(&Store) -> Result<bool>,
+    ) -> Result<(SyncState, Option<i64>)> {
+        let now = unix_now();
+        let state = self.store.read(st::sync_state)?;
+        self.attempt = state.backoff_attempt;
+        if self.options.force {
+            return Ok((state, None));
+        }
+        if let Some(until) = state.backoff_until.filter(|&u| u > now) {
+            return Err(Error::RetryLater { until });
+        }
+        let skip = match state.next_check.filter(|&t| t > now) {
+            Some(next) if !has_work(self.store)? => Some(next),
+            _ => None,
+        };
+        Ok((state, skip))
+    }
+
+    /// After a sync: persists the next check (`interval_s` from now) and, when the daily quota
+    /// ran out, when the deferred work may go; returns when the next sync is due.
+    pub(crate) fn finish(&self, interval_s: u32, quota_wait: Option<u64>) -> Result<i64> {
+        let next_check = unix_now().saturating_add(i64::from(interval_s));
+        let deferred_until = quota_wait
+            .map(|wait| unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)));
+        self.store
+            .write(|tx| st::finish(tx, next_check, deferred_until))?;
+        Ok(deferred_until.map_or(next_check, |d| next_check.max(d)))
     }
 
     /// Sleeps, polling the listener for cancellation.

@@ -105,20 +105,11 @@ impl<'a> Session<'a> {
 
     /// The whole sync.
     pub(crate) fn run(mut self) -> Result<SyncReport> {
-        let now = unix_now();
-        let state = self.store.read(st::sync_state)?;
-        self.requests.attempt = state.backoff_attempt;
-        if !self.options.force {
-            if let Some(until) = state.backoff_until.filter(|&u| u > now) {
-                return Err(Error::RetryLater { until });
-            }
-            if let Some(next) = state.next_check.filter(|&t| t > now)
-                && !self.store.read(st::has_work)?
-            {
-                self.report.skipped = true;
-                self.report.next_sync_at = next;
-                return Ok(self.report);
-            }
+        let (state, skip) = self.requests.begin(|store| store.read(st::has_work))?;
+        if let Some(next) = skip {
+            self.report.skipped = true;
+            self.report.next_sync_at = next;
+            return Ok(self.report);
         }
         self.fetch_config()?;
         if state.cursor.is_none() {
@@ -131,13 +122,8 @@ impl<'a> Session<'a> {
         }
         let quota_wait = self.upload()?;
         self.fetch_changes()?;
-        let interval = self.limits.map_or(0, |l| i64::from(l.check_interval_s));
-        let next_check = unix_now().saturating_add(interval);
-        let deferred_until = quota_wait
-            .map(|wait| unix_now().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)));
-        self.store
-            .write(|tx| st::finish(tx, next_check, deferred_until))?;
-        self.report.next_sync_at = deferred_until.map_or(next_check, |d| next_check.max(d));
+        let interval = self.limits.map_or(0, |l| l.check_interval_s);
+        self.report.next_sync_at = self.requests.finish(interval, quota_wait)?;
         self.report.batches_retried += self.requests.retried;
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(st::pending_adds)?;
