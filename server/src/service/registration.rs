@@ -5,13 +5,20 @@
 //! a cheap way to test or watch identifiers.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
 use contactsync_core::protocol::wire::{Registered, VouchRequest};
 use serde::Deserialize;
 
-use super::{Payload, Service, parse_body, parse_body_or_default};
+use super::auth::Admin;
+use super::{Payload, Route, Service, parse_body, parse_body_or_default};
 use crate::IpNet;
 use crate::error::ApiError;
+use crate::http::extract::{Accepts, Body, ClientAddr, encoded, transact};
 use crate::registration::Reservation;
 use crate::storage::{ClientRecord, Transaction, Usage};
 use crate::util::{random_id, sha256, valid_user_ref};
@@ -20,6 +27,39 @@ use crate::util::{random_id, sha256, valid_user_ref};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {}
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/clients", post(register)),
+        ("/v1/admin/clients", post(vouch)),
+    ]
+}
+
+/// Open registration: no token (the limits of [`crate::registration`] stand in for one).
+async fn register(
+    State(service): State<Arc<Service>>,
+    ClientAddr(from): ClientAddr,
+    accepts: Accepts,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.register_open(body.payload(), now, from)
+    })
+    .await?;
+    encoded(accepts, StatusCode::CREATED, &answer)
+}
+
+async fn vouch(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin { body }: Admin<Body>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.vouch(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::CREATED, &answer)
+}
 
 impl Service {
     /// `POST /v1/clients`: `forbidden` unless open registration is on, then one registration
