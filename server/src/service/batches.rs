@@ -70,7 +70,7 @@ impl Service {
     /// A replay (a batch id stored with the same body) is answered before the rate is charged:
     /// "changes nothing" holds for the rate counter too, and a replay costs the server one
     /// lookup in a read transaction.
-    pub(crate) fn post_batch(
+    fn post_batch(
         &self,
         token: Option<&str>,
         body: Payload<'_>,

@@ -39,7 +39,7 @@ async fn changes(
 
 impl Service {
     /// `GET /v1/changes?since=&limit=`.
-    pub(crate) fn changes(
+    fn changes(
         &self,
         client: &ClientRecord,
         query: Option<&str>,

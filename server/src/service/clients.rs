@@ -52,22 +52,14 @@ async fn revoke_client(
 
 impl Service {
     /// `DELETE /v1/client`.
-    pub(crate) fn delete_client(
-        &self,
-        client: &ClientRecord,
-        now: i64,
-    ) -> Result<DeleteReceipt, ApiError> {
+    fn delete_client(&self, client: &ClientRecord, now: i64) -> Result<DeleteReceipt, ApiError> {
         self.delete_client_with_receipt(&client.client_id, ApiError::Unauthorized, now)
     }
 
     /// `DELETE /v1/admin/clients/{client_id}`: the client is deleted as its own `DELETE
     /// /v1/client` would delete it (its set, batch answers, invites, counters; a receipt is kept);
     /// its token stops working at once. An unknown client is `404 not_found`.
-    pub(crate) fn revoke_client(
-        &self,
-        client_id: &str,
-        now: i64,
-    ) -> Result<DeleteReceipt, ApiError> {
+    fn revoke_client(&self, client_id: &str, now: i64) -> Result<DeleteReceipt, ApiError> {
         self.delete_client_with_receipt(client_id, ApiError::NotFound("no such client"), now)
     }
 

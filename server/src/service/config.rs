@@ -36,11 +36,7 @@ async fn config(
 
 impl Service {
     /// `GET /v1/config`.
-    pub(crate) fn config(
-        &self,
-        caller: &Caller,
-        from: Option<IpAddr>,
-    ) -> Result<ConfigAnswer, ApiError> {
+    fn config(&self, caller: &Caller, from: Option<IpAddr>) -> Result<ConfigAnswer, ApiError> {
         let mut tx = self.storage.read()?;
         let now = self.now();
         let (current, _) = keys(&mut *tx)?;

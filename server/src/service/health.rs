@@ -20,7 +20,7 @@ pub(super) fn routes() -> Vec<Route> {
 
 impl Service {
     /// `GET /readyz`: the storage answers and is at this server's schema version.
-    pub(crate) fn ready(&self) -> Result<(), ServerError> {
+    fn ready(&self) -> Result<(), ServerError> {
         self.storage.ready()
     }
 }

@@ -76,7 +76,7 @@ async fn redeem_invite(
 
 impl Service {
     /// `POST /v1/invites`.
-    pub(crate) fn create_invite(
+    fn create_invite(
         &self,
         client: &ClientRecord,
         body: Payload<'_>,
@@ -128,7 +128,7 @@ impl Service {
     }
 
     /// `DELETE /v1/invites/{code}`.
-    pub(crate) fn revoke_invite(
+    fn revoke_invite(
         &self,
         client: &ClientRecord,
         code: &str,
@@ -149,7 +149,7 @@ impl Service {
     }
 
     /// `POST /v1/invites/redeem`.
-    pub(crate) fn redeem_invite(
+    fn redeem_invite(
         &self,
         client: &ClientRecord,
         body: Payload<'_>,

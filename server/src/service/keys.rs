@@ -70,7 +70,7 @@ async fn activate_key(
 impl Service {
     /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
     /// during a rotation answers the same next key: a retry must not discard registrations).
-    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
+    fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
         let mut tx = self.storage.write_in(Scope::Directory)?;
         if let (_, Some(next)) = keys(&mut *tx)? {
             return Ok((false, key_info(&next)));
@@ -85,11 +85,7 @@ impl Service {
     /// `POST /v1/admin/keys/{key_id}/activate` (body `{"force": true}` or empty). Activating the
     /// current key again is a no-op. Refused with `409 key_incomplete` while users would be lost,
     /// unless forced.
-    pub(crate) fn activate_key(
-        &self,
-        key_id: &str,
-        body: Payload<'_>,
-    ) -> Result<ActivateAnswer, ApiError> {
+    fn activate_key(&self, key_id: &str, body: Payload<'_>) -> Result<ActivateAnswer, ApiError> {
         let request: ActivateRequest = parse_body_or_default(body)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
@@ -133,7 +129,7 @@ impl Service {
 
     /// `GET /v1/admin/keys`: the keys, each with how many users and identifiers are hashed
     /// under it.
-    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
+    fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
         let mut tx = self.storage.read()?;
         let (current, next) = keys(&mut *tx)?;
         let counts = tx.key_counts()?;

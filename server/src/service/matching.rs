@@ -33,7 +33,7 @@ async fn admin_match(
 
 impl Service {
     /// `POST /v1/admin/match`: a read transaction, nothing written.
-    pub(crate) fn admin_match(&self, body: Payload<'_>, now: i64) -> Result<MatchAnswer, ApiError> {
+    fn admin_match(&self, body: Payload<'_>, now: i64) -> Result<MatchAnswer, ApiError> {
         let request: MatchRequest = parse_body(body)?;
         if request.hashes.len() > self.limits.max_batch as usize {
             return Err(self.too_large());

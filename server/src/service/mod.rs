@@ -30,7 +30,7 @@ use crate::util::{random_bytes, random_id, valid_user_ref};
 use crate::{Clock, IpNet, LimitsConfig, ServerConfig};
 
 pub(crate) mod admin_credential;
-pub(crate) mod auth;
+mod auth;
 mod batches;
 mod changes;
 mod clients;

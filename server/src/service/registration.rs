@@ -64,7 +64,7 @@ async fn vouch(
 impl Service {
     /// `POST /v1/clients`: `forbidden` unless open registration is on, then one registration
     /// from `from`'s bucket and the global one (`429` when either is empty).
-    pub(crate) fn register_open(
+    fn register_open(
         &self,
         body: Payload<'_>,
         now: i64,
@@ -79,7 +79,7 @@ impl Service {
     }
 
     /// `POST /v1/admin/clients`.
-    pub(crate) fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
+    fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
         let request: VouchRequest = parse_body(body)?;
         if !valid_user_ref(&request.user_ref) {
             return Err(ApiError::malformed(

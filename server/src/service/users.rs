@@ -141,7 +141,7 @@ async fn delete_user(
 
 impl Service {
     /// `PUT /v1/admin/users/{user_ref}`.
-    pub(crate) fn put_user(
+    fn put_user(
         &self,
         user_ref: &str,
         body: Payload<'_>,
@@ -173,7 +173,7 @@ impl Service {
     /// `POST /v1/admin/users`: many users registered or replaced, all or none. The re-registration
     /// of a key rotation is this call, over the backend's whole user list. At most `max_batch`
     /// users and `max_batch` identifiers in all per request.
-    pub(crate) fn put_users(&self, body: Payload<'_>, now: i64) -> Result<UsersAnswer, ApiError> {
+    fn put_users(&self, body: Payload<'_>, now: i64) -> Result<UsersAnswer, ApiError> {
         let request: UsersRequest = parse_body(body)?;
         let total: usize = request.users.iter().map(|u| u.identifiers.len()).sum();
         let max = self.limits.max_batch as usize;
@@ -219,7 +219,7 @@ impl Service {
     /// identifiers of which kinds (never a value or a hash). `404` for an unknown user.
     /// `GET /v1/admin/users?after=REF&limit=N`: a page of users, references and discoverable
     /// flags only.
-    pub(crate) fn list_users(&self, query: Option<&str>) -> Result<UserListAnswer, ApiError> {
+    fn list_users(&self, query: Option<&str>) -> Result<UserListAnswer, ApiError> {
         let (after, limit) = parse_list_query(query.unwrap_or(""))?;
         let mut tx = self.storage.read()?;
         let mut rows = tx.users_after(&after, limit.saturating_add(1))?;
@@ -240,7 +240,7 @@ impl Service {
         })
     }
 
-    pub(crate) fn get_user(&self, user_ref: &str) -> Result<UserInfo, ApiError> {
+    fn get_user(&self, user_ref: &str) -> Result<UserInfo, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.read()?;
         let user = tx
@@ -275,7 +275,7 @@ impl Service {
 
     /// `DELETE /v1/admin/users/{user_ref}`. An unknown user answers 200 with 0 identifiers: a
     /// backend retrying a deletion must not see an error.
-    pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
+    fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, _) = keys(&mut *tx)?;

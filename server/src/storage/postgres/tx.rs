@@ -24,8 +24,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{PostgresStorage, SCOPE_LOCKS, db_error};
 use crate::error::ServerError;
-use crate::storage::convert::{digest_from, to_u64};
 use crate::storage::ClientRecord;
+use crate::storage::convert::{digest_from, to_u64};
 
 /// The advisory lock appenders to the change feed take, so they commit in sequence order (see
 /// the module documentation of `postgres`).
