@@ -10,9 +10,13 @@
 //! The layers, each a module:
 //!
 //! ```text
-//! connections (hyper: accept, caps, timeouts) ─► http (axum: routes, bodies, auth header, errors)
-//!   ─► service (the protocol's rules, blocking) ─► storage (Storage/Transaction: SQLite, PostgreSQL)
+//! connections (hyper: accept, caps, timeouts) ─► http (axum: the router, its layers, the 404s)
+//!   ─► service (one module per resource: its routes, its handlers, its rules, blocking)
+//!   ─► storage (Storage/Transaction: SQLite, PostgreSQL)
 //! ```
+//!
+//! A handler's signature says who may call it: `service::auth`'s extractors (`Device`, `Admin`,
+//! `Caller`) authenticate the bearer token before the handler runs.
 //!
 //! [`start`] runs a server on its own thread (tests, the CLI demo); [`run`] serves on the
 //! caller's tokio runtime until a shutdown future completes (`contactsync serve`).

@@ -8,16 +8,54 @@
 //! anyway, so one indexed read is noise), while `GET /v1/config`, which devices call all the
 //! time, only asks a copy at most [`CACHE_FOR`] old whether a token is the admin's (a revoked
 //! admin token reads the config a few seconds longer; it is no secret from any device).
+//!
+//! `POST /v1/admin/token` rotates a stored one from the admin API.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use serde::Serialize;
+
+use super::auth::Admin;
+use super::{Route, Service};
 use crate::error::{ApiError, ServerError};
+use crate::http::extract::{Accepts, Body, encoded, transact};
 use crate::storage::{Scope, Storage, retry_conflicts};
 use crate::util::{random_id, same_digest, sha256};
 
 /// How long `GET /v1/config` trusts its copy of the stored admin tokens.
 const CACHE_FOR: Duration = Duration::from_secs(5);
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![("/v1/admin/token", post(rotate_admin_token))]
+}
+
+/// `POST /v1/admin/token`'s answer: the new admin token, shown once.
+#[derive(Serialize)]
+struct AdminTokenAnswer {
+    admin_token: String,
+}
+
+/// A new admin token; the one that authenticated this call stops working (on every instance).
+async fn rotate_admin_token(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    _: Admin<Body>,
+) -> Result<Response, ApiError> {
+    let admin_token = transact(service, |service, _| service.rotate_admin_token()).await?;
+    encoded(accepts, StatusCode::OK, &AdminTokenAnswer { admin_token })
+}
+
+impl Service {
+    /// A new stored admin token, the old one revoked (`POST /v1/admin/token`).
+    fn rotate_admin_token(&self) -> Result<String, ApiError> {
+        self.admin.rotate(self.storage.as_ref(), self.now())
+    }
+}
 
 /// Where the admin token is checked.
 pub(crate) enum AdminCredential {

@@ -6,18 +6,71 @@
 //! refused while any user has fewer identifiers under the next key than under the current one —
 //! activating would make them undiscoverable — unless the operator forces it.
 
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
 use contactsync_core::protocol::wire::{
     ActivateAnswer, ActivateRequest, KeyCoverage, KeyInfo, KeysAnswer,
 };
 
-use super::{Payload, Service, key_info, keys, new_key, parse_body_or_default};
+use super::auth::Admin;
+use super::{Payload, Route, Service, key_info, keys, new_key, parse_body_or_default};
 use crate::error::ApiError;
+use crate::http::extract::{Accepts, Body, WithPath, encoded, transact};
 use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/admin/keys", post(create_key).get(list_keys)),
+        ("/v1/admin/keys/{key_id}/activate", post(activate_key)),
+    ]
+}
+
+/// `201` when the next key was made now, `200` when it was there already.
+async fn create_key(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    _: Admin<Body>,
+) -> Result<Response, ApiError> {
+    let (created, answer) = transact(service, Service::create_key).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    encoded(accepts, status, &answer)
+}
+
+async fn list_keys(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    _: Admin,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, |service, _| service.list_keys()).await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn activate_key(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin {
+        body: WithPath(key_id, body),
+    }: Admin<WithPath<Body>>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, _| {
+        service.activate_key(&key_id, body.payload())
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
 
 impl Service {
     /// `POST /v1/admin/keys`: the next key, and whether it was created now (a second call
     /// during a rotation answers the same next key: a retry must not discard registrations).
-    pub(crate) fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
+    fn create_key(&self, now: i64) -> Result<(bool, KeyInfo), ApiError> {
         let mut tx = self.storage.write_in(Scope::Directory)?;
         if let (_, Some(next)) = keys(&mut *tx)? {
             return Ok((false, key_info(&next)));
@@ -32,11 +85,7 @@ impl Service {
     /// `POST /v1/admin/keys/{key_id}/activate` (body `{"force": true}` or empty). Activating the
     /// current key again is a no-op. Refused with `409 key_incomplete` while users would be lost,
     /// unless forced.
-    pub(crate) fn activate_key(
-        &self,
-        key_id: &str,
-        body: Payload<'_>,
-    ) -> Result<ActivateAnswer, ApiError> {
+    fn activate_key(&self, key_id: &str, body: Payload<'_>) -> Result<ActivateAnswer, ApiError> {
         let request: ActivateRequest = parse_body_or_default(body)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, next) = keys(&mut *tx)?;
@@ -80,7 +129,7 @@ impl Service {
 
     /// `GET /v1/admin/keys`: the keys, each with how many users and identifiers are hashed
     /// under it.
-    pub(crate) fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
+    fn list_keys(&self) -> Result<KeysAnswer, ApiError> {
         let mut tx = self.storage.read()?;
         let (current, next) = keys(&mut *tx)?;
         let counts = tx.key_counts()?;

@@ -5,13 +5,20 @@
 //! a cheap way to test or watch identifiers.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
 use contactsync_core::protocol::wire::{Registered, VouchRequest};
 use serde::Deserialize;
 
-use super::{Payload, Service, parse_body, parse_body_or_default};
+use super::auth::Admin;
+use super::{Payload, Route, Service, parse_body, parse_body_or_default};
 use crate::IpNet;
 use crate::error::ApiError;
+use crate::http::extract::{Accepts, Body, ClientAddr, encoded, transact};
 use crate::registration::Reservation;
 use crate::storage::{ClientRecord, Transaction, Usage};
 use crate::util::{random_id, sha256, valid_user_ref};
@@ -21,10 +28,43 @@ use crate::util::{random_id, sha256, valid_user_ref};
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {}
 
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/clients", post(register)),
+        ("/v1/admin/clients", post(vouch)),
+    ]
+}
+
+/// Open registration: no token (the limits of [`crate::registration`] stand in for one).
+async fn register(
+    State(service): State<Arc<Service>>,
+    ClientAddr(from): ClientAddr,
+    accepts: Accepts,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.register_open(body.payload(), now, from)
+    })
+    .await?;
+    encoded(accepts, StatusCode::CREATED, &answer)
+}
+
+async fn vouch(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin { body }: Admin<Body>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.vouch(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::CREATED, &answer)
+}
+
 impl Service {
     /// `POST /v1/clients`: `forbidden` unless open registration is on, then one registration
     /// from `from`'s bucket and the global one (`429` when either is empty).
-    pub(crate) fn register_open(
+    fn register_open(
         &self,
         body: Payload<'_>,
         now: i64,
@@ -39,7 +79,7 @@ impl Service {
     }
 
     /// `POST /v1/admin/clients`.
-    pub(crate) fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
+    fn vouch(&self, body: Payload<'_>, now: i64) -> Result<Registered, ApiError> {
         let request: VouchRequest = parse_body(body)?;
         if !valid_user_ref(&request.user_ref) {
             return Err(ApiError::malformed(

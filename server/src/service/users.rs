@@ -7,6 +7,12 @@
 //! are stored. Every change of who a hash belongs to is a change in the feed.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{post, put};
 
 use contactsync_core::protocol::wire::{
     UserAnswer, UserEntry, UserIdentifier, UserInfo, UserKeyInfo, UserListAnswer, UserListEntry,
@@ -14,11 +20,13 @@ use contactsync_core::protocol::wire::{
 };
 use contactsync_core::{Digest, Identifier, IdentifierKind, Region};
 
+use super::auth::Admin;
 use super::{
-    Payload, Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_body,
+    Payload, Route, Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_body,
     record_changes,
 };
 use crate::error::ApiError;
+use crate::http::extract::{Accepts, Body, PathParam, WithPath, encoded, transact};
 use crate::storage::{KeyRecord, KeyState, Scope, Transaction};
 
 /// Users per page of `GET /v1/admin/users` when the request names no `limit`, and at most.
@@ -57,9 +65,83 @@ fn parse_list_query(query: &str) -> Result<(String, u32), ApiError> {
 /// A user's identifiers, checked: kind and canonical value, each once.
 type Identifiers<'a> = BTreeSet<(IdentifierKind, &'a str)>;
 
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/admin/users", post(put_users).get(list_users)),
+        (
+            "/v1/admin/users/{user_ref}",
+            put(put_user).get(get_user).delete(delete_user),
+        ),
+    ]
+}
+
+async fn put_user(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin {
+        body: WithPath(user_ref, body),
+    }: Admin<WithPath<Body>>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.put_user(&user_ref, body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn put_users(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin { body }: Admin<Body>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.put_users(body.payload(), now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn list_users(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    RawQuery(query): RawQuery,
+    _: Admin,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, _| {
+        service.list_users(query.as_deref())
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+/// No body is read: the path is checked, then the token.
+async fn get_user(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    PathParam(user_ref): PathParam,
+    _: Admin,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, _| service.get_user(&user_ref)).await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
+async fn delete_user(
+    State(service): State<Arc<Service>>,
+    accepts: Accepts,
+    Admin {
+        body: WithPath(user_ref, _),
+    }: Admin<WithPath<Body>>,
+) -> Result<Response, ApiError> {
+    let answer = transact(service, move |service, now| {
+        service.delete_user(&user_ref, now)
+    })
+    .await?;
+    encoded(accepts, StatusCode::OK, &answer)
+}
+
 impl Service {
     /// `PUT /v1/admin/users/{user_ref}`.
-    pub(crate) fn put_user(
+    fn put_user(
         &self,
         user_ref: &str,
         body: Payload<'_>,
@@ -91,7 +173,7 @@ impl Service {
     /// `POST /v1/admin/users`: many users registered or replaced, all or none. The re-registration
     /// of a key rotation is this call, over the backend's whole user list. At most `max_batch`
     /// users and `max_batch` identifiers in all per request.
-    pub(crate) fn put_users(&self, body: Payload<'_>, now: i64) -> Result<UsersAnswer, ApiError> {
+    fn put_users(&self, body: Payload<'_>, now: i64) -> Result<UsersAnswer, ApiError> {
         let request: UsersRequest = parse_body(body)?;
         let total: usize = request.users.iter().map(|u| u.identifiers.len()).sum();
         let max = self.limits.max_batch as usize;
@@ -137,7 +219,7 @@ impl Service {
     /// identifiers of which kinds (never a value or a hash). `404` for an unknown user.
     /// `GET /v1/admin/users?after=REF&limit=N`: a page of users, references and discoverable
     /// flags only.
-    pub(crate) fn list_users(&self, query: Option<&str>) -> Result<UserListAnswer, ApiError> {
+    fn list_users(&self, query: Option<&str>) -> Result<UserListAnswer, ApiError> {
         let (after, limit) = parse_list_query(query.unwrap_or(""))?;
         let mut tx = self.storage.read()?;
         let mut rows = tx.users_after(&after, limit.saturating_add(1))?;
@@ -158,7 +240,7 @@ impl Service {
         })
     }
 
-    pub(crate) fn get_user(&self, user_ref: &str) -> Result<UserInfo, ApiError> {
+    fn get_user(&self, user_ref: &str) -> Result<UserInfo, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.read()?;
         let user = tx
@@ -193,7 +275,7 @@ impl Service {
 
     /// `DELETE /v1/admin/users/{user_ref}`. An unknown user answers 200 with 0 identifiers: a
     /// backend retrying a deletion must not see an error.
-    pub(crate) fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
+    fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
         let (current, _) = keys(&mut *tx)?;

@@ -27,6 +27,9 @@
 //!
 //! Calls block; the server makes them on tokio's blocking pool.
 
+// First: `forward_transaction!` is used by the backends below.
+#[macro_use]
+mod forward;
 mod convert;
 mod database;
 mod postgres;
