@@ -7,14 +7,16 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::identifier::{IdentifierKind, invite};
 use crate::progress::{NoProgress, ProgressListener};
+use crate::protocol::private::Discovery;
 use crate::protocol::wire::{
     ConfigAnswer, DeleteReceipt, InviteAnswer, InviteRequest, RedeemAnswer, RedeemRequest,
     RevokeAnswer,
 };
 use crate::store::invites;
 use crate::store::outbox as st;
-use crate::store::read;
+use crate::store::{private, read};
 use crate::upload::config;
+use crate::upload::private::PrivateSession;
 use crate::upload::requests::{checked_user, unix_now};
 use crate::upload::session::Session;
 use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
@@ -23,7 +25,9 @@ impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
     /// matches (docs/protocol.md): key and limits (a new key re-hashes everything), a batch left
     /// in flight by a crash (resent as it was), new batches (each persisted before it is sent),
-    /// then the matches gained and lost since the last sync.
+    /// then the matches gained and lost since the last sync. In the private mode
+    /// ([`Engine::set_discovery`]): the epoch's key, blinded evaluations of new identifiers,
+    /// the users' filter, then lookups of its hits.
     ///
     /// Only one sync runs at a time per engine; imports may run meanwhile. Failures leave
     /// everything resumable: the next sync continues where this one stopped.
@@ -38,14 +42,39 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Session::new(
-            &self.inner.store,
-            &self.inner.keys,
-            transport,
-            options,
-            listener,
-        )
-        .run()
+        match self.inner.store.read(private::discovery)? {
+            Discovery::Hashed => Session::new(
+                &self.inner.store,
+                &self.inner.keys,
+                transport,
+                options,
+                listener,
+            )
+            .run(),
+            Discovery::Private => {
+                PrivateSession::new(&self.inner.store, transport, options, listener).run()
+            }
+        }
+    }
+
+    /// How this device discovers its contacts: [`Discovery::Hashed`] until the app chooses.
+    pub fn discovery(&self) -> Result<Discovery> {
+        self.inner.store.read(private::discovery)
+    }
+
+    /// Chooses how this device discovers (docs/protocol.md, "Private discovery"), kept in the
+    /// store. Choose before the first sync: a device that synced in the other mode must
+    /// [`Engine::leave_server`] or [`Engine::forget`] first ([`Error::InvalidState`]), so no
+    /// server keeps state the device no longer maintains.
+    pub fn set_discovery(&self, mode: Discovery) -> Result<()> {
+        let _one_at_a_time = self
+            .inner
+            .sync_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner
+            .store
+            .write(|tx| private::set_discovery(tx, mode))
     }
 
     /// When the next sync will contact the server: the check interval and any backoff, as the
@@ -61,13 +90,17 @@ impl Engine {
     }
 
     /// Makes the next sync send everything again, in full mode: for a device that registered
-    /// again (a new client, with an empty set on the server) or restored a backup.
+    /// again (a new client, with an empty set on the server) or restored a backup. In the
+    /// private mode every identifier is evaluated again and the filter downloaded again.
     pub fn reset_sync(&self) -> Result<()> {
         let _one_at_a_time = self
             .inner
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if self.inner.store.read(private::discovery)? == Discovery::Private {
+            return self.inner.store.write(private::reset);
+        }
         let Some((key_id, secret)) = self.inner.store.read(read::key)? else {
             return Ok(());
         };

@@ -17,6 +17,37 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::oprf::filter::{FilterError, FilterHeader, UserFilter, fingerprints_of};
 use crate::oprf::{ELEMENT_LEN, Element, LOOKUP_LEN, Lookup, PROOF_LEN, Tag};
 
+/// How a device discovers its contacts among the app's users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Discovery {
+    /// Keyed hashes of the book, which the server keeps per device and matches (the default;
+    /// the server can test guesses against them: docs/privacy.md).
+    #[default]
+    Hashed,
+    /// Blinded evaluations of an oblivious PRF and a filter of users checked on the device: the
+    /// server never learns an identifier that is not a user's.
+    Private,
+}
+
+impl Discovery {
+    /// The name the store keeps.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Discovery::Hashed => "hashed",
+            Discovery::Private => "private",
+        }
+    }
+
+    /// The mode of a stored name; anything unknown is the default.
+    pub fn from_name(name: &str) -> Discovery {
+        if name == "private" {
+            Discovery::Private
+        } else {
+            Discovery::Hashed
+        }
+    }
+}
+
 /// `GET /v1/config`'s `private` object: what a client needs to discover privately.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateConfig {

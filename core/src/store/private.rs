@@ -11,11 +11,6 @@
 //! "to evaluate", `Acknowledged` "has its value", `PendingRemove` "to forget" (no server holds
 //! anything to remove).
 
-#![allow(
-    dead_code,
-    reason = "the private session that uses it lands next (issue 18, in progress)"
-)]
-
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -26,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 use crate::oprf::filter::UserFilter;
 use crate::oprf::{LOOKUP_LEN, Lookup, PrfOutput, Tag};
-use crate::protocol::private::FilterChanges;
+use crate::protocol::private::{Discovery, FilterChanges};
 
 /// SQLite keeps a tag's 64 bits as a signed integer.
 fn tag_sql(tag: Tag) -> i64 {
@@ -313,11 +308,60 @@ pub(crate) fn record_checked(
     Ok((gained, lost))
 }
 
-/// Everything of the private mode, for a consent withdrawal or a switch of mode.
-pub(crate) fn clear(tx: &Transaction<'_>) -> Result<()> {
+/// A reset ([`crate::Engine::reset_sync`] in the private mode): what the private mode learnt
+/// from the server — values, the filter and its changes — goes, and every wanted identifier
+/// waits for evaluation again. Matches stay until the new values are checked.
+pub(crate) fn reset(tx: &Transaction<'_>) -> Result<()> {
     tx.execute("DELETE FROM prf_values", [])?;
     tx.execute("DELETE FROM user_filter", [])?;
     tx.execute("DELETE FROM user_filter_changes", [])?;
+    tx.execute(
+        concat!(
+            "UPDATE identifiers SET state = ",
+            state!(PendingAdd),
+            ", batch_id = NULL WHERE included > 0 AND excluded = 0"
+        ),
+        [],
+    )?;
+    Ok(())
+}
+
+/// How this device discovers.
+pub(crate) fn discovery(conn: &Connection) -> Result<Discovery> {
+    let name: String = conn.query_row("SELECT discovery FROM sync_state", [], |r| r.get(0))?;
+    Ok(Discovery::from_name(&name))
+}
+
+/// Chooses how this device discovers. A device that already synced in the other mode holds
+/// state of it on the server (a hash set, or nothing to take back but its matches): switching
+/// is refused until it leaves that server or forgets it, so no server keeps a set the device
+/// no longer maintains.
+pub(crate) fn set_discovery(tx: &Transaction<'_>, mode: Discovery) -> Result<()> {
+    if discovery(tx)? == mode {
+        return Ok(());
+    }
+    let synced: bool = tx.query_row(
+        concat!(
+            "SELECT EXISTS (SELECT 1 FROM sync_state WHERE cursor IS NOT NULL OR next_check IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM identifiers WHERE state NOT IN (",
+            state!(Idle),
+            ", ",
+            state!(PendingAdd),
+            "))
+                 OR EXISTS (SELECT 1 FROM prf_values) OR EXISTS (SELECT 1 FROM batches)"
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    if synced {
+        return Err(Error::InvalidState(format!(
+            "this device already discovers in {} mode: leave or forget the server before \
+             switching to {}",
+            discovery(tx)?.as_str(),
+            mode.as_str()
+        )));
+    }
+    tx.execute("UPDATE sync_state SET discovery = ?1", [mode.as_str()])?;
     Ok(())
 }
 

@@ -439,6 +439,9 @@ pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
         "DELETE FROM matches;
          DELETE FROM invites;
          DELETE FROM contacts;
+         DELETE FROM prf_values;
+         DELETE FROM user_filter;
+         DELETE FROM user_filter_changes;
          DELETE FROM identifiers;
          DELETE FROM batches;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
@@ -456,6 +459,9 @@ pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
         "DELETE FROM matches;
          DELETE FROM batches;
          DELETE FROM invites;
+         DELETE FROM prf_values;
+         DELETE FROM user_filter;
+         DELETE FROM user_filter_changes;
          DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
          UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,
              state = CASE WHEN included > 0 AND excluded = 0 THEN ",

@@ -92,10 +92,6 @@ fn secret(config: &ConfigAnswer) -> Result<Vec<u8>> {
 }
 
 /// A private-mode configuration that passed the checks.
-#[allow(
-    dead_code,
-    reason = "the engine drives the private session once Config names the mode"
-)]
 #[derive(Debug)]
 pub(crate) struct PrivateParams {
     /// The key's epoch.
@@ -113,18 +109,10 @@ pub(crate) struct PrivateParams {
 }
 
 /// Bytes one element takes in an evaluation body at most: JSON's 43 characters, quotes, comma.
-#[allow(
-    dead_code,
-    reason = "the engine drives the private session once Config names the mode"
-)]
 const ELEMENT_BYTES: u32 = 46;
 
 /// Checks a config answer for the private mode: offered, the suite this client implements, a
 /// valid public key, buckets that fit the server's own limits.
-#[allow(
-    dead_code,
-    reason = "the engine drives the private session once Config names the mode"
-)]
 pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
     let Some(private) = config.private else {
         return Err(Error::Protocol(

@@ -12,10 +12,6 @@
 
 mod call;
 pub(crate) mod config;
-#[allow(
-    dead_code,
-    reason = "the engine drives it once Config names the mode (issue 18, in progress)"
-)]
 pub(crate) mod private;
 pub(crate) mod requests;
 pub(crate) mod session;
