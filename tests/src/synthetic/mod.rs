@@ -27,9 +27,9 @@
 //! [`Book::edited`] and [`Book::edit_feed`] describe the same book after a deterministic edit, as a
 //! full snapshot and as a change feed.
 //!
-//! The parts: this file (the book, its shares and random streams), [`contact`] (one contact),
-//! [`email`] and [`phone`] (the values), [`edit`] (which contacts an edit touches), [`rng`] (the
-//! random streams and text helpers), and [`tables`] (the data: regions and their number plans,
+//! The parts: this file (the book, its shares and random streams), `contact.rs` (one contact),
+//! `email.rs` and `phone.rs` (the values), `edit.rs` (which contacts an edit touches), `rng.rs`
+//! (the random streams and text helpers), and `tables/` (the data: regions and their number plans,
 //! names, labels and domains; no logic).
 
 mod contact;
