@@ -1,5 +1,6 @@
-//! Sync benchmark: a 100,000-contact synthetic address book (core/benches/synthetic) synced with
-//! the reference server on loopback, over real HTTP, with real SQLite files on both sides.
+//! Sync benchmark: a 100,000-contact synthetic address book (`contactsync_tests::synthetic`)
+//! synced with the reference server on loopback, over real HTTP, with real SQLite files on both
+//! sides.
 //!
 //! Prints, for each sync: wall time, requests, batches, bytes uploaded.
 //! - **first sync** of the whole book (every identifier is new to the server);
@@ -17,16 +18,13 @@
     reason = "a benchmark binary: it reports on stdout and stops loudly on a broken setup"
 )]
 
-#[path = "../../core/benches/synthetic/mod.rs"]
-mod synthetic;
-
 use std::time::Instant;
 
 use contactsync_core::upload::{SyncOptions, SyncReport};
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
 use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
 use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
-use synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
 const ADMIN: &str = "bench-admin-token-0123456789";

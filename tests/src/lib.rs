@@ -1,7 +1,8 @@
-//! Helpers shared by the cross-crate integration tests in `tests/tests/`: where the shared test
-//! vectors and fixtures live.
+//! Helpers shared by the cross-crate integration tests in `tests/tests/` and the benchmarks in
+//! `benches/`: where the shared test vectors and fixtures live, and the synthetic address book.
 
 pub mod net;
+pub mod synthetic;
 pub mod world;
 
 use std::path::PathBuf;

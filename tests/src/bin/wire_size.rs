@@ -1,5 +1,5 @@
-//! Wire size of a first sync: what a 100,000-contact address book (core/benches/synthetic) sends
-//! and receives on its first sync with the reference server, on loopback, over real HTTP.
+//! Wire size of a first sync: what a 100,000-contact address book (`contactsync_tests::synthetic`)
+//! sends and receives on its first sync with the reference server, on loopback, over real HTTP.
 //!
 //! Counted twice: the bodies, per endpoint, as the core's transport sees them; and every byte
 //! on the TCP connections (HTTP heads included), through a counting relay in front of the server.
@@ -18,9 +18,6 @@
     reason = "a measuring binary: it reports on stdout and stops loudly on a broken setup"
 )]
 
-#[path = "../../../core/benches/synthetic/mod.rs"]
-mod synthetic;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -31,8 +28,8 @@ use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
 use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
 use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 use serde_json::Value;
-use synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
 const ADMIN: &str = "wire-size-admin-token-0123456789";

@@ -1,21 +1,18 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
-//! Checks the synthetic address book of the import benchmark (`benches/synthetic`): that it is
+//! Checks the synthetic address book of the import benchmark (`src/synthetic`): that it is
 //! deterministic, that it looks like the book the benchmark claims to import (shares of invalid
 //! values, regions, e-mails, handles, accounts, shared numbers), and that its edits are what
 //! they say.
 //!
 //! Two ignored tests print figures: `report` (the measured shares) and `generation_time` (use
-//! `--release`): `cargo test -p contactsync-core --release --test synthetic_book -- --ignored
+//! `--release`): `cargo test -p contactsync-tests --release --test synthetic_book -- --ignored
 //! --nocapture`.
-
-#[path = "../benches/synthetic/mod.rs"]
-mod synthetic;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use contactsync_core::{IdentifierKind, Normalizer, RawContact, Region};
-use synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 
 const BOOK: Book = Book {
     seed: 1,

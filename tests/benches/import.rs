@@ -1,5 +1,5 @@
-//! Import benchmark: a deterministic synthetic address book (see `synthetic/mod.rs`) through the
-//! engine, as a phone app would feed it.
+//! Import benchmark: a deterministic synthetic address book (`contactsync_tests::synthetic`)
+//! through the engine, as a phone app would feed it.
 //!
 //! Prints medians of repeated runs, each in a fresh child process (so that peak memory is the
 //! import's own, and nothing is warm that an app's first import would find cold):
@@ -15,7 +15,7 @@
 //! Baselines in the same run: normalising and hashing the book on one thread with no store (what
 //! the import would cost if writing were free), and the targets.
 //!
-//! `cargo bench -p contactsync-core --bench import [-- --contacts N --runs R]`
+//! `cargo bench -p contactsync-tests --bench import [-- --contacts N --runs R]`
 //! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults)
 
 // A benchmark binary reports on stdout; that is its job.
@@ -28,14 +28,12 @@
     reason = "a benchmark binary: it reports on stdout and stops loudly on a broken setup"
 )]
 
-mod synthetic;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use contactsync_core::{Config, Engine, ImportReport, NoProgress, Normalizer, Region};
-use synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
 const KEY: [u8; 32] = [0x5a; 32];

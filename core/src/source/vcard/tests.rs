@@ -1,0 +1,137 @@
+//! The vCard reader's tests: framing, mapping and what is reported, through `source::read`.
+
+use std::io::Cursor;
+
+use crate::contact::RawContact;
+use crate::identifier::IdentifierKind;
+use crate::source::{BrokenReason, DropReason, DroppedField, Position, ReadOptions, SourceItem};
+
+fn read_all(text: &[u8]) -> Vec<SourceItem> {
+    let options = ReadOptions {
+        id_prefix: "t.vcf".into(),
+        max_line_bytes: 1000,
+        max_entry_bytes: 4000,
+    };
+    crate::source::read(Cursor::new(text.to_vec()), &options)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn contacts(items: &[SourceItem]) -> Vec<&RawContact> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            SourceItem::Contact(c) => Some(&c.contact),
+            SourceItem::Broken(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn v21_quoted_printable_and_types() {
+    let card = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=\r\n=C3=BCrgen\r\nTEL;CELL;HOME:+49 30 901820\r\nTEL;WORK;FAX:030 901821\r\nEMAIL;INTERNET:j@example.org\r\nEND:VCARD\r\n";
+    let items = read_all(card);
+    let c = contacts(&items);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].display_name, "Jürgen Müller");
+    assert_eq!(c[0].source_id, "t.vcf#1");
+    let phones: Vec<_> = c[0].values_of(IdentifierKind::Phone).collect();
+    assert_eq!(phones[0].value, "+49 30 901820");
+    assert_eq!(phones[0].label.as_deref(), Some("mobile,home"));
+    assert_eq!(phones[1].label.as_deref(), Some("work,fax"));
+}
+
+#[test]
+fn latin1_bytes_are_decoded() {
+    let card = b"BEGIN:VCARD\nVERSION:2.1\nFN;CHARSET=ISO-8859-1:Ren\xe9 Lef\xe8vre\nEND:VCARD\n";
+    assert_eq!(contacts(&read_all(card))[0].display_name, "René Lefèvre");
+}
+
+#[test]
+fn photos_dropped_and_oversized_lines_reported() {
+    let mut card = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nPHOTO;ENCODING=b;TYPE=JPEG:AAAA\n".to_vec();
+    for _ in 0..200 {
+        card.extend_from_slice(b" QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n");
+    }
+    card.extend_from_slice(b"NOTE:");
+    card.extend(std::iter::repeat_n(b'n', 5000));
+    card.extend_from_slice(b"\nTEL:+1 202 555 0173\nEND:VCARD\n");
+    let items = read_all(&card);
+    let SourceItem::Contact(c) = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(c.contact.values.len(), 1);
+    assert_eq!(
+        c.dropped,
+        vec![DroppedField {
+            field: "NOTE".into(),
+            line: 205,
+            reason: DropReason::TooLarge
+        }]
+    );
+}
+
+#[test]
+fn broken_cards_are_reported_and_reading_goes_on() {
+    let text = b"BEGIN:VCARD\nFN:One\nEND:VCARD\nBEGIN:VCARD\nFN:Two\nBEGIN:VCARD\nFN:Three\nUID:u-3\nEND:VCARD\njunk between cards\nBEGIN:VCARD\nFN:Four\n";
+    let items = read_all(text);
+    assert_eq!(items.len(), 4);
+    assert!(
+        matches!(&items[1], SourceItem::Broken(b) if b.position == Position { entry: 2, line: 4 } && b.reason == BrokenReason::Unterminated)
+    );
+    assert!(
+        matches!(&items[3], SourceItem::Broken(b) if b.position.entry == 4 && b.reason == BrokenReason::Unterminated)
+    );
+    let c = contacts(&items);
+    assert_eq!(c[0].display_name, "One");
+    assert_eq!(c[1].display_name, "Three");
+    assert_eq!(c[1].source_id, "u-3");
+}
+
+#[test]
+fn agent_cards_nested_in_21_are_skipped() {
+    let text = b"BEGIN:VCARD\nVERSION:2.1\nFN:Boss\nAGENT:\nBEGIN:VCARD\nVERSION:2.1\nFN:Assistant\nTEL:+1 202 555 0199\nEND:VCARD\nTEL:+1 202 555 0100\nEND:VCARD\nBEGIN:VCARD\nFN:Next\nEND:VCARD\n";
+    let items = read_all(text);
+    let c = contacts(&items);
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(c[0].display_name, "Boss");
+    let phones: Vec<&str> = c[0].values.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(phones, ["+1 202 555 0100"]);
+    assert_eq!(c[1].display_name, "Next");
+}
+
+/// A messenger URI without its user part (`IMPP:xmpp:`) names no one: no handle, and no
+/// empty display name taken from it. (Found by the vcard fuzz target.)
+#[test]
+fn a_messenger_without_a_user_is_no_handle() {
+    let items =
+        read_all(b"BEGIN:VCARD\nIMPP:xmpp:\nX-JABBER: \nIMPP:xmpp:bo@example.org\nEND:VCARD\n");
+    let c = contacts(&items);
+    let handles: Vec<_> = c[0].values.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(handles, ["bo@example.org"]);
+    assert_eq!(c[0].display_name, "bo@example.org");
+    let items = read_all(b"BEGIN:VCARD\nIMPP:p:\nEND:VCARD\n");
+    assert!(contacts(&items)[0].values.is_empty());
+}
+
+#[test]
+fn messengers_and_labels() {
+    let text = b"BEGIN:VCARD\nVERSION:3.0\nFN:A\nREV:2012-11-20T14:16:51Z\nitem1.TEL:555-0101\nitem1.X-ABLabel:_$!<Mobile>!$_\nIMPP;X-SERVICE-TYPE=Skype:skype:alice.b\nX-JABBER;type=HOME:alice@jabber.example\nX-SOCIALPROFILE;type=twitter:https://twitter.com/alice\nEND:VCARD\n";
+    let c = contacts(&read_all(text))[0].clone();
+    assert_eq!(c.version.as_deref(), Some("1353421011"));
+    let v: Vec<(Option<&str>, &str)> = c
+        .values
+        .iter()
+        .map(|v| (v.label.as_deref(), v.value.as_str()))
+        .collect();
+    assert_eq!(
+        v,
+        [
+            (Some("mobile"), "555-0101"),
+            (Some("skype"), "alice.b"),
+            (Some("xmpp"), "alice@jabber.example"),
+            (Some("twitter"), "alice"),
+        ]
+    );
+}
