@@ -1,6 +1,6 @@
 //! Upload-stage tests without a server: how answers map to failures, the backoff, and what
 //! planning, answering and taking back a batch do to identifiers edited while it was out. The
-//! end-to-end behaviour against the real server is in `tests/tests/sync_e2e.rs`.
+//! end-to-end behaviour against the real server is in `tests/tests/sync_e2e/`.
 
 use std::collections::HashMap;
 use std::time::Duration;
