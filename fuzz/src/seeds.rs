@@ -9,6 +9,9 @@
 use std::path::Path;
 
 use contactsync_core::IdentifierKind;
+use contactsync_core::oprf::Tag;
+use contactsync_core::oprf::filter::UserFilter;
+use contactsync_core::protocol::private::FilterPart;
 
 use crate::identifiers::Case;
 
@@ -69,7 +72,7 @@ pub fn identifiers() -> Vec<(String, Vec<u8>)> {
 
 /// Seeds of `wire`: the protocol's example answers and error bodies.
 pub fn wire() -> Vec<(String, Vec<u8>)> {
-    let examples: [(&str, u8, &str); 14] = [
+    let examples: [(&str, u8, &str); 17] = [
         (
             "registered",
             1,
@@ -128,6 +131,21 @@ pub fn wire() -> Vec<(String, Vec<u8>)> {
             r#"{"key_id": "k_2026_11", "matches": [{"hash": "Xq4", "user_ref": "u_1042"}]}"#,
         ),
         (
+            "config_private",
+            0,
+            r#"{"key_id":"k1","key":"3q2-7wAAAAC6","hash":"hmac-sha256","context":"contactsync-v1","digest_bytes":16,"limits":{"max_batch":2000,"max_body_bytes":262144,"daily_new_identifiers":100000,"remaining_today":99310,"check_interval_s":86400,"requests_per_minute":120},"private":{"suite":"ristretto255-SHA512","epoch":1,"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","buckets":[16,64,256],"filter_version":3}}"#,
+        ),
+        (
+            "filter_changes",
+            0,
+            r#"{"epoch":1,"since":2,"version":3,"added":"AQAAAAAAAAA","removed":""}"#,
+        ),
+        (
+            "lookup_answer",
+            0,
+            r#"{"epoch":1,"matches":[{"lookup":"AAAAAAAAAAAAAAAAAAAAAA","user_ref":"u_1042"}]}"#,
+        ),
+        (
             "error_key_rotated",
             7,
             r#"{"error": {"code": "key_rotated", "message": "the hashing key changed", "key_id": "k2"}}"#,
@@ -165,7 +183,7 @@ pub fn wire() -> Vec<(String, Vec<u8>)> {
             r#"{"error":{"code":"unavailable","message":"m","retry_after_s":1}}"#,
         ),
     ];
-    examples
+    let mut seeds: Vec<(String, Vec<u8>)> = examples
         .iter()
         .chain(&errors)
         .map(|(name, status, body)| {
@@ -173,7 +191,19 @@ pub fn wire() -> Vec<(String, Vec<u8>)> {
             input.extend_from_slice(body.as_bytes());
             ((*name).to_owned(), input)
         })
-        .collect()
+        .collect();
+    // A part of a small users' filter, as `GET /v1/private/filter` answers it.
+    let tags: Vec<Tag> = (1..=40u64)
+        .map(|i| Tag(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    if let Ok(filter) = UserFilter::build(&tags)
+        && let Some(part) = FilterPart::of(1, 3, &filter, 0)
+    {
+        let mut input = vec![0, 1];
+        input.extend_from_slice(&part.to_bytes());
+        seeds.push(("filter_part".to_owned(), input));
+    }
+    seeds
 }
 
 /// Writes the generated seeds of every target.

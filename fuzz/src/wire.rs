@@ -6,13 +6,21 @@
 //!
 //! - each message type of `contactsync_core::protocol::wire` that parses round-trips through
 //!   serialisation unchanged;
+//! - the private mode's messages too, and its binary bodies (a filter part, a filter) parse to
+//!   an error or to a value that writes back to the same bytes, and any tag can be looked up in
+//!   a filter that parsed (a lookup never reads past its fingerprints);
 //! - the client's one-shot call (`upload::get`, the path of registration, invites and consent)
 //!   maps every answer to a value or a typed error: a value only for a 2xx whose body parses; a
 //!   refusal keeps the answer's status, a code of at most 64 characters, a message of at most
 //!   200; a protocol violation only for a 2xx.
 
 use contactsync_core::Error;
+use contactsync_core::oprf::Tag;
+use contactsync_core::oprf::filter::UserFilter;
 use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::private::{
+    EvaluateAnswer, EvaluateRequest, FilterChanges, FilterPart, LookupAnswer, LookupRequest,
+};
 use contactsync_core::protocol::wire::{
     ActivateAnswer, ActivateRequest, BatchAnswer, BatchRequest, ChangesAnswer, ConfigAnswer,
     DeleteReceipt, ErrorEnvelope, InviteAnswer, InviteRequest, KeysAnswer, MatchAnswer,
@@ -148,6 +156,12 @@ pub fn check(data: &[u8]) {
     round_trip::<UsersRequest>(body);
     round_trip::<ActivateRequest>(body);
     round_trip::<MatchRequest>(body);
+    round_trip::<EvaluateRequest>(body);
+    round_trip::<EvaluateAnswer>(body);
+    round_trip::<LookupRequest>(body);
+    round_trip::<LookupAnswer>(body);
+    round_trip::<FilterChanges>(body);
+    binary(body);
     call::<ConfigAnswer>(&response);
     call::<BatchAnswer>(&response);
     call::<ChangesAnswer>(&response);
@@ -155,4 +169,17 @@ pub fn check(data: &[u8]) {
     call::<InviteAnswer>(&response);
     call::<RedeemAnswer>(&response);
     call::<DeleteReceipt>(&response);
+}
+
+/// The private mode's binary bodies: a filter part and a filter.
+fn binary(body: &[u8]) {
+    if let Ok(part) = FilterPart::from_bytes(body) {
+        assert_eq!(part.to_bytes(), body, "a filter part does not write back");
+    }
+    if let Ok(filter) = UserFilter::from_bytes(body) {
+        assert_eq!(filter.to_bytes(), body, "a filter does not write back");
+        for i in 0..64u64 {
+            let _ = filter.contains(Tag(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        }
+    }
 }
