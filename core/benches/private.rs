@@ -1,0 +1,146 @@
+//! The private discovery mode's costs, each beside the keyed-hash mode's in the same run:
+//! per identifier on the device (blinding, then verifying and unblinding a padded batch), per
+//! element on the server (a batch evaluation with its proof; a registered user's evaluation),
+//! and the users' filter (build time, bytes per user, false positives measured over strangers).
+//!
+//! `cargo bench -p contactsync-core --bench private` (add `-- --users 1000000` for a larger
+//! filter). Medians of 5 runs; docs/performance.md, "Private discovery".
+
+// A benchmark binary reports on stdout; that is its job.
+#![allow(clippy::print_stdout, clippy::cast_precision_loss)]
+
+use std::error::Error;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use contactsync_core::IdentifierKind;
+use contactsync_core::hash::HashKey;
+use contactsync_core::oprf::filter::UserFilter;
+use contactsync_core::oprf::{Blinded, SecretKey, Tag};
+use rand_core::OsRng;
+
+const RUNS: usize = 5;
+/// Identifiers per batch: the largest default bucket.
+const BATCH: usize = 1024;
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn per_item(d: Duration, n: usize) -> f64 {
+    d.as_secs_f64() * 1e6 / n as f64
+}
+
+fn identifiers(n: usize, salt: u64) -> Vec<(IdentifierKind, String)> {
+    (0..n)
+        .map(|i| (IdentifierKind::Phone, format!("+49151{:08}", i as u64 + salt)))
+        .collect()
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let users = args
+        .iter()
+        .position(|a| a == "--users")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000usize);
+
+    let key = SecretKey::generate(&mut OsRng)?;
+    let public = key.public_key();
+    let hmac = HashKey::new("k", &[7; 32])?;
+    let book = identifiers(BATCH, 0);
+
+    let (mut hashed, mut blind, mut evaluate, mut finalize, mut clear) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        for (kind, canonical) in &book {
+            black_box(hmac.hash_parts(*kind, canonical));
+        }
+        hashed.push(t.elapsed());
+
+        let t = Instant::now();
+        let blinded = Blinded::new(&book, BATCH, &mut OsRng)?;
+        blind.push(t.elapsed());
+
+        let t = Instant::now();
+        let (evaluated, proof) = key.evaluate_batch(blinded.elements(), &mut OsRng)?;
+        evaluate.push(t.elapsed());
+
+        let t = Instant::now();
+        let values = blinded.finalize(&public, &evaluated, &proof)?;
+        finalize.push(t.elapsed());
+        black_box(values);
+
+        let t = Instant::now();
+        for (kind, canonical) in &book {
+            black_box(key.evaluate(*kind, canonical)?);
+        }
+        clear.push(t.elapsed());
+    }
+    println!("private discovery, per identifier, batches of {BATCH} (medians of {RUNS} runs):");
+    println!(
+        "  baseline: keyed hash (HMAC-SHA-256)        {:8.2} µs",
+        per_item(median(hashed), BATCH)
+    );
+    println!(
+        "  device: blind                              {:8.2} µs",
+        per_item(median(blind), BATCH)
+    );
+    println!(
+        "  device: verify the proof and unblind       {:8.2} µs",
+        per_item(median(finalize), BATCH)
+    );
+    println!(
+        "  server: evaluate a batch with its proof    {:8.2} µs",
+        per_item(median(evaluate), BATCH)
+    );
+    println!(
+        "  server: a registered user's identifier     {:8.2} µs",
+        per_item(median(clear), BATCH)
+    );
+
+    // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
+    let tags: Vec<Tag> = identifiers(users, 0)
+        .iter()
+        .map(|(kind, canonical)| key.evaluate(*kind, canonical).map(|v| v.tag()))
+        .collect::<Result<_, _>>()?;
+    let mut builds = vec![];
+    let mut filter = UserFilter::build(&[])?;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        filter = UserFilter::build(&tags)?;
+        builds.push(t.elapsed());
+    }
+    let members: std::collections::HashSet<Tag> = tags.iter().copied().collect();
+    let strangers = 1_000_000usize;
+    let false_hits = (0..strangers)
+        .filter(|i| {
+            let tag = Tag((*i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            !members.contains(&tag) && filter.contains(tag)
+        })
+        .count();
+    let t = Instant::now();
+    let mut hits = 0usize;
+    for tag in &tags {
+        hits += usize::from(filter.contains(*tag));
+    }
+    let query = t.elapsed();
+    println!("users' filter of {users} users:");
+    println!(
+        "  build {:.0} ms, {} bytes ({:.2} bits per user), query {:.3} µs per tag ({hits} of \
+         {users} users found)",
+        median(builds).as_secs_f64() * 1e3,
+        filter.wire_len(),
+        8.0 * filter.wire_len() as f64 / users as f64,
+        per_item(query, users),
+    );
+    println!(
+        "  false positives: {false_hits} in {strangers} strangers ({:.2e}; 2^-16 = {:.2e})",
+        false_hits as f64 / strangers as f64,
+        2f64.powi(-16)
+    );
+    Ok(())
+}
