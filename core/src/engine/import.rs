@@ -36,9 +36,9 @@ impl Engine {
     }
 
     /// Imports a whole address book from an iterator as one full snapshot, in chunks of
-    /// [`Config::chunk_size`] (each chunk one transaction). Reading and normalising run on a
-    /// thread of their own while this one writes, so the import costs about the larger of the
-    /// two, not their sum.
+    /// [`Config::chunk_size`](super::Config::chunk_size) (each chunk one transaction). Reading
+    /// and normalising run on a thread of their own while this one writes, so the import costs
+    /// about the larger of the two, not their sum.
     pub fn import_snapshot<I>(
         &self,
         contacts: I,
