@@ -3,15 +3,16 @@
 //! Part of the façade stage; may import every stage below it. Its own file so that the report
 //! (what apps and the CLI read) is found apart from the import machinery that fills it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::contact::Prepared;
 use crate::store::write::{Transitions, Upserted};
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ImportReport {
     /// Contacts that were new.
     pub added: u64,
@@ -27,8 +28,10 @@ pub struct ImportReport {
     pub normalized: u64,
     /// Raw values rejected in the contacts normalised by this import.
     pub rejected: u64,
-    /// Those rejections by reason code (`phone.too_short`, ...).
-    pub rejections: BTreeMap<String, u64>,
+    /// Those rejections by reason code (`phone.too_short`, ...). A `HashMap` because that is the
+    /// map UniFFI carries to apps; reports written as JSON list the codes sorted all the same.
+    #[serde(serialize_with = "sorted")]
+    pub rejections: HashMap<String, u64>,
     /// Identifiers that became pending upload. Like `queued_remove`, it counts transitions as
     /// each transaction commits them: an identifier added and dropped again within one import
     /// may count in both.
@@ -74,4 +77,9 @@ impl ImportReport {
             Upserted::Duplicate => self.duplicates += 1,
         }
     }
+}
+
+/// Writes a map with its keys in order, so the same report always reads the same.
+fn sorted<S: Serializer>(map: &HashMap<String, u64>, s: S) -> Result<S::Ok, S::Error> {
+    map.iter().collect::<BTreeMap<_, _>>().serialize(s)
 }
