@@ -128,7 +128,7 @@ impl core::ProgressListener for CoreListener {
     fn on_progress(&self, progress: core::Progress) {
         if let Some(l) = &self.0 {
             // A listener that fails to show progress must not stop the work.
-            let _ = l.on_progress(progress.into());
+            let _ = l.on_progress(progress);
         }
     }
 
