@@ -5,23 +5,13 @@
 use std::sync::Arc;
 
 use contactsync_core as core;
-use contactsync_core::upload::{Method, Request, Response, TransportError};
+use contactsync_core::upload::{Request, Response, TransportError};
 
 use crate::error::{ContactsyncError, Result};
 use crate::types::Progress;
 
-/// An HTTP method of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum HttpMethod {
-    /// `GET`
-    Get,
-    /// `POST`
-    Post,
-    /// `PUT`
-    Put,
-    /// `DELETE`
-    Delete,
-}
+/// The core's HTTP method, which apps see as `HttpMethod` (it derives its UniFFI conversions).
+pub use contactsync_core::upload::Method as HttpMethod;
 
 /// One header.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -33,6 +23,9 @@ pub struct HttpHeader {
 }
 
 /// A request for the app's transport to send.
+///
+/// Hand-written: headers are records for apps, where the core's request holds them as tuples,
+/// which UniFFI cannot carry.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HttpRequest {
     /// The method.
@@ -47,6 +40,9 @@ pub struct HttpRequest {
 }
 
 /// The answer, whatever its status: a 4xx or 5xx is an answer too, never an error.
+///
+/// Hand-written: headers are records for apps, where the core's answer holds them as tuples,
+/// which UniFFI cannot carry.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HttpResponse {
     /// HTTP status.
@@ -87,14 +83,8 @@ pub(crate) struct CoreTransport(pub(crate) Arc<dyn Transport>);
 
 impl core::Transport for CoreTransport {
     fn send(&self, request: Request) -> Result<Response, TransportError> {
-        let method = match request.method {
-            Method::Get => HttpMethod::Get,
-            Method::Post => HttpMethod::Post,
-            Method::Put => HttpMethod::Put,
-            Method::Delete => HttpMethod::Delete,
-        };
         let request = HttpRequest {
-            method,
+            method: request.method,
             path: request.path,
             headers: request
                 .headers
@@ -128,7 +118,7 @@ impl core::ProgressListener for CoreListener {
     fn on_progress(&self, progress: core::Progress) {
         if let Some(l) = &self.0 {
             // A listener that fails to show progress must not stop the work.
-            let _ = l.on_progress(progress.into());
+            let _ = l.on_progress(progress);
         }
     }
 
@@ -194,7 +184,7 @@ mod tests {
 
     fn request() -> Request {
         Request {
-            method: Method::Post,
+            method: HttpMethod::Post,
             path: "/v1/batches".into(),
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: b"{}".to_vec(),

@@ -13,10 +13,6 @@ use crate::types::{
     RawContact, Status, SyncOptions, SyncReport,
 };
 
-fn to_core(list: Vec<RawContact>) -> Vec<core::RawContact> {
-    list.into_iter().map(Into::into).collect()
-}
-
 /// One user's contacts, identifiers, upload state and matches, kept in one SQLite file.
 ///
 /// Thread-safe: queries run while an import or a sync is under way. Closing the handle (Kotlin
@@ -43,11 +39,7 @@ impl Engine {
         contacts: Vec<RawContact>,
         listener: Option<Arc<dyn ProgressListener>>,
     ) -> Result<ImportReport> {
-        let list = to_core(contacts);
-        Ok(self
-            .0
-            .import_snapshot(list, &CoreListener(listener))?
-            .into())
+        Ok(self.0.import_snapshot(contacts, &CoreListener(listener))?)
     }
 
     /// Starts a streamed full snapshot (for books read page by page): `push` chunks, then
@@ -69,8 +61,7 @@ impl Engine {
     ) -> Result<ImportReport> {
         Ok(self
             .0
-            .apply_changes(&to_core(upserts), &deleted, &CoreListener(listener))?
-            .into())
+            .apply_changes(&upserts, &deleted, &CoreListener(listener))?)
     }
 
     /// Brings the server up to date with the store and the store with the server's matches.
@@ -82,14 +73,11 @@ impl Engine {
         options: SyncOptions,
         listener: Option<Arc<dyn ProgressListener>>,
     ) -> Result<SyncReport> {
-        Ok(self
-            .0
-            .sync(
-                &CoreTransport(transport),
-                &options.into(),
-                &CoreListener(listener),
-            )?
-            .into())
+        Ok(self.0.sync(
+            &CoreTransport(transport),
+            &options.into(),
+            &CoreListener(listener),
+        )?)
     }
 
     /// Makes the next sync send everything again in full mode (after registering again).
@@ -110,10 +98,7 @@ impl Engine {
         transport: Arc<dyn Transport>,
         ttl_s: Option<u32>,
     ) -> Result<Invite> {
-        Ok(self
-            .0
-            .create_invite(&CoreTransport(transport), ttl_s)?
-            .into())
+        Ok(self.0.create_invite(&CoreTransport(transport), ttl_s)?)
     }
 
     /// Redeems someone's invite code (typed, or a QR link); returns the inviter's user reference.
@@ -123,47 +108,32 @@ impl Engine {
 
     /// Counts over the store.
     pub fn status(&self) -> Result<Status> {
-        Ok(self.0.status()?.into())
+        Ok(self.0.status()?)
     }
 
     /// Stored contacts in source-id order, `limit` from `offset` (for list UIs).
     pub fn contacts(&self, offset: u64, limit: u64) -> Result<Vec<ContactView>> {
-        Ok(self
-            .0
-            .contacts(offset, limit)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.0.contacts(offset, limit)?)
     }
 
     /// Up to `limit` contacts after source id `after` (from the first when `None`).
     pub fn contacts_after(&self, after: Option<String>, limit: u64) -> Result<Vec<ContactView>> {
-        Ok(self
-            .0
-            .contacts_after(after.as_deref(), limit)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.0.contacts_after(after.as_deref(), limit)?)
     }
 
     /// One contact by source id.
     pub fn contact(&self, source_id: String) -> Result<Option<ContactView>> {
-        Ok(self.0.contact(&source_id)?.map(Into::into))
+        Ok(self.0.contact(&source_id)?)
     }
 
     /// Up to `limit` hashes waiting for the server (additions first).
     pub fn pending_uploads(&self, limit: u64) -> Result<Vec<PendingUpload>> {
-        Ok(self
-            .0
-            .pending_uploads(limit)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.0.pending_uploads(limit)?)
     }
 
     /// The contacts who use the app, and through which identifier.
     pub fn matches(&self) -> Result<Vec<Match>> {
-        Ok(self.0.matches()?.into_iter().map(Into::into).collect())
+        Ok(self.0.matches()?)
     }
 
     /// Excludes a contact from discovery (or includes it again); false for an unknown contact.
@@ -178,9 +148,7 @@ impl Engine {
         value: String,
         excluded: bool,
     ) -> Result<()> {
-        Ok(self
-            .0
-            .set_identifier_excluded(kind.into(), &value, excluded)?)
+        Ok(self.0.set_identifier_excluded(kind, &value, excluded)?)
     }
 
     /// The current hashing key's id, once a sync fetched one.
@@ -218,7 +186,7 @@ impl Snapshot {
     ) -> Result<()> {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = guard.as_mut().ok_or_else(Self::finished)?;
-        Ok(snapshot.push(&to_core(contacts), &CoreListener(listener))?)
+        Ok(snapshot.push(&contacts, &CoreListener(listener))?)
     }
 
     /// Ends the snapshot: removes every stored contact it did not contain.
@@ -230,7 +198,7 @@ impl Snapshot {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or_else(Self::finished)?;
-        Ok(snapshot.finish(&CoreListener(listener))?.into())
+        Ok(snapshot.finish(&CoreListener(listener))?)
     }
 }
 

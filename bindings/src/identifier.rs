@@ -30,12 +30,9 @@ impl Normalizer {
 
     /// The canonical form of `raw` as `kind`, or `InvalidValue` with the rejection code.
     pub fn normalize(&self, kind: IdentifierKind, raw: String) -> Result<Identifier> {
-        let id = self
-            .0
-            .normalize(kind.into(), &raw)
-            .map_err(|e| invalid(&e))?;
+        let id = self.0.normalize(kind, &raw).map_err(|e| invalid(&e))?;
         Ok(Identifier {
-            kind: id.kind().into(),
+            kind: id.kind(),
             canonical: id.canonical().to_owned(),
         })
     }
@@ -44,7 +41,7 @@ impl Normalizer {
     pub fn normalize_auto(&self, raw: String) -> Result<Identifier> {
         let id = self.0.normalize_auto(&raw).map_err(|e| invalid(&e))?;
         Ok(Identifier {
-            kind: id.kind().into(),
+            kind: id.kind(),
             canonical: id.canonical().to_owned(),
         })
     }
@@ -74,7 +71,7 @@ impl HashKey {
     /// The keyed hash of a canonical identifier, base64url without padding.
     pub fn hash(&self, identifier: Identifier) -> String {
         self.0
-            .hash_parts(identifier.kind.into(), &identifier.canonical)
+            .hash_parts(identifier.kind, &identifier.canonical)
             .to_base64url()
     }
 }
@@ -82,14 +79,14 @@ impl HashKey {
 /// Which kind a free-form value most likely is (`None` when it holds no letter or digit).
 #[uniffi::export]
 pub fn guess_kind(raw: String) -> Option<IdentifierKind> {
-    core::identifier::guess_kind(&raw).map(Into::into)
+    core::identifier::guess_kind(&raw)
 }
 
 /// Registers this device with a server that allows open registration. Keep the token in the
 /// platform's secure storage; the transport sends it as `Authorization: Bearer <token>`.
 #[uniffi::export]
 pub fn register_device(transport: Arc<dyn Transport>) -> Result<Registration> {
-    Ok(core::upload::register(&CoreTransport(transport))?.into())
+    Ok(core::upload::register(&CoreTransport(transport))?)
 }
 
 /// The library's version.

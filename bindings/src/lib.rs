@@ -1,7 +1,8 @@
 //! contactsync-ffi: the core's API for Kotlin and Swift, through `UniFFI` proc-macros.
 //!
-//! Thin by rule: newtype objects over the core's [`contactsync_core::Engine`], records and enums
-//! mirrored from the core, one error enum, and the two traits the app implements. Nothing here
+//! Thin by rule: newtype objects over the core's [`contactsync_core::Engine`], the core's own
+//! records and enums (derived for UniFFI behind the core's `uniffi` feature) and the few whose
+//! shape differs for apps, one error enum, and the two traits the app implements. Nothing here
 //! decides anything a Rust test of the core cannot reach; what little is decided (what a failing
 //! callback means) lives in `callbacks` and is documented on the traits.
 //!
@@ -10,7 +11,7 @@
 //! | `engine`     | `Engine` and `Snapshot` objects                                 |
 //! | `identifier` | `Normalizer`, `HashKey`, `guess_kind`, `register_device`        |
 //! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`; HTTP records |
-//! | `types`      | mirrored records and enums                                      |
+//! | `types`      | the core's records re-exported; the few shaped for apps         |
 //! | `error`      | `ContactsyncError`                                              |
 //!
 //! Panics unwind (the workspace's release profile keeps `panic = "unwind"`), and `UniFFI` turns a

@@ -35,11 +35,13 @@ pub const MAX_SOURCE_ID_LEN: usize = 512;
 
 /// One raw value of a contact: its kind, the label the address book gave it, and the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Labelled {
     /// What kind of identifier the value is meant to be.
     pub kind: IdentifierKind,
     /// The address book's label: `mobile`, `work`, `home`, ... For handles, the messenger service
     /// (`skype`, `xmpp`, `telegram`) when the source names one. `None` when there is none.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub label: Option<String>,
     /// The value exactly as the source holds it. Linked accounts are `provider:subject`.
     pub value: String,
@@ -56,15 +58,18 @@ pub struct LinkedAccount {
 
 /// A contact as its source hands it over.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RawContact {
     /// Stable id in the source: the platform's contact id, a vCard `UID`, or a position in a file.
     pub source_id: String,
     /// The name the user sees.
     pub display_name: String,
     /// Raw values in source order.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub values: Vec<Labelled>,
     /// The source's version or last-modified stamp, where it has one (Android's
     /// `CONTACT_LAST_UPDATED_TIMESTAMP`, a vCard `REV` as Unix seconds).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub version: Option<String>,
 }
 
@@ -200,6 +205,7 @@ impl RejectReason {
 /// A raw value that was not accepted, as the store keeps it and reports show it: a
 /// [`Rejection`] with its reason flattened to the code (the reason's detail is not stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RejectedValue {
     /// The kind it was meant to be.
     pub kind: IdentifierKind,

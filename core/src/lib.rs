@@ -35,6 +35,11 @@ pub mod source;
 pub mod store;
 pub mod upload;
 
+// The bindings crate (contactsync-ffi) turns this on: the records and enums below derive their
+// UniFFI conversions here, in the core's own namespace, instead of being copied field by field.
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason,
     RejectedValue, Rejection,

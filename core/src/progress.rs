@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// The stage a long operation is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Reading, normalising and storing contacts.
@@ -26,6 +27,7 @@ pub enum Stage {
 
 /// Where a long operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Progress {
     /// What it is doing.
     pub stage: Stage,

@@ -155,7 +155,7 @@ done
 #
 # Generated from the Android library just built (UniFFI's library mode reads the interface
 # from the binary itself, whatever its architecture), so the Kotlin side always matches the
-# native side. The package name comes from bindings/uniffi.toml.
+# native side. The package names come from bindings/uniffi.toml and core/uniffi.toml.
 first_abi="${abis%% *}"
 rm -rf "$generated_dir"
 mkdir -p "$generated_dir"
@@ -166,6 +166,8 @@ mkdir -p "$generated_dir"
 )
 [[ -f "$generated_dir/io/github/contactsync/ffi/contactsync_ffi.kt" ]] \
   || fail "uniffi-bindgen did not write the bindings to $generated_dir"
+# The core's records and enums, generated into a package of their own, under the names apps import.
+"$workspace/bindings/kotlin/scripts/core-type-aliases.sh" "$generated_dir"
 
 echo "build-android.sh: done"
 for abi in $abis; do

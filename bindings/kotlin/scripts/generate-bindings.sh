@@ -10,9 +10,9 @@
 #
 # It builds the `contactsync_ffi` cdylib (loaded by JNA) and the `contactsync` CLI (the reference
 # server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in library
-# mode, which reads bindings/uniffi.toml for the Kotlin package name. The generated sources are
-# never committed: they are rebuilt from the library on every build so they cannot drift from
-# the Rust code.
+# mode, which reads bindings/uniffi.toml and core/uniffi.toml for the Kotlin package names. The
+# generated sources are never committed: they are rebuilt from the library on every build so they
+# cannot drift from the Rust code.
 #
 # The cargo target directory is asked from cargo itself, so CARGO_TARGET_DIR and
 # .cargo/config.toml are honoured; Maven only ever sees native-dir. Silent on success.
@@ -35,6 +35,9 @@ rm -rf "$sources_dir"
 mkdir -p "$sources_dir"
 cargo uniffi-bindgen generate --library "$profile_dir/$library_name" --language kotlin \
   --no-format --out-dir "$sources_dir"
+
+# The core's records and enums, generated into a package of their own, under the names apps import.
+"$here/core-type-aliases.sh" "$sources_dir"
 
 # Links rather than copies: a debug cdylib is large, and a link always points at the build just
 # made. Replaced each time, so switching profiles switches what the tests load.

@@ -166,12 +166,13 @@ done
 # ships with (the generated code checks UniFFI's contract version and API checksums against the
 # library at first use). UniFFI's library mode reads static archives as well as dynamic
 # libraries: it finds the metadata symbols through the archive's symbol index. The module names
-# come from bindings/uniffi.toml.
+# come from bindings/uniffi.toml and core/uniffi.toml (the core's records and enums are a UniFFI
+# namespace of their own, compiled into the same Swift and C modules).
 generated="$work/generated"
 cargo uniffi-bindgen generate --library "$work/$device_target/libcontactsync_ffi.a" \
   --language swift --no-format --out-dir "$generated"
-for file in ContactSyncFFI.swift ContactSyncFFIC.h ContactSyncFFIC.modulemap; do
-  [[ -f "$generated/$file" ]] || fail "uniffi-bindgen did not write $file (module names changed in bindings/uniffi.toml?)"
+for file in ContactSyncFFI.swift ContactSyncFFIC.h ContactSyncFFIC.modulemap ContactSyncCore.swift ContactSyncCoreFFIC.h; do
+  [[ -f "$generated/$file" ]] || fail "uniffi-bindgen did not write $file (module names changed in bindings/uniffi.toml or core/uniffi.toml?)"
 done
 # The module map below is written here rather than taken from UniFFI; make sure the names it
 # relies on are still the ones UniFFI generated.
@@ -205,7 +206,7 @@ simulator_archs="$(xcrun lipo -archs "$work/ios-simulator/libcontactsync_ffi.a")
 
 # --- Headers ---------------------------------------------------------------------------------
 #
-# Each slice gets Headers/ContactSyncFFIC/{ContactSyncFFIC.h, module.modulemap}.
+# Each slice gets Headers/ContactSyncFFIC/{ContactSyncFFIC.h, ContactSyncCoreFFIC.h, module.modulemap}.
 #
 # - The module map must be named exactly module.modulemap: clang finds a module by looking for
 #   that name in the header search paths Xcode and SwiftPM add for the XCFramework; a map with any
@@ -227,10 +228,11 @@ simulator_archs="$(xcrun lipo -archs "$work/ios-simulator/libcontactsync_ffi.a")
 # `canImport(ContactSyncFFIC)` in the generated Swift.
 headers="$work/headers"
 mkdir -p "$headers/ContactSyncFFIC"
-cp "$generated/ContactSyncFFIC.h" "$headers/ContactSyncFFIC/ContactSyncFFIC.h"
+cp "$generated/ContactSyncFFIC.h" "$generated/ContactSyncCoreFFIC.h" "$headers/ContactSyncFFIC/"
 cat >"$headers/ContactSyncFFIC/module.modulemap" <<'EOF'
 module ContactSyncFFIC {
     header "ContactSyncFFIC.h"
+    header "ContactSyncCoreFFIC.h"
     export *
 }
 EOF
@@ -243,7 +245,8 @@ xcodebuild -create-xcframework \
   -library "$work/ios-simulator/libcontactsync_ffi.a" -headers "$headers" \
   -output "$xcframework" >/dev/null
 for slice in ios-arm64 ios-arm64_x86_64-simulator; do
-  for file in libcontactsync_ffi.a Headers/ContactSyncFFIC/module.modulemap Headers/ContactSyncFFIC/ContactSyncFFIC.h; do
+  for file in libcontactsync_ffi.a Headers/ContactSyncFFIC/module.modulemap \
+    Headers/ContactSyncFFIC/ContactSyncFFIC.h Headers/ContactSyncFFIC/ContactSyncCoreFFIC.h; do
     [[ -f "$xcframework/$slice/$file" ]] || fail "the XCFramework lacks $slice/$file"
   done
 done
@@ -264,7 +267,7 @@ sha256="$(shasum -a 256 "$zip")"
 rm -rf "$release_package"
 mkdir -p "$release_package/Sources/ContactSyncFFI"
 cp -R "$package/Sources/ContactSync" "$release_package/Sources/ContactSync"
-cp "$generated/ContactSyncFFI.swift" "$release_package/Sources/ContactSyncFFI/ContactSyncFFI.swift"
+cp "$generated/ContactSyncFFI.swift" "$generated/ContactSyncCore.swift" "$release_package/Sources/ContactSyncFFI/"
 cp "$workspace/LICENSE-APACHE" "$workspace/LICENSE-MIT" "$release_package/"
 sed -e "s|@URL@|$url|g" -e "s|@CHECKSUM@|$checksum|g" -e "s|@VERSION@|$version|g" \
   "$package/release/Package.swift.in" >"$release_package/Package.swift"

@@ -5,9 +5,11 @@
 #
 # It builds the `contactsync_ffi` library (linked by the package) and the `contactsync` CLI (the
 # reference server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in
-# library mode, which reads bindings/uniffi.toml for the module names. It writes
-#   Sources/ContactSyncFFI/ContactSyncFFI.swift   the Swift bindings
-#   Sources/ContactSyncFFIC/ContactSyncFFIC.h     the C declarations they call
+# library mode, which reads bindings/uniffi.toml and core/uniffi.toml for the module names. It writes
+#   Sources/ContactSyncFFI/ContactSyncFFI.swift       the Swift bindings of contactsync-ffi
+#   Sources/ContactSyncFFI/ContactSyncCore.swift      those of the core's records and enums
+#   Sources/ContactSyncFFIC/ContactSyncFFIC.h         the C declarations they call, one header
+#   Sources/ContactSyncFFIC/ContactSyncCoreFFIC.h     per UniFFI namespace
 # (never committed: regenerated from the library on every build so they cannot drift from the
 # Rust code; the committed module.modulemap beside the header names the library to link), and
 # prints the directory holding the built library and CLI on stdout, for the linker and the tests.
@@ -31,7 +33,13 @@ install_if_changed() {
 }
 # The generated target's directory holds nothing else, so a fresh clone does not have it.
 mkdir -p "$package/Sources/ContactSyncFFI"
-install_if_changed "$out/ContactSyncFFI.swift" "$package/Sources/ContactSyncFFI/ContactSyncFFI.swift"
-install_if_changed "$out/ContactSyncFFIC.h" "$package/Sources/ContactSyncFFIC/ContactSyncFFIC.h"
+# Two UniFFI namespaces (the FFI crate's and the core's), compiled into one Swift module and one C
+# module, so apps name every type the same way.
+for file in ContactSyncFFI.swift ContactSyncCore.swift; do
+  install_if_changed "$out/$file" "$package/Sources/ContactSyncFFI/$file"
+done
+for file in ContactSyncFFIC.h ContactSyncCoreFFIC.h; do
+  install_if_changed "$out/$file" "$package/Sources/ContactSyncFFIC/$file"
+done
 
 echo "$profile_dir"

@@ -5,7 +5,7 @@
 //! to stderr (a bar on a terminal, plain lines otherwise); results go to `out`. Error messages
 //! name files and the database, never contact data.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,7 +130,7 @@ fn write_import_summary(
 }
 
 /// The most frequent rejection reasons (ties by code), then the rest summed as "other".
-fn top_reasons(rejections: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+fn top_reasons(rejections: &HashMap<String, u64>) -> Vec<(String, u64)> {
     let mut all: Vec<(&String, u64)> = rejections.iter().map(|(c, n)| (c, *n)).collect();
     all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let mut top: Vec<(String, u64)> = all

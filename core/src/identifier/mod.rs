@@ -36,6 +36,7 @@ pub const MAX_RAW_LEN: usize = 1024;
 /// The kind's name is part of every hash ([`crate::hash`]), so the same text under two kinds
 /// never produces the same digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "lowercase")]
 pub enum IdentifierKind {
     /// A phone number, canonically E.164 (`+4915123456789`).

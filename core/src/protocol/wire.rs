@@ -21,12 +21,19 @@ use crate::hash::{DIGEST_LEN, Digest, LEGACY_DIGEST_LEN};
 /// The path prefix of this protocol version.
 pub const PREFIX: &str = "/v1";
 
-/// `POST /v1/clients` and `POST /v1/admin/clients` answer.
+/// `POST /v1/clients` and `POST /v1/admin/clients` answer: a device's registration with a
+/// server (apps see it as `Registration`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "uniffi",
+    derive(uniffi::Record),
+    uniffi(name = "Registration")
+)]
 pub struct Registered {
     /// The server's id of this client.
     pub client_id: String,
-    /// The bearer token; the server keeps only its SHA-256.
+    /// The bearer token; the server keeps only its SHA-256. A device keeps it in the platform's
+    /// secure storage.
     pub token: String,
     /// The user the backend vouched for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,14 +195,16 @@ pub struct InviteRequest {
     pub ttl_s: Option<u32>,
 }
 
-/// `POST /v1/invites` answer.
+/// `POST /v1/invites` answer: an invite code to show as text or as a QR code (apps see it as
+/// `Invite`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Invite"))]
 pub struct InviteAnswer {
     /// The canonical code.
     pub code: String,
     /// A link carrying it (for a QR code).
     pub link: String,
-    /// Unix seconds.
+    /// When it expires, Unix seconds.
     pub expires_at: i64,
 }
 

@@ -50,6 +50,7 @@ const MAX_IDLE_READERS: usize = 4;
 
 /// Upload state of one identifier's hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum UploadState {
     /// Not wanted on the server and not there: held only by excluded contacts, or excluded.

@@ -13,6 +13,7 @@ use crate::identifier::IdentifierKind;
 
 /// Counts over the whole store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Status {
     /// Contacts stored.
     pub contacts: u64,
@@ -40,6 +41,7 @@ pub struct Status {
 
 /// One identifier of a contact, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct IdentifierView {
     /// Its kind.
     pub kind: IdentifierKind,
@@ -55,6 +57,7 @@ pub struct IdentifierView {
 
 /// A stored contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ContactView {
     /// The source's id.
     pub source_id: String,
@@ -70,6 +73,7 @@ pub struct ContactView {
 
 /// One hash waiting to go to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PendingUpload {
     /// `PendingAdd` or `PendingRemove`.
     pub state: UploadState,
@@ -83,6 +87,7 @@ pub struct PendingUpload {
 
 /// A contact that is on the app, and through which identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Match {
     /// The contact's source id; `None` for a match made through an invite this device created
     /// or redeemed, which no contact holds.

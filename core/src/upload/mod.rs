@@ -90,6 +90,7 @@ pub struct SyncSchedule {
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// Batches the server acknowledged in this sync.
     pub batches_sent: u64,

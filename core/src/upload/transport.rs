@@ -3,8 +3,9 @@
 //! so the app's authentication, proxies and certificate pinning apply, and the core never opens a
 //! socket on a phone.
 
-/// An HTTP method of the protocol.
+/// An HTTP method of the protocol (apps see it as `HttpMethod`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "HttpMethod"))]
 pub enum Method {
     /// `GET`
     Get,

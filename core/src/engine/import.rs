@@ -1,0 +1,341 @@
+//! Importing contacts: a full snapshot (streamed in chunks, or from an iterator with reading and
+//! normalising on a thread of their own) and a change feed; see the engine's module docs.
+//!
+//! Part of the façade stage; may import every stage below it. Writes go through the store's
+//! `write` module; what each import did is counted in an [`ImportReport`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Engine, ImportReport, Inner};
+use crate::contact::RawContact;
+use crate::diff::{self, Context, Index, Item};
+use crate::error::{Error, Result};
+use crate::hash::HashKey;
+use crate::progress::{Progress, ProgressListener, Stage, tick};
+use crate::store::write::{self, Transitions, Upserted, Writing};
+
+impl Engine {
+    /// Starts a full snapshot. Push every contact of the address book, in chunks of any size,
+    /// then [`Snapshot::finish`]. Starting another snapshot supersedes this one.
+    pub fn begin_snapshot(&self) -> Result<Snapshot> {
+        let inner = &self.inner;
+        let token = inner.snapshot_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = inner.store.write(write::next_generation)?;
+        let index = Index::load(&inner.store)?;
+        let seen = vec![false; index.len()];
+        Ok(Snapshot {
+            inner: Arc::clone(inner),
+            token,
+            generation,
+            index,
+            seen,
+            report: ImportReport::default(),
+            pushed: 0,
+        })
+    }
+
+    /// Imports a whole address book from an iterator as one full snapshot, in chunks of
+    /// [`Config::chunk_size`](super::Config::chunk_size) (each chunk one transaction). Reading
+    /// and normalising run on a thread of their own while this one writes, so the import costs
+    /// about the larger of the two, not their sum.
+    pub fn import_snapshot<I>(
+        &self,
+        contacts: I,
+        listener: &dyn ProgressListener,
+    ) -> Result<ImportReport>
+    where
+        I: IntoIterator<Item = RawContact>,
+        I::IntoIter: Send,
+    {
+        self.try_import_snapshot(contacts.into_iter().map(Ok), listener)
+    }
+
+    /// [`Engine::import_snapshot`] from a source that can fail (a file that stops being
+    /// readable): the first error ends the import *without* removing anything, since contacts
+    /// not yet read are not gone. Chunks already written stay; the next snapshot completes them.
+    pub fn try_import_snapshot<I>(
+        &self,
+        contacts: I,
+        listener: &dyn ProgressListener,
+    ) -> Result<ImportReport>
+    where
+        I: IntoIterator<Item = Result<RawContact>>,
+        I::IntoIter: Send,
+    {
+        let mut snapshot = self.begin_snapshot()?;
+        let inner = Arc::clone(&self.inner);
+        let key = inner.key();
+        let cx = Context {
+            normalizer: inner.normalizer,
+            index: Some(&snapshot.index),
+            key: key.as_ref(),
+        };
+        let size = inner.config.chunk_size.max(1);
+        let workers = inner.workers();
+        let mut contacts = contacts.into_iter();
+        let written = std::thread::scope(|scope| {
+            // One chunk in the channel, one being prepared, one being written: bounded memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Item>>>(1);
+            scope.spawn(move || {
+                loop {
+                    let chunk: Result<Vec<RawContact>> = contacts.by_ref().take(size).collect();
+                    let chunk = match chunk {
+                        Ok(chunk) if chunk.is_empty() => break,
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    };
+                    let mut items = Vec::with_capacity(chunk.len());
+                    let prepared = diff::prepare(&chunk, cx, workers, |item| {
+                        items.push(item);
+                        Ok(())
+                    });
+                    if tx.send(prepared.map(|()| items)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut report = ImportReport::default();
+            for items in rx {
+                let items = items?;
+                let r = write_items(
+                    &inner,
+                    &mut snapshot.seen,
+                    snapshot.generation,
+                    key.as_ref(),
+                    items,
+                    snapshot.pushed,
+                    listener,
+                )?;
+                snapshot.pushed += r.unchanged + r.normalized;
+                report.absorb(r);
+            }
+            Ok::<_, Error>(report)
+        })?;
+        snapshot.report.absorb(written);
+        snapshot.finish(listener)
+    }
+
+    /// Applies a change feed in one transaction: `upserts` are contacts added or edited since
+    /// the last import, `deleted` the source ids removed since.
+    pub fn apply_changes(
+        &self,
+        upserts: &[RawContact],
+        deleted: &[String],
+        listener: &dyn ProgressListener,
+    ) -> Result<ImportReport> {
+        let inner = &self.inner;
+        let key = inner.key();
+        let normalizer = inner.normalizer;
+        inner.store.write(|tx| {
+            let generation = write::next_generation(tx)?;
+            let mut report = ImportReport::default();
+            let mut t = Transitions::default();
+            // Skip what the feed re-sends unchanged (Android moves its timestamp on merges).
+            let mut changed = Vec::with_capacity(upserts.len());
+            for c in upserts {
+                let fingerprint = c.content_fingerprint(&normalizer);
+                if write::stored_fingerprint(tx, &c.source_id)? == Some(fingerprint) {
+                    write::touch(tx, &c.source_id, generation)?;
+                    report.unchanged += 1;
+                } else {
+                    changed.push(c.clone());
+                }
+            }
+            let cx = Context {
+                normalizer,
+                index: None,
+                key: key.as_ref(),
+            };
+            let w = Writing {
+                generation,
+                key_id: key.as_ref().map(HashKey::id),
+            };
+            let total = (upserts.len() + deleted.len()) as u64;
+            let mut done = report.unchanged;
+            diff::prepare(&changed, cx, inner.workers(), |item| {
+                if let Item::Write(_, p) = item {
+                    let outcome = write::upsert(tx, &p, w, &mut t)?;
+                    report.written(&p, outcome);
+                }
+                done += 1;
+                tick(listener, Stage::Import, done, Some(total))
+            })?;
+            for source_id in deleted {
+                if write::remove_contact(tx, source_id, generation, &mut t)? {
+                    report.removed += 1;
+                }
+                done += 1;
+                tick(listener, Stage::Import, done, Some(total))?;
+            }
+            report.transitions(t);
+            Ok(report)
+        })
+    }
+}
+
+/// A full snapshot in progress (see [`Engine::begin_snapshot`]).
+///
+/// It holds an index of the stored contacts (about 40 bytes each), never the contacts. Each
+/// [`Snapshot::push`] is one transaction; a snapshot that is never finished removes nothing, so a
+/// crash or a cancel mid-way leaves every stored contact in place and the next snapshot completes
+/// the job.
+#[derive(Debug)]
+pub struct Snapshot {
+    inner: Arc<Inner>,
+    token: u64,
+    generation: i64,
+    index: Index,
+    seen: Vec<bool>,
+    report: ImportReport,
+    pushed: u64,
+}
+
+impl Snapshot {
+    fn check_current(&self) -> Result<()> {
+        if self.inner.snapshot_seq.load(Ordering::SeqCst) == self.token {
+            Ok(())
+        } else {
+            Err(Error::InvalidState(
+                "a newer snapshot (or a wipe) superseded this one".into(),
+            ))
+        }
+    }
+
+    /// Adds a chunk of contacts, in one transaction.
+    pub fn push(&mut self, contacts: &[RawContact], listener: &dyn ProgressListener) -> Result<()> {
+        self.check_current()?;
+        if contacts.is_empty() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        let key = inner.key();
+        let cx = Context {
+            normalizer: inner.normalizer,
+            index: Some(&self.index),
+            key: key.as_ref(),
+        };
+        let mut items = Vec::with_capacity(contacts.len());
+        diff::prepare(contacts, cx, inner.workers(), |item| {
+            items.push(item);
+            Ok(())
+        })?;
+        let report = write_items(
+            &inner,
+            &mut self.seen,
+            self.generation,
+            key.as_ref(),
+            items,
+            self.pushed,
+            listener,
+        )?;
+        self.pushed += contacts.len() as u64;
+        self.report.absorb(report);
+        Ok(())
+    }
+
+    /// Ends the snapshot: removes, in one transaction, every stored contact it did not contain
+    /// (unless a change feed wrote it meanwhile), and returns the report of the whole snapshot.
+    pub fn finish(mut self, listener: &dyn ProgressListener) -> Result<ImportReport> {
+        self.check_current()?;
+        let generation = self.generation;
+        let (index, seen) = (&self.index, &self.seen);
+        let (removed, t) = self.inner.store.write(|tx| {
+            // Unseen by key. A contact whose key was ambiguous is never marked seen, but the
+            // exact path it took stamped it with this generation, which remove_contact spares.
+            let unseen: Vec<&str> = (0..index.len())
+                .filter(|&slot| !seen.get(slot).copied().unwrap_or(false))
+                .map(|slot| index.source_id(slot))
+                .collect();
+            let total = unseen.len() as u64;
+            let mut t = Transitions::default();
+            let mut removed = 0u64;
+            for (i, source_id) in unseen.iter().enumerate() {
+                if write::remove_contact(tx, source_id, generation, &mut t)? {
+                    removed += 1;
+                }
+                tick(listener, Stage::Remove, i as u64 + 1, Some(total))?;
+            }
+            Ok((removed, t))
+        })?;
+        self.report.removed += removed;
+        self.report.transitions(t);
+        listener.on_progress(Progress {
+            stage: Stage::Import,
+            done: self.pushed,
+            total: Some(self.pushed),
+        });
+        Ok(std::mem::take(&mut self.report))
+    }
+}
+
+/// Writes one chunk of classified contacts in one transaction: contact rows in source-id order,
+/// then every identifier change of the chunk in key order (see [`write::apply_deltas`]).
+fn write_items(
+    inner: &Inner,
+    seen: &mut [bool],
+    generation: i64,
+    key: Option<&HashKey>,
+    items: Vec<Item>,
+    done_before: u64,
+    listener: &dyn ProgressListener,
+) -> Result<ImportReport> {
+    let w = Writing {
+        generation,
+        key_id: key.map(HashKey::id),
+    };
+    let mut report = ImportReport::default();
+    let mut writes = Vec::new();
+    for item in items {
+        match item {
+            Item::Unchanged(slot) => {
+                mark(seen, slot);
+                report.unchanged += 1;
+            }
+            Item::Write(slot, p) => writes.push((slot, p)),
+        }
+    }
+    // Stable: a source id given twice keeps its input order, so the later entry wins.
+    writes.sort_by(|a, b| a.1.contact.source_id.cmp(&b.1.contact.source_id));
+    let mut done = done_before + report.unchanged;
+    inner.store.write(|tx| {
+        let mut deltas = Vec::new();
+        let mut t = Transitions::default();
+        for (slot, p) in &writes {
+            let outcome = write::upsert_contact(tx, p, w, &mut deltas)?;
+            // An added contact's slot was a key collision with another stored contact.
+            if let Some(slot) = slot.filter(|_| outcome != Upserted::Added) {
+                mark(seen, slot);
+            }
+            report.written(p, outcome);
+            done += 1;
+            tick(listener, Stage::Import, done, None)?;
+        }
+        write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
+        report.transitions(t);
+        Ok(())
+    })?;
+    if report.unchanged > 0 {
+        listener.on_progress(Progress {
+            stage: Stage::Import,
+            done,
+            total: None,
+        });
+        if listener.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(report)
+}
+
+fn mark(seen: &mut [bool], slot: u32) {
+    if let Some(s) = seen.get_mut(slot as usize) {
+        *s = true;
+    }
+}
+
+#[cfg(test)]
+mod tests;
