@@ -9,8 +9,8 @@ use contactsync_core as core;
 use crate::callbacks::{CoreListener, CoreTransport, ProgressListener, Transport};
 use crate::error::{ContactsyncError, Result};
 use crate::types::{
-    Config, ContactView, DeleteReceipt, IdentifierKind, ImportReport, Invite, Match, PendingUpload,
-    RawContact, Status, SyncOptions, SyncReport,
+    Config, ContactView, DeleteReceipt, Discovery, IdentifierKind, ImportReport, Invite, Match,
+    PendingUpload, RawContact, Status, SyncOptions, SyncReport,
 };
 
 /// One user's contacts, identifiers, upload state and matches, kept in one SQLite file.
@@ -78,6 +78,18 @@ impl Engine {
             &options.into(),
             &CoreListener(listener),
         )?)
+    }
+
+    /// How this device discovers: `Hashed` until the app chooses.
+    pub fn discovery(&self) -> Result<Discovery> {
+        Ok(self.0.discovery()?)
+    }
+
+    /// Chooses how this device discovers (`Private`: the server never learns a contact who is
+    /// not a user; docs/protocol.md). Choose before the first sync: a device that synced in the
+    /// other mode is refused (`InvalidState`) until it forgets or leaves its server.
+    pub fn set_discovery(&self, mode: Discovery) -> Result<()> {
+        Ok(self.0.set_discovery(mode)?)
     }
 
     /// Makes the next sync send everything again in full mode (after registering again).

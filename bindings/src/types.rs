@@ -12,8 +12,8 @@ use crate::error::{ContactsyncError, Result};
 
 pub use contactsync_core::protocol::wire::{InviteAnswer as Invite, Registered as Registration};
 pub use contactsync_core::{
-    ContactView, IdentifierKind, IdentifierView, ImportReport, Labelled, Match, PendingUpload,
-    Progress, RawContact, RejectedValue, Stage, Status, SyncReport, UploadState,
+    ContactView, Discovery, IdentifierKind, IdentifierView, ImportReport, Labelled, Match,
+    PendingUpload, Progress, RawContact, RejectedValue, Stage, Status, SyncReport, UploadState,
 };
 
 /// A normalised identifier.

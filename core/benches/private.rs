@@ -34,7 +34,12 @@ fn per_item(d: Duration, n: usize) -> f64 {
 
 fn identifiers(n: usize, salt: u64) -> Vec<(IdentifierKind, String)> {
     (0..n)
-        .map(|i| (IdentifierKind::Phone, format!("+49151{:08}", i as u64 + salt)))
+        .map(|i| {
+            (
+                IdentifierKind::Phone,
+                format!("+49151{:08}", i as u64 + salt),
+            )
+        })
         .collect()
 }
 

@@ -18,6 +18,7 @@ use crate::oprf::filter::{FilterError, FilterHeader, UserFilter, fingerprints_of
 use crate::oprf::{ELEMENT_LEN, Element, LOOKUP_LEN, Lookup, PROOF_LEN, Tag};
 
 /// How a device discovers its contacts among the app's users.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Discovery {
     /// Keyed hashes of the book, which the server keeps per device and matches (the default;
