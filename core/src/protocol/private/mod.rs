@@ -1,0 +1,151 @@
+//! The private discovery mode's messages (docs/protocol.md, "Private discovery"), and the
+//! padding both modes use so a request's size says little about the book behind it.
+//!
+//! Like [`super::wire`], each type is one definition for both sides and both encodings: byte
+//! values ([`Bytes`], [`TagList`]) are unpadded base64url text in JSON and byte strings in CBOR.
+//! The users' filter itself travels as its own binary form, in parts ([`FilterPart`]):
+//! megabytes of fingerprints gain nothing from either encoding, and parts keep each answer under
+//! what a transport reads.
+
+mod bytes;
+mod parts;
+
+use serde::{Deserialize, Serialize};
+
+pub use bytes::{Bytes, TagList};
+pub use parts::{FILTER_MEDIA_TYPE, FilterDownload, FilterPart, PART_FINGERPRINTS, parts_of};
+
+use crate::oprf::{ELEMENT_LEN, LOOKUP_LEN, PROOF_LEN};
+
+/// How a device discovers its contacts among the app's users.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Discovery {
+    /// Keyed hashes of the book, which the server keeps per device and matches (the default;
+    /// the server can test guesses against them: docs/privacy.md).
+    #[default]
+    Hashed,
+    /// Blinded evaluations of an oblivious PRF and a filter of users checked on the device: the
+    /// server never learns an identifier that is not a user's.
+    Private,
+}
+
+impl Discovery {
+    /// The name the store keeps.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Discovery::Hashed => "hashed",
+            Discovery::Private => "private",
+        }
+    }
+
+    /// The mode of a stored name; anything unknown is the default.
+    pub fn from_name(name: &str) -> Discovery {
+        if name == "private" {
+            Discovery::Private
+        } else {
+            Discovery::Hashed
+        }
+    }
+}
+
+/// `GET /v1/config`'s `private` object: what a client needs to discover privately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateConfig {
+    /// The RFC 9497 suite: `ristretto255-SHA512`.
+    pub suite: String,
+    /// The key's epoch: PRF values of another epoch are worthless.
+    pub epoch: u32,
+    /// The epoch's public key, which every evaluation's proof is checked against.
+    pub public_key: Bytes<ELEMENT_LEN>,
+    /// The element counts an evaluation or lookup request may have, ascending: a client pads
+    /// each request with dummies up to one of them.
+    pub buckets: Vec<u32>,
+    /// The filter's current version (it grows with every change to the users).
+    pub filter_version: u64,
+}
+
+/// `POST /v1/private/evaluate` request: blinded elements, real and dummy, to evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The epoch whose key the client expects (a rotated key is `409 epoch_rotated`).
+    pub epoch: u32,
+    /// As many as one of the buckets.
+    pub elements: Vec<Bytes<ELEMENT_LEN>>,
+}
+
+/// `POST /v1/private/evaluate` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluateAnswer {
+    /// The epoch of the key used.
+    pub epoch: u32,
+    /// The evaluated elements, in the request's order.
+    pub evaluated: Vec<Bytes<ELEMENT_LEN>>,
+    /// One batch proof (RFC 9497's DLEQ proof) for all of them.
+    pub proof: Bytes<PROOF_LEN>,
+    /// Evaluations this client may still ask for today.
+    pub remaining_today: u32,
+}
+
+/// `POST /v1/private/lookup` request: the lookups of filter hits, padded like an evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// The epoch the lookups were computed in.
+    pub epoch: u32,
+    /// As many as one of the buckets.
+    pub lookups: Vec<Bytes<LOOKUP_LEN>>,
+}
+
+/// `POST /v1/private/lookup` answer: the lookups that are discoverable users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupAnswer {
+    /// The epoch.
+    pub epoch: u32,
+    /// One entry per lookup that is a user's; the others (false positives, dummies) are absent.
+    pub matches: Vec<LookupMatch>,
+}
+
+/// One found user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupMatch {
+    /// The lookup as asked.
+    pub lookup: Bytes<LOOKUP_LEN>,
+    /// The app's reference of the user.
+    pub user_ref: String,
+}
+
+/// `GET /v1/private/filter/changes?epoch=E&since=V` answer: the tags that joined and left the
+/// filter between two versions. A client too far behind gets `410 filter_stale` and downloads
+/// the whole filter again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterChanges {
+    /// The epoch.
+    pub epoch: u32,
+    /// The version these changes start from (the request's `since`).
+    pub since: u64,
+    /// The version they bring the client to.
+    pub version: u64,
+    /// Tags of identifiers that became discoverable users' since `since`.
+    pub added: TagList,
+    /// Tags that stopped being a discoverable user's.
+    pub removed: TagList,
+}
+
+/// The smallest bucket that holds `n` elements, or `None` when `n` is above the largest (the
+/// caller then sends full batches of the largest). `buckets` ascending.
+pub fn bucket_for(n: usize, buckets: &[u32]) -> Option<usize> {
+    buckets.iter().map(|b| *b as usize).find(|b| *b >= n.max(1))
+}
+
+/// Checks a server's buckets: 1 to 8 sizes, strictly ascending, each from 1 to `max`.
+pub fn valid_buckets(buckets: &[u32], max: usize) -> bool {
+    !buckets.is_empty()
+        && buckets.len() <= 8
+        && buckets.windows(2).all(|w| w[0] < w[1])
+        && buckets.iter().all(|b| *b >= 1 && (*b as usize) <= max)
+}
+
+#[cfg(test)]
+mod tests;
