@@ -25,6 +25,15 @@ export CONTACTSYNC_CLI_BIN="$lib_dir/contactsync"
 
 link=(-Xlinker -L"$lib_dir" -Xlinker -rpath -Xlinker "$lib_dir")
 cd "$package"
+# SwiftPM does not notice every change of the generated C headers (a header added to the module,
+# as when the core got a UniFFI namespace of its own): built products from before crash at the
+# first callback. A build is reused only for the headers it was made with.
+stamp="$(cat Sources/ContactSyncFFIC/*.h Sources/ContactSyncFFIC/module.modulemap | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat .build/.ffi-headers 2>/dev/null || true)" != "$stamp" ]]; then
+  rm -rf .build
+  mkdir -p .build
+  echo "$stamp" >.build/.ffi-headers
+fi
 echo "swift: $("$swift_env" run swift --version 2>/dev/null | sed -n 1p)"
 "$swift_env" run swift build --build-tests -Xswiftc -warnings-as-errors "${link[@]}"
 "$swift_env" run swift build --target ContactSync --scratch-path .build/swift6 \
