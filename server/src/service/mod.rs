@@ -194,6 +194,7 @@ fn new_key(state: KeyState, now: i64) -> Result<KeyRecord, ServerError> {
         secret: random_bytes::<32>()?.to_vec(),
         state,
         created_at: now,
+        oprf: None,
     })
 }
 
