@@ -451,3 +451,40 @@ on_each_backend! {
             .expect_error(401, "unauthorized");
     }
 }
+
+on_each_backend! {
+    /// The sweep prunes the filter's log after its 30 days: changes since a version before what
+    /// was pruned answer `410 filter_stale` (the client downloads the whole filter), and the
+    /// version does not go back.
+    fn a_pruned_log_answers_filter_stale(backend) {
+        let (now, clock) = common::manual(1_800_000_000);
+        let t = TestServer::with_on(backend, |c| {
+            private_on(c);
+            c.clock = clock;
+            c.sweep_every = Duration::from_millis(20);
+        });
+        put(&t.api, "u_ana", &[ANA], true);
+        // Vouched: the sweep keeps it (an open client that never synced would go).
+        let (_, token) = t.api.vouch("u_me");
+        let (config, _) = private_config(&t.api, &token);
+        let e = config.epoch;
+        let version = config.filter_version;
+        let path = |since: u64| format!("/v1/private/filter/changes?epoch={e}&since={since}");
+        let _: FilterChanges = t.api.get(&path(0), Some(&token)).expect_ok();
+        now.fetch_add(31 * 86_400, std::sync::atomic::Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = t.api.get(&path(0), Some(&token));
+            if reply.status == 410 {
+                assert_eq!(reply.code(), "filter_stale");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never pruned");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (after, _) = private_config(&t.api, &token);
+        assert_eq!(after.filter_version, version, "the version does not go back");
+        let none: FilterChanges = t.api.get(&path(version), Some(&token)).expect_ok();
+        assert!(none.added.0.is_empty() && none.removed.0.is_empty());
+    }
+}
