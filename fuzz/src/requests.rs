@@ -8,7 +8,8 @@
 //! of docs/protocol.md (or a made-up path), a method (mostly the route's), a credential (none,
 //! one of those clients, the admin token, garbage) and a body: raw bytes, or a structured body
 //! with fields chosen from what the server knows (its key ids, the hashes of `u_1`'s
-//! identifiers, batch ids already used, invite codes it made) or made up.
+//! identifiers, batch ids already used, invite codes it made, private discovery's epochs, filter
+//! versions and a valid group element: the mode is on) or made up.
 //!
 //! Checked, for every answer: never a panic; the status is never 5xx except `503`; the body is
 //! JSON: an error envelope whose code belongs to the status (docs/protocol.md's table), or the
@@ -20,6 +21,10 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use contactsync_core::oprf::Element;
+use contactsync_core::protocol::private::{
+    EvaluateAnswer, FILTER_MEDIA_TYPE, FilterChanges, FilterPart, LookupAnswer,
+};
 use contactsync_core::protocol::wire::{
     ActivateAnswer, BatchAnswer, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
     InviteAnswer, KeyInfo, KeysAnswer, MatchAnswer, RedeemAnswer, Registered, RevokeAnswer,
@@ -70,11 +75,15 @@ enum Route {
     ListUsers,
     RevokeClient,
     RotateAdminToken,
+    PrivateEvaluate,
+    PrivateLookup,
+    PrivateFilter,
+    PrivateFilterChanges,
 }
 
 /// The routes an input's byte picks (new routes go at the end: the seeds' bytes keep their
 /// meaning).
-const ROUTES: [Route; 21] = [
+const ROUTES: [Route; 25] = [
     Route::Register,
     Route::Vouch,
     Route::Config,
@@ -96,6 +105,10 @@ const ROUTES: [Route; 21] = [
     Route::ListUsers,
     Route::RevokeClient,
     Route::RotateAdminToken,
+    Route::PrivateEvaluate,
+    Route::PrivateLookup,
+    Route::PrivateFilter,
+    Route::PrivateFilterChanges,
 ];
 
 impl Route {
@@ -123,7 +136,9 @@ impl Route {
             | Route::Changes
             | Route::ListKeys
             | Route::GetUser
-            | Route::ListUsers => Method::GET,
+            | Route::ListUsers
+            | Route::PrivateFilter
+            | Route::PrivateFilterChanges => Method::GET,
             Route::DeleteClient | Route::RevokeInvite | Route::DeleteUser | Route::RevokeClient => {
                 Method::DELETE
             }
@@ -160,6 +175,12 @@ struct Known {
     cursors: Vec<String>,
     /// Batches answered: the request body and the answer.
     answered: Vec<(Vec<u8>, String, Vec<u8>)>,
+    /// Private discovery's epochs, the current one first.
+    epochs: Vec<u32>,
+    /// A valid group element (the current public key), base64url.
+    element: String,
+    /// Filter versions the server advertised.
+    versions: Vec<u64>,
 }
 
 impl Known {
@@ -184,6 +205,41 @@ impl Known {
             ),
             _ => "A".repeat(44),
         }
+    }
+
+    /// An epoch: a known one, mostly, or any number.
+    fn epoch(&self, r: &mut Reader<'_>) -> u32 {
+        let sel = r.byte();
+        match self.epochs.get(usize::from(sel) % self.epochs.len().max(1)) {
+            Some(epoch) if sel < 0xf0 => *epoch,
+            _ => r.u32(),
+        }
+    }
+
+    /// A filter version: an advertised one, mostly, or any number.
+    fn version(&self, r: &mut Reader<'_>) -> u64 {
+        let sel = r.byte();
+        match self
+            .versions
+            .get(usize::from(sel) % self.versions.len().max(1))
+        {
+            Some(version) if sel < 0xf0 => *version,
+            _ => u64::from(r.u32()),
+        }
+    }
+
+    /// A private request's body: `field` holding `n` elements (a known point, zeros, text).
+    fn private_body(&self, r: &mut Reader<'_>, field: &str, len: usize) -> Value {
+        let n = [0, 1, 2, 3, 4, 8, 9][r.choose(7)];
+        let items: Vec<String> = (0..n)
+            .map(|_| match r.byte() % 4 {
+                0 | 1 if len == 32 => self.element.clone(),
+                0 | 1 => "A".repeat(22),
+                2 => "A".repeat(len * 4 / 3 + 1),
+                _ => r.text(),
+            })
+            .collect();
+        json!({"epoch": self.epoch(r), field: items})
     }
 
     fn key_id(&self, r: &mut Reader<'_>) -> String {
@@ -309,6 +365,11 @@ impl Server {
             requests_per_minute: 30,
             max_set_size: 20,
         };
+        // Private discovery on, with buckets the small limits allow, the filter rebuilt as
+        // soon as the users change.
+        config.private.enabled = true;
+        config.private.buckets = vec![2, 4, 8];
+        config.private.filter_rebuild = std::time::Duration::from_millis(1);
         let router =
             contactsync_server::fuzzing::router(&config, Arc::new(storage)).expect("the router");
         let open: Registered = must(&router, Method::POST, "/v1/clients", None, &json!({}));
@@ -357,6 +418,13 @@ impl Server {
         let key = HashKey::from_base64(config.key_id.clone(), &config.key).expect("a usable key");
         if !self.known.key_ids.contains(&config.key_id) {
             self.known.key_ids.insert(0, config.key_id);
+        }
+        if let Some(private) = &config.private {
+            if !self.known.epochs.contains(&private.epoch) {
+                self.known.epochs.insert(0, private.epoch);
+            }
+            self.known.element = Element(private.public_key.0).to_base64url();
+            self.known.versions.push(private.filter_version);
         }
         for (kind, value) in USER_IDS
             .iter()
@@ -431,6 +499,26 @@ fn build(
         Route::ActivateKey => format!("/v1/admin/keys/{}/activate", param(r, &known.key_ids, "k")),
         Route::AdminMatch => "/v1/admin/match".to_owned(),
         Route::Other => format!("/{}", url_query(&r.text())),
+        Route::PrivateEvaluate => "/v1/private/evaluate".to_owned(),
+        Route::PrivateLookup => "/v1/private/lookup".to_owned(),
+        Route::PrivateFilter => match r.byte() % 4 {
+            0 | 1 => format!("/v1/private/filter?epoch={}&part=0", known.epoch(r)),
+            2 => format!(
+                "/v1/private/filter?epoch={}&part={}&version={}",
+                known.epoch(r),
+                r.byte() % 3,
+                known.version(r)
+            ),
+            _ => format!("/v1/private/filter?{}", url_query(&r.text())),
+        },
+        Route::PrivateFilterChanges => match r.byte() % 3 {
+            0 | 1 => format!(
+                "/v1/private/filter/changes?epoch={}&since={}",
+                known.epoch(r),
+                known.version(r)
+            ),
+            _ => format!("/v1/private/filter/changes?{}", url_query(&r.text())),
+        },
     };
     let body = body(r, known);
     (route, method, token, path, body)
@@ -537,6 +625,14 @@ fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
             }
             // `.../activate`: forced or not.
             1 => json!({"force": r.byte().is_multiple_of(2)}),
+            // Private discovery's evaluation or lookup.
+            2 => {
+                if r.flag() {
+                    known.private_body(r, "lookups", 16)
+                } else {
+                    known.private_body(r, "elements", 32)
+                }
+            }
             _ => json!([r.u32(), r.text()]),
         },
     };
@@ -573,14 +669,16 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
         400 => &[codes::MALFORMED],
         401 => &[codes::UNAUTHORIZED],
         403 => &[codes::FORBIDDEN],
-        404 => &[codes::NOT_FOUND],
+        404 => &[codes::NOT_FOUND, codes::PRIVATE_DISABLED],
         408 => &[codes::REQUEST_TIMEOUT],
         409 => &[
             codes::KEY_ROTATED,
             codes::BATCH_CONFLICT,
             codes::KEY_INCOMPLETE,
             codes::SET_FULL,
+            codes::EPOCH_ROTATED,
         ],
+        410 => &[codes::FILTER_STALE],
         413 => &[codes::TOO_LARGE],
         429 => &[codes::TOO_MANY_REQUESTS],
         503 => &[codes::UNAVAILABLE],
@@ -607,6 +705,18 @@ fn check_answer(route: Route, method: &Method, path: &str, answer: &Answer) {
         "{what}: cacheable"
     );
     if *method == Method::HEAD && answer.body.is_empty() {
+        return;
+    }
+    if status.is_success() && route.reached_by(method) == Some(Route::PrivateFilter) {
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some(FILTER_MEDIA_TYPE),
+            "{what}: not a filter part"
+        );
+        assert!(
+            FilterPart::from_bytes(&answer.body).is_ok(),
+            "{what}: not a filter part"
+        );
         return;
     }
     assert_eq!(
@@ -655,7 +765,10 @@ fn check_answer(route: Route, method: &Method, path: &str, answer: &Answer) {
         Route::ActivateKey => parses::<ActivateAnswer>(&answer.body),
         Route::ListKeys => parses::<KeysAnswer>(&answer.body),
         Route::AdminMatch => parses::<MatchAnswer>(&answer.body),
-        Route::Other => false,
+        Route::PrivateEvaluate => parses::<EvaluateAnswer>(&answer.body),
+        Route::PrivateLookup => parses::<LookupAnswer>(&answer.body),
+        Route::PrivateFilterChanges => parses::<FilterChanges>(&answer.body),
+        Route::Other | Route::PrivateFilter => false,
     };
     assert!(
         typed,
@@ -744,6 +857,13 @@ fn learn(
             }
         }
         Route::ActivateKey => server.learn_key(),
+        Route::Config => {
+            if let Ok(c) = serde_json::from_slice::<ConfigAnswer>(&answer.body)
+                && let Some(private) = c.private
+            {
+                known.versions.push(private.filter_version);
+            }
+        }
         Route::Batches => {
             if let Some(token) = token {
                 known
@@ -873,5 +993,21 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     batch(&mut w, 1, 0xc0);
     w.byte(index(Route::ListKeys)).byte(0).byte(4).byte(1);
     seeds.push(("key_rotation".to_owned(), w.finish()));
+    // Private discovery: an evaluation of two known points, the filter's part 0, its changes
+    // since the advertised version, a lookup of two.
+    let mut w = Writer::new();
+    let private = |w: &mut Writer, route: Route| {
+        w.byte(index(route)).byte(0).byte(1).byte(0);
+    };
+    private(&mut w, Route::PrivateEvaluate);
+    // Body 8, then its private arm: an evaluation (flag even), 2 elements, each the point.
+    w.byte(8).byte(2).byte(0).byte(2).byte(0).byte(0).byte(0);
+    private(&mut w, Route::PrivateFilter);
+    w.byte(0).byte(0).byte(1);
+    private(&mut w, Route::PrivateFilterChanges);
+    w.byte(0).byte(0).byte(0).byte(1);
+    private(&mut w, Route::PrivateLookup);
+    w.byte(8).byte(2).byte(1).byte(2).byte(0).byte(0).byte(0);
+    seeds.push(("private_discovery".to_owned(), w.finish()));
     seeds
 }
