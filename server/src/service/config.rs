@@ -61,6 +61,9 @@ impl Service {
                     .saturating_add(u32::try_from(allowance).unwrap_or(u32::MAX))
             }
         };
+        // The filter's snapshot may read the storage: not while this transaction holds a
+        // connection (a pool of N would deadlock under N such requests).
+        drop(tx);
         let private = self.private_config(&current)?;
         let l = self.limits;
         Ok(ConfigAnswer {
