@@ -28,6 +28,10 @@ use crate::error::ApiError;
 use crate::http::extract::{Accepts, encoded, transact};
 use crate::storage::Storage;
 
+/// Tags one changes answer carries at most (about 2.7 MiB as JSON, 2 MiB as CBOR): more is
+/// `410 filter_stale`, and the client downloads the whole filter.
+const MAX_CHANGED_TAGS: usize = 1 << 18;
+
 pub(super) fn routes() -> Vec<Route> {
     vec![
         ("/v1/private/filter", get(filter)),
@@ -245,6 +249,11 @@ impl Service {
                 (true, false) => removed.push(Tag(tag)),
                 _ => {}
             }
+        }
+        // A client far behind gets the whole filter instead: its parts stay under what a
+        // transport reads, a changes answer of this many tags would not.
+        if added.len() + removed.len() > MAX_CHANGED_TAGS {
+            return Err(ApiError::FilterStale);
         }
         added.sort_unstable_by_key(|t| t.0);
         removed.sort_unstable_by_key(|t| t.0);
