@@ -8,6 +8,9 @@
 //! verbs; the admin token's variable stays `CONTACTSYNC_ADMIN_TOKEN`, shared with the `admin`
 //! verbs on purpose.
 //!
+//! Over 600 lines: one struct of every setting with its three names and help, which reads best
+//! whole.
+//!
 //! Merging goes through TOML tables: the flags and variables clap read, the file, and the
 //! defaults (taken from the server crate's own `Default`s, so there is one source of them) are
 //! each a table of the keys they set; the first table that has a key gives its value.
@@ -290,6 +293,43 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
 
+    /// Private discovery: the server evaluates an oblivious PRF on blinded identifiers and
+    /// publishes a filter of its users (docs/protocol.md, "Private discovery"). Users registered
+    /// before it was on must be registered again. [default: false]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        env = "CONTACTSYNC_SERVER_PRIVATE_DISCOVERY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        help_heading = "Private discovery"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_discovery: Option<bool>,
+    /// Private discovery: the element counts clients pad evaluations and lookups to, ascending
+    /// (the variable: comma-separated). [default: 16,64,256,1024]
+    #[arg(
+        long,
+        value_name = "N,...",
+        env = "CONTACTSYNC_SERVER_PRIVATE_BUCKETS",
+        value_delimiter = ',',
+        help_heading = "Private discovery"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_buckets: Option<Vec<u32>>,
+    /// Private discovery: at most how often, in seconds, the users' filter is rebuilt while
+    /// users change. [default: 60]
+    #[arg(
+        long,
+        value_name = "S",
+        env = "CONTACTSYNC_SERVER_PRIVATE_FILTER_REBUILD_S",
+        help_heading = "Private discovery"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_filter_rebuild_s: Option<u64>,
+
     /// Seconds between sweeps of expired invites and old batch answers. [default: 600]
     #[arg(
         long,
@@ -370,6 +410,9 @@ fn defaults() -> Settings {
         ),
         max_tracked_addresses: Some(registration.max_tracked_addresses),
         log_format: Some(LogFormat::default()),
+        private_discovery: Some(defaults.private.enabled),
+        private_buckets: Some(defaults.private.buckets.clone()),
+        private_filter_rebuild_s: Some(defaults.private.filter_rebuild.as_secs()),
         ..Settings::default()
     }
 }
@@ -534,6 +577,24 @@ mod tests {
         // Given but not on the command line: it came from the environment.
         let e = effective(&given(Some("127.0.0.1:1"), None), None, &argv).unwrap();
         assert_eq!(e.source("listen"), Some(Source::Environment));
+    }
+
+    #[test]
+    fn private_discovery_is_off_by_default_and_set_by_its_keys() {
+        let e = effective(&Settings::default(), None, &[]).unwrap();
+        assert_eq!(e.settings.private_discovery, Some(false));
+        assert_eq!(e.settings.private_buckets, Some(vec![16, 64, 256, 1024]));
+        assert_eq!(e.settings.private_filter_rebuild_s, Some(60));
+        let file: Settings = toml::from_str(
+            "private-discovery = true\nprivate-buckets = [8, 32]\nprivate-filter-rebuild-s = 5\n",
+        )
+        .unwrap();
+        let e = effective(&Settings::default(), Some(&file), &[]).unwrap();
+        assert_eq!(e.settings.private_discovery, Some(true));
+        assert_eq!(e.settings.private_buckets, Some(vec![8, 32]));
+        assert_eq!(e.source("private-buckets"), Some(Source::File));
+        let text = e.render("x.db").unwrap();
+        assert!(text.contains("private-buckets = [8, 32]  # file"), "{text}");
     }
 
     #[test]

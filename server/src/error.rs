@@ -130,6 +130,12 @@ pub(crate) enum ApiError {
     /// A transaction lost a race ([`ServerError::Conflict`]): the caller runs the request again;
     /// answered as `503 unavailable` only once retries are spent.
     Conflict,
+    /// Private discovery: the request names another epoch than the current key's.
+    EpochRotated,
+    /// Private discovery: the filter version or changes asked for are no longer kept.
+    FilterStale,
+    /// Private discovery is off on this server.
+    PrivateDisabled,
 }
 
 impl ApiError {
@@ -142,8 +148,10 @@ impl ApiError {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::KeyRotated { .. }
+            ApiError::NotFound(_) | ApiError::PrivateDisabled => StatusCode::NOT_FOUND,
+            ApiError::FilterStale => StatusCode::GONE,
+            ApiError::EpochRotated
+            | ApiError::KeyRotated { .. }
             | ApiError::BatchConflict
             | ApiError::KeyIncomplete(_)
             | ApiError::SetFull { .. } => StatusCode::CONFLICT,
@@ -173,6 +181,9 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => codes::TOO_MANY_REQUESTS,
             ApiError::Internal => codes::INTERNAL,
             ApiError::Unavailable { .. } | ApiError::Conflict => codes::UNAVAILABLE,
+            ApiError::EpochRotated => codes::EPOCH_ROTATED,
+            ApiError::FilterStale => codes::FILTER_STALE,
+            ApiError::PrivateDisabled => codes::PRIVATE_DISABLED,
         }
     }
 
@@ -242,6 +253,11 @@ impl ApiError {
                 retry_after_s: Some(1),
                 ..body("the server is busy")
             },
+            ApiError::EpochRotated => body("the private discovery key changed epoch"),
+            ApiError::FilterStale => {
+                body("that filter version is no longer kept: download the whole filter")
+            }
+            ApiError::PrivateDisabled => body("private discovery is off on this server"),
         };
         ErrorEnvelope { error }
     }

@@ -137,6 +137,61 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// Private discovery (docs/protocol.md, "Private discovery"): off by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateDiscoveryConfig {
+    /// Whether the `/v1/private/...` routes answer and keys get an OPRF half.
+    pub enabled: bool,
+    /// The element counts an evaluation or lookup may have (clients pad to one of them);
+    /// ascending, 1 to 8 of them, none above `max_batch` nor what `max_body_bytes` carries.
+    pub buckets: Vec<u32>,
+    /// At most how often the users' filter is rebuilt while users change.
+    pub filter_rebuild: Duration,
+}
+
+impl Default for PrivateDiscoveryConfig {
+    fn default() -> Self {
+        PrivateDiscoveryConfig {
+            enabled: false,
+            buckets: vec![16, 64, 256, 1024],
+            filter_rebuild: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Bytes of a request body per element, at most (a JSON element: 43 characters of base64url,
+/// its quotes and comma), by which `max_body_bytes` bounds the largest bucket.
+const BYTES_PER_ELEMENT: u32 = 46;
+
+impl PrivateDiscoveryConfig {
+    /// The largest bucket the limits allow.
+    fn max_bucket(limits: &LimitsConfig) -> usize {
+        limits
+            .max_batch
+            .min(limits.max_body_bytes / BYTES_PER_ELEMENT) as usize
+    }
+
+    fn validate(&self, limits: &LimitsConfig) -> Result<(), ServerError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let max = Self::max_bucket(limits);
+        if !contactsync_core::protocol::private::valid_buckets(&self.buckets, max) {
+            return Err(ServerError::Config(format!(
+                "private_buckets must be 1 to 8 sizes, strictly ascending, each from 1 to {max} \
+                 (max_batch, and what max_body_bytes carries at {BYTES_PER_ELEMENT} bytes an \
+                 element)"
+            )));
+        }
+        if self.filter_rebuild.is_zero() {
+            return Err(ServerError::Config(
+                "private_filter_rebuild_s must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How to run a server.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -174,6 +229,8 @@ pub struct ServerConfig {
     /// How often the server deletes what outlived its use (batch answers past their 30 days,
     /// expired invites, openly registered devices that never uploaded); also once at start. Every instance sweeps: sweeps that meet are safe.
     pub sweep_every: Duration,
+    /// Private discovery.
+    pub private: PrivateDiscoveryConfig,
 }
 
 impl ServerConfig {
@@ -197,6 +254,7 @@ impl ServerConfig {
             connections: ConnectionLimits::default(),
             clock: Clock::system(),
             sweep_every: Duration::from_secs(600),
+            private: PrivateDiscoveryConfig::default(),
         }
     }
 
@@ -236,6 +294,7 @@ impl ServerConfig {
             ));
         }
         self.registration.validate()?;
+        self.private.validate(l)?;
         let c = &self.connections;
         if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
             return Err(ServerError::Config(
@@ -275,6 +334,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("connections", &self.connections)
             .field("sweep_every", &self.sweep_every)
+            .field("private", &self.private)
             .finish_non_exhaustive()
     }
 }

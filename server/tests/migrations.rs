@@ -17,12 +17,14 @@ const SQLITE: &[&str] = &[
     include_str!("frozen/sqlite/v3.sql"),
     include_str!("frozen/sqlite/v4.sql"),
     include_str!("frozen/sqlite/v5.sql"),
+    include_str!("frozen/sqlite/v6.sql"),
 ];
 
 /// `POSTGRES[n]` is the PostgreSQL schema of version `n + 1`.
 const POSTGRES: &[&str] = &[
     include_str!("frozen/postgres/v1.sql"),
     include_str!("frozen/postgres/v2.sql"),
+    include_str!("frozen/postgres/v3.sql"),
 ];
 
 fn frozen(backend: Backend) -> &'static [&'static str] {
@@ -109,8 +111,10 @@ on_each_backend! {
         let newer = usize::try_from(version_of(&conn, backend)).unwrap() + 1;
         set_version(&conn, backend, newer);
         conn.execute(match backend {
-            Backend::Sqlite => "INSERT INTO keys VALUES ('k_future', x'01', 'current', 0)",
-            Backend::Postgres => "INSERT INTO keys VALUES ('k_future', '\\x01', 'current', 0)",
+            Backend::Sqlite => "INSERT INTO keys (key_id, secret, state, created_at)
+                                 VALUES ('k_future', x'01', 'current', 0)",
+            Backend::Postgres => "INSERT INTO keys (key_id, secret, state, created_at)
+                                   VALUES ('k_future', '\\x01', 'current', 0)",
         });
         let before = conn.dump(&[]);
         match db.database().open() {

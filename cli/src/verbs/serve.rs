@@ -146,6 +146,12 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
         .max_bodies_in_flight
         .ok_or_else(|| missing("max-bodies-in-flight"))?;
     config.sweep_every = seconds(s.sweep_every, "sweep-every")?;
+    config.private.enabled = s.private_discovery.unwrap_or(config.private.enabled);
+    if let Some(buckets) = &s.private_buckets {
+        config.private.buckets.clone_from(buckets);
+    }
+    config.private.filter_rebuild =
+        seconds(s.private_filter_rebuild_s, "private-filter-rebuild-s")?;
     config.metrics_listen = s.metrics_listen;
     config.limits.max_set_size = s.max_set_size.ok_or_else(|| missing("max-set-size"))?;
     let r = &mut config.registration;

@@ -230,9 +230,27 @@ impl Service {
         let free = new_hashes.min(allowance);
         allowance -= free;
         let charged = new_hashes - free;
+        let usage = self.charge_day(tx.usage(id)?, charged, now)?;
+        Ok(QuotaPlan {
+            already_held,
+            new_hashes,
+            charged,
+            allowance,
+            usage,
+        })
+    }
+
+    /// The day's counter with `charged` more new identifiers, or `daily_quota` when they do not
+    /// fit (a batch's new hashes, or private discovery's evaluations: one budget).
+    pub(super) fn charge_day(
+        &self,
+        usage: Option<Usage>,
+        charged: u64,
+        now: i64,
+    ) -> Result<Usage, ApiError> {
         // The day moves only forward (as the rate window does in `charge_request`).
         let day = now.div_euclid(DAY);
-        let mut usage = tx.usage(id)?.unwrap_or_default();
+        let mut usage = usage.unwrap_or_default();
         if day > usage.quota_day {
             usage.quota_day = day;
             usage.quota_used = 0;
@@ -245,13 +263,7 @@ impl Service {
             });
         }
         usage.quota_used += charged;
-        Ok(QuotaPlan {
-            already_held,
-            new_hashes,
-            charged,
-            allowance,
-            usage,
-        })
+        Ok(usage)
     }
 
     /// What is left of today's budget. A stored day ahead of `now`'s (another instance's

@@ -1,5 +1,6 @@
 //! `GET /v1/config`: what a device (or the app's backend) needs before it hashes or uploads —
-//! the current key, the hashing parameters, the limits, and what the caller may still add today.
+//! the current key, the hashing parameters, the limits, and what the caller may still add today;
+//! with private discovery on, its `private` object (`service::private`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,10 +51,20 @@ impl Service {
                 } else {
                     c.rekey_allowance
                 };
+                // Private discovery's allowance of a new epoch likewise.
+                let allowance = allowance.saturating_add(self.private_allowance(
+                    &mut *tx,
+                    &c.client_id,
+                    &current,
+                )?);
                 self.remaining_for(c, from, tx.usage(&c.client_id)?, now)
                     .saturating_add(u32::try_from(allowance).unwrap_or(u32::MAX))
             }
         };
+        // The filter's snapshot may read the storage: not while this transaction holds a
+        // connection (a pool of N would deadlock under N such requests).
+        drop(tx);
+        let private = self.private_config(&current)?;
         let l = self.limits;
         Ok(ConfigAnswer {
             key_id: current.key_id,
@@ -62,7 +73,7 @@ impl Service {
             context: contactsync_core::hash::CONTEXT.to_owned(),
             digest_bytes: u32::try_from(DIGEST_LEN).ok(),
             encodings: vec![encoding::CBOR.to_owned()],
-            private: None,
+            private,
             limits: Limits {
                 max_batch: l.max_batch,
                 max_body_bytes: l.max_body_bytes,

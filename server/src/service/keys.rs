@@ -2,6 +2,9 @@
 //! key, users are registered again under it, `.../activate` makes it current) and the list with
 //! what is hashed under each key.
 //!
+//! With private discovery on, a new key gets its OPRF half (an epoch) with it: the rotation
+//! serves both modes.
+//!
 //! The server cannot re-hash a user by itself: it never kept the identifiers. So activation is
 //! refused while any user has fewer identifiers under the next key than under the current one —
 //! activating would make them undiscoverable — unless the operator forces it.
@@ -17,6 +20,7 @@ use contactsync_core::protocol::wire::{
 };
 
 use super::auth::Admin;
+use super::private::directory;
 use super::{Payload, Route, Service, key_info, keys, new_key, parse_body_or_default};
 use crate::error::ApiError;
 use crate::http::extract::{Accepts, Body, WithPath, encoded, transact};
@@ -77,6 +81,9 @@ impl Service {
         }
         let key = new_key(KeyState::Next, now)?;
         tx.insert_key(&key)?;
+        if self.private.is_some() {
+            directory::ensure_oprf(&mut *tx, now)?;
+        }
         tx.commit()?;
         tracing::info!(key_id = %key.key_id, "created the next hashing key");
         Ok((true, key_info(&key)))

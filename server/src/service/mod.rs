@@ -1,6 +1,7 @@
 //! The protocol's resources (docs/protocol.md), one module each: its routes, its handlers and
 //! its rules side by side — `health`, `registration`, `clients`, `config`, `batches`, `changes`,
-//! `invites`, `users`, `keys`, `matching`, `admin_credential` (the admin token) — with `auth`
+//! `invites`, `users`, `keys`, `matching`, `admin_credential` (the admin token), `private`
+//! (private discovery) — with `auth`
 //! saying whose a request is. This module holds what they share: the [`Service`] (the storage
 //! and the settings the rules need), the route table they add up to, and the helpers of more
 //! than one resource (keys, lookups, bodies, hashes).
@@ -39,6 +40,7 @@ mod health;
 mod invites;
 mod keys;
 mod matching;
+mod private;
 mod registration;
 mod users;
 
@@ -67,6 +69,7 @@ pub(crate) fn routes() -> Vec<Route> {
         keys::routes(),
         matching::routes(),
         admin_credential::routes(),
+        private::routes(),
     ]
     .into_iter()
     .flatten()
@@ -84,6 +87,8 @@ pub(crate) struct Service {
     trusted_proxies: Vec<IpNet>,
     public_url: String,
     clock: Clock,
+    /// Private discovery's settings and filter cache; `None` when it is off.
+    private: Option<private::Private>,
 }
 
 impl std::fmt::Debug for Service {
@@ -106,6 +111,10 @@ impl Service {
             trusted_proxies: config.trusted_proxies.clone(),
             public_url: public_url.trim_end_matches('/').to_owned(),
             clock: config.clock.clone(),
+            private: config
+                .private
+                .enabled
+                .then(|| private::Private::new(&config.private)),
         }
     }
 
@@ -130,16 +139,25 @@ impl Service {
     /// Creates the first key when the database has none. Safe to race (instances starting
     /// together): the check and the insert are one write transaction; the loser of the race runs
     /// it again and finds the winner's key.
+    ///
+    /// With private discovery on, the current and next keys that lack an OPRF half get one
+    /// (`private::directory::ensure_oprf`), in the same way: every instance agrees on the epoch.
     pub(crate) fn ensure_key(&self, now: i64) -> Result<(), ServerError> {
         retry_conflicts(|| {
             let mut tx = self.storage.write()?;
-            if tx.keys()?.iter().any(|k| k.state == KeyState::Current) {
-                return Ok(());
+            let mut changed = false;
+            if !tx.keys()?.iter().any(|k| k.state == KeyState::Current) {
+                let key = new_key(KeyState::Current, now)?;
+                tx.insert_key(&key)?;
+                tracing::info!(key_id = %key.key_id, "created the first hashing key");
+                changed = true;
             }
-            let key = new_key(KeyState::Current, now)?;
-            tx.insert_key(&key)?;
-            tx.commit()?;
-            tracing::info!(key_id = %key.key_id, "created the first hashing key");
+            if self.private.is_some() {
+                changed |= private::directory::ensure_oprf(&mut *tx, now)?;
+            }
+            if changed {
+                tx.commit()?;
+            }
             Ok(())
         })
     }
@@ -155,8 +173,9 @@ impl Service {
             let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
             let invites = tx.prune_invites(now)?;
             let unsynced = tx.prune_unsynced_clients(now - self.unsynced_ttl_s())?;
+            let filter_log = tx.prune_filter_log(now - private::FILTER_LOG_RETENTION_S)?;
             tx.commit()?;
-            tracing::debug!(batches, invites, unsynced, "swept");
+            tracing::debug!(batches, invites, unsynced, filter_log, "swept");
             Ok(())
         })
     }
@@ -194,6 +213,7 @@ fn new_key(state: KeyState, now: i64) -> Result<KeyRecord, ServerError> {
         secret: random_bytes::<32>()?.to_vec(),
         state,
         created_at: now,
+        oprf: None,
     })
 }
 

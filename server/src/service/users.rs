@@ -4,7 +4,9 @@
 //!
 //! A user's identifiers arrive in canonical form and are hashed on receipt under the current key
 //! and, during a rotation, the next one; only the hashes (with the kind of identifier each is)
-//! are stored. Every change of who a hash belongs to is a change in the feed.
+//! are stored. Every change of who a hash belongs to is a change in the feed. Under a key with
+//! an OPRF half (private discovery), the user's PRF values are written in the same transaction
+//! (`private::directory`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use contactsync_core::protocol::wire::{
 use contactsync_core::{Digest, Identifier, IdentifierKind, Region};
 
 use super::auth::Admin;
+use super::private::directory;
 use super::{
     Payload, Route, Service, check_user_ref, current_hashes, hash_key, keys, lookup, parse_body,
     record_changes,
@@ -278,7 +281,7 @@ impl Service {
     fn delete_user(&self, user_ref: &str, now: i64) -> Result<UserAnswer, ApiError> {
         check_user_ref(user_ref)?;
         let mut tx = self.storage.write_in(Scope::Directory)?;
-        let (current, _) = keys(&mut *tx)?;
+        let (current, next) = keys(&mut *tx)?;
         let old: Vec<Digest> = current_hashes(&mut *tx, user_ref, &current)?
             .into_iter()
             .collect();
@@ -287,10 +290,13 @@ impl Service {
         affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
         let affected: Vec<Digest> = affected.into_iter().collect();
         let before = lookup(&mut *tx, &current.key_id, &affected, now)?;
+        let every: Vec<&KeyRecord> = std::iter::once(&current).chain(next.as_ref()).collect();
+        let private = directory::plan_user(&mut *tx, &every, user_ref, &[])?;
         tx.delete_user(user_ref)?;
         tx.delete_invites_of(user_ref)?;
         let after = lookup(&mut *tx, &current.key_id, &affected, now)?;
         record_changes(&mut *tx, &current.key_id, &affected, &before, &after, now)?;
+        directory::apply_user(&mut *tx, user_ref, &private, false, now)?;
         tx.commit()?;
         Ok(UserAnswer {
             user_ref: user_ref.to_owned(),
@@ -348,6 +354,9 @@ fn replace_user(
     affected.extend(tx.open_invite_hashes_of(user_ref, &current.key_id, now)?);
     let affected: Vec<Digest> = affected.into_iter().collect();
     let before = lookup(tx, &current.key_id, &affected, now)?;
+    let listed: Vec<(IdentifierKind, &str)> = identifiers.iter().copied().collect();
+    let keys: Vec<&KeyRecord> = std::iter::once(current).chain(next).collect();
+    let private = directory::plan_user(tx, &keys, user_ref, &listed)?;
     tx.put_user(user_ref, discoverable, now)?;
     tx.set_user_hashes(user_ref, &current.key_id, &new_current)?;
     if let Some(next) = next {
@@ -355,5 +364,6 @@ fn replace_user(
     }
     let after = lookup(tx, &current.key_id, &affected, now)?;
     record_changes(tx, &current.key_id, &affected, &before, &after, now)?;
+    directory::apply_user(tx, user_ref, &private, true, now)?;
     Ok(())
 }

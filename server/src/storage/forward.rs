@@ -19,8 +19,8 @@ macro_rules! forward_transaction {
 
             use $crate::error::ServerError;
             use $crate::storage::{
-                ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState,
-                ReceiptRecord, StoredBatch, Transaction, Usage, UserRecord,
+                ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, OprfKey,
+                PrfValue, PrivateUsage, ReceiptRecord, StoredBatch, Transaction, Usage, UserRecord,
             };
 
             impl Transaction for $tx {
@@ -257,6 +257,84 @@ macro_rules! forward_transaction {
                 }
                 fn insert_receipt(&mut self, receipt: &ReceiptRecord) -> Result<(), ServerError> {
                     Self::insert_receipt(self, receipt)
+                }
+                fn set_key_oprf(
+                    &mut self,
+                    key_id: &str,
+                    oprf: &OprfKey,
+                ) -> Result<(), ServerError> {
+                    Self::set_key_oprf(self, key_id, oprf)
+                }
+                fn user_prf_tags(
+                    &mut self,
+                    user_ref: &str,
+                    epoch: u32,
+                ) -> Result<Vec<u64>, ServerError> {
+                    Self::user_prf_tags(self, user_ref, epoch)
+                }
+                fn set_user_prf(
+                    &mut self,
+                    user_ref: &str,
+                    epoch: u32,
+                    values: &[PrfValue],
+                ) -> Result<(), ServerError> {
+                    Self::set_user_prf(self, user_ref, epoch, values)
+                }
+                fn present_tags(
+                    &mut self,
+                    epoch: u32,
+                    tags: &[u64],
+                ) -> Result<HashSet<u64>, ServerError> {
+                    Self::present_tags(self, epoch, tags)
+                }
+                fn discoverable_tags(&mut self, epoch: u32) -> Result<Vec<u64>, ServerError> {
+                    Self::discoverable_tags(self, epoch)
+                }
+                fn prf_users(
+                    &mut self,
+                    epoch: u32,
+                    lookups: &[[u8; 16]],
+                ) -> Result<HashMap<[u8; 16], String>, ServerError> {
+                    Self::prf_users(self, epoch, lookups)
+                }
+                fn append_filter_change(
+                    &mut self,
+                    epoch: u32,
+                    tag: u64,
+                    present: bool,
+                    created_at: i64,
+                ) -> Result<(), ServerError> {
+                    Self::append_filter_change(self, epoch, tag, present, created_at)
+                }
+                fn filter_version(&mut self, epoch: u32) -> Result<u64, ServerError> {
+                    Self::filter_version(self, epoch)
+                }
+                fn filter_log(
+                    &mut self,
+                    epoch: u32,
+                    after: u64,
+                    through: u64,
+                ) -> Result<Vec<(u64, bool)>, ServerError> {
+                    Self::filter_log(self, epoch, after, through)
+                }
+                fn filter_floor(&mut self, epoch: u32) -> Result<u64, ServerError> {
+                    Self::filter_floor(self, epoch)
+                }
+                fn prune_filter_log(&mut self, before: i64) -> Result<u64, ServerError> {
+                    Self::prune_filter_log(self, before)
+                }
+                fn private_usage(
+                    &mut self,
+                    client_id: &str,
+                ) -> Result<Option<PrivateUsage>, ServerError> {
+                    Self::private_usage(self, client_id)
+                }
+                fn put_private_usage(
+                    &mut self,
+                    client_id: &str,
+                    usage: &PrivateUsage,
+                ) -> Result<(), ServerError> {
+                    Self::put_private_usage(self, client_id, usage)
                 }
             }
         };

@@ -67,14 +67,16 @@ fn version_mismatch(found: i64, expected: i64) -> Result<(), ServerError> {
 
 /// The clients [`Transaction::prune_unsynced_clients`] deletes, as a statement both backends
 /// build on (`$1` is a positional parameter to `SQLite` too). A client's first batch sets
-/// `set_key_id` in the batch's transaction, so the two `NOT EXISTS` only guard rows written some
-/// other way.
+/// `set_key_id` in the batch's transaction, so the first two `NOT EXISTS` only guard rows written
+/// some other way; a client of the private mode never has a set: its evaluation counters are
+/// its first sync.
 macro_rules! delete_unsynced_clients {
     () => {
         "DELETE FROM clients
           WHERE user_ref IS NULL AND set_key_id IS NULL AND created_at < $1
             AND NOT EXISTS (SELECT 1 FROM client_hashes h WHERE h.client_id = clients.client_id)
-            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)"
+            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.client_id = clients.client_id)
+            AND NOT EXISTS (SELECT 1 FROM private_usage p WHERE p.client_id = clients.client_id)"
     };
 }
 use delete_unsynced_clients;
@@ -215,6 +217,49 @@ pub struct KeyRecord {
     pub state: KeyState,
     /// Unix seconds.
     pub created_at: i64,
+    /// The OPRF key riding on this hashing key (private discovery), so one rotation flow serves
+    /// both modes; `None` for a key made while private discovery was off.
+    pub oprf: Option<OprfKey>,
+}
+
+/// A key's OPRF half: its epoch (unique, assigned increasing) and secret (32 bytes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OprfKey {
+    /// The epoch clients see in `GET /v1/config`.
+    pub epoch: u32,
+    /// The RFC 9497 secret key.
+    pub secret: Vec<u8>,
+}
+
+impl fmt::Debug for OprfKey {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OprfKey")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registered user's PRF value under one epoch's key, as the server keeps it: the lookup
+/// (what clients ask about) and the filter tag, never the 64-byte output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrfValue {
+    /// The 16-byte lookup.
+    pub lookup: [u8; 16],
+    /// The filter tag.
+    pub tag: u64,
+}
+
+/// A client's evaluation counters in the private mode: the epoch it last evaluated in, how
+/// many elements it had evaluated in it, and the free evaluations left after an epoch change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrivateUsage {
+    /// The epoch `evaluated` counts in.
+    pub epoch: u32,
+    /// Elements evaluated in that epoch (padding included).
+    pub evaluated: u64,
+    /// Evaluations still free in that epoch (granted by the first change into it).
+    pub allowance: u64,
 }
 
 impl fmt::Debug for KeyRecord {
@@ -224,6 +269,7 @@ impl fmt::Debug for KeyRecord {
             .field("key_id", &self.key_id)
             .field("state", &self.state)
             .field("created_at", &self.created_at)
+            .field("oprf_epoch", &self.oprf.as_ref().map(|o| o.epoch))
             .finish_non_exhaustive()
     }
 }
@@ -530,4 +576,61 @@ pub trait Transaction {
 
     /// Keeps the receipt of a deletion.
     fn insert_receipt(&mut self, receipt: &ReceiptRecord) -> Result<(), ServerError>;
+
+    // --- private discovery ---
+
+    /// Gives a key its OPRF half.
+    fn set_key_oprf(&mut self, key_id: &str, oprf: &OprfKey) -> Result<(), ServerError>;
+    /// The tags of a user's PRF values in `epoch`.
+    fn user_prf_tags(&mut self, user_ref: &str, epoch: u32) -> Result<Vec<u64>, ServerError>;
+    /// Makes `values` the user's PRF values in `epoch`: the user's others in it go, and a lookup
+    /// another user held moves to this one.
+    fn set_user_prf(
+        &mut self,
+        user_ref: &str,
+        epoch: u32,
+        values: &[PrfValue],
+    ) -> Result<(), ServerError>;
+    /// Among `tags`, those of discoverable users' values in `epoch`.
+    fn present_tags(&mut self, epoch: u32, tags: &[u64]) -> Result<HashSet<u64>, ServerError>;
+    /// Every tag of discoverable users' values in `epoch` (the filter's content).
+    fn discoverable_tags(&mut self, epoch: u32) -> Result<Vec<u64>, ServerError>;
+    /// Among `lookups` in `epoch`, those of discoverable users, with the user.
+    fn prf_users(
+        &mut self,
+        epoch: u32,
+        lookups: &[[u8; 16]],
+    ) -> Result<HashMap<[u8; 16], String>, ServerError>;
+    /// Appends to the filter's log: `tag` became (`present`) or stopped being a discoverable
+    /// user's in `epoch`. Sequence numbers become visible in order, like the change feed's.
+    fn append_filter_change(
+        &mut self,
+        epoch: u32,
+        tag: u64,
+        present: bool,
+        created_at: i64,
+    ) -> Result<(), ServerError>;
+    /// The filter's version in `epoch`: its log's newest sequence number (0 with none).
+    fn filter_version(&mut self, epoch: u32) -> Result<u64, ServerError>;
+    /// The log's entries of `epoch` in `(after, through]`, in order: each tag with `present`.
+    fn filter_log(
+        &mut self,
+        epoch: u32,
+        after: u64,
+        through: u64,
+    ) -> Result<Vec<(u64, bool)>, ServerError>;
+    /// The newest sequence number pruned from `epoch`'s log (0 with none): changes since an
+    /// older version are gone.
+    fn filter_floor(&mut self, epoch: u32) -> Result<u64, ServerError>;
+    /// Deletes log entries made before `before`, remembering each epoch's floor; returns how
+    /// many.
+    fn prune_filter_log(&mut self, before: i64) -> Result<u64, ServerError>;
+    /// A client's evaluation counters.
+    fn private_usage(&mut self, client_id: &str) -> Result<Option<PrivateUsage>, ServerError>;
+    /// Replaces a client's evaluation counters.
+    fn put_private_usage(
+        &mut self,
+        client_id: &str,
+        usage: &PrivateUsage,
+    ) -> Result<(), ServerError>;
 }

@@ -164,6 +164,50 @@ CREATE TABLE admin_tokens (
     created_at   INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 ",
+    // 6: private discovery (docs/protocol.md, "Private discovery"). The OPRF key rides on the
+    // hashing key, so one rotation serves both modes: a key made while the mode is on gets an
+    // epoch (unique, increasing) and a secret. Users' PRF values per epoch are kept as their
+    // 16-byte lookup and 64-bit filter tag only (never the identifier, never the output); the
+    // filter's log records each tag that became or stopped being a discoverable user's (its
+    // newest seq is the filter's version), pruned after a retention, with the newest pruned seq
+    // per epoch kept as its floor; and each client's evaluation counters (the epoch allowance).
+    r"
+ALTER TABLE keys ADD COLUMN oprf_epoch INTEGER;
+ALTER TABLE keys ADD COLUMN oprf_secret BLOB;
+CREATE UNIQUE INDEX keys_by_oprf_epoch ON keys (oprf_epoch);
+
+CREATE TABLE prf_values (
+    epoch    INTEGER NOT NULL,
+    lookup   BLOB    NOT NULL,
+    tag      INTEGER NOT NULL,
+    user_ref TEXT    NOT NULL REFERENCES users (user_ref) ON DELETE CASCADE,
+    PRIMARY KEY (epoch, lookup)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX prf_values_by_user ON prf_values (epoch, user_ref);
+CREATE INDEX prf_values_by_tag ON prf_values (epoch, tag);
+
+CREATE TABLE filter_changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    epoch      INTEGER NOT NULL,
+    tag        INTEGER NOT NULL,
+    present    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX filter_changes_by_epoch ON filter_changes (epoch, seq);
+CREATE INDEX filter_changes_by_age ON filter_changes (created_at);
+
+CREATE TABLE filter_floors (
+    epoch INTEGER NOT NULL PRIMARY KEY,
+    seq   INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE private_usage (
+    client_id TEXT    NOT NULL PRIMARY KEY REFERENCES clients (client_id) ON DELETE CASCADE,
+    epoch     INTEGER NOT NULL,
+    evaluated INTEGER NOT NULL,
+    allowance INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+",
 ];
 
 /// The schema version this server writes.

@@ -121,6 +121,44 @@ CREATE TABLE admin_tokens (
     created_at   bigint NOT NULL
 );
 ",
+    // 3: private discovery, as SQLite's migration 6 (`../schema.rs`); the filter's log is
+    // appended in sequence order under a lock, as the change feed is.
+    r"
+ALTER TABLE keys ADD COLUMN oprf_epoch bigint UNIQUE;
+ALTER TABLE keys ADD COLUMN oprf_secret bytea;
+
+CREATE TABLE prf_values (
+    epoch    bigint NOT NULL,
+    lookup   bytea  NOT NULL,
+    tag      bigint NOT NULL,
+    user_ref text   NOT NULL REFERENCES users (user_ref) ON DELETE CASCADE,
+    PRIMARY KEY (epoch, lookup)
+);
+CREATE INDEX prf_values_by_user ON prf_values (epoch, user_ref);
+CREATE INDEX prf_values_by_tag ON prf_values (epoch, tag);
+
+CREATE TABLE filter_changes (
+    seq        bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    epoch      bigint  NOT NULL,
+    tag        bigint  NOT NULL,
+    present    boolean NOT NULL,
+    created_at bigint  NOT NULL
+);
+CREATE INDEX filter_changes_by_epoch ON filter_changes (epoch, seq);
+CREATE INDEX filter_changes_by_age ON filter_changes (created_at);
+
+CREATE TABLE filter_floors (
+    epoch bigint NOT NULL PRIMARY KEY,
+    seq   bigint NOT NULL
+);
+
+CREATE TABLE private_usage (
+    client_id text   NOT NULL PRIMARY KEY REFERENCES clients (client_id) ON DELETE CASCADE,
+    epoch     bigint NOT NULL,
+    evaluated bigint NOT NULL,
+    allowance bigint NOT NULL
+);
+",
 ];
 
 /// The schema version this server writes.

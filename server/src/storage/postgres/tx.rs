@@ -5,13 +5,14 @@
 //! is a handful of round trips, not thousands.
 //!
 //! Its primitives are written by resource, each module a block of `PgTx`'s methods: `keys` (and
-//! admin tokens), `clients`, `sets` (and stored batches), `users`, `invites`, `feed`;
+//! admin tokens), `clients`, `sets` (and stored batches), `users`, `invites`, `feed`, `private`;
 //! `forward_transaction!` ties them to the trait.
 
 mod clients;
 mod feed;
 mod invites;
 mod keys;
+mod private;
 mod sets;
 mod users;
 
@@ -30,6 +31,8 @@ use crate::storage::convert::{digest_from, to_u64};
 /// The advisory lock appenders to the change feed take, so they commit in sequence order (see
 /// the module documentation of `postgres`).
 const FEED_LOCK: i64 = 0x636f_6e74_6163_7402;
+/// The advisory lock appenders to the private filter's log take, for the same reason.
+const FILTER_LOCK: i64 = 0x636f_6e74_6163_7403;
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 

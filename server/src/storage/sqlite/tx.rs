@@ -1,13 +1,14 @@
 //! [`SqliteTx`]: one `SQLite` transaction on a pooled connection, ended by COMMIT or (dropped)
 //! ROLLBACK. Its primitives of [`Transaction`](crate::storage::Transaction) are written by
 //! resource, each module a block of `SqliteTx`'s methods: `keys` (and admin tokens), `clients`,
-//! `sets` (and stored batches), `users`, `invites`, `feed`; `forward_transaction!` ties them to
-//! the trait.
+//! `sets` (and stored batches), `users`, `invites`, `feed`, `private` (private discovery);
+//! `forward_transaction!` ties them to the trait.
 
 mod clients;
 mod feed;
 mod invites;
 mod keys;
+mod private;
 mod sets;
 mod users;
 

@@ -106,6 +106,7 @@ impl PgTx<'_> {
             "DELETE FROM client_hashes WHERE client_id = $1",
             "DELETE FROM batches WHERE client_id = $1",
             "DELETE FROM usage WHERE client_id = $1",
+            "DELETE FROM private_usage WHERE client_id = $1",
             "DELETE FROM request_counts WHERE client_id = $1",
             "DELETE FROM changes WHERE target_client = $1",
             "DELETE FROM clients WHERE client_id = $1",

@@ -162,6 +162,7 @@ impl PgTx<'_> {
     pub(super) fn delete_user(&mut self, user_ref: &str) -> Result<bool, ServerError> {
         self.writing()?;
         self.execute("DELETE FROM user_hashes WHERE user_ref = $1", &[&user_ref])?;
+        self.execute("DELETE FROM prf_values WHERE user_ref = $1", &[&user_ref])?;
         Ok(self.execute("DELETE FROM users WHERE user_ref = $1", &[&user_ref])? > 0)
     }
 }

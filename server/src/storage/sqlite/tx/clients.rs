@@ -104,6 +104,7 @@ impl SqliteTx<'_> {
             "DELETE FROM client_hashes WHERE client_id = ?1",
             "DELETE FROM batches WHERE client_id = ?1",
             "DELETE FROM usage WHERE client_id = ?1",
+            "DELETE FROM private_usage WHERE client_id = ?1",
             "DELETE FROM changes WHERE target_client = ?1",
             "DELETE FROM clients WHERE client_id = ?1",
         ] {

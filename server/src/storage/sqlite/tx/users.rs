@@ -175,6 +175,8 @@ impl SqliteTx<'_> {
         let conn = self.conn()?;
         conn.prepare_cached("DELETE FROM user_hashes WHERE user_ref = ?1")?
             .execute([user_ref])?;
+        conn.prepare_cached("DELETE FROM prf_values WHERE user_ref = ?1")?
+            .execute([user_ref])?;
         let n = conn
             .prepare_cached("DELETE FROM users WHERE user_ref = ?1")?
             .execute([user_ref])?;
