@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use contactsync_core::protocol::wire::{Registered, UserAnswer};
 use contactsync_core::upload::{Method, call};
 use contactsync_core::{Config, Engine, Error, Region};
-use contactsync_server::{LimitsConfig, RegistrationLimits, RunningServer, ServerConfig};
+use contactsync_server::{
+    LimitsConfig, PrivateDiscoveryConfig, RegistrationLimits, RunningServer, ServerConfig,
+};
 use tempfile::TempDir;
 
 use crate::net::{Loopback, put_user, register_open};
@@ -50,6 +52,33 @@ impl World {
             server,
             limits,
             registration,
+        }
+    }
+
+    /// A server with private discovery on (its filter rebuilt at most once a second, so a test
+    /// sees users who joined and left within a second), the default limits otherwise.
+    ///
+    /// # Panics
+    /// When the directory or the server cannot be made (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn private() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = server_config(
+            &dir,
+            LimitsConfig::default(),
+            RegistrationLimits::unlimited(),
+        );
+        config.private = PrivateDiscoveryConfig {
+            enabled: true,
+            filter_rebuild: std::time::Duration::from_secs(1),
+            ..PrivateDiscoveryConfig::default()
+        };
+        let server = contactsync_server::start(config).unwrap();
+        World {
+            dir,
+            server,
+            limits: LimitsConfig::default(),
+            registration: RegistrationLimits::unlimited(),
         }
     }
 
@@ -146,11 +175,19 @@ impl Default for World {
 
 #[allow(clippy::unwrap_used, reason = "test helper")]
 fn start(dir: &TempDir, limits: LimitsConfig, registration: RegistrationLimits) -> RunningServer {
+    contactsync_server::start(server_config(dir, limits, registration)).unwrap()
+}
+
+fn server_config(
+    dir: &TempDir,
+    limits: LimitsConfig,
+    registration: RegistrationLimits,
+) -> ServerConfig {
     let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
     config.limits = limits;
     // Devices register themselves, all from loopback.
     config.open_registration = true;
     config.registration = registration;
-    contactsync_server::start(config).unwrap()
+    config
 }

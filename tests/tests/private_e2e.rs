@@ -1,0 +1,272 @@
+//! End to end, private discovery: the engine in `Discovery::Private` against the real reference
+//! server (private discovery on) over loopback HTTP, a real SQLite file on each side.
+//!
+//! Checks that the device finds exactly its contacts who are users, that it hears of users who
+//! join and leave through the filter's changes without evaluating anything again, that no
+//! request carries an identifier, a keyed hash of one, or an unpadded count, and that the server
+//! keeps nothing of the device but its registration and counters.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeSet;
+
+use contactsync_core::hash::HashKey;
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::private::{EvaluateRequest, LookupRequest};
+use contactsync_core::protocol::wire::ConfigAnswer;
+use contactsync_core::upload::{Method, SyncOptions, get};
+use contactsync_core::{
+    Discovery, Engine, Error, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
+};
+use contactsync_tests::net::Faulty;
+use contactsync_tests::world::World;
+
+use IdentifierKind::{Account, Email, Handle, Phone};
+
+fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
+    let mut c = RawContact::new(id, name);
+    for (kind, value) in values {
+        c.push(*kind, None, *value);
+    }
+    c
+}
+
+fn book() -> Vec<RawContact> {
+    vec![
+        person(
+            "1",
+            "Ana",
+            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
+        ),
+        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
+        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
+        person("4", "Dario", &[(Account, "google:1078543")]),
+        person("5", "Eva", &[(Handle, "@eva_k")]),
+        person(
+            "6",
+            "Frank",
+            &[(Phone, "0171 9876543"), (Email, "frank@nowhere.test")],
+        ),
+        person("7", "Gül", &[(Phone, "030 1234567")]),
+        person("8", "Hiro", &[(Phone, "not a number")]),
+    ]
+}
+
+fn register_users(world: &World) {
+    world.put_user("u_ana", &[("phone", "+4915123456789")]);
+    world.put_user("u_clara", &[("email", "clara@example.com")]);
+    world.put_user("u_dario", &[("account", "google:1078543")]);
+    world.put_user("u_eva", &[("handle", "eva_k")]);
+}
+
+fn options(cbor: bool) -> SyncOptions {
+    SyncOptions {
+        max_attempts: 1,
+        max_wait: std::time::Duration::ZERO,
+        force: true,
+        max_batch: None,
+        cbor,
+    }
+}
+
+fn matched(engine: &Engine) -> BTreeSet<(String, String)> {
+    engine
+        .matches()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.display_name, m.user_ref))
+        .collect()
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// Waits until the server's filter has moved past `version` (it rebuilds at most once a
+/// second in these tests), so a sync sees the users who changed.
+fn wait_for_filter(world: &World, token: &str, past: u64) -> u64 {
+    for _ in 0..100 {
+        let config: ConfigAnswer = get(&world.transport(token), Method::Get, "/v1/config").unwrap();
+        let version = config
+            .private
+            .expect("private discovery is on")
+            .filter_version;
+        if version > past {
+            return version;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the filter did not move past version {past}");
+}
+
+#[test]
+fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
+    let world = World::private();
+    register_users(&world);
+    let (transport, registered) = world.device(None);
+    let recording = Faulty::recording(transport);
+    let e = world.engine("a");
+    e.set_discovery(Discovery::Private).unwrap();
+    assert_eq!(e.discovery().unwrap(), Discovery::Private);
+    e.import_snapshot(book(), &NoProgress).unwrap();
+
+    let first = e.sync(&recording, &options(true), &NoProgress).unwrap();
+    assert_eq!(
+        matched(&e),
+        set(&[
+            ("Ana", "u_ana"),
+            ("Clara", "u_clara"),
+            ("Dario", "u_dario"),
+            ("Eva", "u_eva")
+        ])
+    );
+    assert_eq!(first.new_matches, 4);
+    // 8 distinct identifiers (Bernd and Gül share a number; Hiro's is rejected), each evaluated
+    // once.
+    assert_eq!(first.added, 8);
+
+    // Frank joins, Eva leaves; Ana's second identifier becomes hers too.
+    let version = wait_for_filter(&world, &registered.token, 0);
+    world.put_user("u_frank", &[("email", "frank@nowhere.test")]);
+    world.delete_user("u_eva");
+    wait_for_filter(&world, &registered.token, version);
+    let before = recording.exchanges().len();
+    let second = e.sync(&recording, &options(false), &NoProgress).unwrap();
+    assert_eq!(
+        matched(&e),
+        set(&[
+            ("Ana", "u_ana"),
+            ("Clara", "u_clara"),
+            ("Dario", "u_dario"),
+            ("Frank", "u_frank")
+        ])
+    );
+    assert_eq!((second.new_matches, second.lost_matches), (1, 1));
+    let later: Vec<_> = recording.exchanges()[before..].to_vec();
+    assert!(
+        later.iter().all(|x| x.path != "/v1/private/evaluate"),
+        "nothing is evaluated twice"
+    );
+    assert!(
+        later
+            .iter()
+            .any(|x| x.path.starts_with("/v1/private/filter/changes")),
+        "the second sync reads the filter's changes, not the whole filter"
+    );
+
+    // Switching back to hashed discovery is refused once the device synced privately.
+    assert!(matches!(
+        e.set_discovery(Discovery::Hashed),
+        Err(Error::InvalidState(_))
+    ));
+}
+
+#[test]
+fn nothing_identifying_leaves_a_private_device_and_the_server_keeps_no_set() {
+    let world = World::private();
+    register_users(&world);
+    let (transport, registered) = world.device(None);
+    let recording = Faulty::recording(transport);
+    let e = world.engine("a");
+    e.set_discovery(Discovery::Private).unwrap();
+    let contacts = book();
+    e.import_snapshot(contacts.clone(), &NoProgress).unwrap();
+    e.sync(&recording, &options(false), &NoProgress).unwrap();
+    e.sync(&recording, &options(true), &NoProgress).unwrap();
+
+    // Every raw value, canonical form and name — and, since the server holds the keyed hash's
+    // key, every identifier's keyed hash under it, in base64url and as raw bytes.
+    let config: ConfigAnswer = get(
+        &world.transport(&registered.token),
+        Method::Get,
+        "/v1/config",
+    )
+    .unwrap();
+    let key = HashKey::from_base64(config.key_id.clone(), &config.key).unwrap();
+    let normalizer = Normalizer::new(Region::new("DE").unwrap());
+    let mut texts: BTreeSet<String> = BTreeSet::new();
+    let mut digests: Vec<[u8; 16]> = Vec::new();
+    for c in &contacts {
+        texts.insert(c.display_name.clone());
+        for v in &c.values {
+            texts.insert(v.value.trim().to_owned());
+            if let Ok(id) = normalizer.normalize(v.kind, &v.value) {
+                texts.insert(id.canonical().to_owned());
+                let digest = key.hash(&id);
+                texts.insert(digest.to_base64url());
+                digests.push(digest.0);
+            }
+        }
+    }
+    let exchanges = recording.exchanges();
+    let buckets = config.private.unwrap().buckets;
+    let mut evaluations = 0;
+    for x in &exchanges {
+        assert!(
+            x.path.starts_with("/v1/config") || x.path.starts_with("/v1/private/"),
+            "a private device calls {}",
+            x.path
+        );
+        let body = String::from_utf8_lossy(&x.body);
+        for text in &texts {
+            assert!(!x.path.contains(text.as_str()), "{text} in {}", x.path);
+            assert!(
+                !body.contains(text.as_str()),
+                "{text} in a body to {}",
+                x.path
+            );
+        }
+        for digest in &digests {
+            assert!(
+                !x.body.windows(16).any(|w| w == digest),
+                "a keyed hash in a body to {}",
+                x.path
+            );
+        }
+        // Every evaluation and lookup is padded to one of the server's buckets.
+        let encoding = if x.body.first() == Some(&b'{') {
+            Encoding::Json
+        } else {
+            Encoding::Cbor
+        };
+        if x.path == "/v1/private/evaluate" {
+            evaluations += 1;
+            let request: EvaluateRequest = encoding.decode(&x.body).unwrap();
+            let n = u32::try_from(request.elements.len()).unwrap();
+            assert!(buckets.contains(&n), "{n} elements");
+        }
+        if x.path == "/v1/private/lookup" {
+            let request: LookupRequest = encoding.decode(&x.body).unwrap();
+            let n = u32::try_from(request.lookups.len()).unwrap();
+            assert!(buckets.contains(&n), "{n} lookups");
+        }
+    }
+    assert_eq!(
+        evaluations, 1,
+        "one padded batch for 8 identifiers, none on the second sync"
+    );
+
+    // The server keeps no set of hashes and no batch for this device.
+    let conn = rusqlite::Connection::open(world.server_db()).unwrap();
+    let hashes: i64 = conn
+        .query_row("SELECT count(*) FROM client_hashes", [], |r| r.get(0))
+        .unwrap();
+    let batches: i64 = conn
+        .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((hashes, batches), (0, 0));
+
+    // Consent withdrawn: the device is gone from the server, its values from the device.
+    e.forget(&recording).unwrap();
+    assert!(e.matches().unwrap().is_empty());
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM clients WHERE client_id = ?1",
+            [&registered.client_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+}
