@@ -5,7 +5,12 @@
 //! join and leave through the filter's changes without evaluating anything again, that no
 //! request carries an identifier, a keyed hash of one, or an unpadded count, and that the server
 //! keeps nothing of the device but its registration and counters.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 use std::collections::BTreeSet;
 
