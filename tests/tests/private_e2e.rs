@@ -275,3 +275,49 @@ fn nothing_identifying_leaves_a_private_device_and_the_server_keeps_no_set() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[test]
+fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept() {
+    use contactsync_core::oprf::{Element, SecretKey};
+    use contactsync_core::protocol::private::{Bytes, EvaluateAnswer};
+    use contactsync_core::upload::Response;
+    use contactsync_tests::net::Outcome;
+
+    let world = World::private();
+    register_users(&world);
+    let (transport, _) = world.device(None);
+    // A server that evaluates this device's elements with a key of its own (to tag it) while
+    // publishing the real one: the answer is well formed, its proof is valid for that key.
+    let other = SecretKey::generate(&mut rand_core::OsRng).unwrap();
+    let tagging = Faulty::new(
+        transport,
+        Box::new(move |_, request, answer| {
+            if request.path != "/v1/private/evaluate" || answer.is_none() {
+                return Outcome::Pass;
+            }
+            let asked: EvaluateRequest = Encoding::Json.decode(&request.body).unwrap();
+            let elements: Vec<Element> = asked.elements.iter().map(|b| Element(b.0)).collect();
+            let (evaluated, proof) = other
+                .evaluate_batch(&elements, &mut rand_core::OsRng)
+                .unwrap();
+            let forged = EvaluateAnswer {
+                epoch: asked.epoch,
+                evaluated: evaluated.into_iter().map(|e| Bytes(e.0)).collect(),
+                proof: Bytes(proof),
+                remaining_today: 1000,
+            };
+            Outcome::Replace(Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: Encoding::Json.encode(&forged).unwrap(),
+            })
+        }),
+    );
+    let e = world.engine("a");
+    e.set_discovery(Discovery::Private).unwrap();
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    let refused = e.sync(&tagging, &options(false), &NoProgress);
+    assert!(matches!(refused, Err(Error::Protocol(_))), "{refused:?}");
+    assert!(e.matches().unwrap().is_empty());
+    assert_eq!(e.status().unwrap().acknowledged, 0, "no value was kept");
+}
