@@ -321,3 +321,43 @@ fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept
     assert!(e.matches().unwrap().is_empty());
     assert_eq!(e.status().unwrap().acknowledged, 0, "no value was kept");
 }
+
+#[test]
+fn a_filter_version_gone_mid_download_starts_the_download_again() {
+    use contactsync_core::upload::Response;
+    use contactsync_tests::net::Outcome;
+
+    let world = World::private();
+    register_users(&world);
+    let (transport, _) = world.device(None);
+    // The first filter request meets an instance that no longer has the version (410); the
+    // second is served.
+    let stale_once = std::sync::atomic::AtomicBool::new(true);
+    let flaky = Faulty::new(
+        transport,
+        Box::new(move |_, request, answer| {
+            if answer.is_none()
+                && request.path.starts_with("/v1/private/filter?")
+                && stale_once.swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Outcome::Replace(Response {
+                    status: 410,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: br#"{"error":{"code":"filter_stale","message":"gone"}}"#.to_vec(),
+                });
+            }
+            Outcome::Pass
+        }),
+    );
+    let e = world.engine("a");
+    e.set_discovery(Discovery::Private).unwrap();
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    e.sync(&flaky, &options(false), &NoProgress).unwrap();
+    assert_eq!(matched(&e).len(), 4);
+    let filters = flaky
+        .exchanges()
+        .iter()
+        .filter(|x| x.path.starts_with("/v1/private/filter?"))
+        .count();
+    assert_eq!(filters, 2, "the download started again once");
+}

@@ -31,6 +31,9 @@ use crate::store::private as pv;
 
 /// Epoch changes one sync follows before it decides the server is misbehaving.
 const MAX_EPOCHS: u32 = 2;
+/// Whole-filter downloads one sync starts before it decides the server is misbehaving (each
+/// restart follows a `410 filter_stale` mid-download).
+const MAX_DOWNLOADS: u32 = 3;
 /// Tags one changes answer may carry before the client prefers the whole filter.
 const MAX_CHANGED_TAGS: usize = 1 << 20;
 
@@ -213,18 +216,26 @@ impl<'a> PrivateSession<'a> {
 
     /// Brings the stored filter to the server's version: its changes when the server still
     /// has them, the whole filter otherwise (the first time, after a new epoch, or when far
-    /// behind).
+    /// behind). A stored filter newer than the one advertised (another instance behind a load
+    /// balancer has not rebuilt yet) is kept.
     fn refresh_filter(&mut self, params: &PrivateParams) -> Result<()> {
         let known = self.store.read(pv::known_filter)?;
         if let Some(known) = known.filter(|k| k.epoch == params.epoch) {
-            if known.version == params.filter_version {
+            if known.version >= params.filter_version {
                 return Ok(());
             }
-            if known.version < params.filter_version && self.fetch_changes(params, known.version)? {
+            if self.fetch_changes(params, known.version)? {
                 return Ok(());
             }
         }
-        self.download_filter(params)
+        for _ in 0..MAX_DOWNLOADS {
+            if self.download_filter(params)? {
+                return Ok(());
+            }
+        }
+        Err(Error::Protocol(
+            "the filter's version keeps changing during its download".into(),
+        ))
     }
 
     /// `GET /v1/private/filter/changes`; false when the server no longer has them.
@@ -253,9 +264,13 @@ impl<'a> PrivateSession<'a> {
     }
 
     /// `GET /v1/private/filter?part=K&version=V` until every part is in, then stored whole.
-    fn download_filter(&mut self, params: &PrivateParams) -> Result<()> {
-        let first =
-            self.filter_part(&format!("/v1/private/filter?epoch={}&part=0", params.epoch))?;
+    /// False when the server no longer has the version begun (`410 filter_stale`: it moved on,
+    /// or another instance answered): the download starts again.
+    fn download_filter(&mut self, params: &PrivateParams) -> Result<bool> {
+        let path = format!("/v1/private/filter?epoch={}&part=0", params.epoch);
+        let Some(first) = self.filter_part(&path)? else {
+            return Ok(false);
+        };
         if first.epoch != params.epoch {
             return Err(Error::Protocol("a filter of another epoch".into()));
         }
@@ -266,20 +281,27 @@ impl<'a> PrivateSession<'a> {
                 return Err(Error::Cancelled);
             }
             let path = format!("/v1/private/filter?epoch={epoch}&part={part}&version={version}");
-            let next = self.filter_part(&path)?;
+            let Some(next) = self.filter_part(&path)? else {
+                return Ok(false);
+            };
             download.push(next).map_err(protocol)?;
         }
         let filter = download.finish().map_err(protocol)?;
         self.store
-            .write(|tx| pv::save_filter(tx, epoch, version, &filter))
+            .write(|tx| pv::save_filter(tx, epoch, version, &filter))?;
+        Ok(true)
     }
 
-    fn filter_part(&mut self, path: &str) -> Result<FilterPart> {
-        let response = self
-            .requests
-            .exchange(Method::Get, path, None)
-            .map_err(Failure::into_error)?;
-        FilterPart::from_bytes(&response.body).map_err(protocol)
+    /// One part; `None` for `410 filter_stale`.
+    fn filter_part(&mut self, path: &str) -> Result<Option<FilterPart>> {
+        let response = match self.requests.exchange(Method::Get, path, None) {
+            Ok(response) => response,
+            Err(Failure::Refused { code, .. }) if code == codes::FILTER_STALE => return Ok(None),
+            Err(failure) => return Err(failure.into_error()),
+        };
+        FilterPart::from_bytes(&response.body)
+            .map(Some)
+            .map_err(protocol)
     }
 
     /// Checks every unchecked value against the filter, and looks up the hits, a padded page at

@@ -126,7 +126,9 @@ impl FilterDownload {
         if first.part != 0 {
             return Err(FilterError::Format("a download starts with part 0"));
         }
-        let mut fingerprints = Vec::with_capacity(first.header.count as usize);
+        // The count is the server's word until the filter is checked whole: memory grows with
+        // the parts that actually arrive, never ahead of them.
+        let mut fingerprints = Vec::with_capacity(first.fingerprints.len());
         fingerprints.extend_from_slice(&first.fingerprints);
         Ok(FilterDownload {
             first,
