@@ -80,16 +80,10 @@ impl Engine {
         )?)
     }
 
-    /// How this device discovers: `Hashed` until the app chooses.
+    /// How this device discovered in its last sync: the mode its server chose (`Hashed` before
+    /// the first sync; `Private`: the server never learns a contact who is not a user).
     pub fn discovery(&self) -> Result<Discovery> {
         Ok(self.0.discovery()?)
-    }
-
-    /// Chooses how this device discovers (`Private`: the server never learns a contact who is
-    /// not a user; docs/protocol.md). Choose before the first sync: a device that synced in the
-    /// other mode is refused (`InvalidState`) until it forgets or leaves its server.
-    pub fn set_discovery(&self, mode: Discovery) -> Result<()> {
-        Ok(self.0.set_discovery(mode)?)
     }
 
     /// Makes the next sync send everything again in full mode (after registering again).

@@ -26,6 +26,7 @@ pub struct World {
     pub server: RunningServer,
     limits: LimitsConfig,
     registration: RegistrationLimits,
+    private: PrivateDiscoveryConfig,
 }
 
 impl World {
@@ -46,46 +47,40 @@ impl World {
     #[allow(clippy::unwrap_used, reason = "test helper")]
     pub fn with_registration(limits: LimitsConfig, registration: RegistrationLimits) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(&dir, limits, registration);
+        let private = PrivateDiscoveryConfig::default();
+        let server = start(&dir, limits, registration, &private);
         World {
             dir,
             server,
             limits,
             registration,
+            private,
         }
     }
 
     /// A server with private discovery on (its filter rebuilt at most once a second, so a test
     /// sees users who joined and left within a second), the default limits otherwise.
-    ///
-    /// # Panics
-    /// When the directory or the server cannot be made (a test failure).
-    #[allow(clippy::unwrap_used, reason = "test helper")]
     pub fn private() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = server_config(
-            &dir,
-            LimitsConfig::default(),
-            RegistrationLimits::unlimited(),
-        );
-        config.private = PrivateDiscoveryConfig {
-            enabled: true,
+        let mut world = World::default();
+        world.set_private(true);
+        world
+    }
+
+    /// Restarts the server on the same database with private discovery on or off (the filter
+    /// rebuilt at most once a second).
+    pub fn set_private(&mut self, on: bool) {
+        self.private = PrivateDiscoveryConfig {
+            enabled: on,
             filter_rebuild: std::time::Duration::from_secs(1),
             ..PrivateDiscoveryConfig::default()
         };
-        let server = contactsync_server::start(config).unwrap();
-        World {
-            dir,
-            server,
-            limits: LimitsConfig::default(),
-            registration: RegistrationLimits::unlimited(),
-        }
+        self.restart();
     }
 
     /// Stops the server and starts a new one on the same database (on another port: transports
     /// made before point at the old one).
     pub fn restart(&mut self) {
-        let fresh = start(&self.dir, self.limits, self.registration);
+        let fresh = start(&self.dir, self.limits, self.registration, &self.private);
         std::mem::replace(&mut self.server, fresh).stop();
     }
 
@@ -174,20 +169,18 @@ impl Default for World {
 }
 
 #[allow(clippy::unwrap_used, reason = "test helper")]
-fn start(dir: &TempDir, limits: LimitsConfig, registration: RegistrationLimits) -> RunningServer {
-    contactsync_server::start(server_config(dir, limits, registration)).unwrap()
-}
-
-fn server_config(
+fn start(
     dir: &TempDir,
     limits: LimitsConfig,
     registration: RegistrationLimits,
-) -> ServerConfig {
+    private: &PrivateDiscoveryConfig,
+) -> RunningServer {
     let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
     config.limits = limits;
     // Devices register themselves, all from loopback.
     config.open_registration = true;
     config.registration = registration;
-    config
+    config.private = private.clone();
+    contactsync_server::start(config).unwrap()
 }

@@ -1,6 +1,7 @@
 //! End to end, private discovery: the engine in `Discovery::Private` against the real reference
 //! server (private discovery on) over loopback HTTP, a real SQLite file on each side.
 //!
+//! The server chooses the mode (its config offers private discovery); the engine follows it.
 //! Checks that the device finds exactly its contacts who are users, that it hears of users who
 //! join and leave through the filter's changes without evaluating anything again, that no
 //! request carries an identifier, a keyed hash of one, or an unpadded count, and that the server
@@ -113,8 +114,11 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
     let (transport, registered) = world.device(None);
     let recording = Faulty::recording(transport);
     let e = world.engine("a");
-    e.set_discovery(Discovery::Private).unwrap();
-    assert_eq!(e.discovery().unwrap(), Discovery::Private);
+    assert_eq!(
+        e.discovery().unwrap(),
+        Discovery::Hashed,
+        "before the first sync"
+    );
     e.import_snapshot(book(), &NoProgress).unwrap();
 
     let first = e.sync(&recording, &options(true), &NoProgress).unwrap();
@@ -161,11 +165,8 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
         "the second sync reads the filter's changes, not the whole filter"
     );
 
-    // Switching back to hashed discovery is refused once the device synced privately.
-    assert!(matches!(
-        e.set_discovery(Discovery::Hashed),
-        Err(Error::InvalidState(_))
-    ));
+    // The server chose the mode: its config offers private discovery.
+    assert_eq!(e.discovery().unwrap(), Discovery::Private);
 }
 
 #[test]
@@ -175,7 +176,6 @@ fn nothing_identifying_leaves_a_private_device_and_the_server_keeps_no_set() {
     let (transport, registered) = world.device(None);
     let recording = Faulty::recording(transport);
     let e = world.engine("a");
-    e.set_discovery(Discovery::Private).unwrap();
     let contacts = book();
     e.import_snapshot(contacts.clone(), &NoProgress).unwrap();
     e.sync(&recording, &options(false), &NoProgress).unwrap();
@@ -314,7 +314,6 @@ fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept
         }),
     );
     let e = world.engine("a");
-    e.set_discovery(Discovery::Private).unwrap();
     e.import_snapshot(book(), &NoProgress).unwrap();
     let refused = e.sync(&tagging, &options(false), &NoProgress);
     assert!(matches!(refused, Err(Error::Protocol(_))), "{refused:?}");
@@ -350,7 +349,6 @@ fn a_filter_version_gone_mid_download_starts_the_download_again() {
         }),
     );
     let e = world.engine("a");
-    e.set_discovery(Discovery::Private).unwrap();
     e.import_snapshot(book(), &NoProgress).unwrap();
     e.sync(&flaky, &options(false), &NoProgress).unwrap();
     assert_eq!(matched(&e).len(), 4);
@@ -360,4 +358,57 @@ fn a_filter_version_gone_mid_download_starts_the_download_again() {
         .filter(|x| x.path.starts_with("/v1/private/filter?"))
         .count();
     assert_eq!(filters, 2, "the download started again once");
+}
+
+#[test]
+fn a_device_follows_its_server_into_private_discovery_and_back() {
+    let mut world = World::default();
+    register_users(&world);
+    let (_, registered) = world.device(None);
+    let e = world.engine("a");
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    let expected = set(&[
+        ("Ana", "u_ana"),
+        ("Clara", "u_clara"),
+        ("Dario", "u_dario"),
+        ("Eva", "u_eva"),
+    ]);
+    e.sync(
+        &world.transport(&registered.token),
+        &options(true),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
+    assert_eq!(matched(&e), expected);
+
+    // The operator turns private discovery on: the users are registered again (their PRF
+    // values exist only from then on), and the device follows at its next sync.
+    world.set_private(true);
+    register_users(&world);
+    let recording = Faulty::recording(world.transport(&registered.token));
+    let report = e.sync(&recording, &options(true), &NoProgress).unwrap();
+    assert_eq!(e.discovery().unwrap(), Discovery::Private);
+    assert_eq!(matched(&e), expected);
+    assert_eq!(report.added, 8, "every identifier evaluated");
+    assert!(
+        recording
+            .exchanges()
+            .iter()
+            .all(|x| x.path == "/v1/config" || x.path.starts_with("/v1/private/")),
+        "no batch after the switch"
+    );
+
+    // And back: a full re-sync of keyed hashes.
+    world.set_private(false);
+    let report = e
+        .sync(
+            &world.transport(&registered.token),
+            &options(true),
+            &NoProgress,
+        )
+        .unwrap();
+    assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
+    assert_eq!(matched(&e), expected);
+    assert_eq!(report.added, 8, "every hash sent again");
 }

@@ -19,15 +19,15 @@ use crate::upload::config;
 use crate::upload::private::PrivateSession;
 use crate::upload::requests::{checked_user, unix_now};
 use crate::upload::session::Session;
-use crate::upload::{Method, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
+use crate::upload::{Method, Ran, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
 
 impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
     /// matches (docs/protocol.md): key and limits (a new key re-hashes everything), a batch left
     /// in flight by a crash (resent as it was), new batches (each persisted before it is sent),
-    /// then the matches gained and lost since the last sync. In the private mode
-    /// ([`Engine::set_discovery`]): the epoch's key, blinded evaluations of new identifiers,
-    /// the users' filter, then lookups of its hits.
+    /// then the matches gained and lost since the last sync. When the server offers private
+    /// discovery (its config says so), the private mode instead: the epoch's key, blinded
+    /// evaluations of new identifiers, the users' filter, then lookups of its hits.
     ///
     /// Only one sync runs at a time per engine; imports may run meanwhile. Failures leave
     /// everything resumable: the next sync continues where this one stopped.
@@ -42,39 +42,42 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match self.inner.store.read(private::discovery)? {
-            Discovery::Hashed => Session::new(
-                &self.inner.store,
-                &self.inner.keys,
-                transport,
-                options,
-                listener,
-            )
-            .run(),
-            Discovery::Private => {
-                PrivateSession::new(&self.inner.store, transport, options, listener).run()
+        let mut mode = self.inner.store.read(private::discovery)?;
+        // The server's config says the mode; a device that synced in the other follows it once.
+        for _ in 0..2 {
+            let ran = match mode {
+                Discovery::Hashed => Session::new(
+                    &self.inner.store,
+                    &self.inner.keys,
+                    transport,
+                    options,
+                    listener,
+                )
+                .run()?,
+                Discovery::Private => {
+                    PrivateSession::new(&self.inner.store, transport, options, listener).run()?
+                }
+            };
+            match ran {
+                Ran::Done(report) => return Ok(report),
+                Ran::Switch(to) => {
+                    self.inner
+                        .store
+                        .write(|tx| private::switch_discovery(tx, to))?;
+                    self.inner.keys.forget();
+                    mode = to;
+                }
             }
         }
+        Err(Error::Protocol(
+            "the server's discovery mode changed twice in one sync".into(),
+        ))
     }
 
-    /// How this device discovers its contacts: [`Discovery::Hashed`] until the app chooses.
+    /// How this device discovered in its last sync: the mode its server chose
+    /// ([`Discovery::Hashed`] before the first sync; docs/protocol.md, "Private discovery").
     pub fn discovery(&self) -> Result<Discovery> {
         self.inner.store.read(private::discovery)
-    }
-
-    /// Chooses how this device discovers (docs/protocol.md, "Private discovery"), kept in the
-    /// store. Choose before the first sync: a device that synced in the other mode must
-    /// [`Engine::leave_server`] or [`Engine::forget`] first ([`Error::InvalidState`]), so no
-    /// server keeps state the device no longer maintains.
-    pub fn set_discovery(&self, mode: Discovery) -> Result<()> {
-        let _one_at_a_time = self
-            .inner
-            .sync_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.inner
-            .store
-            .write(|tx| private::set_discovery(tx, mode))
     }
 
     /// When the next sync will contact the server: the check interval and any backoff, as the

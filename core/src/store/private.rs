@@ -332,36 +332,23 @@ pub(crate) fn discovery(conn: &Connection) -> Result<Discovery> {
     Ok(Discovery::from_name(&name))
 }
 
-/// Chooses how this device discovers. A device that already synced in the other mode holds
-/// state of it on the server (a hash set, or nothing to take back but its matches): switching
-/// is refused until it leaves that server or forgets it, so no server keeps a set the device
-/// no longer maintains.
-pub(crate) fn set_discovery(tx: &Transaction<'_>, mode: Discovery) -> Result<()> {
+/// The server discovers in `mode` and this device did in the other: what the other mode built
+/// with the server goes, and every wanted identifier waits to be sent in the new one. Matches
+/// stay until the new mode checks them (a full re-sync's answers, or the filter).
+/// - To private: batches in flight and the cursor go (the server keeps no set in that mode).
+/// - To hashed: the private mode's values and filter go, and the stored key with them, so the
+///   next config installs the server's key and re-hashes everything for a full re-sync.
+pub(crate) fn switch_discovery(tx: &Transaction<'_>, mode: Discovery) -> Result<()> {
     if discovery(tx)? == mode {
         return Ok(());
     }
-    let synced: bool = tx.query_row(
-        concat!(
-            "SELECT EXISTS (SELECT 1 FROM sync_state WHERE cursor IS NOT NULL OR next_check IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM identifiers WHERE state NOT IN (",
-            state!(Idle),
-            ", ",
-            state!(PendingAdd),
-            "))
-                 OR EXISTS (SELECT 1 FROM prf_values) OR EXISTS (SELECT 1 FROM batches)"
-        ),
-        [],
-        |r| r.get(0),
+    reset(tx)?;
+    tx.execute("DELETE FROM batches", [])?;
+    tx.execute(
+        "UPDATE sync_state SET discovery = ?1, cursor = NULL, full_resync = 1, key_id = NULL,
+             key_secret = NULL",
+        [mode.as_str()],
     )?;
-    if synced {
-        return Err(Error::InvalidState(format!(
-            "this device already discovers in {} mode: leave or forget the server before \
-             switching to {}",
-            discovery(tx)?.as_str(),
-            mode.as_str()
-        )));
-    }
-    tx.execute("UPDATE sync_state SET discovery = ?1", [mode.as_str()])?;
     Ok(())
 }
 

@@ -42,6 +42,17 @@ pub fn register(transport: &dyn Transport) -> Result<Registered> {
     )
 }
 
+/// How a session ended: with its report, or because the server discovers in the other mode
+/// (its `GET /v1/config` offers private discovery, or no longer does), which the engine then
+/// switches to.
+#[derive(Debug)]
+pub(crate) enum Ran {
+    /// The sync ran.
+    Done(SyncReport),
+    /// The server's mode is this one; nothing was sent but the config request.
+    Switch(crate::protocol::private::Discovery),
+}
+
 /// How one sync may behave.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {

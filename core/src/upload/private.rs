@@ -16,13 +16,13 @@ use super::call::{Failure, parse};
 use super::config::{self, PrivateParams};
 use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
 use super::transport::{Method, Transport};
-use super::{SyncOptions, SyncReport};
+use super::{Ran, SyncOptions, SyncReport};
 use crate::error::{Error, Result};
 use crate::oprf::{Blinded, Element, LOOKUP_LEN, Lookup};
 use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
 use crate::protocol::private::{
-    Bytes, EvaluateAnswer, EvaluateRequest, FilterChanges, FilterDownload, FilterPart,
+    Bytes, Discovery, EvaluateAnswer, EvaluateRequest, FilterChanges, FilterDownload, FilterPart,
     LookupAnswer, LookupRequest, bucket_for,
 };
 use crate::protocol::wire::{ConfigAnswer, codes};
@@ -73,7 +73,7 @@ impl<'a> PrivateSession<'a> {
     }
 
     /// The whole sync.
-    pub(crate) fn run(mut self) -> Result<SyncReport> {
+    pub(crate) fn run(mut self) -> Result<Ran> {
         let (_, skip) = self.requests.begin(|store| {
             Ok(store.read(pv::unevaluated_count)? > 0
                 || !store.read(|c| pv::unchecked(c, 1))?.is_empty())
@@ -81,12 +81,14 @@ impl<'a> PrivateSession<'a> {
         if let Some(next) = skip {
             self.report.skipped = true;
             self.report.next_sync_at = next;
-            return Ok(self.report);
+            return Ok(Ran::Done(self.report));
         }
         self.report.lost_matches += self.store.write(pv::forget_unwanted)?;
         let mut epochs = 0;
         let (params, quota_wait) = loop {
-            let params = self.fetch_config()?;
+            let Some(params) = self.fetch_config()? else {
+                return Ok(Ran::Switch(Discovery::Hashed));
+            };
             match self.evaluate(&params)? {
                 Evaluated::All => break (params, None),
                 Evaluated::Quota(wait) => break (params, Some(wait)),
@@ -110,15 +112,19 @@ impl<'a> PrivateSession<'a> {
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(pv::unevaluated_count)?;
         }
-        Ok(self.report)
+        Ok(Ran::Done(self.report))
     }
 
-    /// `GET /v1/config`, checked for the private mode; a new epoch drops the old values.
-    fn fetch_config(&mut self) -> Result<PrivateParams> {
+    /// `GET /v1/config`, checked for the private mode; a new epoch drops the old values. `None`
+    /// when the server does not offer private discovery (it discovers by keyed hashes).
+    fn fetch_config(&mut self) -> Result<Option<PrivateParams>> {
         if self.options.cbor {
             self.requests.encoding = Encoding::Cbor;
         }
         let answer: ConfigAnswer = self.requests.json(Method::Get, "/v1/config", None)?;
+        if answer.private.is_none() {
+            return Ok(None);
+        }
         let params = config::private(answer)?;
         self.requests.encoding = if self.options.cbor && params.cbor {
             Encoding::Cbor
@@ -126,7 +132,7 @@ impl<'a> PrivateSession<'a> {
             Encoding::Json
         };
         self.store.write(|tx| pv::start_epoch(tx, params.epoch))?;
-        Ok(params)
+        Ok(Some(params))
     }
 
     /// Evaluates every identifier without a value, a padded batch at a time, within the day's

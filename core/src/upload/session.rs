@@ -13,12 +13,13 @@ use super::call::{Failure, parse};
 use super::config;
 use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
 use super::transport::{Method, Transport};
-use super::{SyncOptions, SyncReport};
+use super::{Ran, SyncOptions, SyncReport};
 use crate::error::{Error, Result};
 use crate::hash::{DIGEST_LEN, HashKey};
 use crate::key::KeyHolder;
 use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
+use crate::protocol::private::Discovery;
 use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
 use crate::store::answers;
@@ -104,14 +105,16 @@ impl<'a> Session<'a> {
     }
 
     /// The whole sync.
-    pub(crate) fn run(mut self) -> Result<SyncReport> {
+    pub(crate) fn run(mut self) -> Result<Ran> {
         let (state, skip) = self.requests.begin(|store| store.read(st::has_work))?;
         if let Some(next) = skip {
             self.report.skipped = true;
             self.report.next_sync_at = next;
-            return Ok(self.report);
+            return Ok(Ran::Done(self.report));
         }
-        self.fetch_config()?;
+        if self.fetch_config()? {
+            return Ok(Ran::Switch(Discovery::Private));
+        }
         if state.cursor.is_none() {
             // The first cursor is where this client's feed begins (its registration), taken
             // before the first batch: batch answers cover the set, and the feed everything
@@ -128,17 +131,21 @@ impl<'a> Session<'a> {
         if quota_wait.is_some() {
             self.report.deferred = self.store.read(st::pending_adds)?;
         }
-        Ok(self.report)
+        Ok(Ran::Done(self.report))
     }
 
-    /// `GET /v1/config`: installs the key (re-hashing on a change) and the limits.
-    fn fetch_config(&mut self) -> Result<()> {
+    /// `GET /v1/config`: installs the key (re-hashing on a change) and the limits. True, with
+    /// nothing installed, when the server offers private discovery: it discovers in that mode.
+    fn fetch_config(&mut self) -> Result<bool> {
         // CBOR is asked for before the server said it speaks it: a server that does not answers
         // JSON, which is read as well.
         if self.options.cbor {
             self.requests.encoding = Encoding::Cbor;
         }
         let answer: ConfigAnswer = self.requests.json(Method::Get, "/v1/config", None)?;
+        if answer.private.is_some() {
+            return Ok(true);
+        }
         let config = config::install(
             answer,
             self.options.max_batch,
@@ -159,7 +166,7 @@ impl<'a> Session<'a> {
         self.max_total = config.max_total;
         self.key = Some(config.key);
         self.limits = Some(config.limits);
-        Ok(())
+        Ok(false)
     }
 
     /// Batches: those a crash left in flight, then new ones until nothing is pending. Returns the
@@ -240,7 +247,12 @@ impl<'a> Session<'a> {
                 "the server keeps answering key_rotated with the key it gives".into(),
             ));
         }
-        self.fetch_config()?;
+        if self.fetch_config()? {
+            // The server turned to private discovery mid-sync: the next sync follows it.
+            return Err(Error::Protocol(
+                "the server changed its discovery mode during the sync; sync again".into(),
+            ));
+        }
         self.report.key_rotated = true;
         Ok(())
     }
