@@ -72,6 +72,26 @@ pub(super) fn build(
         Route::ActivateKey => format!("/v1/admin/keys/{}/activate", param(r, &known.key_ids, "k")),
         Route::AdminMatch => "/v1/admin/match".to_owned(),
         Route::Other => format!("/{}", url_query(&r.text())),
+        Route::PrivateEvaluate => "/v1/private/evaluate".to_owned(),
+        Route::PrivateLookup => "/v1/private/lookup".to_owned(),
+        Route::PrivateFilter => match r.byte() % 4 {
+            0 | 1 => format!("/v1/private/filter?epoch={}&part=0", known.epoch(r)),
+            2 => format!(
+                "/v1/private/filter?epoch={}&part={}&version={}",
+                known.epoch(r),
+                r.byte() % 3,
+                known.version(r)
+            ),
+            _ => format!("/v1/private/filter?{}", url_query(&r.text())),
+        },
+        Route::PrivateFilterChanges => match r.byte() % 3 {
+            0 | 1 => format!(
+                "/v1/private/filter/changes?epoch={}&since={}",
+                known.epoch(r),
+                known.version(r)
+            ),
+            _ => format!("/v1/private/filter/changes?{}", url_query(&r.text())),
+        },
     };
     let body = body(r, known);
     (route, method, token, path, body)
@@ -178,6 +198,14 @@ pub(super) fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
             }
             // `.../activate`: forced or not.
             1 => json!({"force": r.byte().is_multiple_of(2)}),
+            // Private discovery's evaluation or lookup.
+            2 => {
+                if r.flag() {
+                    known.private_body(r, "lookups", 16)
+                } else {
+                    known.private_body(r, "elements", 32)
+                }
+            }
             _ => json!([r.u32(), r.text()]),
         },
     };

@@ -8,7 +8,8 @@
 //! of docs/protocol.md (or a made-up path), a method (mostly the route's), a credential (none,
 //! one of those clients, the admin token, garbage) and a body: raw bytes, or a structured body
 //! with fields chosen from what the server knows (its key ids, the hashes of `u_1`'s
-//! identifiers, batch ids already used, invite codes it made) or made up.
+//! identifiers, batch ids already used, invite codes it made, private discovery's epochs, filter
+//! versions and a valid group element: the mode is on) or made up.
 //!
 //! Checked, for every answer: never a panic; the status is never 5xx except `503`; the body is
 //! JSON: an error envelope whose code belongs to the status (docs/protocol.md's table), or the
@@ -29,7 +30,9 @@ pub use seeds::seeds;
 
 use axum::http::{Method, StatusCode};
 use contactsync_core::IdentifierKind;
-use contactsync_core::protocol::wire::{ChangesAnswer, InviteAnswer, KeyInfo, Registered};
+use contactsync_core::protocol::wire::{
+    ChangesAnswer, ConfigAnswer, InviteAnswer, KeyInfo, Registered,
+};
 
 use crate::input::Reader;
 use build::build;
@@ -130,6 +133,13 @@ fn learn(
             }
         }
         Route::ActivateKey => server.learn_key(),
+        Route::Config => {
+            if let Ok(c) = serde_json::from_slice::<ConfigAnswer>(&answer.body)
+                && let Some(private) = c.private
+            {
+                known.versions.push(private.filter_version);
+            }
+        }
         Route::Batches => {
             if let Some(token) = token {
                 known

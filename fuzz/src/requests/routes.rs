@@ -26,11 +26,15 @@ pub(super) enum Route {
     ListUsers,
     RevokeClient,
     RotateAdminToken,
+    PrivateEvaluate,
+    PrivateLookup,
+    PrivateFilter,
+    PrivateFilterChanges,
 }
 
 /// The routes an input's byte picks (new routes go at the end: the seeds' bytes keep their
 /// meaning).
-pub(super) const ROUTES: [Route; 21] = [
+pub(super) const ROUTES: [Route; 25] = [
     Route::Register,
     Route::Vouch,
     Route::Config,
@@ -52,6 +56,10 @@ pub(super) const ROUTES: [Route; 21] = [
     Route::ListUsers,
     Route::RevokeClient,
     Route::RotateAdminToken,
+    Route::PrivateEvaluate,
+    Route::PrivateLookup,
+    Route::PrivateFilter,
+    Route::PrivateFilterChanges,
 ];
 
 impl Route {
@@ -79,7 +87,9 @@ impl Route {
             | Route::Changes
             | Route::ListKeys
             | Route::GetUser
-            | Route::ListUsers => Method::GET,
+            | Route::ListUsers
+            | Route::PrivateFilter
+            | Route::PrivateFilterChanges => Method::GET,
             Route::DeleteClient | Route::RevokeInvite | Route::DeleteUser | Route::RevokeClient => {
                 Method::DELETE
             }

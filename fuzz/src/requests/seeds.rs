@@ -122,5 +122,21 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     batch(&mut w, 1, 0xc0);
     w.byte(index(Route::ListKeys)).byte(0).byte(4).byte(1);
     seeds.push(("key_rotation".to_owned(), w.finish()));
+    // Private discovery: an evaluation of two known points, the filter's part 0, its changes
+    // since the advertised version, a lookup of two.
+    let mut w = Writer::new();
+    let private = |w: &mut Writer, route: Route| {
+        w.byte(index(route)).byte(0).byte(1).byte(0);
+    };
+    private(&mut w, Route::PrivateEvaluate);
+    // Body 8, then its private arm: an evaluation (flag even), 2 elements, each the point.
+    w.byte(8).byte(2).byte(0).byte(2).byte(0).byte(0).byte(0);
+    private(&mut w, Route::PrivateFilter);
+    w.byte(0).byte(0).byte(1);
+    private(&mut w, Route::PrivateFilterChanges);
+    w.byte(0).byte(0).byte(0).byte(1);
+    private(&mut w, Route::PrivateLookup);
+    w.byte(8).byte(2).byte(1).byte(2).byte(0).byte(0).byte(0);
+    seeds.push(("private_discovery".to_owned(), w.finish()));
     seeds
 }

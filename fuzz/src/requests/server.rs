@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use contactsync_core::oprf::Element;
 use contactsync_core::protocol::wire::{ConfigAnswer, Registered, UserAnswer};
 use contactsync_core::{HashKey, IdentifierKind};
 use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig, SqliteStorage};
@@ -34,6 +35,12 @@ pub(super) struct Known {
     pub(super) cursors: Vec<String>,
     /// Batches answered: the request body and the answer.
     pub(super) answered: Vec<(Vec<u8>, String, Vec<u8>)>,
+    /// Private discovery's epochs, the current one first.
+    pub(super) epochs: Vec<u32>,
+    /// A valid group element (the current public key), base64url.
+    pub(super) element: String,
+    /// Filter versions the server advertised.
+    pub(super) versions: Vec<u64>,
 }
 
 impl Known {
@@ -58,6 +65,41 @@ impl Known {
             ),
             _ => "A".repeat(44),
         }
+    }
+
+    /// An epoch: a known one, mostly, or any number.
+    pub(super) fn epoch(&self, r: &mut Reader<'_>) -> u32 {
+        let sel = r.byte();
+        match self.epochs.get(usize::from(sel) % self.epochs.len().max(1)) {
+            Some(epoch) if sel < 0xf0 => *epoch,
+            _ => r.u32(),
+        }
+    }
+
+    /// A filter version: an advertised one, mostly, or any number.
+    pub(super) fn version(&self, r: &mut Reader<'_>) -> u64 {
+        let sel = r.byte();
+        match self
+            .versions
+            .get(usize::from(sel) % self.versions.len().max(1))
+        {
+            Some(version) if sel < 0xf0 => *version,
+            _ => u64::from(r.u32()),
+        }
+    }
+
+    /// A private request's body: `field` holding `n` elements (a known point, zeros, text).
+    pub(super) fn private_body(&self, r: &mut Reader<'_>, field: &str, len: usize) -> Value {
+        let n = [0, 1, 2, 3, 4, 8, 9][r.choose(7)];
+        let items: Vec<String> = (0..n)
+            .map(|_| match r.byte() % 4 {
+                0 | 1 if len == 32 => self.element.clone(),
+                0 | 1 => "A".repeat(22),
+                2 => "A".repeat(len * 4 / 3 + 1),
+                _ => r.text(),
+            })
+            .collect();
+        json!({"epoch": self.epoch(r), field: items})
     }
 
     pub(super) fn key_id(&self, r: &mut Reader<'_>) -> String {
@@ -183,6 +225,11 @@ impl Server {
             requests_per_minute: 30,
             max_set_size: 20,
         };
+        // Private discovery on, with buckets the small limits allow, the filter rebuilt as
+        // soon as the users change.
+        config.private.enabled = true;
+        config.private.buckets = vec![2, 4, 8];
+        config.private.filter_rebuild = std::time::Duration::from_millis(1);
         let router =
             contactsync_server::fuzzing::router(&config, Arc::new(storage)).expect("the router");
         let open: Registered = must(&router, Method::POST, "/v1/clients", None, &json!({}));
@@ -231,6 +278,13 @@ impl Server {
         let key = HashKey::from_base64(config.key_id.clone(), &config.key).expect("a usable key");
         if !self.known.key_ids.contains(&config.key_id) {
             self.known.key_ids.insert(0, config.key_id);
+        }
+        if let Some(private) = &config.private {
+            if !self.known.epochs.contains(&private.epoch) {
+                self.known.epochs.insert(0, private.epoch);
+            }
+            self.known.element = Element(private.public_key.0).to_base64url();
+            self.known.versions.push(private.filter_version);
         }
         for (kind, value) in USER_IDS
             .iter()

@@ -2,6 +2,9 @@
 //! headers.
 
 use axum::http::{Method, StatusCode};
+use contactsync_core::protocol::private::{
+    EvaluateAnswer, FILTER_MEDIA_TYPE, FilterChanges, FilterPart, LookupAnswer,
+};
 use contactsync_core::protocol::wire::{
     ActivateAnswer, BatchAnswer, ChangesAnswer, ConfigAnswer, DeleteReceipt, ErrorEnvelope,
     InviteAnswer, KeyInfo, KeysAnswer, MatchAnswer, RedeemAnswer, Registered, RevokeAnswer,
@@ -19,14 +22,16 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
         400 => &[codes::MALFORMED],
         401 => &[codes::UNAUTHORIZED],
         403 => &[codes::FORBIDDEN],
-        404 => &[codes::NOT_FOUND],
+        404 => &[codes::NOT_FOUND, codes::PRIVATE_DISABLED],
         408 => &[codes::REQUEST_TIMEOUT],
         409 => &[
             codes::KEY_ROTATED,
             codes::BATCH_CONFLICT,
             codes::KEY_INCOMPLETE,
             codes::SET_FULL,
+            codes::EPOCH_ROTATED,
         ],
+        410 => &[codes::FILTER_STALE],
         413 => &[codes::TOO_LARGE],
         429 => &[codes::TOO_MANY_REQUESTS],
         503 => &[codes::UNAVAILABLE],
@@ -53,6 +58,18 @@ pub(super) fn check_answer(route: Route, method: &Method, path: &str, answer: &A
         "{what}: cacheable"
     );
     if *method == Method::HEAD && answer.body.is_empty() {
+        return;
+    }
+    if status.is_success() && route.reached_by(method) == Some(Route::PrivateFilter) {
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some(FILTER_MEDIA_TYPE),
+            "{what}: not a filter part"
+        );
+        assert!(
+            FilterPart::from_bytes(&answer.body).is_ok(),
+            "{what}: not a filter part"
+        );
         return;
     }
     assert_eq!(
@@ -101,7 +118,10 @@ pub(super) fn check_answer(route: Route, method: &Method, path: &str, answer: &A
         Route::ActivateKey => parses::<ActivateAnswer>(&answer.body),
         Route::ListKeys => parses::<KeysAnswer>(&answer.body),
         Route::AdminMatch => parses::<MatchAnswer>(&answer.body),
-        Route::Other => false,
+        Route::PrivateEvaluate => parses::<EvaluateAnswer>(&answer.body),
+        Route::PrivateLookup => parses::<LookupAnswer>(&answer.body),
+        Route::PrivateFilterChanges => parses::<FilterChanges>(&answer.body),
+        Route::Other | Route::PrivateFilter => false,
     };
     assert!(
         typed,
