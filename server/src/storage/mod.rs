@@ -1,6 +1,10 @@
 //! The one storage seam: [`Storage`] opens transactions, a [`Transaction`] offers the primitive
 //! reads and writes the protocol's rules (in the private `service` module) are written against.
 //!
+//! Over 600 lines: the [`Transaction`] trait is the one list of every primitive both backends
+//! implement (and `forward_transaction!` forwards); split by resource, the contract a backend
+//! must meet would no longer read in one place.
+//!
 //! The rules live once, above this seam; a backend only stores and finds rows. [`SqliteStorage`]
 //! is the embedded default (one file, one machine); [`PostgresStorage`] lets several server
 //! instances share one database. [`Database`] names either, as `contactsync serve --db` takes it.
