@@ -159,28 +159,19 @@ impl Default for PrivateDiscoveryConfig {
     }
 }
 
-/// Bytes of a request body per element, at most (a JSON element: 43 characters of base64url,
-/// its quotes and comma), by which `max_body_bytes` bounds the largest bucket.
-const BYTES_PER_ELEMENT: u32 = 46;
-
 impl PrivateDiscoveryConfig {
-    /// The largest bucket the limits allow.
-    fn max_bucket(limits: &LimitsConfig) -> usize {
-        limits
-            .max_batch
-            .min(limits.max_body_bytes / BYTES_PER_ELEMENT) as usize
-    }
-
     fn validate(&self, limits: &LimitsConfig) -> Result<(), ServerError> {
         if !self.enabled {
             return Ok(());
         }
-        let max = Self::max_bucket(limits);
+        let max = contactsync_core::protocol::private::max_bucket(
+            limits.max_batch,
+            limits.max_body_bytes,
+        );
         if !contactsync_core::protocol::private::valid_buckets(&self.buckets, max) {
             return Err(ServerError::Config(format!(
                 "private_buckets must be 1 to 8 sizes, strictly ascending, each from 1 to {max} \
-                 (max_batch, and what max_body_bytes carries at {BYTES_PER_ELEMENT} bytes an \
-                 element)"
+                 (max_batch, and what max_body_bytes carries at 46 bytes an element)"
             )));
         }
         if self.filter_rebuild.is_zero() {

@@ -5,10 +5,10 @@
 use crate::error::{Error, Result};
 use crate::hash::{CONTEXT, DIGEST_LEN, HashKey, decode_base64_any};
 use crate::key::KeyHolder;
-use crate::oprf::{MAX_BATCH, PublicKey, SUITE};
+use crate::oprf::{PublicKey, SUITE};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::CBOR;
-use crate::protocol::private::valid_buckets;
+use crate::protocol::private::{max_bucket, valid_buckets};
 use crate::protocol::wire::{ConfigAnswer, Limits};
 use crate::store::Store;
 
@@ -108,9 +108,6 @@ pub(crate) struct PrivateParams {
     pub cbor: bool,
 }
 
-/// Bytes one element takes in an evaluation body at most: JSON's 43 characters, quotes, comma.
-const ELEMENT_BYTES: u32 = 46;
-
 /// Checks a config answer for the private mode: offered, the suite this client implements, a
 /// valid public key, buckets that fit the server's own limits.
 pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
@@ -128,8 +125,7 @@ pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
     let key = PublicKey::from_bytes(&private.public_key.0)
         .map_err(|e| Error::Protocol(format!("the private mode's key: {e}")))?;
     let limits = config.limits;
-    let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / ELEMENT_BYTES;
-    let max = (limits.max_batch.min(by_body) as usize).min(MAX_BATCH);
+    let max = max_bucket(limits.max_batch, limits.max_body_bytes);
     if !valid_buckets(&private.buckets, max) {
         return Err(Error::Protocol(
             "the private mode's buckets do not fit the server's limits".into(),

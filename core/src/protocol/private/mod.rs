@@ -139,6 +139,18 @@ pub fn bucket_for(n: usize, buckets: &[u32]) -> Option<usize> {
     buckets.iter().map(|b| *b as usize).find(|b| *b >= n.max(1))
 }
 
+/// The largest bucket a server's limits allow: `max_batch`, what `max_body_bytes` carries at 46
+/// bytes an element (a JSON element: 43 characters of base64url, its quotes and comma) after 256
+/// bytes of the rest of the body, and RFC 9497's batch limit. The server checks its buckets and
+/// the client the advertised ones by this one figure, so a server never offers a bucket its
+/// clients refuse.
+pub fn max_bucket(max_batch: u32, max_body_bytes: u32) -> usize {
+    const ELEMENT_BYTES: u32 = 46;
+    const BODY_OVERHEAD: u32 = 256;
+    let by_body = max_body_bytes.saturating_sub(BODY_OVERHEAD) / ELEMENT_BYTES;
+    (max_batch.min(by_body) as usize).min(crate::oprf::MAX_BATCH)
+}
+
 /// Checks a server's buckets: 1 to 8 sizes, strictly ascending, each from 1 to `max`.
 pub fn valid_buckets(buckets: &[u32], max: usize) -> bool {
     !buckets.is_empty()
