@@ -103,8 +103,8 @@ impl<'a> PrivateSession<'a> {
                 }
             }
         };
-        self.refresh_filter(&params)?;
-        self.check(&params)?;
+        let current = self.refresh_filter(&params)?;
+        self.check(&params, current)?;
         self.report.next_sync_at = self
             .requests
             .finish(params.limits.check_interval_s, quota_wait)?;
@@ -223,20 +223,21 @@ impl<'a> PrivateSession<'a> {
     /// Brings the stored filter to the server's version: its changes when the server still
     /// has them, the whole filter otherwise (the first time, after a new epoch, or when far
     /// behind). A stored filter newer than the one advertised (another instance behind a load
-    /// balancer has not rebuilt yet) is kept.
-    fn refresh_filter(&mut self, params: &PrivateParams) -> Result<()> {
+    /// balancer has not rebuilt yet) is kept, and returned: the check then needs not read it
+    /// again.
+    fn refresh_filter(&mut self, params: &PrivateParams) -> Result<Option<pv::KnownFilter>> {
         let known = self.store.read(pv::known_filter)?;
         if let Some(known) = known.filter(|k| k.epoch == params.epoch) {
             if known.version >= params.filter_version {
-                return Ok(());
+                return Ok(Some(known));
             }
             if self.fetch_changes(params, known.version)? {
-                return Ok(());
+                return Ok(None);
             }
         }
         for _ in 0..MAX_DOWNLOADS {
             if self.download_filter(params)? {
-                return Ok(());
+                return Ok(None);
             }
         }
         Err(Error::Protocol(
@@ -311,10 +312,18 @@ impl<'a> PrivateSession<'a> {
     }
 
     /// Checks every unchecked value against the filter, and looks up the hits, a padded page at
-    /// a time: each page's matches and checks in one transaction.
-    fn check(&mut self, params: &PrivateParams) -> Result<()> {
-        let Some(filter) = self.store.read(pv::known_filter)? else {
-            return Err(Error::Protocol("no filter after downloading it".into()));
+    /// a time: each page's matches and checks in one transaction. The filter (`current`, or
+    /// the stored one) is read only when a value waits for checking.
+    fn check(&mut self, params: &PrivateParams, current: Option<pv::KnownFilter>) -> Result<()> {
+        if self.store.read(|c| pv::unchecked(c, 1))?.is_empty() {
+            return Ok(());
+        }
+        let filter = match current {
+            Some(filter) => filter,
+            None => self
+                .store
+                .read(pv::known_filter)?
+                .ok_or_else(|| Error::Protocol("no filter after downloading it".into()))?,
         };
         let largest = params.buckets.last().map_or(1, |b| *b as usize);
         loop {

@@ -23,7 +23,7 @@ use contactsync_core::protocol::private::{FILTER_MEDIA_TYPE, FilterChanges, Filt
 
 use super::super::auth::Device;
 use super::super::{Route, Service, keys, parse_number};
-use super::current_secret;
+use super::current_epoch_of;
 use crate::error::ApiError;
 use crate::http::extract::{Accepts, encoded, transact};
 use crate::storage::Storage;
@@ -186,7 +186,7 @@ impl Service {
     fn current_epoch(&self, asked: u32) -> Result<u32, ApiError> {
         let mut tx = self.storage.read()?;
         let (current, _) = keys(&mut *tx)?;
-        let (epoch, _) = current_secret(&current)?;
+        let epoch = current_epoch_of(&current)?;
         if asked == epoch {
             Ok(epoch)
         } else {

@@ -132,7 +132,7 @@ impl Service {
         if self.private.is_none() {
             return Ok(0);
         }
-        let (epoch, _) = current_secret(current)?;
+        let epoch = current_epoch_of(current)?;
         Ok(tx
             .private_usage(client_id)?
             .map_or(0, |u| entered(u, epoch).allowance))
@@ -169,7 +169,7 @@ impl Service {
         let remaining_today = retry_conflicts(|| {
             let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
             let (current, _) = keys(&mut *tx)?;
-            if current_secret(&current)?.0 != request.epoch {
+            if current_epoch_of(&current)? != request.epoch {
                 return Err(ApiError::EpochRotated);
             }
             let id = client.client_id.as_str();
@@ -226,7 +226,7 @@ impl Service {
         private.check_bucket(request.lookups.len())?;
         let mut tx = self.storage.read()?;
         let (current, _) = keys(&mut *tx)?;
-        let (epoch, _) = current_secret(&current)?;
+        let epoch = current_epoch_of(&current)?;
         if request.epoch != epoch {
             return Err(ApiError::EpochRotated);
         }
@@ -275,12 +275,24 @@ fn entered(usage: PrivateUsage, epoch: u32) -> PrivateUsage {
 /// The current key's epoch and OPRF secret. With the mode on, every instance gives the current
 /// key one at start; a key without one was made by an instance with the mode off.
 fn current_secret(current: &KeyRecord) -> Result<(u32, SecretKey), ApiError> {
-    directory::secret_of(current)?.ok_or_else(|| {
-        tracing::error!(
-            key_id = %current.key_id,
-            "the current key has no private discovery epoch: is private discovery on in every \
-             instance?"
-        );
-        ApiError::Internal
-    })
+    directory::secret_of(current)?.ok_or_else(|| no_epoch(current))
+}
+
+/// The current key's epoch alone: what the routes that only compare epochs need, without
+/// rebuilding the key (which derives its public half, a scalar multiplication, per request).
+fn current_epoch_of(current: &KeyRecord) -> Result<u32, ApiError> {
+    current
+        .oprf
+        .as_ref()
+        .map(|o| o.epoch)
+        .ok_or_else(|| no_epoch(current))
+}
+
+fn no_epoch(current: &KeyRecord) -> ApiError {
+    tracing::error!(
+        key_id = %current.key_id,
+        "the current key has no private discovery epoch: is private discovery on in every \
+         instance?"
+    );
+    ApiError::Internal
 }
