@@ -233,18 +233,16 @@ impl Service {
             return Err(ApiError::FilterStale);
         }
         let log = tx.filter_log(epoch, since, version)?;
-        // Entries are transitions, so a tag's first entry says what it was at `since`.
-        let mut first: HashMap<u64, bool> = HashMap::new();
-        let mut last: HashMap<u64, bool> = HashMap::new();
+        // Entries are transitions, so a tag's first entry says what it was at `since` (the
+        // opposite of what it became), its last what it is now.
+        let mut ends: HashMap<u64, (bool, bool)> = HashMap::new();
         for (tag, present) in log {
-            first.entry(tag).or_insert(present);
-            last.insert(tag, present);
+            ends.entry(tag).or_insert((present, present)).1 = present;
         }
         let mut added = Vec::new();
         let mut removed = Vec::new();
-        for (tag, now) in last {
-            let was = first.get(&tag).is_some_and(|f| !f);
-            match (was, now) {
+        for (tag, (first, now)) in ends {
+            match (!first, now) {
                 (false, true) => added.push(Tag(tag)),
                 (true, false) => removed.push(Tag(tag)),
                 _ => {}
