@@ -4,7 +4,9 @@
 //! and the users' filter (build time, bytes per user, false positives measured over strangers).
 //!
 //! `cargo bench -p contactsync-core --bench private` (add `-- --users 1000000` for a larger
-//! filter). Medians of 5 runs; docs/performance.md, "Private discovery".
+//! filter). Medians of 5 runs; docs/performance.md, "Private discovery". The device's figures
+//! are wall time on the cores the process may use (blinding and checking spread over them):
+//! `taskset -c 0 cargo bench ...` gives one core's.
 
 // A benchmark binary reports on stdout; that is its job.
 #![allow(clippy::print_stdout, clippy::cast_precision_loss)]
@@ -16,7 +18,9 @@ use std::time::{Duration, Instant};
 use contactsync_core::IdentifierKind;
 use contactsync_core::hash::HashKey;
 use contactsync_core::oprf::filter::UserFilter;
-use contactsync_core::oprf::{Blinded, SecretKey, Tag};
+use contactsync_core::oprf::{Blinded, Element, SecretKey, Tag};
+use contactsync_core::protocol::encoding::Encoding;
+use contactsync_core::protocol::private::{Bytes, EvaluateAnswer, EvaluateRequest};
 use rand_core::OsRng;
 
 const RUNS: usize = 5;
@@ -67,15 +71,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         hashed.push(t.elapsed());
 
         let t = Instant::now();
-        let blinded = Blinded::new(&book, BATCH, &mut OsRng)?;
+        let blinded = Blinded::new(&book, BATCH)?;
         blind.push(t.elapsed());
 
         let t = Instant::now();
-        let (evaluated, proof) = key.evaluate_batch(blinded.elements(), &mut OsRng)?;
+        let (evaluated, proofs) = key.evaluate_batch(blinded.elements(), &mut OsRng)?;
         evaluate.push(t.elapsed());
 
         let t = Instant::now();
-        let values = blinded.finalize(&public, &evaluated, &proof)?;
+        let values = blinded.finalize(&public, &evaluated, &proofs)?;
         finalize.push(t.elapsed());
         black_box(values);
 
@@ -85,7 +89,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         clear.push(t.elapsed());
     }
-    println!("private discovery, per identifier, batches of {BATCH} (medians of {RUNS} runs):");
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    println!(
+        "private discovery, per identifier, batches of {BATCH} (medians of {RUNS} runs; the \
+         device on {cores} core(s)):"
+    );
     println!(
         "  baseline: keyed hash (HMAC-SHA-256)        {:8.2} µs",
         per_item(median(hashed), BATCH)
@@ -99,13 +107,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         per_item(median(finalize), BATCH)
     );
     println!(
-        "  server: evaluate a batch with its proof    {:8.2} µs",
+        "  device: all of it (target: at most 100)    {:8.2} µs",
+        per_item(median(blind) + median(finalize), BATCH)
+    );
+    println!(
+        "  server: evaluate a batch with its proofs   {:8.2} µs",
         per_item(median(evaluate), BATCH)
     );
     println!(
         "  server: a registered user's identifier     {:8.2} µs",
         per_item(median(clear), BATCH)
     );
+
+    server_throughput(&key, cores)?;
+    wire_bytes(&key)?;
 
     // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
     let tags: Vec<Tag> = identifiers(users, 0)
@@ -147,5 +162,66 @@ fn main() -> Result<(), Box<dyn Error>> {
         false_hits as f64 / strangers as f64,
         2f64.powi(-16)
     );
+    Ok(())
+}
+
+/// Evaluations per second with one evaluating thread per core, as a server's blocking pool runs
+/// concurrent requests: batches of [`BATCH`] for about two seconds.
+fn server_throughput(key: &SecretKey, cores: usize) -> Result<(), Box<dyn Error>> {
+    let batches: Vec<Vec<Element>> = (0..cores)
+        .map(|c| {
+            Blinded::new(&identifiers(BATCH, 1_000_000 * c as u64), BATCH)
+                .map(|b| b.elements().to_vec())
+        })
+        .collect::<Result<_, _>>()?;
+    let t = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = batches
+            .iter()
+            .map(|batch| {
+                scope.spawn(move || {
+                    let mut n = 0;
+                    while t.elapsed() < Duration::from_secs(2) {
+                        if key.evaluate_batch(batch, &mut OsRng).is_ok() {
+                            n += batch.len();
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    println!(
+        "  server: {:.0} evaluations per second on {cores} core(s) (target: at least 20,000 on 2)",
+        done as f64 / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Bytes an identifier costs on the wire: one evaluation request and its answer for a full
+/// batch, in both encodings (HTTP headers aside), against the keyed-hash mode's batch entry.
+fn wire_bytes(key: &SecretKey) -> Result<(), Box<dyn Error>> {
+    let blinded = Blinded::new(&identifiers(BATCH, 0), BATCH)?;
+    let (evaluated, proofs) = key.evaluate_batch(blinded.elements(), &mut OsRng)?;
+    let request = EvaluateRequest {
+        epoch: 1,
+        elements: blinded.elements().iter().map(|e| Bytes(e.0)).collect(),
+    };
+    let answer = EvaluateAnswer {
+        epoch: 1,
+        evaluated: evaluated.into_iter().map(|e| Bytes(e.0)).collect(),
+        proofs: proofs.into_iter().map(Bytes).collect(),
+        remaining_today: 99_000,
+    };
+    for encoding in [Encoding::Json, Encoding::Cbor] {
+        let up = encoding.encode(&request)?.len();
+        let down = encoding.encode(&answer)?.len();
+        println!(
+            "  wire ({encoding:?}): {:.1} bytes up and {:.1} down per identifier",
+            up as f64 / BATCH as f64,
+            down as f64 / BATCH as f64
+        );
+    }
     Ok(())
 }

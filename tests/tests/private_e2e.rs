@@ -297,13 +297,13 @@ fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept
             }
             let asked: EvaluateRequest = Encoding::Json.decode(&request.body).unwrap();
             let elements: Vec<Element> = asked.elements.iter().map(|b| Element(b.0)).collect();
-            let (evaluated, proof) = other
+            let (evaluated, proofs) = other
                 .evaluate_batch(&elements, &mut rand_core::OsRng)
                 .unwrap();
             let forged = EvaluateAnswer {
                 epoch: asked.epoch,
                 evaluated: evaluated.into_iter().map(|e| Bytes(e.0)).collect(),
-                proof: Bytes(proof),
+                proofs: proofs.into_iter().map(Bytes).collect(),
                 remaining_today: 1000,
             };
             Outcome::Replace(Response {

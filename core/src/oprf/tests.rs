@@ -137,7 +137,8 @@ fn the_rfc_9497_vectors_hold_for_client_and_server() {
             elements(&list(v.evaluated)),
             "vector {n}: evaluated"
         );
-        assert_eq!(proof.to_vec(), hex(v.proof), "vector {n}: proof");
+        assert_eq!(proof.len(), 1, "vector {n}: one slice");
+        assert_eq!(proof[0].to_vec(), hex(v.proof), "vector {n}: proof");
 
         let outputs = blinded.finalize(&public, &evaluated, &proof).unwrap();
         let expected = list(v.output);
@@ -160,7 +161,7 @@ fn a_padded_batch_gives_the_users_values_and_hides_its_size() {
     let key = SecretKey::generate(&mut OsRng).unwrap();
     let public = key.public_key();
     let book = [phone("+4915112345678"), phone("+4915187654321")];
-    let blinded = Blinded::new(&book, 16, &mut OsRng).unwrap();
+    let blinded = Blinded::new(&book, 16).unwrap();
     assert_eq!(blinded.elements().len(), 16);
     assert_eq!(blinded.real(), 2);
     let (evaluated, proof) = key.evaluate_batch(blinded.elements(), &mut OsRng).unwrap();
@@ -174,7 +175,7 @@ fn a_padded_batch_gives_the_users_values_and_hides_its_size() {
     }
     assert_ne!(outputs[0], outputs[1]);
     // A second blinding of the same book sends other elements: nothing links two requests.
-    let again = Blinded::new(&book, 16, &mut OsRng).unwrap();
+    let again = Blinded::new(&book, 16).unwrap();
     assert!(
         again
             .elements()
@@ -188,7 +189,7 @@ fn an_evaluation_under_another_key_or_altered_is_refused() {
     let published = SecretKey::generate(&mut OsRng).unwrap();
     let other = SecretKey::generate(&mut OsRng).unwrap();
     let book = [phone("+4915112345678")];
-    let blinded = Blinded::new(&book, 4, &mut OsRng).unwrap();
+    let blinded = Blinded::new(&book, 4).unwrap();
 
     // A server evaluating with a key other than the published one (to tag this client).
     let (evaluated, proof) = other
@@ -213,8 +214,8 @@ fn an_evaluation_under_another_key_or_altered_is_refused() {
         blinded.finalize(&published.public_key(), &evaluated[..3], &proof),
         Err(OprfError::BatchSize)
     );
-    let mut bent = proof;
-    bent[5] ^= 1;
+    let mut bent = proof.clone();
+    bent[0][5] ^= 1;
     assert!(
         blinded
             .finalize(&published.public_key(), &evaluated, &bent)
@@ -222,7 +223,7 @@ fn an_evaluation_under_another_key_or_altered_is_refused() {
     );
     assert!(
         blinded
-            .finalize(&published.public_key(), &evaluated, &proof[..63])
+            .finalize(&published.public_key(), &evaluated, &[])
             .is_err()
     );
     assert!(
@@ -249,9 +250,44 @@ fn hostile_elements_and_keys_are_errors() {
         key.evaluate_batch(&[], &mut OsRng),
         Err(OprfError::BatchSize)
     );
-    assert!(Blinded::new::<_, &str>(&[], 8, &mut OsRng).is_err());
+    assert!(Blinded::new::<&str>(&[], 8).is_err());
+    assert!(Blinded::new(&[phone("+4915112345678")], MAX_BATCH + 1).is_err());
     assert!(SecretKey::from_bytes(&[0; 32]).is_err());
     let round = PublicKey::from_base64url(&key.public_key().to_base64url()).unwrap();
     assert_eq!(round, key.public_key());
     assert!(!format!("{key:?}").contains(&format!("{:?}", key.to_bytes())));
+}
+
+#[test]
+fn a_batch_of_several_slices_is_proved_and_checked_slice_by_slice() {
+    let key = SecretKey::generate(&mut OsRng).unwrap();
+    let public = key.public_key();
+    let book: Vec<(IdentifierKind, String)> = (0..600)
+        .map(|i| phone(&format!("+49151{:08}", 10_000_000 + i)))
+        .collect();
+    let blinded = Blinded::new(&book, 700).unwrap();
+    let (mut evaluated, proofs) = key.evaluate_batch(blinded.elements(), &mut OsRng).unwrap();
+    assert_eq!(proofs.len(), 3, "700 elements: slices of 256, 256 and 188");
+    assert_eq!(proofs_for(700), 3);
+    let outputs = blinded.finalize(&public, &evaluated, &proofs).unwrap();
+    assert_eq!(outputs.len(), 600, "the dummies' values are dropped");
+    for (identifier, output) in book.iter().zip(&outputs).step_by(97) {
+        assert_eq!(key.evaluate(identifier.0, &identifier.1).unwrap(), *output);
+    }
+    // Proofs out of order, one missing, or elements moved across slices: all refused.
+    let mut swapped = proofs.clone();
+    swapped.swap(0, 1);
+    assert_eq!(
+        blinded.finalize(&public, &evaluated, &swapped),
+        Err(OprfError::Proof)
+    );
+    assert_eq!(
+        blinded.finalize(&public, &evaluated, &proofs[..2]),
+        Err(OprfError::BatchSize)
+    );
+    evaluated.swap(10, 600);
+    assert_eq!(
+        blinded.finalize(&public, &evaluated, &proofs),
+        Err(OprfError::Proof)
+    );
 }

@@ -163,7 +163,7 @@ impl<'a> PrivateSession<'a> {
                 return Ok(Evaluated::Quota(seconds_to_next_utc_day()));
             }
             let padded = bucket_for(pending.len(), &params.buckets).unwrap_or(largest);
-            let blinded = Blinded::new(&pending, padded, &mut OsRng)
+            let blinded = Blinded::new(&pending, padded)
                 .map_err(|e| Error::InvalidState(format!("blinding: {e}")))?;
             let request = EvaluateRequest {
                 epoch: params.epoch,
@@ -198,8 +198,9 @@ impl<'a> PrivateSession<'a> {
                 return Err(Error::Protocol("an evaluation under another epoch".into()));
             }
             let evaluated: Vec<Element> = answer.evaluated.iter().map(|b| Element(b.0)).collect();
+            let proofs: Vec<_> = answer.proofs.iter().map(|p| p.0).collect();
             let values = blinded
-                .finalize(&params.key, &evaluated, &answer.proof.0)
+                .finalize(&params.key, &evaluated, &proofs)
                 .map_err(|e| {
                     self.report.rejected += 1;
                     Error::Protocol(format!("evaluation: {e}"))

@@ -82,8 +82,11 @@ pub struct EvaluateAnswer {
     pub epoch: u32,
     /// The evaluated elements, in the request's order.
     pub evaluated: Vec<Bytes<ELEMENT_LEN>>,
-    /// One batch proof (RFC 9497's DLEQ proof) for all of them.
-    pub proof: Bytes<PROOF_LEN>,
+    /// RFC 9497's batch (DLEQ) proofs: one per [`PROOF_SLICE`] elements, in order (the last
+    /// slice may be shorter), so a client checks them on all its cores.
+    ///
+    /// [`PROOF_SLICE`]: crate::oprf::PROOF_SLICE
+    pub proofs: Vec<Bytes<PROOF_LEN>>,
     /// Evaluations this client may still ask for today.
     pub remaining_today: u32,
 }

@@ -138,8 +138,8 @@ impl Service {
             .map_or(0, |u| entered(u, epoch).allowance))
     }
 
-    /// `POST /v1/private/evaluate`: the elements evaluated under the current epoch's key with one
-    /// batch proof, the padded count charged against the day's budget (less the epoch
+    /// `POST /v1/private/evaluate`: the elements evaluated under the current epoch's key with a
+    /// batch proof per slice, the padded count charged against the day's budget (less the epoch
     /// allowance). The evaluation runs outside any write transaction; the charge is then made
     /// in one, which checks again that the epoch did not change meanwhile.
     fn evaluate(
@@ -163,7 +163,7 @@ impl Service {
             self.plan_evaluation(&mut *tx, client, epoch, elements.len() as u64)?;
             secret
         };
-        let (evaluated, proof) = secret
+        let (evaluated, proofs) = secret
             .evaluate_batch(&elements, &mut OsRng)
             .map_err(|_| ApiError::malformed("an element is not a valid group element"))?;
         let remaining_today = retry_conflicts(|| {
@@ -189,7 +189,7 @@ impl Service {
         Ok(EvaluateAnswer {
             epoch: request.epoch,
             evaluated: evaluated.into_iter().map(Bytes::from).collect(),
-            proof: Bytes(proof),
+            proofs: proofs.into_iter().map(Bytes).collect(),
             remaining_today,
         })
     }
