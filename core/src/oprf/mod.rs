@@ -254,20 +254,19 @@ impl Blinded {
         let inputs = padded_inputs(identifiers, padded_len, &mut OsRng)?;
         let threads = threads_for(inputs.len(), 32);
         let chunk = inputs.len().div_ceil(threads);
-        let parts: Vec<Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = inputs
-                    .chunks(chunk)
-                    .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|w| {
-                        w.join()
-                            .unwrap_or(Err(OprfError::Encoding { what: "element" }))
-                    })
-                    .collect()
-            });
+        let parts: Vec<Result<BlindPart, OprfError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or(Err(OprfError::Encoding { what: "element" }))
+                })
+                .collect()
+        });
         let mut elements = Vec::with_capacity(inputs.len());
         let mut states = Vec::with_capacity(inputs.len());
         for part in parts {
@@ -392,11 +391,14 @@ fn padded_inputs<R: RngCore + CryptoRng, S: AsRef<str>>(
     Ok(inputs)
 }
 
+/// A run of blinded inputs: the elements for the wire and the states for finalising.
+type BlindPart = (Vec<Element>, Vec<VoprfClient<Ristretto255>>);
+
 /// Blinds each input: its element for the wire and its state for finalising.
 fn blind_all<R: RngCore + CryptoRng>(
     inputs: &[Vec<u8>],
     rng: &mut R,
-) -> Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError> {
+) -> Result<BlindPart, OprfError> {
     let mut states = Vec::with_capacity(inputs.len());
     let mut elements = Vec::with_capacity(inputs.len());
     for bytes in inputs {
