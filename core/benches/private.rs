@@ -100,11 +100,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!(
         "  device: blind                              {:8.2} µs",
-        per_item(median(blind), BATCH)
+        per_item(median(blind.clone()), BATCH)
     );
     println!(
         "  device: verify the proof and unblind       {:8.2} µs",
-        per_item(median(finalize), BATCH)
+        per_item(median(finalize.clone()), BATCH)
     );
     println!(
         "  device: all of it (target: at most 100)    {:8.2} µs",
