@@ -122,47 +122,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     server_throughput(&key, cores)?;
     wire_bytes(&key)?;
 
-    // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
-    let tags: Vec<Tag> = identifiers(users, 0)
-        .iter()
-        .map(|(kind, canonical)| key.evaluate(*kind, canonical).map(|v| v.tag()))
-        .collect::<Result<_, _>>()?;
-    let mut builds = vec![];
-    let mut filter = UserFilter::build(&[])?;
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        filter = UserFilter::build(&tags)?;
-        builds.push(t.elapsed());
-    }
-    let members: std::collections::HashSet<Tag> = tags.iter().copied().collect();
-    let strangers = 1_000_000usize;
-    let false_hits = (0..strangers)
-        .filter(|i| {
-            let tag = Tag((*i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-            !members.contains(&tag) && filter.contains(tag)
-        })
-        .count();
-    let t = Instant::now();
-    let mut hits = 0usize;
-    for tag in &tags {
-        hits += usize::from(filter.contains(*tag));
-    }
-    let query = t.elapsed();
-    println!("users' filter of {users} users:");
-    println!(
-        "  build {:.0} ms, {} bytes ({:.2} bits per user), query {:.3} µs per tag ({hits} of \
-         {users} users found)",
-        median(builds).as_secs_f64() * 1e3,
-        filter.wire_len(),
-        8.0 * filter.wire_len() as f64 / users as f64,
-        per_item(query, users),
-    );
-    println!(
-        "  false positives: {false_hits} in {strangers} strangers ({:.2e}; 2^-16 = {:.2e})",
-        false_hits as f64 / strangers as f64,
-        2f64.powi(-16)
-    );
-    Ok(())
+    filter_figures(&key, users)
 }
 
 /// Evaluations per second with one evaluating thread per core, as a server's blocking pool runs
@@ -223,5 +183,50 @@ fn wire_bytes(key: &SecretKey) -> Result<(), Box<dyn Error>> {
             down as f64 / BATCH as f64
         );
     }
+    Ok(())
+}
+
+/// The users' filter: build time, bytes per user, query time, false positives over strangers.
+fn filter_figures(key: &SecretKey, users: usize) -> Result<(), Box<dyn Error>> {
+    // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
+    let tags: Vec<Tag> = identifiers(users, 0)
+        .iter()
+        .map(|(kind, canonical)| key.evaluate(*kind, canonical).map(|v| v.tag()))
+        .collect::<Result<_, _>>()?;
+    let mut builds = vec![];
+    let mut filter = UserFilter::build(&[])?;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        filter = UserFilter::build(&tags)?;
+        builds.push(t.elapsed());
+    }
+    let members: std::collections::HashSet<Tag> = tags.iter().copied().collect();
+    let strangers = 1_000_000usize;
+    let false_hits = (0..strangers)
+        .filter(|i| {
+            let tag = Tag((*i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            !members.contains(&tag) && filter.contains(tag)
+        })
+        .count();
+    let t = Instant::now();
+    let mut hits = 0usize;
+    for tag in &tags {
+        hits += usize::from(filter.contains(*tag));
+    }
+    let query = t.elapsed();
+    println!("users' filter of {users} users:");
+    println!(
+        "  build {:.0} ms, {} bytes ({:.2} bits per user), query {:.3} µs per tag ({hits} of \
+         {users} users found)",
+        median(builds).as_secs_f64() * 1e3,
+        filter.wire_len(),
+        8.0 * filter.wire_len() as f64 / users as f64,
+        per_item(query, users),
+    );
+    println!(
+        "  false positives: {false_hits} in {strangers} strangers ({:.2e}; 2^-16 = {:.2e})",
+        false_hits as f64 / strangers as f64,
+        2f64.powi(-16)
+    );
     Ok(())
 }
