@@ -66,7 +66,7 @@ fn evaluate(
     who: &[(IdentifierKind, &str)],
     padded: usize,
 ) -> (Vec<PrfOutput>, EvaluateAnswer) {
-    let blinded = Blinded::new(who, padded, &mut OsRng).unwrap();
+    let blinded = Blinded::with_rng(who, padded, &mut OsRng).unwrap();
     let answer: EvaluateAnswer = api
         .post(
             "/v1/private/evaluate",
@@ -76,7 +76,8 @@ fn evaluate(
         .expect_ok();
     let key = PublicKey::from_bytes(&config.public_key.0).unwrap();
     let evaluated: Vec<Element> = answer.evaluated.iter().map(|b| Element(b.0)).collect();
-    let outputs = blinded.finalize(&key, &evaluated, &answer.proof.0).unwrap();
+    let proofs: Vec<_> = answer.proofs.iter().map(|p| p.0).collect();
+    let outputs = blinded.finalize(&key, &evaluated, &proofs).unwrap();
     (outputs, answer)
 }
 
@@ -100,7 +101,12 @@ fn lookup(api: &Api, token: &str, epoch: u32, outputs: &[PrfOutput], padded: usi
 
 /// The whole filter of the current version, part by part.
 fn download(api: &Api, token: &str, epoch: u32) -> (u64, UserFilter) {
-    let first = part(api, token, &format!("epoch={epoch}&part=0"));
+    download_at(api, token, epoch, "")
+}
+
+/// The whole filter (or, with `extra` `&shard=S`, one shard) of the current version.
+fn download_at(api: &Api, token: &str, epoch: u32, extra: &str) -> (u64, UserFilter) {
+    let first = part(api, token, &format!("epoch={epoch}&part=0{extra}"));
     let mut download = FilterDownload::start(first).unwrap();
     let (_, version) = download.epoch_version();
     while let Some(k) = download.next_part() {
@@ -108,7 +114,7 @@ fn download(api: &Api, token: &str, epoch: u32) -> (u64, UserFilter) {
             .push(part(
                 api,
                 token,
-                &format!("epoch={epoch}&part={k}&version={version}"),
+                &format!("epoch={epoch}&part={k}&version={version}{extra}"),
             ))
             .unwrap();
     }
@@ -191,11 +197,11 @@ on_each_backend! {
         assert!(filter.contains(outputs[1].tag()));
 
         // A count that is not a bucket, a stale epoch, a bad element: refused, nothing charged.
-        let blinded = Blinded::new(&[ANA], 15, &mut OsRng).unwrap();
+        let blinded = Blinded::with_rng(&[ANA], 15, &mut OsRng).unwrap();
         t.api
             .post("/v1/private/evaluate", Some(&token), &element_body(config.epoch, blinded.elements()))
             .expect_error(400, "malformed");
-        let blinded = Blinded::new(&[ANA], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::with_rng(&[ANA], 16, &mut OsRng).unwrap();
         t.api
             .post(
                 "/v1/private/evaluate",
@@ -246,7 +252,7 @@ on_each_backend! {
         assert_eq!(a.remaining_today, 24);
         let (_, a) = evaluate(&t.api, &token, &config, &[BO], 16);
         assert_eq!(a.remaining_today, 8);
-        let blinded = Blinded::new(&[CY], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::with_rng(&[CY], 16, &mut OsRng).unwrap();
         let reply = t.api.post(
             "/v1/private/evaluate",
             Some(&token),
@@ -376,7 +382,7 @@ on_each_backend! {
         assert!(new.epoch > old.epoch);
         assert_ne!(new.public_key, old.public_key);
         assert_eq!(v["limits"]["remaining_today"], 24 + 16, "the allowance is advertised");
-        let blinded = Blinded::new(&[ANA], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::with_rng(&[ANA], 16, &mut OsRng).unwrap();
         t.api
             .post("/v1/private/evaluate", Some(&token), &element_body(old.epoch, blinded.elements()))
             .expect_error(409, "epoch_rotated");
@@ -486,5 +492,88 @@ on_each_backend! {
         assert_eq!(after.filter_version, version, "the version does not go back");
         let none: FilterChanges = t.api.get(&path(version), Some(&token)).expect_ok();
         assert!(none.added.0.is_empty() && none.removed.0.is_empty());
+    }
+}
+
+on_each_backend! {
+    /// With shard bits, shard s is the filter of the tags whose top bits are s, and a shard's
+    /// changes are its tags' alone, at the global version; an unsharded server takes shard 0
+    /// (or none) only; a missing, out of range or malformed shard is a 400.
+    fn sharded_filters_and_changes_hold_their_shards_tags_only(backend) {
+        use contactsync_core::protocol::private::shard_of;
+        const BITS: u8 = 2;
+        let t = TestServer::with_on(backend, |c| {
+            private_on(c);
+            c.private.shard_bits = BITS;
+        });
+        put(&t.api, "u_ana", &[ANA], true);
+        put(&t.api, "u_bo", &[BO], true);
+        let (_, token) = t.api.register();
+        let (config, v) = private_config(&t.api, &token);
+        assert_eq!(config.shard_bits, BITS);
+        assert_eq!(v["private"]["shard_bits"], 2);
+        let e = config.epoch;
+        let (outputs, _) = evaluate(&t.api, &token, &config, &[ANA, BO, CY], 16);
+        let shard = |i: usize| shard_of(outputs[i].tag(), BITS);
+
+        let mut fingerprints = 0;
+        let mut version = 0;
+        for s in 0..4 {
+            let (at, filter) = download_at(&t.api, &token, e, &format!("&shard={s}"));
+            assert_eq!(at, config.filter_version, "one version for every shard");
+            version = at;
+            fingerprints += filter.fingerprints().len();
+            for user in [0, 1] {
+                if shard(user) == s {
+                    assert!(filter.contains(outputs[user].tag()), "user {user} in shard {s}");
+                }
+            }
+        }
+        assert!(fingerprints > 0);
+
+        // Cy joins and Ana leaves: each change is in its own shard's changes only.
+        put(&t.api, "u_cy", &[CY], true);
+        t.api.delete("/v1/admin/users/u_ana", Some(ADMIN)).expect(200);
+        for s in 0..4 {
+            let changes: FilterChanges = t
+                .api
+                .get(
+                    &format!("/v1/private/filter/changes?epoch={e}&since={version}&shard={s}"),
+                    Some(&token),
+                )
+                .expect_ok();
+            assert!(changes.version > version);
+            let added: Vec<Tag> = if shard(2) == s { vec![outputs[2].tag()] } else { vec![] };
+            let removed: Vec<Tag> = if shard(0) == s { vec![outputs[0].tag()] } else { vec![] };
+            assert_eq!((changes.added.0, changes.removed.0), (added, removed), "shard {s}");
+        }
+        let (_, filter) = download_at(&t.api, &token, e, &format!("&shard={}", shard(2)));
+        assert!(filter.contains(outputs[2].tag()));
+
+        // Hostile shards: a 400, on both routes.
+        for bad in ["", "&shard=4", "&shard=65536", "&shard=4294967296", "&shard=-1", "&shard=x",
+                    "&shard=0&shard=1", "&shard=99999999999999999999"] {
+            for path in [
+                format!("/v1/private/filter?epoch={e}&part=0{bad}"),
+                format!("/v1/private/filter/changes?epoch={e}&since=0{bad}"),
+            ] {
+                t.api.get(&path, Some(&token)).expect_error(400, "malformed");
+            }
+        }
+
+        // Unsharded: shard 0 is the one filter, any other a 400; the config has no field.
+        let plain = server(backend);
+        let (_, token) = plain.api.register();
+        let (config, v) = private_config(&plain.api, &token);
+        assert_eq!(config.shard_bits, 0);
+        assert!(v["private"].get("shard_bits").is_none(), "{v}");
+        let e = config.epoch;
+        let _ = download_at(&plain.api, &token, e, "&shard=0");
+        for path in [
+            format!("/v1/private/filter?epoch={e}&part=0&shard=1"),
+            format!("/v1/private/filter/changes?epoch={e}&since=0&shard=1"),
+        ] {
+            plain.api.get(&path, Some(&token)).expect_error(400, "malformed");
+        }
     }
 }
