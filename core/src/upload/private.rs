@@ -251,12 +251,11 @@ impl<'a> PrivateSession<'a> {
             if self.listener.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            if let Some(version) = held.get(&shard) {
-                if *version >= params.filter_version
-                    || self.fetch_changes(params, shard, *version)?
-                {
-                    continue;
-                }
+            if let Some(version) = held.get(&shard)
+                && (*version >= params.filter_version
+                    || self.fetch_changes(params, shard, *version)?)
+            {
+                continue;
             }
             self.download_shard(params, shard)?;
         }
