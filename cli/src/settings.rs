@@ -329,6 +329,17 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_filter_rebuild_s: Option<u64>,
+    /// Private discovery: split the users' filter in 2^N shards by the top bits of its tags,
+    /// so a client downloads only the shards its contacts fall in (0: one filter; at most 16;
+    /// docs/privacy.md says what a shard request reveals). [default: 0]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CONTACTSYNC_SERVER_PRIVATE_SHARD_BITS",
+        help_heading = "Private discovery"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_shard_bits: Option<u8>,
 
     /// Seconds between sweeps of expired invites and old batch answers. [default: 600]
     #[arg(
@@ -413,6 +424,7 @@ fn defaults() -> Settings {
         private_discovery: Some(defaults.private.enabled),
         private_buckets: Some(defaults.private.buckets.clone()),
         private_filter_rebuild_s: Some(defaults.private.filter_rebuild.as_secs()),
+        private_shard_bits: Some(defaults.private.shard_bits),
         ..Settings::default()
     }
 }
@@ -585,13 +597,16 @@ mod tests {
         assert_eq!(e.settings.private_discovery, Some(false));
         assert_eq!(e.settings.private_buckets, Some(vec![16, 64, 256, 1024]));
         assert_eq!(e.settings.private_filter_rebuild_s, Some(60));
+        assert_eq!(e.settings.private_shard_bits, Some(0));
         let file: Settings = toml::from_str(
-            "private-discovery = true\nprivate-buckets = [8, 32]\nprivate-filter-rebuild-s = 5\n",
+            "private-discovery = true\nprivate-buckets = [8, 32]\nprivate-filter-rebuild-s = 5\n\
+             private-shard-bits = 8\n",
         )
         .unwrap();
         let e = effective(&Settings::default(), Some(&file), &[]).unwrap();
         assert_eq!(e.settings.private_discovery, Some(true));
         assert_eq!(e.settings.private_buckets, Some(vec![8, 32]));
+        assert_eq!(e.settings.private_shard_bits, Some(8));
         assert_eq!(e.source("private-buckets"), Some(Source::File));
         let text = e.render("x.db").unwrap();
         assert!(text.contains("private-buckets = [8, 32]  # file"), "{text}");

@@ -1,7 +1,8 @@
 //! The private discovery mode's costs, each beside the keyed-hash mode's in the same run:
 //! per identifier on the device (blinding, then verifying and unblinding a padded batch), per
 //! element on the server (a batch evaluation with its proof; a registered user's evaluation),
-//! and the users' filter (build time, bytes per user, false positives measured over strangers).
+//! and the users' filter (build time, bytes per user, false positives measured over strangers,
+//! and the bytes of one shard at 4, 8, 12 and 16 shard bits).
 //!
 //! `cargo bench -p contactsync-core --bench private` (add `-- --users 1000000` for a larger
 //! filter). Medians of 5 runs; docs/performance.md, "Private discovery". The device's figures
@@ -17,10 +18,12 @@ use std::time::{Duration, Instant};
 
 use contactsync_core::IdentifierKind;
 use contactsync_core::hash::HashKey;
-use contactsync_core::oprf::filter::UserFilter;
+use contactsync_core::oprf::filter::{FilterHeader, HEADER_LEN, UserFilter};
 use contactsync_core::oprf::{Blinded, Element, SecretKey, Tag};
 use contactsync_core::protocol::encoding::Encoding;
-use contactsync_core::protocol::private::{Bytes, EvaluateAnswer, EvaluateRequest};
+use contactsync_core::protocol::private::{
+    Bytes, EvaluateAnswer, EvaluateRequest, shard_count, shard_of,
+};
 use rand_core::OsRng;
 
 const RUNS: usize = 5;
@@ -98,17 +101,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         "  baseline: keyed hash (HMAC-SHA-256)        {:8.2} µs",
         per_item(median(hashed), BATCH)
     );
+    let (blind, finalize) = (median(blind), median(finalize));
     println!(
         "  device: blind                              {:8.2} µs",
-        per_item(median(blind.clone()), BATCH)
+        per_item(blind, BATCH)
     );
     println!(
         "  device: verify the proof and unblind       {:8.2} µs",
-        per_item(median(finalize.clone()), BATCH)
+        per_item(finalize, BATCH)
     );
     println!(
         "  device: all of it (target: at most 100)    {:8.2} µs",
-        per_item(median(blind) + median(finalize), BATCH)
+        per_item(blind + finalize, BATCH)
     );
     println!(
         "  server: evaluate a batch with its proofs   {:8.2} µs",
@@ -122,7 +126,88 @@ fn main() -> Result<(), Box<dyn Error>> {
     server_throughput(&key, cores)?;
     wire_bytes(&key)?;
 
-    filter_figures(&key, users)
+    users_filter(&key, users)
+}
+
+/// The users' filter of `users` users: build time, bytes, false positives, and its shards.
+fn users_filter(key: &SecretKey, users: usize) -> Result<(), Box<dyn Error>> {
+    // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
+    let tags: Vec<Tag> = identifiers(users, 0)
+        .iter()
+        .map(|(kind, canonical)| key.evaluate(*kind, canonical).map(|v| v.tag()))
+        .collect::<Result<_, _>>()?;
+    let mut builds = vec![];
+    let mut filter = UserFilter::build(&[])?;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        filter = UserFilter::build(&tags)?;
+        builds.push(t.elapsed());
+    }
+    let members: std::collections::HashSet<Tag> = tags.iter().copied().collect();
+    let strangers = 1_000_000usize;
+    let false_hits = (0..strangers)
+        .filter(|i| {
+            let tag = Tag((*i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            !members.contains(&tag) && filter.contains(tag)
+        })
+        .count();
+    let t = Instant::now();
+    let mut hits = 0usize;
+    for tag in &tags {
+        hits += usize::from(filter.contains(*tag));
+    }
+    let query = t.elapsed();
+    println!("users' filter of {users} users:");
+    println!(
+        "  build {:.0} ms, {} bytes ({:.2} bits per user), query {:.3} µs per tag ({hits} of \
+         {users} users found)",
+        median(builds).as_secs_f64() * 1e3,
+        filter.wire_len(),
+        8.0 * filter.wire_len() as f64 / users as f64,
+        per_item(query, users),
+    );
+    println!(
+        "  false positives: {false_hits} in {strangers} strangers ({:.2e}; 2^-16 = {:.2e})",
+        false_hits as f64 / strangers as f64,
+        2f64.powi(-16)
+    );
+    shards(&tags, &filter)?;
+    Ok(())
+}
+
+/// The filter in shards (`private-shard-bits`): each shard's bytes on the wire (a part's
+/// header included), smallest, median and largest, against the one filter's.
+fn shards(tags: &[Tag], whole: &UserFilter) -> Result<(), Box<dyn Error>> {
+    const PART_HEADER: usize = 4 + 4 + 8 + 4 + 4 + FilterHeader::LEN;
+    println!(
+        "  sharded (bytes a shard download costs, header included; one filter: {}):",
+        whole.wire_len() - HEADER_LEN + PART_HEADER
+    );
+    for bits in [4u8, 8, 12, 16] {
+        let mut by_shard: Vec<Vec<Tag>> = vec![Vec::new(); shard_count(bits) as usize];
+        for tag in tags {
+            by_shard[shard_of(*tag, bits) as usize].push(*tag);
+        }
+        let t = Instant::now();
+        let mut sizes = by_shard
+            .iter()
+            .map(|tags| UserFilter::build(tags).map(|f| 2 * f.fingerprints().len() + PART_HEADER))
+            .collect::<Result<Vec<_>, _>>()?;
+        let build = t.elapsed();
+        sizes.sort_unstable();
+        let total: usize = sizes.iter().sum();
+        println!(
+            "    k = {bits:2}: {:6} shards, bytes min {} / median {} / max {}, all shards {total} \
+             ({:.2} bits per user), built in {:.0} ms",
+            sizes.len(),
+            sizes[0],
+            sizes[sizes.len() / 2],
+            sizes[sizes.len() - 1],
+            8.0 * total as f64 / tags.len() as f64,
+            build.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
 }
 
 /// Evaluations per second with one evaluating thread per core, as a server's blocking pool runs
@@ -183,50 +268,5 @@ fn wire_bytes(key: &SecretKey) -> Result<(), Box<dyn Error>> {
             down as f64 / BATCH as f64
         );
     }
-    Ok(())
-}
-
-/// The users' filter: build time, bytes per user, query time, false positives over strangers.
-fn filter_figures(key: &SecretKey, users: usize) -> Result<(), Box<dyn Error>> {
-    // The filter: users' tags (PRF values of distinct identifiers), then strangers' tags.
-    let tags: Vec<Tag> = identifiers(users, 0)
-        .iter()
-        .map(|(kind, canonical)| key.evaluate(*kind, canonical).map(|v| v.tag()))
-        .collect::<Result<_, _>>()?;
-    let mut builds = vec![];
-    let mut filter = UserFilter::build(&[])?;
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        filter = UserFilter::build(&tags)?;
-        builds.push(t.elapsed());
-    }
-    let members: std::collections::HashSet<Tag> = tags.iter().copied().collect();
-    let strangers = 1_000_000usize;
-    let false_hits = (0..strangers)
-        .filter(|i| {
-            let tag = Tag((*i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-            !members.contains(&tag) && filter.contains(tag)
-        })
-        .count();
-    let t = Instant::now();
-    let mut hits = 0usize;
-    for tag in &tags {
-        hits += usize::from(filter.contains(*tag));
-    }
-    let query = t.elapsed();
-    println!("users' filter of {users} users:");
-    println!(
-        "  build {:.0} ms, {} bytes ({:.2} bits per user), query {:.3} µs per tag ({hits} of \
-         {users} users found)",
-        median(builds).as_secs_f64() * 1e3,
-        filter.wire_len(),
-        8.0 * filter.wire_len() as f64 / users as f64,
-        per_item(query, users),
-    );
-    println!(
-        "  false positives: {false_hits} in {strangers} strangers ({:.2e}; 2^-16 = {:.2e})",
-        false_hits as f64 / strangers as f64,
-        2f64.powi(-16)
-    );
     Ok(())
 }

@@ -147,6 +147,9 @@ pub struct PrivateDiscoveryConfig {
     pub buckets: Vec<u32>,
     /// At most how often the users' filter is rebuilt while users change.
     pub filter_rebuild: Duration,
+    /// The filter is split in `2^shard_bits` shards by its tags' top bits (0: one filter; at
+    /// most 16): docs/privacy.md, "Sharding the filter", says what a shard request reveals.
+    pub shard_bits: u8,
 }
 
 impl Default for PrivateDiscoveryConfig {
@@ -155,6 +158,7 @@ impl Default for PrivateDiscoveryConfig {
             enabled: false,
             buckets: vec![16, 64, 256, 1024],
             filter_rebuild: Duration::from_secs(60),
+            shard_bits: 0,
         }
     }
 }
@@ -178,6 +182,12 @@ impl PrivateDiscoveryConfig {
             return Err(ServerError::Config(
                 "private_filter_rebuild_s must be at least 1".into(),
             ));
+        }
+        let max_bits = contactsync_core::protocol::private::MAX_SHARD_BITS;
+        if self.shard_bits > max_bits {
+            return Err(ServerError::Config(format!(
+                "private_shard_bits must be from 0 to {max_bits}"
+            )));
         }
         Ok(())
     }

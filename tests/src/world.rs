@@ -77,6 +77,18 @@ impl World {
         self.restart();
     }
 
+    /// Restarts the server on the same database with its users' filter in `2^bits` shards
+    /// (private discovery on, the filter rebuilt at most once a second).
+    pub fn set_shard_bits(&mut self, bits: u8) {
+        self.private = PrivateDiscoveryConfig {
+            enabled: true,
+            filter_rebuild: std::time::Duration::from_secs(1),
+            shard_bits: bits,
+            ..PrivateDiscoveryConfig::default()
+        };
+        self.restart();
+    }
+
     /// Stops the server and starts a new one on the same database (on another port: transports
     /// made before point at the old one).
     pub fn restart(&mut self) {

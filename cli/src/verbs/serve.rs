@@ -152,6 +152,7 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
     }
     config.private.filter_rebuild =
         seconds(s.private_filter_rebuild_s, "private-filter-rebuild-s")?;
+    config.private.shard_bits = s.private_shard_bits.unwrap_or(config.private.shard_bits);
     config.metrics_listen = s.metrics_listen;
     config.limits.max_set_size = s.max_set_size.ok_or_else(|| missing("max-set-size"))?;
     let r = &mut config.registration;

@@ -1,5 +1,6 @@
-//! The private discovery mode's side of the store: identifiers' PRF values, the users' filter as
-//! downloaded plus the changes since, and which values still need checking against it.
+//! The private discovery mode's side of the store: identifiers' PRF values, the shards of the
+//! users' filter this device follows as downloaded plus the changes since, and which values
+//! still need checking against them.
 //!
 //! Each function runs inside the caller's transaction. The order a sync keeps makes every
 //! crash harmless: values are saved unchecked, a new filter or change marks the values it
@@ -11,7 +12,7 @@
 //! "to evaluate", `Acknowledged` "has its value", `PendingRemove` "to forget" (no server holds
 //! anything to remove).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 use crate::oprf::filter::UserFilter;
 use crate::oprf::{LOOKUP_LEN, Lookup, PrfOutput, Tag};
-use crate::protocol::private::{Discovery, FilterChanges};
+use crate::protocol::private::{Discovery, FilterChanges, shard_of, shard_range};
 
 /// SQLite keeps a tag's 64 bits as a signed integer.
 fn tag_sql(tag: Tag) -> i64 {
@@ -132,7 +133,9 @@ pub(crate) fn forget_unwanted(tx: &Transaction<'_>) -> Result<u64> {
 
 /// A new epoch: every value of another epoch is worthless, and so is the filter. Identifiers
 /// with such a value wait for evaluation again. Matches stay until the new values are checked.
-pub(crate) fn start_epoch(tx: &Transaction<'_>, epoch: u32) -> Result<()> {
+/// A new shard count (`bits`) drops the stored shards too: the values stay, and each is checked
+/// again when its shard of the new count arrives.
+pub(crate) fn start_epoch(tx: &Transaction<'_>, epoch: u32, bits: u8) -> Result<()> {
     tx.execute(
         concat!(
             "UPDATE identifiers SET state = ",
@@ -142,9 +145,12 @@ pub(crate) fn start_epoch(tx: &Transaction<'_>, epoch: u32) -> Result<()> {
         [epoch],
     )?;
     tx.execute("DELETE FROM prf_values WHERE epoch <> ?1", [epoch])?;
-    tx.execute("DELETE FROM user_filter WHERE epoch <> ?1", [epoch])?;
+    tx.execute(
+        "DELETE FROM filter_shards WHERE epoch <> ?1 OR bits <> ?2",
+        params![epoch, bits],
+    )?;
     if tx
-        .query_row("SELECT 1 FROM user_filter", [], |_| Ok(()))
+        .query_row("SELECT 1 FROM filter_shards LIMIT 1", [], |_| Ok(()))
         .optional()?
         .is_none()
     {
@@ -153,40 +159,75 @@ pub(crate) fn start_epoch(tx: &Transaction<'_>, epoch: u32) -> Result<()> {
     Ok(())
 }
 
-/// The filter as this device knows it: the last whole download and the changes since.
+/// The shards (of `bits` shard bits) that hold a tag of a stored value: the ones this device
+/// downloads and follows.
+pub(crate) fn needed_shards(conn: &Connection, bits: u8) -> Result<BTreeSet<u32>> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT tag FROM prf_values")?;
+    let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+    let mut shards = BTreeSet::new();
+    for row in rows {
+        shards.insert(shard_of(tag_of(row?), bits));
+    }
+    Ok(shards)
+}
+
+/// The stored shards and the version each is at (after [`start_epoch`], all of the current
+/// epoch and shard count).
+pub(crate) fn held_shards(conn: &Connection) -> Result<BTreeMap<u32, u64>> {
+    let mut stmt = conn.prepare_cached("SELECT shard, version FROM filter_shards")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut held = BTreeMap::new();
+    for row in rows {
+        let (shard, version) = row?;
+        held.insert(shard, u64::try_from(version).unwrap_or(0));
+    }
+    Ok(held)
+}
+
+/// The filter as this device knows it: the shards it follows, each as last downloaded whole,
+/// and the changes since.
 pub(crate) struct KnownFilter {
-    /// The epoch it is of.
-    pub epoch: u32,
-    /// The version it is at, changes included.
-    pub version: u64,
-    filter: UserFilter,
+    bits: u8,
+    shards: HashMap<u32, UserFilter>,
     changes: HashMap<u64, bool>,
 }
 
 impl KnownFilter {
-    /// Whether a tag may be a user's now.
-    pub(crate) fn contains(&self, tag: Tag) -> bool {
-        match self.changes.get(&tag.0) {
+    /// Whether the shard is stored (and parses).
+    pub(crate) fn holds(&self, shard: u32) -> bool {
+        self.shards.contains_key(&shard)
+    }
+
+    /// Whether a tag may be a user's now; `None` when its shard is not stored.
+    pub(crate) fn contains(&self, tag: Tag) -> Option<bool> {
+        let filter = self.shards.get(&shard_of(tag, self.bits))?;
+        Some(match self.changes.get(&tag.0) {
             Some(present) => *present,
-            None => self.filter.contains(tag),
-        }
+            None => filter.contains(tag),
+        })
     }
 }
 
-/// The stored filter, if any. A stored filter that no longer parses is treated as none (the
-/// next sync downloads it again).
-pub(crate) fn known_filter(conn: &Connection) -> Result<Option<KnownFilter>> {
-    let row: Option<(u32, i64, Vec<u8>)> = conn
-        .query_row("SELECT epoch, version, bytes FROM user_filter", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let Some((epoch, version, bytes)) = row else {
-        return Ok(None);
-    };
-    let Ok(filter) = UserFilter::from_bytes(&bytes) else {
-        return Ok(None);
-    };
+/// The stored shards of the filter. A stored shard that no longer parses is treated as absent
+/// (the sync drops it and downloads it again).
+pub(crate) fn known_filter(conn: &Connection) -> Result<KnownFilter> {
+    let mut stmt = conn.prepare_cached("SELECT shard, bits, bytes FROM filter_shards")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            r.get::<_, u8>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    let mut bits = 0;
+    let mut shards = HashMap::new();
+    for row in rows {
+        let (shard, shard_bits, bytes) = row?;
+        bits = shard_bits;
+        if let Ok(filter) = UserFilter::from_bytes(&bytes) {
+            shards.insert(shard, filter);
+        }
+    }
     let mut changes = HashMap::new();
     let mut stmt = conn.prepare_cached("SELECT tag, present FROM user_filter_changes")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)))?;
@@ -194,38 +235,73 @@ pub(crate) fn known_filter(conn: &Connection) -> Result<Option<KnownFilter>> {
         let (tag, present) = row?;
         changes.insert(tag_of(tag).0, present);
     }
-    Ok(Some(KnownFilter {
-        epoch,
-        version: u64::try_from(version).unwrap_or(0),
-        filter,
+    Ok(KnownFilter {
+        bits,
+        shards,
         changes,
-    }))
+    })
 }
 
-/// A whole filter downloaded: it replaces the stored one and its changes, and every value is
-/// checked against it again.
-pub(crate) fn save_filter(
+/// The tags of `shard` as SQLite keeps them, first and last: a contiguous range of signed
+/// integers too, since a shard's tags share their top bit (or, unsharded, span everything).
+fn shard_sql_range(shard: u32, bits: u8) -> (i64, i64) {
+    if bits == 0 {
+        return (i64::MIN, i64::MAX);
+    }
+    let (first, last) = shard_range(shard, bits);
+    (tag_sql(first), tag_sql(last))
+}
+
+/// A whole shard downloaded: it replaces the stored one and its changes, and every value in
+/// it is checked against it again.
+pub(crate) fn save_shard(
     tx: &Transaction<'_>,
     epoch: u32,
+    (bits, shard): (u8, u32),
     version: u64,
     filter: &UserFilter,
 ) -> Result<()> {
     let version =
         i64::try_from(version).map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
     tx.execute(
-        "INSERT INTO user_filter (id, epoch, version, bytes) VALUES (1, ?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, version = excluded.version,
-             bytes = excluded.bytes",
-        params![epoch, version, filter.to_bytes()],
+        "INSERT INTO filter_shards (shard, bits, epoch, version, bytes) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (shard) DO UPDATE SET bits = excluded.bits, epoch = excluded.epoch,
+             version = excluded.version, bytes = excluded.bytes",
+        params![shard, bits, epoch, version, filter.to_bytes()],
     )?;
-    tx.execute("DELETE FROM user_filter_changes", [])?;
-    tx.execute("UPDATE prf_values SET checked = 0 WHERE checked <> 0", [])?;
+    let (first, last) = shard_sql_range(shard, bits);
+    tx.execute(
+        "DELETE FROM user_filter_changes WHERE tag BETWEEN ?1 AND ?2",
+        [first, last],
+    )?;
+    tx.execute(
+        "UPDATE prf_values SET checked = 0 WHERE checked <> 0 AND tag BETWEEN ?1 AND ?2",
+        [first, last],
+    )?;
     Ok(())
 }
 
-/// Applies changes to the stored filter: each changed tag is recorded, and the values with that
-/// tag are checked again (a user who joined is looked up; one who left loses the match).
-pub(crate) fn apply_filter_changes(tx: &Transaction<'_>, changes: &FilterChanges) -> Result<()> {
+/// Drops stored shards no value falls in any more (their contacts went), with their changes.
+pub(crate) fn drop_shards(tx: &Transaction<'_>, bits: u8, shards: &[u32]) -> Result<()> {
+    for shard in shards {
+        tx.execute("DELETE FROM filter_shards WHERE shard = ?1", [shard])?;
+        let (first, last) = shard_sql_range(*shard, bits);
+        tx.execute(
+            "DELETE FROM user_filter_changes WHERE tag BETWEEN ?1 AND ?2",
+            [first, last],
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies one shard's changes to it: each changed tag is recorded, and the values with that
+/// tag are checked again (a user who joined is looked up; one who left loses the match). The
+/// caller checked that every tag is of the shard.
+pub(crate) fn apply_shard_changes(
+    tx: &Transaction<'_>,
+    shard: u32,
+    changes: &FilterChanges,
+) -> Result<()> {
     let version = i64::try_from(changes.version)
         .map_err(|_| Error::Protocol("a filter version past 2^63".into()))?;
     let mut record = tx.prepare_cached(
@@ -239,7 +315,10 @@ pub(crate) fn apply_filter_changes(tx: &Transaction<'_>, changes: &FilterChanges
             recheck.execute([tag_sql(*tag)])?;
         }
     }
-    tx.execute("UPDATE user_filter SET version = ?1", [version])?;
+    tx.execute(
+        "UPDATE filter_shards SET version = ?1 WHERE shard = ?2",
+        params![version, shard],
+    )?;
     Ok(())
 }
 
@@ -313,7 +392,7 @@ pub(crate) fn record_checked(
 /// waits for evaluation again. Matches stay until the new values are checked.
 pub(crate) fn reset(tx: &Transaction<'_>) -> Result<()> {
     tx.execute("DELETE FROM prf_values", [])?;
-    tx.execute("DELETE FROM user_filter", [])?;
+    tx.execute("DELETE FROM filter_shards", [])?;
     tx.execute("DELETE FROM user_filter_changes", [])?;
     tx.execute(
         concat!(

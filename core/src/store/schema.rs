@@ -151,6 +151,24 @@ CREATE TABLE user_filter_changes (
 -- How this device discovers: 'hashed' (keyed hashes the server keeps) or 'private'.
 ALTER TABLE sync_state ADD COLUMN discovery TEXT NOT NULL DEFAULT 'hashed';
 ",
+    // 6: the users' filter in shards.
+    r"
+-- The server may split the users' filter by the top bits of its tags (GET /v1/config's
+-- shard_bits, docs/protocol.md): one row per shard this device follows, each at the version it
+-- was downloaded at or changes brought it to. Every row has the same epoch and bits; a new
+-- epoch or shard count drops them all. An unsharded filter is shard 0 of 0 bits: the stored
+-- filter carries over. user_filter_changes stays keyed by tag (a tag names its shard).
+CREATE TABLE filter_shards (
+    shard   INTEGER NOT NULL PRIMARY KEY,
+    bits    INTEGER NOT NULL,
+    epoch   INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    bytes   BLOB    NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO filter_shards (shard, bits, epoch, version, bytes)
+    SELECT 0, 0, epoch, version, bytes FROM user_filter;
+DROP TABLE user_filter;
+",
 ];
 
 /// The schema version this library writes.

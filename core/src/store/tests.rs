@@ -13,6 +13,7 @@ const FROZEN: &[&str] = &[
     include_str!("frozen/v3.sql"),
     include_str!("frozen/v4.sql"),
     include_str!("frozen/v5.sql"),
+    include_str!("frozen/v6.sql"),
 ];
 
 /// The schema as SQLite reports it, comparable across databases.
@@ -270,4 +271,30 @@ fn sql_state_literals_are_the_codes() {
             Some(upload_state)
         );
     }
+}
+
+#[test]
+fn a_version_5_filter_becomes_shard_0_of_an_unsharded_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(FROZEN[4]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sync_state (id) VALUES (1);
+             INSERT INTO user_filter (id, epoch, version, bytes) VALUES (1, 9, 42, x'0102');",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let conn = store.writer();
+    let row: (u32, u8, u32, i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT shard, bits, epoch, version, bytes FROM filter_shards",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (0, 0, 9, 42, vec![1, 2]));
 }

@@ -440,7 +440,7 @@ pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
          DELETE FROM invites;
          DELETE FROM contacts;
          DELETE FROM prf_values;
-         DELETE FROM user_filter;
+         DELETE FROM filter_shards;
          DELETE FROM user_filter_changes;
          DELETE FROM identifiers;
          DELETE FROM batches;
@@ -460,7 +460,7 @@ pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
          DELETE FROM batches;
          DELETE FROM invites;
          DELETE FROM prf_values;
-         DELETE FROM user_filter;
+         DELETE FROM filter_shards;
          DELETE FROM user_filter_changes;
          DELETE FROM identifiers WHERE holders = 0 AND excluded = 0;
          UPDATE identifiers SET pinned = 0, key_id = NULL, digest = NULL, batch_id = NULL,

@@ -8,7 +8,7 @@ use crate::key::KeyHolder;
 use crate::oprf::{PublicKey, SUITE};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::CBOR;
-use crate::protocol::private::{max_bucket, valid_buckets};
+use crate::protocol::private::{MAX_SHARD_BITS, max_bucket, valid_buckets};
 use crate::protocol::wire::{ConfigAnswer, Limits};
 use crate::store::Store;
 
@@ -102,6 +102,8 @@ pub(crate) struct PrivateParams {
     pub buckets: Vec<u32>,
     /// The filter's current version.
     pub filter_version: u64,
+    /// The filter's shard bits (0: one filter).
+    pub shard_bits: u8,
     /// What the server enforces.
     pub limits: Limits,
     /// The server reads (and answers in) CBOR.
@@ -131,7 +133,14 @@ pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
             "the private mode's buckets do not fit the server's limits".into(),
         ));
     }
+    if private.shard_bits > MAX_SHARD_BITS {
+        return Err(Error::Protocol(format!(
+            "the private mode's filter has {} shard bits, more than {MAX_SHARD_BITS}",
+            private.shard_bits
+        )));
+    }
     Ok(PrivateParams {
+        shard_bits: private.shard_bits,
         epoch: private.epoch,
         key,
         buckets: private.buckets,

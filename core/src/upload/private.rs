@@ -1,6 +1,7 @@
 //! One sync in the private discovery mode (docs/protocol.md, "Private discovery"), step by step:
 //! the epoch's key and limits, evaluations of the identifiers that have no value yet, the users'
-//! filter (its changes, or the whole of it), then lookups of the values the filter holds.
+//! filter — the shards of it the device's values fall in, by their changes or whole — then
+//! lookups of the values the filter holds.
 //!
 //! The server never sees an identifier or a hash of one: only blinded elements (uniformly
 //! random), and the lookups of filter hits. Every request is padded to one of the server's
@@ -23,7 +24,7 @@ use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
 use crate::protocol::private::{
     Bytes, Discovery, EvaluateAnswer, EvaluateRequest, FilterChanges, FilterDownload, FilterPart,
-    LookupAnswer, LookupRequest, bucket_for,
+    LookupAnswer, LookupRequest, bucket_for, shard_of,
 };
 use crate::protocol::wire::{ConfigAnswer, codes};
 use crate::store::Store;
@@ -103,8 +104,8 @@ impl<'a> PrivateSession<'a> {
                 }
             }
         };
-        let current = self.refresh_filter(&params)?;
-        self.check(&params, current)?;
+        self.refresh_filter(&params)?;
+        self.check(&params)?;
         self.report.next_sync_at = self
             .requests
             .finish(params.limits.check_interval_s, quota_wait)?;
@@ -131,7 +132,8 @@ impl<'a> PrivateSession<'a> {
         } else {
             Encoding::Json
         };
-        self.store.write(|tx| pv::start_epoch(tx, params.epoch))?;
+        self.store
+            .write(|tx| pv::start_epoch(tx, params.epoch, params.shard_bits))?;
         Ok(Some(params))
     }
 
@@ -221,36 +223,51 @@ impl<'a> PrivateSession<'a> {
         }
     }
 
-    /// Brings the stored filter to the server's version: its changes when the server still
-    /// has them, the whole filter otherwise (the first time, after a new epoch, or when far
-    /// behind). A stored filter newer than the one advertised (another instance behind a load
-    /// balancer has not rebuilt yet) is kept, and returned: the check then needs not read it
-    /// again.
-    fn refresh_filter(&mut self, params: &PrivateParams) -> Result<Option<pv::KnownFilter>> {
-        let known = self.store.read(pv::known_filter)?;
-        if let Some(known) = known.filter(|k| k.epoch == params.epoch) {
-            if known.version >= params.filter_version {
-                return Ok(Some(known));
-            }
-            if self.fetch_changes(params, known.version)? {
-                return Ok(None);
-            }
+    /// Brings the shards of the filter this device needs — those its values' tags fall in (the
+    /// one filter when unsharded) — to the server's version: each by its changes when the
+    /// server still has them, whole otherwise (the first time, after a new epoch or shard
+    /// count, or when far behind). Shards no value falls in any more are dropped: a device
+    /// follows only its own. A stored shard newer than the one advertised (another instance
+    /// behind a load balancer has not rebuilt yet) is kept.
+    fn refresh_filter(&mut self, params: &PrivateParams) -> Result<()> {
+        let bits = params.shard_bits;
+        let mut needed = self.store.read(|c| pv::needed_shards(c, bits))?;
+        if bits == 0 {
+            // Unsharded, the one filter is fetched even for an empty book, as before sharding:
+            // it reveals nothing.
+            needed.insert(0);
         }
-        for _ in 0..MAX_DOWNLOADS {
-            if self.download_filter(params)? {
-                return Ok(None);
-            }
+        let held = self.store.read(pv::held_shards)?;
+        let unneeded: Vec<u32> = held
+            .keys()
+            .filter(|s| !needed.contains(*s))
+            .copied()
+            .collect();
+        if !unneeded.is_empty() {
+            self.store
+                .write(|tx| pv::drop_shards(tx, bits, &unneeded))?;
         }
-        Err(Error::Protocol(
-            "the filter's version keeps changing during its download".into(),
-        ))
+        for shard in needed {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            if let Some(version) = held.get(&shard)
+                && (*version >= params.filter_version
+                    || self.fetch_changes(params, shard, *version)?)
+            {
+                continue;
+            }
+            self.download_shard(params, shard)?;
+        }
+        Ok(())
     }
 
-    /// `GET /v1/private/filter/changes`; false when the server no longer has them.
-    fn fetch_changes(&mut self, params: &PrivateParams, since: u64) -> Result<bool> {
+    /// `GET /v1/private/filter/changes` of one shard; false when the server no longer has them.
+    fn fetch_changes(&mut self, params: &PrivateParams, shard: u32, since: u64) -> Result<bool> {
         let path = format!(
-            "/v1/private/filter/changes?epoch={}&since={since}",
-            params.epoch
+            "/v1/private/filter/changes?epoch={}&since={since}{}",
+            params.epoch,
+            shard_query(params.shard_bits, shard)
         );
         let response = match self.requests.exchange(Method::Get, &path, None) {
             Ok(response) => response,
@@ -263,19 +280,44 @@ impl<'a> PrivateSession<'a> {
                 "filter changes that do not continue the stored filter".into(),
             ));
         }
+        if changes
+            .added
+            .0
+            .iter()
+            .chain(&changes.removed.0)
+            .any(|tag| shard_of(*tag, params.shard_bits) != shard)
+        {
+            return Err(Error::Protocol(
+                "filter changes of a tag outside the shard asked for".into(),
+            ));
+        }
         if changes.added.0.len() + changes.removed.0.len() > MAX_CHANGED_TAGS {
             return Ok(false);
         }
         self.store
-            .write(|tx| pv::apply_filter_changes(tx, &changes))?;
+            .write(|tx| pv::apply_shard_changes(tx, shard, &changes))?;
         Ok(true)
     }
 
-    /// `GET /v1/private/filter?part=K&version=V` until every part is in, then stored whole.
-    /// False when the server no longer has the version begun (`410 filter_stale`: it moved on,
-    /// or another instance answered): the download starts again.
-    fn download_filter(&mut self, params: &PrivateParams) -> Result<bool> {
-        let path = format!("/v1/private/filter?epoch={}&part=0", params.epoch);
+    /// One shard whole, started again when the server no longer has the version begun.
+    fn download_shard(&mut self, params: &PrivateParams, shard: u32) -> Result<()> {
+        for _ in 0..MAX_DOWNLOADS {
+            if self.download_filter(params, shard)? {
+                return Ok(());
+            }
+        }
+        Err(Error::Protocol(
+            "the filter's version keeps changing during its download".into(),
+        ))
+    }
+
+    /// `GET /v1/private/filter?part=K&version=V[&shard=S]` until every part is in, then stored
+    /// whole. False when the server no longer has the version begun (`410 filter_stale`: it
+    /// moved on, or another instance answered): the download starts again.
+    fn download_filter(&mut self, params: &PrivateParams, shard: u32) -> Result<bool> {
+        let bits = params.shard_bits;
+        let at = shard_query(bits, shard);
+        let path = format!("/v1/private/filter?epoch={}&part=0{at}", params.epoch);
         let Some(first) = self.filter_part(&path)? else {
             return Ok(false);
         };
@@ -288,7 +330,8 @@ impl<'a> PrivateSession<'a> {
             if self.listener.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let path = format!("/v1/private/filter?epoch={epoch}&part={part}&version={version}");
+            let path =
+                format!("/v1/private/filter?epoch={epoch}&part={part}&version={version}{at}");
             let Some(next) = self.filter_part(&path)? else {
                 return Ok(false);
             };
@@ -296,7 +339,7 @@ impl<'a> PrivateSession<'a> {
         }
         let filter = download.finish().map_err(protocol)?;
         self.store
-            .write(|tx| pv::save_filter(tx, epoch, version, &filter))?;
+            .write(|tx| pv::save_shard(tx, epoch, (bits, shard), version, &filter))?;
         Ok(true)
     }
 
@@ -312,20 +355,36 @@ impl<'a> PrivateSession<'a> {
             .map_err(protocol)
     }
 
+    /// The stored shards, read once per sync and only when a value waits for checking. A
+    /// needed shard that no longer parses is dropped and downloaded again.
+    fn load_filter(&mut self, params: &PrivateParams) -> Result<pv::KnownFilter> {
+        let bits = params.shard_bits;
+        let filter = self.store.read(pv::known_filter)?;
+        let needed = self.store.read(|c| pv::needed_shards(c, bits))?;
+        let missing: Vec<u32> = needed
+            .iter()
+            .filter(|s| !filter.holds(**s))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(filter);
+        }
+        self.store.write(|tx| pv::drop_shards(tx, bits, &missing))?;
+        self.refresh_filter(params)?;
+        let filter = self.store.read(pv::known_filter)?;
+        if needed.iter().any(|s| !filter.holds(*s)) {
+            return Err(Error::Protocol("no filter after downloading it".into()));
+        }
+        Ok(filter)
+    }
+
     /// Checks every unchecked value against the filter, and looks up the hits, a padded page at
-    /// a time: each page's matches and checks in one transaction. The filter (`current`, or
-    /// the stored one) is read only when a value waits for checking.
-    fn check(&mut self, params: &PrivateParams, current: Option<pv::KnownFilter>) -> Result<()> {
+    /// a time: each page's matches and checks in one transaction.
+    fn check(&mut self, params: &PrivateParams) -> Result<()> {
         if self.store.read(|c| pv::unchecked(c, 1))?.is_empty() {
             return Ok(());
         }
-        let filter = match current {
-            Some(filter) => filter,
-            None => self
-                .store
-                .read(pv::known_filter)?
-                .ok_or_else(|| Error::Protocol("no filter after downloading it".into()))?,
-        };
+        let filter = self.load_filter(params)?;
         let largest = params.buckets.last().map_or(1, |b| *b as usize);
         loop {
             if self.listener.is_cancelled() {
@@ -341,7 +400,7 @@ impl<'a> PrivateSession<'a> {
                 return Ok(());
             }
             for value in pending {
-                if filter.contains(value.tag) {
+                if filter.contains(value.tag) == Some(true) {
                     if hits.len() == largest {
                         break;
                     }
@@ -405,6 +464,15 @@ impl<'a> PrivateSession<'a> {
             users.insert(lookup, entry.user_ref);
         }
         Ok(users)
+    }
+}
+
+/// The shard parameter of a filter request: none when unsharded (the routes as before sharding).
+fn shard_query(bits: u8, shard: u32) -> String {
+    if bits == 0 {
+        String::new()
+    } else {
+        format!("&shard={shard}")
     }
 }
 

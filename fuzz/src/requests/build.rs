@@ -76,8 +76,9 @@ pub(super) fn build(
         Route::PrivateLookup => "/v1/private/lookup".to_owned(),
         Route::PrivateFilter => match r.byte() % 4 {
             0 | 1 => format!("/v1/private/filter?epoch={}&part=0", known.epoch(r)),
+            // The shard parameter an unsharded server takes (0).
             2 => format!(
-                "/v1/private/filter?epoch={}&part={}&version={}",
+                "/v1/private/filter?epoch={}&part={}&version={}&shard=0",
                 known.epoch(r),
                 r.byte() % 3,
                 known.version(r)

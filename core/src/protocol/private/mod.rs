@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use bytes::{Bytes, TagList};
 pub use parts::{FILTER_MEDIA_TYPE, FilterDownload, FilterPart, PART_FINGERPRINTS, parts_of};
 
-use crate::oprf::{ELEMENT_LEN, LOOKUP_LEN, PROOF_LEN};
+use crate::oprf::{ELEMENT_LEN, LOOKUP_LEN, PROOF_LEN, Tag};
 
 /// How a device discovers its contacts among the app's users.
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
@@ -63,6 +63,50 @@ pub struct PrivateConfig {
     pub buckets: Vec<u32>,
     /// The filter's current version (it grows with every change to the users).
     pub filter_version: u64,
+    /// The filter is split in `2^shard_bits` shards by the top bits of the tags
+    /// ([`shard_of`]); a client downloads and follows only the shards its values fall in.
+    /// Absent (and never sent) when 0: one filter, as before sharding.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shard_bits: u8,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if"
+)]
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+/// The most shard bits a server may configure: 65,536 shards, each still holding about 15 users
+/// per million, and a shard number that fits a `u16`.
+pub const MAX_SHARD_BITS: u8 = 16;
+
+/// The shard of the users' filter a tag falls in with `bits` shard bits: its top `bits` bits
+/// (0 for every tag when `bits` is 0). `bits` above [`MAX_SHARD_BITS`] counts as that.
+pub fn shard_of(tag: Tag, bits: u8) -> u32 {
+    let bits = bits.min(MAX_SHARD_BITS);
+    if bits == 0 {
+        0
+    } else {
+        u32::try_from(tag.0 >> (64 - u32::from(bits))).unwrap_or(0)
+    }
+}
+
+/// How many shards `bits` shard bits make.
+pub fn shard_count(bits: u8) -> u32 {
+    1 << bits.min(MAX_SHARD_BITS)
+}
+
+/// The tags of shard `shard` with `bits` shard bits, first and last (inclusive).
+pub fn shard_range(shard: u32, bits: u8) -> (Tag, Tag) {
+    let bits = bits.min(MAX_SHARD_BITS);
+    if bits == 0 {
+        return (Tag(0), Tag(u64::MAX));
+    }
+    let width = 64 - u32::from(bits);
+    let first = u64::from(shard) << width;
+    (Tag(first), Tag(first | ((1u64 << width) - 1)))
 }
 
 /// `POST /v1/private/evaluate` request: blinded elements, real and dummy, to evaluate.

@@ -160,3 +160,37 @@ fn buckets_pad_up_and_bad_bucket_lists_are_refused() {
     assert!(!valid_buckets(&[0, 4], 100));
     assert!(!valid_buckets(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 100));
 }
+
+#[test]
+fn shards_are_the_tags_top_bits_and_the_config_field_is_optional() {
+    for bits in [1u8, 8, 12, 16] {
+        for shard in [0, 1, shard_count(bits) / 2, shard_count(bits) - 1] {
+            let (first, last) = shard_range(shard, bits);
+            assert_eq!(shard_of(first, bits), shard, "{bits} {shard}");
+            assert_eq!(shard_of(last, bits), shard, "{bits} {shard}");
+            if last.0 < u64::MAX {
+                assert_eq!(shard_of(Tag(last.0 + 1), bits), shard + 1);
+            }
+        }
+    }
+    assert_eq!(shard_of(Tag(u64::MAX), 0), 0);
+    assert_eq!(shard_range(0, 0), (Tag(0), Tag(u64::MAX)));
+    assert_eq!(shard_of(Tag(u64::MAX), 16), 0xffff);
+    assert_eq!(shard_count(16), 65_536);
+
+    // Absent is 0, and 0 is not sent: an unsharded server's config is as before sharding.
+    let text = r#"{"suite":"ristretto255-SHA512","epoch":1,"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","buckets":[16],"filter_version":3}"#;
+    let config: PrivateConfig = serde_json::from_str(text).unwrap();
+    assert_eq!(config.shard_bits, 0);
+    assert_eq!(serde_json::to_string(&config).unwrap(), text);
+    let sharded = PrivateConfig {
+        shard_bits: 8,
+        ..config
+    };
+    assert!(
+        serde_json::to_string(&sharded)
+            .unwrap()
+            .contains(r#""shard_bits":8"#)
+    );
+    assert_eq!(round_trip(&sharded), sharded);
+}

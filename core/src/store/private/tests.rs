@@ -52,11 +52,11 @@ fn matches(store: &Store) -> Vec<(String, String)> {
 }
 
 fn check_all(store: &Store, users: &HashMap<Lookup, String>) -> (u64, u64) {
-    let filter = store.read(known_filter).unwrap().unwrap();
+    let filter = store.read(known_filter).unwrap();
     let pending = store.read(|c| unchecked(c, 100)).unwrap();
     let hits: HashMap<Lookup, String> = pending
         .iter()
-        .filter(|u| filter.contains(u.tag))
+        .filter(|u| filter.contains(u.tag) == Some(true))
         .filter_map(|u| users.get(&u.lookup).map(|r| (u.lookup, r.clone())))
         .collect();
     store
@@ -87,7 +87,9 @@ fn values_are_evaluated_once_checked_against_the_filter_and_its_changes() {
     ]
     .into();
     let filter = UserFilter::build(&[value(0).tag(), value(2).tag()]).unwrap();
-    store.write(|tx| save_filter(tx, 7, 10, &filter)).unwrap();
+    store
+        .write(|tx| save_shard(tx, 7, (0, 0), 10, &filter))
+        .unwrap();
     assert_eq!(check_all(&store, &users), (2, 0));
     assert_eq!(
         matches(&store),
@@ -105,8 +107,9 @@ fn values_are_evaluated_once_checked_against_the_filter_and_its_changes() {
     users.insert(value(1).lookup(), "u1".into());
     store
         .write(|tx| {
-            apply_filter_changes(
+            apply_shard_changes(
                 tx,
+                0,
                 &FilterChanges {
                     epoch: 7,
                     since: 10,
@@ -117,9 +120,10 @@ fn values_are_evaluated_once_checked_against_the_filter_and_its_changes() {
             )
         })
         .unwrap();
-    let known = store.read(known_filter).unwrap().unwrap();
-    assert_eq!(known.version, 12);
-    assert!(known.contains(value(1).tag()) && !known.contains(value(2).tag()));
+    assert_eq!(store.read(held_shards).unwrap(), [(0, 12)].into());
+    let known = store.read(known_filter).unwrap();
+    assert_eq!(known.contains(value(1).tag()), Some(true));
+    assert_eq!(known.contains(value(2).tag()), Some(false));
     // Only the two changed values are checked again.
     assert_eq!(store.read(|c| unchecked(c, 100)).unwrap().len(), 2);
     assert_eq!(check_all(&store, &users), (1, 1));
@@ -140,17 +144,25 @@ fn a_new_epoch_reevaluates_everything_and_drops_the_filter() {
         .write(|tx| save_values(tx, 1, &[(phone(0), value(0)), (phone(1), value(1))]))
         .unwrap();
     store
-        .write(|tx| save_filter(tx, 1, 1, &UserFilter::build(&[value(0).tag()]).unwrap()))
+        .write(|tx| {
+            save_shard(
+                tx,
+                1,
+                (0, 0),
+                1,
+                &UserFilter::build(&[value(0).tag()]).unwrap(),
+            )
+        })
         .unwrap();
-    store.write(|tx| start_epoch(tx, 1)).unwrap();
+    store.write(|tx| start_epoch(tx, 1, 0)).unwrap();
     assert_eq!(
         store.read(unevaluated_count).unwrap(),
         0,
         "same epoch: nothing"
     );
-    store.write(|tx| start_epoch(tx, 2)).unwrap();
+    store.write(|tx| start_epoch(tx, 2, 0)).unwrap();
     assert_eq!(store.read(unevaluated_count).unwrap(), 2);
-    assert!(store.read(known_filter).unwrap().is_none());
+    assert!(store.read(held_shards).unwrap().is_empty());
     assert!(store.read(|c| unchecked(c, 10)).unwrap().is_empty());
 }
 
@@ -202,11 +214,101 @@ fn a_stored_filter_that_no_longer_parses_counts_as_none() {
     store
         .write(|tx| {
             tx.execute(
-                "INSERT INTO user_filter (id, epoch, version, bytes) VALUES (1, 1, 1, x'00')",
+                "INSERT INTO filter_shards (shard, bits, epoch, version, bytes)
+                 VALUES (0, 0, 1, 1, x'00')",
                 [],
             )?;
             Ok(())
         })
         .unwrap();
-    assert!(store.read(known_filter).unwrap().is_none());
+    assert!(!store.read(known_filter).unwrap().holds(0));
+}
+
+/// Tags whose top byte is `top`: values in a chosen shard of 8 bits.
+fn value_in(top: u8, seed: u8) -> PrfOutput {
+    let mut v = value(seed);
+    // The tag is the first 8 bytes little endian: its top byte is byte 7.
+    v.0[7] = top;
+    v
+}
+
+#[test]
+fn shards_are_the_ones_values_fall_in_and_each_is_replaced_and_changed_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), 3);
+    let (a, b, c) = (value_in(0x10, 0), value_in(0x10, 1), value_in(0xf0, 2));
+    assert_eq!(shard_of(a.tag(), 8), 0x10);
+    assert_eq!(
+        shard_of(c.tag(), 8),
+        0xf0,
+        "a negative tag as SQLite keeps it"
+    );
+    store
+        .write(|tx| {
+            save_values(
+                tx,
+                3,
+                &[(phone(0), a.clone()), (phone(1), b), (phone(2), c)],
+            )
+        })
+        .unwrap();
+    store.write(|tx| start_epoch(tx, 3, 8)).unwrap();
+    assert_eq!(
+        store.read(|c| needed_shards(c, 8)).unwrap(),
+        [0x10, 0xf0].into()
+    );
+    let users: HashMap<Lookup, String> = [(a.lookup(), "ua".to_owned())].into();
+    store
+        .write(|tx| save_shard(tx, 3, (8, 0x10), 5, &UserFilter::build(&[a.tag()]).unwrap()))
+        .unwrap();
+    store
+        .write(|tx| save_shard(tx, 3, (8, 0xf0), 5, &UserFilter::build(&[]).unwrap()))
+        .unwrap();
+    assert_eq!(check_all(&store, &users), (1, 0));
+    // The value of phone 2 joins, in its shard: only it is checked again.
+    let joined = value_in(0xf0, 2);
+    store
+        .write(|tx| {
+            apply_shard_changes(
+                tx,
+                0xf0,
+                &FilterChanges {
+                    epoch: 3,
+                    since: 5,
+                    version: 6,
+                    added: TagList(vec![joined.tag()]),
+                    removed: TagList(vec![]),
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(store.read(|c| unchecked(c, 10)).unwrap().len(), 1);
+    assert_eq!(
+        store.read(held_shards).unwrap(),
+        [(0x10, 5), (0xf0, 6)].into()
+    );
+    let mut users = users;
+    users.insert(joined.lookup(), "uc".into());
+    assert_eq!(check_all(&store, &users), (1, 0));
+    // Downloading shard 0x10 again rechecks its values only, and keeps the other's changes.
+    store
+        .write(|tx| save_shard(tx, 3, (8, 0x10), 7, &UserFilter::build(&[a.tag()]).unwrap()))
+        .unwrap();
+    assert_eq!(store.read(|c| unchecked(c, 10)).unwrap().len(), 2);
+    assert_eq!(
+        store.read(known_filter).unwrap().contains(joined.tag()),
+        Some(true)
+    );
+    // A shard no value needs is dropped with its changes; a tag of an absent shard is unknown.
+    store.write(|tx| drop_shards(tx, 8, &[0xf0])).unwrap();
+    let known = store.read(known_filter).unwrap();
+    assert_eq!(known.contains(joined.tag()), None);
+    let changes: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM user_filter_changes", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(changes, 0);
+    // Another shard count drops every shard; the values stay.
+    store.write(|tx| start_epoch(tx, 3, 4)).unwrap();
+    assert!(store.read(held_shards).unwrap().is_empty());
+    assert_eq!(store.read(unevaluated_count).unwrap(), 0);
 }

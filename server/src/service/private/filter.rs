@@ -1,6 +1,12 @@
-//! The users' filter: `GET /v1/private/filter` (the whole filter, in parts) and
-//! `GET /v1/private/filter/changes` (the tags that joined and left since a version), both at
-//! the version of the snapshot this instance has cached.
+//! The users' filter: `GET /v1/private/filter` (the whole filter, or one shard of it, in parts)
+//! and `GET /v1/private/filter/changes` (the tags that joined and left since a version, of one
+//! shard), both at the version of the snapshot this instance has cached.
+//!
+//! **Shards.** With `private_shard_bits` k above 0, shard s is the filter of the tags whose top
+//! k bits are s, and both routes need `shard=s` (below 2^k; anything else is `400`). A snapshot
+//! builds every shard at once from one read of the tags: the same work as one filter. The
+//! version stays global (the log's newest entry), so a shard's changes are the log's entries
+//! of its tags, and a client following several shards keeps them at one version.
 //!
 //! **Why a cache.** Building a filter reads every discoverable user's tag in the epoch; a sync
 //! must not cost that. The cache keeps the snapshot of one (epoch, version), checks the log for a
@@ -19,11 +25,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use contactsync_core::oprf::Tag;
 use contactsync_core::oprf::filter::UserFilter;
-use contactsync_core::protocol::private::{FILTER_MEDIA_TYPE, FilterChanges, FilterPart, TagList};
+use contactsync_core::protocol::private::{
+    FILTER_MEDIA_TYPE, FilterChanges, FilterPart, TagList, shard_count, shard_of,
+};
 
 use super::super::auth::Device;
 use super::super::{Route, Service, keys, parse_number};
-use super::current_epoch_of;
+use super::{Private, current_epoch_of};
 use crate::error::ApiError;
 use crate::http::extract::{Accepts, encoded, transact};
 use crate::storage::Storage;
@@ -39,12 +47,12 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-/// One built filter.
+/// One built filter: its shards (one when unsharded).
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub(crate) epoch: u32,
     pub(crate) version: u64,
-    filter: UserFilter,
+    shards: Vec<UserFilter>,
 }
 
 #[derive(Debug, Default)]
@@ -59,13 +67,15 @@ struct Cached {
 #[derive(Debug)]
 pub(crate) struct FilterCache {
     rebuild: Duration,
+    shard_bits: u8,
     state: Mutex<Cached>,
 }
 
 impl FilterCache {
-    pub(crate) fn new(rebuild: Duration) -> Self {
+    pub(crate) fn new(rebuild: Duration, shard_bits: u8) -> Self {
         FilterCache {
             rebuild,
+            shard_bits,
             state: Mutex::new(Cached::default()),
         }
     }
@@ -95,17 +105,32 @@ impl FilterCache {
         {
             return Ok(Arc::clone(current));
         }
-        let tags: Vec<Tag> = tx.discoverable_tags(epoch)?.into_iter().map(Tag).collect();
+        let tags = tx.discoverable_tags(epoch)?;
         drop(tx);
-        let filter = UserFilter::build(&tags).map_err(|e| {
-            tracing::error!(error = %e, "building the users' filter failed");
-            ApiError::Internal
-        })?;
-        tracing::debug!(epoch, version, tags = tags.len(), "built the users' filter");
+        let count = tags.len();
+        let mut by_shard: Vec<Vec<Tag>> = vec![Vec::new(); shard_count(self.shard_bits) as usize];
+        for tag in tags.into_iter().map(Tag) {
+            by_shard[shard_of(tag, self.shard_bits) as usize].push(tag);
+        }
+        let shards = by_shard
+            .iter()
+            .map(|tags| UserFilter::build(tags))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                tracing::error!(error = %e, "building the users' filter failed");
+                ApiError::Internal
+            })?;
+        tracing::debug!(
+            epoch,
+            version,
+            tags = count,
+            shards = shards.len(),
+            "built the users' filter"
+        );
         let built = Arc::new(Snapshot {
             epoch,
             version,
-            filter,
+            shards,
         });
         state.previous = state.current.replace(Arc::clone(&built));
         Ok(built)
@@ -181,6 +206,23 @@ fn epoch_of(query: &HashMap<&'static str, u64>) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::EpochRotated)
 }
 
+impl Private {
+    /// The query's shard: required below 2^k when sharded; absent or 0 when not (the routes as
+    /// before sharding). Anything else is `400 malformed`.
+    fn shard_of_query(&self, query: &HashMap<&'static str, u64>) -> Result<u32, ApiError> {
+        match query.get("shard") {
+            None if self.shard_bits == 0 => Ok(0),
+            None => Err(ApiError::malformed(
+                "the filter is sharded: the query needs shard (GET /v1/config)",
+            )),
+            Some(shard) => u32::try_from(*shard)
+                .ok()
+                .filter(|s| *s < shard_count(self.shard_bits))
+                .ok_or_else(|| ApiError::malformed("no such shard of the filter (GET /v1/config)")),
+        }
+    }
+}
+
 impl Service {
     /// The current epoch, and `409 epoch_rotated` unless `asked` is it.
     fn current_epoch(&self, asked: u32) -> Result<u32, ApiError> {
@@ -194,11 +236,17 @@ impl Service {
         }
     }
 
-    /// `GET /v1/private/filter?epoch=E&part=K[&version=V]`: part `K` of the snapshot at `V`
-    /// (without `V`: the current snapshot, which part 0 names for the parts after it).
+    /// `GET /v1/private/filter?epoch=E&part=K[&version=V][&shard=S]`: part `K` of shard `S`
+    /// of the snapshot at `V` (without `V`: the current snapshot, which part 0 names for the
+    /// parts after it).
     fn filter_part(&self, query: &str) -> Result<Vec<u8>, ApiError> {
         let private = self.private()?;
-        let query = parse_query(query, &["epoch", "part", "version"], &["epoch", "part"])?;
+        let query = parse_query(
+            query,
+            &["epoch", "part", "version", "shard"],
+            &["epoch", "part"],
+        )?;
+        let shard = private.shard_of_query(&query)?;
         let epoch = self.current_epoch(epoch_of(&query)?)?;
         let snapshot = match query.get("version") {
             Some(version) => private
@@ -211,17 +259,22 @@ impl Service {
             .get("part")
             .and_then(|p| u32::try_from(*p).ok())
             .ok_or(ApiError::NotFound("no such part of the filter"))?;
-        let part = FilterPart::of(epoch, snapshot.version, &snapshot.filter, part)
+        let filter = snapshot
+            .shards
+            .get(shard as usize)
+            .ok_or(ApiError::Internal)?;
+        let part = FilterPart::of(epoch, snapshot.version, filter, part)
             .ok_or(ApiError::NotFound("no such part of the filter"))?;
         Ok(part.to_bytes())
     }
 
-    /// `GET /v1/private/filter/changes?epoch=E&since=V`: the net change of each tag from `V` to
-    /// the current snapshot's version; `410 filter_stale` when the log no longer reaches back to
-    /// `V`.
+    /// `GET /v1/private/filter/changes?epoch=E&since=V[&shard=S]`: the net change of each tag
+    /// of shard `S` from `V` to the current snapshot's version; `410 filter_stale` when the log
+    /// no longer reaches back to `V`.
     fn filter_changes(&self, query: &str) -> Result<FilterChanges, ApiError> {
         let private = self.private()?;
-        let query = parse_query(query, &["epoch", "since"], &["epoch", "since"])?;
+        let query = parse_query(query, &["epoch", "since", "shard"], &["epoch", "since"])?;
+        let shard = private.shard_of_query(&query)?;
         let epoch = self.current_epoch(epoch_of(&query)?)?;
         let since = query.get("since").copied().unwrap_or_default();
         let snapshot = private.filters.snapshot(self.storage.as_ref(), epoch)?;
@@ -236,7 +289,11 @@ impl Service {
         // Entries are transitions, so a tag's first entry says what it was at `since` (the
         // opposite of what it became), its last what it is now.
         let mut ends: HashMap<u64, (bool, bool)> = HashMap::new();
-        for (tag, present) in log {
+        let bits = private.shard_bits;
+        for (tag, present) in log
+            .into_iter()
+            .filter(|(t, _)| shard_of(Tag(*t), bits) == shard)
+        {
             ends.entry(tag).or_insert((present, present)).1 = present;
         }
         let mut added = Vec::new();

@@ -44,6 +44,7 @@ pub(crate) const FILTER_LOG_RETENTION_S: i64 = 30 * DAY;
 /// The mode's settings and its filter cache.
 pub(crate) struct Private {
     buckets: Vec<u32>,
+    shard_bits: u8,
     filters: FilterCache,
 }
 
@@ -51,7 +52,8 @@ impl Private {
     pub(crate) fn new(config: &PrivateDiscoveryConfig) -> Self {
         Private {
             buckets: config.buckets.clone(),
-            filters: FilterCache::new(config.filter_rebuild),
+            shard_bits: config.shard_bits,
+            filters: FilterCache::new(config.filter_rebuild, config.shard_bits),
         }
     }
 
@@ -118,6 +120,7 @@ impl Service {
             public_key: Bytes(secret.public_key().to_bytes()),
             buckets: private.buckets.clone(),
             filter_version: snapshot.version,
+            shard_bits: private.shard_bits,
         }))
     }
 
