@@ -25,7 +25,6 @@ use contactsync_core::protocol::private::{
     EvaluateAnswer, FilterChanges, FilterDownload, FilterPart, LookupAnswer, PrivateConfig,
 };
 use contactsync_server::{LimitsConfig, ServerConfig};
-use rand_core::OsRng;
 use serde_json::{Value, json};
 
 const ANA: (IdentifierKind, &str) = (IdentifierKind::Phone, "+4915123456789");
@@ -66,7 +65,7 @@ fn evaluate(
     who: &[(IdentifierKind, &str)],
     padded: usize,
 ) -> (Vec<PrfOutput>, EvaluateAnswer) {
-    let blinded = Blinded::new(who, padded, &mut OsRng).unwrap();
+    let blinded = Blinded::new(who, padded).unwrap();
     let answer: EvaluateAnswer = api
         .post(
             "/v1/private/evaluate",
@@ -76,7 +75,8 @@ fn evaluate(
         .expect_ok();
     let key = PublicKey::from_bytes(&config.public_key.0).unwrap();
     let evaluated: Vec<Element> = answer.evaluated.iter().map(|b| Element(b.0)).collect();
-    let outputs = blinded.finalize(&key, &evaluated, &answer.proof.0).unwrap();
+    let proofs: Vec<_> = answer.proofs.iter().map(|p| p.0).collect();
+    let outputs = blinded.finalize(&key, &evaluated, &proofs).unwrap();
     (outputs, answer)
 }
 
@@ -191,11 +191,11 @@ on_each_backend! {
         assert!(filter.contains(outputs[1].tag()));
 
         // A count that is not a bucket, a stale epoch, a bad element: refused, nothing charged.
-        let blinded = Blinded::new(&[ANA], 15, &mut OsRng).unwrap();
+        let blinded = Blinded::new(&[ANA], 15).unwrap();
         t.api
             .post("/v1/private/evaluate", Some(&token), &element_body(config.epoch, blinded.elements()))
             .expect_error(400, "malformed");
-        let blinded = Blinded::new(&[ANA], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::new(&[ANA], 16).unwrap();
         t.api
             .post(
                 "/v1/private/evaluate",
@@ -246,7 +246,7 @@ on_each_backend! {
         assert_eq!(a.remaining_today, 24);
         let (_, a) = evaluate(&t.api, &token, &config, &[BO], 16);
         assert_eq!(a.remaining_today, 8);
-        let blinded = Blinded::new(&[CY], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::new(&[CY], 16).unwrap();
         let reply = t.api.post(
             "/v1/private/evaluate",
             Some(&token),
@@ -376,7 +376,7 @@ on_each_backend! {
         assert!(new.epoch > old.epoch);
         assert_ne!(new.public_key, old.public_key);
         assert_eq!(v["limits"]["remaining_today"], 24 + 16, "the allowance is advertised");
-        let blinded = Blinded::new(&[ANA], 16, &mut OsRng).unwrap();
+        let blinded = Blinded::new(&[ANA], 16).unwrap();
         t.api
             .post("/v1/private/evaluate", Some(&token), &element_body(old.epoch, blinded.elements()))
             .expect_error(409, "epoch_rotated");

@@ -26,8 +26,11 @@ pub(crate) struct Installed {
     pub changed: bool,
     /// What the server enforces.
     pub limits: Limits,
-    /// Hashes per batch: the server's limits (count and body size) and the options' cap.
+    /// Hashes per batch: the server's limits (count and body size), the options' cap and the
+    /// largest bucket.
     pub max_total: usize,
+    /// The entry counts batches are padded to, ascending; empty: no padding (an older server).
+    pub buckets: Vec<u32>,
     /// The server reads (and answers in) CBOR.
     pub cbor: bool,
 }
@@ -49,6 +52,17 @@ pub(crate) fn install(
     let limits = config.limits;
     let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
     let mut max = limits.max_batch.min(by_body);
+    let buckets = config.batch_buckets;
+    if !buckets.is_empty() {
+        // Checked against the server's own limits, before the options' cap: a bucket above
+        // what the server reads would have every padded batch refused.
+        if !valid_buckets(&buckets, max as usize) {
+            return Err(Error::Protocol(
+                "the server's batch buckets do not fit its limits".into(),
+            ));
+        }
+        max = buckets.last().copied().unwrap_or(max).min(max);
+    }
     if let Some(cap) = max_batch {
         max = max.min(cap);
     }
@@ -63,6 +77,7 @@ pub(crate) fn install(
         changed,
         limits,
         max_total: usize::try_from(max).unwrap_or(usize::MAX),
+        buckets,
         cbor: config.encodings.iter().any(|e| e == CBOR),
     })
 }
