@@ -606,6 +606,9 @@ pub mod codes {
     pub const FILTER_STALE: &str = "filter_stale";
     /// 404 on the private mode's routes: the server does not offer private discovery.
     pub const PRIVATE_DISABLED: &str = "private_disabled";
+    /// 404 on `POST /v1/batches`: the server discovers privately and stores no device's
+    /// hashes; fetch `GET /v1/config` and discover privately.
+    pub const HASHED_DISABLED: &str = "hashed_disabled";
     /// 408: the request body stopped arriving (the connection is closed); retried like a
     /// network failure.
     pub const REQUEST_TIMEOUT: &str = "request_timeout";

@@ -8,15 +8,10 @@ use crate::key::KeyHolder;
 use crate::oprf::{PublicKey, SUITE};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::CBOR;
-use crate::protocol::private::{max_bucket, valid_buckets};
+use crate::protocol::private::{max_batch_bucket, max_bucket, valid_buckets};
 use crate::protocol::wire::{ConfigAnswer, Limits};
 use crate::store::Store;
 
-/// Bytes one hash takes in a batch body at most: JSON's 22 characters, quotes and comma (CBOR's
-/// 17 bytes fit within it, so a batch planned by this figure fits the body limit either way).
-const HASH_BYTES: u32 = 25;
-/// Bytes of a batch body besides its hashes.
-const BODY_OVERHEAD: u32 = 256;
 /// A configuration that passed the checks, with its key installed.
 #[derive(Debug)]
 pub(crate) struct Installed {
@@ -50,8 +45,9 @@ pub(crate) fn install(
     let key = HashKey::new(config.key_id, &secret)
         .map_err(|e| Error::Protocol(format!("hashing key: {e}")))?;
     let limits = config.limits;
-    let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
-    let mut max = limits.max_batch.min(by_body);
+    // A batch planned by this figure fits the body limit in either encoding.
+    let mut max =
+        u32::try_from(max_batch_bucket(limits.max_batch, limits.max_body_bytes)).unwrap_or(0);
     let buckets = config.batch_buckets;
     if !buckets.is_empty() {
         // Checked against the server's own limits, before the options' cap: a bucket above

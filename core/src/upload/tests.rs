@@ -325,8 +325,13 @@ fn plan_padded(
     // What the store reads back is what was planned: a resend sends the same bytes.
     let stored = e.inner().store.read(st::batches).expect("batches");
     assert_eq!(
-        stored.iter().map(|b| (&b.body, &b.adds, b.padding)).collect::<Vec<_>>(),
-        out.iter().map(|b| (&b.body, &b.adds, b.padding)).collect::<Vec<_>>()
+        stored
+            .iter()
+            .map(|b| (&b.body, &b.adds, b.padding))
+            .collect::<Vec<_>>(),
+        out.iter()
+            .map(|b| (&b.body, &b.adds, b.padding))
+            .collect::<Vec<_>>()
     );
     (out, cursor)
 }
@@ -347,7 +352,10 @@ fn batches_are_padded_to_a_bucket_with_random_dummies_after_the_real_adds() {
             assert!([4, 16, 64].contains(&body.add.len()), "{}", body.add.len());
             assert_eq!(body.add.len() - padding, batch.adds.len());
             let hashes: Vec<&WireHash> = batch.adds.iter().map(|(_, _, h)| h).collect();
-            assert_eq!(body.add[..batch.adds.len()].iter().collect::<Vec<_>>(), hashes);
+            assert_eq!(
+                body.add[..batch.adds.len()].iter().collect::<Vec<_>>(),
+                hashes
+            );
             // A dummy is a digest's length, like every real hash, and random.
             for dummy in &body.add[batch.adds.len()..] {
                 assert!(dummy.digest().is_some());
@@ -377,7 +385,10 @@ fn the_dummies_are_paid_from_the_budget_and_adds_wait_when_they_do_not_fit() {
     // 10 real adds and a budget of 12: every batch of 5 to 10 adds is padded to 16, which the
     // budget does not pay for; 4 adds fill the bucket of 4, and the other 6 wait.
     let (batches, cursor) = plan_padded(10, 12, 64, Encoding::Json);
-    let cost: usize = batches.iter().map(|b| b.adds.len() + b.padding as usize).sum();
+    let cost: usize = batches
+        .iter()
+        .map(|b| b.adds.len() + b.padding as usize)
+        .sum();
     assert!(cost <= 12, "{cost}");
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].adds.len(), 4, "the bucket of 4, whole");

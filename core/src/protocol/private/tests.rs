@@ -160,3 +160,17 @@ fn buckets_pad_up_and_bad_bucket_lists_are_refused() {
     assert!(!valid_buckets(&[0, 4], 100));
     assert!(!valid_buckets(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 100));
 }
+
+#[test]
+fn default_batch_buckets_fit_the_limits() {
+    assert_eq!(max_batch_bucket(2000, 256 * 1024), 2000);
+    assert_eq!(max_batch_bucket(2000, 1024), 30);
+    assert_eq!(default_batch_buckets(2000), [16, 64, 256, 1024]);
+    assert_eq!(default_batch_buckets(1024), [16, 64, 256, 1024]);
+    assert_eq!(default_batch_buckets(100), [16, 64, 100]);
+    assert_eq!(default_batch_buckets(16), [16]);
+    assert_eq!(default_batch_buckets(3), [3]);
+    for max in [1, 3, 16, 17, 30, 100, 1024, 5000] {
+        assert!(valid_buckets(&default_batch_buckets(max), max), "{max}");
+    }
+}
