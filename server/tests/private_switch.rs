@@ -40,7 +40,7 @@ on_each_backend! {
         let mut uploaded = vec![ana.clone()];
         for (token, tag) in [(&open, 1u8), (&vouched, 2u8)] {
             let first: Vec<String> = (0..5).map(|n| fake(tag, n)).collect();
-            t.api.batch(token, &full("b_1", &key, &[&first[..], &[ana.clone()]].concat()))
+            t.api.batch(token, &full("b_1", &key, &[&first[..], std::slice::from_ref(&ana)].concat()))
                 .expect(200);
             let more: Vec<String> = (5..8).map(|n| fake(tag, n)).collect();
             t.api.batch(token, &delta("b_2", &key, &more, &[first[0].clone()])).expect(200);

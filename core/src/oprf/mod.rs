@@ -254,20 +254,19 @@ impl Blinded {
         let inputs = padded_inputs(identifiers, padded_len, &mut OsRng)?;
         let threads = threads_for(inputs.len(), 32);
         let chunk = inputs.len().div_ceil(threads);
-        let parts: Vec<Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = inputs
-                    .chunks(chunk)
-                    .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|w| {
-                        w.join()
-                            .unwrap_or(Err(OprfError::Encoding { what: "element" }))
-                    })
-                    .collect()
-            });
+        let parts: Vec<Result<BlindedSlice, OprfError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or(Err(OprfError::Encoding { what: "element" }))
+                })
+                .collect()
+        });
         let mut elements = Vec::with_capacity(inputs.len());
         let mut states = Vec::with_capacity(inputs.len());
         for part in parts {
@@ -393,10 +392,13 @@ fn padded_inputs<R: RngCore + CryptoRng, S: AsRef<str>>(
 }
 
 /// Blinds each input: its element for the wire and its state for finalising.
+/// A slice of a batch, blinded: its elements and their blind states.
+type BlindedSlice = (Vec<Element>, Vec<VoprfClient<Ristretto255>>);
+
 fn blind_all<R: RngCore + CryptoRng>(
     inputs: &[Vec<u8>],
     rng: &mut R,
-) -> Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError> {
+) -> Result<BlindedSlice, OprfError> {
     let mut states = Vec::with_capacity(inputs.len());
     let mut elements = Vec::with_capacity(inputs.len());
     for bytes in inputs {

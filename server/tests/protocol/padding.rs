@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, fake, fakes, hash};
 
 fn padded(batch_id: &str, key_id: &str, add: &[String], padding: Value) -> Value {
-    json!({"batch_id": batch_id, "key_id": key_id, "mode": "delta", "add": add, "remove": [],
-           "padding": padding})
+    let mut body = json!({"batch_id": batch_id, "key_id": key_id, "mode": "delta", "add": add,
+                          "remove": []});
+    body["padding"] = padding;
+    body
 }
 
 on_each_backend! {

@@ -58,7 +58,7 @@ fn delta_sync_sends_only_the_edits() {
     let body: serde_json::Value = serde_json::from_slice(&batches[0].body).unwrap();
     assert_eq!(body["mode"], "delta");
     // Padded to the smallest bucket with dummies after the real adds.
-    let padding = body["padding"].as_u64().unwrap() as usize;
+    let padding = usize::try_from(body["padding"].as_u64().unwrap()).unwrap();
     assert_eq!(
         body["add"].as_array().unwrap().len() - padding,
         0,

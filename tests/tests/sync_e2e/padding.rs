@@ -49,15 +49,19 @@ fn every_batch_is_padded_to_a_bucket_and_the_server_keeps_no_dummy() {
         let request: BatchRequest = serde_json::from_slice(body).unwrap();
         let entries = request.add.len() + request.remove.len();
         assert!(BUCKETS.contains(&entries), "a batch of {entries} entries");
-        let padding = u64::from(request.padding.expect("a padding count"));
+        let padding = request.padding.expect("a padding count");
         assert!(padding as usize <= request.add.len());
+        let padding = u64::from(padding);
         padded += request.add.len() as u64;
         dummies += padding;
     }
     assert!(dummies > 0);
     // The server holds exactly the device's real hashes, no dummy.
     let s = e.status().unwrap();
-    assert_eq!(server_set_size(&world) as u64, s.acknowledged);
+    assert_eq!(
+        u64::try_from(server_set_size(&world)).unwrap(),
+        s.acknowledged
+    );
     assert_eq!(
         u64::try_from(server_set_size(&world)).unwrap(),
         padded - dummies,
@@ -97,7 +101,10 @@ fn a_batch_whose_answer_was_lost_is_sent_again_byte_for_byte() {
     );
     let s = e.status().unwrap();
     assert_eq!((s.in_flight, s.pending_add), (0, 0));
-    assert_eq!(server_set_size(&world) as u64, s.acknowledged);
+    assert_eq!(
+        u64::try_from(server_set_size(&world)).unwrap(),
+        s.acknowledged
+    );
 }
 
 /// A world whose server advertises no buckets (as an older one): batches go unpadded.

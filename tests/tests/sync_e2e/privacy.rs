@@ -172,7 +172,7 @@ fn consent_withdrawal_leaves_nothing_on_the_server() {
             let v: serde_json::Value = serde_json::from_slice(&x.body).unwrap();
             // The real adds: the dummies after them were never stored.
             let add = v["add"].as_array().unwrap();
-            let real = add.len() - v["padding"].as_u64().unwrap_or(0) as usize;
+            let real = add.len() - usize::try_from(v["padding"].as_u64().unwrap_or(0)).unwrap();
             add[..real]
                 .iter()
                 .map(|h| h.as_str().unwrap().to_owned())
