@@ -5,6 +5,10 @@
 //! Each function runs inside the caller's transaction, so a batch is planned (rows marked in
 //! flight, the exact body stored) in one commit and answered in another: a process killed at any
 //! instant finds either the batch with its rows in flight, and resends it, or neither.
+//!
+//! A batch for a server that advertises buckets is padded here, when it is planned: its dummies
+//! are drawn once and kept in the stored body, so a resend sends the same bytes (a batch id is
+//! idempotent only for the same body).
 
 use rusqlite::{Connection, Transaction, params};
 
