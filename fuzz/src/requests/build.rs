@@ -129,9 +129,8 @@ pub(super) fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
                 1 => v["padding"] = json!(added),
                 2 => v["padding"] = json!(added + 1),
                 3 => {
-                    v["padding"] = [json!(-1), json!(u64::MAX), json!("1"), json!(null)]
-                        [r.choose(4)]
-                    .clone();
+                    v["padding"] =
+                        [json!(-1), json!(u64::MAX), json!("1"), json!(null)][r.choose(4)].clone();
                 }
                 _ => {}
             }
