@@ -98,6 +98,18 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_batch: Option<u32>,
+    /// The entry counts devices pad keyed-hash batches to with dummies, ascending (the variable:
+    /// comma-separated; docs/protocol.md, "Padded batches"). Default: 16,64,256,1024, those
+    /// up to max-batch and what max-body carries (and that figure itself when it is below 1024).
+    #[arg(
+        long,
+        value_name = "N,...",
+        env = "CONTACTSYNC_SERVER_BATCH_BUCKETS",
+        value_delimiter = ',',
+        help_heading = "Limits"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_buckets: Option<Vec<u32>>,
     /// Seconds a device with nothing to send waits between checks. [default: 86400]
     #[arg(
         long,
@@ -554,6 +566,7 @@ impl Settings {
             admin_token_file: Some(PathBuf::new()),
             admin_token: Some(String::new()),
             max_connections: Some(0),
+            batch_buckets: Some(Vec::new()),
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             trusted_proxy: Some(Vec::new()),
             ..defaults()
@@ -589,6 +602,32 @@ mod tests {
         // Given but not on the command line: it came from the environment.
         let e = effective(&given(Some("127.0.0.1:1"), None), None, &argv).unwrap();
         assert_eq!(e.source("listen"), Some(Source::Environment));
+    }
+
+    #[test]
+    fn batch_buckets_default_to_the_servers_and_are_set_by_their_key() {
+        let e = effective(&Settings::default(), None, &[]).unwrap();
+        assert_eq!(
+            e.settings.batch_buckets, None,
+            "the server fits them to the limits"
+        );
+        assert!(
+            e.render("x.db")
+                .unwrap()
+                .contains("# batch-buckets (not set)")
+        );
+        let file: Settings = toml::from_str("batch-buckets = [8, 32]\n").unwrap();
+        let e = effective(&Settings::default(), Some(&file), &[]).unwrap();
+        assert_eq!(e.settings.batch_buckets, Some(vec![8, 32]));
+        assert_eq!(e.source("batch-buckets"), Some(Source::File));
+        let argv = vec!["serve".to_owned(), "--batch-buckets=4,40".to_owned()];
+        let flag = Settings {
+            batch_buckets: Some(vec![4, 40]),
+            ..Settings::default()
+        };
+        let e = effective(&flag, Some(&file), &argv).unwrap();
+        assert_eq!(e.settings.batch_buckets, Some(vec![4, 40]));
+        assert_eq!(e.source("batch-buckets"), Some(Source::Flag));
     }
 
     #[test]

@@ -47,9 +47,16 @@ fn flags_beat_variables_beat_the_file_beats_the_defaults() {
     let mut command = cmd();
     command
         .env("CONTACTSYNC_SERVER_RATE_LIMIT", "66")
-        .env("CONTACTSYNC_SERVER_DAILY_QUOTA", "77");
+        .env("CONTACTSYNC_SERVER_DAILY_QUOTA", "77")
+        .env("CONTACTSYNC_SERVER_BATCH_BUCKETS", "3,7");
     let server = Server::with(command, &["--config", s(&file), "--daily-quota", "88"]);
-    let limits = &config_of(&server.url)["limits"];
+    let config = config_of(&server.url);
+    assert_eq!(
+        config["batch_buckets"],
+        serde_json::json!([3, 7]),
+        "variable"
+    );
+    let limits = &config["limits"];
     assert_eq!(limits["max_batch"], 7, "file: {limits}");
     assert_eq!(
         limits["requests_per_minute"], 66,
@@ -67,6 +74,7 @@ fn flags_beat_variables_beat_the_file_beats_the_defaults() {
     let out = cmd()
         .env("CONTACTSYNC_SERVER_RATE_LIMIT", "66")
         .env("CONTACTSYNC_SERVER_DAILY_QUOTA", "77")
+        .env("CONTACTSYNC_SERVER_BATCH_BUCKETS", "3,7")
         .args([
             "serve",
             "--config",
@@ -83,6 +91,7 @@ fn flags_beat_variables_beat_the_file_beats_the_defaults() {
         "max-batch = 7  # file",
         "rate-limit = 66  # environment",
         "daily-quota = 88  # flag",
+        "batch-buckets = [3, 7]  # environment",
         "max-body = 262144  # default",
         "admin-token = \"(redacted)\"  # file",
         "# public-url (not set)",

@@ -50,6 +50,10 @@ fn identifiers(n: usize, salt: u64) -> Vec<(IdentifierKind, String)> {
         .collect()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one run's steps and its figures, printed in order"
+)]
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
     let users = args

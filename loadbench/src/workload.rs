@@ -261,6 +261,7 @@ async fn first_sync(
         mode: Mode::Full,
         add: book.iter().map(WireHash::from).collect(),
         remove: Vec::new(),
+        padding: None,
     };
     let body = json(&batch);
     let answer: Option<BatchAnswer> = send(
@@ -368,6 +369,7 @@ async fn delta_sync(user: &mut GooseUser, world: &World) -> TransactionResult {
         mode: Mode::Delta,
         add: add.iter().map(WireHash::from).collect(),
         remove: remove.iter().map(WireHash::from).collect(),
+        padding: None,
     };
     let token = device.token.clone();
     let _: Option<ConfigAnswer> =

@@ -136,6 +136,8 @@ pub(crate) enum ApiError {
     FilterStale,
     /// Private discovery is off on this server.
     PrivateDisabled,
+    /// The server discovers privately: it stores no device's hashes.
+    HashedDisabled,
 }
 
 impl ApiError {
@@ -148,7 +150,9 @@ impl ApiError {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) | ApiError::PrivateDisabled => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::PrivateDisabled | ApiError::HashedDisabled => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::FilterStale => StatusCode::GONE,
             ApiError::EpochRotated
             | ApiError::KeyRotated { .. }
@@ -184,6 +188,7 @@ impl ApiError {
             ApiError::EpochRotated => codes::EPOCH_ROTATED,
             ApiError::FilterStale => codes::FILTER_STALE,
             ApiError::PrivateDisabled => codes::PRIVATE_DISABLED,
+            ApiError::HashedDisabled => codes::HASHED_DISABLED,
         }
     }
 
@@ -258,6 +263,10 @@ impl ApiError {
                 body("that filter version is no longer kept: download the whole filter")
             }
             ApiError::PrivateDisabled => body("private discovery is off on this server"),
+            ApiError::HashedDisabled => body(
+                "this server discovers privately and stores no hashes: see GET /v1/config's \
+                 `private`",
+            ),
         };
         ErrorEnvelope { error }
     }

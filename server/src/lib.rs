@@ -232,6 +232,12 @@ pub struct ServerConfig {
     pub sweep_every: Duration,
     /// Private discovery.
     pub private: PrivateDiscoveryConfig,
+    /// The entry counts keyed-hash batches are padded to, which `GET /v1/config` advertises
+    /// (docs/protocol.md, "Padded batches"): 1 to 8, ascending, none above `max_batch` nor what
+    /// `max_body_bytes` carries at 25 bytes a hash. `None`: 16, 64, 256 and 1024, those the
+    /// limits allow ([`ServerConfig::batch_buckets`]). `Some(vec![])` advertises none, as an
+    /// older server does: clients then send batches unpadded.
+    pub batch_buckets: Option<Vec<u32>>,
 }
 
 impl ServerConfig {
@@ -256,7 +262,20 @@ impl ServerConfig {
             clock: Clock::system(),
             sweep_every: Duration::from_secs(600),
             private: PrivateDiscoveryConfig::default(),
+            batch_buckets: None,
         }
+    }
+
+    /// The batch buckets this configuration advertises: the ones set, or the defaults that fit
+    /// the limits.
+    pub fn batch_buckets(&self) -> Vec<u32> {
+        self.batch_buckets.clone().unwrap_or_else(|| {
+            use contactsync_core::protocol::private::{default_batch_buckets, max_batch_bucket};
+            default_batch_buckets(max_batch_bucket(
+                self.limits.max_batch,
+                self.limits.max_body_bytes,
+            ))
+        })
     }
 
     /// Refuses settings the server cannot honour, before anything is opened or bound.
@@ -296,6 +315,16 @@ impl ServerConfig {
         }
         self.registration.validate()?;
         self.private.validate(l)?;
+        let buckets = self.batch_buckets();
+        let max =
+            contactsync_core::protocol::private::max_batch_bucket(l.max_batch, l.max_body_bytes);
+        if !buckets.is_empty() && !contactsync_core::protocol::private::valid_buckets(&buckets, max)
+        {
+            return Err(ServerError::Config(format!(
+                "batch_buckets must be 1 to 8 sizes, strictly ascending, each from 1 to {max} \
+                 (max_batch, and what max_body_bytes carries at 25 bytes a hash)"
+            )));
+        }
         let c = &self.connections;
         if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
             return Err(ServerError::Config(
@@ -336,6 +365,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("connections", &self.connections)
             .field("sweep_every", &self.sweep_every)
             .field("private", &self.private)
+            .field("batch_buckets", &self.batch_buckets)
             .finish_non_exhaustive()
     }
 }

@@ -53,6 +53,7 @@ fn batch(batch_id: &str, key: &HashKey, add: Vec<WireHash>) -> BatchRequest {
         mode: Mode::Delta,
         add,
         remove: Vec::new(),
+        padding: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub struct World {
     limits: LimitsConfig,
     registration: RegistrationLimits,
     private: PrivateDiscoveryConfig,
+    batch_buckets: Option<Vec<u32>>,
 }
 
 impl World {
@@ -48,13 +49,14 @@ impl World {
     pub fn with_registration(limits: LimitsConfig, registration: RegistrationLimits) -> World {
         let dir = tempfile::tempdir().unwrap();
         let private = PrivateDiscoveryConfig::default();
-        let server = start(&dir, limits, registration, &private);
+        let server = start(&dir, limits, registration, &private, None);
         World {
             dir,
             server,
             limits,
             registration,
             private,
+            batch_buckets: None,
         }
     }
 
@@ -89,10 +91,23 @@ impl World {
         self.restart();
     }
 
+    /// Restarts the server on the same database with these batch buckets (`None`: the server's
+    /// defaults; empty: none advertised, as an older server).
+    pub fn set_batch_buckets(&mut self, buckets: Option<Vec<u32>>) {
+        self.batch_buckets = buckets;
+        self.restart();
+    }
+
     /// Stops the server and starts a new one on the same database (on another port: transports
     /// made before point at the old one).
     pub fn restart(&mut self) {
-        let fresh = start(&self.dir, self.limits, self.registration, &self.private);
+        let fresh = start(
+            &self.dir,
+            self.limits,
+            self.registration,
+            &self.private,
+            self.batch_buckets.clone(),
+        );
         std::mem::replace(&mut self.server, fresh).stop();
     }
 
@@ -186,6 +201,7 @@ fn start(
     limits: LimitsConfig,
     registration: RegistrationLimits,
     private: &PrivateDiscoveryConfig,
+    batch_buckets: Option<Vec<u32>>,
 ) -> RunningServer {
     let listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = ServerConfig::new(dir.path().join("server.db"), listen, ADMIN);
@@ -194,5 +210,6 @@ fn start(
     config.open_registration = true;
     config.registration = registration;
     config.private = private.clone();
+    config.batch_buckets = batch_buckets;
     contactsync_server::start(config).unwrap()
 }

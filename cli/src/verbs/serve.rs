@@ -142,6 +142,7 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
     c.body_progress_timeout = seconds(s.body_progress_timeout, "body-progress-timeout")?;
     c.shutdown_grace = seconds(s.shutdown_grace, "shutdown-grace")?;
     c.max_connections = s.max_connections;
+    config.batch_buckets.clone_from(&s.batch_buckets);
     c.max_bodies_in_flight = s
         .max_bodies_in_flight
         .ok_or_else(|| missing("max-bodies-in-flight"))?;

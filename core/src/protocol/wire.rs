@@ -75,6 +75,11 @@ pub struct ConfigAnswer {
     /// discovery").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<super::private::PrivateConfig>,
+    /// The entry counts (add + remove + padding) a batch is padded to, ascending
+    /// (docs/protocol.md, "Padded batches"). Empty: an older server, which reads no `padding`;
+    /// batches go unpadded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_buckets: Vec<u32>,
 }
 
 /// The server's limits, as `GET /v1/config` gives them.
@@ -121,6 +126,11 @@ pub struct BatchRequest {
     /// Hashes to take out of it.
     #[serde(default)]
     pub remove: Vec<WireHash>,
+    /// How many of `add`'s last entries are dummies (random bytes, padding the batch to one of
+    /// the server's `batch_buckets`), which the server drops unread but charges. Absent: none
+    /// (and never sent to a server that advertises no buckets: it refuses unknown fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<u32>,
 }
 
 /// One match: a hash that belongs to a user of the app.
@@ -596,6 +606,9 @@ pub mod codes {
     pub const FILTER_STALE: &str = "filter_stale";
     /// 404 on the private mode's routes: the server does not offer private discovery.
     pub const PRIVATE_DISABLED: &str = "private_disabled";
+    /// 404 on `POST /v1/batches`: the server discovers privately and stores no device's
+    /// hashes; fetch `GET /v1/config` and discover privately.
+    pub const HASHED_DISABLED: &str = "hashed_disabled";
     /// 408: the request body stopped arriving (the connection is closed); retried like a
     /// network failure.
     pub const REQUEST_TIMEOUT: &str = "request_timeout";

@@ -5,6 +5,10 @@
 //! Each function runs inside the caller's transaction, so a batch is planned (rows marked in
 //! flight, the exact body stored) in one commit and answered in another: a process killed at any
 //! instant finds either the batch with its rows in flight, and resends it, or neither.
+//!
+//! A batch for a server that advertises buckets is padded here, when it is planned: its dummies
+//! are drawn once and kept in the stored body, so a resend sends the same bytes (a batch id is
+//! idempotent only for the same body).
 
 use rusqlite::{Connection, Transaction, params};
 
@@ -14,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::hash::{DIGEST_LEN, Digest, HashKey};
 use crate::identifier::IdentifierKind;
 use crate::protocol::encoding::Encoding;
+use crate::protocol::private::bucket_for;
 use crate::protocol::wire::{BatchRequest, Mode, WireHash};
 
 /// The persisted part of the sync state.
@@ -94,6 +99,8 @@ pub(crate) struct StoredBatch {
     pub adds: Vec<(IdentifierKind, String, WireHash)>,
     /// The removed identifiers, in the order of the body's `remove` list.
     pub removes: Vec<(IdentifierKind, String, WireHash)>,
+    /// Dummies after the real adds (charged by the server like new identifiers).
+    pub padding: u32,
 }
 
 /// The batches in flight, oldest first. A batch whose stored rows do not agree with its body
@@ -119,11 +126,16 @@ pub(crate) fn batches(conn: &Connection) -> Result<Vec<StoredBatch>> {
         // The body was stored as planned, in JSON or CBOR; its first byte tells which.
         let encoding = Encoding::of_body(None, &body);
         let request: Option<BatchRequest> = encoding.decode(&body).ok();
-        let (adds, removes) = match request {
-            Some(req) if req.add.len() == adds.len() && req.remove.len() == removes.len() => {
-                (zip(&adds, req.add), zip(&removes, req.remove))
+        let (adds, removes, padding) = match request {
+            Some(mut req)
+                if real_adds(&req) == Some(adds.len()) && req.remove.len() == removes.len() =>
+            {
+                // The dummies after the real adds are no identifier's.
+                req.add.truncate(adds.len());
+                let padding = req.padding.unwrap_or(0);
+                (zip(&adds, req.add), zip(&removes, req.remove), padding)
             }
-            _ => (Vec::new(), Vec::new()),
+            _ => (Vec::new(), Vec::new(), 0),
         };
         out.push(StoredBatch {
             batch_id,
@@ -133,9 +145,17 @@ pub(crate) fn batches(conn: &Connection) -> Result<Vec<StoredBatch>> {
             encoding,
             adds,
             removes,
+            padding,
         });
     }
     Ok(out)
+}
+
+/// The count of a batch's real adds: `add` less its trailing dummies; `None` when the padding
+/// claims more entries than `add` has (a damaged file).
+fn real_adds(request: &BatchRequest) -> Option<usize> {
+    let padding = request.padding.map_or(0, |p| p as usize);
+    request.add.len().checked_sub(padding)
 }
 
 fn zip(
@@ -160,6 +180,9 @@ pub(crate) struct PlanInput<'a> {
     pub max_total: usize,
     /// The body's encoding (CBOR when the server reads it).
     pub encoding: Encoding,
+    /// The server's batch buckets, ascending (`max_total` is at most the largest); empty: no
+    /// padding.
+    pub buckets: &'a [u32],
     pub now: i64,
 }
 
@@ -184,27 +207,42 @@ pub(crate) fn plan(
     input: &PlanInput<'_>,
     cursor: &mut PlanCursor,
 ) -> Result<Option<StoredBatch>> {
-    let (adds, removes, rekeyed) = pick(tx, input, cursor)?;
+    let (mut adds, removes, rekeyed) = pick(tx, input, cursor)?;
+    let padding = if input.buckets.is_empty() {
+        None
+    } else if let Some(padding) = padding_within_budget(&mut adds, removes.len(), input, cursor) {
+        Some(padding)
+    } else {
+        // Not even the removals' dummies fit today's budget: they wait for tomorrow's.
+        cursor.deferred += removes.len() as u64;
+        return Ok(None);
+    };
     if adds.is_empty() && removes.is_empty() && !input.full {
         return Ok(None);
     }
-    let request = BatchRequest {
+    let mut request = BatchRequest {
         batch_id: input.batch_id.to_owned(),
         key_id: input.key.id().to_owned(),
         mode: if input.full { Mode::Full } else { Mode::Delta },
         add: adds.iter().map(|(_, _, h)| h.clone()).collect(),
         remove: removes.iter().map(|(_, _, h)| h.clone()).collect(),
+        padding,
     };
+    if let Some(padding) = padding {
+        request.add.extend(dummies(padding)?);
+        even_out_padding_width(&mut request, input)?;
+    }
     let body = input
         .encoding
         .encode(&request)
         .map_err(|e| Error::InvalidState(format!("batch not serialisable: {e}")))?;
+    let batch_id = request.batch_id.as_str();
     tx.prepare_cached(
         "INSERT INTO batches (batch_id, mode, key_id, body, adds, removes, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        input.batch_id,
+        batch_id,
         if input.full { "full" } else { "delta" },
         input.key.id(),
         body,
@@ -220,7 +258,7 @@ pub(crate) fn plan(
             kind_code(*kind),
             canonical,
             UploadState::AddInFlight.code(),
-            input.batch_id
+            batch_id
         ])?;
     }
     for (kind, canonical, _) in &removes {
@@ -228,7 +266,7 @@ pub(crate) fn plan(
             kind_code(*kind),
             canonical,
             UploadState::RemoveInFlight.code(),
-            input.batch_id
+            batch_id
         ])?;
     }
     let mut rekey = tx.prepare_cached(
@@ -243,14 +281,82 @@ pub(crate) fn plan(
         ])?;
     }
     Ok(Some(StoredBatch {
-        batch_id: input.batch_id.to_owned(),
+        batch_id: request.batch_id,
         mode: request.mode,
         key_id: input.key.id().to_owned(),
         body,
         encoding: input.encoding,
         adds,
         removes,
+        padding: padding.unwrap_or(0),
     }))
+}
+
+/// The dummies that pad `adds` and `removes` to the smallest bucket holding them, paid from the
+/// day's budget (the server charges dummies like new identifiers): while they do not fit, adds
+/// are given back, to wait for tomorrow's budget like the ones `pick` deferred. `None` when not
+/// even the removals alone can be padded today.
+fn padding_within_budget(
+    adds: &mut Vec<(IdentifierKind, String, WireHash)>,
+    removes: usize,
+    input: &PlanInput<'_>,
+    cursor: &mut PlanCursor,
+) -> Option<u32> {
+    loop {
+        let n = adds.len() + removes;
+        if n == 0 && !input.full {
+            // Nothing left to send: no dummies to pay for.
+            return Some(0);
+        }
+        // `max_total` is at most the largest bucket, so one holds the batch.
+        let bucket = bucket_for(n, input.buckets)?;
+        let padding = (bucket - n) as u64;
+        if padding <= cursor.adds_budget {
+            cursor.adds_budget -= padding;
+            return u32::try_from(padding).ok();
+        }
+        adds.pop()?;
+        cursor.adds_budget += 1;
+        cursor.deferred += 1;
+    }
+}
+
+/// `n` dummy hashes: random bytes of a digest's length, which neither an observer nor the
+/// server can tell from real ones (the server drops them by the request's `padding` count).
+fn dummies(n: u32) -> Result<Vec<WireHash>> {
+    let mut bytes = vec![0u8; n as usize * DIGEST_LEN];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::InvalidState(format!("no random source: {e}")))?;
+    Ok(bytes
+        .chunks_exact(DIGEST_LEN)
+        .filter_map(WireHash::from_bytes)
+        .collect())
+}
+
+/// Lengthens the batch id by as many bytes as the `padding` count's encoding is shorter than the
+/// largest bucket's, so every body of a bucket (and mode) has one length whatever the count:
+/// the count's digits would otherwise tell an observer of body sizes how full the bucket is.
+/// The id stays within its 64 characters, and (at 24 or more) within one CBOR length header.
+fn even_out_padding_width(request: &mut BatchRequest, input: &PlanInput<'_>) -> Result<()> {
+    let widest = input.buckets.last().copied();
+    let width = |padding: Option<u32>| {
+        let head = BatchRequest {
+            batch_id: String::new(),
+            key_id: String::new(),
+            mode: Mode::Delta,
+            add: Vec::new(),
+            remove: Vec::new(),
+            padding,
+        };
+        input
+            .encoding
+            .encode(&head)
+            .map(|b| b.len())
+            .map_err(|e| Error::InvalidState(format!("batch not serialisable: {e}")))
+    };
+    let missing = width(widest)?.saturating_sub(width(request.padding)?);
+    request.batch_id.extend(std::iter::repeat_n('_', missing));
+    Ok(())
 }
 
 /// Identifiers of one batch (added, removed, and those whose stored hash had to be made again

@@ -8,15 +8,10 @@ use crate::key::KeyHolder;
 use crate::oprf::{PublicKey, SUITE};
 use crate::progress::ProgressListener;
 use crate::protocol::encoding::CBOR;
-use crate::protocol::private::{MAX_SHARD_BITS, max_bucket, valid_buckets};
+use crate::protocol::private::{MAX_SHARD_BITS, max_batch_bucket, max_bucket, valid_buckets};
 use crate::protocol::wire::{ConfigAnswer, Limits};
 use crate::store::Store;
 
-/// Bytes one hash takes in a batch body at most: JSON's 22 characters, quotes and comma (CBOR's
-/// 17 bytes fit within it, so a batch planned by this figure fits the body limit either way).
-const HASH_BYTES: u32 = 25;
-/// Bytes of a batch body besides its hashes.
-const BODY_OVERHEAD: u32 = 256;
 /// A configuration that passed the checks, with its key installed.
 #[derive(Debug)]
 pub(crate) struct Installed {
@@ -26,8 +21,11 @@ pub(crate) struct Installed {
     pub changed: bool,
     /// What the server enforces.
     pub limits: Limits,
-    /// Hashes per batch: the server's limits (count and body size) and the options' cap.
+    /// Hashes per batch: the server's limits (count and body size), the options' cap and the
+    /// largest bucket.
     pub max_total: usize,
+    /// The entry counts batches are padded to, ascending; empty: no padding (an older server).
+    pub buckets: Vec<u32>,
     /// The server reads (and answers in) CBOR.
     pub cbor: bool,
 }
@@ -47,8 +45,20 @@ pub(crate) fn install(
     let key = HashKey::new(config.key_id, &secret)
         .map_err(|e| Error::Protocol(format!("hashing key: {e}")))?;
     let limits = config.limits;
-    let by_body = limits.max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES;
-    let mut max = limits.max_batch.min(by_body);
+    // A batch planned by this figure fits the body limit in either encoding.
+    let mut max =
+        u32::try_from(max_batch_bucket(limits.max_batch, limits.max_body_bytes)).unwrap_or(0);
+    let buckets = config.batch_buckets;
+    if !buckets.is_empty() {
+        // Checked against the server's own limits, before the options' cap: a bucket above
+        // what the server reads would have every padded batch refused.
+        if !valid_buckets(&buckets, max as usize) {
+            return Err(Error::Protocol(
+                "the server's batch buckets do not fit its limits".into(),
+            ));
+        }
+        max = buckets.last().copied().unwrap_or(max).min(max);
+    }
     if let Some(cap) = max_batch {
         max = max.min(cap);
     }
@@ -63,6 +73,7 @@ pub(crate) fn install(
         changed,
         limits,
         max_total: usize::try_from(max).unwrap_or(usize::MAX),
+        buckets,
         cbor: config.encodings.iter().any(|e| e == CBOR),
     })
 }

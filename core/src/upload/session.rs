@@ -68,6 +68,8 @@ pub(crate) struct Session<'a> {
     key: Option<HashKey>,
     limits: Option<Limits>,
     max_total: usize,
+    /// The server's batch buckets (empty: no padding).
+    buckets: Vec<u32>,
     sent_hashes: u64,
     total_hashes: u64,
 }
@@ -99,6 +101,7 @@ impl<'a> Session<'a> {
             key: None,
             limits: None,
             max_total: 1,
+            buckets: Vec::new(),
             sent_hashes: 0,
             total_hashes: 0,
         }
@@ -164,6 +167,7 @@ impl<'a> Session<'a> {
         }
         self.stored_key = Some(id.to_owned());
         self.max_total = config.max_total;
+        self.buckets = config.buckets;
         self.key = Some(config.key);
         self.limits = Some(config.limits);
         Ok(false)
@@ -209,6 +213,7 @@ impl<'a> Session<'a> {
                     full,
                     max_total: self.max_total,
                     encoding: self.requests.encoding,
+                    buckets: &self.buckets,
                     now: unix_now(),
                 };
                 let Some(batch) = self.store.write(|tx| st::plan(tx, &input, &mut cursor))? else {
@@ -220,7 +225,9 @@ impl<'a> Session<'a> {
                         // The batch's identifiers are pending again, before the planning cursor.
                         self.max_total = size;
                         cursor = PlanCursor {
-                            adds_budget: cursor.adds_budget + batch.adds.len() as u64,
+                            adds_budget: cursor.adds_budget
+                                + batch.adds.len() as u64
+                                + u64::from(batch.padding),
                             ..PlanCursor::default()
                         };
                     }
@@ -264,13 +271,12 @@ impl<'a> Session<'a> {
             Ok(response) => response,
             Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
             Err(Failure::TooLarge) => {
-                let size = batch.adds.len() + batch.removes.len();
                 self.store.write(|tx| answers::revert(tx, batch))?;
-                if size <= 1 {
+                let Some(size) = split_size(batch, &self.buckets) else {
                     return Err(Failure::TooLarge.into_error());
-                }
+                };
                 self.report.batches_split += 1;
-                return Ok(Outcome::Split(size / 2));
+                return Ok(Outcome::Split(size));
             }
             Err(Failure::Retry {
                 daily_quota: true,
@@ -374,6 +380,22 @@ impl<'a> Session<'a> {
         }
         Err(Error::Protocol("the changes feed does not end".into()))
     }
+}
+
+/// The most entries a batch refused as too large is split to: half of it, or with buckets the
+/// largest bucket below its padded size (a smaller batch would be padded back up). `None` when
+/// there is nothing smaller to send.
+fn split_size(batch: &StoredBatch, buckets: &[u32]) -> Option<usize> {
+    let size = batch.adds.len() + batch.removes.len();
+    if buckets.is_empty() {
+        return (size > 1).then_some(size / 2);
+    }
+    let padded = crate::protocol::private::bucket_for(size, buckets)?;
+    buckets
+        .iter()
+        .map(|b| *b as usize)
+        .take_while(|b| *b < padded)
+        .last()
 }
 
 /// Checks a batch answer against the batch; returns its matches (hash → user reference).

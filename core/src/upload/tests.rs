@@ -149,6 +149,7 @@ fn plan_one(e: &Engine) -> st::StoredBatch {
         full: false,
         max_total: 100,
         encoding: Encoding::Json,
+        buckets: &[],
         now: 1,
     };
     let mut cursor = PlanCursor {
@@ -248,6 +249,7 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
             } else {
                 Encoding::Json
             },
+            buckets: &[],
             now: 1,
         };
         let Some(batch) = e
@@ -278,6 +280,123 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
         assert_eq!(body.add.iter().collect::<Vec<_>>(), hashes);
         assert!(hashes.iter().all(|h| h.digest().is_some()));
     }
+}
+
+/// Plans batches of `book` identifiers with buckets until nothing is left: (batch, body).
+fn plan_padded(
+    book: usize,
+    budget: u64,
+    max_total: usize,
+    encoding: Encoding,
+) -> (Vec<st::StoredBatch>, PlanCursor) {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    let contacts: Vec<RawContact> = (0..book)
+        .map(|i| contact(&format!("c{i}"), &format!("0151 1000{i:04}")))
+        .collect();
+    e.import_snapshot(contacts, &NoProgress).expect("import");
+    let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
+    let mut cursor = PlanCursor {
+        adds_budget: budget,
+        ..PlanCursor::default()
+    };
+    let mut out = Vec::new();
+    for n in 0.. {
+        let id = format!("b_{n:022}");
+        let input = PlanInput {
+            batch_id: &id,
+            key: &key,
+            full: false,
+            max_total,
+            encoding,
+            buckets: &[4, 16, 64],
+            now: 1,
+        };
+        let Some(batch) = e
+            .inner()
+            .store
+            .write(|tx| st::plan(tx, &input, &mut cursor))
+            .expect("plan")
+        else {
+            break;
+        };
+        out.push(batch);
+    }
+    // What the store reads back is what was planned: a resend sends the same bytes.
+    let stored = e.inner().store.read(st::batches).expect("batches");
+    assert_eq!(
+        stored
+            .iter()
+            .map(|b| (&b.body, &b.adds, b.padding))
+            .collect::<Vec<_>>(),
+        out.iter()
+            .map(|b| (&b.body, &b.adds, b.padding))
+            .collect::<Vec<_>>()
+    );
+    (out, cursor)
+}
+
+#[test]
+fn batches_are_padded_to_a_bucket_with_random_dummies_after_the_real_adds() {
+    for encoding in [Encoding::Json, Encoding::Cbor] {
+        let (batches, cursor) = plan_padded(70, 1000, 64, encoding);
+        assert_eq!(cursor.deferred, 0);
+        let real: Vec<usize> = batches.iter().map(|b| b.adds.len()).collect();
+        assert_eq!(real, [64, 6]);
+        let mut dummies = std::collections::HashSet::new();
+        for batch in &batches {
+            let body: crate::protocol::wire::BatchRequest =
+                batch.encoding.decode(&batch.body).expect("body");
+            let padding = body.padding.expect("a padding count") as usize;
+            assert_eq!(padding, batch.padding as usize);
+            assert!([4, 16, 64].contains(&body.add.len()), "{}", body.add.len());
+            assert_eq!(body.add.len() - padding, batch.adds.len());
+            let hashes: Vec<&WireHash> = batch.adds.iter().map(|(_, _, h)| h).collect();
+            assert_eq!(
+                body.add[..batch.adds.len()].iter().collect::<Vec<_>>(),
+                hashes
+            );
+            // A dummy is a digest's length, like every real hash, and random.
+            for dummy in &body.add[batch.adds.len()..] {
+                assert!(dummy.digest().is_some());
+                assert!(dummies.insert(dummy.clone()), "a dummy repeats");
+            }
+        }
+        assert_eq!(batches[1].padding, 10);
+    }
+}
+
+#[test]
+fn every_body_of_a_bucket_has_one_length_whatever_its_padding() {
+    for encoding in [Encoding::Json, Encoding::Cbor] {
+        let mut lengths = std::collections::BTreeSet::new();
+        // 17 to 64 real adds all go in the bucket of 64, padded with 47 to 0 dummies.
+        for book in [17, 20, 40, 63, 64] {
+            let (batches, _) = plan_padded(book, 1000, 64, encoding);
+            assert_eq!(batches.len(), 1);
+            lengths.insert(batches[0].body.len());
+        }
+        assert_eq!(lengths.len(), 1, "{encoding:?}: {lengths:?}");
+    }
+}
+
+#[test]
+fn the_dummies_are_paid_from_the_budget_and_adds_wait_when_they_do_not_fit() {
+    // 10 real adds and a budget of 12: every batch of 5 to 10 adds is padded to 16, which the
+    // budget does not pay for; 4 adds fill the bucket of 4, and the other 6 wait.
+    let (batches, cursor) = plan_padded(10, 12, 64, Encoding::Json);
+    let cost: usize = batches
+        .iter()
+        .map(|b| b.adds.len() + b.padding as usize)
+        .sum();
+    assert!(cost <= 12, "{cost}");
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].adds.len(), 4, "the bucket of 4, whole");
+    assert_eq!(cursor.deferred, 6);
+    // A budget below the smallest bucket sends nothing.
+    let (batches, cursor) = plan_padded(3, 3, 64, Encoding::Json);
+    assert!(batches.is_empty());
+    assert_eq!(cursor.deferred, 3);
 }
 
 #[test]

@@ -122,7 +122,19 @@ pub(super) fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
             };
             let add: Vec<String> = (0..r.byte() % 10).map(|_| known.hash(r)).collect();
             let remove: Vec<String> = (0..r.byte() % 4).map(|_| known.hash(r)).collect();
+            let added = add.len() as u64;
             let mut v = json!({"batch_id": batch_id, "key_id": key_id, "mode": mode, "add": add, "remove": remove});
+            // A padding count: right, past the list, hostile.
+            match r.byte() % 8 {
+                0 => v["padding"] = json!(r.byte() as u64 % (added + 1)),
+                1 => v["padding"] = json!(added),
+                2 => v["padding"] = json!(added + 1),
+                3 => {
+                    v["padding"] =
+                        [json!(-1), json!(u64::MAX), json!("1"), json!(null)][r.choose(4)].clone();
+                }
+                _ => {}
+            }
             if r.byte() == 0xff {
                 v["extra"] = json!(1);
             }

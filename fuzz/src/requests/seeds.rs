@@ -27,6 +27,12 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
             1,
             r#"{"batch_id":"b_kM0s","key_id":"k_2026_11","mode":"delta","add":["Xq4"],"remove":["p9V"]}"#,
         ),
+        (
+            "batch-padded",
+            Route::Batches,
+            1,
+            r#"{"batch_id":"b_kM0t","key_id":"k_2026_11","mode":"delta","add":["Xq4","AAAAAAAAAAAAAAAAAAAAAA"],"remove":["p9V"],"padding":1}"#,
+        ),
         ("invite", Route::CreateInvite, 1, r#"{"ttl_s": 604800}"#),
         ("redeem", Route::Redeem, 1, r#"{"code": "7K3M9QX2R4"}"#),
         (

@@ -22,7 +22,11 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
         400 => &[codes::MALFORMED],
         401 => &[codes::UNAUTHORIZED],
         403 => &[codes::FORBIDDEN],
-        404 => &[codes::NOT_FOUND, codes::PRIVATE_DISABLED],
+        404 => &[
+            codes::NOT_FOUND,
+            codes::PRIVATE_DISABLED,
+            codes::HASHED_DISABLED,
+        ],
         408 => &[codes::REQUEST_TIMEOUT],
         409 => &[
             codes::KEY_ROTATED,

@@ -80,6 +80,7 @@ impl Service {
         let client = {
             let mut read = self.storage.read()?;
             let client = self.client_in(&mut *read, token)?;
+            self.refuse_hashed()?;
             let batch_id = body
                 .encoding
                 .decode::<BatchRequest>(body.bytes)
@@ -117,7 +118,16 @@ impl Service {
         if request.mode == Mode::Full && !request.remove.is_empty() {
             return Err(ApiError::malformed("a full batch cannot remove"));
         }
-        let add = parse_hashes(&request.add, "add")?;
+        // The dummies are read as hashes (a body of the wrong shape is refused whole), then
+        // dropped: nothing of them is stored, but they are charged like new identifiers.
+        let padding = request.padding.unwrap_or(0);
+        let real = request
+            .add
+            .len()
+            .checked_sub(padding as usize)
+            .ok_or_else(|| ApiError::malformed("padding counts more entries than add has"))?;
+        let mut add = parse_hashes(&request.add, "add")?;
+        add.truncate(real);
         let remove = parse_hashes(&request.remove, "remove")?;
         let mut seen = HashSet::with_capacity(add.len() + remove.len());
         if !add.iter().chain(&remove).all(|d| seen.insert(*d)) {
@@ -149,7 +159,14 @@ impl Service {
             });
         }
 
-        let quota = self.plan_quota(&mut *tx, &client, &current.key_id, request.mode, &add, now)?;
+        let quota = self.plan_quota(
+            &mut *tx,
+            &client,
+            &current.key_id,
+            request.mode,
+            (&add, padding),
+            now,
+        )?;
         // An openly registered device's new identifiers also count against its address's day.
         let reserved = self.reserve_for_open(&client, from, quota.charged, now)?;
         let removed = match request.mode {
@@ -198,9 +215,11 @@ impl Service {
         Ok(answer_bytes)
     }
 
-    /// The quota for a batch adding `add`, or `daily_quota` when it does not fit whole.
+    /// The quota for a batch adding `add` with `padding` dummies, or `daily_quota` when it does
+    /// not fit whole.
     ///
-    /// A hash is charged when it was not in the set before this batch. After a rotation, a full
+    /// A hash is charged when it was not in the set before this batch, and every dummy is (so
+    /// the quota counts what a padded book costs, in both modes alike). After a rotation, a full
     /// batch replacing a set made under an older key grants the old set's size as free adds,
     /// spent by this batch and the deltas of the same re-sync ("a key rotation does not cost a
     /// device its day"); a full batch under the same key grants nothing, or a client could
@@ -211,12 +230,13 @@ impl Service {
         client: &ClientRecord,
         current_key_id: &str,
         mode: Mode,
-        add: &[Digest],
+        (add, padding): (&[Digest], u32),
         now: i64,
     ) -> Result<QuotaPlan, ApiError> {
         let id = client.client_id.as_str();
         let already_held = tx.set_members(id, add)?.len() as u64;
         let new_hashes = add.len() as u64 - already_held;
+        let cost = new_hashes + u64::from(padding);
         let mut allowance = match mode {
             Mode::Full => {
                 let older_key = client
@@ -227,9 +247,9 @@ impl Service {
             }
             Mode::Delta => client.rekey_allowance,
         };
-        let free = new_hashes.min(allowance);
+        let free = cost.min(allowance);
         allowance -= free;
-        let charged = new_hashes - free;
+        let charged = cost - free;
         let usage = self.charge_day(tx.usage(id)?, charged, now)?;
         Ok(QuotaPlan {
             already_held,

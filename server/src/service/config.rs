@@ -74,6 +74,7 @@ impl Service {
             digest_bytes: u32::try_from(DIGEST_LEN).ok(),
             encodings: vec![encoding::CBOR.to_owned()],
             private,
+            batch_buckets: self.batch_buckets.clone(),
             limits: Limits {
                 max_batch: l.max_batch,
                 max_body_bytes: l.max_body_bytes,

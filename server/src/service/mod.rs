@@ -89,6 +89,8 @@ pub(crate) struct Service {
     clock: Clock,
     /// Private discovery's settings and filter cache; `None` when it is off.
     private: Option<private::Private>,
+    /// The entry counts batches are padded to (`GET /v1/config`; empty: none advertised).
+    batch_buckets: Vec<u32>,
 }
 
 impl std::fmt::Debug for Service {
@@ -115,6 +117,7 @@ impl Service {
                 .private
                 .enabled
                 .then(|| private::Private::new(&config.private)),
+            batch_buckets: config.batch_buckets(),
         }
     }
 
@@ -158,8 +161,9 @@ impl Service {
             if changed {
                 tx.commit()?;
             }
-            Ok(())
-        })
+            Ok::<_, ServerError>(())
+        })?;
+        self.forget_hashed_sets()
     }
 
     /// Deletes what has outlived its use: batch answers past their retention, expired invites,
@@ -174,8 +178,15 @@ impl Service {
             let invites = tx.prune_invites(now)?;
             let unsynced = tx.prune_unsynced_clients(now - self.unsynced_ttl_s())?;
             let filter_log = tx.prune_filter_log(now - private::FILTER_LOG_RETENTION_S)?;
+            // A keyed-hash instance still running beside this one (a rolling switch of mode)
+            // may have stored a set since the start: private mode keeps none.
+            let (hashes, _) = if self.private.is_some() {
+                tx.forget_client_sets()?
+            } else {
+                (0, 0)
+            };
             tx.commit()?;
-            tracing::debug!(batches, invites, unsynced, filter_log, "swept");
+            tracing::debug!(batches, invites, unsynced, filter_log, hashes, "swept");
             Ok(())
         })
     }

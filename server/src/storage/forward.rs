@@ -126,6 +126,9 @@ macro_rules! forward_transaction {
                 fn prune_batches(&mut self, before: i64) -> Result<u64, ServerError> {
                     Self::prune_batches(self, before)
                 }
+                fn forget_client_sets(&mut self) -> Result<(u64, u64), ServerError> {
+                    Self::forget_client_sets(self)
+                }
                 fn visible_users(
                     &mut self,
                     key_id: &str,

@@ -460,6 +460,9 @@ pub trait Transaction {
     ) -> Result<(), ServerError>;
     /// Deletes answers stored before `before`; returns how many.
     fn prune_batches(&mut self, before: i64) -> Result<u64, ServerError>;
+    /// Deletes every client's set of hashes and stored batch answers, and forgets the key its
+    /// set was made under and its rotation allowance; returns (hashes, batches) deleted.
+    fn forget_client_sets(&mut self) -> Result<(u64, u64), ServerError>;
 
     // --- users (the admin API's directory) ---
 

@@ -24,5 +24,6 @@ mod invites;
 mod keys;
 mod limits;
 mod matching;
+mod padding;
 mod registration;
 mod users;

@@ -8,19 +8,27 @@ use contactsync_tests::world::World;
 
 use super::{book, json_response, quick, register_users, sync};
 
+/// Unpadded, a refused batch is halved; padded, it goes down to the next smaller bucket.
 #[test]
 fn too_large_batches_are_split() {
-    let world = World::default();
+    for (buckets, most) in [(vec![], 3), (vec![4, 8], 4)] {
+        too_large_batches_are_split_with(buckets, most);
+    }
+}
+
+fn too_large_batches_are_split_with(buckets: Vec<u32>, most: usize) {
+    let mut world = World::default();
+    world.set_batch_buckets(Some(buckets));
     register_users(&world);
     let (t, _) = world.device(None);
-    // A proxy in front of the server refuses bodies with more than 3 hashes.
+    // A proxy in front of the server refuses bodies with more than `most` entries.
     let proxy = Faulty::new(
         t,
-        Box::new(|_, request, _| {
+        Box::new(move |_, request, _| {
             let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
             let n = body["add"].as_array().map_or(0, Vec::len)
                 + body["remove"].as_array().map_or(0, Vec::len);
-            if request.path == "/v1/batches" && n > 3 {
+            if request.path == "/v1/batches" && n > most {
                 Outcome::Replace(json_response(
                     413,
                     br#"{"error":{"code":"too_large","message":"too many"}}"#,
@@ -39,12 +47,15 @@ fn too_large_batches_are_split() {
     assert_eq!((s.pending_add, s.in_flight), (0, 0));
 }
 
+/// Without padding (a server advertising no buckets): the quota counts real additions only.
+/// (Padded, the dummies count too: `padding.rs`.)
 #[test]
 fn the_daily_quota_defers_the_rest_to_tomorrow() {
-    let world = World::new(LimitsConfig {
+    let mut world = World::new(LimitsConfig {
         daily_new_identifiers: 5,
         ..LimitsConfig::default()
     });
+    world.set_batch_buckets(Some(Vec::new()));
     register_users(&world);
     let (t, _) = world.device(None);
     let e = world.engine("a");
@@ -66,13 +77,15 @@ fn the_daily_quota_defers_the_rest_to_tomorrow() {
 /// (every device here is on 127.0.0.1) gets what the first left.
 #[test]
 fn open_devices_on_one_address_share_its_daily_budget() {
-    let world = World::with_registration(
+    let mut world = World::with_registration(
         LimitsConfig::default(),
         RegistrationLimits {
             identifiers_per_ip_per_day: 5,
             ..RegistrationLimits::unlimited()
         },
     );
+    // Unpadded, so the budget's arithmetic is the additions'.
+    world.set_batch_buckets(Some(Vec::new()));
     register_users(&world);
     let (a, _) = world.device(None);
     let first = world.engine("a");

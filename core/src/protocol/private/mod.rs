@@ -198,6 +198,26 @@ pub fn max_bucket(max_batch: u32, max_body_bytes: u32) -> usize {
     (max_batch.min(by_body) as usize).min(crate::oprf::MAX_BATCH)
 }
 
+/// The most entries a keyed-hash batch may have: `max_batch`, and what `max_body_bytes` carries
+/// at 25 bytes a hash (JSON's 22 characters, quotes and comma; CBOR's 17 bytes fit within it)
+/// after 256 bytes of the rest of the body. A batch's buckets are checked by it on both sides.
+pub fn max_batch_bucket(max_batch: u32, max_body_bytes: u32) -> usize {
+    const HASH_BYTES: u32 = 25;
+    const BODY_OVERHEAD: u32 = 256;
+    max_batch.min(max_body_bytes.saturating_sub(BODY_OVERHEAD) / HASH_BYTES) as usize
+}
+
+/// A server's batch buckets when its operator names none: 16, 64, 256 and 1024, those the
+/// limits allow (`max`: [`max_batch_bucket`]), and `max` itself when it is below 1024.
+pub fn default_batch_buckets(max: usize) -> Vec<u32> {
+    let cap = u32::try_from(max.min(1024)).unwrap_or(1024);
+    let mut buckets: Vec<u32> = [16, 64, 256].into_iter().filter(|b| *b < cap).collect();
+    if cap > 0 {
+        buckets.push(cap);
+    }
+    buckets
+}
+
 /// Checks a server's buckets: 1 to 8 sizes, strictly ascending, each from 1 to `max`.
 pub fn valid_buckets(buckets: &[u32], max: usize) -> bool {
     !buckets.is_empty()

@@ -194,3 +194,17 @@ fn shards_are_the_tags_top_bits_and_the_config_field_is_optional() {
     );
     assert_eq!(round_trip(&sharded), sharded);
 }
+
+#[test]
+fn default_batch_buckets_fit_the_limits() {
+    assert_eq!(max_batch_bucket(2000, 256 * 1024), 2000);
+    assert_eq!(max_batch_bucket(2000, 1024), 30);
+    assert_eq!(default_batch_buckets(2000), [16, 64, 256, 1024]);
+    assert_eq!(default_batch_buckets(1024), [16, 64, 256, 1024]);
+    assert_eq!(default_batch_buckets(100), [16, 64, 100]);
+    assert_eq!(default_batch_buckets(16), [16]);
+    assert_eq!(default_batch_buckets(3), [3]);
+    for max in [1, 3, 16, 17, 30, 100, 1024, 5000] {
+        assert!(valid_buckets(&default_batch_buckets(max), max), "{max}");
+    }
+}

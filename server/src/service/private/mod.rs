@@ -98,6 +98,45 @@ async fn lookup(
 }
 
 impl Service {
+    /// With the mode on, deletes what devices uploaded in an earlier keyed-hash period — every
+    /// set of hashes and stored batch answer — in one transaction; a no-op with it off.
+    ///
+    /// It runs when the server starts (before it serves) and with every sweep, not at a
+    /// device's first request in this mode: a device that never comes back would otherwise
+    /// keep its hashes on the server for good, and every request would pay for the check.
+    /// The mode is the server's, so at start every device's old set is as dead as any other's.
+    pub(super) fn forget_hashed_sets(&self) -> Result<(), crate::error::ServerError> {
+        if self.private.is_none() {
+            return Ok(());
+        }
+        let (hashes, batches) = retry_conflicts(|| {
+            let mut tx = self.storage.write()?;
+            let deleted = tx.forget_client_sets()?;
+            tx.commit()?;
+            Ok::<_, crate::error::ServerError>(deleted)
+        })?;
+        if hashes + batches > 0 {
+            tracing::info!(
+                hashes,
+                batches,
+                "private discovery: deleted the devices' sets of hashes and batch answers of the \
+                 keyed-hash mode"
+            );
+        }
+        Ok(())
+    }
+
+    /// The keyed-hash mode's routes that store a device's hashes answer `404 hashed_disabled`
+    /// while this mode is on: the server keeps nothing per device but its registration and
+    /// counters.
+    pub(super) fn refuse_hashed(&self) -> Result<(), ApiError> {
+        if self.private.is_some() {
+            Err(ApiError::HashedDisabled)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The mode's state, or `private_disabled`.
     fn private(&self) -> Result<&Private, ApiError> {
         self.private.as_ref().ok_or(ApiError::PrivateDisabled)

@@ -109,4 +109,16 @@ impl PgTx<'_> {
         self.writing()?;
         self.execute("DELETE FROM batches WHERE created_at < $1", &[&before])
     }
+
+    pub(super) fn forget_client_sets(&mut self) -> Result<(u64, u64), ServerError> {
+        self.writing()?;
+        let hashes = self.execute("DELETE FROM client_hashes", &[])?;
+        let batches = self.execute("DELETE FROM batches", &[])?;
+        self.execute(
+            "UPDATE clients SET set_key_id = NULL, rekey_allowance = 0
+             WHERE set_key_id IS NOT NULL OR rekey_allowance <> 0",
+            &[],
+        )?;
+        Ok((hashes, batches))
+    }
 }

@@ -126,4 +126,16 @@ impl SqliteTx<'_> {
             .execute([before])?;
         Ok(n as u64)
     }
+
+    pub(super) fn forget_client_sets(&mut self) -> Result<(u64, u64), ServerError> {
+        let conn = self.conn()?;
+        let hashes = conn.execute("DELETE FROM client_hashes", [])?;
+        let batches = conn.execute("DELETE FROM batches", [])?;
+        conn.execute(
+            "UPDATE clients SET set_key_id = NULL, rekey_allowance = 0
+             WHERE set_key_id IS NOT NULL OR rekey_allowance <> 0",
+            [],
+        )?;
+        Ok((hashes as u64, batches as u64))
+    }
 }
