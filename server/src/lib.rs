@@ -178,6 +178,7 @@ impl PrivateDiscoveryConfig {
                  (max_batch, and what max_body_bytes carries at 46 bytes an element)"
             )));
         }
+        above_quota("private_buckets", &self.buckets, limits)?;
         if self.filter_rebuild.is_zero() {
             return Err(ServerError::Config(
                 "private_filter_rebuild_s must be at least 1".into(),
@@ -190,6 +191,21 @@ impl PrivateDiscoveryConfig {
             )));
         }
         Ok(())
+    }
+}
+
+/// Refuses buckets whose smallest is above the daily quota of new identifiers: a padded request
+/// is charged its bucket, so a device could never afford one and would wait forever.
+fn above_quota(name: &str, buckets: &[u32], limits: &LimitsConfig) -> Result<(), ServerError> {
+    match buckets.first() {
+        Some(smallest) if *smallest > limits.daily_new_identifiers => {
+            Err(ServerError::Config(format!(
+                "the smallest of {name} ({smallest}) is above daily_new_identifiers ({}): a \
+                 device is charged the padded size and could never send one",
+                limits.daily_new_identifiers
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -267,14 +283,16 @@ impl ServerConfig {
     }
 
     /// The batch buckets this configuration advertises: the ones set, or the defaults that fit
-    /// the limits.
+    /// the limits — the daily quota among them, since a device pays for its dummies and could
+    /// never send a batch whose smallest bucket costs more than its day.
     pub fn batch_buckets(&self) -> Vec<u32> {
         self.batch_buckets.clone().unwrap_or_else(|| {
             use contactsync_core::protocol::private::{default_batch_buckets, max_batch_bucket};
-            default_batch_buckets(max_batch_bucket(
-                self.limits.max_batch,
-                self.limits.max_body_bytes,
-            ))
+            let l = &self.limits;
+            default_batch_buckets(
+                max_batch_bucket(l.max_batch, l.max_body_bytes)
+                    .min(l.daily_new_identifiers as usize),
+            )
         })
     }
 
@@ -325,6 +343,7 @@ impl ServerConfig {
                  (max_batch, and what max_body_bytes carries at 25 bytes a hash)"
             )));
         }
+        above_quota("batch_buckets", &buckets, l)?;
         let c = &self.connections;
         if c.header_read_timeout.is_zero() || c.body_progress_timeout.is_zero() {
             return Err(ServerError::Config(

@@ -126,6 +126,18 @@ fn the_operator_chooses_the_buckets_and_bad_ones_are_refused_at_start() {
     });
     let v = t.api.get("/v1/config", Some(&token_of(&t))).expect(200);
     assert_eq!(v["batch_buckets"], json!([16, 64, 100]));
+    // A small daily quota too: a device pays for its dummies, and must be able to pay for one.
+    let t = TestServer::with_limits(LimitsConfig {
+        daily_new_identifiers: 40,
+        ..LimitsConfig::default()
+    });
+    let v = t.api.get("/v1/config", Some(&token_of(&t))).expect(200);
+    assert_eq!(v["batch_buckets"], json!([16, 40]));
+    let db = crate::common::TestDb::new(crate::common::Backend::Sqlite);
+    let mut config = crate::common::config(&db);
+    config.limits.daily_new_identifiers = 10;
+    config.batch_buckets = Some(vec![16, 64]);
+    assert!(contactsync_server::start(config).is_err(), "a smallest bucket above the day");
     for bad in [
         vec![0],
         vec![8, 8],
