@@ -1,7 +1,9 @@
 //! Helpers shared by the cross-crate integration tests in `tests/tests/` and the benchmarks in
-//! `benches/`: where the shared test vectors and fixtures live, and the synthetic address book.
+//! `benches/`: where the shared test vectors and fixtures live, the synthetic address book, and a
+//! real Matrix identity server (Sydent) for the Matrix mode.
 
 pub mod net;
+pub mod sydent;
 pub mod synthetic;
 pub mod world;
 
