@@ -125,6 +125,17 @@ impl Sydent {
         ]);
     }
 
+    /// Binds each (medium, address, Matrix user id), in one provisioning run.
+    pub fn bind_all(&mut self, bindings: &[(&str, &str, &str)]) {
+        let operations: Vec<Value> = bindings
+            .iter()
+            .map(|(medium, address, mxid)| {
+                json!({"op": "bind", "medium": medium, "address": address, "mxid": mxid})
+            })
+            .collect();
+        self.provision(&operations);
+    }
+
     /// Removes that binding.
     pub fn unbind(&mut self, medium: &str, address: &str, mxid: &str) {
         self.provision(&[

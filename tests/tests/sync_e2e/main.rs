@@ -87,6 +87,7 @@ fn quick() -> SyncOptions {
         force: true,
         max_batch: None,
         cbor: false,
+        matrix: None,
     }
 }
 
