@@ -8,6 +8,10 @@
 //! the lookup pepper with every hash re-hashed), so a test sees exactly what a deployed Sydent
 //! would answer. Without the environment the tests that need it are skipped with a visible line —
 //! except on CI (`CONTACTSYNC_CI` set), which never skips them.
+//!
+//! Stands alone (no `crate::`): the CLI's tests include this file too.
+
+#![allow(dead_code, reason = "each test binary uses a part")]
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -173,7 +177,9 @@ impl Sydent {
     pub fn provision(&mut self, operations: &[Value]) {
         let was_running = self.child.is_some();
         self.stop();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sydent/provision.py");
+        // From the tests crate or the CLI's tests (which include this file): both sit one level
+        // below the workspace's root.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sydent/provision.py");
         let mut child = Command::new(venv().join("bin/python"))
             .arg(script)
             .env("SYDENT_CONF", self.dir.path().join("sydent.conf"))
