@@ -240,3 +240,42 @@ fn the_token_never_appears_in_debug_output() {
     let options = options(MatrixOptions::new("secret-token"));
     assert!(!format!("{options:?}").contains("secret-token"));
 }
+
+#[test]
+fn leaving_the_matrix_mode_drops_its_matches_and_a_reset_looks_everything_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let hash = crate::hash::MatrixHasher::new("matrixrocks").hash_raw("ana@example.com", "email");
+    let t = scripted(move |r: &Request| {
+        if r.path.ends_with("/hash_details") {
+            details(r#"["sha256"]"#)
+        } else if r.path.ends_with("/lookup") {
+            (
+                200,
+                format!(r#"{{"mappings": {{"{hash}": "@ana:x.org"}}}}"#),
+            )
+        } else {
+            // The discovery server, down: the switch back happens before it is asked.
+            (503, String::new())
+        }
+    });
+    let daily = options(MatrixOptions::new("tok"));
+    e.sync(&t, &daily, &NoProgress).unwrap();
+    assert_eq!(e.discovery().unwrap(), crate::Discovery::Matrix);
+    assert_eq!(e.matches().unwrap()[0].user_ref, "@ana:x.org");
+
+    // Within the interval a sync sends nothing; after reset_sync it looks everything up.
+    assert!(e.sync(&t, &daily, &NoProgress).unwrap().skipped);
+    e.reset_sync().unwrap();
+    let report = e.sync(&t, &daily, &NoProgress).unwrap();
+    assert_eq!((report.skipped, report.added), (false, 1));
+
+    // Back to a discovery server: a Matrix id is no user reference of it.
+    let hashed = SyncOptions {
+        max_attempts: 1,
+        ..SyncOptions::default()
+    };
+    assert!(e.sync(&t, &hashed, &NoProgress).is_err());
+    assert_eq!(e.discovery().unwrap(), crate::Discovery::Hashed);
+    assert!(e.matches().unwrap().is_empty());
+}
