@@ -105,6 +105,8 @@ impl From<SyncOptions> for core::SyncOptions {
             force: o.force,
             max_batch: o.max_batch,
             cbor: o.cbor,
+            // The Matrix mode is not in the bindings yet (issue 19: Kotlin and Swift next).
+            matrix: None,
         }
     }
 }

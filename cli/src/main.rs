@@ -173,6 +173,15 @@ enum Command {
         /// Sync now, even before the server's check interval or a backoff has passed.
         #[arg(long)]
         force: bool,
+        /// Discover through this Matrix identity server instead (its base URL, e.g.
+        /// `https://vector.im`): hashed lookups of the e-mail addresses and phone numbers, the
+        /// matches are Matrix user ids, nothing is registered (docs/matrix.md).
+        #[arg(long, value_name = "URL")]
+        matrix_is: Option<String>,
+        /// The identity server's access token (else `$CONTACTSYNC_MATRIX_TOKEN`, which keeps it
+        /// out of the process list): what `/_matrix/identity/v2/account/register` gave.
+        #[arg(long, value_name = "TOKEN", requires = "matrix_is")]
+        matrix_token: Option<String>,
     },
     /// The contacts found on the app, and through which identifier ("invite" for invites).
     Matches {
@@ -395,15 +404,48 @@ fn main() -> ExitCode {
 }
 
 /// The verbs over the server, `serve` and `demo`.
+/// `sync`: with a discovery server, or with `--matrix-is` through a Matrix identity server.
+fn sync(
+    out: &mut impl Write,
+    server: &OptionalServerArg,
+    db: &DbArgs,
+    force: bool,
+    matrix_is: Option<String>,
+    matrix_token: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let region = resolve_region(None)?;
+    let Some(identity_server) = matrix_is else {
+        let path = resolve_db(db.db.as_deref(), false)?;
+        return device::sync(out, region, &path, server.server.as_deref(), force, db.json);
+    };
+    if server.server.is_some() {
+        return Err(UsageError(
+            "--matrix-is discovers through the identity server: no --server with it".into(),
+        )
+        .into());
+    }
+    let path = resolve_db(db.db.as_deref(), true)?;
+    let token = device::matrix_token(matrix_token)?;
+    let matrix = device::MatrixSync {
+        identity_server: &identity_server,
+        token: &token,
+        force,
+    };
+    device::sync_matrix(out, region, &path, &matrix, db.json)
+}
+
 fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Demo { keep } => demo::demo(out, keep.as_deref()),
         Command::Exclude { targets, db } => exclude_verb(out, &targets, &db, true),
         Command::Include { targets, db } => exclude_verb(out, &targets, &db, false),
-        Command::Sync { server, db, force } => resolve_region(None).and_then(|region| {
-            let path = resolve_db(db.db.as_deref(), false)?;
-            device::sync(out, region, &path, server.server.as_deref(), force, db.json)
-        }),
+        Command::Sync {
+            server,
+            db,
+            force,
+            matrix_is,
+            matrix_token,
+        } => sync(out, &server, &db, force, matrix_is, matrix_token.as_deref()),
         Command::Matches { db, csv } => resolve_region(None).and_then(|region| {
             let path = resolve_db(db.db.as_deref(), false)?;
             let format = match (csv, db.json) {

@@ -29,16 +29,23 @@ pub fn server_url(text: &str) -> Result<ServerUrl, Failure> {
 
 /// `--admin-token`, else `$CONTACTSYNC_ADMIN_TOKEN`.
 pub fn admin_token(arg: Option<&str>) -> Result<String, Failure> {
+    token_arg_or_env(arg, ADMIN_TOKEN_ENV, || {
+        format!("this needs the server's admin token: --admin-token TOKEN or ${ADMIN_TOKEN_ENV}")
+    })
+}
+
+/// A token from its flag, else from the environment variable `env` (which keeps it out of the
+/// process list), trimmed; empty is none, a usage error saying `missing()`.
+pub fn token_arg_or_env(
+    arg: Option<&str>,
+    env: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<String, Failure> {
     arg.map(str::to_owned)
-        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+        .or_else(|| std::env::var(env).ok())
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "this needs the server's admin token: --admin-token TOKEN or ${ADMIN_TOKEN_ENV}"
-            ))
-            .into()
-        })
+        .ok_or_else(|| UsageError(missing()).into())
 }
 
 /// A transport, or a usage error (no root certificates, say).

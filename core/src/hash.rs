@@ -207,9 +207,17 @@ impl MatrixHasher {
     /// The Matrix medium and address of an identifier: `email` with the (already lower-cased)
     /// address, or `msisdn` with the E.164 digits without `+`.
     pub fn medium_and_address(identifier: &Identifier) -> Result<(&'static str, &str), HashError> {
-        match identifier.kind() {
-            IdentifierKind::Email => Ok(("email", identifier.canonical())),
-            IdentifierKind::Phone => Ok(("msisdn", identifier.canonical().trim_start_matches('+'))),
+        Self::medium_and_address_of(identifier.kind(), identifier.canonical())
+    }
+
+    /// The same for a kind and canonical form the normaliser made (as the store keeps them).
+    pub fn medium_and_address_of(
+        kind: IdentifierKind,
+        canonical: &str,
+    ) -> Result<(&'static str, &str), HashError> {
+        match kind {
+            IdentifierKind::Email => Ok(("email", canonical)),
+            IdentifierKind::Phone => Ok(("msisdn", canonical.trim_start_matches('+'))),
             _ => Err(HashError::UnsupportedMedium),
         }
     }

@@ -57,4 +57,4 @@ pub use store::{
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use protocol::private::Discovery;
-pub use upload::{SyncOptions, SyncReport, SyncSchedule, Transport};
+pub use upload::{MatrixOptions, SyncOptions, SyncReport, SyncSchedule, Transport};

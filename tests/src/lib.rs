@@ -1,11 +1,16 @@
 //! Helpers shared by the cross-crate integration tests in `tests/tests/` and the benchmarks in
-//! `benches/`: where the shared test vectors and fixtures live, and the synthetic address book.
+//! `benches/`: where the shared test vectors and fixtures live, the synthetic address book, and a
+//! real Matrix identity server (Sydent) for the Matrix mode.
 
 pub mod net;
+pub mod sydent;
 pub mod synthetic;
 pub mod world;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+
+use contactsync_core::{Engine, IdentifierKind, RawContact};
 
 /// `tests/vectors/`: JSON vectors read by the Rust tests now and the Kotlin and Swift tests later.
 pub fn vectors_dir() -> PathBuf {
@@ -29,4 +34,35 @@ pub fn shared_testdata_dir() -> Option<PathBuf> {
     // `eprintln!` would be captured; a direct write to the stderr handle is not.
     let _ = writeln!(std::io::stderr(), "skipped: ../shared absent");
     None
+}
+
+/// A contact with these values (no labels), for the small books of end-to-end tests.
+pub fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
+    let mut c = RawContact::new(id, name);
+    for (kind, value) in values {
+        c.push(*kind, None, *value);
+    }
+    c
+}
+
+/// An engine's matches as (display name, user reference) pairs.
+///
+/// # Panics
+/// When the store cannot be read (a test failure).
+#[allow(clippy::unwrap_used, reason = "test helper")]
+pub fn matched(engine: &Engine) -> BTreeSet<(String, String)> {
+    engine
+        .matches()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.display_name, m.user_ref))
+        .collect()
+}
+
+/// The pairs [`matched`] is compared with.
+pub fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }

@@ -33,6 +33,7 @@ fn sync(engine: &Engine, transport: &Loopback) -> SyncReport {
         force: true,
         max_batch: None,
         cbor: true,
+        matrix: None,
     };
     engine.sync(transport, &options, &NoProgress).unwrap()
 }

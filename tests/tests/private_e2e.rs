@@ -71,6 +71,7 @@ fn options(cbor: bool) -> SyncOptions {
         force: true,
         max_batch: None,
         cbor,
+        matrix: None,
     }
 }
 

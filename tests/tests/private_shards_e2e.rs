@@ -70,6 +70,7 @@ fn options() -> SyncOptions {
         force: true,
         max_batch: None,
         cbor: false,
+        matrix: None,
     }
 }
 

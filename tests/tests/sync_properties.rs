@@ -123,6 +123,7 @@ fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
         force: true,
         max_batch: Some(2),
         cbor: true,
+        matrix: None,
     };
     for (choice, failure) in rounds {
         engine.import_snapshot(book(choice), &NoProgress).unwrap();

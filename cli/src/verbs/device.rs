@@ -1,6 +1,7 @@
 //! The device's verbs over its server: `register`, `sync` and `forget` — the registration this
 //! database holds (its credential, [`crate::credentials`]), what it sends and receives, and
-//! withdrawing from the server.
+//! withdrawing from the server; and `sync --matrix-is`, the same sync through a Matrix identity
+//! server, which needs no registration.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use contactsync_core::identifier::Region;
 use contactsync_core::protocol::wire::{DeleteReceipt, Registered, VouchRequest, codes};
 use contactsync_core::upload::{Method, call};
-use contactsync_core::{Error, SyncOptions, SyncReport};
+use contactsync_core::{Error, MatrixOptions, SyncOptions, SyncReport};
 use serde_json::{Value, json};
 
 use crate::credentials::{self, Credential};
@@ -17,7 +18,8 @@ use crate::device_db::{engine_failure, open};
 use crate::failure::{Failure, UsageError};
 use crate::output::{StderrProgress, now, when, write_counts, write_json};
 use crate::remote::{
-    admin_token, credential_for, net_failure, required_credential, server_url, transport,
+    admin_token, credential_for, net_failure, required_credential, server_url, token_arg_or_env,
+    transport,
 };
 use crate::transport::ServerUrl;
 
@@ -179,14 +181,11 @@ pub fn sync(
     })?;
     let matches = engine.matches().map_err(|e| engine_failure(db, &e))?.len();
     if as_json {
-        let mut value = serde_json::to_value(&report).map_err(io::Error::other)?;
-        if let Value::Object(map) = &mut value {
-            map.insert("server".into(), server.as_str().into());
-            map.insert("client_id".into(), credential.client_id.clone().into());
-            map.insert("db".into(), db.display().to_string().into());
-            map.insert("matches".into(), matches.into());
-        }
-        write_json(out, &value)?;
+        let fields = [
+            ("server", server.as_str().into()),
+            ("client_id", credential.client_id.clone().into()),
+        ];
+        write_report_json(out, &report, db, matches, fields)?;
     } else {
         writeln!(
             out,
@@ -202,6 +201,101 @@ pub fn sync(
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the token of `--matrix-is` comes from when `--matrix-token` is not given.
+const MATRIX_TOKEN_ENV: &str = "CONTACTSYNC_MATRIX_TOKEN";
+
+/// `--matrix-token`, else `$CONTACTSYNC_MATRIX_TOKEN`.
+pub fn matrix_token(arg: Option<&str>) -> Result<String, Failure> {
+    token_arg_or_env(arg, MATRIX_TOKEN_ENV, || {
+        format!(
+            "--matrix-is needs the identity server's access token: --matrix-token TOKEN or \
+             ${MATRIX_TOKEN_ENV}"
+        )
+    })
+}
+
+/// What `sync --matrix-is` was given.
+#[derive(Debug)]
+pub struct MatrixSync<'a> {
+    /// The identity server's base URL, as typed.
+    pub identity_server: &'a str,
+    /// Its access token.
+    pub token: &'a str,
+    /// Look every identifier up now, whatever the re-lookup interval says.
+    pub force: bool,
+}
+
+/// `contactsync sync --matrix-is URL`: the Matrix identity-service mode (docs/matrix.md). The
+/// database's registration with a discovery server, if any, is not used: the identity server
+/// needs none, and the engine leaves the other mode's state (and matches) when it switches.
+pub fn sync_matrix(
+    out: &mut impl Write,
+    region: Region,
+    db: &Path,
+    matrix: &MatrixSync<'_>,
+    as_json: bool,
+) -> Result<ExitCode, Failure> {
+    let server = server_url(matrix.identity_server)?;
+    let engine = open(db, region, true)?;
+    // The core sends the token itself (MatrixOptions), not the transport.
+    let t = transport(&server, None)?;
+    let options = SyncOptions {
+        force: matrix.force,
+        matrix: Some(MatrixOptions::new(matrix.token)),
+        ..SyncOptions::default()
+    };
+    let listener = StderrProgress::new();
+    let result = engine.sync(&t, &options, &listener);
+    listener.finish();
+    let report = result.map_err(|e| match e {
+        Error::Storage(_) | Error::NewerSchema { .. } => engine_failure(db, &e),
+        _ => net_failure("sync with the identity server", &server, &e),
+    })?;
+    let matches = engine.matches().map_err(|e| engine_failure(db, &e))?.len();
+    if as_json {
+        let fields = [("identity_server", server.as_str().into())];
+        write_report_json(out, &report, db, matches, fields)?;
+    } else {
+        writeln!(
+            out,
+            "synced {} with the Matrix identity server {server}",
+            db.display()
+        )?;
+        write_sync_report(out, &report)?;
+        writeln!(
+            out,
+            "  {:<15}{:>9}   (e-mail addresses and phone numbers only: handles, linked \
+             accounts and invites have no medium there)",
+            "left out", report.unsupported
+        )?;
+        writeln!(
+            out,
+            "  {:<15}{matches:>9}   (`contactsync matches` lists them: Matrix user ids)",
+            "matches"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A sync report as one JSON object, with the database, the matches now and `fields`.
+fn write_report_json<const N: usize>(
+    out: &mut impl Write,
+    report: &SyncReport,
+    db: &Path,
+    matches: usize,
+    fields: [(&str, Value); N],
+) -> io::Result<()> {
+    let mut value = serde_json::to_value(report).map_err(io::Error::other)?;
+    if let Value::Object(map) = &mut value {
+        for (name, field) in fields {
+            map.insert(name.into(), field);
+        }
+        map.insert("db".into(), db.display().to_string().into());
+        map.insert("matches".into(), matches.into());
+    }
+    write_json(out, &value)
 }
 
 /// The figures of a sync report, one per line.

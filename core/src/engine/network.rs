@@ -14,8 +14,9 @@ use crate::protocol::wire::{
 };
 use crate::store::invites;
 use crate::store::outbox as st;
-use crate::store::{private, read};
+use crate::store::{matrix, private, read};
 use crate::upload::config;
+use crate::upload::matrix::MatrixSession;
 use crate::upload::private::PrivateSession;
 use crate::upload::requests::{checked_user, unix_now};
 use crate::upload::session::Session;
@@ -27,7 +28,10 @@ impl Engine {
     /// in flight by a crash (resent as it was), new batches (each persisted before it is sent),
     /// then the matches gained and lost since the last sync. When the server offers private
     /// discovery (its config says so), the private mode instead: the epoch's key, blinded
-    /// evaluations of new identifiers, the users' filter, then lookups of its hits.
+    /// evaluations of new identifiers, the users' filter, then lookups of its hits. With
+    /// [`SyncOptions::matrix`], the transport reaches a Matrix identity server instead, and the
+    /// sync looks up new identifiers (and the whole set after the options' interval or a new
+    /// pepper) there: the matches are Matrix user ids (docs/matrix.md).
     ///
     /// Only one sync runs at a time per engine; imports may run meanwhile. Failures leave
     /// everything resumable: the next sync continues where this one stopped.
@@ -43,10 +47,36 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut mode = self.inner.store.read(private::discovery)?;
+        // The app chooses the Matrix mode (its options); a device leaving it starts afresh with
+        // the discovery server, whose config then chooses between the other two.
+        let chosen = if options.matrix.is_some() {
+            Discovery::Matrix
+        } else if mode == Discovery::Matrix {
+            Discovery::Hashed
+        } else {
+            mode
+        };
+        if chosen != mode {
+            self.inner
+                .store
+                .write(|tx| private::switch_discovery(tx, chosen))?;
+            self.inner.keys.forget();
+            mode = chosen;
+        }
+        if let Some(matrix) = &options.matrix {
+            let session =
+                MatrixSession::new(&self.inner.store, transport, options, matrix, listener);
+            return match session.run()? {
+                Ran::Done(report) => Ok(report),
+                Ran::Switch(_) => Err(Error::InvalidState(
+                    "the Matrix mode never switches by itself".into(),
+                )),
+            };
+        }
         // The server's config says the mode; a device that synced in the other follows it once.
         for _ in 0..2 {
             let ran = match mode {
-                Discovery::Hashed => Session::new(
+                Discovery::Hashed | Discovery::Matrix => Session::new(
                     &self.inner.store,
                     &self.inner.keys,
                     transport,
@@ -101,8 +131,15 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if self.inner.store.read(private::discovery)? == Discovery::Private {
-            return self.inner.store.write(private::reset);
+        match self.inner.store.read(private::discovery)? {
+            Discovery::Private => return self.inner.store.write(private::reset),
+            Discovery::Matrix => {
+                return self.inner.store.write(|tx| {
+                    private::reset(tx)?;
+                    matrix::forget(tx)
+                });
+            }
+            Discovery::Hashed => {}
         }
         let Some((key_id, secret)) = self.inner.store.read(read::key)? else {
             return Ok(());

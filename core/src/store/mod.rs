@@ -18,6 +18,7 @@
 pub(crate) mod answers;
 mod codec;
 pub(crate) mod invites;
+pub(crate) mod matrix;
 pub(crate) mod outbox;
 pub(crate) mod private;
 pub(crate) mod read;
@@ -161,6 +162,25 @@ pub(crate) const fn kind_from_code(code: i64) -> Option<IdentifierKind> {
         5 => IdentifierKind::Invite,
         _ => return None,
     })
+}
+
+/// The (kind, canonical) rows a query selects as its first two columns, in its order; rows of a
+/// kind this version does not know are skipped.
+pub(crate) fn identifier_rows(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(IdentifierKind, String)>> {
+    let rows = stmt.query_map(params, |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (code, canonical) = row?;
+        if let Some(kind) = kind_from_code(code) {
+            out.push((kind, canonical));
+        }
+    }
+    Ok(out)
 }
 
 /// How to open a store.

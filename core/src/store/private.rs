@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::answers::{drop_match, put_match};
-use super::{UploadState, kind_code, kind_from_code, state};
+use super::{UploadState, identifier_rows, kind_code, kind_from_code, state};
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 use crate::oprf::filter::UserFilter;
@@ -45,17 +45,7 @@ pub(crate) fn unevaluated(
         " ORDER BY i.kind, i.canonical LIMIT ?1"
     ))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt.query_map([limit], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (code, canonical) = row?;
-        if let Some(kind) = kind_from_code(code) {
-            out.push((kind, canonical));
-        }
-    }
-    Ok(out)
+    identifier_rows(&mut stmt, [limit])
 }
 
 /// How many identifiers still wait for a value.
@@ -417,11 +407,19 @@ pub(crate) fn discovery(conn: &Connection) -> Result<Discovery> {
 /// - To private: batches in flight and the cursor go (the server keeps no set in that mode).
 /// - To hashed: the private mode's values and filter go, and the stored key with them, so the
 ///   next config installs the server's key and re-hashes everything for a full re-sync.
+/// - Into or out of the Matrix mode: the matches go too (Matrix user ids and the discovery
+///   server's user references name different people), and the Matrix mode's pepper and time of
+///   its last full lookup, so its next sync looks every identifier up.
 pub(crate) fn switch_discovery(tx: &Transaction<'_>, mode: Discovery) -> Result<()> {
-    if discovery(tx)? == mode {
+    let from = discovery(tx)?;
+    if from == mode {
         return Ok(());
     }
     reset(tx)?;
+    if from == Discovery::Matrix || mode == Discovery::Matrix {
+        tx.execute("DELETE FROM matches", [])?;
+        super::matrix::forget(tx)?;
+    }
     tx.execute("DELETE FROM batches", [])?;
     tx.execute(
         "UPDATE sync_state SET discovery = ?1, cursor = NULL, full_resync = 1, key_id = NULL,

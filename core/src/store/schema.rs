@@ -169,6 +169,16 @@ INSERT INTO filter_shards (shard, bits, epoch, version, bytes)
     SELECT 0, 0, epoch, version, bytes FROM user_filter;
 DROP TABLE user_filter;
 ",
+    // 7: the Matrix identity-service mode: the pepper of the last lookups, the last full one.
+    r"
+-- The Matrix mode (discovery = 'matrix', docs/matrix.md) keeps no hashes: they are cheap to make
+-- again under the server's pepper. It keeps the pepper its last lookups used (a new one means
+-- every identifier is looked up again) and when it last looked up every identifier (Unix
+-- seconds; the whole set is looked up again after the app's interval, to notice users who
+-- joined or left: the protocol has no change feed).
+ALTER TABLE sync_state ADD COLUMN matrix_pepper TEXT;
+ALTER TABLE sync_state ADD COLUMN matrix_full_at INTEGER;
+",
 ];
 
 /// The schema version this library writes.

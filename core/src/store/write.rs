@@ -445,7 +445,8 @@ pub(super) fn wipe(tx: &Transaction<'_>) -> Result<()> {
          DELETE FROM identifiers;
          DELETE FROM batches;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;",
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL,
+             matrix_pepper = NULL, matrix_full_at = NULL;",
     )?;
     Ok(())
 }
@@ -470,7 +471,8 @@ pub(crate) fn leave_server(tx: &Transaction<'_>) -> Result<()> {
         state!(Idle),
         " END;
          UPDATE sync_state SET key_id = NULL, key_secret = NULL, full_resync = 1, cursor = NULL,
-             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL;"
+             backoff_until = NULL, backoff_attempt = 0, next_check = NULL, deferred_until = NULL,
+             matrix_pepper = NULL, matrix_full_at = NULL;"
     ))?;
     Ok(())
 }

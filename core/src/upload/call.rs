@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use super::transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport};
 use crate::error::{Error, Result};
 use crate::protocol::encoding::{CBOR, Encoding, JSON};
-use crate::protocol::wire::{ErrorEnvelope, codes};
+use crate::protocol::matrix::MatrixError;
+use crate::protocol::wire::{ErrorBody, ErrorEnvelope, codes};
 
 /// A refusal, kept apart from [`Error`] so the sync loop can react to each kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,18 +79,24 @@ impl Failure {
 /// Sends a request (its body in the encoding given) and returns the raw answer when its status
 /// is 2xx. `accept` is the answer encoding asked for: CBOR is asked for with JSON as the
 /// fallback, so a server that does not speak CBOR answers JSON, which [`parse`] reads as well.
+/// `bearer` is a token the core holds itself (the Matrix identity server's, which the app hands
+/// in with the sync's options); the discovery server's token stays with the transport.
 pub(crate) fn exchange(
     transport: &dyn Transport,
     method: Method,
     path: &str,
     body: Option<(Vec<u8>, Encoding)>,
     accept: Encoding,
+    bearer: Option<&str>,
 ) -> Result<Response, Failure> {
     let accept = match accept {
         Encoding::Json => JSON.to_owned(),
         Encoding::Cbor => format!("{CBOR}, {JSON};q=0.5"),
     };
     let mut headers = vec![("Accept".to_owned(), accept)];
+    if let Some(token) = bearer {
+        headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+    }
     if let Some((_, encoding)) = &body {
         headers.push(("Content-Type".to_owned(), encoding.media_type().to_owned()));
     }
@@ -115,12 +122,12 @@ pub(crate) fn exchange(
     }
 }
 
-/// Maps a non-2xx answer. An unparsable error body is judged by its status alone.
+/// Maps a non-2xx answer: this protocol's error body, else a Matrix one (`errcode`, with
+/// `retry_after_ms`), else the status alone.
 fn refusal(response: &Response) -> Failure {
     let status = response.status;
     let body = serde_json::from_slice::<ErrorEnvelope>(&response.body)
-        .map(|e| e.error)
-        .unwrap_or_default();
+        .map_or_else(|_| matrix_error(&response.body), |e| e.error);
     let code = if body.code.is_empty() || body.code.len() > 64 {
         format!("http_{status}")
     } else {
@@ -149,6 +156,19 @@ fn refusal(response: &Response) -> Failure {
             // The message is the server's; cap it so a hostile server cannot flood logs.
             message: body.message.chars().take(200).collect(),
         },
+    }
+}
+
+/// A Matrix error body in this protocol's terms: its `errcode` as the code, `retry_after_ms` in
+/// whole seconds (rounded up, so the wait is never shorter than asked). Fields it lacks stay
+/// empty; an unparsable body gives an empty one.
+fn matrix_error(body: &[u8]) -> ErrorBody {
+    let error = serde_json::from_slice::<MatrixError>(body).unwrap_or_default();
+    ErrorBody {
+        code: error.errcode.unwrap_or_default(),
+        message: error.error.unwrap_or_default(),
+        retry_after_s: error.retry_after_ms.map(|ms| ms.div_ceil(1000)),
+        ..ErrorBody::default()
     }
 }
 
@@ -193,7 +213,7 @@ pub fn call_in<Q: Serialize, A: DeserializeOwned>(
         .transpose()
         .map_err(|e| Error::InvalidArgument(format!("request not serialisable: {e}")))?
         .map(|bytes| (bytes, encoding));
-    exchange(transport, method, path, body, encoding)
+    exchange(transport, method, path, body, encoding, None)
         .and_then(|r| parse(&r))
         .map_err(Failure::into_error)
 }

@@ -9,9 +9,12 @@
 //! *before* sending it, apply each answer in one transaction, then fetch the matches gained and
 //! lost since the stored cursor. Retries use exponential backoff with full jitter, honour
 //! `Retry-After`, and the backoff is kept in the store so a restart does not hammer the server.
+//! The private mode's session is `private.rs`; `matrix.rs` is the Matrix identity-service
+//! mode's, which the app chooses with [`SyncOptions::matrix`].
 
 mod call;
 pub(crate) mod config;
+pub(crate) mod matrix;
 pub(crate) mod private;
 pub(crate) mod requests;
 pub(crate) mod session;
@@ -69,6 +72,9 @@ pub struct SyncOptions {
     /// `application/cbor` (about a third of JSON's bytes: docs/performance.md, "Wire size").
     /// `false` keeps every body JSON, readable in a proxy while debugging.
     pub cbor: bool,
+    /// Discover through a Matrix identity server instead of a contactsync server: the transport
+    /// then reaches the identity server (docs/matrix.md). `None`: the discovery server's mode.
+    pub matrix: Option<MatrixOptions>,
 }
 
 impl Default for SyncOptions {
@@ -79,7 +85,52 @@ impl Default for SyncOptions {
             force: false,
             max_batch: None,
             cbor: true,
+            matrix: None,
         }
+    }
+}
+
+/// The Matrix identity-service mode's settings (docs/matrix.md): an app on Matrix discovers its
+/// users' contacts through the identity server they bound their addresses to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MatrixOptions {
+    /// The identity server's access token, sent as `Authorization: Bearer`. The app obtains it
+    /// (`POST /_matrix/identity/v2/account/register` with an `OpenID` token from its homeserver);
+    /// the library never logs in.
+    pub access_token: String,
+    /// Every identifier is looked up again this long after the last full lookup, to notice users
+    /// who bound or unbound an address since (the protocol has no change feed). New identifiers
+    /// are looked up at the next sync whatever this says.
+    pub relookup_interval: Duration,
+    /// Addresses per lookup request. The server's limit is not advertised (Sydent's default is
+    /// 10,000); an `M_TOO_LARGE` answer halves it for the rest of the sync.
+    pub max_addresses: u32,
+    /// Accept the `none` algorithm when the server offers no `sha256`: every address is then sent
+    /// in plaintext. Off unless the app opts in (docs/matrix.md, docs/privacy.md).
+    pub allow_plaintext: bool,
+}
+
+impl MatrixOptions {
+    /// The defaults with this access token: a full lookup a day, Sydent's 10,000 addresses per
+    /// request, hashed lookups only.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        MatrixOptions {
+            access_token: access_token.into(),
+            relookup_interval: Duration::from_secs(86_400),
+            max_addresses: 10_000,
+            allow_plaintext: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for MatrixOptions {
+    /// Without the token: options end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixOptions")
+            .field("relookup_interval", &self.relookup_interval)
+            .field("max_addresses", &self.max_addresses)
+            .field("allow_plaintext", &self.allow_plaintext)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,6 +177,9 @@ pub struct SyncReport {
     pub key_rotated: bool,
     /// Nothing was sent because the server's check interval has not passed.
     pub skipped: bool,
+    /// Identifiers the mode cannot look up, left out: in the Matrix mode, those that are not
+    /// e-mail addresses or phone numbers (an identity server knows no other medium).
+    pub unsupported: u64,
     /// Unix seconds after which the next sync is useful (the check interval, or a backoff).
     pub next_sync_at: i64,
 }

@@ -54,6 +54,9 @@ pub(crate) struct Requester<'a> {
     pub retried: u64,
     /// The path whose retries are counted (the batches' in the hashed mode).
     pub retried_path: &'static str,
+    /// A bearer token the core sends itself (the Matrix identity server's); `None` when the
+    /// transport authenticates.
+    pub bearer: Option<&'a str>,
 }
 
 impl<'a> Requester<'a> {
@@ -73,6 +76,7 @@ impl<'a> Requester<'a> {
             encoding: Encoding::Json,
             retried: 0,
             retried_path,
+            bearer: None,
         }
     }
 
@@ -100,7 +104,14 @@ impl<'a> Requester<'a> {
         loop {
             tries += 1;
             let body = body.map(|(bytes, encoding)| (bytes.to_vec(), encoding));
-            let failure = match exchange(self.transport, method, path, body, self.encoding) {
+            let failure = match exchange(
+                self.transport,
+                method,
+                path,
+                body,
+                self.encoding,
+                self.bearer,
+            ) {
                 Ok(response) => {
                     self.attempt = 0;
                     return Ok(response);

@@ -34,7 +34,14 @@ fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Response,
             .collect(),
         body: body.as_bytes().to_vec(),
     });
-    exchange(&canned, Method::Get, "/v1/config", None, Encoding::Json)
+    exchange(
+        &canned,
+        Method::Get,
+        "/v1/config",
+        None,
+        Encoding::Json,
+        None,
+    )
 }
 
 #[test]

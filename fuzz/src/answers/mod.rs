@@ -131,6 +131,7 @@ pub fn check(data: &[u8], dir: &Path) {
         force: true,
         max_batch: (flags & 8 != 0).then(|| 1 + u32::from(r.byte() % 4)),
         cbor: flags & 16 != 0,
+        matrix: None,
     };
     let mask = r.byte();
     let ops: Vec<Op> = (0..=r.byte() % 4).map(|_| Op::read(r.byte())).collect();

@@ -137,7 +137,10 @@ fn the_operator_chooses_the_buckets_and_bad_ones_are_refused_at_start() {
     let mut config = crate::common::config(&db);
     config.limits.daily_new_identifiers = 10;
     config.batch_buckets = Some(vec![16, 64]);
-    assert!(contactsync_server::start(config).is_err(), "a smallest bucket above the day");
+    assert!(
+        contactsync_server::start(config).is_err(),
+        "a smallest bucket above the day"
+    );
     for bad in [
         vec![0],
         vec![8, 8],

@@ -88,6 +88,7 @@ fn quick() -> SyncOptions {
         force: true,
         max_batch: None,
         cbor: false,
+        matrix: None,
     }
 }
 

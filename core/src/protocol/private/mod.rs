@@ -28,6 +28,9 @@ pub enum Discovery {
     /// Blinded evaluations of an oblivious PRF and a filter of users checked on the device: the
     /// server never learns an identifier that is not a user's.
     Private,
+    /// Hashed lookups at a Matrix identity server (`SyncOptions::matrix`, the app's choice):
+    /// matches are Matrix user ids (docs/matrix.md).
+    Matrix,
 }
 
 impl Discovery {
@@ -36,15 +39,16 @@ impl Discovery {
         match self {
             Discovery::Hashed => "hashed",
             Discovery::Private => "private",
+            Discovery::Matrix => "matrix",
         }
     }
 
     /// The mode of a stored name; anything unknown is the default.
     pub fn from_name(name: &str) -> Discovery {
-        if name == "private" {
-            Discovery::Private
-        } else {
-            Discovery::Hashed
+        match name {
+            "private" => Discovery::Private,
+            "matrix" => Discovery::Matrix,
+            _ => Discovery::Hashed,
         }
     }
 }
