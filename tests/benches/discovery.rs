@@ -132,6 +132,8 @@ impl Args {
 
 fn main() {
     let args = Args::parse();
+    // Other work on the machine shows in every figure but the CPU times: printed to judge a run.
+    println!("load average (1, 5, 15 min) at the start: {}", load());
     let sampler = CpuSampler::start();
     let mut world = World::new(LimitsConfig {
         // A first sync of 100,000 contacts (about 200,000 identifiers, padded) in one day, and
@@ -162,6 +164,16 @@ fn main() {
         evaluations(&world, &sampler, args.seconds, args.connections);
     }
     sampler.stop();
+    println!();
+    println!("load average (1, 5, 15 min) at the end: {}", load());
+}
+
+fn load() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Registers the book's users and `others` more in batches of 1,000 (`POST /v1/admin/users`);
