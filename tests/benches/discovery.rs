@@ -259,6 +259,9 @@ struct Run {
     requests: usize,
     up: usize,
     down: usize,
+    /// Of `down`, the users' filter (`GET /v1/private/filter...`): a cost of the user base,
+    /// not of the book.
+    filter: usize,
     identifiers: u64,
     matches: BTreeSet<(Option<String>, String, String)>,
 }
@@ -316,14 +319,15 @@ fn first_discovery(world: &mut World, sampler: &CpuSampler, size: usize, runs: u
     row("requests", &|r| r.requests as f64, "");
     row("bytes up", &|r| r.up as f64, "B");
     row("bytes down", &|r| r.down as f64, "B");
+    row("  of which the users' filter", &|r| r.filter as f64, "B");
     row(
         "bytes up per identifier",
         &|r| r.up as f64 / r.identifiers.max(1) as f64,
         "B",
     );
     row(
-        "bytes down per identifier",
-        &|r| r.down as f64 / r.identifiers.max(1) as f64,
+        "bytes down per identifier, no filter",
+        &|r| (r.down - r.filter) as f64 / r.identifiers.max(1) as f64,
         "B",
     );
     row(
@@ -403,6 +407,11 @@ fn discover(world: &World, sampler: &CpuSampler, book: &Book, private: bool, run
         requests: exchanges.len(),
         up: exchanges.iter().map(|x| x.body.len() + x.path.len()).sum(),
         down: exchanges.iter().map(|x| x.answer.len()).sum(),
+        filter: exchanges
+            .iter()
+            .filter(|x| x.path.starts_with("/v1/private/filter"))
+            .map(|x| x.answer.len())
+            .sum(),
         identifiers,
         matches,
     }
