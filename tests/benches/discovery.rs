@@ -16,9 +16,9 @@
 //! first sync in one day. It holds the book's users (every [`USER_EVERY`]th contact's first
 //! valid identifier) and `--others` more (half German mobile numbers, half e-mail addresses).
 //!
-//! **CPU time** comes from `/proc` (10 ms ticks): the server's is the sum over its threads (named
-//! `contactsync-server`, sampled every 50 ms so that blocking-pool threads that exit still
-//! count); the device's is the process's less the server's and the sampler's: the engine (import,
+//! **CPU time** comes from `/proc` (10 ms ticks, `contactsync_tests::cpu`): the server's is the
+//! sum over its threads (named `contactsync-server`, sampled every 50 ms so that blocking-pool
+//! threads that exit still count); the device's is the process's less the server's and the sampler's: the engine (import,
 //! hashing or blinding and verifying, its SQLite file), the HTTP client and the recording of
 //! each exchange.
 //!
@@ -41,9 +41,8 @@
     reason = "a benchmark binary: it reports on stdout and stops loudly on a broken setup"
 )]
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use contactsync_core::oprf::{Blinded, Element, PublicKey};
@@ -55,6 +54,7 @@ use contactsync_core::protocol::wire::{
 use contactsync_core::upload::{Method, Request, SyncOptions, Transport, call, get};
 use contactsync_core::{Discovery, IdentifierKind, NoProgress, Normalizer, Region};
 use contactsync_server::LimitsConfig;
+use contactsync_tests::cpu::{CpuSampler, process_cpu};
 use contactsync_tests::net::Faulty;
 use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 use contactsync_tests::world::World;
@@ -142,7 +142,7 @@ fn main() {
     let args = Args::parse();
     // Other work on the machine shows in every figure but the CPU times: printed to judge a run.
     println!("load average (1, 5, 15 min) at the start: {}", load());
-    let sampler = CpuSampler::start();
+    let sampler = CpuSampler::start().unwrap();
     let mut world = World::new(LimitsConfig {
         // A first sync of 100,000 contacts (about 200,000 identifiers, padded) in one day, and
         // the throughput phase's millions of evaluations.
@@ -510,117 +510,5 @@ fn evaluate_request(encoding: Encoding, body: &[u8]) -> Request {
             ("Accept".into(), encoding.media_type().into()),
         ],
         body: body.to_vec(),
-    }
-}
-
-/// This process's CPU time (user + system, every thread that ever ran), from `/proc/self/stat`.
-fn process_cpu() -> Duration {
-    ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default())
-}
-
-/// utime + stime of a `stat` line, in `USER_HZ` (100 per second on Linux).
-fn ticks(stat: &str) -> Duration {
-    // The command name may hold spaces: the fields are counted after its closing parenthesis.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let at = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
-    Duration::from_millis((at(11) + at(12)) * 10)
-}
-
-/// Samples the server's threads' CPU time every 50 ms, keeping each thread's last reading, so a
-/// thread that exits (tokio's blocking pool lets idle threads go) still counts.
-struct CpuSampler {
-    stop: Arc<AtomicBool>,
-    state: Arc<Mutex<SamplerState>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct SamplerState {
-    server: HashMap<String, Duration>,
-    own: Duration,
-}
-
-impl CpuSampler {
-    fn start() -> CpuSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let state = Arc::new(Mutex::new(SamplerState::default()));
-        let thread = {
-            let (stop, state) = (Arc::clone(&stop), Arc::clone(&state));
-            std::thread::Builder::new()
-                .name("cpu-sampler".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        sample(&state);
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                })
-                .unwrap()
-        };
-        CpuSampler {
-            stop,
-            state,
-            thread: Some(thread),
-        }
-    }
-
-    /// The server's threads' CPU time so far (as of a fresh sample).
-    fn server(&self) -> Duration {
-        sample(&self.state);
-        self.state.lock().unwrap().server.values().sum()
-    }
-
-    /// The sampler's own CPU time so far.
-    fn own(&self) -> Duration {
-        self.state.lock().unwrap().own
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-fn sample(state: &Mutex<SamplerState>) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return;
-    };
-    let mut readings = Vec::new();
-    let mut own = None;
-    for task in tasks.flatten() {
-        let path = task.path();
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        let name = stat
-            .split_once('(')
-            .and_then(|(_, r)| r.rsplit_once(')'))
-            .map_or("", |(n, _)| n);
-        if name.starts_with("contactsync-ser") {
-            readings.push((
-                task.file_name().to_string_lossy().into_owned(),
-                ticks(&stat),
-            ));
-        } else if name == "cpu-sampler" {
-            own = Some(ticks(&stat));
-        }
-    }
-    let mut state = state.lock().unwrap();
-    for (tid, cpu) in readings {
-        let slot = state.server.entry(tid).or_default();
-        *slot = (*slot).max(cpu);
-    }
-    if let Some(own) = own {
-        state.own = state.own.max(own);
     }
 }

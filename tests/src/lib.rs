@@ -1,6 +1,7 @@
 //! Helpers shared by the cross-crate integration tests in `tests/tests/` and the benchmarks in
 //! `benches/`: where the shared test vectors and fixtures live, and the synthetic address book.
 
+pub mod cpu;
 pub mod net;
 pub mod synthetic;
 pub mod world;
