@@ -2,6 +2,7 @@
 //! `benches/`: where the shared test vectors and fixtures live, the synthetic address book, and a
 //! real Matrix identity server (Sydent) for the Matrix mode.
 
+pub mod cpu;
 pub mod net;
 pub mod sydent;
 pub mod synthetic;

@@ -128,8 +128,14 @@ impl SqliteTx<'_> {
         digests: &[(IdentifierKind, Digest)],
     ) -> Result<(), ServerError> {
         let conn = self.conn()?;
-        conn.prepare_cached("DELETE FROM user_hashes WHERE user_ref = ?1 AND key_id = ?2")?
-            .execute([user_ref, key_id])?;
+        // `INDEXED BY`: without statistics SQLite's planner may prefer the primary key's
+        // `key_id` prefix (every user's hashes under the key) to the index on the user, and
+        // registering users then grows with the square of their number (see `user_prf_tags`).
+        conn.prepare_cached(
+            "DELETE FROM user_hashes INDEXED BY user_hashes_by_user
+             WHERE user_ref = ?1 AND key_id = ?2",
+        )?
+        .execute([user_ref, key_id])?;
         let mut insert = conn.prepare_cached(
             "INSERT INTO user_hashes (key_id, digest, user_ref, kind) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (key_id, digest)
