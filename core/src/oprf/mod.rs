@@ -25,6 +25,7 @@
 //! They are disjoint parts of one PRF output, so sending a lookup reveals nothing of the tag.
 
 pub mod filter;
+pub mod known_answer;
 
 use std::fmt;
 
@@ -254,20 +255,19 @@ impl Blinded {
         let inputs = padded_inputs(identifiers, padded_len, &mut OsRng)?;
         let threads = threads_for(inputs.len(), 32);
         let chunk = inputs.len().div_ceil(threads);
-        let parts: Vec<Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError>> =
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = inputs
-                    .chunks(chunk)
-                    .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|w| {
-                        w.join()
-                            .unwrap_or(Err(OprfError::Encoding { what: "element" }))
-                    })
-                    .collect()
-            });
+        let parts: Vec<Result<BlindedPart, OprfError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|slice| scope.spawn(move || blind_all(slice, &mut OsRng)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or(Err(OprfError::Encoding { what: "element" }))
+                })
+                .collect()
+        });
         let mut elements = Vec::with_capacity(inputs.len());
         let mut states = Vec::with_capacity(inputs.len());
         for part in parts {
@@ -392,11 +392,14 @@ fn padded_inputs<R: RngCore + CryptoRng, S: AsRef<str>>(
     Ok(inputs)
 }
 
+/// Blinded inputs: their elements for the wire and their states for finalising.
+type BlindedPart = (Vec<Element>, Vec<VoprfClient<Ristretto255>>);
+
 /// Blinds each input: its element for the wire and its state for finalising.
 fn blind_all<R: RngCore + CryptoRng>(
     inputs: &[Vec<u8>],
     rng: &mut R,
-) -> Result<(Vec<Element>, Vec<VoprfClient<Ristretto255>>), OprfError> {
+) -> Result<BlindedPart, OprfError> {
     let mut states = Vec::with_capacity(inputs.len());
     let mut elements = Vec::with_capacity(inputs.len());
     for bytes in inputs {
