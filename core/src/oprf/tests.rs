@@ -307,3 +307,37 @@ fn known_answer_entry_points_refuse_what_would_not_reproduce_a_vector() {
         known_answer::evaluate_with(&key, blinded.elements(), &proof).unwrap()
     );
 }
+
+/// tests/vectors/voprf.json, which the Kotlin and Swift tests read, holds exactly the vectors
+/// above: the bindings prove the same bytes.
+#[test]
+fn the_shared_vector_file_holds_these_vectors() {
+    let file: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/vectors/voprf.json")).unwrap();
+    assert_eq!(file["secret_key"], SK);
+    assert_eq!(file["public_key"], PK);
+    let shared = file["vectors"].as_array().unwrap();
+    assert_eq!(shared.len(), VECTORS.len());
+    let joined = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let ours = |text: &str| text.split_whitespace().collect::<String>();
+    for (v, s) in VECTORS.iter().zip(shared) {
+        for (field, value) in [
+            ("input", v.input),
+            ("blind", v.blind),
+            ("blinded", v.blinded),
+            ("evaluated", v.evaluated),
+            ("proof", v.proof),
+            ("proof_scalar", v.proof_scalar),
+            ("output", v.output),
+        ] {
+            assert_eq!(joined(&s[field]), ours(value), "{} {field}", s["name"]);
+        }
+    }
+}
