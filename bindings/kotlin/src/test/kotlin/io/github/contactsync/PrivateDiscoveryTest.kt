@@ -30,10 +30,7 @@ class PrivateDiscoveryTest {
     @Test
     fun `a device discovers blind through the same API, and follows a user who joins`() = runBlocking {
         ReferenceServer("--mode", "private", "--private-filter-rebuild-s", "1").use { server ->
-            server.putUser("u_ana", "phone" to "+4915123456789")
-            server.putUser("u_clara", "email" to "clara@example.com")
-            server.putUser("u_dario", "account" to "google:1078543")
-            server.putUser("u_eva", "handle" to "eva_k")
+            server.putUsersOfEveryKind()
 
             val recorder = RequestRecorder()
             val client = OkHttpClient.Builder().addInterceptor(recorder).build()

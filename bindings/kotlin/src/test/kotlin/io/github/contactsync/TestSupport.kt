@@ -147,6 +147,17 @@ internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
     }
 
     /**
+     * The users of the end-to-end books, one per kind of identifier: Ana by phone, Clara by
+     * e-mail, Dario by linked account, Eva by handle.
+     */
+    fun putUsersOfEveryKind() {
+        putUser("u_ana", "phone" to "+4915123456789")
+        putUser("u_clara", "email" to "clara@example.com")
+        putUser("u_dario", "account" to "google:1078543")
+        putUser("u_eva", "handle" to "eva_k")
+    }
+
+    /**
      * The version of the users' filter the server publishes (`serve --mode private`), read from
      * `GET /v1/config`.
      */
