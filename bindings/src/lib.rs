@@ -12,6 +12,7 @@
 //! | `identifier` | `Normalizer`, `HashKey`, `guess_kind`, `register_device`        |
 //! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`; HTTP records |
 //! | `types`      | the core's records re-exported; the few shaped for apps         |
+//! | `oprf`       | `OprfBatch`, `OprfServerKey`: the private mode's OPRF, for known-answer tests and benchmarks |
 //! | `error`      | `ContactsyncError`                                              |
 //!
 //! Panics unwind (the workspace's release profile keeps `panic = "unwind"`), and `UniFFI` turns a
@@ -25,6 +26,7 @@ mod callbacks;
 mod engine;
 mod error;
 mod identifier;
+mod oprf;
 mod types;
 
 pub use callbacks::{
@@ -33,6 +35,7 @@ pub use callbacks::{
 pub use engine::{Engine, Snapshot};
 pub use error::{ContactsyncError, Result};
 pub use identifier::{HashKey, Normalizer, core_version, guess_kind, register_device};
+pub use oprf::{OprfBatch, OprfEvaluation, OprfServerKey};
 pub use types::*;
 
 uniffi::setup_scaffolding!();

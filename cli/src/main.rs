@@ -161,6 +161,10 @@ enum Command {
         /// Keep the databases in this directory (else a temporary one, removed at the end).
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
+        /// Against a server in the private mode (`serve --mode private`): the book leaves the
+        /// device only blinded, and the invite is left out (it needs the keyed-hash mode).
+        #[arg(long)]
+        private: bool,
     },
     /// Sync the database with a server: send the hashes of what changed since the last sync,
     /// receive the matches. Registers this database's device (open registration) the first time;
@@ -436,7 +440,7 @@ fn sync(
 
 fn run_more(out: &mut impl Write, command: Command) -> Result<ExitCode, Failure> {
     match command {
-        Command::Demo { keep } => demo::demo(out, keep.as_deref()),
+        Command::Demo { keep, private } => demo::demo(out, keep.as_deref(), private),
         Command::Exclude { targets, db } => exclude_verb(out, &targets, &db, true),
         Command::Include { targets, db } => exclude_verb(out, &targets, &db, false),
         Command::Sync {

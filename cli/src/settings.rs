@@ -29,6 +29,33 @@ use crate::logging::LogFormat;
 /// The prefix of the variables of `serve`'s settings.
 pub const ENV_PREFIX: &str = "CONTACTSYNC_SERVER_";
 
+/// How the server's devices discover their contacts (`--mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    /// Keyed hashes of identifiers (HMAC-SHA-256 under the server's key).
+    #[default]
+    Hashed,
+    /// Private discovery: blinded identifiers, an oblivious PRF and the users' filter.
+    Private,
+}
+
+impl ServerMode {
+    /// The mode of a server whose private discovery is `enabled` or not.
+    pub fn of(enabled: bool) -> ServerMode {
+        if enabled {
+            ServerMode::Private
+        } else {
+            ServerMode::Hashed
+        }
+    }
+
+    /// Whether this is the private mode (the server's `private.enabled`).
+    pub fn is_private(self) -> bool {
+        self == ServerMode::Private
+    }
+}
+
 /// What `serve` was asked for: its flags (each also a variable and a file key).
 #[derive(Debug, Default, Clone, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -79,6 +106,14 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_registration: Option<bool>,
+    /// How devices discover: `hashed` (keyed hashes: the server holds the key) or `private`
+    /// (an oblivious PRF on blinded identifiers and a filter of the users that devices query
+    /// locally: the server never sees a contact who is not a user; docs/protocol.md, "Private
+    /// discovery"). Devices follow the server's mode at their next sync. Users registered
+    /// while the mode was `hashed` must be registered again. [default: hashed]
+    #[arg(long, value_name = "MODE", env = "CONTACTSYNC_SERVER_MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ServerMode>,
 
     /// New identifiers per device per UTC day. [default: 100000]
     #[arg(
@@ -305,21 +340,6 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
 
-    /// Private discovery: the server evaluates an oblivious PRF on blinded identifiers and
-    /// publishes a filter of its users (docs/protocol.md, "Private discovery"). Users registered
-    /// before it was on must be registered again. [default: false]
-    #[arg(
-        long,
-        value_name = "BOOL",
-        env = "CONTACTSYNC_SERVER_PRIVATE_DISCOVERY",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new(),
-        help_heading = "Private discovery"
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_discovery: Option<bool>,
     /// Private discovery: the element counts clients pad evaluations and lookups to, ascending
     /// (the variable: comma-separated). [default: 16,64,256,1024]
     #[arg(
@@ -433,7 +453,7 @@ fn defaults() -> Settings {
         ),
         max_tracked_addresses: Some(registration.max_tracked_addresses),
         log_format: Some(LogFormat::default()),
-        private_discovery: Some(defaults.private.enabled),
+        mode: Some(ServerMode::of(defaults.private.enabled)),
         private_buckets: Some(defaults.private.buckets.clone()),
         private_filter_rebuild_s: Some(defaults.private.filter_rebuild.as_secs()),
         private_shard_bits: Some(defaults.private.shard_bits),
@@ -631,24 +651,29 @@ mod tests {
     }
 
     #[test]
-    fn private_discovery_is_off_by_default_and_set_by_its_keys() {
+    fn the_mode_is_hashed_by_default_and_private_discovery_set_by_its_keys() {
         let e = effective(&Settings::default(), None, &[]).unwrap();
-        assert_eq!(e.settings.private_discovery, Some(false));
+        assert_eq!(e.settings.mode, Some(ServerMode::Hashed));
         assert_eq!(e.settings.private_buckets, Some(vec![16, 64, 256, 1024]));
         assert_eq!(e.settings.private_filter_rebuild_s, Some(60));
         assert_eq!(e.settings.private_shard_bits, Some(0));
         let file: Settings = toml::from_str(
-            "private-discovery = true\nprivate-buckets = [8, 32]\nprivate-filter-rebuild-s = 5\n\
+            "mode = \"private\"\nprivate-buckets = [8, 32]\nprivate-filter-rebuild-s = 5\n\
              private-shard-bits = 8\n",
         )
         .unwrap();
         let e = effective(&Settings::default(), Some(&file), &[]).unwrap();
-        assert_eq!(e.settings.private_discovery, Some(true));
+        assert_eq!(e.settings.mode, Some(ServerMode::Private));
+        assert_eq!(e.source("mode"), Some(Source::File));
         assert_eq!(e.settings.private_buckets, Some(vec![8, 32]));
         assert_eq!(e.settings.private_shard_bits, Some(8));
         assert_eq!(e.source("private-buckets"), Some(Source::File));
         let text = e.render("x.db").unwrap();
         assert!(text.contains("private-buckets = [8, 32]  # file"), "{text}");
+        assert!(text.contains("mode = \"private\"  # file"), "{text}");
+        // The old switch names nothing now: an error, not a silently hashed server.
+        assert!(toml::from_str::<Settings>("private-discovery = true\n").is_err());
+        assert!(toml::from_str::<Settings>("mode = \"secret\"\n").is_err());
     }
 
     #[test]

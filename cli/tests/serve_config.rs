@@ -157,6 +157,65 @@ fn unknown_keys_and_variables_are_errors() {
 }
 
 #[test]
+fn the_mode_is_one_setting_on_the_three_surfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let offers_private = |command: std::process::Command, args: &[&str]| {
+        let mut all = vec![
+            "--db",
+            s(&db),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            ADMIN,
+        ];
+        all.extend_from_slice(args);
+        let server = Server::with(command, &all);
+        let private = &config_of(&server.url)["private"];
+        assert!(private.is_null() || private.is_object(), "{private}");
+        private.is_object()
+    };
+    assert!(!offers_private(cmd(), &[]), "hashed by default");
+    assert!(offers_private(cmd(), &["--mode", "private"]), "the flag");
+    let mut by_variable = cmd();
+    by_variable.env("CONTACTSYNC_SERVER_MODE", "private");
+    assert!(offers_private(by_variable, &[]), "the variable");
+    let file = dir.path().join("server.toml");
+    std::fs::write(&file, "mode = \"private\"\n").unwrap();
+    assert!(offers_private(cmd(), &["--config", s(&file)]), "the file");
+    assert!(
+        !offers_private(cmd(), &["--config", s(&file), "--mode", "hashed"]),
+        "the flag over the file"
+    );
+
+    // A mode that is none, and the switch the mode replaced: usage errors, not a server in a
+    // mode nobody asked for.
+    for args in [
+        &["serve", "--mode", "secret", "--print-config"][..],
+        &["serve", "--private-discovery", "--print-config"][..],
+    ] {
+        let out = cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let out = cmd()
+        .env("CONTACTSYNC_SERVER_PRIVATE_DISCOVERY", "true")
+        .args(["serve", "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = cmd()
+        .env("CONTACTSYNC_SERVER_MODE", "private")
+        .args(["serve", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("mode = \"private\"  # environment"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn a_database_password_is_never_printed() {
     let out = cmd()
         .args([

@@ -47,6 +47,57 @@ fn demo_finds_the_sample_contacts() {
 }
 
 #[test]
+fn demo_private_finds_the_sample_contacts_blind() {
+    let out = ok(&["demo", "--private"]);
+    assert!(out.contains("private mode"), "{out}");
+    for name in [
+        "Amara Okafor",   // phone
+        "Dana Whitfield", // e-mail
+        "Eli Navarro",    // linked account
+        "Farah Khan",     // handle
+        "Gustavo Lima",   // joined between the syncs: the filter's changes
+    ] {
+        assert!(out.contains(name), "{name} not found in:\n{out}");
+    }
+    for name in ["Hugo Martin", "Ivan Petrov", "Kofi Mensah", "(invite)"] {
+        assert!(!out.contains(name), "{name} listed in:\n{out}");
+    }
+    assert!(out.contains("through the filter's changes"), "{out}");
+    assert!(out.contains("blinded elements"), "{out}");
+    assert!(!out.contains("keyed hashes"), "{out}");
+}
+
+#[test]
+fn serve_in_the_private_mode_and_sync_blind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = Server::on(
+        s(&db),
+        &["--mode", "private", "--private-filter-rebuild-s", "1"],
+    );
+    put_users(
+        &server,
+        &[
+            ("u_amara", &["+44 7911 123456"]),
+            ("u_dana", &["email:dana@example.org"]),
+            ("u_farah", &["handle:farah_k"]),
+        ],
+    );
+    let a = dir.path().join("a.db");
+    import_samples(&a);
+    let report = &ok_json(&["sync", "--json", "--server", &server.url, "--db", s(&a)])[0];
+    assert_eq!(report["new_matches"], 3, "{report}");
+    let found = names(&ok_json(&["matches", "--json", "--db", s(&a)]));
+    for name in ["Amara Okafor", "Dana Whitfield", "Farah Khan"] {
+        assert!(found.iter().any(|n| n == name), "{name}: {found:?}");
+    }
+    assert_eq!(found.len(), 3, "{found:?}");
+    let status = &ok_json(&["status", "--json", "--db", s(&a)])[0];
+    assert_eq!(status["discovery"], "private", "{status}");
+    assert!(ok(&["status", "--db", s(&a)]).contains("discovery       private"));
+}
+
+#[test]
 fn demo_keep_leaves_a_usable_database() {
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("kept");

@@ -147,7 +147,7 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
         .max_bodies_in_flight
         .ok_or_else(|| missing("max-bodies-in-flight"))?;
     config.sweep_every = seconds(s.sweep_every, "sweep-every")?;
-    config.private.enabled = s.private_discovery.unwrap_or(config.private.enabled);
+    config.private.enabled = s.mode.ok_or_else(|| missing("mode"))?.is_private();
     if let Some(buckets) = &s.private_buckets {
         config.private.buckets.clone_from(buckets);
     }

@@ -25,6 +25,7 @@ pub fn status(
     let engine = open(db, region, true)?;
     let s = engine.status().map_err(|e| engine_failure(db, &e))?;
     let schedule = engine.sync_schedule().map_err(|e| engine_failure(db, &e))?;
+    let discovery = engine.discovery().map_err(|e| engine_failure(db, &e))?;
     let credential = credentials::load(db)?;
     let now = now();
     // What the quota deferred and is still waiting: the additions pending while its wait runs.
@@ -36,6 +37,7 @@ pub fn status(
         let mut value = serde_json::to_value(&s).map_err(io::Error::other)?;
         if let Value::Object(map) = &mut value {
             map.insert("db".into(), db.display().to_string().into());
+            map.insert("discovery".into(), discovery.as_str().into());
             map.insert(
                 "schema_version".into(),
                 json!(contactsync_core::store::SCHEMA_VERSION),
@@ -61,6 +63,11 @@ pub fn status(
         write_json(out, &value)?;
     } else {
         write_store(out, &s, db)?;
+        writeln!(
+            out,
+            "  discovery       {} (the server's mode, followed at each sync)",
+            discovery.as_str()
+        )?;
         write_schedule(out, credential.as_ref(), &schedule, deferred, now)?;
     }
     Ok(ExitCode::SUCCESS)

@@ -25,6 +25,7 @@
 //! They are disjoint parts of one PRF output, so sending a lookup reveals nothing of the tag.
 
 pub mod filter;
+pub mod known_answer;
 
 use std::fmt;
 

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use rand_core::{CryptoRng, Error as RandError, OsRng, RngCore};
+use rand_core::OsRng;
 
 use super::*;
 use crate::identifier::{Identifier, Region};
@@ -80,29 +80,12 @@ fn list(text: &str) -> Vec<Vec<u8>> {
     text.split(',').map(hex).collect()
 }
 
-/// An RNG that hands out scripted scalars: each 64-byte draw (what a random ristretto255
-/// scalar takes, reduced mod ℓ) is the next scalar followed by zeros, so the draw *is* it.
-struct Scripted(std::collections::VecDeque<Vec<u8>>);
-
-impl RngCore for Scripted {
-    fn next_u32(&mut self) -> u32 {
-        unreachable!("only scalars are drawn")
-    }
-    fn next_u64(&mut self) -> u64 {
-        unreachable!("only scalars are drawn")
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        let scalar = self.0.pop_front().expect("a scripted scalar");
-        dest.fill(0);
-        dest[..scalar.len()].copy_from_slice(&scalar);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), RandError> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
+fn scalars(text: &str) -> Vec<[u8; 32]> {
+    list(text)
+        .into_iter()
+        .map(|s| s.try_into().unwrap())
+        .collect()
 }
-
-impl CryptoRng for Scripted {}
 
 fn elements(list_of: &[Vec<u8>]) -> Vec<Element> {
     list_of
@@ -120,18 +103,16 @@ fn the_rfc_9497_vectors_hold_for_client_and_server() {
     for (n, v) in VECTORS.iter().enumerate() {
         let inputs = list(v.input);
         let count = inputs.len();
-        let mut blinds = Scripted(list(v.blind).into());
-        let blinded = Blinded::of_inputs(inputs.clone(), count, &mut blinds).unwrap();
+        let blinded = known_answer::blind_with(&inputs, &scalars(v.blind)).unwrap();
         assert_eq!(
             blinded.elements(),
             elements(&list(v.blinded)),
             "vector {n}: blinded"
         );
 
-        let mut proof_rng = Scripted(vec![hex(v.proof_scalar)].into());
-        let (evaluated, proof) = key
-            .evaluate_batch(blinded.elements(), &mut proof_rng)
-            .unwrap();
+        let (evaluated, proof) =
+            known_answer::evaluate_with(&key, blinded.elements(), &scalars(v.proof_scalar))
+                .unwrap();
         assert_eq!(
             evaluated,
             elements(&list(v.evaluated)),
@@ -290,4 +271,73 @@ fn a_batch_of_several_slices_is_proved_and_checked_slice_by_slice() {
         blinded.finalize(&public, &evaluated, &proofs),
         Err(OprfError::Proof)
     );
+}
+
+#[test]
+fn known_answer_entry_points_refuse_what_would_not_reproduce_a_vector() {
+    let key = SecretKey::from_bytes(&hex(SK)).unwrap();
+    let v = &VECTORS[2];
+    let inputs = list(v.input);
+    let blinds = scalars(v.blind);
+    // One blind short, one too many, a zero scalar (voprf would draw again forever), one that is
+    // not canonical (at least ℓ).
+    assert_eq!(
+        known_answer::blind_with(&inputs, &blinds[..1]).unwrap_err(),
+        OprfError::BatchSize
+    );
+    let three = [blinds[0], blinds[1], blinds[0]];
+    assert!(known_answer::blind_with(&inputs, &three).is_err());
+    for bad in [[0u8; 32], [0xff; 32]] {
+        assert!(matches!(
+            known_answer::blind_with(&inputs, &[blinds[0], bad]),
+            Err(OprfError::Encoding { .. })
+        ));
+    }
+    assert!(known_answer::blind_with(&[], &[]).is_err());
+    let blinded = known_answer::blind_with(&inputs, &blinds).unwrap();
+    let proof = scalars(v.proof_scalar);
+    assert_eq!(
+        known_answer::evaluate_with(&key, blinded.elements(), &[proof[0], proof[0]]).unwrap_err(),
+        OprfError::BatchSize
+    );
+    assert!(known_answer::evaluate_with(&key, blinded.elements(), &[[0; 32]]).is_err());
+    // The same scalars give the same answer: it is deterministic, as the vectors need.
+    assert_eq!(
+        known_answer::evaluate_with(&key, blinded.elements(), &proof).unwrap(),
+        known_answer::evaluate_with(&key, blinded.elements(), &proof).unwrap()
+    );
+}
+
+/// tests/vectors/voprf.json, which the Kotlin and Swift tests read, holds exactly the vectors
+/// above: the bindings prove the same bytes.
+#[test]
+fn the_shared_vector_file_holds_these_vectors() {
+    let file: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/vectors/voprf.json")).unwrap();
+    assert_eq!(file["secret_key"], SK);
+    assert_eq!(file["public_key"], PK);
+    let shared = file["vectors"].as_array().unwrap();
+    assert_eq!(shared.len(), VECTORS.len());
+    let joined = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let ours = |text: &str| text.split_whitespace().collect::<String>();
+    for (v, s) in VECTORS.iter().zip(shared) {
+        for (field, value) in [
+            ("input", v.input),
+            ("blind", v.blind),
+            ("blinded", v.blinded),
+            ("evaluated", v.evaluated),
+            ("proof", v.proof),
+            ("proof_scalar", v.proof_scalar),
+            ("output", v.output),
+        ] {
+            assert_eq!(joined(&s[field]), ours(value), "{} {field}", s["name"]);
+        }
+    }
 }

@@ -258,6 +258,13 @@ public final class ContactSync: Sendable {
         try await short { [engine] in try engine.status() }
     }
 
+    /// How this device discovered in its last sync: the mode its server chose (`.hashed` before
+    /// the first sync; `.private` when the server never sees a contact who is not a user). The
+    /// app does nothing different in either: ``sync(transport:options:)`` follows the server.
+    public func discovery() async throws -> Discovery {
+        try await short { [engine] in try engine.discovery() }
+    }
+
     /// The contacts who use the app, and through which identifier.
     public func matches() async throws -> [Match] {
         try await short { [engine] in try engine.matches() }

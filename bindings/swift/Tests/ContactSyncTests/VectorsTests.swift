@@ -7,6 +7,10 @@ import XCTest
 /// byte for byte alike. This proves that strings cross the FFI unchanged in both directions
 /// (non-ASCII input, canonical output) and that rejections arrive as `ContactsyncError.InvalidValue`
 /// with the stable reason code an app can show.
+///
+/// And RFC 9497's VOPRF vectors (`tests/vectors/voprf.json`, Appendix A.1.2, ristretto255-SHA512)
+/// through the library's OPRF: the client's blinding and finalising, the server's evaluation and
+/// proof, byte for byte as the Rust tests check them.
 final class VectorsTests: XCTestCase {
     func testEveryCaseNormalisesIsRejectedAndHashesAsTheVectorsSay() throws {
         let data = try Data(contentsOf: TestEnv.vectors.appendingPathComponent("identifiers.json"))
@@ -79,6 +83,54 @@ final class VectorsTests: XCTestCase {
         }
         XCTAssert(failures.isEmpty, "\(failures.count) of \(cases.count) vector cases differ:\n" + failures.joined(separator: "\n"))
         XCTAssert(accepted > 0 && rejected > 0, "\(accepted) accepted and \(rejected) rejected cases checked")
+    }
+
+    func testTheRFC9497VOPRFVectorsHoldThroughTheFFI() throws {
+        let data = try Data(contentsOf: TestEnv.vectors.appendingPathComponent("voprf.json"))
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let key = try OprfServerKey.fromBytes(secret: try hex(root["secret_key"]))
+        let publicKey = try hex(root["public_key"])
+        XCTAssertEqual(key.publicKey(), publicKey)
+        let vectors = try XCTUnwrap(root["vectors"] as? [[String: Any]])
+        XCTAssertEqual(vectors.count, 3)
+        for v in vectors {
+            let name = v["name"] as? String ?? "?"
+            let batch = try OprfBatch.blindKnown(inputs: try hexList(v["input"]), blinds: try hexList(v["blind"]))
+            XCTAssertEqual(batch.elements(), try hexList(v["blinded"]), "\(name) blinded")
+            let answer = try key.evaluateKnown(elements: batch.elements(), proofScalars: [try hex(v["proof_scalar"])])
+            XCTAssertEqual(answer.evaluated, try hexList(v["evaluated"]), "\(name) evaluated")
+            XCTAssertEqual(answer.proofs, [try hex(v["proof"])], "\(name) proof")
+            let outputs = try batch.finalize(publicKey: publicKey, evaluated: answer.evaluated, proofs: answer.proofs)
+            XCTAssertEqual(outputs, try hexList(v["output"]), "\(name) output")
+
+            // An answer under another key fails the proof: a typed error, no values.
+            let forged = try OprfServerKey.generate().evaluate(elements: batch.elements())
+            XCTAssertThrowsError(
+                try batch.finalize(publicKey: publicKey, evaluated: forged.evaluated, proofs: forged.proofs)
+            ) { error in
+                guard case ContactsyncError.Protocol = error else { return XCTFail("\(error)") }
+            }
+        }
+        // Bytes that are not a scalar are an argument error, not a hang or a crash.
+        XCTAssertThrowsError(try OprfBatch.blindKnown(inputs: [Data([0])], blinds: [Data(count: 32)])) { error in
+            guard case ContactsyncError.InvalidArgument = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    private func hex(_ value: Any?) throws -> Data {
+        let text = try XCTUnwrap(value as? String)
+        var bytes = Data()
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            bytes.append(try XCTUnwrap(UInt8(text[index..<next], radix: 16)))
+            index = next
+        }
+        return bytes
+    }
+
+    private func hexList(_ value: Any?) throws -> [Data] {
+        try XCTUnwrap(value as? [String]).map { try hex($0) }
     }
 
     func testGuessKindAndCoreVersionCrossTheBoundary() {

@@ -51,7 +51,7 @@ let quickSync = SyncOptions(maxAttempts: 1, maxWaitMs: 0, force: true)
 ///
 /// The first line the server writes on stderr is `listening on http://ADDR`; the rest (request logs)
 /// is drained on a thread, or the server would block once the pipe fills up, and the last lines are
-/// kept for failure messages.
+/// kept for failure messages. `serveArgs` go to `serve` after the tests' own (`--mode private`).
 final class ReferenceServer: @unchecked Sendable {
     // `recent` is guarded by `lock`; everything else is set in init and never changed.
     let adminToken = "admin-token-for-the-swift-tests-0123456789"
@@ -61,7 +61,7 @@ final class ReferenceServer: @unchecked Sendable {
     private let lock = NSLock()
     private var recent: [String] = []
 
-    init() throws {
+    init(_ serveArgs: [String] = []) throws {
         dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("contactsync-server-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -78,7 +78,7 @@ final class ReferenceServer: @unchecked Sendable {
             "--registrations-global-per-minute", "60000",
             "--open-identifiers-per-ip-per-day", "4000000000",
             "--open-identifiers-global-per-day", "4000000000",
-        ]
+        ] + serveArgs
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -119,6 +119,32 @@ final class ReferenceServer: @unchecked Sendable {
             throw TestFailure(
                 "PUT user \(userRef): HTTP \(answer.status) \(String(decoding: answer.body, as: UTF8.self))\n\(log())")
         }
+    }
+
+    /// The version of the users' filter the server publishes (`serve --mode private`), from
+    /// `GET /v1/config`.
+    func filterVersion() throws -> Int {
+        let admin = try URLSessionTransport(baseURL: baseURL, session: session, token: adminToken)
+        let answer = try admin.send(request: HttpRequest(method: .get, path: "/v1/config", headers: [], body: Data()))
+        guard answer.status == 200,
+            let config = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any],
+            let privateMode = config["private"] as? [String: Any],
+            let version = privateMode["filter_version"] as? Int
+        else {
+            throw TestFailure("GET /v1/config: HTTP \(answer.status), no private mode\n\(log())")
+        }
+        return version
+    }
+
+    /// Waits (at most ten seconds) until the users' filter has moved past `version`: the server
+    /// rebuilds it at most once per `--private-filter-rebuild-s`, and a sync before that does not
+    /// see a user who just registered.
+    func awaitFilter(past version: Int) throws {
+        for _ in 0..<100 {
+            if try filterVersion() > version { return }
+            usleep(100_000)
+        }
+        throw TestFailure("the users' filter did not move past version \(version)\n\(log())")
     }
 
     /// A transport to this server for a device holding `token`.

@@ -4,6 +4,7 @@ import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.ContactView
 import io.github.contactsync.ffi.ContactsyncException
 import io.github.contactsync.ffi.DeleteReceipt
+import io.github.contactsync.ffi.Discovery
 import io.github.contactsync.ffi.Engine
 import io.github.contactsync.ffi.IdentifierKind
 import io.github.contactsync.ffi.ImportReport
@@ -296,6 +297,13 @@ class ContactSync private constructor(
 
     /** Counts over the store: contacts, identifiers, upload state, matches. */
     suspend fun status(): Status = io { engine.status() }
+
+    /**
+     * How this device discovered in its last sync: the mode its server chose ([Discovery.HASHED]
+     * before the first sync; [Discovery.PRIVATE] when the server never sees a contact who is not
+     * a user). The app does nothing different in either: [sync] follows the server.
+     */
+    suspend fun discovery(): Discovery = io { engine.discovery() }
 
     /** The contacts who use the app, and through which identifier. */
     suspend fun matches(): List<Match> = io { engine.matches() }

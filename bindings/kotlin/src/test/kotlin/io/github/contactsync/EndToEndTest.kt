@@ -50,10 +50,7 @@ class EndToEndTest {
     fun `a device finds its contacts, then syncs only the edits`() = runBlocking {
         ReferenceServer().use { server ->
             // The app's backend registers its users with canonical identifiers.
-            server.putUser("u_ana", "phone" to "+4915123456789")
-            server.putUser("u_clara", "email" to "clara@example.com")
-            server.putUser("u_dario", "account" to "google:1078543")
-            server.putUser("u_eva", "handle" to "eva_k")
+            server.putUsersOfEveryKind()
 
             val recorder = RequestRecorder()
             val client = OkHttpClient.Builder().addInterceptor(recorder).build()

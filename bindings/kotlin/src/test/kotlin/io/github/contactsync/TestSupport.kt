@@ -19,7 +19,12 @@ import java.util.concurrent.TimeoutException
 import kotlin.concurrent.thread
 import kotlin.io.path.deleteRecursively
 import kotlinx.coroutines.runBlocking
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.addJsonObject
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.long
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
 import kotlinx.serialization.json.putJsonArray
@@ -54,8 +59,10 @@ internal object TestEnv {
  * The first line the server writes on stderr is `listening on http://ADDR`; the rest (request
  * logs) is drained on a daemon thread, or the server would block once the pipe fills up, and the
  * last lines are kept for the failure messages of [putUser].
+ *
+ * [serveArgs] go to `serve` after the tests' own, e.g. `--mode private`.
  */
-internal class ReferenceServer : AutoCloseable {
+internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
     val adminToken: String = "admin-token-for-the-kotlin-tests-0123456789"
 
     private val dir: Path = Files.createTempDirectory("contactsync-server-")
@@ -83,6 +90,7 @@ internal class ReferenceServer : AutoCloseable {
             "--registrations-global-per-minute", "60000",
             "--open-identifiers-per-ip-per-day", "4000000000",
             "--open-identifiers-global-per-day", "4000000000",
+            *serveArgs,
         ).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         // A JVM that exits without close() (a test killed by a timeout, Ctrl-C, a crashed fork)
         // must not leave the server running: the hook kills it. close() removes the hook again,
@@ -136,6 +144,48 @@ internal class ReferenceServer : AutoCloseable {
                 "PUT user $userRef: HTTP ${response.code} ${response.body.string()}\n${log()}"
             }
         }
+    }
+
+    /**
+     * The users of the end-to-end books, one per kind of identifier: Ana by phone, Clara by
+     * e-mail, Dario by linked account, Eva by handle.
+     */
+    fun putUsersOfEveryKind() {
+        putUser("u_ana", "phone" to "+4915123456789")
+        putUser("u_clara", "email" to "clara@example.com")
+        putUser("u_dario", "account" to "google:1078543")
+        putUser("u_eva", "handle" to "eva_k")
+    }
+
+    /**
+     * The version of the users' filter the server publishes (`serve --mode private`), read from
+     * `GET /v1/config`.
+     */
+    fun filterVersion(): Long {
+        val request = Request.Builder()
+            .url(baseUrl.newBuilder().addPathSegments("v1/config").build())
+            .header("Authorization", "Bearer $adminToken")
+            .build()
+        return admin.newCall(request).execute().use { response ->
+            check(response.isSuccessful) { "GET /v1/config: HTTP ${response.code}\n${log()}" }
+            val config = Json.parseToJsonElement(response.body.string()).jsonObject
+            val private = checkNotNull(config["private"] as? JsonObject) { "the server is not in the private mode" }
+            private.getValue("filter_version").jsonPrimitive.long
+        }
+    }
+
+    /**
+     * Waits (at most ten seconds) until the users' filter has moved past [version]: the server
+     * rebuilds it at most once per `--private-filter-rebuild-s`, and a sync before that does not
+     * see a user who just registered.
+     */
+    fun awaitFilterPast(version: Long): Long {
+        repeat(100) {
+            val now = filterVersion()
+            if (now > version) return now
+            Thread.sleep(100)
+        }
+        error("the users' filter did not move past version $version\n${log()}")
     }
 
     /** Registers a new device (open registration) through [client], as an app does. */

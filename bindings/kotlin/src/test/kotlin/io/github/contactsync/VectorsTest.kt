@@ -5,8 +5,13 @@ import io.github.contactsync.ffi.HashKey
 import io.github.contactsync.ffi.Identifier
 import io.github.contactsync.ffi.IdentifierKind
 import io.github.contactsync.ffi.Normalizer
+import io.github.contactsync.ffi.OprfBatch
+import io.github.contactsync.ffi.OprfServerKey
 import java.util.Base64
 import kotlin.io.path.readText
+import kotlin.test.assertContentEquals
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
 import kotlin.test.fail
 import kotlinx.serialization.json.Json
@@ -23,6 +28,10 @@ import org.junit.jupiter.api.Test
  * byte for byte alike. This proves that strings cross the FFI unchanged in both directions
  * (non-ASCII input, canonical output) and that errors arrive as [ContactsyncException.InvalidValue]
  * with the stable reason code an app can show.
+ *
+ * And RFC 9497's VOPRF vectors (`tests/vectors/voprf.json`, Appendix A.1.2, ristretto255-SHA512)
+ * through the library's OPRF: the client's blinding and finalising, the server's evaluation and
+ * proof, byte for byte as the Rust tests check them.
  */
 class VectorsTest {
     private class Case(
@@ -108,6 +117,45 @@ class VectorsTest {
         }
         assertTrue(accepted > 0 && rejected > 0, "$accepted accepted and $rejected rejected cases checked")
     }
+
+    @Test
+    fun `the RFC 9497 VOPRF vectors hold through the FFI`() {
+        val root = Json.parseToJsonElement(TestEnv.vectors.resolve("voprf.json").readText()).jsonObject
+        val key = OprfServerKey.fromBytes(hex(root.string("secret_key")!!))
+        val publicKey = hex(root.string("public_key")!!)
+        assertContentEquals(publicKey, key.publicKey())
+        val vectors = root.getValue("vectors").jsonArray.map { it.jsonObject }
+        assertEquals(3, vectors.size)
+        for (v in vectors) {
+            val name = v.string("name")
+            val batch = OprfBatch.blindKnown(v.hexList("input"), v.hexList("blind"))
+            assertEquals(v.hexList("blinded").map { it.toList() }, batch.elements().map { it.toList() }, "$name blinded")
+            val answer = key.evaluateKnown(batch.elements(), listOf(hex(v.string("proof_scalar")!!)))
+            assertEquals(v.hexList("evaluated").map { it.toList() }, answer.evaluated.map { it.toList() }, "$name evaluated")
+            assertEquals(1, answer.proofs.size, "$name: one slice")
+            assertContentEquals(hex(v.string("proof")!!), answer.proofs.single(), "$name proof")
+            val outputs = batch.finalize(publicKey, answer.evaluated, answer.proofs)
+            assertEquals(v.hexList("output").map { it.toList() }, outputs.map { it.toList() }, "$name output")
+
+            // An answer under another key fails the proof: a typed error, no values.
+            val other = OprfServerKey.generate()
+            val forged = other.evaluate(batch.elements())
+            assertFailsWith<ContactsyncException.Protocol> { batch.finalize(publicKey, forged.evaluated, forged.proofs) }
+            other.close()
+            batch.close()
+        }
+        // Bytes that are not a scalar are an argument error, not a hang or a crash.
+        assertFailsWith<ContactsyncException.InvalidArgument> {
+            OprfBatch.blindKnown(listOf(hex("00")), listOf(ByteArray(32)))
+        }
+        key.close()
+    }
+
+    private fun hex(text: String): ByteArray =
+        ByteArray(text.length / 2) { text.substring(it * 2, it * 2 + 2).toInt(16).toByte() }
+
+    private fun JsonObject.hexList(name: String): List<ByteArray> =
+        getValue(name).jsonArray.map { hex(it.jsonPrimitive.content) }
 
     private fun JsonObject.string(name: String): String? =
         this[name]?.takeUnless { it is JsonNull }?.jsonPrimitive?.content

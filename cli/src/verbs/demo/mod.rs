@@ -6,6 +6,13 @@
 //! generated one; a sync as a device the app's backend vouched for; then a contact joins the app
 //! and a friend redeems this device's invite; a second sync brings both through the change feed.
 //! Nothing leaves the machine.
+//!
+//! `--private` runs it against a server in the private mode (`serve --mode private`): the book
+//! leaves the device only as blinded elements and the lookups of filter hits, and the contact who
+//! joins is found through the users' filter's changes. The invite is left out there: a redeemed
+//! invite reaches its sender through the keyed-hash mode's change feed, which a private sync does
+//! not read. The keyed-hash mode stays the default: it is `serve`'s default, which the demo's
+//! "next:" lines send the reader to, and it shows every feature.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,12 +23,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contactsync_core::identifier::{IdentifierKind, Normalizer, Region, invite};
 use contactsync_core::protocol::wire::{
-    RedeemAnswer, RedeemRequest, Registered, UserAnswer, UserRequest, VouchRequest,
+    ConfigAnswer, RedeemAnswer, RedeemRequest, Registered, UserAnswer, UserRequest, VouchRequest,
 };
 use contactsync_core::source::{self, ReadOptions, SourceItem};
-use contactsync_core::upload::{Method, call};
+use contactsync_core::upload::{Method, call, get};
 use contactsync_core::{
-    Config, Engine, Error, ImportReport, Match, NoProgress, RawContact, SyncOptions, SyncReport,
+    Config, Engine, Error, ImportReport, Match, NoProgress, SyncOptions, SyncReport,
 };
 use contactsync_server::{LimitsConfig, RunningServer, ServerConfig};
 
@@ -32,10 +39,14 @@ use crate::output::match_name;
 use crate::remote::transport;
 use crate::transport::{HttpTransport, ServerUrl};
 
+mod book;
+
+use book::generated_book;
+
 /// The sample address book, as an iPhone exports it (vCard 3.0).
-const SAMPLE_VCF: &str = include_str!("../../demo/sample.vcf");
+const SAMPLE_VCF: &str = include_str!("../../../demo/sample.vcf");
 /// The sample address book, as Google Contacts exports it (CSV).
-const SAMPLE_CSV: &str = include_str!("../../demo/sample.csv");
+const SAMPLE_CSV: &str = include_str!("../../../demo/sample.csv");
 /// Contacts in the generated part of the book.
 const GENERATED: usize = 300;
 
@@ -123,8 +134,8 @@ fn step(what: &str) -> impl Fn(Error) -> Failure + '_ {
     move |e| UsageError(format!("demo: {what}: {e}")).into()
 }
 
-/// `contactsync demo`.
-pub fn demo(out: &mut impl Write, keep: Option<&Path>) -> Result<ExitCode, Failure> {
+/// `contactsync demo`; `private`: against a server in the private mode.
+pub fn demo(out: &mut impl Write, keep: Option<&Path>, private: bool) -> Result<ExitCode, Failure> {
     let region = Region::new(REGION).map_err(|e| UsageError(format!("demo: region: {e}")))?;
     contactsync_core::identifier::phone::warm_up_in_background(region);
     let temp;
@@ -162,25 +173,49 @@ pub fn demo(out: &mut impl Write, keep: Option<&Path>) -> Result<ExitCode, Failu
     };
     // The demo's devices register themselves (a real app's backend vouches for them).
     config.open_registration = true;
+    // Private: the users' filter rebuilt at most once a second, so the contact who joins
+    // between the syncs is in it a second later (a server's default is a minute).
+    config.private.enabled = private;
+    config.private.filter_rebuild = std::time::Duration::from_secs(1);
     let server = contactsync_server::start(config)
         .map_err(|e| UsageError(format!("demo: starting the server: {e}")))?;
-    let result = run(out, &dir, region, &server, &admin_token, keep.is_some());
+    let shown = Shown {
+        dir: &dir,
+        kept: keep.is_some(),
+        private,
+    };
+    let result = run(out, shown, region, &server, &admin_token);
     server.stop();
     result
 }
 
+/// Where the demo keeps its data, and how it runs.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    dir: &'a Path,
+    /// `--keep`: the databases stay.
+    kept: bool,
+    /// `--private`: the server is in the private mode.
+    private: bool,
+}
+
 fn run(
     out: &mut impl Write,
-    dir: &Path,
+    shown: Shown<'_>,
     region: Region,
     server: &RunningServer,
     admin_token: &str,
-    kept: bool,
 ) -> Result<ExitCode, Failure> {
+    let Shown { dir, kept, private } = shown;
     let url = ServerUrl::parse(&server.url()).map_err(|e| UsageError(format!("demo: {e}")))?;
     writeln!(
         out,
-        "contactsync demo: a discovery server at {url}, data in {}{}",
+        "contactsync demo: a discovery server at {url} ({}), data in {}{}",
+        if private {
+            "private mode"
+        } else {
+            "keyed-hash mode"
+        },
         dir.display(),
         if kept { "" } else { " (removed at the end)" }
     )?;
@@ -227,41 +262,75 @@ fn run(
     let first = engine
         .sync(&device, &options, &NoProgress)
         .map_err(step("first sync"))?;
-    writeln!(out, "sync 1:       {}", sync_line(&first))?;
+    writeln!(out, "sync 1:       {}", sync_line(&first, private))?;
 
-    // 5. Meanwhile: a contact joins the app; a friend redeems this device's invite.
-    put_user(&admin, normalizer, &JOINS_LATER)?;
-    let invite = engine
-        .create_invite(&device, Some(3600))
-        .map_err(step("creating an invite"))?;
-    let friend = vouch(&admin, &url, "u_zoe")?;
-    let friend_device = transport(&url, Some(&friend.token))?;
-    let redeemed: RedeemAnswer = call(
-        &friend_device,
-        Method::Post,
-        "/v1/invites/redeem",
-        Some(&RedeemRequest {
-            code: invite.code.clone(),
-        }),
-    )
-    .map_err(step("the friend redeeming the invite"))?;
-    writeln!(
-        out,
-        "meanwhile:    u_gus joins the app; you share invite {} and u_zoe redeems it (sees {})",
-        invite::display(&invite.code),
-        redeemed.user_ref
-    )?;
+    // 5. Meanwhile: a contact joins the app; in the keyed-hash mode, a friend redeems this
+    // device's invite too.
+    let via = if private {
+        let version = filter_version(&device)?;
+        put_user(&admin, normalizer, &JOINS_LATER)?;
+        wait_for_filter(&device, version)?;
+        writeln!(
+            out,
+            "meanwhile:    u_gus joins the app, and the users' filter with him"
+        )?;
+        "the filter's changes"
+    } else {
+        put_user(&admin, normalizer, &JOINS_LATER)?;
+        let invite = engine
+            .create_invite(&device, Some(3600))
+            .map_err(step("creating an invite"))?;
+        let friend = vouch(&admin, &url, "u_zoe")?;
+        let friend_device = transport(&url, Some(&friend.token))?;
+        let redeemed: RedeemAnswer = call(
+            &friend_device,
+            Method::Post,
+            "/v1/invites/redeem",
+            Some(&RedeemRequest {
+                code: invite.code.clone(),
+            }),
+        )
+        .map_err(step("the friend redeeming the invite"))?;
+        writeln!(
+            out,
+            "meanwhile:    u_gus joins the app; you share invite {} and u_zoe redeems it (sees {})",
+            invite::display(&invite.code),
+            redeemed.user_ref
+        )?;
+        "the change feed"
+    };
 
     let second = engine
         .sync(&device, &options, &NoProgress)
         .map_err(step("second sync"))?;
     writeln!(
         out,
-        "sync 2:       {} (through the change feed)",
-        sync_line(&second)
+        "sync 2:       {} (through {via})",
+        sync_line(&second, private)
     )?;
 
-    write_found_and_next(out, &engine, &db, kept)
+    write_found_and_next(out, &engine, &db, shown)
+}
+
+/// The version of the users' filter the server publishes (private mode).
+fn filter_version(device: &HttpTransport) -> Result<u64, Failure> {
+    let config: ConfigAnswer =
+        get(device, Method::Get, "/v1/config").map_err(step("reading the server's config"))?;
+    config.private.map(|p| p.filter_version).ok_or_else(|| {
+        UsageError("demo: the server does not offer private discovery".into()).into()
+    })
+}
+
+/// Waits (at most ten seconds) until the server's filter has moved past `version`: it rebuilds
+/// at most once a second, and a sync before that would not see the user who joined.
+fn wait_for_filter(device: &HttpTransport, version: u64) -> Result<(), Failure> {
+    for _ in 0..100 {
+        if filter_version(device)? > version {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(UsageError("demo: the server's filter was not rebuilt within 10 s".into()).into())
 }
 
 /// What was found, and through which identifier; then what to run next.
@@ -269,8 +338,9 @@ fn write_found_and_next(
     out: &mut impl Write,
     engine: &Engine,
     db: &Path,
-    kept: bool,
+    shown: Shown<'_>,
 ) -> Result<ExitCode, Failure> {
+    let Shown { kept, private, .. } = shown;
     let mut found = engine.matches().map_err(step("reading the matches"))?;
     found.sort_by(|a, b| {
         (a.source_id.is_none(), match_name(a), a.kind, &a.canonical).cmp(&(
@@ -282,10 +352,15 @@ fn write_found_and_next(
     });
     writeln!(out)?;
     let invites = found.iter().filter(|m| m.source_id.is_none()).count();
+    let through = if private {
+        String::new()
+    } else {
+        format!(", {invites} through an invite")
+    };
     writeln!(
         out,
-        "on the app: {} of your contacts, {invites} through an invite (hidden users and \
-         everyone else stay unknown):",
+        "on the app: {} of your contacts{through} (hidden users and everyone else stay \
+         unknown):",
         found.len() - invites
     )?;
     let width = found
@@ -298,10 +373,18 @@ fn write_found_and_next(
         write_found(out, m, width)?;
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "your book reached the server only as keyed hashes: no name, number or address"
-    )?;
+    if private {
+        writeln!(
+            out,
+            "your book reached the server only as blinded elements (random points) and the \
+             lookups of filter hits: no name, number or address, nor a hash of one"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "your book reached the server only as keyed hashes: no name, number or address"
+        )?;
+    }
     writeln!(out, "next:")?;
     if kept {
         writeln!(
@@ -316,9 +399,20 @@ fn write_found_and_next(
             "  contactsync demo --keep DIR              # the same, keeping both databases"
         )?;
     }
+    if !private {
+        writeln!(
+            out,
+            "  contactsync demo --private               # the server never sees a non-user's contact"
+        )?;
+    }
+    let serve = if private {
+        "contactsync serve --mode private"
+    } else {
+        "contactsync serve"
+    };
     writeln!(
         out,
-        "  contactsync serve                        # a server of your own (prints its admin token)"
+        "  {serve:<41}# a server of your own (prints its admin token)"
     )?;
     writeln!(
         out,
@@ -383,7 +477,13 @@ fn save_credential(db: &Path, url: &ServerUrl, me: &Registered) -> Result<(), Fa
     .map(|_| ())
 }
 
-fn sync_line(r: &SyncReport) -> String {
+fn sync_line(r: &SyncReport, private: bool) -> String {
+    if private {
+        return format!(
+            "{} identifiers evaluated blind, {} new matches, {} lost",
+            r.added, r.new_matches, r.lost_matches
+        );
+    }
     let batches = if r.batches_sent == 1 {
         "batch"
     } else {
@@ -437,88 +537,9 @@ fn import(engine: &Engine) -> Result<ImportReport, Failure> {
         .map_err(step("importing the address book"))
 }
 
-/// A deterministic synthetic address book of `n` contacts: fictional numbers (555-01xx) and
-/// reserved e-mail domains, a few values no normaliser accepts, and one contact with the linked
-/// Google account a phone's account adapter would add.
-pub fn generated_book(n: usize) -> Vec<RawContact> {
-    const FIRST: &[&str] = &[
-        "Ada", "Ben", "Carla", "Dev", "Emma", "Felix", "Grace", "Hamid", "Iris", "Jonas", "Kira",
-        "Liam", "Maya", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
-        "Wen", "Xavi", "Yara", "Zane",
-    ];
-    const LAST: &[&str] = &[
-        "Abbott", "Berg", "Castro", "Dalton", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
-        "Jensen", "Kowalski", "Larsen", "Moreau", "Nakamura", "Ortiz", "Park", "Quint", "Reyes",
-        "Silva", "Tanaka", "Ueda", "Vargas", "Weber", "Young",
-    ];
-    const AREAS: &[u32] = &[212, 310, 312, 503, 617, 718];
-    const DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
-    // xorshift64*: the same book on every run and platform.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |bound: usize| -> usize {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let v = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33;
-        usize::try_from(v).unwrap_or(0) % bound.max(1)
-    };
-    let mut book = Vec::with_capacity(n + 1);
-    for i in 0..n {
-        let first = FIRST[next(FIRST.len())];
-        let last = LAST[next(LAST.len())];
-        let mut c = RawContact::new(format!("generated#{i}"), format!("{first} {last}"));
-        let area = AREAS[i % AREAS.len()];
-        let line = 100 + (i / AREAS.len()) % 100;
-        let phone = match next(3) {
-            0 => format!("({area}) 555-0{line}"),
-            1 => format!("+1 {area} 555 0{line}"),
-            _ => format!("{area}.555.0{line}"),
-        };
-        c.push(IdentifierKind::Phone, Some("mobile"), phone);
-        if next(3) > 0 {
-            let domain = DOMAINS[next(DOMAINS.len())];
-            let email = format!(
-                "{}.{}{i}@{domain}",
-                first.to_lowercase(),
-                last.to_lowercase()
-            );
-            c.push(IdentifierKind::Email, Some("home"), email);
-        }
-        if next(50) == 0 {
-            // What people type into a phone field.
-            c.push(IdentifierKind::Phone, Some("other"), "ask at reception");
-        }
-        book.push(c);
-    }
-    book.push(
-        RawContact::new("generated#google", "Eli Navarro")
-            .with(IdentifierKind::Account, Some("google"), "google:1078543")
-            .with(
-                IdentifierKind::Email,
-                Some("work"),
-                "eli.navarro@example.com",
-            ),
-    );
-    book
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_book_is_deterministic_and_normalises() {
-        let a = generated_book(50);
-        let b = generated_book(50);
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 51);
-        let n = Normalizer::new(Region::default());
-        let ok: usize = a
-            .iter()
-            .map(|c| n.normalize_contact(c).identifiers.len())
-            .sum();
-        assert!(ok >= 50, "{ok}");
-    }
 
     #[test]
     fn samples_read() {
