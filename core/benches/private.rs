@@ -111,7 +111,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         "  baseline: keyed hash (HMAC-SHA-256)        {:8.2} µs",
         per_item(median(hashed), BATCH)
     );
-    let (blind, finalize) = (median(blind), median(finalize));
     println!(
         "  device: blind                              {:8.2} µs",
         per_item(blind, BATCH)
