@@ -191,7 +191,10 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
 
     // A new contact who is a user: her shard is downloaded if not held yet, followed by its
     // changes otherwise; either way she is found.
+    // (The server rebuilds its filter at most once a second: wait until Ida is in it.)
+    let version = wait_for_filter(&world, &device.token, 0);
     world.put_user("u_ida", &[("phone", "+4917612345678")]);
+    wait_for_filter(&world, &device.token, version);
     let mut grown = book();
     grown.push(person("8", "Ida", &[(Phone, "0176 12345678")]));
     e.import_snapshot(grown, &NoProgress).unwrap();
