@@ -229,8 +229,8 @@ pub fn final_check(s: &Subjects<'_>, log: &Log) -> Result<Findings> {
 /// adds a hash the set lacks and removes one it holds, so the answer's `added` and `removed`
 /// must equal them. A shortfall is work applied before, under another batch id: duplicated.
 /// The server's own counters must agree too: the day's quota used is the sum of `added` of the
-/// day's batches (a replay charged again would break it), and `added` minus `removed` over all
-/// batches is the set's size.
+/// day's batches and of their padding dummies, which are charged but never stored (a replay
+/// charged again would break it), and `added` minus `removed` over all batches is the set's size.
 fn check_batches(
     server: &Connection,
     device_id: &str,
@@ -253,13 +253,15 @@ fn check_batches(
             .map_err(|e| format!("stored answer of {batch_id}: {e}"))?;
         total_added += u64::from(answer.added);
         total_removed += u64::from(answer.removed);
-        *added_by_day
+        let day = added_by_day
             .entry(created_at.div_euclid(86_400))
-            .or_default() += u64::from(answer.added);
+            .or_default();
+        *day += u64::from(answer.added);
         let Some(records) = log.batches.get(batch_id) else {
             unseen += 1;
             continue;
         };
+        *day += records[0].padding as u64;
         resent += records.len() as u64 - 1;
         if records.iter().any(|r| r != &records[0]) {
             conflicts += 1;
@@ -306,21 +308,7 @@ fn check_batches(
              {set_size}"
         ));
     }
-    let usage: Option<(i64, i64)> = server
-        .query_row(
-            "SELECT quota_day, quota_used FROM usage WHERE client_id = ?1",
-            [device_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((day, used)) = usage {
-        let expected = added_by_day.get(&day).copied().unwrap_or(0);
-        if u64::try_from(used).ok() != Some(expected) {
-            f.problems.push(format!(
-                "quota: day {day} used {used}, but the day's batches added {expected}"
-            ));
-        }
-    }
+    check_quota(server, device_id, &added_by_day, f)?;
     // A refusal (4xx: a conflict, a malformed batch, a limit) is a client bug or limits that
     // interfere with the loop; a 5xx is the server's trouble, worth a note.
     let by_class = |class: u16| -> Vec<String> {
@@ -339,6 +327,32 @@ fn check_batches(
     if !failed.is_empty() {
         f.notes
             .push(format!("batch answers 5xx: {}", failed.join(", ")));
+    }
+    Ok(())
+}
+
+/// The day's quota used against what the day's batches added (their padding included).
+fn check_quota(
+    server: &Connection,
+    device_id: &str,
+    added_by_day: &HashMap<i64, u64>,
+    f: &mut Findings,
+) -> Result<()> {
+    let usage: Option<(i64, i64)> = server
+        .query_row(
+            "SELECT quota_day, quota_used FROM usage WHERE client_id = ?1",
+            [device_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((day, used)) = usage {
+        let expected = added_by_day.get(&day).copied().unwrap_or(0);
+        if u64::try_from(used).ok() != Some(expected) {
+            f.problems.push(format!(
+                "quota: day {day} used {used}, but the day's batches added {expected} (padding \
+                 included)"
+            ));
+        }
     }
     Ok(())
 }
@@ -395,6 +409,7 @@ mod tests {
                     adds,
                     removes,
                     full: false,
+                    padding: 0,
                 });
         }
         log

@@ -38,9 +38,17 @@ pub struct BodyRecord {
     /// FNV-1a of the body: equal bodies under one batch id are a resend, different ones a
     /// client bug.
     pub fingerprint: u64,
+    /// Real hashes added: the `add` list less its trailing padding dummies.
     pub adds: usize,
     pub removes: usize,
     pub full: bool,
+    /// Padding dummies (docs/protocol.md, "Padded batches"): charged, never stored.
+    pub padding: usize,
+}
+
+/// How many of a batch's adds are padding dummies.
+fn padding_of(batch: &BatchRequest) -> usize {
+    batch.padding.map_or(0, |p| p as usize)
 }
 
 /// What the proxy saw.
@@ -310,9 +318,10 @@ fn relay(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
                 .or_default()
                 .push(BodyRecord {
                     fingerprint: fnv1a(&request.body),
-                    adds: b.add.len(),
+                    adds: b.add.len().saturating_sub(padding_of(&b)),
                     removes: b.remove.len(),
                     full: b.mode == Mode::Full,
+                    padding: padding_of(&b),
                 });
         }
         drop(log);
