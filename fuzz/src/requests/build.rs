@@ -126,7 +126,7 @@ pub(super) fn body(r: &mut Reader<'_>, known: &mut Known) -> Vec<u8> {
             let mut v = json!({"batch_id": batch_id, "key_id": key_id, "mode": mode, "add": add, "remove": remove});
             // A padding count: right, past the list, hostile.
             match r.byte() % 8 {
-                0 => v["padding"] = json!(r.byte() as u64 % (added + 1)),
+                0 => v["padding"] = json!(u64::from(r.byte()) % (added + 1)),
                 1 => v["padding"] = json!(added),
                 2 => v["padding"] = json!(added + 1),
                 3 => {
