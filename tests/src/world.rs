@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use contactsync_core::protocol::wire::{Registered, UserAnswer};
-use contactsync_core::upload::{Method, call};
+use contactsync_core::protocol::wire::{ConfigAnswer, Registered, UserAnswer};
+use contactsync_core::upload::{Method, call, get};
 use contactsync_core::{Config, Engine, Error, Region};
 use contactsync_server::{
     LimitsConfig, PrivateDiscoveryConfig, RegistrationLimits, RunningServer, ServerConfig,
@@ -119,6 +119,33 @@ impl World {
     /// A transport for a device's token, to the server running now.
     pub fn transport(&self, token: &str) -> Loopback {
         Loopback::new(&self.server.url(), Some(token))
+    }
+
+    /// Waits until the server's users' filter has moved past version `past` (it rebuilds at
+    /// most once a second in these worlds), so a sync sees the users who changed; the version.
+    ///
+    /// # Panics
+    /// When private discovery is off, or the filter does not move within ten seconds.
+    #[allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test helper"
+    )]
+    pub fn wait_for_filter(&self, token: &str, past: u64) -> u64 {
+        for _ in 0..100 {
+            let config: ConfigAnswer =
+                get(&self.transport(token), Method::Get, "/v1/config").unwrap();
+            let version = config
+                .private
+                .expect("private discovery is on")
+                .filter_version;
+            if version > past {
+                return version;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the filter did not move past version {past}");
     }
 
     /// A device: open registration, or vouched for a user.

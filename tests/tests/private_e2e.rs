@@ -21,8 +21,9 @@ use contactsync_core::protocol::private::{EvaluateRequest, LookupRequest};
 use contactsync_core::protocol::wire::ConfigAnswer;
 use contactsync_core::upload::{Method, SyncOptions, get};
 use contactsync_core::{
-    Discovery, Engine, Error, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
+    Discovery, Error, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
 };
+use contactsync_tests::matched;
 use contactsync_tests::net::Faulty;
 use contactsync_tests::world::World;
 
@@ -75,37 +76,11 @@ fn options(cbor: bool) -> SyncOptions {
     }
 }
 
-fn matched(engine: &Engine) -> BTreeSet<(String, String)> {
-    engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.display_name, m.user_ref))
-        .collect()
-}
-
 fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
     items
         .iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()
-}
-
-/// Waits until the server's filter has moved past `version` (it rebuilds at most once a
-/// second in these tests), so a sync sees the users who changed.
-fn wait_for_filter(world: &World, token: &str, past: u64) -> u64 {
-    for _ in 0..100 {
-        let config: ConfigAnswer = get(&world.transport(token), Method::Get, "/v1/config").unwrap();
-        let version = config
-            .private
-            .expect("private discovery is on")
-            .filter_version;
-        if version > past {
-            return version;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the filter did not move past version {past}");
 }
 
 #[test]
@@ -138,10 +113,10 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
     assert_eq!(first.added, 8);
 
     // Frank joins, Eva leaves; Ana's second identifier becomes hers too.
-    let version = wait_for_filter(&world, &registered.token, 0);
+    let version = world.wait_for_filter(&registered.token, 0);
     world.put_user("u_frank", &[("email", "frank@nowhere.test")]);
     world.delete_user("u_eva");
-    wait_for_filter(&world, &registered.token, version);
+    world.wait_for_filter(&registered.token, version);
     let before = recording.exchanges().len();
     let second = e.sync(&recording, &options(false), &NoProgress).unwrap();
     assert_eq!(

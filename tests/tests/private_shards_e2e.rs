@@ -18,9 +18,9 @@ use std::path::Path;
 
 use contactsync_core::oprf::Tag;
 use contactsync_core::protocol::private::shard_of;
-use contactsync_core::protocol::wire::ConfigAnswer;
-use contactsync_core::upload::{Method, SyncOptions, get};
-use contactsync_core::{Engine, IdentifierKind, NoProgress, RawContact};
+use contactsync_core::upload::SyncOptions;
+use contactsync_core::{IdentifierKind, NoProgress, RawContact};
+use contactsync_tests::matched;
 use contactsync_tests::net::{Exchange, Faulty};
 use contactsync_tests::world::World;
 
@@ -74,15 +74,6 @@ fn options() -> SyncOptions {
     }
 }
 
-fn matched(engine: &Engine) -> BTreeSet<(String, String)> {
-    engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.display_name, m.user_ref))
-        .collect()
-}
-
 /// The shards of the PRF values a device's store holds (read from its SQLite file).
 fn value_shards(db: &Path) -> BTreeSet<u32> {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -112,20 +103,6 @@ fn asked(exchanges: &[Exchange], whole: bool) -> BTreeSet<u32> {
             shard.parse().unwrap()
         })
         .collect()
-}
-
-/// Waits until the server's filter has moved past `version` (it rebuilds at most once a
-/// second), so a sync sees the users who changed.
-fn wait_for_filter(world: &World, token: &str, past: u64) -> u64 {
-    for _ in 0..100 {
-        let config: ConfigAnswer = get(&world.transport(token), Method::Get, "/v1/config").unwrap();
-        let version = config.private.expect("private discovery").filter_version;
-        if version > past {
-            return version;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("the filter did not move past version {past}");
 }
 
 #[test]
@@ -177,9 +154,9 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
 
     // Frank joins: his values are stored, so his shard is held; the next sync finds him
     // through the held shards' changes, downloading nothing whole.
-    let version = wait_for_filter(&world, &device.token, 0);
+    let version = world.wait_for_filter(&device.token, 0);
     world.put_user("u_frank", &[("email", "frank@nowhere.test")]);
-    wait_for_filter(&world, &device.token, version);
+    world.wait_for_filter(&device.token, version);
     let before = recording.exchanges().len();
     let second = e.sync(&recording, &options(), &NoProgress).unwrap();
     assert_eq!(second.new_matches, 1);
@@ -192,9 +169,9 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     // A new contact who is a user: her shard is downloaded if not held yet, followed by its
     // changes otherwise; either way she is found.
     // (The server rebuilds its filter at most once a second: wait until Ida is in it.)
-    let version = wait_for_filter(&world, &device.token, 0);
+    let version = world.wait_for_filter(&device.token, 0);
     world.put_user("u_ida", &[("phone", "+4917612345678")]);
-    wait_for_filter(&world, &device.token, version);
+    world.wait_for_filter(&device.token, version);
     let mut grown = book();
     grown.push(person("8", "Ida", &[(Phone, "0176 12345678")]));
     e.import_snapshot(grown, &NoProgress).unwrap();
