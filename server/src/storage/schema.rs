@@ -208,6 +208,13 @@ CREATE TABLE private_usage (
     allowance INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 ",
+    // 7: a user's PRF values are found by user first. Deleting a user (and the foreign key's
+    // cascade) asks by `user_ref` alone, which an index led by the epoch could only answer by
+    // scanning every value; the one query by both columns is served as well either way.
+    r"
+DROP INDEX prf_values_by_user;
+CREATE INDEX prf_values_by_user ON prf_values (user_ref, epoch);
+",
 ];
 
 /// The schema version this server writes.

@@ -159,6 +159,12 @@ CREATE TABLE private_usage (
     allowance bigint NOT NULL
 );
 ",
+    // 4: a user's PRF values are found by user first, as SQLite's migration 7 (`../schema.rs`):
+    // the foreign key's cascade and `delete_user` ask by `user_ref` alone.
+    r"
+DROP INDEX prf_values_by_user;
+CREATE INDEX prf_values_by_user ON prf_values (user_ref, epoch);
+",
 ];
 
 /// The schema version this server writes.
