@@ -19,6 +19,7 @@ const SQLITE: &[&str] = &[
     include_str!("frozen/sqlite/v5.sql"),
     include_str!("frozen/sqlite/v6.sql"),
     include_str!("frozen/sqlite/v7.sql"),
+    include_str!("frozen/sqlite/v8.sql"),
 ];
 
 /// `POSTGRES[n]` is the PostgreSQL schema of version `n + 1`.
@@ -27,6 +28,7 @@ const POSTGRES: &[&str] = &[
     include_str!("frozen/postgres/v2.sql"),
     include_str!("frozen/postgres/v3.sql"),
     include_str!("frozen/postgres/v4.sql"),
+    include_str!("frozen/postgres/v5.sql"),
 ];
 
 fn frozen(backend: Backend) -> &'static [&'static str] {

@@ -17,125 +17,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, Api, Backend, TestServer};
-use contactsync_core::IdentifierKind;
-use contactsync_core::oprf::filter::UserFilter;
-use contactsync_core::oprf::{Blinded, Element, PrfOutput, PublicKey, Tag};
-use contactsync_core::protocol::private::{
-    EvaluateAnswer, FilterChanges, FilterDownload, FilterPart, LookupAnswer, PrivateConfig,
+use common::private::{
+    ExpectOk, download, element_body, evaluate, lookup, private_config, private_on, put, server,
 };
-use contactsync_server::{LimitsConfig, ServerConfig};
+use common::{ADMIN, Api, TestServer};
+use contactsync_core::IdentifierKind;
+use contactsync_core::oprf::{Blinded, Element, Tag};
+use contactsync_core::protocol::private::FilterChanges;
+use contactsync_server::LimitsConfig;
 use serde_json::{Value, json};
 
 const ANA: (IdentifierKind, &str) = (IdentifierKind::Phone, "+4915123456789");
 const BO: (IdentifierKind, &str) = (IdentifierKind::Email, "bo@example.com");
 const CY: (IdentifierKind, &str) = (IdentifierKind::Phone, "+4915170000001");
 const NOBODY: (IdentifierKind, &str) = (IdentifierKind::Phone, "+4915199999999");
-
-/// Private discovery on, the filter rebuilt whenever the log moved.
-fn private_on(config: &mut ServerConfig) {
-    config.private.enabled = true;
-    config.private.filter_rebuild = Duration::from_millis(1);
-}
-
-fn server(backend: Backend) -> TestServer {
-    TestServer::with_on(backend, private_on)
-}
-
-fn put(api: &Api, user_ref: &str, who: &[(IdentifierKind, &str)], discoverable: bool) {
-    let pairs: Vec<(&str, &str)> = who.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    api.put_user(user_ref, &pairs, discoverable);
-}
-
-fn private_config(api: &Api, token: &str) -> (PrivateConfig, Value) {
-    let v = api.get("/v1/config", Some(token)).expect(200);
-    (serde_json::from_value(v["private"].clone()).unwrap(), v)
-}
-
-fn element_body(epoch: u32, elements: &[Element]) -> Value {
-    let elements: Vec<String> = elements.iter().map(Element::to_base64url).collect();
-    json!({"epoch": epoch, "elements": elements})
-}
-
-/// Evaluates `who` padded to `padded`, checking the proof against the published key.
-fn evaluate(
-    api: &Api,
-    token: &str,
-    config: &PrivateConfig,
-    who: &[(IdentifierKind, &str)],
-    padded: usize,
-) -> (Vec<PrfOutput>, EvaluateAnswer) {
-    let blinded = Blinded::new(who, padded).unwrap();
-    let answer: EvaluateAnswer = api
-        .post(
-            "/v1/private/evaluate",
-            Some(token),
-            &element_body(config.epoch, blinded.elements()),
-        )
-        .expect_ok();
-    let key = PublicKey::from_bytes(&config.public_key.0).unwrap();
-    let evaluated: Vec<Element> = answer.evaluated.iter().map(|b| Element(b.0)).collect();
-    let proofs: Vec<_> = answer.proofs.iter().map(|p| p.0).collect();
-    let outputs = blinded.finalize(&key, &evaluated, &proofs).unwrap();
-    (outputs, answer)
-}
-
-/// Looks up `outputs`' lookups, padded with zeros to `padded`: the users found, in order.
-fn lookup(api: &Api, token: &str, epoch: u32, outputs: &[PrfOutput], padded: usize) -> Vec<String> {
-    let mut lookups: Vec<String> = outputs.iter().map(|o| o.lookup().to_base64url()).collect();
-    lookups.resize(
-        padded,
-        contactsync_core::oprf::Lookup([0; 16]).to_base64url(),
-    );
-    let answer: LookupAnswer = api
-        .post(
-            "/v1/private/lookup",
-            Some(token),
-            &json!({"epoch": epoch, "lookups": lookups}),
-        )
-        .expect_ok();
-    assert_eq!(answer.epoch, epoch);
-    answer.matches.into_iter().map(|m| m.user_ref).collect()
-}
-
-/// The whole filter of the current version, part by part.
-fn download(api: &Api, token: &str, epoch: u32) -> (u64, UserFilter) {
-    let first = part(api, token, &format!("epoch={epoch}&part=0"));
-    let mut download = FilterDownload::start(first).unwrap();
-    let (_, version) = download.epoch_version();
-    while let Some(k) = download.next_part() {
-        download
-            .push(part(
-                api,
-                token,
-                &format!("epoch={epoch}&part={k}&version={version}"),
-            ))
-            .unwrap();
-    }
-    (version, download.finish().unwrap())
-}
-
-fn part(api: &Api, token: &str, query: &str) -> FilterPart {
-    let reply = api.get(&format!("/v1/private/filter?{query}"), Some(token));
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(
-        reply.content_type.as_deref(),
-        Some("application/octet-stream")
-    );
-    FilterPart::from_bytes(&reply.body).unwrap()
-}
-
-trait ExpectOk {
-    fn expect_ok<T: serde::de::DeserializeOwned>(&self) -> T;
-}
-
-impl ExpectOk for common::Reply {
-    #[track_caller]
-    fn expect_ok<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert_eq!(self.status, 200, "{}", self.text());
-        self.parse()
-    }
-}
 
 on_each_backend! {
     /// Off (the default): no `private` object, every route `404 private_disabled`.

@@ -14,7 +14,7 @@ use super::auth::{Admin, Device};
 use super::{Route, Service};
 use crate::error::ApiError;
 use crate::http::extract::{Accepts, Body, WithPath, encoded, transact};
-use crate::storage::{ClientRecord, ReceiptRecord, Scope};
+use crate::storage::{ClientRecord, InviteSet, ReceiptRecord, Scope};
 use crate::util::{random_id, sha256};
 
 pub(super) fn routes() -> Vec<Route> {
@@ -73,7 +73,15 @@ impl Service {
     ) -> Result<DeleteReceipt, ApiError> {
         let receipt_id = random_id::<16>("r_")?;
         let mut tx = self.storage.write_in(Scope::Client(client_id))?;
-        let deleted = tx.delete_client(client_id)?.ok_or(missing)?;
+        // Its open invites close: their values leave the private mode's filter.
+        let deleted = super::private::directory::invites_changing(
+            &mut *tx,
+            InviteSet::OfClient(client_id),
+            &[],
+            now,
+            |tx| tx.delete_client(client_id),
+        )?
+        .ok_or(missing)?;
         tx.insert_receipt(&ReceiptRecord {
             receipt_id: receipt_id.clone(),
             client_id_sha256: sha256(client_id.as_bytes()),

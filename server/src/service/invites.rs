@@ -1,7 +1,14 @@
 //! Invites: a device of a user makes a code (`POST /v1/invites`) to share outside the app,
 //! another user's device redeems it (`POST /v1/invites/redeem`) and the creator's feed gets the
 //! redeemer; the creator may revoke an open one (`DELETE /v1/invites/{code}`). Only the code's
-//! SHA-256 and its hashes under the keys are stored.
+//! SHA-256, its hashes under the keys and its PRF values under the keys' epochs are stored.
+//!
+//! While open, an invite is its creator's identifier in both modes: its keyed hash answers a
+//! batch, its PRF value is in the private mode's filter and answers a lookup
+//! (`private::directory::invites_changing` logs it in and out of the filter). The creator
+//! learns who redeemed from its feed, in both modes (a change addressed to its client under the
+//! invite's keyed hash): a private-mode device reads that feed too, which tells the server
+//! nothing it does not know — it made the match.
 
 use std::sync::Arc;
 
@@ -16,10 +23,11 @@ use contactsync_core::protocol::wire::{
 };
 
 use super::auth::Device;
+use super::private::directory;
 use super::{Payload, Route, Service, hash_key, keys, parse_body, parse_body_or_default};
 use crate::error::ApiError;
 use crate::http::extract::{Accepts, Body, WithPath, encoded, transact};
-use crate::storage::{ClientRecord, Scope};
+use crate::storage::{ClientRecord, InviteSet, KeyRecord, Scope};
 use crate::util::{random_bytes, sha256};
 
 const DEFAULT_INVITE_TTL_S: u32 = 7 * 86_400;
@@ -107,17 +115,22 @@ impl Service {
                 hash_key(key)?.hash_parts(IdentifierKind::Invite, &code),
             ));
         }
+        // And evaluated under every epoch (current and next), so the private mode's filter and
+        // lookups have it too: the server knows the code only now.
+        let every: Vec<&KeyRecord> = std::iter::once(&current).chain(next.as_ref()).collect();
+        let values = directory::invite_values(&every, &code)?;
         let expires_at = now + i64::from(ttl);
-        tx.insert_invite(
-            &crate::storage::InviteRecord {
-                code_sha256,
-                client_id: client.client_id,
-                user_ref,
-                created_at: now,
-                expires_at,
-            },
-            &hashes,
-        )?;
+        let invite = crate::storage::InviteRecord {
+            code_sha256,
+            client_id: client.client_id,
+            user_ref,
+            created_at: now,
+            expires_at,
+        };
+        directory::invites_changing(&mut *tx, InviteSet::One(&code_sha256), &values, now, |tx| {
+            tx.insert_invite(&invite, &hashes)?;
+            tx.insert_invite_prf(&code_sha256, &values)
+        })?;
         tx.commit()?;
         crate::metrics::invite_created();
         Ok(InviteAnswer {
@@ -140,7 +153,7 @@ impl Service {
         let mut tx = self.storage.write_in(Scope::Client(&client.client_id))?;
         match tx.invite(&code_sha256)? {
             Some(inv) if inv.client_id == client.client_id && inv.expires_at > now => {
-                tx.delete_invite(&code_sha256)?;
+                close(&mut *tx, &code_sha256, now)?;
                 tx.commit()?;
                 Ok(RevokeAnswer { revoked: true })
             }
@@ -181,7 +194,7 @@ impl Service {
         // during a rotation under the next one too: activation drops the current key's changes,
         // and the creator's device re-hashes the code it keeps).
         let (current, next) = keys(&mut *tx)?;
-        tx.delete_invite(&code_sha256)?;
+        close(&mut *tx, &code_sha256, now)?;
         for key in std::iter::once(&current).chain(next.as_ref()) {
             let digest = hash_key(key)?.hash_parts(IdentifierKind::Invite, &code);
             tx.append_change(
@@ -198,4 +211,19 @@ impl Service {
             user_ref: invite.user_ref,
         })
     }
+}
+
+/// Closes an open invite: deletes it, its hashes and its PRF values (out of the filter).
+fn close(
+    tx: &mut dyn crate::storage::Transaction,
+    code_sha256: &[u8; 32],
+    now: i64,
+) -> Result<(), ApiError> {
+    Ok(directory::invites_changing(
+        tx,
+        InviteSet::One(code_sha256),
+        &[],
+        now,
+        |tx| tx.delete_invite(code_sha256),
+    )?)
 }

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ServerError};
 use crate::registration::Registrations;
-use crate::storage::{KeyRecord, KeyState, Storage, Transaction, retry_conflicts};
+use crate::storage::{InviteSet, KeyRecord, KeyState, Storage, Transaction, retry_conflicts};
 use crate::util::{random_bytes, random_id, valid_user_ref};
 use crate::{Clock, IpNet, LimitsConfig, ServerConfig};
 
@@ -175,7 +175,13 @@ impl Service {
         retry_conflicts(|| {
             let mut tx = self.storage.write()?;
             let batches = tx.prune_batches(now - BATCH_RETENTION_S)?;
-            let invites = tx.prune_invites(now)?;
+            let invites = private::directory::invites_changing(
+                &mut *tx,
+                InviteSet::ExpiredAt(now),
+                &[],
+                now,
+                |tx| tx.prune_invites(now),
+            )?;
             let unsynced = tx.prune_unsynced_clients(now - self.unsynced_ttl_s())?;
             let filter_log = tx.prune_filter_log(now - private::FILTER_LOG_RETENTION_S)?;
             // A keyed-hash instance still running beside this one (a rolling switch of mode)

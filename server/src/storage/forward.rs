@@ -19,8 +19,9 @@ macro_rules! forward_transaction {
 
             use $crate::error::ServerError;
             use $crate::storage::{
-                ChangeRecord, ClientRecord, InviteRecord, KeyCount, KeyRecord, KeyState, OprfKey,
-                PrfValue, PrivateUsage, ReceiptRecord, StoredBatch, Transaction, Usage, UserRecord,
+                ChangeRecord, ClientRecord, InviteRecord, InviteSet, KeyCount, KeyRecord, KeyState,
+                OprfKey, PrfValue, PrivateUsage, ReceiptRecord, StoredBatch, Transaction, Usage,
+                UserRecord,
             };
 
             impl Transaction for $tx {
@@ -221,6 +222,19 @@ macro_rules! forward_transaction {
                 fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError> {
                     Self::prune_invites(self, now)
                 }
+                fn insert_invite_prf(
+                    &mut self,
+                    code_sha256: &[u8; 32],
+                    values: &[(u32, PrfValue)],
+                ) -> Result<(), ServerError> {
+                    Self::insert_invite_prf(self, code_sha256, values)
+                }
+                fn invite_prf_tags(
+                    &mut self,
+                    invites: InviteSet<'_>,
+                ) -> Result<Vec<(u32, u64)>, ServerError> {
+                    Self::invite_prf_tags(self, invites)
+                }
                 fn prune_unsynced_clients(
                     &mut self,
                     registered_before: i64,
@@ -297,8 +311,9 @@ macro_rules! forward_transaction {
                     &mut self,
                     epoch: u32,
                     lookups: &[[u8; 16]],
+                    now: i64,
                 ) -> Result<HashMap<[u8; 16], String>, ServerError> {
-                    Self::prf_users(self, epoch, lookups)
+                    Self::prf_users(self, epoch, lookups, now)
                 }
                 fn append_filter_change(
                     &mut self,

@@ -254,6 +254,19 @@ pub struct PrfValue {
     pub tag: u64,
 }
 
+/// Which invites [`Transaction::invite_prf_tags`] reads: those a deletion is about to close.
+#[derive(Debug, Clone, Copy)]
+pub enum InviteSet<'a> {
+    /// One invite, by the SHA-256 of its code.
+    One(&'a [u8; 32]),
+    /// A user's (`delete_invites_of`).
+    OfUser(&'a str),
+    /// A client's (its deletion).
+    OfClient(&'a str),
+    /// Those expired at this time (`prune_invites`).
+    ExpiredAt(i64),
+}
+
 /// A client's evaluation counters in the private mode: the epoch it last evaluated in, how
 /// many elements it had evaluated in it, and the free evaluations left after an epoch change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -539,6 +552,15 @@ pub trait Transaction {
     fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError>;
     /// Deletes invites expired at `now`; returns how many.
     fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError>;
+    /// Adds an open invite's PRF values, each with its epoch (private discovery).
+    fn insert_invite_prf(
+        &mut self,
+        code_sha256: &[u8; 32],
+        values: &[(u32, PrfValue)],
+    ) -> Result<(), ServerError>;
+    /// The epochs and tags of the PRF values of `invites`: what closing them may take out of the
+    /// filter.
+    fn invite_prf_tags(&mut self, invites: InviteSet<'_>) -> Result<Vec<(u32, u64)>, ServerError>;
     /// Deletes openly registered clients (no user) registered before `registered_before` that
     /// never uploaded a batch (no set key, no hash, no stored batch); returns how many.
     fn prune_unsynced_clients(&mut self, registered_before: i64) -> Result<u64, ServerError>;
@@ -598,15 +620,18 @@ pub trait Transaction {
         epoch: u32,
         values: &[PrfValue],
     ) -> Result<(), ServerError>;
-    /// Among `tags`, those of discoverable users' values in `epoch`.
+    /// Among `tags`, those of discoverable users' values in `epoch`, and of open invites' whose
+    /// creator is not a user who hid (an invite's value counts until the sweep deletes it).
     fn present_tags(&mut self, epoch: u32, tags: &[u64]) -> Result<HashSet<u64>, ServerError>;
-    /// Every tag of discoverable users' values in `epoch` (the filter's content).
+    /// Every tag `present_tags` counts in `epoch` (the filter's content).
     fn discoverable_tags(&mut self, epoch: u32) -> Result<Vec<u64>, ServerError>;
-    /// Among `lookups` in `epoch`, those of discoverable users, with the user.
+    /// Among `lookups` in `epoch`, those of discoverable users, with the user, then those of
+    /// invites open at `now`, with their creator (as `present_tags`).
     fn prf_users(
         &mut self,
         epoch: u32,
         lookups: &[[u8; 16]],
+        now: i64,
     ) -> Result<HashMap<[u8; 16], String>, ServerError>;
     /// Appends to the filter's log: `tag` became (`present`) or stopped being a discoverable
     /// user's in `epoch`. Sequence numbers become visible in order, like the change feed's.

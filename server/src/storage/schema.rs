@@ -215,6 +215,20 @@ CREATE TABLE private_usage (
 DROP INDEX prf_values_by_user;
 CREATE INDEX prf_values_by_user ON prf_values (user_ref, epoch);
 ",
+    // 8: an open invite's PRF value per epoch (docs/protocol.md, "Private discovery"), its
+    // creator's while it is open, as its keyed hashes are in `invite_hashes`: computed when the
+    // invite is made (the server knows the code then, and never stores it), deleted with it.
+    r"
+CREATE TABLE invite_prf_values (
+    epoch       INTEGER NOT NULL,
+    lookup      BLOB    NOT NULL,
+    tag         INTEGER NOT NULL,
+    code_sha256 BLOB    NOT NULL REFERENCES invites (code_sha256) ON DELETE CASCADE,
+    PRIMARY KEY (epoch, lookup)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX invite_prf_values_by_tag ON invite_prf_values (epoch, tag);
+CREATE INDEX invite_prf_values_by_invite ON invite_prf_values (code_sha256);
+",
 ];
 
 /// The schema version this server writes.

@@ -27,6 +27,7 @@ pub const ADMIN: &str = "admin-token-of-the-tests-0123456789";
 #[macro_use]
 mod backend;
 pub mod postgres;
+pub mod private;
 
 pub use backend::{Backend, Cell, Db, TestDb};
 

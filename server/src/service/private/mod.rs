@@ -93,7 +93,10 @@ async fn lookup(
     accepts: Accepts,
     Device { body, .. }: Device<Body>,
 ) -> Result<Response, ApiError> {
-    let answer = transact(service, move |service, _| service.lookup(body.payload())).await?;
+    let answer = transact(service, move |service, now| {
+        service.lookup(body.payload(), now)
+    })
+    .await?;
     encoded(accepts, StatusCode::OK, &answer)
 }
 
@@ -262,7 +265,7 @@ impl Service {
 
     /// `POST /v1/private/lookup`: which of the lookups are discoverable users' in the current
     /// epoch (a read transaction: nothing is written, nothing of the request is kept).
-    fn lookup(&self, body: Payload<'_>) -> Result<LookupAnswer, ApiError> {
+    fn lookup(&self, body: Payload<'_>, now: i64) -> Result<LookupAnswer, ApiError> {
         let private = self.private()?;
         let request: LookupRequest = parse_body(body)?;
         private.check_bucket(request.lookups.len())?;
@@ -273,7 +276,7 @@ impl Service {
             return Err(ApiError::EpochRotated);
         }
         let lookups: Vec<[u8; 16]> = request.lookups.iter().map(|l| l.0).collect();
-        let users = tx.prf_users(epoch, &lookups)?;
+        let users = tx.prf_users(epoch, &lookups, now)?;
         // Each match once, in the order of the request.
         let mut listed = HashSet::new();
         let matches = lookups

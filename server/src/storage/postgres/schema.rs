@@ -165,6 +165,18 @@ CREATE TABLE private_usage (
 DROP INDEX prf_values_by_user;
 CREATE INDEX prf_values_by_user ON prf_values (user_ref, epoch);
 ",
+    // 5: an open invite's PRF value per epoch, as SQLite's migration 8 (`../schema.rs`).
+    r"
+CREATE TABLE invite_prf_values (
+    epoch       bigint NOT NULL,
+    lookup      bytea  NOT NULL,
+    tag         bigint NOT NULL,
+    code_sha256 bytea  NOT NULL REFERENCES invites (code_sha256) ON DELETE CASCADE,
+    PRIMARY KEY (epoch, lookup)
+);
+CREATE INDEX invite_prf_values_by_tag ON invite_prf_values (epoch, tag);
+CREATE INDEX invite_prf_values_by_invite ON invite_prf_values (code_sha256);
+",
 ];
 
 /// The schema version this server writes.

@@ -102,6 +102,8 @@ impl PgTx<'_> {
         for sql in [
             "DELETE FROM invite_hashes WHERE code_sha256 IN
                  (SELECT code_sha256 FROM invites WHERE client_id = $1)",
+            "DELETE FROM invite_prf_values WHERE code_sha256 IN
+                 (SELECT code_sha256 FROM invites WHERE client_id = $1)",
             "DELETE FROM invites WHERE client_id = $1",
             "DELETE FROM client_hashes WHERE client_id = $1",
             "DELETE FROM batches WHERE client_id = $1",

@@ -1,4 +1,5 @@
-//! Invites and their hashes under each key, as PostgreSQL rows.
+//! Invites, their hashes under each key and their PRF values under each epoch, as PostgreSQL
+//! rows.
 
 use std::collections::HashMap;
 
@@ -6,8 +7,8 @@ use contactsync_core::Digest;
 
 use super::{PgTx, bytes, get, owners};
 use crate::error::ServerError;
-use crate::storage::InviteRecord;
-use crate::storage::convert::digest_from;
+use crate::storage::convert::{digest_from, epoch_from, tag_from_i64, tag_to_i64};
+use crate::storage::{InviteRecord, InviteSet, PrfValue};
 
 impl PgTx<'_> {
     pub(super) fn insert_invite(
@@ -92,11 +93,15 @@ impl PgTx<'_> {
 
     pub(super) fn delete_invites_of(&mut self, user_ref: &str) -> Result<u64, ServerError> {
         self.writing()?;
-        self.execute(
-            "DELETE FROM invite_hashes WHERE code_sha256 IN
-                 (SELECT code_sha256 FROM invites WHERE user_ref = $1)",
-            &[&user_ref],
-        )?;
+        for table in ["invite_hashes", "invite_prf_values"] {
+            self.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE code_sha256 IN
+                         (SELECT code_sha256 FROM invites WHERE user_ref = $1)"
+                ),
+                &[&user_ref],
+            )?;
+        }
         self.execute("DELETE FROM invites WHERE user_ref = $1", &[&user_ref])
     }
 
@@ -104,6 +109,7 @@ impl PgTx<'_> {
         self.writing()?;
         for sql in [
             "DELETE FROM invite_hashes WHERE code_sha256 = $1",
+            "DELETE FROM invite_prf_values WHERE code_sha256 = $1",
             "DELETE FROM invites WHERE code_sha256 = $1",
         ] {
             self.execute(sql, &[&&code_sha256[..]])?;
@@ -113,11 +119,57 @@ impl PgTx<'_> {
 
     pub(super) fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError> {
         self.writing()?;
-        self.execute(
-            "DELETE FROM invite_hashes WHERE code_sha256 IN
-                 (SELECT code_sha256 FROM invites WHERE expires_at <= $1)",
-            &[&now],
-        )?;
+        for table in ["invite_hashes", "invite_prf_values"] {
+            self.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE code_sha256 IN
+                         (SELECT code_sha256 FROM invites WHERE expires_at <= $1)"
+                ),
+                &[&now],
+            )?;
+        }
         self.execute("DELETE FROM invites WHERE expires_at <= $1", &[&now])
+    }
+
+    pub(super) fn insert_invite_prf(
+        &mut self,
+        code_sha256: &[u8; 32],
+        values: &[(u32, PrfValue)],
+    ) -> Result<(), ServerError> {
+        self.writing()?;
+        let epochs: Vec<i64> = values.iter().map(|(e, _)| i64::from(*e)).collect();
+        let lookups: Vec<&[u8]> = values.iter().map(|(_, v)| &v.lookup[..]).collect();
+        let tags: Vec<i64> = values.iter().map(|(_, v)| tag_to_i64(v.tag)).collect();
+        self.execute(
+            "INSERT INTO invite_prf_values (epoch, lookup, tag, code_sha256)
+             SELECT e, l, t, $4 FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS v (e, l, t)",
+            &[&epochs, &lookups, &tags, &&code_sha256[..]],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn invite_prf_tags(
+        &mut self,
+        invites: InviteSet<'_>,
+    ) -> Result<Vec<(u32, u64)>, ServerError> {
+        const SELECT: &str = "SELECT v.epoch, v.tag FROM invite_prf_values v
+             JOIN invites i ON i.code_sha256 = v.code_sha256 WHERE ";
+        let rows = match invites {
+            InviteSet::One(code) => {
+                self.query(&format!("{SELECT}i.code_sha256 = $1"), &[&&code[..]])?
+            }
+            InviteSet::OfUser(user_ref) => {
+                self.query(&format!("{SELECT}i.user_ref = $1"), &[&user_ref])?
+            }
+            InviteSet::OfClient(client_id) => {
+                self.query(&format!("{SELECT}i.client_id = $1"), &[&client_id])?
+            }
+            InviteSet::ExpiredAt(now) => {
+                self.query(&format!("{SELECT}i.expires_at <= $1"), &[&now])?
+            }
+        };
+        rows.iter()
+            .map(|r| Ok((epoch_from(get(r, 0)?)?, tag_from_i64(get(r, 1)?))))
+            .collect()
     }
 }

@@ -68,6 +68,8 @@ impl PgTx<'_> {
         self.writing()?;
         for sql in [
             "DELETE FROM prf_values WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = $1)",
+            "DELETE FROM invite_prf_values
+              WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = $1)",
             "DELETE FROM filter_changes
               WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = $1)",
             "DELETE FROM filter_floors

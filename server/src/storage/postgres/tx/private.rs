@@ -56,8 +56,13 @@ impl PgTx<'_> {
     ) -> Result<HashSet<u64>, ServerError> {
         let tags: Vec<i64> = tags.iter().map(|t| tag_to_i64(*t)).collect();
         self.query(
-            "SELECT DISTINCT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
-             WHERE p.epoch = $1 AND p.tag = ANY($2) AND u.discoverable",
+            "SELECT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
+             WHERE p.epoch = $1 AND p.tag = ANY($2) AND u.discoverable
+             UNION
+             SELECT v.tag FROM invite_prf_values v JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = $1 AND v.tag = ANY($2)
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)",
             &[&i64::from(epoch), &tags],
         )?
         .iter()
@@ -67,8 +72,13 @@ impl PgTx<'_> {
 
     pub(super) fn discoverable_tags(&mut self, epoch: u32) -> Result<Vec<u64>, ServerError> {
         self.query(
-            "SELECT DISTINCT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
-             WHERE p.epoch = $1 AND u.discoverable",
+            "SELECT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
+             WHERE p.epoch = $1 AND u.discoverable
+             UNION
+             SELECT v.tag FROM invite_prf_values v JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = $1
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)",
             &[&i64::from(epoch)],
         )?
         .iter()
@@ -80,16 +90,25 @@ impl PgTx<'_> {
         &mut self,
         epoch: u32,
         lookups: &[[u8; 16]],
+        now: i64,
     ) -> Result<HashMap<[u8; 16], String>, ServerError> {
         let lookups: Vec<&[u8]> = lookups.iter().map(|l| &l[..]).collect();
-        self.query(
-            "SELECT p.lookup, p.user_ref FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
-             WHERE p.epoch = $1 AND p.lookup = ANY($2) AND u.discoverable",
-            &[&i64::from(epoch), &lookups],
-        )?
-        .iter()
-        .map(|r| Ok((lookup_from(get(r, 0)?)?, get(r, 1)?)))
-        .collect()
+        // Open invites' creators first: a user's value with the same lookup replaces it.
+        let rows = self.query(
+            "SELECT v.lookup, i.user_ref, 0 AS rank FROM invite_prf_values v
+                 JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = $1 AND v.lookup = ANY($2) AND i.expires_at > $3
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)
+             UNION ALL
+             SELECT p.lookup, p.user_ref, 1 FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
+             WHERE p.epoch = $1 AND p.lookup = ANY($2) AND u.discoverable
+             ORDER BY rank",
+            &[&i64::from(epoch), &lookups, &now],
+        )?;
+        rows.iter()
+            .map(|r| Ok((lookup_from(get(r, 0)?)?, get(r, 1)?)))
+            .collect()
     }
 
     pub(super) fn append_filter_change(

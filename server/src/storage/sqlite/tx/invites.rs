@@ -1,4 +1,4 @@
-//! Invites and their hashes under each key, as `SQLite` rows.
+//! Invites, their hashes under each key and their PRF values under each epoch, as `SQLite` rows.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteTx;
 use crate::error::ServerError;
-use crate::storage::InviteRecord;
+use crate::storage::convert::{tag_from_i64, tag_to_i64};
+use crate::storage::{InviteRecord, InviteSet, PrfValue};
 
 impl SqliteTx<'_> {
     pub(super) fn insert_invite(
@@ -105,11 +106,13 @@ impl SqliteTx<'_> {
 
     pub(super) fn delete_invites_of(&mut self, user_ref: &str) -> Result<u64, ServerError> {
         let conn = self.conn()?;
-        conn.prepare_cached(
-            "DELETE FROM invite_hashes WHERE code_sha256 IN
-                 (SELECT code_sha256 FROM invites WHERE user_ref = ?1)",
-        )?
-        .execute([user_ref])?;
+        for table in ["invite_hashes", "invite_prf_values"] {
+            conn.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE code_sha256 IN
+                     (SELECT code_sha256 FROM invites WHERE user_ref = ?1)"
+            ))?
+            .execute([user_ref])?;
+        }
         let n = conn
             .prepare_cached("DELETE FROM invites WHERE user_ref = ?1")?
             .execute([user_ref])?;
@@ -118,23 +121,77 @@ impl SqliteTx<'_> {
 
     pub(super) fn delete_invite(&mut self, code_sha256: &[u8; 32]) -> Result<(), ServerError> {
         let conn = self.conn()?;
-        conn.prepare_cached("DELETE FROM invite_hashes WHERE code_sha256 = ?1")?
-            .execute([&code_sha256[..]])?;
-        conn.prepare_cached("DELETE FROM invites WHERE code_sha256 = ?1")?
-            .execute([&code_sha256[..]])?;
+        for table in ["invite_hashes", "invite_prf_values", "invites"] {
+            conn.prepare_cached(&format!("DELETE FROM {table} WHERE code_sha256 = ?1"))?
+                .execute([&code_sha256[..]])?;
+        }
         Ok(())
     }
 
     pub(super) fn prune_invites(&mut self, now: i64) -> Result<u64, ServerError> {
         let conn = self.conn()?;
-        conn.prepare_cached(
-            "DELETE FROM invite_hashes WHERE code_sha256 IN
-                 (SELECT code_sha256 FROM invites WHERE expires_at <= ?1)",
-        )?
-        .execute([now])?;
+        for table in ["invite_hashes", "invite_prf_values"] {
+            conn.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE code_sha256 IN
+                     (SELECT code_sha256 FROM invites WHERE expires_at <= ?1)"
+            ))?
+            .execute([now])?;
+        }
         let n = conn
             .prepare_cached("DELETE FROM invites WHERE expires_at <= ?1")?
             .execute([now])?;
         Ok(n as u64)
+    }
+
+    pub(super) fn insert_invite_prf(
+        &mut self,
+        code_sha256: &[u8; 32],
+        values: &[(u32, PrfValue)],
+    ) -> Result<(), ServerError> {
+        let mut insert = self.conn()?.prepare_cached(
+            "INSERT INTO invite_prf_values (epoch, lookup, tag, code_sha256) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (epoch, v) in values {
+            insert.execute(params![
+                epoch,
+                &v.lookup[..],
+                tag_to_i64(v.tag),
+                &code_sha256[..]
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn invite_prf_tags(
+        &mut self,
+        invites: InviteSet<'_>,
+    ) -> Result<Vec<(u32, u64)>, ServerError> {
+        const SELECT: &str = "SELECT v.epoch, v.tag FROM invite_prf_values v
+             JOIN invites i ON i.code_sha256 = v.code_sha256 WHERE ";
+        let conn = self.conn()?;
+        let (mut stmt, arg): (_, Box<dyn rusqlite::ToSql>) = match invites {
+            InviteSet::One(code) => (
+                conn.prepare_cached(&format!("{SELECT}i.code_sha256 = ?1"))?,
+                Box::new(code.to_vec()),
+            ),
+            InviteSet::OfUser(user_ref) => (
+                conn.prepare_cached(&format!("{SELECT}i.user_ref = ?1"))?,
+                Box::new(user_ref.to_owned()),
+            ),
+            InviteSet::OfClient(client_id) => (
+                conn.prepare_cached(&format!("{SELECT}i.client_id = ?1"))?,
+                Box::new(client_id.to_owned()),
+            ),
+            InviteSet::ExpiredAt(now) => (
+                conn.prepare_cached(&format!("{SELECT}i.expires_at <= ?1"))?,
+                Box::new(now),
+            ),
+        };
+        let rows = stmt.query_map([arg], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))?;
+        rows.map(|row| {
+            let (epoch, tag) = row?;
+            Ok((epoch, tag_from_i64(tag)))
+        })
+        .collect()
     }
 }

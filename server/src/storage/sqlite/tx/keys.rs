@@ -78,6 +78,8 @@ impl SqliteTx<'_> {
         // Explicit deletes, so nothing depends on the foreign-key cascade being enabled.
         for sql in [
             "DELETE FROM prf_values WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = ?1)",
+            "DELETE FROM invite_prf_values
+              WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = ?1)",
             "DELETE FROM filter_changes
               WHERE epoch = (SELECT oprf_epoch FROM keys WHERE key_id = ?1)",
             "DELETE FROM filter_floors

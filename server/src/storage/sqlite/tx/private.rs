@@ -58,17 +58,26 @@ impl SqliteTx<'_> {
         epoch: u32,
         tags: &[u64],
     ) -> Result<HashSet<u64>, ServerError> {
-        let mut stmt = self.conn()?.prepare_cached(
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
             "SELECT 1 FROM prf_values p INDEXED BY prf_values_by_tag
                  JOIN users u ON u.user_ref = p.user_ref
              WHERE p.epoch = ?1 AND p.tag = ?2 AND u.discoverable LIMIT 1",
         )?;
+        // An open invite's value counts unless its creator is a user who hid (as its hash does).
+        let mut invites = conn.prepare_cached(
+            "SELECT 1 FROM invite_prf_values v INDEXED BY invite_prf_values_by_tag
+                 JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = ?1 AND v.tag = ?2
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)
+             LIMIT 1",
+        )?;
         let mut present = HashSet::new();
         for tag in tags {
-            if stmt
-                .query_row(params![epoch, tag_to_i64(*tag)], |_| Ok(()))
-                .optional()?
-                .is_some()
+            let args = params![epoch, tag_to_i64(*tag)];
+            if stmt.query_row(args, |_| Ok(())).optional()?.is_some()
+                || invites.query_row(args, |_| Ok(())).optional()?.is_some()
             {
                 present.insert(*tag);
             }
@@ -79,8 +88,12 @@ impl SqliteTx<'_> {
     pub(super) fn discoverable_tags(&mut self, epoch: u32) -> Result<Vec<u64>, ServerError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
-             WHERE p.epoch = ?1 AND u.discoverable",
+            "SELECT p.tag FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
+             WHERE p.epoch = ?1 AND u.discoverable
+             UNION
+             SELECT v.tag FROM invite_prf_values v JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = ?1 AND NOT EXISTS (SELECT 1 FROM users u
+                                                WHERE u.user_ref = i.user_ref AND NOT u.discoverable)",
         )?;
         let rows = stmt.query_map([epoch], |r| r.get::<_, i64>(0))?;
         rows.map(|t| Ok(tag_from_i64(t?))).collect()
@@ -90,17 +103,32 @@ impl SqliteTx<'_> {
         &mut self,
         epoch: u32,
         lookups: &[[u8; 16]],
+        now: i64,
     ) -> Result<HashMap<[u8; 16], String>, ServerError> {
-        let mut stmt = self.conn()?.prepare_cached(
+        let conn = self.conn()?;
+        let mut users = conn.prepare_cached(
             "SELECT p.user_ref FROM prf_values p JOIN users u ON u.user_ref = p.user_ref
              WHERE p.epoch = ?1 AND p.lookup = ?2 AND u.discoverable",
         )?;
+        let mut invites = conn.prepare_cached(
+            "SELECT i.user_ref FROM invite_prf_values v
+                 JOIN invites i ON i.code_sha256 = v.code_sha256
+             WHERE v.epoch = ?1 AND v.lookup = ?2 AND i.expires_at > ?3
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.user_ref = i.user_ref AND NOT u.discoverable)",
+        )?;
         let mut found = HashMap::new();
         for lookup in lookups {
-            if let Some(user_ref) = stmt
+            let user_ref = match users
                 .query_row(params![epoch, &lookup[..]], |r| r.get::<_, String>(0))
                 .optional()?
             {
+                Some(user_ref) => Some(user_ref),
+                None => invites
+                    .query_row(params![epoch, &lookup[..], now], |r| r.get::<_, String>(0))
+                    .optional()?,
+            };
+            if let Some(user_ref) = user_ref {
                 found.insert(*lookup, user_ref);
             }
         }
