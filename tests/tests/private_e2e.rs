@@ -17,12 +17,13 @@ use std::collections::BTreeSet;
 
 use contactsync_core::hash::HashKey;
 use contactsync_core::protocol::encoding::Encoding;
-use contactsync_core::protocol::private::{EvaluateRequest, LookupRequest};
+use contactsync_core::protocol::private::EvaluateRequest;
 use contactsync_core::protocol::wire::ConfigAnswer;
 use contactsync_core::upload::{Method, SyncOptions, get};
 use contactsync_core::{
     Discovery, Error, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
 };
+use contactsync_tests::leaks::assert_private_exchanges;
 use contactsync_tests::matched;
 use contactsync_tests::net::Faulty;
 use contactsync_tests::world::World;
@@ -183,47 +184,7 @@ fn nothing_identifying_leaves_a_private_device_and_the_server_keeps_no_set() {
     }
     let exchanges = recording.exchanges();
     let buckets = config.private.unwrap().buckets;
-    let mut evaluations = 0;
-    for x in &exchanges {
-        assert!(
-            x.path.starts_with("/v1/config") || x.path.starts_with("/v1/private/"),
-            "a private device calls {}",
-            x.path
-        );
-        let body = String::from_utf8_lossy(&x.body);
-        for text in &texts {
-            assert!(!x.path.contains(text.as_str()), "{text} in {}", x.path);
-            assert!(
-                !body.contains(text.as_str()),
-                "{text} in a body to {}",
-                x.path
-            );
-        }
-        for digest in &digests {
-            assert!(
-                !x.body.windows(16).any(|w| w == digest),
-                "a keyed hash in a body to {}",
-                x.path
-            );
-        }
-        // Every evaluation and lookup is padded to one of the server's buckets.
-        let encoding = if x.body.first() == Some(&b'{') {
-            Encoding::Json
-        } else {
-            Encoding::Cbor
-        };
-        if x.path == "/v1/private/evaluate" {
-            evaluations += 1;
-            let request: EvaluateRequest = encoding.decode(&x.body).unwrap();
-            let n = u32::try_from(request.elements.len()).unwrap();
-            assert!(buckets.contains(&n), "{n} elements");
-        }
-        if x.path == "/v1/private/lookup" {
-            let request: LookupRequest = encoding.decode(&x.body).unwrap();
-            let n = u32::try_from(request.lookups.len()).unwrap();
-            assert!(buckets.contains(&n), "{n} lookups");
-        }
-    }
+    let evaluations = assert_private_exchanges(&exchanges, &texts, &digests, &buckets, &[]);
     assert_eq!(
         evaluations, 1,
         "one padded batch for 8 identifiers, none on the second sync"

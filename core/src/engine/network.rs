@@ -183,7 +183,9 @@ impl Engine {
 
     /// Creates an invite code (for a QR code or link) and keeps it, with its hash, so the match
     /// with whoever redeems it arrives through a later sync. Needs a device registered for a
-    /// user of the app.
+    /// user of the app. In the private mode the code is kept without a hash: that mode's sync
+    /// hashes its open invites' codes under the config's key when it reads its feed, and
+    /// installing the key here would mark every identifier for a keyed-hash upload.
     pub fn create_invite(
         &self,
         transport: &dyn Transport,
@@ -197,19 +199,18 @@ impl Engine {
         )?;
         let code = invite::normalize(&answer.code)
             .map_err(|e| Error::Protocol(format!("the server's invite code: {}", e.code())))?;
-        let key = self.ensure_key(transport)?;
-        let digest = key.hash_parts(IdentifierKind::Invite, &code);
+        let key = if self.inner.store.read(private::discovery)? == Discovery::Private {
+            None
+        } else {
+            Some(self.ensure_key(transport)?)
+        };
+        let digest = key
+            .as_ref()
+            .map(|k| (k.id(), k.hash_parts(IdentifierKind::Invite, &code)));
         self.inner.store.write(|tx| {
             let now = unix_now();
             invites::record_invite(tx, &code, now, answer.expires_at)?;
-            invites::pin(
-                tx,
-                IdentifierKind::Invite,
-                &code,
-                Some((key.id(), digest)),
-                None,
-                now,
-            )
+            invites::pin(tx, IdentifierKind::Invite, &code, digest, None, now)
         })?;
         Ok(answer)
     }

@@ -1,7 +1,9 @@
 //! Identifiers the device keeps for an invite rather than for a contact: a code it created
-//! (recorded, and dropped when revoked) or redeemed (pinned with its hash and its match).
+//! (recorded, and dropped when revoked) or redeemed (pinned with its hash and its match); and,
+//! for the private mode, which created invites may still have been redeemed unbeknown to the
+//! device (its feed is read for them).
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::answers::put_match;
 use super::kind_code;
@@ -64,4 +66,46 @@ pub(crate) fn drop_invite(tx: &Transaction<'_>, code: &str) -> Result<()> {
     )?
     .execute(params![kind_code(IdentifierKind::Invite), code])?;
     Ok(())
+}
+
+/// The allowance for this device's clock against the server's when deciding that an invite had
+/// expired (so could no longer be redeemed) before the feed was last read: a day.
+const CLOCK_ALLOWANCE_S: i64 = 86_400;
+
+/// The codes of the invites this device created that may have been redeemed without its
+/// knowing: not redeemed as far as it knows, and not yet expired (allowing for clocks) when the
+/// private mode last read its feed to the end. None: the private mode has no reason to read it.
+pub(crate) fn awaiting_redemption(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.code FROM invites v
+         WHERE v.expires_at + ?2 > (SELECT invites_read_at FROM sync_state)
+           AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.kind = ?1 AND m.canonical = v.code)
+         ORDER BY v.code",
+    )?;
+    let rows = stmt.query_map(
+        params![kind_code(IdentifierKind::Invite), CLOCK_ALLOWANCE_S],
+        |r| r.get(0),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records one page of the feed the private mode read: each redeemed invite's match (`found`:
+/// code and redeemer) and the cursor; with `read_at` (the page ended the feed), the time the
+/// read started. Returns the matches that are new.
+pub(crate) fn record_redemptions(
+    tx: &Transaction<'_>,
+    found: &[(String, String)],
+    cursor: &str,
+    read_at: Option<i64>,
+    now: i64,
+) -> Result<u64> {
+    let mut new = 0;
+    for (code, user_ref) in found {
+        new += u64::from(put_match(tx, IdentifierKind::Invite, code, user_ref, now)?);
+    }
+    super::outbox::set_cursor(tx, Some(cursor))?;
+    if let Some(at) = read_at {
+        tx.execute("UPDATE sync_state SET invites_read_at = ?1", [at])?;
+    }
+    Ok(new)
 }

@@ -179,6 +179,14 @@ DROP TABLE user_filter;
 ALTER TABLE sync_state ADD COLUMN matrix_pepper TEXT;
 ALTER TABLE sync_state ADD COLUMN matrix_full_at INTEGER;
 ",
+    // 8: when the private mode last read the feed for redemptions of this device's invites.
+    r"
+-- A device in the private mode reads its feed (GET /v1/changes, what is addressed to it) only
+-- while an invite it created may still have been redeemed unbeknown to it: one not yet
+-- redeemed, which had not expired (with a day's allowance for clocks) when the feed was last
+-- read to its end at this time (Unix seconds, the device's clock; 0: never).
+ALTER TABLE sync_state ADD COLUMN invites_read_at INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The schema version this library writes.

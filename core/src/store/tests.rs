@@ -15,6 +15,7 @@ const FROZEN: &[&str] = &[
     include_str!("frozen/v5.sql"),
     include_str!("frozen/v6.sql"),
     include_str!("frozen/v7.sql"),
+    include_str!("frozen/v8.sql"),
 ];
 
 /// The schema as SQLite reports it, comparable across databases.

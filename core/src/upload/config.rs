@@ -119,11 +119,18 @@ pub(crate) struct PrivateParams {
     pub limits: Limits,
     /// The server reads (and answers in) CBOR.
     pub cbor: bool,
+    /// The current hashing key: the server names the redemptions of this device's invites by
+    /// their keyed hash under it (its feed). Kept for the sync only, never installed: the
+    /// private mode hashes nothing else, and installing it would mark every identifier for a
+    /// keyed-hash upload.
+    pub invite_key: HashKey,
 }
 
 /// Checks a config answer for the private mode: offered, the suite this client implements, a
 /// valid public key, buckets that fit the server's own limits.
 pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
+    let invite_key = HashKey::new(config.key_id.clone(), &secret(&config)?)
+        .map_err(|e| Error::Protocol(format!("hashing key: {e}")))?;
     let Some(private) = config.private else {
         return Err(Error::Protocol(
             "the server does not offer private discovery (docs/protocol.md)".into(),
@@ -158,5 +165,6 @@ pub(crate) fn private(config: ConfigAnswer) -> Result<PrivateParams> {
         filter_version: private.filter_version,
         limits,
         cbor: config.encodings.iter().any(|e| e == CBOR),
+        invite_key,
     })
 }

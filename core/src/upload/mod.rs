@@ -14,6 +14,7 @@
 
 mod call;
 pub(crate) mod config;
+mod feed;
 pub(crate) mod matrix;
 pub(crate) mod private;
 pub(crate) mod requests;

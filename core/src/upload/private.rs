@@ -1,7 +1,15 @@
 //! One sync in the private discovery mode (docs/protocol.md, "Private discovery"), step by step:
 //! the epoch's key and limits, evaluations of the identifiers that have no value yet, the users'
 //! filter — the shards of it the device's values fall in, by their changes or whole — then
-//! lookups of the values the filter holds.
+//! lookups of the values the filter holds; and, while an invite this device created may have
+//! been redeemed unbeknown to it, its feed (`GET /v1/changes`: for a device with no set, only
+//! what is addressed to it — the redemptions of its invites).
+//!
+//! Why the feed, for redemptions: the server made the match, so reading it tells the server
+//! nothing new, and nothing of the address book leaves the device (the request carries a
+//! cursor). One small request per sync, only while an invite is pending, with the feed's
+//! existing semantics (cursor, replay after a reset). The redemption is named by the invite's
+//! keyed hash, which the device computes from the codes it keeps under the config's key.
 //!
 //! The server never sees an identifier or a hash of one: only blinded elements (uniformly
 //! random), and the lookups of filter hits. Every request is padded to one of the server's
@@ -15,10 +23,13 @@ use rand_core::{OsRng, RngCore};
 
 use super::call::{Failure, parse};
 use super::config::{self, PrivateParams};
+use super::feed;
 use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
 use super::transport::{Method, Transport};
 use super::{Ran, SyncOptions, SyncReport};
 use crate::error::{Error, Result};
+use crate::hash::{DIGEST_LEN, HashKey};
+use crate::identifier::IdentifierKind;
 use crate::oprf::{Blinded, Element, LOOKUP_LEN, Lookup};
 use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
@@ -27,8 +38,9 @@ use crate::protocol::private::{
     LookupAnswer, LookupRequest, bucket_for, shard_of,
 };
 use crate::protocol::wire::{ConfigAnswer, codes};
-use crate::store::Store;
+use crate::store::outbox as st;
 use crate::store::private as pv;
+use crate::store::{Store, invites};
 
 /// Epoch changes one sync follows before it decides the server is misbehaving.
 const MAX_EPOCHS: u32 = 2;
@@ -106,6 +118,7 @@ impl<'a> PrivateSession<'a> {
         };
         self.refresh_filter(&params)?;
         self.check(&params)?;
+        self.read_redemptions(&params.invite_key)?;
         self.report.next_sync_at = self
             .requests
             .finish(params.limits.check_interval_s, quota_wait)?;
@@ -419,6 +432,50 @@ impl<'a> PrivateSession<'a> {
             self.report.new_matches += gained;
             self.report.lost_matches += lost;
         }
+    }
+
+    /// The feed, read to its end when an invite this device created may have been redeemed
+    /// since it was last read: each redemption (a gained hash that is one of its invites' under
+    /// `key`) becomes the invite's match. Nothing else in it concerns a device in this mode.
+    fn read_redemptions(&mut self, key: &HashKey) -> Result<()> {
+        let codes = self.store.read(invites::awaiting_redemption)?;
+        if codes.is_empty() {
+            return Ok(());
+        }
+        let started = unix_now();
+        let ours: HashMap<[u8; DIGEST_LEN], String> = codes
+            .into_iter()
+            .map(|code| (key.hash_parts(IdentifierKind::Invite, &code).0, code))
+            .collect();
+        let mut since = match self.store.read(st::sync_state)?.cursor {
+            Some(cursor) => cursor,
+            // The first time (or after a switch of mode): where the feed begins, its
+            // registration, so a redemption before now is not skipped.
+            None => feed::first_cursor(&mut self.requests)?,
+        };
+        for _ in 0..feed::MAX_CHANGES_PAGES {
+            if self.listener.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let page = feed::page(&mut self.requests, &since)?;
+            let found: Vec<(String, String)> = page
+                .gained
+                .iter()
+                .filter_map(|(digest, user_ref)| {
+                    ours.get(digest)
+                        .map(|code| (code.clone(), user_ref.clone()))
+                })
+                .collect();
+            let read_at = (!page.more).then_some(started);
+            self.report.new_matches += self.store.write(|tx| {
+                invites::record_redemptions(tx, &found, &page.cursor, read_at, unix_now())
+            })?;
+            if !page.more {
+                return Ok(());
+            }
+            since = page.cursor;
+        }
+        Err(Error::Protocol("the changes feed does not end".into()))
     }
 
     /// `POST /v1/private/lookup` for `hits`, padded with random lookups to a bucket.

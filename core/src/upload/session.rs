@@ -10,29 +10,23 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::call::{Failure, parse};
-use super::config;
 use super::requests::{Requester, checked_user, seconds_to_next_utc_day, unix_now};
 use super::transport::{Method, Transport};
 use super::{Ran, SyncOptions, SyncReport};
+use super::{config, feed};
 use crate::error::{Error, Result};
-use crate::hash::{DIGEST_LEN, HashKey};
+use crate::hash::HashKey;
 use crate::key::KeyHolder;
 use crate::progress::{Progress, ProgressListener, Stage};
 use crate::protocol::encoding::Encoding;
 use crate::protocol::private::Discovery;
-use crate::protocol::wire::{BatchAnswer, ChangesAnswer, ConfigAnswer, Limits, WireHash};
+use crate::protocol::wire::{BatchAnswer, ConfigAnswer, Limits, WireHash};
 use crate::store::Store;
 use crate::store::answers;
 use crate::store::outbox::{self as st, PlanCursor, PlanInput, StoredBatch};
 
-/// Changes asked for per page.
-const CHANGES_PAGE: u32 = 1000;
-/// A server that keeps answering `more` is cut off after this many pages.
-const MAX_CHANGES_PAGES: u32 = 10_000;
 /// Key rotations one sync follows before it decides the server is misbehaving.
 const MAX_ROTATIONS: u32 = 2;
-/// Longest cursor accepted from a server.
-const MAX_CURSOR: usize = 256;
 
 /// A fresh batch id: 16 random bytes, URL-safe.
 fn new_batch_id() -> Result<String> {
@@ -122,9 +116,8 @@ impl<'a> Session<'a> {
             // The first cursor is where this client's feed begins (its registration), taken
             // before the first batch: batch answers cover the set, and the feed everything
             // addressed to the client since it registered (an invite redeemed before now).
-            let head: ChangesAnswer = self.requests.json(Method::Get, "/v1/changes", None)?;
-            let cursor = checked_cursor(&head.cursor)?;
-            self.store.write(|tx| st::set_cursor(tx, Some(cursor)))?;
+            let cursor = feed::first_cursor(&mut self.requests)?;
+            self.store.write(|tx| st::set_cursor(tx, Some(&cursor)))?;
         }
         let quota_wait = self.upload()?;
         self.fetch_changes()?;
@@ -339,43 +332,20 @@ impl<'a> Session<'a> {
     /// `GET /v1/changes` from the stored cursor until the server has no more; each page and its
     /// cursor in one transaction.
     fn fetch_changes(&mut self) -> Result<()> {
-        for _ in 0..MAX_CHANGES_PAGES {
+        for _ in 0..feed::MAX_CHANGES_PAGES {
             let Some(since) = self.store.read(st::sync_state)?.cursor else {
                 return Ok(());
             };
-            let path = format!(
-                "/v1/changes?since={}&limit={CHANGES_PAGE}",
-                url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
-            );
-            let page: ChangesAnswer = self.requests.json(Method::Get, &path, None)?;
-            let cursor = checked_cursor(&page.cursor)?;
-            if page.gained.len() + page.lost.len() > CHANGES_PAGE as usize {
-                return Err(Error::Protocol(
-                    "a changes page larger than asked for".into(),
-                ));
-            }
-            let mut gained = HashMap::new();
-            for entry in &page.gained {
-                gained.insert(digest(&entry.hash)?, checked_user(&entry.user_ref)?);
-            }
-            let mut lost = HashSet::new();
-            for hash in &page.lost {
-                let d = digest(hash)?;
-                if gained.contains_key(&d) {
-                    return Err(Error::Protocol("a hash both gained and lost".into()));
-                }
-                lost.insert(d);
-            }
-            let (new, gone) = self
-                .store
-                .write(|tx| answers::apply_changes(tx, &gained, &lost, cursor, unix_now()))?;
+            let page = feed::page(&mut self.requests, &since)?;
+            let gained: HashMap<_, &str> =
+                page.gained.iter().map(|(d, u)| (*d, u.as_str())).collect();
+            let (new, gone) = self.store.write(|tx| {
+                answers::apply_changes(tx, &gained, &page.lost, &page.cursor, unix_now())
+            })?;
             self.report.new_matches += new;
             self.report.lost_matches += gone;
             if !page.more {
                 return Ok(());
-            }
-            if cursor == since {
-                return Err(Error::Protocol("`more` without a new cursor".into()));
             }
         }
         Err(Error::Protocol("the changes feed does not end".into()))
@@ -420,18 +390,4 @@ fn validate_answer<'b>(
         matches.insert(&entry.hash, checked_user(&entry.user_ref)?);
     }
     Ok(matches)
-}
-
-/// The digest of a hash the server sent: exactly [`DIGEST_LEN`] bytes, as this client sends them.
-fn digest(hash: &WireHash) -> Result<[u8; DIGEST_LEN]> {
-    hash.digest()
-        .map(|d| d.0)
-        .ok_or_else(|| Error::Protocol(format!("a hash that is not {DIGEST_LEN} bytes")))
-}
-
-fn checked_cursor(cursor: &str) -> Result<&str> {
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR || cursor.chars().any(char::is_control) {
-        return Err(Error::Protocol("an unusable cursor".into()));
-    }
-    Ok(cursor)
 }
