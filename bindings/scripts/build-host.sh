@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds, for this machine, what the Kotlin and Swift packages' tests need from the Rust side: the
-# `contactsync_ffi` shared library (the bindings are generated from it and load it) and the
-# `contactsync` CLI (the reference server their end-to-end tests start).
+# `contactsync_ffi` shared library (the bindings are generated from it and load it), the
+# `contactsync` CLI (the reference server their end-to-end tests start) and `sydent-fixture` (the
+# Matrix mode's tests' Sydent, driven over its control API: tests/src/bin/sydent-fixture.rs).
 #
 #   build-host.sh <debug|release>
 #
-# Prints the path of the built shared library on stdout; the CLI is beside it. The cargo target
+# Prints the path of the built shared library on stdout; the CLI and the fixture are beside it. The cargo target
 # directory is asked from cargo itself, so CARGO_TARGET_DIR and .cargo/config.toml are honoured.
 # Shared by bindings/kotlin/scripts/generate-bindings.sh and bindings/swift/scripts/generate-bindings.sh.
 set -euo pipefail
@@ -21,6 +22,7 @@ case "$profile" in
 esac
 
 cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-ffi -p contactsync-cli
+cargo build --quiet --locked "${profile_flag[@]}" -p contactsync-tests --bin sydent-fixture
 
 # `cargo metadata` prints one line of JSON; no jq needed to pick one string out of it.
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
@@ -32,7 +34,7 @@ case "$(uname -s)" in
   Darwin) library="$profile_dir/libcontactsync_ffi.dylib" ;;
   *) library="$profile_dir/libcontactsync_ffi.so" ;;
 esac
-for built in "$library" "$profile_dir/contactsync"; do
+for built in "$library" "$profile_dir/contactsync" "$profile_dir/sydent-fixture"; do
   [[ -f "$built" ]] || { echo "build-host.sh: $built was not built" >&2; exit 1; }
 done
 echo "$library"

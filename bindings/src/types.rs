@@ -75,7 +75,8 @@ pub(crate) fn region(code: &str) -> Result<core::Region> {
 
 /// How one sync may behave.
 ///
-/// Hand-written: apps give the longest wait in milliseconds (the core takes a `Duration`).
+/// Hand-written: apps give the longest wait in milliseconds (the core takes a `Duration`), and
+/// the Matrix mode's settings as a record of their own ([`MatrixOptions`]).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncOptions {
     /// Attempts per request before giving up (at least 1).
@@ -95,6 +96,11 @@ pub struct SyncOptions {
     /// bytes); `false` keeps every body JSON, readable while debugging.
     #[uniffi(default = true)]
     pub cbor: bool,
+    /// Discover through a Matrix identity server instead of a contactsync server (docs/matrix.md):
+    /// the transport's base URL is then the identity server, and the transport sends no token of
+    /// its own (the engine sends this record's). `None`: the discovery server's mode.
+    #[uniffi(default = None)]
+    pub matrix: Option<MatrixOptions>,
 }
 
 impl From<SyncOptions> for core::SyncOptions {
@@ -105,9 +111,57 @@ impl From<SyncOptions> for core::SyncOptions {
             force: o.force,
             max_batch: o.max_batch,
             cbor: o.cbor,
-            // The Matrix mode is not in the bindings yet (issue 19: Kotlin and Swift next).
-            matrix: None,
+            matrix: o.matrix.map(core::MatrixOptions::from),
         }
+    }
+}
+
+/// The Matrix identity-service mode's settings (docs/matrix.md).
+///
+/// Hand-written: apps give the re-lookup interval in milliseconds (the core takes a `Duration`).
+/// The defaults are the core's `MatrixOptions::new`, so `MatrixOptions(accessToken = token)` is
+/// the usual call. Its `Debug` leaves the token out, as the core's does; the generated Kotlin
+/// `toString` and Swift `description` do not, so apps do not log the options.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MatrixOptions {
+    /// The identity server's access token, sent as `Authorization: Bearer` by the engine itself.
+    /// The app obtains it (`POST /_matrix/identity/v2/account/register` with an `OpenID` token
+    /// from its homeserver) and keeps it in secure storage; the library never logs in.
+    pub access_token: String,
+    /// Every identifier is looked up again this long after the last full lookup (default a day),
+    /// to notice users who bound or unbound an address since; new identifiers are looked up at
+    /// the next sync whatever this says.
+    #[uniffi(default = 86_400_000)]
+    pub relookup_interval_ms: u64,
+    /// Addresses per lookup request (Sydent's default limit); an `M_TOO_LARGE` answer halves it
+    /// for the rest of the sync.
+    #[uniffi(default = 10_000)]
+    pub max_addresses: u32,
+    /// Accept the `none` algorithm when the server offers no `sha256`: every address is then
+    /// sent in plaintext. Off unless the app opts in (docs/matrix.md, docs/privacy.md).
+    #[uniffi(default = false)]
+    pub allow_plaintext: bool,
+}
+
+impl From<MatrixOptions> for core::MatrixOptions {
+    fn from(m: MatrixOptions) -> Self {
+        core::MatrixOptions {
+            access_token: m.access_token,
+            relookup_interval: Duration::from_millis(m.relookup_interval_ms),
+            max_addresses: m.max_addresses.max(1),
+            allow_plaintext: m.allow_plaintext,
+        }
+    }
+}
+
+impl std::fmt::Debug for MatrixOptions {
+    /// Without the token: options end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixOptions")
+            .field("relookup_interval_ms", &self.relookup_interval_ms)
+            .field("max_addresses", &self.max_addresses)
+            .field("allow_plaintext", &self.allow_plaintext)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,5 +194,72 @@ impl From<wire::DeleteReceipt> for DeleteReceipt {
             batches: r.deleted.batches,
             invites: r.deleted.invites,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// The record with the values its `uniffi(default)`s give apps.
+    fn defaults(token: &str) -> MatrixOptions {
+        MatrixOptions {
+            access_token: token.into(),
+            relookup_interval_ms: 86_400_000,
+            max_addresses: 10_000,
+            allow_plaintext: false,
+        }
+    }
+
+    #[test]
+    fn the_matrix_defaults_are_the_cores() {
+        assert_eq!(
+            core::MatrixOptions::from(defaults("syd_token")),
+            core::MatrixOptions::new("syd_token")
+        );
+    }
+
+    #[test]
+    fn sync_options_carry_the_matrix_mode_to_the_core() {
+        let options = SyncOptions {
+            max_attempts: 0,
+            max_wait_ms: 1500,
+            force: true,
+            max_batch: None,
+            cbor: true,
+            matrix: Some(MatrixOptions {
+                relookup_interval_ms: 60_000,
+                max_addresses: 0,
+                allow_plaintext: true,
+                ..defaults("syd_token")
+            }),
+        };
+        let core = core::SyncOptions::from(options);
+        let matrix = core.matrix.unwrap();
+        assert_eq!(matrix.access_token, "syd_token");
+        assert_eq!(matrix.relookup_interval, Duration::from_secs(60));
+        assert_eq!(matrix.max_addresses, 1, "at least one address per lookup");
+        assert!(matrix.allow_plaintext);
+        assert_eq!(core.max_attempts, 1);
+    }
+
+    #[test]
+    fn debug_leaves_the_token_out() {
+        let options = SyncOptions {
+            max_attempts: 1,
+            max_wait_ms: 0,
+            force: false,
+            max_batch: None,
+            cbor: true,
+            matrix: Some(defaults("syd_secret_token")),
+        };
+        let printed = format!("{options:?}");
+        assert!(!printed.contains("syd_secret_token"), "{printed}");
+        assert!(
+            printed.contains("relookup_interval_ms: 86400000"),
+            "{printed}"
+        );
     }
 }

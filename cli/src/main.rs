@@ -174,7 +174,8 @@ enum Command {
         server: OptionalServerArg,
         #[command(flatten)]
         db: DbArgs,
-        /// Sync now, even before the server's check interval or a backoff has passed.
+        /// Sync now, even before the server's check interval or a backoff has passed (with
+        /// `--matrix-is`: look every identifier up again, whatever the re-lookup interval says).
         #[arg(long)]
         force: bool,
         /// Discover through this Matrix identity server instead (its base URL, e.g.

@@ -94,4 +94,7 @@ fn sync_with_an_identity_server_finds_the_bound_contacts() {
     );
     assert!(stdout.contains("Matrix identity server"), "{stdout}");
     assert!(stdout.contains("nothing sent"), "{stdout}");
+    // The Matrix mode's own interval, not a discovery server's.
+    assert!(stdout.contains("re-lookup interval"), "{stdout}");
+    assert!(!stdout.contains("check interval"), "{stdout}");
 }

@@ -5,11 +5,11 @@
 #
 #   profile      debug or release: the cargo profile of the FFI library and the CLI.
 #   sources-dir  where the generated Kotlin sources go (Maven: target/generated-sources/uniffi).
-#   native-dir   where links to the built cdylib and the `contactsync` CLI go (Maven:
-#                target/native); the tests get it as `jna.library.path`.
+#   native-dir   where links to the built cdylib, the `contactsync` CLI and `sydent-fixture` go
+#                (Maven: target/native); the tests get it as `jna.library.path`.
 #
-# It builds the `contactsync_ffi` cdylib (loaded by JNA) and the `contactsync` CLI (the reference
-# server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in library
+# It builds the `contactsync_ffi` cdylib (loaded by JNA), the `contactsync` CLI (the reference
+# server the end-to-end tests start) and `sydent-fixture` (the Matrix mode's Sydent), then runs the workspace's pinned uniffi-bindgen in library
 # mode, which reads bindings/uniffi.toml and core/uniffi.toml for the Kotlin package names. The
 # generated sources are never committed: they are rebuilt from the library on every build so they
 # cannot drift from the Rust code.
@@ -44,3 +44,4 @@ cargo uniffi-bindgen generate --library "$profile_dir/$library_name" --language 
 mkdir -p "$native_dir"
 ln -sfn "$profile_dir/$library_name" "$native_dir/$library_name"
 ln -sfn "$profile_dir/contactsync" "$native_dir/contactsync"
+ln -sfn "$profile_dir/sydent-fixture" "$native_dir/sydent-fixture"

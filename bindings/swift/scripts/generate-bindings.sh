@@ -3,8 +3,9 @@
 #
 #   generate-bindings.sh [debug|release]
 #
-# It builds the `contactsync_ffi` library (linked by the package) and the `contactsync` CLI (the
-# reference server the end-to-end tests start), then runs the workspace's pinned uniffi-bindgen in
+# It builds the `contactsync_ffi` library (linked by the package), the `contactsync` CLI (the
+# reference server the end-to-end tests start) and `sydent-fixture` (the Matrix tests' Sydent,
+# which test.sh starts), then runs the workspace's pinned uniffi-bindgen in
 # library mode, which reads bindings/uniffi.toml and core/uniffi.toml for the module names. It writes
 #   Sources/ContactSyncFFI/ContactSyncFFI.swift       the Swift bindings of contactsync-ffi
 #   Sources/ContactSyncFFI/ContactSyncCore.swift      those of the core's records and enums
@@ -12,7 +13,8 @@
 #   Sources/ContactSyncFFIC/ContactSyncCoreFFIC.h     per UniFFI namespace
 # (never committed: regenerated from the library on every build so they cannot drift from the
 # Rust code; the committed module.modulemap beside the header names the library to link), and
-# prints the directory holding the built library and CLI on stdout, for the linker and the tests.
+# prints the directory holding the built library, CLI and fixture on stdout, for the linker and the
+# tests.
 set -euo pipefail
 
 profile="${1:-debug}"

@@ -6,7 +6,8 @@
 #      targets are checked with complete strict-concurrency checking, Package.swift);
 #   2. builds the ContactSync library once more in the Swift 6 language mode, where data-race
 #      safety is enforced, not only warned about;
-#   3. runs the XCTest suite against the real library and the real reference server.
+#   3. runs the XCTest suite against the real library, the real reference server and, for the
+#      Matrix mode, a real Sydent (started here, see below).
 #
 #   scripts/test.sh [swift test arguments, e.g. --filter EndToEndTests]
 set -euo pipefail
@@ -38,6 +39,35 @@ echo "swift: $("$swift_env" run swift --version 2>/dev/null | sed -n 1p)"
 "$swift_env" run swift build --build-tests -Xswiftc -warnings-as-errors "${link[@]}"
 "$swift_env" run swift build --target ContactSync --scratch-path .build/swift6 \
   -Xswiftc -swift-version -Xswiftc 6 -Xswiftc -warnings-as-errors
+
+# The Matrix mode's Sydent: `sydent-fixture` (tests/src/bin/sydent-fixture.rs, built beside the
+# CLI) runs on the host, because Sydent's Python environment cannot run in the Swift root, while
+# loopback is shared. Its first stdout line gives the control URL the tests read from
+# CONTACTSYNC_SYDENT_FIXTURE; it ends, killing Sydent, on SIGTERM or when its stdin (held here)
+# closes. Without Sydent it says `skipped` and the Matrix tests skip themselves; with
+# CONTACTSYNC_CI set it fails instead, and so does this script.
+fixture_pid=""
+stop_fixture() {
+  if [[ -n "$fixture_pid" ]]; then
+    kill -TERM "$fixture_pid" 2>/dev/null || true
+    wait "$fixture_pid" 2>/dev/null || true
+  fi
+}
+trap stop_fixture EXIT
+coproc FIXTURE { exec "$lib_dir/sydent-fixture"; }
+fixture_pid="$FIXTURE_PID"
+fixture_line=""
+read -r -t 180 -u "${FIXTURE[0]}" fixture_line || true
+control_url="$(sed -n 's/.*"control_url":"\([^"]*\)".*/\1/p' <<<"$fixture_line")"
+if [[ -n "$control_url" ]]; then
+  export CONTACTSYNC_SYDENT_FIXTURE="$control_url"
+elif [[ "$fixture_line" == *'"skipped"'* ]]; then
+  echo "sydent-fixture: $fixture_line: the Matrix tests skip themselves" >&2
+else
+  echo "sydent-fixture did not start (its reason is on stderr above)" >&2
+  exit 1
+fi
+
 # A guard against a hung test (a deadlock), not a time limit on the work: CI would otherwise wait
 # for its own limit.
 "$swift_env" run sh -c 'if command -v timeout >/dev/null; then exec timeout 1800 "$@"; else exec "$@"; fi' \

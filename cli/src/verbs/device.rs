@@ -193,7 +193,7 @@ pub fn sync(
             db.display(),
             credential.client_id
         )?;
-        write_sync_report(out, &report)?;
+        write_sync_report(out, &report, SERVER_CHECK)?;
         writeln!(
             out,
             "  {:<15}{matches:>9}   (`contactsync matches` lists them)",
@@ -263,7 +263,7 @@ pub fn sync_matrix(
             "synced {} with the Matrix identity server {server}",
             db.display()
         )?;
-        write_sync_report(out, &report)?;
+        write_sync_report(out, &report, MATRIX_RELOOKUP)?;
         writeln!(
             out,
             "  {:<15}{:>9}   (e-mail addresses and phone numbers only: handles, linked \
@@ -298,13 +298,21 @@ fn write_report_json<const N: usize>(
     write_json(out, &value)
 }
 
-/// The figures of a sync report, one per line.
-pub fn write_sync_report(out: &mut impl Write, r: &SyncReport) -> io::Result<()> {
+/// Why a sync with a discovery server sent nothing (`report.skipped`).
+const SERVER_CHECK: &str =
+    "nothing sent: the server's check interval has not passed (--force to sync now)";
+
+/// Why a sync in the Matrix mode sent nothing: it has no server-set interval; it looks up what is
+/// new at once, and everything again once the re-lookup interval has passed since the last full
+/// lookup (`MatrixOptions::relookup_interval`, a day).
+const MATRIX_RELOOKUP: &str = "nothing sent: no new identifier, and the re-lookup interval (a \
+     day since the last full lookup) has not passed (--force looks everything up now)";
+
+/// The figures of a sync report, one per line; `skipped` says why nothing was sent when nothing
+/// was (the mode's interval).
+pub fn write_sync_report(out: &mut impl Write, r: &SyncReport, skipped: &str) -> io::Result<()> {
     if r.skipped {
-        writeln!(
-            out,
-            "  nothing sent: the server's check interval has not passed (--force to sync now)"
-        )?;
+        writeln!(out, "  {skipped}")?;
     }
     write_counts(
         out,

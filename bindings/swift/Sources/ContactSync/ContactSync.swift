@@ -33,6 +33,23 @@ import Foundation
 /// - short calls (``status()``, ``forget(transport:)``, ...) are not interrupted: they finish and
 ///   return their result even if the task was cancelled meanwhile.
 ///
+/// ## Matrix identity-service mode
+/// An app on Matrix discovers through the identity server its users bound their addresses to
+/// (docs/matrix.md), with the same calls: ``sync(transport:options:)`` with
+/// `SyncOptions(matrix: MatrixOptions(accessToken: token))` and a transport whose base URL is the
+/// identity server — the engine's paths are then `/_matrix/identity/v2/...` under it. The engine
+/// sends the identity server's token (`Authorization: Bearer`) itself, on every request of the
+/// mode, so the transport gets no token of its own (`URLSessionTransport(baseURL:
+/// identityServerURL, session: session, token: nil)`: one would replace the engine's).
+/// ``matches()`` then have Matrix user ids (`@ana:example.org`) as `userRef`, ``discovery()`` says
+/// `.matrix`, and `SyncReport.unsupported` counts the identifiers an identity server has no medium
+/// for (handles, linked accounts). A sync looks up new identifiers at once and the whole set again
+/// after `MatrixOptions.relookupIntervalMs` (a day by default), after a new pepper, or with
+/// `force: true`; otherwise it sends nothing (`SyncReport.skipped`). A refused token is
+/// `ContactsyncError.Server` with `401` and `M_UNAUTHORIZED`. ``forget(transport:)`` and the
+/// invites belong to a contactsync server, not to this mode. The generated `MatrixOptions`
+/// prints its token in a `description` or `dump`: do not log the options.
+///
 /// ## Errors
 /// Every failure of the engine is a ``ContactsyncError``; its case says what to do:
 ///
@@ -168,9 +185,11 @@ public final class ContactSync: Sendable {
     /// cancelled one resumes where it stopped.
     ///
     /// - Parameters:
-    ///   - transport: the app's HTTP client, e.g. ``URLSessionTransport`` with the device's token.
+    ///   - transport: the app's HTTP client, e.g. ``URLSessionTransport`` with the device's token;
+    ///     in the Matrix mode, to the identity server and without a token (see "Matrix
+    ///     identity-service mode" above).
     ///   - options: retries, backoff and batch size; `SyncOptions(force: true)` for the user's
-    ///     "sync now".
+    ///     "sync now"; `SyncOptions(matrix: MatrixOptions(accessToken: token))` for the Matrix mode.
     public func sync(transport: Transport, options: SyncOptions = SyncOptions()) async throws -> SyncReport {
         try await long { [engine] listener in
             try engine.sync(transport: transport, options: options, listener: listener)
@@ -261,6 +280,7 @@ public final class ContactSync: Sendable {
     /// How this device discovered in its last sync: the mode its server chose (`.hashed` before
     /// the first sync; `.private` when the server never sees a contact who is not a user). The
     /// app does nothing different in either: ``sync(transport:options:)`` follows the server.
+    /// `.matrix` is the app's own choice (`SyncOptions.matrix`).
     public func discovery() async throws -> Discovery {
         try await short { [engine] in try engine.discovery() }
     }

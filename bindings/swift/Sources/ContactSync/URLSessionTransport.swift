@@ -58,11 +58,15 @@ public final class URLSessionTransport: Transport {
     ///   - baseURL: the discovery server, e.g. `https://discovery.example.org/` or, for a server
     ///     mounted under a path, `https://example.org/discovery/`: the engine's paths (`/v1/...`)
     ///     are appended to its path, so the prefix is kept. It must be `http`/`https` and have no
-    ///     query or fragment.
+    ///     query or fragment. In the Matrix mode (`SyncOptions.matrix`), the identity server
+    ///     instead, e.g. `https://matrix.example.org/`: the engine's paths are then
+    ///     `/_matrix/identity/v2/...`.
     ///   - session: the app's session.
     ///   - token: the device's bearer token, read on every request (so a token refreshed or revoked
     ///     in the keychain is picked up without a new transport); `nil` sends no `Authorization`
-    ///     header, which is what ``ContactSync/registerDevice(transport:)`` needs. If it throws, the
+    ///     header, which is what ``ContactSync/registerDevice(transport:)`` needs, and what the
+    ///     Matrix mode needs: the engine sends the identity server's token itself, and a token
+    ///     here would replace it. If it throws, the
     ///     request fails as `ContactsyncError.Network` whose detail names only the error's type,
     ///     never its description (a keychain error's text may quote what it stored).
     /// - Throws: `ContactsyncError.InvalidArgument` for a base URL that is not usable.

@@ -25,7 +25,7 @@ final class PrivateDiscoveryTests: XCTestCase {
         _ = try await sync.importSnapshot(Self.book)
 
         let first = try await sync.sync(transport: transport, options: quickSync)
-        var found = try await Self.found(sync)
+        var found = try await matchesByName(sync)
         XCTAssertEqual(found, ["Ana u_ana", "Clara u_clara", "Dario u_dario", "Eva u_eva"])
         XCTAssertEqual(first.newMatches, 4, "\(first)")
         // 8 distinct identifiers (Bernd and Gül share a number; Hiro's is rejected), each
@@ -46,7 +46,7 @@ final class PrivateDiscoveryTests: XCTestCase {
         let second = try await sync.sync(transport: transport, options: quickSync)
         XCTAssertEqual(second.newMatches, 1, "\(second)")
         XCTAssertEqual(second.added, 0, "\(second)")
-        found = try await Self.found(sync)
+        found = try await matchesByName(sync)
         XCTAssert(found.contains("Frank u_frank"), "\(found)")
         let later = transport.requests.dropFirst(sent).map(\.path)
         XCTAssertFalse(later.contains("/v1/private/evaluate"), "nothing is evaluated twice: \(later)")
@@ -58,16 +58,6 @@ final class PrivateDiscoveryTests: XCTestCase {
         XCTAssertEqual(left.count, 0)
         let status = try await sync.status()
         XCTAssertEqual(status.contacts, 0, "\(status)")
-    }
-
-    private static func found(_ sync: ContactSync) async throws -> Set<String> {
-        Set(try await sync.matches().map { "\($0.displayName) \($0.userRef)" })
-    }
-
-    private static func person(_ id: String, _ name: String, _ values: [(IdentifierKind, String)]) -> RawContact {
-        RawContact(
-            sourceId: id, displayName: name,
-            values: values.map { Labelled(kind: $0.0, label: nil, value: $0.1) }, version: nil)
     }
 
     /// Users by each kind of identifier, non-users, a shared number and a rejected value.

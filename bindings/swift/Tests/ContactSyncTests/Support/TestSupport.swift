@@ -43,6 +43,18 @@ func temporaryDirectory(_ test: XCTestCase) throws -> URL {
     return dir
 }
 
+/// A contact with these values (no labels), for the small books of end-to-end tests.
+func person(_ id: String, _ name: String, _ values: [(IdentifierKind, String)]) -> RawContact {
+    RawContact(
+        sourceId: id, displayName: name,
+        values: values.map { Labelled(kind: $0.0, label: nil, value: $0.1) }, version: nil)
+}
+
+/// The matches as "name user_ref", for comparing with what a test expects.
+func matchesByName(_ sync: ContactSync) async throws -> Set<String> {
+    Set(try await sync.matches().map { "\($0.displayName) \($0.userRef)" })
+}
+
 /// Syncs that fail at once (`maxAttempts = 1`) and do not wait for the check interval (`force`).
 let quickSync = SyncOptions(maxAttempts: 1, maxWaitMs: 0, force: true)
 

@@ -66,6 +66,22 @@ import kotlinx.coroutines.withContext
  * - a call that completed in Rust right before the cancellation was noticed still throws
  *   [CancellationException] (as [withContext] does): its work is committed all the same.
  *
+ * ## Matrix identity-service mode
+ * An app on Matrix discovers through the identity server its users bound their addresses to
+ * (docs/matrix.md), with the same calls: [sync] with `SyncOptions(matrix =
+ * MatrixOptions(accessToken = token))` and a transport whose base URL is the identity server —
+ * the engine's paths are then `/_matrix/identity/v2/...` under it. The engine sends the
+ * identity server's token (`Authorization: Bearer`) itself, on every request of the mode, so
+ * the transport gets no token of its own (`OkHttpTransport(client, identityServerUrl)`: one
+ * would replace the engine's). [matches] then have Matrix user ids (`@ana:example.org`) as
+ * `userRef`, [discovery] says [Discovery.MATRIX], and [SyncReport.unsupported] counts the
+ * identifiers an identity server has no medium for (handles, linked accounts). A sync looks up
+ * new identifiers at once and the whole set again after [MatrixOptions.relookupIntervalMs] (a
+ * day by default), after a new pepper, or with `force = true`; otherwise it sends nothing
+ * ([SyncReport.skipped]). A refused token is [ContactsyncException.Server] with `401` and
+ * `M_UNAUTHORIZED`. [forget] and the invites belong to a contactsync server, not to this mode.
+ * The generated [MatrixOptions.toString] includes the token: do not log the options.
+ *
  * ## Exceptions
  * Every failure of the engine is a [ContactsyncException]; its subclass says what to do:
  *
@@ -240,9 +256,12 @@ class ContactSync private constructor(
      * sent) and the store with the server's matches. One sync runs at a time per engine; a failed
      * or cancelled one resumes where it stopped.
      *
-     * @param transport the app's HTTP client, e.g. [OkHttpTransport] with the device's token.
+     * @param transport the app's HTTP client, e.g. [OkHttpTransport] with the device's token;
+     *   in the Matrix mode, to the identity server and without a token (see "Matrix
+     *   identity-service mode" above).
      * @param options retries, backoff and batch size; `SyncOptions(force = true)` for the
-     *   user's "sync now".
+     *   user's "sync now"; `SyncOptions(matrix = MatrixOptions(accessToken = token))` for the
+     *   Matrix mode.
      * @throws ContactsyncException.Network, [ContactsyncException.Server],
      *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
      */
@@ -302,6 +321,7 @@ class ContactSync private constructor(
      * How this device discovered in its last sync: the mode its server chose ([Discovery.HASHED]
      * before the first sync; [Discovery.PRIVATE] when the server never sees a contact who is not
      * a user). The app does nothing different in either: [sync] follows the server.
+     * [Discovery.MATRIX] is the app's own choice ([SyncOptions.matrix]).
      */
     suspend fun discovery(): Discovery = io { engine.discovery() }
 

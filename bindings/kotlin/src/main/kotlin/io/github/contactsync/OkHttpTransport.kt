@@ -43,10 +43,14 @@ import okhttp3.ResponseBody
  * @param client the app's client.
  * @param baseUrl the discovery server, e.g. `https://discovery.example.org/` or, for a server
  *   mounted under a path, `https://example.org/discovery/`: the engine's paths (`/v1/...`) are
- *   appended to its path, so the prefix is kept. It must have no query or fragment.
+ *   appended to its path, so the prefix is kept. It must have no query or fragment. In the Matrix
+ *   mode (`SyncOptions.matrix`), the identity server instead, e.g. `https://matrix.example.org/`:
+ *   the engine's paths are then `/_matrix/identity/v2/...`.
  * @param token the device's bearer token, read on every request (so a token refreshed or
  *   revoked in the app's secure storage is picked up without a new transport); `null` sends no
- *   `Authorization` header, which is what [io.github.contactsync.ffi.registerDevice] needs. If
+ *   `Authorization` header, which is what [io.github.contactsync.ffi.registerDevice] needs, and
+ *   what the Matrix mode needs: the engine sends the identity server's token itself, and a
+ *   token here would replace it. If
  *   it throws, the request fails as [ContactsyncException.Network] whose detail names only the
  *   exception's class, never its message.
  */

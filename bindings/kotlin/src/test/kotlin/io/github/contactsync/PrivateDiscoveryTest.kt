@@ -3,8 +3,6 @@ package io.github.contactsync
 import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.Discovery
 import io.github.contactsync.ffi.IdentifierKind
-import io.github.contactsync.ffi.Labelled
-import io.github.contactsync.ffi.RawContact
 import io.github.contactsync.ffi.SyncOptions
 import java.nio.file.Path
 import kotlin.test.assertEquals
@@ -81,14 +79,6 @@ class PrivateDiscoveryTest {
     }
 
     private companion object {
-        fun person(id: String, name: String, vararg values: Pair<IdentifierKind, String>) =
-            RawContact(
-                sourceId = id,
-                displayName = name,
-                values = values.map { (kind, value) -> Labelled(kind, null, value) },
-                version = null,
-            )
-
         /** Users by each kind of identifier, non-users, a shared number and a rejected value. */
         val BOOK = listOf(
             person("1", "Ana", IdentifierKind.PHONE to "0151 23456789", IdentifierKind.EMAIL to "ana@example.org"),

@@ -40,7 +40,8 @@ import okio.Buffer
 
 /**
  * What Maven's Surefire hands the tests (see pom.xml): the cdylib's directory for JNA, the
- * `contactsync` CLI that runs the reference server, and the workspace's shared test vectors.
+ * `contactsync` CLI that runs the reference server, `sydent-fixture` that runs the Matrix mode's
+ * identity server, and the workspace's shared test vectors.
  */
 internal object TestEnv {
     private fun property(name: String): String =
@@ -48,6 +49,8 @@ internal object TestEnv {
             ?: error("system property $name is not set: run the tests through Maven (mvn -f bindings/kotlin/pom.xml test)")
 
     val cli: Path get() = Path.of(property("contactsync.cli"))
+
+    val sydentFixture: Path get() = Path.of(property("contactsync.sydentFixture"))
 
     val vectors: Path get() = Path.of(property("contactsync.vectors"))
 }
@@ -99,7 +102,7 @@ internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
         Runtime.getRuntime().addShutdownHook(shutdownHook)
         try {
             val stderr = process.errorStream.bufferedReader()
-            val first = firstLine(stderr)
+            val first = firstLine(stderr, "`contactsync serve`", "stderr")
             check(first != null && first.startsWith(LISTENING)) {
                 "`contactsync serve` did not start: first line ${first?.let { "'$it'" } ?: "missing"}"
             }
@@ -227,36 +230,37 @@ internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
         const val KEPT_LINES = 50
         val JSON = "application/json".toMediaType()
 
-        /**
-         * The first line, or a failure after a minute: a guard against a server that hangs
-         * before printing it, so a broken build fails instead of blocking the test run.
-         *
-         * Read on a dedicated daemon thread, not the common pool: after a timeout the read stays
-         * blocked until the caller kills the process (closing the pipe), and a blocked
-         * common-pool thread would starve everything else that uses the pool meanwhile.
-         */
-        fun firstLine(stderr: BufferedReader): String? {
-            val line = CompletableFuture<String?>()
-            thread(isDaemon = true, name = "contactsync-serve-first-line") {
-                try {
-                    line.complete(stderr.readLine())
-                } catch (e: Throwable) {
-                    line.completeExceptionally(e)
-                }
-            }
-            return try {
-                line.get(60, TimeUnit.SECONDS)
-            } catch (e: TimeoutException) {
-                throw IllegalStateException("`contactsync serve` printed nothing on stderr", e)
-            } catch (e: ExecutionException) {
-                throw IllegalStateException("reading the server's stderr failed", e.cause)
-            }
-        }
-
         @OptIn(kotlin.io.path.ExperimentalPathApi::class)
         fun Path.deleteRecursivelyQuietly() {
             runCatching { deleteRecursively() }
         }
+    }
+}
+
+/**
+ * The first line [what] writes on [stream] (read through [reader]), or a failure after
+ * [seconds] (a minute by default): a guard against a process that hangs before printing it, so a
+ * broken build fails instead of blocking the test run.
+ *
+ * Read on a dedicated daemon thread, not the common pool: after a timeout the read stays blocked
+ * until the caller kills the process (closing the pipe), and a blocked common-pool thread would
+ * starve everything else that uses the pool meanwhile.
+ */
+internal fun firstLine(reader: BufferedReader, what: String, stream: String, seconds: Long = 60): String? {
+    val line = CompletableFuture<String?>()
+    thread(isDaemon = true, name = "contactsync-first-line") {
+        try {
+            line.complete(reader.readLine())
+        } catch (e: Throwable) {
+            line.completeExceptionally(e)
+        }
+    }
+    return try {
+        line.get(seconds, TimeUnit.SECONDS)
+    } catch (e: TimeoutException) {
+        throw IllegalStateException("$what printed nothing on $stream within $seconds s", e)
+    } catch (e: ExecutionException) {
+        throw IllegalStateException("reading the $stream of $what failed", e.cause)
     }
 }
 
@@ -279,6 +283,15 @@ internal class RequestRecorder : Interceptor {
         return chain.proceed(request)
     }
 }
+
+/** A contact with these values (no labels), for the small books of end-to-end tests. */
+internal fun person(id: String, name: String, vararg values: Pair<IdentifierKind, String>) =
+    RawContact(
+        sourceId = id,
+        displayName = name,
+        values = values.map { (kind, value) -> Labelled(kind, null, value) },
+        version = null,
+    )
 
 /**
  * Generated contacts: contact [i] in [version] (an edit bumps the version and so changes its
