@@ -97,4 +97,10 @@ fn sync_with_an_identity_server_finds_the_bound_contacts() {
     // The Matrix mode's own interval, not a discovery server's.
     assert!(stdout.contains("re-lookup interval"), "{stdout}");
     assert!(!stdout.contains("check interval"), "{stdout}");
+
+    // `status` says the mode is the device's choice, not a server's.
+    let stdout = succeed(&mut cmd(), &["status", "--db", s(&db)]);
+    assert!(stdout.contains("discovery       matrix"), "{stdout}");
+    assert!(stdout.contains("sync --matrix-is"), "{stdout}");
+    assert!(!stdout.contains("the server's mode"), "{stdout}");
 }

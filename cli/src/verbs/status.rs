@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use contactsync_core::identifier::Region;
-use contactsync_core::{Status, SyncSchedule};
+use contactsync_core::{Discovery, Status, SyncSchedule};
 use serde_json::{Value, json};
 
 use crate::credentials::{self, Credential};
@@ -63,11 +63,14 @@ pub fn status(
         write_json(out, &value)?;
     } else {
         write_store(out, &s, db)?;
-        writeln!(
-            out,
-            "  discovery       {} (the server's mode, followed at each sync)",
-            discovery.as_str()
-        )?;
+        // The Matrix mode is the device's choice (`sync --matrix-is`); the other two follow
+        // the discovery server's config.
+        let why = if discovery == Discovery::Matrix {
+            "through a Matrix identity server, chosen by `sync --matrix-is`"
+        } else {
+            "the server's mode, followed at each sync"
+        };
+        writeln!(out, "  discovery       {} ({why})", discovery.as_str())?;
         write_schedule(out, credential.as_ref(), &schedule, deferred, now)?;
     }
     Ok(ExitCode::SUCCESS)
