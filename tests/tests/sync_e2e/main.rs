@@ -17,6 +17,7 @@ mod matching;
 mod padding;
 mod privacy;
 mod recovery;
+mod reregister;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
