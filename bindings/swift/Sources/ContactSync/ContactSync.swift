@@ -171,9 +171,18 @@ public final class ContactSync: Sendable {
     ///   - transport: the app's HTTP client, e.g. ``URLSessionTransport`` with the device's token.
     ///   - options: retries, backoff and batch size; `SyncOptions(force: true)` for the user's
     ///     "sync now".
-    public func sync(transport: Transport, options: SyncOptions = SyncOptions()) async throws -> SyncReport {
-        try await long { [engine] listener in
-            try engine.sync(transport: transport, options: options, listener: listener)
+    ///   - onUnauthorized: called at most once when the server answers `401 unauthorized` (the
+    ///     app's backend revoked the device, the server lost its registration): register again and
+    ///     store the new token where `transport` reads it; the sync then sends everything again in
+    ///     full under the new registration. If it throws, or the server answers 401 again, the sync
+    ///     throws the 401's `.Server`. `nil`: the 401 is thrown at once.
+    public func sync(
+        transport: Transport, options: SyncOptions = SyncOptions(),
+        onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> SyncReport {
+        let hook = onUnauthorized.map(Reregistering.init)
+        return try await long { [engine] listener in
+            try engine.sync(transport: transport, options: options, listener: listener, reregister: hook)
         }
     }
 
