@@ -2,7 +2,7 @@
 //!
 //! Thin by rule: newtype objects over the core's [`contactsync_core::Engine`], the core's own
 //! records and enums (derived for UniFFI behind the core's `uniffi` feature) and the few whose
-//! shape differs for apps, one error enum, and the two traits the app implements. Nothing here
+//! shape differs for apps, one error enum, and the traits the app implements. Nothing here
 //! decides anything a Rust test of the core cannot reach; what little is decided (what a failing
 //! callback means) lives in `callbacks` and is documented on the traits.
 //!

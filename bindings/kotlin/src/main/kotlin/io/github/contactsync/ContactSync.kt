@@ -80,7 +80,7 @@ import kotlinx.coroutines.withContext
  * | [ContactsyncException.InvalidValue]      | only [io.github.contactsync.ffi.Normalizer.normalize]: `reason` is the stable rejection code | show the user                |
  * | [ContactsyncException.InvalidState]      | a call that does not fit the engine's state (a snapshot used after it finished) | a bug in the caller      |
  * | [ContactsyncException.Network]           | no answer after the sync's retries: the [Transport] threw `Network` (as [OkHttpTransport] does for an `IOException`) or any other exception, described in `detail` | retry later; nothing is lost |
- * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then [resetSync] |
+ * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: pass `onUnauthorized` to [sync], or register again, then [resetSync] |
  * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
  * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
  * | [ContactsyncException.Callback]          | not raised by this version; reserved. Callback failures surface as `Network` (a throwing [Transport]) or `Cancelled` (a throwing `isCancelled` of a listener given to the raw [Engine]; this class's listener never throws); a throwing `onProgress` is ignored | nothing today |
