@@ -83,7 +83,8 @@ pub trait ProgressListener: Send + Sync {
 ///
 /// A sync calls it at most once, on the first 401, then sends everything again in full under the
 /// new registration. Throwing (any exception) ends the sync with the 401's
-/// `ContactsyncError.Server`, as a second 401 does.
+/// `ContactsyncError.Server`, as a second 401 does. It runs inside the sync: calling the
+/// engine's `sync`, `reset_sync` or `forget` from it would wait forever (the engine resets itself).
 #[uniffi::export(foreign)]
 pub trait Reregister: Send + Sync {
     /// Registers again; returns once the transport sends the new token.

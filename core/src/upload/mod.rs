@@ -59,6 +59,10 @@ pub fn register(transport: &dyn Transport) -> Result<Registered> {
 /// re-sync (the new registration holds nothing on the server, as [`crate::Engine::reset_sync`]
 /// does) and runs the sync once more. A failing hook, or a second 401, ends the sync with the
 /// 401's [`crate::Error::Server`], as without a hook.
+///
+/// It runs inside the sync, holding the engine's sync lock: it must not call the engine's
+/// `sync`, `reset_sync`, `forget` or `leave_server` (they would wait for the lock forever); the
+/// engine resets the sync state itself.
 pub trait Reregister: Send + Sync {
     /// Registers the device again and makes the transport send the new token. `Err` carries a
     /// description for logs (no contact data); the sync then fails with the 401.

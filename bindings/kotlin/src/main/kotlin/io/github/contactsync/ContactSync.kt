@@ -250,7 +250,9 @@ class ContactSync private constructor(
      *   app's backend revoked the device, the server lost its registration): register again and
      *   store the new token where [transport] reads it; the sync then sends everything again in
      *   full under the new registration. If it throws, or the server answers 401 again, the sync
-     *   throws the 401's [ContactsyncException.Server]. `null`: the 401 is thrown at once.
+     *   throws the 401's [ContactsyncException.Server]. `null`: the 401 is thrown at once. It
+     *   runs inside the sync: do not call [sync], [resetSync] or [forget] from it (they would wait
+     *   for this sync forever; the engine resets the sync state itself).
      * @throws ContactsyncException.Network, [ContactsyncException.Server],
      *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
      */
