@@ -1,20 +1,22 @@
 //! The engine's log lines carry no contact data: every line logged (at every level) during an
-//! import, a sync against the real reference server with matches, a change feed, an exclusion
-//! and a wipe is searched for each raw value, its canonical form, each name, and each hash in
-//! every text form (base64url, base64, hex).
+//! import, a sync against the real reference server with matches (its first batch retried after a
+//! 503), a change feed, an exclusion and a wipe is searched for each raw value, its canonical
+//! form, each name, and each hash in every text form (base64url, base64, hex).
 //!
 //! Its own test binary: the `log` logger is process-wide, and installed once here.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use base64::Engine as _;
 use contactsync_core::IdentifierKind::{Email, Phone};
 use contactsync_core::protocol::wire::ConfigAnswer;
-use contactsync_core::upload::{Method, SyncOptions, get};
+use contactsync_core::upload::{Method, Response, SyncOptions, get};
 use contactsync_core::{HashKey, NoProgress, Normalizer, Region};
+use contactsync_tests::net::{Faulty, Outcome};
 use contactsync_tests::person;
 use contactsync_tests::world::World;
 
@@ -60,7 +62,25 @@ fn no_log_line_carries_contact_data() {
     let world = World::default();
     world.put_user("u_a", &[("phone", "+4915123456789")]);
     world.put_user("u_c", &[("email", "cordula@example.com")]);
-    let (transport, _) = world.device(None);
+    let (device, _) = world.device(None);
+    // The first batch meets a 503 once: the retry and its backoff are logged too.
+    let failed_once = AtomicBool::new(false);
+    let transport = Faulty::new(
+        device,
+        Box::new(move |_, request, answer| {
+            if request.path == "/v1/batches"
+                && answer.is_none()
+                && !failed_once.swap(true, Ordering::SeqCst)
+            {
+                return Outcome::Replace(Response {
+                    status: 503,
+                    headers: vec![("Retry-After".into(), "0".into())],
+                    body: b"{}".to_vec(),
+                });
+            }
+            Outcome::Pass
+        }),
+    );
     let e = world.engine("a");
     e.import_snapshot(book.clone(), &NoProgress).unwrap();
     let options = SyncOptions {

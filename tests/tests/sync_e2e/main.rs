@@ -14,6 +14,7 @@ mod hostile;
 mod key_rotation;
 mod limits;
 mod matching;
+mod observe;
 mod padding;
 mod privacy;
 mod recovery;
