@@ -78,6 +78,28 @@ pub trait ProgressListener: Send + Sync {
     fn is_cancelled(&self) -> Result<bool, ContactsyncError>;
 }
 
+/// The app's hook for a `401 unauthorized` from the discovery server (its token was revoked or
+/// forgotten): register the device again and store the new token where the transport reads it.
+///
+/// A sync calls it at most once, on the first 401, then sends everything again in full under the
+/// new registration. Throwing (any exception) ends the sync with the 401's
+/// `ContactsyncError.Server`, as a second 401 does. It runs inside the sync: calling the
+/// engine's `sync`, `reset_sync` or `forget` from it would wait forever (the engine resets itself).
+#[uniffi::export(foreign)]
+pub trait Reregister: Send + Sync {
+    /// Registers again; returns once the transport sends the new token.
+    fn reregister(&self) -> Result<(), ContactsyncError>;
+}
+
+/// The app's hook as the core's.
+pub(crate) struct CoreReregister(pub(crate) Arc<dyn Reregister>);
+
+impl core::Reregister for CoreReregister {
+    fn reregister(&self) -> std::result::Result<(), String> {
+        self.0.reregister().map_err(|e| e.to_string())
+    }
+}
+
 /// The app's transport as the core's.
 pub(crate) struct CoreTransport(pub(crate) Arc<dyn Transport>);
 

@@ -6,8 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use contactsync_core as core;
 
-use crate::callbacks::{CoreListener, CoreTransport, ProgressListener, Transport};
+use crate::callbacks::{
+    CoreListener, CoreReregister, CoreTransport, ProgressListener, Reregister, Transport,
+};
 use crate::error::{ContactsyncError, Result};
+use crate::observe::{ChangeObserver, CoreObserver, Subscription};
 use crate::types::{
     Config, ContactView, DeleteReceipt, Discovery, IdentifierKind, ImportReport, Invite, Match,
     PendingUpload, RawContact, Status, SyncOptions, SyncReport,
@@ -65,19 +68,30 @@ impl Engine {
     }
 
     /// Brings the server up to date with the store and the store with the server's matches.
-    /// One sync runs at a time per engine; a failed one resumes where it stopped.
-    #[uniffi::method(default(listener = None))]
+    /// One sync runs at a time per engine; a failed one resumes where it stopped. With
+    /// `reregister`, a `401 unauthorized` calls it once, then the sync runs again in full.
+    #[uniffi::method(default(listener = None, reregister = None))]
     pub fn sync(
         &self,
         transport: Arc<dyn Transport>,
         options: SyncOptions,
         listener: Option<Arc<dyn ProgressListener>>,
+        reregister: Option<Arc<dyn Reregister>>,
     ) -> Result<SyncReport> {
-        Ok(self.0.sync(
+        let hook = reregister.map(CoreReregister);
+        Ok(self.0.sync_with(
             &CoreTransport(transport),
             &options.into(),
             &CoreListener(listener),
+            hook.as_ref().map(|h| h as &dyn core::Reregister),
         )?)
+    }
+
+    /// Registers `observer`, told after every committed change to this database made in this
+    /// process, until the subscription is cancelled or released. Subscribe first, then read:
+    /// no change falls between.
+    pub fn subscribe(&self, observer: Arc<dyn ChangeObserver>) -> Arc<Subscription> {
+        Subscription::new(self.0.subscribe(Arc::new(CoreObserver(observer))))
     }
 
     /// How this device discovered in its last sync: the mode its server chose (`Hashed` before

@@ -2,7 +2,7 @@
 //!
 //! Thin by rule: newtype objects over the core's [`contactsync_core::Engine`], the core's own
 //! records and enums (derived for UniFFI behind the core's `uniffi` feature) and the few whose
-//! shape differs for apps, one error enum, and the two traits the app implements. Nothing here
+//! shape differs for apps, one error enum, and the traits the app implements. Nothing here
 //! decides anything a Rust test of the core cannot reach; what little is decided (what a failing
 //! callback means) lives in `callbacks` and is documented on the traits.
 //!
@@ -10,7 +10,9 @@
 //! |--------------|-----------------------------------------------------------------|
 //! | `engine`     | `Engine` and `Snapshot` objects                                 |
 //! | `identifier` | `Normalizer`, `HashKey`, `guess_kind`, `register_device`        |
-//! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`; HTTP records |
+//! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`, `Reregister`; HTTP records |
+//! | `observe`    | the foreign trait `ChangeObserver` and the `Subscription` object |
+//! | `logging`    | the foreign trait `LogSink`, `install_log_sink`, `LogLevel`     |
 //! | `types`      | the core's records re-exported; the few shaped for apps         |
 //! | `oprf`       | `OprfBatch`, `OprfServerKey`: the private mode's OPRF, for known-answer tests and benchmarks |
 //! | `error`      | `ContactsyncError`                                              |
@@ -26,15 +28,19 @@ mod callbacks;
 mod engine;
 mod error;
 mod identifier;
+mod logging;
+mod observe;
 mod oprf;
 mod types;
 
 pub use callbacks::{
-    HttpHeader, HttpMethod, HttpRequest, HttpResponse, ProgressListener, Transport,
+    HttpHeader, HttpMethod, HttpRequest, HttpResponse, ProgressListener, Reregister, Transport,
 };
 pub use engine::{Engine, Snapshot};
 pub use error::{ContactsyncError, Result};
 pub use identifier::{HashKey, Normalizer, core_version, guess_kind, register_device};
+pub use logging::{LogLevel, LogRecord, LogSink, install_log_sink};
+pub use observe::{ChangeObserver, Subscription};
 pub use oprf::{OprfBatch, OprfEvaluation, OprfServerKey};
 pub use types::*;
 

@@ -12,7 +12,7 @@ use crate::error::{ContactsyncError, Result};
 
 pub use contactsync_core::protocol::wire::{InviteAnswer as Invite, Registered as Registration};
 pub use contactsync_core::{
-    ContactView, Discovery, IdentifierKind, IdentifierView, ImportReport, Labelled, Match,
+    Changes, ContactView, Discovery, IdentifierKind, IdentifierView, ImportReport, Labelled, Match,
     PendingUpload, Progress, RawContact, RejectedValue, Stage, Status, SyncReport, UploadState,
 };
 

@@ -32,12 +32,22 @@ use crate::progress::ProgressListener;
 use crate::store::write::{self, Transitions};
 use crate::store::{ContactView, Match, PendingUpload, Status, Store, StoreOptions, read};
 
+mod changes;
 mod import;
 mod network;
 mod report;
 
+pub use changes::{ChangeObserver, Changes, Subscription};
 pub use import::Snapshot;
 pub use report::ImportReport;
+
+/// What an exclusion changes: the consent choices, and the matches they hide or show.
+const CONSENT: Changes = Changes {
+    book: true,
+    matches: true,
+    consent: true,
+    invites: false,
+};
 
 /// How an engine works.
 #[derive(Debug, Clone)]
@@ -87,9 +97,16 @@ pub(crate) struct Inner {
     snapshot_seq: AtomicU64,
     /// One sync (or forget, or reset) at a time.
     sync_lock: Mutex<()>,
+    /// Who is told of committed changes: shared by every engine on this file in the process.
+    hub: Arc<changes::Hub>,
 }
 
 impl Inner {
+    /// Tells the observers of this file (see `changes`).
+    fn notify(&self, changes: Changes) {
+        self.hub.notify(changes);
+    }
+
     fn key(&self) -> Option<HashKey> {
         self.keys.current()
     }
@@ -117,6 +134,7 @@ impl Engine {
         phone::warm_up_in_background(config.region);
         let store = Store::open(path.as_ref(), config.store.clone())?;
         let keys = KeyHolder::load(&store)?;
+        let hub = changes::Hub::for_path(path.as_ref());
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
@@ -125,6 +143,7 @@ impl Engine {
                 keys,
                 snapshot_seq: AtomicU64::new(0),
                 sync_lock: Mutex::new(()),
+                hub,
             }),
         })
     }
@@ -146,7 +165,11 @@ impl Engine {
         let key = HashKey::new(key_id, secret)
             .map_err(|e| Error::InvalidArgument(format!("hashing key: {e}")))?;
         let inner = &self.inner;
-        inner.keys.install(&inner.store, key, secret, listener)
+        let changed = inner.keys.install(&inner.store, key, secret, listener);
+        self.notify_after(changed, |&changed| Changes {
+            book: changed,
+            ..Changes::default()
+        })
     }
 
     #[cfg(test)]
@@ -196,10 +219,14 @@ impl Engine {
     /// Excludes a contact from discovery (or includes it again). Its identifiers leave the
     /// server unless another included contact holds them. Returns false for an unknown contact.
     pub fn set_contact_excluded(&self, source_id: &str, excluded: bool) -> Result<bool> {
-        self.inner.store.write(|tx| {
+        let done = self.inner.store.write(|tx| {
             let mut t = Transitions::default();
             write::set_contact_excluded(tx, source_id, excluded, &mut t)
-        })
+        });
+        self.notify_after(
+            done,
+            |&known| if known { CONSENT } else { Changes::default() },
+        )
     }
 
     /// Excludes an identifier from discovery whichever contacts hold it (or includes it again).
@@ -216,10 +243,11 @@ impl Engine {
             .normalize(kind, value)
             .map_err(|e| Error::InvalidArgument(format!("identifier: {}", e.code())))?;
         let key = self.inner.key();
-        self.inner.store.write(|tx| {
+        let done = self.inner.store.write(|tx| {
             let mut t = Transitions::default();
             write::set_identifier_excluded(tx, &identifier, excluded, key.as_ref(), &mut t)
-        })
+        });
+        self.notify_after(done, |()| CONSENT)
     }
 
     /// Deletes everything stored locally (contacts, identifiers, hashes, matches, the key and
@@ -228,9 +256,12 @@ impl Engine {
     pub fn wipe(&self) -> Result<()> {
         let inner = &self.inner;
         inner.snapshot_seq.fetch_add(1, Ordering::SeqCst);
-        inner.store.wipe()?;
-        inner.keys.forget();
-        Ok(())
+        let wiped = inner.store.wipe();
+        if wiped.is_ok() {
+            inner.keys.forget();
+            log::info!("store wiped");
+        }
+        self.notify_after(wiped, |()| Changes::ALL)
     }
 }
 

@@ -44,7 +44,7 @@ pub use contact::{
     Fingerprint, Labelled, LinkedAccount, NormalizedContact, RawContact, RejectReason,
     RejectedValue, Rejection,
 };
-pub use engine::{Config, Engine, ImportReport, Snapshot};
+pub use engine::{ChangeObserver, Changes, Config, Engine, ImportReport, Snapshot, Subscription};
 pub use error::{Error, Result, StorageError, StorageErrorKind};
 pub use hash::{Digest, HashError, HashKey, MatrixHasher};
 pub use identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region};
@@ -57,4 +57,4 @@ pub use store::{
 /// This crate's version, for diagnostics and for the bindings to report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use protocol::private::Discovery;
-pub use upload::{MatrixOptions, SyncOptions, SyncReport, SyncSchedule, Transport};
+pub use upload::{MatrixOptions, Reregister, SyncOptions, SyncReport, SyncSchedule, Transport};

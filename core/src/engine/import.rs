@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Engine, ImportReport, Inner};
+use super::{Changes, Engine, ImportReport, Inner};
 use crate::contact::RawContact;
 use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
@@ -63,6 +63,8 @@ impl Engine {
         I: IntoIterator<Item = Result<RawContact>>,
         I::IntoIter: Send,
     {
+        let started = std::time::Instant::now();
+        log::info!("import: full snapshot started");
         let mut snapshot = self.begin_snapshot()?;
         let inner = Arc::clone(&self.inner);
         let key = inner.key();
@@ -114,9 +116,24 @@ impl Engine {
                 report.absorb(r);
             }
             Ok::<_, Error>(report)
-        })?;
+        });
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                log::warn!("import: full snapshot stopped: {}", e.code());
+                // Chunks before the failure are committed.
+                inner.notify(Changes::ALL);
+                return Err(e);
+            }
+        };
         snapshot.report.absorb(written);
-        snapshot.finish(listener)
+        let report = snapshot.finish(listener)?;
+        log::info!(
+            "import: full snapshot done in {} ms: {}",
+            started.elapsed().as_millis(),
+            report.summary()
+        );
+        Ok(report)
     }
 
     /// Applies a change feed in one transaction: `upserts` are contacts added or edited since
@@ -130,7 +147,13 @@ impl Engine {
         let inner = &self.inner;
         let key = inner.key();
         let normalizer = inner.normalizer;
-        inner.store.write(|tx| {
+        let started = std::time::Instant::now();
+        log::info!(
+            "import: change feed of {} upserts, {} deletions",
+            upserts.len(),
+            deleted.len()
+        );
+        let applied = inner.store.write(|tx| {
             let generation = write::next_generation(tx)?;
             let mut report = ImportReport::default();
             let mut t = Transitions::default();
@@ -173,7 +196,16 @@ impl Engine {
             }
             report.transitions(t);
             Ok(report)
-        })
+        });
+        match &applied {
+            Ok(report) => log::info!(
+                "import: change feed done in {} ms: {}",
+                started.elapsed().as_millis(),
+                report.summary()
+            ),
+            Err(e) => log::warn!("import: change feed rolled back: {}", e.code()),
+        }
+        self.notify_after(applied, ImportReport::changes)
     }
 }
 
@@ -231,9 +263,12 @@ impl Snapshot {
             items,
             self.pushed,
             listener,
-        )?;
+        )
+        .inspect_err(|_| inner.notify(Changes::ALL))?;
         self.pushed += contacts.len() as u64;
+        let changes = report.changes();
         self.report.absorb(report);
+        self.inner.notify(changes);
         Ok(())
     }
 
@@ -263,6 +298,10 @@ impl Snapshot {
         })?;
         self.report.removed += removed;
         self.report.transitions(t);
+        log::debug!("import: snapshot finished, {removed} contacts removed");
+        // Once for the whole snapshot: its chunks were told as they were pushed, but an import
+        // from an iterator writes them without telling.
+        self.inner.notify(self.report.changes());
         listener.on_progress(Progress {
             stage: Stage::Import,
             done: self.pushed,

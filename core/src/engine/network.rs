@@ -3,7 +3,7 @@
 
 use std::sync::PoisonError;
 
-use super::Engine;
+use super::{Changes, Engine};
 use crate::error::{Error, Result};
 use crate::identifier::{IdentifierKind, invite};
 use crate::progress::{NoProgress, ProgressListener};
@@ -20,7 +20,23 @@ use crate::upload::matrix::MatrixSession;
 use crate::upload::private::PrivateSession;
 use crate::upload::requests::{checked_user, unix_now};
 use crate::upload::session::Session;
-use crate::upload::{Method, Ran, SyncOptions, SyncReport, SyncSchedule, Transport, call, get};
+use crate::upload::{
+    Method, Ran, Reregister, SyncOptions, SyncReport, SyncSchedule, Transport, UNAUTHORIZED, call,
+    get,
+};
+
+/// What an invite call changes.
+const INVITES: Changes = Changes {
+    book: false,
+    matches: false,
+    consent: false,
+    invites: true,
+};
+
+/// The discovery server refused the device's credentials.
+fn is_unauthorized(e: &Error) -> bool {
+    matches!(e, Error::Server { status, .. } if *status == UNAUTHORIZED)
+}
 
 impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
@@ -41,11 +57,102 @@ impl Engine {
         options: &SyncOptions,
         listener: &dyn ProgressListener,
     ) -> Result<SyncReport> {
-        let _one_at_a_time = self
-            .inner
-            .sync_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        self.sync_with(transport, options, listener, None)
+    }
+
+    /// [`Engine::sync`], with the app's hook for a `401 unauthorized` (see [`Reregister`]): on
+    /// the first 401 the hook registers the device again, the engine marks a full re-sync and
+    /// the sync runs once more. A failing hook or a second 401 is the 401's
+    /// [`Error::Server`]. The Matrix mode never calls it (its token is the options').
+    pub fn sync_with(
+        &self,
+        transport: &dyn Transport,
+        options: &SyncOptions,
+        listener: &dyn ProgressListener,
+        reregister: Option<&dyn Reregister>,
+    ) -> Result<SyncReport> {
+        let started = std::time::Instant::now();
+        log::info!(
+            "sync: started{}",
+            if options.force { " (forced)" } else { "" }
+        );
+        let result = {
+            let _one_at_a_time = self
+                .inner
+                .sync_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let first = self.sync_locked(transport, options, listener);
+            match (first, reregister) {
+                (Err(e), Some(hook)) if is_unauthorized(&e) && options.matrix.is_none() => {
+                    self.reregistered(hook, e, transport, options, listener)
+                }
+                (result, _) => result,
+            }
+        };
+        let elapsed = started.elapsed().as_millis();
+        match &result {
+            Ok(r) if r.skipped => log::info!("sync: skipped, the check interval has not passed"),
+            Ok(r) => log::info!(
+                "sync: done in {elapsed} ms: {} batches ({} retried, {} split), {} added, {} removed, {} new matches, {} lost, {} deferred{}",
+                r.batches_sent,
+                r.batches_retried,
+                r.batches_split,
+                r.added,
+                r.removed,
+                r.new_matches,
+                r.lost_matches,
+                r.deferred,
+                if r.key_rotated { ", key rotated" } else { "" }
+            ),
+            Err(Error::Server { status, code, .. }) => {
+                log::warn!("sync: failed after {elapsed} ms: server refused ({status} {code})");
+            }
+            Err(Error::RetryLater { until }) => {
+                log::warn!("sync: failed after {elapsed} ms: retry after {until}");
+            }
+            Err(e) => log::warn!("sync: failed after {elapsed} ms: {}", e.code()),
+        }
+        self.notify_after(result, |r| {
+            let sent = r.batches_sent > 0 || r.key_rotated;
+            Changes {
+                book: sent,
+                matches: sent || r.new_matches + r.lost_matches > 0,
+                ..Changes::default()
+            }
+        })
+    }
+
+    /// After a 401: the app's hook registers again; then a full re-sync, run once more.
+    fn reregistered(
+        &self,
+        hook: &dyn Reregister,
+        refused: Error,
+        transport: &dyn Transport,
+        options: &SyncOptions,
+        listener: &dyn ProgressListener,
+    ) -> Result<SyncReport> {
+        log::warn!("sync: the server refused the device's credentials (401); re-registering");
+        if let Err(detail) = hook.reregister() {
+            log::warn!("sync: the app's re-registration failed");
+            let mut refused = refused;
+            if let Error::Server { message, .. } = &mut refused {
+                *message = format!("{message} (re-registration failed: {detail})");
+            }
+            return Err(refused);
+        }
+        self.reset_locked()?;
+        log::info!("sync: registered again; sending everything in full");
+        self.sync_locked(transport, options, listener)
+    }
+
+    /// The sync itself, under the sync lock.
+    fn sync_locked(
+        &self,
+        transport: &dyn Transport,
+        options: &SyncOptions,
+        listener: &dyn ProgressListener,
+    ) -> Result<SyncReport> {
         let mut mode = self.inner.store.read(private::discovery)?;
         // The app chooses the Matrix mode (its options); a device leaving it starts afresh with
         // the discovery server, whose config then chooses between the other two.
@@ -57,6 +164,7 @@ impl Engine {
             mode
         };
         if chosen != mode {
+            log::info!("sync: discovery mode {mode:?} -> {chosen:?}");
             self.inner
                 .store
                 .write(|tx| private::switch_discovery(tx, chosen))?;
@@ -91,6 +199,7 @@ impl Engine {
             match ran {
                 Ran::Done(report) => return Ok(report),
                 Ran::Switch(to) => {
+                    log::info!("sync: the server discovers in the {to:?} mode; switching");
                     self.inner
                         .store
                         .write(|tx| private::switch_discovery(tx, to))?;
@@ -126,11 +235,23 @@ impl Engine {
     /// again (a new client, with an empty set on the server) or restored a backup. In the
     /// private mode every identifier is evaluated again and the filter downloaded again.
     pub fn reset_sync(&self) -> Result<()> {
-        let _one_at_a_time = self
-            .inner
-            .sync_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let reset = {
+            let _one_at_a_time = self
+                .inner
+                .sync_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.reset_locked()
+        };
+        self.notify_after(reset, |()| Changes {
+            book: true,
+            ..Changes::default()
+        })
+    }
+
+    /// [`Engine::reset_sync`] under the sync lock.
+    fn reset_locked(&self) -> Result<()> {
+        log::info!("sync: reset; the next sync sends everything in full");
         match self.inner.store.read(private::discovery)? {
             Discovery::Private => return self.inner.store.write(private::reset),
             Discovery::Matrix => {
@@ -162,6 +283,8 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let receipt: DeleteReceipt = get(transport, Method::Delete, "/v1/client")?;
+        log::info!("forget: the server deleted this device's data");
+        // `wipe` tells the observers.
         self.wipe()?;
         Ok(receipt)
     }
@@ -176,9 +299,12 @@ impl Engine {
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.inner.store.write(crate::store::write::leave_server)?;
-        self.inner.keys.forget();
-        Ok(())
+        let left = self.inner.store.write(crate::store::write::leave_server);
+        if left.is_ok() {
+            self.inner.keys.forget();
+            log::info!("left the server; the next sync registers anew");
+        }
+        self.notify_after(left, |()| Changes::ALL)
     }
 
     /// Creates an invite code (for a QR code or link) and keeps it, with its hash, so the match
@@ -207,11 +333,12 @@ impl Engine {
         let digest = key
             .as_ref()
             .map(|k| (k.id(), k.hash_parts(IdentifierKind::Invite, &code)));
-        self.inner.store.write(|tx| {
+        let recorded = self.inner.store.write(|tx| {
             let now = unix_now();
             invites::record_invite(tx, &code, now, answer.expires_at)?;
             invites::pin(tx, IdentifierKind::Invite, &code, digest, None, now)
-        })?;
+        });
+        self.notify_after(recorded, |_| INVITES)?;
         Ok(answer)
     }
 
@@ -228,7 +355,8 @@ impl Engine {
         let code = invite::normalize(code)
             .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
         let _: RevokeAnswer = get(transport, Method::Delete, &format!("/v1/invites/{code}"))?;
-        self.inner.store.write(|tx| invites::drop_invite(tx, &code))
+        let dropped = self.inner.store.write(|tx| invites::drop_invite(tx, &code));
+        self.notify_after(dropped, |()| INVITES)
     }
 
     /// Redeems someone's invite code (as typed, or the link from a QR code) and records the
@@ -248,7 +376,7 @@ impl Engine {
         let digest = key
             .as_ref()
             .map(|k| (k.id(), k.hash_parts(IdentifierKind::Invite, &code)));
-        self.inner.store.write(|tx| {
+        let pinned = self.inner.store.write(|tx| {
             invites::pin(
                 tx,
                 IdentifierKind::Invite,
@@ -257,6 +385,10 @@ impl Engine {
                 Some(&answer.user_ref),
                 unix_now(),
             )
+        });
+        self.notify_after(pinned, |_| Changes {
+            matches: true,
+            ..INVITES
         })?;
         Ok(answer.user_ref)
     }

@@ -61,6 +61,33 @@ impl ImportReport {
         self.queued_remove += t.queued_remove;
     }
 
+    /// What the import changed, for the engine's observers: the book and the matches when any
+    /// contact was written or removed (a removed or edited contact may lose its match, an added
+    /// one may share a matched identifier).
+    pub(super) fn changes(&self) -> super::Changes {
+        let written = self.added + self.changed + self.removed > 0;
+        super::Changes {
+            book: written,
+            matches: written,
+            ..super::Changes::default()
+        }
+    }
+
+    /// The counts for a log line: never a contact's data.
+    pub(super) fn summary(&self) -> String {
+        format!(
+            "{} added, {} changed, {} unchanged, {} removed, {} normalised, {} values rejected, {} queued for upload, {} for removal",
+            self.added,
+            self.changed,
+            self.unchanged,
+            self.removed,
+            self.normalized,
+            self.rejected,
+            self.queued_add,
+            self.queued_remove
+        )
+    }
+
     /// Counts one written contact.
     pub(super) fn written(&mut self, p: &Prepared, outcome: Upserted) {
         self.normalized += 1;

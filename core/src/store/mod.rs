@@ -400,11 +400,16 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let from = check_version(&tx)?;
     let from = usize::try_from(from)
         .map_err(|_| Error::Storage(StorageError::other("negative schema version")))?;
+    let started = std::time::Instant::now();
     for migration in &schema::MIGRATIONS[from..] {
         tx.execute_batch(migration)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
+    log::info!(
+        "store: schema migrated from version {from} to {SCHEMA_VERSION} in {} ms",
+        started.elapsed().as_millis()
+    );
     Ok(())
 }
 

@@ -42,6 +42,22 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// For a log line: the status and code, or the kind of failure; never a message (a
+    /// transport's may quote a URL, a server's is the server's).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Failure::Network(_) => "no answer".into(),
+            Failure::Retry { status, code, .. } | Failure::Refused { status, code, .. } => {
+                format!("{status} {code}")
+            }
+            Failure::KeyRotated { .. } => "409 key_rotated".into(),
+            Failure::TooLarge => "413 too_large".into(),
+            Failure::Protocol(_) => "protocol violation".into(),
+            Failure::Later { .. } => "retry later".into(),
+            Failure::Cancelled => "cancelled".into(),
+        }
+    }
+
     pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Network(m) => Error::Network(m),
@@ -118,8 +134,20 @@ pub(crate) fn exchange(
     if (200..300).contains(&response.status) {
         Ok(response)
     } else {
-        Err(refusal(&response))
+        let refused = refusal(&response);
+        log::debug!(
+            "request {} {}: {}",
+            method.as_str(),
+            without_query(path),
+            refused.describe()
+        );
+        Err(refused)
     }
+}
+
+/// A path for a log line: its query (a changes cursor) left out.
+pub(crate) fn without_query(path: &str) -> &str {
+    path.split_once('?').map_or(path, |(p, _)| p)
 }
 
 /// Maps a non-2xx answer: this protocol's error body, else a Matrix one (`errcode`, with

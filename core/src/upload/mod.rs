@@ -32,6 +32,9 @@ use crate::protocol::wire::Registered;
 pub use call::{call, call_in, get};
 pub use transport::{MAX_ANSWER_BYTES, Method, Request, Response, Transport, TransportError};
 
+/// The status of an answer that refused the device's credentials.
+pub(crate) const UNAUTHORIZED: u16 = 401;
+
 /// Registers a new device with a server that allows open registration (`POST /v1/clients`).
 ///
 /// The answer's token is the device's bearer token: the app keeps it (in the platform's secure
@@ -44,6 +47,27 @@ pub fn register(transport: &dyn Transport) -> Result<Registered> {
         "/v1/clients",
         Some(&serde_json::Map::new()),
     )
+}
+
+/// The app's answer to a `401 unauthorized` from the discovery server: the server no longer
+/// knows the device's token (the app's backend revoked the client, the server lost its data, the
+/// registration expired).
+///
+/// The transport holds the device's credentials (it reads the token on every request), so the
+/// hook does not return them: it registers the device again ([`register`], or through the app's
+/// backend), stores the new token where the transport reads it, and returns. A sync given a hook
+/// calls it at most once, on the first 401; after it returns `Ok`, the engine marks a full
+/// re-sync (the new registration holds nothing on the server, as [`crate::Engine::reset_sync`]
+/// does) and runs the sync once more. A failing hook, or a second 401, ends the sync with the
+/// 401's [`crate::Error::Server`], as without a hook.
+///
+/// It runs inside the sync, holding the engine's sync lock: it must not call the engine's
+/// `sync`, `reset_sync`, `forget` or `leave_server` (they would wait for the lock forever); the
+/// engine resets the sync state itself.
+pub trait Reregister: Send + Sync {
+    /// Registers the device again and makes the transport send the new token. `Err` carries a
+    /// description for logs (no contact data); the sync then fails with the 401.
+    fn reregister(&self) -> std::result::Result<(), String>;
 }
 
 /// How a session ended: with its report, or because the server discovers in the other mode

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::SyncOptions;
-use super::call::{Failure, exchange, parse};
+use super::call::{Failure, exchange, parse, without_query};
 use super::transport::{Method, Response, Transport};
 use crate::error::{Error, Result};
 use crate::progress::ProgressListener;
@@ -113,6 +113,12 @@ impl<'a> Requester<'a> {
                 self.bearer,
             ) {
                 Ok(response) => {
+                    log::debug!(
+                        "request {} {}: {}",
+                        method.as_str(),
+                        without_query(path),
+                        response.status
+                    );
                     self.attempt = 0;
                     return Ok(response);
                 }
@@ -136,6 +142,13 @@ impl<'a> Requester<'a> {
                     .saturating_add(1),
             );
             let attempt = self.attempt;
+            log::warn!(
+                "request {} {}: {}; attempt {tries}, backoff {} ms",
+                method.as_str(),
+                without_query(path),
+                failure.describe(),
+                delay.as_millis()
+            );
             self.store
                 .write(|tx| st::set_backoff(tx, until, attempt))
                 .map_err(|e| Failure::Protocol(e.to_string()))?;

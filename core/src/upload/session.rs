@@ -156,8 +156,19 @@ impl<'a> Session<'a> {
         };
         let id = config.key.id();
         if config.changed && self.stored_key.as_ref().is_some_and(|k| k != id) {
+            log::info!("sync: the server's key changed; everything re-hashed for a full re-sync");
             self.report.key_rotated = true;
         }
+        log::debug!(
+            "sync: config read: batches up to {} hashes, {} buckets, {}",
+            config.max_total,
+            config.buckets.len(),
+            if self.requests.encoding == Encoding::Cbor {
+                "CBOR"
+            } else {
+                "JSON"
+            }
+        );
         self.stored_key = Some(id.to_owned());
         self.max_total = config.max_total;
         self.buckets = config.buckets;
@@ -265,6 +276,7 @@ impl<'a> Session<'a> {
             Err(Failure::KeyRotated { .. }) => return Ok(Outcome::KeyRotated),
             Err(Failure::TooLarge) => {
                 self.store.write(|tx| answers::revert(tx, batch))?;
+                log::info!("sync: batch too large; splitting");
                 let Some(size) = split_size(batch, &self.buckets) else {
                     return Err(Failure::TooLarge.into_error());
                 };
@@ -277,6 +289,7 @@ impl<'a> Session<'a> {
                 ..
             }) => {
                 self.store.write(|tx| answers::revert(tx, batch))?;
+                log::info!("sync: the day's quota ran out; the rest waits");
                 return Ok(Outcome::Quota(
                     retry_after.unwrap_or_else(seconds_to_next_utc_day),
                 ));
@@ -320,6 +333,13 @@ impl<'a> Session<'a> {
         if let Some(limits) = self.limits.as_mut() {
             limits.remaining_today = answer.remaining_today;
         }
+        log::debug!(
+            "sync: batch acknowledged: {} adds, {} removes, {} padding, {} matches",
+            batch.adds.len(),
+            batch.removes.len(),
+            batch.padding,
+            matches.len()
+        );
         self.sent_hashes += (batch.adds.len() + batch.removes.len()) as u64;
         self.listener.on_progress(Progress {
             stage: Stage::Upload,
@@ -344,6 +364,7 @@ impl<'a> Session<'a> {
             })?;
             self.report.new_matches += new;
             self.report.lost_matches += gone;
+            log::debug!("sync: changes page: {new} matches gained, {gone} lost");
             if !page.more {
                 return Ok(());
             }

@@ -14,9 +14,11 @@ mod hostile;
 mod key_rotation;
 mod limits;
 mod matching;
+mod observe;
 mod padding;
 mod privacy;
 mod recovery;
+mod reregister;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -62,7 +62,7 @@ import Foundation
 /// | `.InvalidState` | a call that does not fit the engine's state | a bug in the caller |
 /// | `.Io` | a file could not be read or written outside SQLite | report; retry later |
 /// | `.Network` | no answer after the sync's retries: the ``Transport`` threw (``URLSessionTransport`` throws `.Network` for a `URLError`), described in `detail` | retry later; nothing is lost |
-/// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then ``resetSync()`` |
+/// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: pass `onUnauthorized` to ``sync(transport:options:onUnauthorized:)``, or register again, then ``resetSync()`` |
 /// | `.Protocol` | the server's answer broke the protocol; nothing of it was applied | report |
 /// | `.RetryLater` | the server asked to wait longer than `SyncOptions.maxWaitMs` | schedule the next sync after `until` (Unix seconds) |
 /// | `.Callback` | not raised by this version; reserved | nothing today |
@@ -190,13 +190,24 @@ public final class ContactSync: Sendable {
     ///     identity-service mode" above).
     ///   - options: retries, backoff and batch size; `SyncOptions(force: true)` for the user's
     ///     "sync now"; `SyncOptions(matrix: MatrixOptions(accessToken: token))` for the Matrix mode.
-    public func sync(transport: Transport, options: SyncOptions = SyncOptions()) async throws -> SyncReport {
-        try await long { [engine] listener in
-            try engine.sync(transport: transport, options: options, listener: listener)
+    ///   - onUnauthorized: called at most once when the server answers `401 unauthorized` (the
+    ///     app's backend revoked the device, the server lost its registration): register again and
+    ///     store the new token where `transport` reads it; the sync then sends everything again in
+    ///     full under the new registration. If it throws, or the server answers 401 again, the sync
+    ///     throws the 401's `.Server`. `nil`: the 401 is thrown at once. It runs inside the sync:
+    ///     do not call `sync`, `resetSync()` or `forget` from it (they would wait for this sync
+    ///     forever; the engine resets the sync state itself).
+    public func sync(
+        transport: Transport, options: SyncOptions = SyncOptions(),
+        onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> SyncReport {
+        let hook = onUnauthorized.map(Reregistering.init)
+        return try await long { [engine] listener in
+            try engine.sync(transport: transport, options: options, listener: listener, reregister: hook)
         }
     }
 
-    /// The same sync as ``sync(transport:options:)``, as a stream: the sync starts when the stream
+    /// The same sync as ``sync(transport:options:onUnauthorized:)``, as a stream: the sync starts when the stream
     /// is made, and the stream yields its progress, then ``SyncEvent/finished(_:)`` with the report
     /// as the last element. A failure is thrown from the iteration. Cancelling the task iterating
     /// it, or releasing the stream, cancels the sync; merely leaving a `for try await` loop over a
@@ -279,7 +290,7 @@ public final class ContactSync: Sendable {
 
     /// How this device discovered in its last sync: the mode its server chose (`.hashed` before
     /// the first sync; `.private` when the server never sees a contact who is not a user). The
-    /// app does nothing different in either: ``sync(transport:options:)`` follows the server.
+    /// app does nothing different in either: ``sync(transport:options:onUnauthorized:)`` follows the server.
     /// `.matrix` is the app's own choice (`SyncOptions.matrix`).
     public func discovery() async throws -> Discovery {
         try await short { [engine] in try engine.discovery() }

@@ -156,3 +156,41 @@ final class ProgressHub: @unchecked Sendable {
         }
     }
 }
+
+/// The app's async hook as the engine's ``Reregister``. The engine calls it on the sync's thread, a
+/// thread of ``Blocking/queue`` (never the cooperative pool), which waits here for the hook's task:
+/// blocking that thread is what it is for.
+final class Reregistering: Reregister, Sendable {
+    private let hook: @Sendable () async throws -> Void
+
+    init(_ hook: @escaping @Sendable () async throws -> Void) {
+        self.hook = hook
+    }
+
+    func reregister() throws {
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        Task { [hook] in
+            do {
+                try await hook()
+            } catch {
+                outcome.fail(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error {
+            throw ContactsyncError.Callback(detail: "the re-registration hook threw \(type(of: error))")
+        }
+    }
+
+    /// The hook's error, handed from its task to the waiting thread.
+    private final class Outcome: @unchecked Sendable {
+        // Written before the semaphore is signalled, read after it is waited on.
+        private(set) var error: Error?
+
+        func fail(_ error: Error) {
+            self.error = error
+        }
+    }
+}

@@ -135,6 +135,17 @@ final class ReferenceServer: @unchecked Sendable {
 
     /// The version of the users' filter the server publishes (`serve --mode private`), from
     /// `GET /v1/config`.
+    /// Revokes a device through the admin API (`DELETE /v1/admin/clients/{id}`), as the app's
+    /// backend does for a lost phone: its token answers 401 from then on.
+    func revokeClient(_ clientId: String) throws {
+        let admin = try URLSessionTransport(baseURL: baseURL, session: session, token: adminToken)
+        let answer = try admin.send(
+            request: HttpRequest(method: .delete, path: "/v1/admin/clients/\(clientId)", headers: [], body: Data()))
+        guard (200..<300).contains(answer.status) else {
+            throw TestFailure("DELETE client: HTTP \(answer.status)\n\(log())")
+        }
+    }
+
     func filterVersion() throws -> Int {
         let admin = try URLSessionTransport(baseURL: baseURL, session: session, token: adminToken)
         let answer = try admin.send(request: HttpRequest(method: .get, path: "/v1/config", headers: [], body: Data()))

@@ -14,6 +14,7 @@ import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.ProgressListener
 import io.github.contactsync.ffi.RawContact
 import io.github.contactsync.ffi.Registration
+import io.github.contactsync.ffi.Reregister
 import io.github.contactsync.ffi.Status
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.ffi.SyncReport
@@ -24,6 +25,7 @@ import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.currentCoroutineContext
 import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.flow.Flow
@@ -32,6 +34,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.channelFlow
 import kotlinx.coroutines.job
+import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 
 /**
@@ -93,7 +96,7 @@ import kotlinx.coroutines.withContext
  * | [ContactsyncException.InvalidValue]      | only [io.github.contactsync.ffi.Normalizer.normalize]: `reason` is the stable rejection code | show the user                |
  * | [ContactsyncException.InvalidState]      | a call that does not fit the engine's state (a snapshot used after it finished) | a bug in the caller      |
  * | [ContactsyncException.Network]           | no answer after the sync's retries: the [Transport] threw `Network` (as [OkHttpTransport] does for an `IOException`) or any other exception, described in `detail` | retry later; nothing is lost |
- * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: register again, then [resetSync] |
+ * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: pass `onUnauthorized` to [sync], or register again, then [resetSync] |
  * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
  * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
  * | [ContactsyncException.Callback]          | not raised by this version; reserved. Callback failures surface as `Network` (a throwing [Transport]) or `Cancelled` (a throwing `isCancelled` of a listener given to the raw [Engine]; this class's listener never throws); a throwing `onProgress` is ignored | nothing today |
@@ -262,11 +265,23 @@ class ContactSync private constructor(
      * @param options retries, backoff and batch size; `SyncOptions(force = true)` for the
      *   user's "sync now"; `SyncOptions(matrix = MatrixOptions(accessToken = token))` for the
      *   Matrix mode.
+     * @param onUnauthorized called at most once when the server answers `401 unauthorized` (the
+     *   app's backend revoked the device, the server lost its registration): register again and
+     *   store the new token where [transport] reads it; the sync then sends everything again in
+     *   full under the new registration. If it throws, or the server answers 401 again, the sync
+     *   throws the 401's [ContactsyncException.Server]. `null`: the 401 is thrown at once. It
+     *   runs inside the sync: do not call [sync], [resetSync] or [forget] from it (they would wait
+     *   for this sync forever; the engine resets the sync state itself).
      * @throws ContactsyncException.Network, [ContactsyncException.Server],
      *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
      */
-    suspend fun sync(transport: Transport, options: SyncOptions = SyncOptions()): SyncReport =
-        long { listener -> engine.sync(transport, options, listener) }
+    suspend fun sync(
+        transport: Transport,
+        options: SyncOptions = SyncOptions(),
+        onUnauthorized: (suspend () -> Unit)? = null,
+    ): SyncReport = long { listener ->
+        engine.sync(transport, options, listener, onUnauthorized?.let { Reregistering(listener.job, it) })
+    }
 
     /**
      * The same sync as [sync], as a cold flow: each collection runs one sync and emits its
@@ -382,7 +397,7 @@ class ContactSync private constructor(
      */
     private suspend fun <T> long(
         onProgress: ((Progress) -> Unit)? = null,
-        block: (ProgressListener) -> T,
+        block: (CoroutineListener) -> T,
     ): T = withContext(dispatcher) {
         val job = coroutineContext.job
         val listener = CoroutineListener(job) { p ->
@@ -430,12 +445,30 @@ class ContactSync private constructor(
      * `isCancelled` would cancel the work, a throwing `onProgress` is ignored).
      */
     private class CoroutineListener(
-        private val job: Job,
+        val job: Job,
         private val sink: (Progress) -> Unit,
     ) : ProgressListener {
         override fun onProgress(progress: Progress) = sink(progress)
 
         override fun isCancelled(): Boolean = !job.isActive
+    }
+}
+
+/**
+ * The app's suspend hook as the engine's [Reregister]: called on the sync's thread (already off the
+ * caller's, blocked in Rust), so it runs the hook there to completion. It runs under a supervisor
+ * child of the sync's job: cancelling the sync cancels the hook, and a hook that throws fails the
+ * sync with the 401 (the engine's rule) instead of cancelling the sync's coroutine.
+ */
+private class Reregistering(private val job: Job, private val hook: suspend () -> Unit) : Reregister {
+    override fun reregister() {
+        val supervisor = SupervisorJob(job)
+        try {
+            runBlocking(supervisor) { hook() }
+        } finally {
+            // Completed, or the sync's `withContext` would wait for it forever.
+            supervisor.complete()
+        }
     }
 }
 

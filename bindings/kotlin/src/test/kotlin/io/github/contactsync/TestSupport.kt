@@ -191,6 +191,21 @@ internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
         error("the users' filter did not move past version $version\n${log()}")
     }
 
+    /**
+     * Revokes a device through the admin API (`DELETE /v1/admin/clients/{id}`), as the app's
+     * backend does for a lost phone: its token answers 401 from then on.
+     */
+    fun revokeClient(clientId: String) {
+        val request = Request.Builder()
+            .url(baseUrl.newBuilder().addPathSegments("v1/admin/clients").addPathSegment(clientId).build())
+            .header("Authorization", "Bearer $adminToken")
+            .delete()
+            .build()
+        admin.newCall(request).execute().use { response ->
+            check(response.isSuccessful) { "DELETE client: HTTP ${response.code}\n${log()}" }
+        }
+    }
+
     /** Registers a new device (open registration) through [client], as an app does. */
     fun registerDevice(client: OkHttpClient): Registration =
         runBlocking { ContactSync.registerDevice(OkHttpTransport(client, baseUrl)) }
