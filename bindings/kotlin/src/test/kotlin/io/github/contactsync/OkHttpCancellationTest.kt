@@ -11,12 +11,7 @@ import kotlin.test.assertFailsWith
 import kotlin.test.assertIs
 import kotlin.test.assertTrue
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CompletableDeferred
-import kotlinx.coroutines.CoroutineStart
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.async
 import kotlinx.coroutines.runBlocking
-import kotlinx.coroutines.withTimeoutOrNull
 import okhttp3.OkHttpClient
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
@@ -48,21 +43,10 @@ class OkHttpCancellationTest {
             sync.importSnapshot((0 until 20).map { generatedContact(it) })
             StallingServer().use { stalled ->
                 val transport = OkHttpTransport(patient, stalled.baseUrl) { "device-token" }
-                val outcome = CompletableDeferred<Throwable?>()
-                val running = async(Dispatchers.Default, start = CoroutineStart.ATOMIC) {
-                    try {
-                        sync.sync(transport, SyncOptions(maxAttempts = 3u, force = true))
-                        outcome.complete(null)
-                    } catch (e: Throwable) {
-                        outcome.complete(e)
-                        throw e
-                    }
+                val ended = cancelWhileInFlight(stalled) {
+                    sync.sync(transport, SyncOptions(maxAttempts = 3u, force = true))
                 }
-                assertTrue(stalled.awaitRequest(), "the sync never sent its first request")
-                running.cancel()
-                val ended = withTimeoutOrNull(60_000) { outcome.await() }
                 assertIs<CancellationException>(ended, "the sync ended with $ended")
-                assertTrue(running.isCancelled)
                 assertTrue(stalled.awaitClientClosed(), "the request was abandoned, not cancelled")
             }
 

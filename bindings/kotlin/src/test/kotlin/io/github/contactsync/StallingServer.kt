@@ -8,6 +8,12 @@ import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import kotlin.concurrent.thread
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.withTimeoutOrNull
 import okhttp3.HttpUrl
 import okhttp3.HttpUrl.Companion.toHttpUrl
 
@@ -69,4 +75,26 @@ internal class StallingServer : AutoCloseable {
         server.close()
         connections.forEach { runCatching { it.close() } }
     }
+}
+
+/**
+ * Runs [block] in a coroutine of its own, cancels that coroutine once a request reached
+ * [server] (what WorkManager does to a stopped worker, or a screen to a sync it no longer
+ * shows), and returns how [block] ended: its result or what it threw. `null` when it did not end
+ * within a minute — the hang guard, far beyond any real cancellation, never a timing; the
+ * coroutine is detached so a hung one cannot hold up the test's own scope.
+ */
+internal suspend fun cancelWhileInFlight(server: StallingServer, block: suspend () -> Any?): Any? {
+    val outcome = CompletableDeferred<Any?>()
+    val running = CoroutineScope(Dispatchers.Default).async(start = CoroutineStart.ATOMIC) {
+        try {
+            outcome.complete(block())
+        } catch (e: Throwable) {
+            outcome.complete(e)
+            throw e
+        }
+    }
+    check(server.awaitRequest()) { "no request reached the stalling server" }
+    running.cancel()
+    return withTimeoutOrNull(60_000) { outcome.await() }
 }
