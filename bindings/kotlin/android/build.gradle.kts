@@ -76,6 +76,8 @@ dependencies {
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
     // OkHttpTransport takes the app's OkHttpClient.
     api("com.squareup.okhttp3:okhttp:5.5.1")
+    // Background import and sync (ContactSyncBackground, its CoroutineWorkers).
+    implementation("androidx.work:work-runtime-ktx:2.11.1")
 }
 
 // Fail early, with the fix in the message, when the Rust side has not been built: otherwise the
