@@ -16,12 +16,14 @@ import FoundationNetworking
 /// ``send(request:)`` is blocking, which is what the engine wants: it is called on the thread that
 /// runs the sync — one of ``ContactSync``'s dispatch threads, never the main thread and never a
 /// thread of Swift concurrency's cooperative pool — and waits there for the request to complete.
-/// Do not call it from the main thread yourself. The request itself runs on URLSession's async API
-/// (`data(for:)`) in a task of its own, which is what makes it cancellable: as an
+/// Do not call it from the main thread yourself. A sync's requests run on URLSession's async API
+/// (`data(for:)`) in a task of their own, which is what makes them cancellable: as an
 /// ``AbortableTransport``, cancelling the task of a ``ContactSync/sync(transport:options:)``
 /// cancels the request under way (URLSession cancels the data task with its Swift task), and the
 /// sync ends at once with `CancellationError` instead of waiting for an answer or the session's
-/// timeouts. Registration, invites and consent withdrawal are not interrupted once started.
+/// timeouts. Registration, invites and consent withdrawal are not interrupted once started; they,
+/// and calls through the raw ``Engine``, use a data task with a completion handler (see
+/// `perform`).
 ///
 /// Which session to give it: a dedicated one is the safe choice (e.g. built from the app's
 /// configuration with `urlCache = nil`). Headers the session adds to every request
@@ -146,19 +148,7 @@ public final class URLSessionTransport: AbortableTransport {
             urlRequest.httpBody = request.body
         }
 
-        let outcome = Outcome()
-        let finalRequest = urlRequest
-        let task = Task.detached { [session] in
-            do {
-                let (data, response) = try await session.data(for: finalRequest)
-                outcome.complete(data: data, response: response, error: nil)
-            } catch {
-                outcome.complete(data: nil, response: nil, error: error)
-            }
-        }
-        let registration = inFlight?.register { task.cancel() }
-        let (data, response, error) = outcome.wait()
-        registration?.end()
+        let (data, response, error) = perform(urlRequest, inFlight: inFlight)
         // The policy above only stops the cache from answering; a cache may still store the
         // answer (without a `no-store` from the server). Nothing of it may stay on disk.
         session.configuration.urlCache?.removeCachedResponse(for: urlRequest)
@@ -179,6 +169,37 @@ public final class URLSessionTransport: AbortableTransport {
             headers: headers,
             body: body.count > Self.maxAnswerBytes ? body.prefix(Self.maxAnswerBytes + 1) : body
         )
+    }
+
+    /// Sends `request` and waits, on this thread, for the data, the response or the error.
+    ///
+    /// For a sync (`inFlight` given, the calling thread one of ``ContactSync``'s dispatch threads):
+    /// URLSession's async API, `data(for:)`, in a task of its own that the sync's cancellation
+    /// cancels — cancelling the Swift task cancels the URLSession task under it. Without one (a
+    /// registration, an invite, the raw ``Engine`` called by the app, maybe from a thread of Swift
+    /// concurrency's pool): a data task with a completion handler, which needs no thread of that
+    /// pool while this one waits, so a caller blocking a pool thread cannot starve its own request.
+    private func perform(
+        _ request: URLRequest, inFlight: InFlightRequests?
+    ) -> (Data?, URLResponse?, Error?) {
+        let outcome = Outcome()
+        guard let inFlight else {
+            session.dataTask(with: request) { data, response, error in
+                outcome.complete(data: data, response: response, error: error)
+            }.resume()
+            return outcome.wait()
+        }
+        let task = Task.detached { [session] in
+            do {
+                let (data, response) = try await session.data(for: request)
+                outcome.complete(data: data, response: response, error: nil)
+            } catch {
+                outcome.complete(data: nil, response: nil, error: error)
+            }
+        }
+        let registration = inFlight.register { task.cancel() }
+        defer { registration.end() }
+        return outcome.wait()
     }
 
     private static func name(of method: HttpMethod) -> String {
