@@ -52,6 +52,22 @@ class BackgroundSync(
 
     companion object {
         /**
+         * Builds the run with [setup] (opening the engine, reading the token: what a worker does
+         * first) and runs it; a failure of [setup] is classified like one of the run (a database
+         * that cannot be opened now is a retry, one written by a newer version a failure).
+         */
+        suspend fun run(clock: () -> Long = System::currentTimeMillis, setup: suspend () -> BackgroundSync): BackgroundResult {
+            val background = try {
+                setup()
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                return classify(e, clock())
+            }
+            return background.run()
+        }
+
+        /**
          * What a failed run means for the scheduler, from the engine's typed errors:
          *
          * | Failure | Result |

@@ -124,6 +124,17 @@ class BackgroundSyncTest {
     }
 
     @Test
+    fun `a setup that cannot open the engine is classified like the run`() = runBlocking {
+        // A directory where the database file should be: the engine's Storage error, a retry.
+        val notAFile = dir.resolve("a-directory").toFile().apply { mkdirs() }
+        val result = BackgroundSync.run {
+            BackgroundSync(ContactSync.open(notAFile.path, Config(region = "DE")), importer = null, transport = null)
+        }
+        assertIs<BackgroundResult.Retry>(result)
+        assertEquals(RetryReason.STORAGE, result.reason, "${result.error}")
+    }
+
+    @Test
     fun `a stopped run cancels the request in flight and ends as cancelled, not as a result`() = runBlocking {
         val patient = OkHttpClient.Builder().readTimeout(Duration.ofMinutes(10)).build()
         StallingServer().use { stalled ->

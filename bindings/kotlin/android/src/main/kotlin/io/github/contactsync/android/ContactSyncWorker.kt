@@ -5,10 +5,11 @@ import android.util.Log
 import androidx.work.CoroutineWorker
 import androidx.work.WorkerParameters
 import io.github.contactsync.background.BackgroundResult
+import io.github.contactsync.background.BackgroundSync
 
 /**
- * The periodic and after-change run: [io.github.contactsync.background.BackgroundSync.run],
- * its outcome translated one to one. When WorkManager stops the worker (constraints lost, quota,
+ * The periodic and after-change run: [BackgroundSync.run] with the app's setup, its outcome
+ * translated one to one. When WorkManager stops the worker (constraints lost, quota,
  * the app's `cancel`), it cancels [doWork]'s coroutine, which stops the Rust work and the HTTP
  * request in flight; WorkManager runs the work again later.
  */
@@ -18,7 +19,7 @@ class ContactSyncWorker(context: Context, params: WorkerParameters) : CoroutineW
             Log.w(TAG, "ContactSyncBackground.schedule was not called in Application.onCreate")
             return Result.failure()
         }
-        return when (val outcome = setup(applicationContext).run()) {
+        return when (val outcome = BackgroundSync.run { setup(applicationContext) }) {
             is BackgroundResult.Success -> Result.success()
             is BackgroundResult.Retry -> {
                 val notBefore = outcome.notBeforeMillis ?: return Result.retry()
