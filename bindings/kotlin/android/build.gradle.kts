@@ -76,6 +76,8 @@ dependencies {
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
     // OkHttpTransport takes the app's OkHttpClient.
     api("com.squareup.okhttp3:okhttp:5.5.1")
+    // Background import and sync (ContactSyncBackground, its CoroutineWorkers).
+    implementation("androidx.work:work-runtime-ktx:2.11.1")
     // TimberLogSink: only for apps that use Timber already (they bring it; Apache-2.0).
     compileOnly("com.jakewharton.timber:timber:5.0.1")
 }

@@ -127,6 +127,12 @@ impl<'a> Requester<'a> {
                         daily_quota: true, ..
                     },
                 ) => return Err(f),
+                // A request the app's transport aborted because the caller cancelled (OkHttp's
+                // `Call.cancel`, a cancelled Swift task) fails as no answer: that is the
+                // cancellation, not a network failure to back off from and record.
+                Err(Failure::Network(_)) if self.listener.is_cancelled() => {
+                    return Err(Failure::Cancelled);
+                }
                 Err(f @ (Failure::Network(_) | Failure::Retry { .. })) => f,
                 Err(other) => return Err(other),
             };

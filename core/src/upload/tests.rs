@@ -550,3 +550,47 @@ fn redeem_refuses_a_user_reference_the_sync_would_refuse() {
     }
     assert!(e.matches().expect("matches").is_empty());
 }
+
+/// A transport whose request is aborted because the caller cancelled, as `Call.cancel` in `OkHttp`
+/// or a cancelled Swift task does: it fails without an answer, and the listener says cancelled.
+struct AbortedByCaller(std::sync::atomic::AtomicBool);
+
+impl Transport for AbortedByCaller {
+    fn send(&self, _: Request) -> Result<Response, TransportError> {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        Err(TransportError {
+            message: "GET /v1/config: IOException: Canceled".into(),
+        })
+    }
+}
+
+impl crate::ProgressListener for AbortedByCaller {
+    fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_request_aborted_by_a_cancellation_ends_the_sync_as_cancelled_without_a_backoff() {
+    let dir = tempfile::tempdir().expect("dir");
+    let e = engine(&dir);
+    e.import_snapshot(vec![contact("a", "0151 11111111")], &NoProgress)
+        .expect("import");
+    let aborted = AbortedByCaller(std::sync::atomic::AtomicBool::new(false));
+    let options = super::SyncOptions {
+        max_attempts: 5,
+        max_wait: Duration::from_secs(3600),
+        ..super::SyncOptions::default()
+    };
+    let outcome = e.sync(&aborted, &options, &aborted);
+    assert!(
+        matches!(outcome, Err(crate::Error::Cancelled)),
+        "{outcome:?}"
+    );
+    // Not a network failure: nothing to back off from, so the next sync starts at once.
+    let schedule = e.sync_schedule().expect("schedule");
+    assert_eq!(
+        (schedule.backoff_attempts, schedule.backoff_until),
+        (0, None)
+    );
+}

@@ -22,8 +22,10 @@ import Foundation
 /// Cancelling the calling task stops the Rust work, not only the wait for it: each long call hands
 /// the engine a listener that reports the task's cancellation, and the engine polls it between
 /// items (every few hundred contacts, between batches, during backoff waits). The call then throws
-/// `CancellationError`. An HTTP request already sent is not interrupted: the sync stops once it
-/// returns (bounded by the session's timeouts). What a cancellation leaves behind:
+/// `CancellationError`. A sync's HTTP request under way is cancelled too when the transport is an
+/// ``AbortableTransport`` (as ``URLSessionTransport`` is): the sync ends at once instead of waiting
+/// for an answer or the session's timeouts; another transport's request runs to its end first.
+/// What a cancellation leaves behind:
 /// - work committed before it stays, and the store stays consistent: an import commits in
 ///   transactions of `Config.chunkSize` contacts (a streamed snapshot, one per chunk) and the
 ///   transaction under way is rolled back; a sync keeps every batch the server acknowledged and
@@ -35,7 +37,7 @@ import Foundation
 ///
 /// ## Matrix identity-service mode
 /// An app on Matrix discovers through the identity server its users bound their addresses to
-/// (docs/matrix.md), with the same calls: ``sync(transport:options:)`` with
+/// (docs/matrix.md), with the same calls: ``sync(transport:options:onUnauthorized:)`` with
 /// `SyncOptions(matrix: MatrixOptions(accessToken: token))` and a transport whose base URL is the
 /// identity server — the engine's paths are then `/_matrix/identity/v2/...` under it. The engine
 /// sends the identity server's token (`Authorization: Bearer`) itself, on every request of the
@@ -202,8 +204,8 @@ public final class ContactSync: Sendable {
         onUnauthorized: (@Sendable () async throws -> Void)? = nil
     ) async throws -> SyncReport {
         let hook = onUnauthorized.map(Reregistering.init)
-        return try await long { [engine] listener in
-            try engine.sync(transport: transport, options: options, listener: listener, reregister: hook)
+        return try await networkLong(transport) { [engine] listener, bound in
+            try engine.sync(transport: bound, options: options, listener: listener, reregister: hook)
         }
     }
 
@@ -224,8 +226,9 @@ public final class ContactSync: Sendable {
             bufferingPolicy: .bufferingNewest(1))
         let task = Task { [self] in
             do {
-                let report = try await long(onProgress: { continuation.yield(.progress($0)) }) { [engine] listener in
-                    try engine.sync(transport: transport, options: options, listener: listener)
+                let report = try await networkLong(transport, onProgress: { continuation.yield(.progress($0)) }) {
+                    [engine] listener, bound in
+                    try engine.sync(transport: bound, options: options, listener: listener)
                 }
                 continuation.yield(.finished(report))
                 continuation.finish()
@@ -357,6 +360,7 @@ public final class ContactSync: Sendable {
     /// by it becomes `CancellationError`.
     private func long<T: Sendable>(
         onProgress: (@Sendable (SyncProgress) -> Void)? = nil,
+        inFlight: InFlightRequests? = nil,
         _ work: @escaping @Sendable (ProgressListener) throws -> T
     ) async throws -> T {
         let flag = CancellationFlag()
@@ -376,7 +380,25 @@ public final class ContactSync: Sendable {
             }
         } onCancel: {
             flag.set()
+            // The engine's thread may be blocked in a request that only this can end.
+            inFlight?.cancel()
         }
+    }
+
+    /// A long call that sends requests through `transport`: when it is an ``AbortableTransport``,
+    /// the engine gets it bound to this call's ``InFlightRequests``, which the task's cancellation
+    /// aborts (see Cancellation above).
+    private func networkLong<T: Sendable>(
+        _ transport: Transport,
+        onProgress: (@Sendable (SyncProgress) -> Void)? = nil,
+        _ work: @escaping @Sendable (ProgressListener, Transport) throws -> T
+    ) async throws -> T {
+        guard let abortable = transport as? AbortableTransport else {
+            return try await long(onProgress: onProgress) { listener in try work(listener, transport) }
+        }
+        let inFlight = InFlightRequests()
+        let bound = BoundTransport(abortable, inFlight)
+        return try await long(onProgress: onProgress, inFlight: inFlight) { listener in try work(listener, bound) }
     }
 }
 

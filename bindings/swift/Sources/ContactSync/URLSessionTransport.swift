@@ -15,8 +15,15 @@ import FoundationNetworking
 ///
 /// ``send(request:)`` is blocking, which is what the engine wants: it is called on the thread that
 /// runs the sync — one of ``ContactSync``'s dispatch threads, never the main thread and never a
-/// thread of Swift concurrency's cooperative pool — and waits there for the data task to complete.
-/// Do not call it from the main thread yourself.
+/// thread of Swift concurrency's cooperative pool — and waits there for the request to complete.
+/// Do not call it from the main thread yourself. A sync's requests run on URLSession's async API
+/// (`data(for:)`) in a task of their own, which is what makes them cancellable: as an
+/// ``AbortableTransport``, cancelling the task of a ``ContactSync/sync(transport:options:onUnauthorized:)``
+/// cancels the request under way (URLSession cancels the data task with its Swift task), and the
+/// sync ends at once with `CancellationError` instead of waiting for an answer or the session's
+/// timeouts. Registration, invites and consent withdrawal are not interrupted once started; they,
+/// and calls through the raw ``Engine``, use a data task with a completion handler (see
+/// `perform`).
 ///
 /// Which session to give it: a dedicated one is the safe choice (e.g. built from the app's
 /// configuration with `urlCache = nil`). Headers the session adds to every request
@@ -25,7 +32,7 @@ import FoundationNetworking
 /// own. Its delegate queue must not be one the app may block while it waits for the engine (the
 /// main queue, if the app ever calls the raw ``Engine`` from the main thread): the completion is
 /// delivered there while this thread waits for it. Background sessions are refused: they do not
-/// support completion handlers.
+/// support in-process data tasks.
 ///
 /// What it guarantees the engine, as the ``Transport`` contract asks:
 /// - a 4xx or 5xx is returned as an answer (the engine reads the protocol's error body and
@@ -43,7 +50,7 @@ import FoundationNetworking
 ///   anything longer. (URLSession buffers a data task's whole body before completing it; an app
 ///   that must bound that memory too can give this class a session whose delegate cancels tasks
 ///   whose `expectedContentLength` is too large.)
-public final class URLSessionTransport: Transport {
+public final class URLSessionTransport: AbortableTransport {
     /// The largest answer the engine accepts (4 MiB, the core's `MAX_ANSWER_BYTES`). One byte more
     /// is handed over so the engine can tell an answer that is exactly this long from one that is
     /// longer and refuse the latter.
@@ -85,8 +92,8 @@ public final class URLSessionTransport: Transport {
         while prefix.hasSuffix("/") {
             prefix.removeLast()
         }
-        // A background session raises an Objective-C exception on the first data task with a
-        // completion handler, which would crash the app: refuse it here, where it is an error.
+        // A background session raises an Objective-C exception on the first in-process data task
+        // (`data(for:)` included), which would crash the app: refuse it here, where it is an error.
         guard session.configuration.identifier == nil else {
             throw ContactsyncError.InvalidArgument(
                 detail: "a background URLSession cannot carry the engine's requests; use a default or ephemeral one")
@@ -102,6 +109,17 @@ public final class URLSessionTransport: Transport {
     }
 
     public func send(request: HttpRequest) throws -> HttpResponse {
+        try execute(request, inFlight: nil)
+    }
+
+    public func send(request: HttpRequest, inFlight: InFlightRequests) throws -> HttpResponse {
+        try execute(request, inFlight: inFlight)
+    }
+
+    /// One request; with `inFlight`, the task running it is registered there until it ended, so
+    /// cancelling the sync cancels it (`data(for:)` then throws, which becomes `.Network` like any
+    /// other failure).
+    private func execute(_ request: HttpRequest, inFlight: InFlightRequests?) throws -> HttpResponse {
         let path = request.path.hasPrefix("/") ? request.path : "/" + request.path
         let pathOnly = String(path.prefix { $0 != "?" && $0 != "#" })
         let method = Self.name(of: request.method)
@@ -134,12 +152,7 @@ public final class URLSessionTransport: Transport {
             urlRequest.httpBody = request.body
         }
 
-        let outcome = Outcome()
-        let task = session.dataTask(with: urlRequest) { data, response, error in
-            outcome.complete(data: data, response: response, error: error)
-        }
-        task.resume()
-        let (data, response, error) = outcome.wait()
+        let (data, response, error) = perform(urlRequest, inFlight: inFlight)
         // The policy above only stops the cache from answering; a cache may still store the
         // answer (without a `no-store` from the server). Nothing of it may stay on disk.
         session.configuration.urlCache?.removeCachedResponse(for: urlRequest)
@@ -160,6 +173,37 @@ public final class URLSessionTransport: Transport {
             headers: headers,
             body: body.count > Self.maxAnswerBytes ? body.prefix(Self.maxAnswerBytes + 1) : body
         )
+    }
+
+    /// Sends `request` and waits, on this thread, for the data, the response or the error.
+    ///
+    /// For a sync (`inFlight` given, the calling thread one of ``ContactSync``'s dispatch threads):
+    /// URLSession's async API, `data(for:)`, in a task of its own that the sync's cancellation
+    /// cancels — cancelling the Swift task cancels the URLSession task under it. Without one (a
+    /// registration, an invite, the raw ``Engine`` called by the app, maybe from a thread of Swift
+    /// concurrency's pool): a data task with a completion handler, which needs no thread of that
+    /// pool while this one waits, so a caller blocking a pool thread cannot starve its own request.
+    private func perform(
+        _ request: URLRequest, inFlight: InFlightRequests?
+    ) -> (Data?, URLResponse?, Error?) {
+        let outcome = Outcome()
+        guard let inFlight else {
+            session.dataTask(with: request) { data, response, error in
+                outcome.complete(data: data, response: response, error: error)
+            }.resume()
+            return outcome.wait()
+        }
+        let task = Task.detached { [session] in
+            do {
+                let (data, response) = try await session.data(for: request)
+                outcome.complete(data: data, response: response, error: nil)
+            } catch {
+                outcome.complete(data: nil, response: nil, error: error)
+            }
+        }
+        let registration = inFlight.register { task.cancel() }
+        defer { registration.end() }
+        return outcome.wait()
     }
 
     private static func name(of method: HttpMethod) -> String {
@@ -185,7 +229,7 @@ public final class URLSessionTransport: Transport {
     }
 }
 
-/// The completion of one data task, handed from URLSession's delegate queue to the thread waiting
+/// The completion of one request, handed from the task running `data(for:)` to the thread waiting
 /// in ``URLSessionTransport/send(request:)``.
 private final class Outcome: @unchecked Sendable {
     // Written once by the completion handler before the semaphore is signalled, read only after the

@@ -22,10 +22,12 @@ import io.github.contactsync.ffi.Transport
 import kotlin.time.Duration
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.currentCoroutineContext
 import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.flow.Flow
@@ -34,6 +36,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.channelFlow
 import kotlinx.coroutines.job
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 
@@ -57,9 +60,11 @@ import kotlinx.coroutines.withContext
  * Cancelling the calling coroutine stops the Rust work, not only the wait for it: each long call
  * hands the engine a listener that reports the coroutine's job as cancelled, and the engine polls
  * it between items (every few hundred contacts, between batches, during backoff waits). The call
- * then ends with a [CancellationException], as any cancelled suspend call does. An HTTP request
- * already sent is not interrupted: the sync stops once it returns (bounded by the client's
- * timeouts). What a cancellation leaves behind:
+ * then ends with a [CancellationException], as any cancelled suspend call does. A sync's HTTP
+ * request under way is cancelled too when the transport is an [AbortableTransport] (as
+ * [OkHttpTransport] is): the sync ends at once instead of waiting for an answer or the client's
+ * timeouts; another transport's request runs to its end first. What a cancellation leaves
+ * behind:
  * - work committed before it stays, and the store stays consistent: an import commits in
  *   transactions of [Config.chunkSize] contacts (a streamed snapshot, one per chunk) and the
  *   transaction under way is rolled back; a sync keeps every batch the server acknowledged and
@@ -279,8 +284,8 @@ class ContactSync private constructor(
         transport: Transport,
         options: SyncOptions = SyncOptions(),
         onUnauthorized: (suspend () -> Unit)? = null,
-    ): SyncReport = long { listener ->
-        engine.sync(transport, options, listener, onUnauthorized?.let { Reregistering(listener.job, it) })
+    ): SyncReport = networkLong(transport) { listener, bound ->
+        engine.sync(bound, options, listener, onUnauthorized?.let { Reregistering(listener.job, it) })
     }
 
     /**
@@ -293,8 +298,8 @@ class ContactSync private constructor(
      */
     fun syncFlow(transport: Transport, options: SyncOptions = SyncOptions()): Flow<SyncEvent> =
         channelFlow {
-            val report = long(onProgress = { trySend(SyncEvent.Progressed(it)) }) { listener ->
-                engine.sync(transport, options, listener)
+            val report = networkLong(transport, onProgress = { trySend(SyncEvent.Progressed(it)) }) { listener, bound ->
+                engine.sync(bound, options, listener)
             }
             send(SyncEvent.Finished(report))
         }
@@ -397,12 +402,27 @@ class ContactSync private constructor(
      */
     private suspend fun <T> long(
         onProgress: ((Progress) -> Unit)? = null,
+        onCancel: (() -> Unit)? = null,
         block: (CoroutineListener) -> T,
     ): T = withContext(dispatcher) {
         val job = coroutineContext.job
         val listener = CoroutineListener(job) { p ->
             publish(p)
             onProgress?.invoke(p)
+        }
+        // Runs [onCancel] the moment the job is cancelled, on the cancelling thread (Unconfined),
+        // not when the engine next polls the listener: the engine's thread may be blocked in an
+        // HTTP request that only [onCancel] can end. Public API only: a child that awaits its own
+        // cancellation, which the parent's cancellation delivers; cancelled below once the work
+        // is done (running [onCancel] then is harmless: nothing is in flight any more).
+        val watcher = onCancel?.let { cancel ->
+            launch(Dispatchers.Unconfined, start = CoroutineStart.UNDISPATCHED) {
+                try {
+                    awaitCancellation()
+                } finally {
+                    cancel()
+                }
+            }
         }
         operation {
             try {
@@ -411,8 +431,25 @@ class ContactSync private constructor(
                 // Only our listener cancels these calls, and only once the job is cancelled; the
                 // check keeps an engine-side `Cancelled` with another cause visible as what it is.
                 throw if (job.isActive) e else CancellationException("cancelled, the engine stopped", e)
+            } finally {
+                watcher?.cancel()
             }
         }
+    }
+
+    /**
+     * A long call that sends requests through [transport]: when it is an [AbortableTransport],
+     * the engine gets it bound to this call's [InFlightRequests], which the coroutine's
+     * cancellation aborts (see Cancellation above).
+     */
+    private suspend fun <T> networkLong(
+        transport: Transport,
+        onProgress: ((Progress) -> Unit)? = null,
+        block: (CoroutineListener, Transport) -> T,
+    ): T {
+        val abortable = transport as? AbortableTransport ?: return long(onProgress) { block(it, transport) }
+        val inFlight = InFlightRequests()
+        return long(onProgress, onCancel = inFlight::cancel) { block(it, BoundTransport(abortable, inFlight)) }
     }
 
     /**

@@ -30,6 +30,13 @@ import okhttp3.ResponseBody
  * [send] is blocking (`Call.execute()`), which is what the engine wants: it is called on the
  * thread that runs the sync, never the caller's, when the calls go through [ContactSync].
  *
+ * Cancellation: it is an [AbortableTransport], so cancelling the coroutine of a
+ * [ContactSync.sync] cancels the OkHttp [okhttp3.Call] under way (`Call.cancel()`), and the sync
+ * ends at once with a `CancellationException` instead of waiting for an answer or the client's
+ * timeouts. Registration, invites and consent withdrawal are not interrupted once started (see
+ * [ContactSync]); neither is a call made through the raw engine, whose listener the engine only
+ * polls between requests.
+ *
  * What it guarantees the engine, as the [Transport] contract asks:
  * - a 4xx or 5xx is returned as an answer (the engine reads the protocol's error body and
  *   `Retry-After` from it), never thrown;
@@ -58,7 +65,7 @@ class OkHttpTransport(
     private val client: OkHttpClient,
     private val baseUrl: HttpUrl,
     private val token: () -> String? = { null },
-) : Transport {
+) : AbortableTransport {
 
     init {
         require(baseUrl.query == null && baseUrl.fragment == null) {
@@ -69,10 +76,20 @@ class OkHttpTransport(
     /** The base URL without its trailing slash, ready to have `/v1/...` appended. */
     private val prefix: String = baseUrl.toString().removeSuffix("/")
 
-    override fun send(request: HttpRequest): HttpResponse {
+    override fun send(request: HttpRequest): HttpResponse = execute(request, null)
+
+    override fun send(request: HttpRequest, inFlight: InFlightRequests): HttpResponse = execute(request, inFlight)
+
+    /**
+     * One request; with [inFlight], the call is registered there until it ended, so cancelling
+     * the sync cancels it (OkHttp then throws an [IOException] from `execute()`, read or write,
+     * which becomes `Network` like any other).
+     */
+    private fun execute(request: HttpRequest, inFlight: InFlightRequests?): HttpResponse {
         val path = if (request.path.startsWith("/")) request.path else "/${request.path}"
         val url = (prefix + path).toHttpUrl()
         val call = client.newCall(toOkHttp(request, url, bearer(request.method, url)))
+        val registration = inFlight?.register(call::cancel)
         try {
             call.execute().use { response ->
                 return HttpResponse(
@@ -83,6 +100,8 @@ class OkHttpTransport(
             }
         } catch (e: IOException) {
             throw ContactsyncException.Network(describe(request.method, url, e))
+        } finally {
+            registration?.close()
         }
     }
 

@@ -4,6 +4,8 @@ import android.app.Application
 import io.github.contactsync.ContactSync
 import io.github.contactsync.OkHttpTransport
 import io.github.contactsync.android.ContactSyncAndroid
+import io.github.contactsync.android.ContactSyncBackground
+import io.github.contactsync.background.BackgroundSync
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import okhttp3.HttpUrl.Companion.toHttpUrl
@@ -18,6 +20,22 @@ class SampleApplication : Application() {
     val httpClient: OkHttpClient by lazy { OkHttpClient() }
 
     val credentials: DeviceCredentials by lazy { DeviceCredentials(this) }
+
+    /**
+     * Background import and sync (WorkManager): periodically, and right after the address book
+     * changed. The lambda runs inside each worker; until the user granted READ_CONTACTS it only
+     * syncs, and until the device registered it does nothing that needs the server.
+     */
+    override fun onCreate() {
+        super.onCreate()
+        ContactSyncBackground.schedule(this) { context ->
+            BackgroundSync(
+                sync = contactSync(),
+                importer = ContactSyncAndroid.importer(context).takeIf { ContactSyncAndroid.hasContactsPermission(context) },
+                transport = credentials.token?.let { transport() },
+            )
+        }
+    }
 
     private val openLock = Mutex()
     private var engine: ContactSync? = null
