@@ -78,6 +78,7 @@ fn check(db: &str, backend: Backend) {
         ("/v1/batches", "POST", "429", 1.0),
         ("/v1/invites", "POST", "201", 1.0),
         ("/v1/invites/redeem", "POST", "200", 1.0),
+        ("/i/{code}", "GET", "200", 1.0),
         ("/v1/admin/match", "POST", "200", 1.0),
         ("/v1/changes", "GET", "200", 1.0),
         ("(no route)", "GET", "404", 2.0),

@@ -53,6 +53,7 @@ pub use server::{RunningServer, run, run_with_storage, start};
 pub use service::admin_credential::{
     has_stored as has_stored_admin_token, rotate_stored as rotate_admin_token,
 };
+pub use service::links::LinksConfig;
 pub use storage::{
     Database, PoolStatus, PostgresStorage, Scope, SqliteStorage, Storage, Transaction,
 };
@@ -237,6 +238,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Base of invite links (`<public_url>/i/<code>`); default `http://<listening address>`.
     pub public_url: Option<String>,
+    /// What invite links do when a phone opens them: the page, a redirect, App Links and
+    /// Universal Links (docs/invites.md).
+    pub links: LinksConfig,
     /// The limits.
     pub limits: LimitsConfig,
     /// Timeouts and caps of connections.
@@ -273,6 +277,7 @@ impl ServerConfig {
             registration: RegistrationLimits::default(),
             trusted_proxies: Vec::new(),
             public_url: None,
+            links: LinksConfig::default(),
             limits: LimitsConfig::default(),
             connections: ConnectionLimits::default(),
             clock: Clock::system(),
@@ -356,6 +361,7 @@ impl ServerConfig {
             ));
         }
         connections::connection_cap(c.max_connections)?;
+        self.links.validate()?;
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url)
                 .map_err(|_| ServerError::Config("public_url is not a URL".into()))?;
@@ -380,6 +386,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("registration", &self.registration)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
+            .field("links", &self.links)
             .field("limits", &self.limits)
             .field("connections", &self.connections)
             .field("sweep_every", &self.sweep_every)

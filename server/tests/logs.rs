@@ -44,6 +44,8 @@ fn logs_carry_no_secret() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The invite page as a phone opens the link: the code is in the path.
+    assert_eq!(api.get(&format!("/i/{code}"), None).status, 200);
     api.post("/v1/invites/redeem", Some(&bo), &json!({"code": code}))
         .expect(200);
     api.delete(&format!("/v1/invites/{code}"), Some(&ana))
@@ -75,6 +77,12 @@ fn logs_carry_no_secret() {
             .any(|l| l.contains("route=\"/v1/batches\"") && l.contains("method=\"POST\""))
     );
     assert!(requests.iter().any(|l| l.contains("route=\"(no route)\"")));
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains("route=\"/i/{code}\"") && l.contains("status=200")),
+        "{requests:#?}"
+    );
     let lines_of_requests: Vec<_> = requests.iter().filter(|l| l.starts_with("INFO")).collect();
     assert!(
         lines_of_requests

@@ -13,7 +13,16 @@
 
 plugins {
     id("com.android.library")
+    // The AAR's publication (below): the same coordinates' Android artifact, with the same POM
+    // as the JVM jar (bindings/kotlin/pom.xml), signed for Maven Central.
+    `maven-publish`
+    signing
 }
+
+// The version the release is made from: -Pcontactsync.version=0.1.0 (scripts/release reads the
+// workspace's; docs/release.md), else a snapshot.
+version = providers.gradleProperty("contactsync.version").getOrElse("0.1.0-SNAPSHOT")
+group = "io.github.contactsync"
 
 android {
     namespace = "io.github.contactsync"
@@ -53,6 +62,15 @@ android {
             )
             // libcontactsync_ffi.so per ABI, from build-android.sh (cargo ndk -o).
             jniLibs.srcDirs("src/main/jniLibs")
+        }
+    }
+
+    // The release variant with its sources jar and a javadoc jar (KDoc is published with the JVM
+    // artifact's Dokka jar; AGP's javadoc jar satisfies Central's rule for this one).
+    publishing {
+        singleVariant("release") {
+            withSourcesJar()
+            withJavadocJar()
         }
     }
 
@@ -99,3 +117,71 @@ val checkRustOutputs by tasks.registering {
     }
 }
 tasks.named("preBuild") { dependsOn(checkRustOutputs) }
+
+// `./gradlew :contactsync:publishReleasePublicationToStagingRepository` writes the signed AAR, POM,
+// sources and javadoc jars to build/staging-repository, the bundle the Central Portal takes
+// (docs/release.md, "Maven Central"). Signing uses the in-memory key of the Gradle properties
+// signingInMemoryKey / signingInMemoryKeyPassword (ORG_GRADLE_PROJECT_* variables in CI); without
+// one the publication is written unsigned, for a local check. Not run in this project's CI: no
+// Android SDK there.
+publishing {
+    publications {
+        register<MavenPublication>("release") {
+            groupId = "io.github.contactsync"
+            artifactId = "contactsync-android"
+            version = project.version.toString()
+            afterEvaluate { from(components["release"]) }
+            pom {
+                name.set("contactsync-android")
+                description.set(
+                    "Contact discovery for messaging apps on Android: a Rust engine (SQLite store, " +
+                        "identifier normalisation, keyed hashing, sync with a discovery server) with " +
+                        "Kotlin bindings, a coroutine API and a ContactsContract reader.",
+                )
+                url.set("https://github.com/contactsync/contactsync")
+                licenses {
+                    license {
+                        name.set("Apache-2.0")
+                        url.set("https://www.apache.org/licenses/LICENSE-2.0.txt")
+                        distribution.set("repo")
+                    }
+                    license {
+                        name.set("MIT")
+                        url.set("https://opensource.org/license/mit")
+                        distribution.set("repo")
+                    }
+                }
+                developers {
+                    developer {
+                        id.set("contactsync")
+                        name.set("The contactsync developers")
+                        url.set("https://github.com/contactsync/contactsync")
+                    }
+                }
+                scm {
+                    connection.set("scm:git:https://github.com/contactsync/contactsync.git")
+                    developerConnection.set("scm:git:ssh://git@github.com/contactsync/contactsync.git")
+                    url.set("https://github.com/contactsync/contactsync")
+                }
+                issueManagement {
+                    system.set("GitHub")
+                    url.set("https://github.com/contactsync/contactsync/issues")
+                }
+            }
+        }
+    }
+    repositories {
+        maven {
+            name = "staging"
+            url = uri(layout.buildDirectory.dir("staging-repository"))
+        }
+    }
+}
+
+signing {
+    val key = providers.gradleProperty("signingInMemoryKey").orNull
+    if (key != null) {
+        useInMemoryPgpKeys(key, providers.gradleProperty("signingInMemoryKeyPassword").orNull)
+        sign(publishing.publications)
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the release of the contactsync Swift package: the Rust library as a static XCFramework
-# for iOS devices and the iOS simulator, the Swift bindings generated from that very library, and
-# the package apps add by URL.
+# Builds the release of the contactsync Swift package: the Rust library as an XCFramework of static
+# `.framework` bundles for iOS devices, the iOS simulator and Mac Catalyst, the Swift bindings
+# generated from that very library, and the package apps add by URL.
 #
 # Usage:
 #   bindings/swift/scripts/build-xcframework.sh [--url-base URL] [--out DIR] [--no-verify]
@@ -10,19 +10,23 @@
 #                    name is appended). Default: <repository>/releases/download/v<version>, from
 #                    the workspace's Cargo.toml.
 #   --out DIR        where everything is written (default: bindings/swift/dist).
-#   --no-verify      skip compiling the finished package for iOS against the local XCFramework.
+#   --no-verify      skip compiling the finished package against the local XCFramework.
 #
-# Writes, under DIR:
-#   ContactSyncFFIC.xcframework        ios-arm64 and ios-arm64_x86_64-simulator static libraries,
-#                                      each with Headers/ContactSyncFFIC/{ContactSyncFFIC.h,module.modulemap}
-#   ContactSyncFFIC.xcframework.zip    the file to upload to URL
+#   CONTACTSYNC_RELEASE_PROFILE  the cargo profile of the library (default: release).
+#
+# Writes, under DIR (assemble-xcframework.sh does everything after the build, and says why the
+# slices are framework bundles with their own module maps):
+#   ContactSyncFFIC.xcframework        ios-arm64, ios-arm64_x86_64-simulator and
+#                                      ios-arm64_x86_64-maccatalyst, each ContactSyncFFIC.framework
+#                                      with Headers/ and Modules/module.modulemap
+#   ContactSyncFFIC.xcframework.zip    the file to upload to URL (and .sha256 beside it)
 #   swift-package/                     the release package: Package.swift (release/Package.swift.in
 #                                      with URL and checksum filled in), Sources/ContactSync (copied),
-#                                      Sources/ContactSyncFFI/ContactSyncFFI.swift (generated), licences.
+#                                      Sources/ContactSyncFFI/*.swift (generated), licences.
 #                                      Publish it as the root of a repository and tag it <version>.
 #
 # Needs macOS with Xcode (not only the Command Line Tools: the iOS SDKs and xcodebuild come with
-# Xcode), rustup (the iOS targets are added if missing) and cargo. The outputs are build products,
+# Xcode), rustup (the targets are added if missing) and cargo. The outputs are build products,
 # ignored by git: build again after any change to the Rust or Swift code, so the library, the
 # bindings and the checksum always come from one build.
 set -euo pipefail
@@ -128,9 +132,11 @@ trap 'rm -rf "$work"' EXIT
 
 # --- Build ---------------------------------------------------------------------------------
 
+profile="${CONTACTSYNC_RELEASE_PROFILE:-release}"
 device_target=aarch64-apple-ios
-simulator_targets=(aarch64-apple-ios-sim x86_64-apple-ios)   # Apple silicon and Intel Macs
-targets=("$device_target" "${simulator_targets[@]}")
+simulator_targets=(aarch64-apple-ios-sim x86_64-apple-ios)        # Apple silicon and Intel Macs
+catalyst_targets=(aarch64-apple-ios-macabi x86_64-apple-ios-macabi)
+targets=("$device_target" "${simulator_targets[@]}" "${catalyst_targets[@]}")
 
 if command -v rustup >/dev/null 2>&1; then
   # A no-op when they are installed already; honours the workspace's rust-toolchain, if any.
@@ -142,18 +148,19 @@ fi
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 [[ -n "$target_dir" ]] || fail "could not read cargo's target directory"
+case "$profile" in dev) profile_dir=debug ;; *) profile_dir="$profile" ;; esac
 
 # Only the staticlib: the crate also declares a cdylib (for Android and the JVM), and linking an
-# iOS dylib nobody ships would only cost time. The workspace's release profile applies: lto,
-# codegen-units = 1, opt-level = 3, and panic = "unwind" (UniFFI turns a panic into a Swift error;
-# "abort" would kill the app). IPHONEOS_DEPLOYMENT_TARGET is read by rustc and by the cc crate
-# that compiles the bundled SQLite, so both agree with the package's iOS 15 minimum and the app's
-# linker does not warn about objects built for a newer iOS.
-echo "build-xcframework.sh: building contactsync-ffi $version (release, staticlib) for ${targets[*]}"
+# iOS dylib nobody ships would only cost time. The workspace's $profile profile applies (panic =
+# "unwind": UniFFI turns a panic into a Swift error; "abort" would kill the app).
+# IPHONEOS_DEPLOYMENT_TARGET is read by rustc and by the cc crate that compiles the bundled SQLite
+# (Mac Catalyst targets read it too: a Catalyst app's minimum is an iOS version), so both agree
+# with the package's iOS 15 minimum and the app's linker does not warn about newer objects.
+echo "build-xcframework.sh: building contactsync-ffi $version ($profile, staticlib) for ${targets[*]}"
 for target in "${targets[@]}"; do
-  IPHONEOS_DEPLOYMENT_TARGET=15.0 cargo rustc --locked --release -p contactsync-ffi --lib \
+  IPHONEOS_DEPLOYMENT_TARGET=15.0 cargo rustc --locked --profile "$profile" -p contactsync-ffi --lib \
     --crate-type staticlib --target "$target"
-  built="$target_dir/$target/release/libcontactsync_ffi.a"
+  built="$target_dir/$target/$profile_dir/libcontactsync_ffi.a"
   [[ -f "$built" ]] || fail "cargo did not produce $built"
   mkdir -p "$work/$target"
   # Copies: cargo's own outputs stay as cargo made them.
@@ -171,17 +178,8 @@ done
 generated="$work/generated"
 cargo uniffi-bindgen generate --library "$work/$device_target/libcontactsync_ffi.a" \
   --language swift --no-format --out-dir "$generated"
-for file in ContactSyncFFI.swift ContactSyncFFIC.h ContactSyncFFIC.modulemap ContactSyncCore.swift ContactSyncCoreFFIC.h; do
-  [[ -f "$generated/$file" ]] || fail "uniffi-bindgen did not write $file (module names changed in bindings/uniffi.toml or core/uniffi.toml?)"
-done
-# The module map below is written here rather than taken from UniFFI; make sure the names it
-# relies on are still the ones UniFFI generated.
-if ! grep -q '^module ContactSyncFFIC ' "$generated/ContactSyncFFIC.modulemap" \
-  || ! grep -q 'header "ContactSyncFFIC.h"' "$generated/ContactSyncFFIC.modulemap"; then
-  fail "the generated module map no longer declares module ContactSyncFFIC with ContactSyncFFIC.h"
-fi
 
-# --- Libraries: strip, merge the simulator slices --------------------------------------------
+# --- Libraries: strip, merge the simulator and Mac Catalyst slices --------------------------
 #
 # The release profile's `strip = "debuginfo"` is a linker option and does nothing to a static
 # library, which is never linked; the archive still carries the DWARF of the standard library's
@@ -193,87 +191,31 @@ for target in "${targets[@]}"; do
     || fail "strip -S failed on the $target library"
 done
 
-# An XCFramework holds one library per platform variant, so both simulator architectures go into
-# one fat archive.
-mkdir -p "$work/ios-simulator"
-xcrun lipo -create \
-  "$work/aarch64-apple-ios-sim/libcontactsync_ffi.a" \
-  "$work/x86_64-apple-ios/libcontactsync_ffi.a" \
-  -output "$work/ios-simulator/libcontactsync_ffi.a"
-simulator_archs="$(xcrun lipo -archs "$work/ios-simulator/libcontactsync_ffi.a")"
-[[ " $simulator_archs " == *" arm64 "* && " $simulator_archs " == *" x86_64 "* ]] \
-  || fail "the simulator library holds '$simulator_archs', expected arm64 and x86_64"
-
-# --- Headers ---------------------------------------------------------------------------------
-#
-# Each slice gets Headers/ContactSyncFFIC/{ContactSyncFFIC.h, ContactSyncCoreFFIC.h, module.modulemap}.
-#
-# - The module map must be named exactly module.modulemap: clang finds a module by looking for
-#   that name in the header search paths Xcode and SwiftPM add for the XCFramework; a map with any
-#   other name (UniFFI writes ContactSyncFFIC.modulemap) is only read when passed explicitly with
-#   -fmodule-map-file, which an app build never does.
-# - It sits in a subdirectory, not at the root of Headers: when Xcode builds an app, its
-#   ProcessXCFramework step copies every library XCFramework's Headers into one shared
-#   $BUILT_PRODUCTS_DIR/include/, so two packages each shipping Headers/module.modulemap collide
-#   ("Multiple commands produce .../include/module.modulemap") and the app does not build.
-# - The subdirectory is named exactly like the module: besides <dir>/module.modulemap, clang looks
-#   only in <dir>/<ModuleName>/module.modulemap (recent Apple clang no longer scans other
-#   subdirectories, and Xcode's explicit-module dependency scanner relies on the same lookup).
-#
-# The map itself matches the development package's Sources/ContactSyncFFIC/module.modulemap
-# minus its `link` line: SwiftPM links the library of a binary target itself. It also leaves out
-# the `use "Darwin"` / `use "_Builtin_stdbool"` / `use "_Builtin_stdint"` declarations UniFFI
-# 0.32 generates: they only matter to builds that check module uses (-fmodules-decluse), and some
-# Xcode 26 toolchains cannot resolve the _Builtin_* modules (uniffi-rs issue #2917), which breaks
-# `canImport(ContactSyncFFIC)` in the generated Swift.
-headers="$work/headers"
-mkdir -p "$headers/ContactSyncFFIC"
-cp "$generated/ContactSyncFFIC.h" "$generated/ContactSyncCoreFFIC.h" "$headers/ContactSyncFFIC/"
-cat >"$headers/ContactSyncFFIC/module.modulemap" <<'EOF'
-module ContactSyncFFIC {
-    header "ContactSyncFFIC.h"
-    header "ContactSyncCoreFFIC.h"
-    export *
+# An XCFramework holds one library per platform variant, so the two architectures of the
+# simulator, and of Mac Catalyst, each go into one fat archive.
+merge() { # slice-id target...
+  local slice="$1"
+  shift
+  mkdir -p "$work/slices/$slice"
+  xcrun lipo -create "${@/#/$work/}" -output "$work/slices/$slice/libcontactsync_ffi.a"
+  local archs
+  archs="$(xcrun lipo -archs "$work/slices/$slice/libcontactsync_ffi.a")"
+  [[ " $archs " == *" arm64 "* && " $archs " == *" x86_64 "* ]] \
+    || fail "the $slice library holds '$archs', expected arm64 and x86_64"
 }
-EOF
-
-# --- XCFramework, zip, checksum --------------------------------------------------------------
-
-rm -rf "$xcframework" "$zip"
-xcodebuild -create-xcframework \
-  -library "$work/$device_target/libcontactsync_ffi.a" -headers "$headers" \
-  -library "$work/ios-simulator/libcontactsync_ffi.a" -headers "$headers" \
-  -output "$xcframework" >/dev/null
-for slice in ios-arm64 ios-arm64_x86_64-simulator; do
-  for file in libcontactsync_ffi.a Headers/ContactSyncFFIC/module.modulemap \
-    Headers/ContactSyncFFIC/ContactSyncFFIC.h Headers/ContactSyncFFIC/ContactSyncCoreFFIC.h; do
-    [[ -f "$xcframework/$slice/$file" ]] || fail "the XCFramework lacks $slice/$file"
-  done
+for target in "${targets[@]}"; do
+  mv "$work/$target/libcontactsync_ffi.a" "$work/$target.a"
+  rmdir "$work/$target"
 done
+mkdir -p "$work/slices/ios-arm64"
+cp "$work/$device_target.a" "$work/slices/ios-arm64/libcontactsync_ffi.a"
+merge ios-arm64_x86_64-simulator "${simulator_targets[@]/%/.a}"
+merge ios-arm64_x86_64-maccatalyst "${catalyst_targets[@]/%/.a}"
 
-# ditto, not zip: it is what Apple documents for XCFramework archives (--keepParent puts the
-# .xcframework directory itself at the root of the archive, where SwiftPM looks for it), and
-# --sequesterRsrc keeps extended attributes out of the file list.
-(cd "$out" && ditto -c -k --sequesterRsrc --keepParent ContactSyncFFIC.xcframework "$zip_name")
-# compute-checksum needs no package; run it outside the development package so its manifest (and
-# its generated, possibly absent, sources) are not loaded. It is SHA-256 of the file, checked.
-checksum="$(cd "$work" && swift package compute-checksum "$zip")"
-[[ "$checksum" =~ ^[0-9a-f]{64}$ ]] || fail "swift package compute-checksum printed '$checksum'"
-sha256="$(shasum -a 256 "$zip")"
-[[ "${sha256%% *}" == "$checksum" ]] || fail "the checksum SwiftPM computed differs from the file's SHA-256"
+# --- Frameworks, XCFramework, zip, checksum, the release package -----------------------------
 
-# --- The release package ---------------------------------------------------------------------
-
-rm -rf "$release_package"
-mkdir -p "$release_package/Sources/ContactSyncFFI"
-cp -R "$package/Sources/ContactSync" "$release_package/Sources/ContactSync"
-cp "$generated/ContactSyncFFI.swift" "$generated/ContactSyncCore.swift" "$release_package/Sources/ContactSyncFFI/"
-cp "$workspace/LICENSE-APACHE" "$workspace/LICENSE-MIT" "$release_package/"
-sed -e "s|@URL@|$url|g" -e "s|@CHECKSUM@|$checksum|g" -e "s|@VERSION@|$version|g" \
-  "$package/release/Package.swift.in" >"$release_package/Package.swift"
-if grep -n '@[A-Z_]*@' "$release_package/Package.swift" >&2; then
-  fail "placeholders left unfilled in $release_package/Package.swift (above)"
-fi
+checksum="$("$here/assemble-xcframework.sh" --libraries "$work/slices" --generated "$generated" \
+  --version "$version" --url "$url" --out "$out" | tail -n 1)"
 (cd "$release_package" && swift package dump-package >/dev/null) \
   || fail "SwiftPM cannot read the release manifest $release_package/Package.swift"
 
@@ -292,7 +234,8 @@ if $verify; then
     "$release_package/Package.swift" >"$check/Package.swift"
   grep -q 'path: "ContactSyncFFIC.xcframework"' "$check/Package.swift" \
     || fail "could not point the verification copy of the manifest at the local XCFramework"
-  for destination in "generic/platform=iOS Simulator" "generic/platform=iOS"; do
+  for destination in "generic/platform=iOS Simulator" "generic/platform=iOS" \
+    "generic/platform=macOS,variant=Mac Catalyst"; do
     echo "build-xcframework.sh: verifying: xcodebuild build -scheme ContactSync -destination '$destination'"
     (cd "$check" && xcodebuild build -quiet -scheme ContactSync -destination "$destination" \
       -derivedDataPath "$work/derived-data" CODE_SIGNING_ALLOWED=NO) \

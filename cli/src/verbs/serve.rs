@@ -129,6 +129,16 @@ fn server_config(s: &Settings, db: Database) -> Result<ServerConfig, Failure> {
     config.admin_token = admin_token;
     config.open_registration = s.open_registration.unwrap_or(config.open_registration);
     config.public_url.clone_from(&s.public_url);
+    config.links = contactsync_server::LinksConfig {
+        app_name: s.invite_app_name.clone(),
+        app_scheme: s.invite_app_scheme.clone(),
+        redirect: s.invite_redirect.clone(),
+        play_store_url: s.invite_play_store_url.clone(),
+        app_store_url: s.invite_app_store_url.clone(),
+        android_package: s.app_links_package.clone(),
+        android_fingerprints: s.app_links_fingerprints.clone().unwrap_or_default(),
+        apple_app_ids: s.universal_links_app_ids.clone().unwrap_or_default(),
+    };
     let limits = &mut config.limits;
     limits.daily_new_identifiers = s.daily_quota.ok_or_else(|| missing("daily-quota"))?;
     limits.max_batch = s.max_batch.ok_or_else(|| missing("max-batch"))?;

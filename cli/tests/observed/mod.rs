@@ -221,8 +221,9 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Every kind of request, against a server run with [`RATE_LIMIT`] and [`DAILY_QUOTA`]: two
 /// vouched devices and an open one, a user with a phone number and an e-mail address, three
-/// batches (one match; one refused by the daily quota), an invite made and redeemed, an unknown
-/// path holding the phone number, a device over its rate, an admin match and a change feed.
+/// batches (one match; one refused by the daily quota), an invite made, its link opened and the
+/// invite redeemed, an unknown path holding the phone number, a device over its rate, an admin
+/// match and a change feed.
 pub fn flow(http: &Http, url: &str) -> Flow {
     use contactsync_core::{Digest, HashKey, IdentifierKind};
     use serde_json::json;
@@ -283,6 +284,8 @@ pub fn flow(http: &Http, url: &str) -> Flow {
         Some(&json!({})),
     );
     let code = invite.body["code"].as_str().unwrap().to_owned();
+    // The link as a phone opens it: the code is in the path, never in a log line or a label.
+    http.expect(200, "GET", &at(&format!("/i/{code}")), None, None);
     let redeem = json!({"code": code});
     http.expect(
         200,
@@ -342,7 +345,7 @@ pub fn flow(http: &Http, url: &str) -> Flow {
     secrets.extend(digests.iter().map(|d| hex(&d.0)));
     Flow {
         secrets,
-        requests: 14 + limit as u64,
+        requests: 15 + limit as u64,
         refused_batch_id: refused.request_id.unwrap(),
         device_token: token(&bo),
     }

@@ -234,6 +234,10 @@ mod tests {
             format!("https://example.app/i/{shown}"),
             format!("https://example.app/i/{code}?utm=qr#x"),
             format!("myapp://i/{code}"),
+            format!("https://example.app/i/{code}/"),
+            format!("https://example.app/i/{code}/?utm_source=qr"),
+            format!("https://example.app/chat/i/{shown}?x=1"),
+            format!("HTTPS://EXAMPLE.APP/i/{code}"),
             format!("  {}  ", shown.to_lowercase()),
         ] {
             assert_eq!(normalize(&raw).as_deref(), Ok(code.as_str()), "{raw}");
@@ -244,6 +248,17 @@ mod tests {
             normalize("https://example.app/u/x"),
             Err(InviteError::NoCodeInLink)
         );
+        // Malformed URLs, and URLs whose path ends elsewhere, carry no code.
+        for bad in [
+            "https://",
+            "https://[::1/i/7K3M9QX2D",
+            "https://example.app/i/",
+            "https://example.app/i",
+            "https://example.app/?i=7K3M9QX2D",
+            "https://example.app/i/7K3M9QX2D/extra",
+        ] {
+            assert_eq!(normalize(bad), Err(InviteError::NoCodeInLink), "{bad}");
+        }
         assert_eq!(normalize("ABC"), Err(InviteError::InvalidLength));
         assert_eq!(normalize("ABCDEFGH*"), Err(InviteError::InvalidCharacter));
         assert_eq!(normalize("UUUUUUUUU"), Err(InviteError::InvalidCharacter));

@@ -1,7 +1,7 @@
 //! The protocol's resources (docs/protocol.md), one module each: its routes, its handlers and
 //! its rules side by side — `health`, `registration`, `clients`, `config`, `batches`, `changes`,
-//! `invites`, `users`, `keys`, `matching`, `admin_credential` (the admin token), `private`
-//! (private discovery) — with `auth`
+//! `invites` (and `links`: the invite links' page and the app-link files), `users`, `keys`,
+//! `matching`, `admin_credential` (the admin token), `private` (private discovery) — with `auth`
 //! saying whose a request is. This module holds what they share: the [`Service`] (the storage
 //! and the settings the rules need), the route table they add up to, and the helpers of more
 //! than one resource (keys, lookups, bodies, hashes).
@@ -39,6 +39,7 @@ mod config;
 mod health;
 mod invites;
 mod keys;
+pub(crate) mod links;
 mod matching;
 mod private;
 mod registration;
@@ -65,6 +66,7 @@ pub(crate) fn routes() -> Vec<Route> {
         batches::routes(),
         changes::routes(),
         invites::routes(),
+        links::routes(),
         users::routes(),
         keys::routes(),
         matching::routes(),
@@ -91,6 +93,8 @@ pub(crate) struct Service {
     private: Option<private::Private>,
     /// The entry counts batches are padded to (`GET /v1/config`; empty: none advertised).
     batch_buckets: Vec<u32>,
+    /// What invite links do when a phone opens them.
+    links: links::Links,
 }
 
 impl std::fmt::Debug for Service {
@@ -118,6 +122,7 @@ impl Service {
                 .enabled
                 .then(|| private::Private::new(&config.private)),
             batch_buckets: config.batch_buckets(),
+            links: links::Links::new(&config.links, &public_path(public_url)),
         }
     }
 
@@ -196,6 +201,14 @@ impl Service {
             Ok(())
         })
     }
+}
+
+/// The path of the public URL without its trailing `/` (`""` at the root): where invite links
+/// begin.
+fn public_path(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
 }
 
 /// The current key and the next one, if any.

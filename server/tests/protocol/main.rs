@@ -23,6 +23,7 @@ mod envelopes;
 mod invites;
 mod keys;
 mod limits;
+mod links;
 mod matching;
 mod padding;
 mod registration;

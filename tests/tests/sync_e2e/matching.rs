@@ -110,8 +110,27 @@ fn an_invite_makes_two_users_matched_contacts() {
     sync(&alice, &ta);
     sync(&bob, &tb);
     let invite = alice.create_invite(&ta, Some(3600)).unwrap();
-    // Bob scans the QR code: the link works as well as the code.
-    let inviter = bob.redeem_invite(&tb, &invite.link).unwrap();
+    // Bob opens the link without the app: the server's page, with the code to type.
+    let mut page = ureq::get(&invite.link).call().unwrap();
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains(&contactsync_core::identifier::invite::display(&invite.code)),
+        "{html}"
+    );
+    // A link that is no invite link, or no URL at all, never leaves the device.
+    for bad in [
+        "https://example.org/profile/alice",
+        "https://[::1/i/x",
+        "http://",
+    ] {
+        let err = bob.redeem_invite(&tb, bad).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err:?}");
+    }
+    // Then with the app: it is opened with the link (a trailing slash and a query added on the
+    // way), which works as well as the code.
+    let inviter = bob
+        .redeem_invite(&tb, &format!("{}/?utm_source=qr", invite.link))
+        .unwrap();
     assert_eq!(inviter, "u_alice");
     let bob_sees: Vec<_> = bob.matches().unwrap();
     assert_eq!(bob_sees.len(), 1);

@@ -284,6 +284,15 @@ public final class ContactSync: Sendable {
         try await short { [engine] in try engine.redeemInvite(transport: transport, code: code) }
     }
 
+    /// Redeems the invite link the app was opened with — a Universal Link `https://host/i/CODE`
+    /// (with or without a trailing slash or query) from `onOpenURL` or
+    /// `application(_:continue:restorationHandler:)`, or the app's own `scheme://i/CODE` — and
+    /// returns the inviter's user reference. A URL without an invite code throws
+    /// `ContactsyncError.InvalidArgument` before any request.
+    public func redeemInvite(transport: Transport, url: URL) async throws -> String {
+        try await redeemInvite(transport: transport, code: url.absoluteString)
+    }
+
     // MARK: Queries
 
     /// Counts over the store: contacts, identifiers, upload state, matches.

@@ -133,6 +133,24 @@ final class ReferenceServer: @unchecked Sendable {
         }
     }
 
+    /// A device the app's backend vouches for as `userRef` (`POST /v1/admin/clients`): its bearer
+    /// token. Only such a device may create or redeem invites.
+    func vouchDevice(_ userRef: String) throws -> String {
+        let admin = try URLSessionTransport(baseURL: baseURL, session: session, token: adminToken)
+        let answer = try admin.send(
+            request: HttpRequest(
+                method: .post, path: "/v1/admin/clients",
+                headers: [HttpHeader(name: "Content-Type", value: "application/json")],
+                body: try JSONSerialization.data(withJSONObject: ["user_ref": userRef])))
+        guard answer.status == 201,
+            let body = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any],
+            let token = body["token"] as? String
+        else {
+            throw TestFailure("vouch \(userRef): HTTP \(answer.status)\n\(log())")
+        }
+        return token
+    }
+
     /// The version of the users' filter the server publishes (`serve --mode private`), from
     /// `GET /v1/config`.
     /// Revokes a device through the admin API (`DELETE /v1/admin/clients/{id}`), as the app's

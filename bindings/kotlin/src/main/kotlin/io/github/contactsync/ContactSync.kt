@@ -19,6 +19,7 @@ import io.github.contactsync.ffi.Status
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.ffi.SyncReport
 import io.github.contactsync.ffi.Transport
+import java.net.URI
 import kotlin.time.Duration
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
@@ -333,6 +334,16 @@ class ContactSync private constructor(
      */
     suspend fun redeemInvite(transport: Transport, code: String): String =
         io { engine.redeemInvite(transport, code) }
+
+    /**
+     * Redeems the invite link the app was opened with (an App Link `https://host/i/CODE`, with or
+     * without a trailing slash or query, or the app's own `scheme://i/CODE`) and returns the
+     * inviter's user reference. On Android pass `intent.data.toString()` (an `android.net.Uri`
+     * prints as the URI it holds), or `URI(it.toString())`. A link without an invite code is a
+     * [ContactsyncException.InvalidArgument], before any request.
+     */
+    suspend fun redeemInvite(transport: Transport, link: URI): String =
+        redeemInvite(transport, link.toString())
 
     /** Counts over the store: contacts, identifiers, upload state, matches. */
     suspend fun status(): Status = io { engine.status() }

@@ -150,6 +150,24 @@ internal class ReferenceServer(vararg serveArgs: String) : AutoCloseable {
     }
 
     /**
+     * A device the app's backend vouches for as [userRef] (`POST /v1/admin/clients`): its bearer
+     * token. Only such a device may create or redeem invites.
+     */
+    fun vouchDevice(userRef: String): String {
+        val body = buildJsonObject { put("user_ref", userRef) }
+        val request = Request.Builder()
+            .url(baseUrl.newBuilder().addPathSegments("v1/admin/clients").build())
+            .header("Authorization", "Bearer $adminToken")
+            .post(body.toString().toRequestBody(JSON))
+            .build()
+        return admin.newCall(request).execute().use { response ->
+            val text = response.body.string()
+            check(response.isSuccessful) { "vouch $userRef: HTTP ${response.code} $text\n${log()}" }
+            Json.parseToJsonElement(text).jsonObject.getValue("token").jsonPrimitive.content
+        }
+    }
+
+    /**
      * The users of the end-to-end books, one per kind of identifier: Ana by phone, Clara by
      * e-mail, Dario by linked account, Eva by handle.
      */
