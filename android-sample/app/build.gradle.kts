@@ -17,6 +17,9 @@ android {
 
         val serverUrl = providers.gradleProperty("contactsync.serverUrl").getOrElse("http://10.0.2.2:8787/")
         buildConfigField("String", "DISCOVERY_SERVER_URL", "\"$serverUrl\"")
+        // The host of invite links (the server's public-url), for the App Links intent filter.
+        manifestPlaceholders["inviteHost"] =
+            providers.gradleProperty("contactsync.inviteHost").getOrElse("invite.example.org")
 
         // Exactly the ABIs build-android.sh builds the Rust library for. JNA's AAR ships more
         // (x86, armeabi, mips); without this filter an x86 device would install the app and then

@@ -2,10 +2,13 @@ package io.github.contactsync.sample
 
 import android.app.Application
 import io.github.contactsync.ContactSync
+import io.github.contactsync.ContactSyncLogging
 import io.github.contactsync.OkHttpTransport
+import io.github.contactsync.android.AndroidLogSink
 import io.github.contactsync.android.ContactSyncAndroid
 import io.github.contactsync.android.ContactSyncBackground
 import io.github.contactsync.background.BackgroundSync
+import io.github.contactsync.ffi.LogLevel
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import okhttp3.HttpUrl.Companion.toHttpUrl
@@ -22,12 +25,16 @@ class SampleApplication : Application() {
     val credentials: DeviceCredentials by lazy { DeviceCredentials(this) }
 
     /**
-     * Background import and sync (WorkManager): periodically, and right after the address book
-     * changed. The lambda runs inside each worker; until the user granted READ_CONTACTS it only
-     * syncs, and until the device registered it does nothing that needs the server.
+     * Logging, then background import and sync (WorkManager): periodically, and right after the
+     * address book changed. The lambda runs inside each worker; until the user granted
+     * READ_CONTACTS it only syncs, and until the device registered it does nothing that needs the
+     * server.
      */
     override fun onCreate() {
         super.onCreate()
+        // Once per process, first: the engine's lines in Logcat (tag `contactsync`; never contact
+        // data), down to DEBUG in debug builds.
+        ContactSyncLogging.install(AndroidLogSink(), if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO)
         ContactSyncBackground.schedule(this) { context ->
             BackgroundSync(
                 sync = contactSync(),
@@ -51,4 +58,18 @@ class SampleApplication : Application() {
      */
     fun transport(): OkHttpTransport =
         OkHttpTransport(httpClient, BuildConfig.DISCOVERY_SERVER_URL.toHttpUrl()) { credentials.token }
+
+    /**
+     * Registers this device and stores its token. Open registration: the reference server's demo
+     * mode; a real app's backend vouches for the device instead (docs/protocol.md,
+     * "Registration").
+     *
+     * Also the sync's `onUnauthorized` hook (a 401: the server no longer knows the token), where
+     * it runs on the engine's thread: it touches no view. The stale token is dropped first, so the
+     * registration request goes without one.
+     */
+    suspend fun register() {
+        credentials.clear()
+        credentials.save(ContactSync.registerDevice(transport()))
+    }
 }
