@@ -2,7 +2,8 @@ import ContactSync
 import ContactsUI
 import SwiftUI
 
-/// One screen: what the sample does, a button, the status line, and the contacts who use the app.
+/// One screen: what the sample does, a button, the status line, and the contacts who use the app
+/// (bound to the engine's matches: they change by themselves after a background run or an invite).
 struct ContentView: View {
     @ObservedObject var model: SampleModel
     @State private var pickingContacts = false
@@ -38,6 +39,10 @@ struct ContentView: View {
                 }
 
                 Section(header: Text("Friends")) {
+                    if model.friends.isEmpty {
+                        Text("None of your contacts uses the app yet.")
+                            .foregroundColor(.secondary)
+                    }
                     ForEach(model.friends) { friend in
                         VStack(alignment: .leading, spacing: 2) {
                             Text(friend.name)
@@ -49,6 +54,8 @@ struct ContentView: View {
                 }
             }
             .navigationTitle("contactsync")
+            // The list follows the engine for as long as the view is on screen.
+            .task { await model.observeFriends() }
             .modifier(ContactAccessPicker(isPresented: $pickingContacts) {
                 // Newly shared contacts: the next import (a full snapshot under limited access)
                 // reads them.

@@ -2,13 +2,15 @@ import Combine
 import ContactSync
 import Foundation
 
-/// The sample's state and its one flow: read the address book, register this device (once), sync
-/// with the discovery server, list the contacts who use the app.
+/// The sample's state and its flows: read the address book, register this device (once), sync with
+/// the discovery server; the contacts who use the app, as the engine has them; an invite link
+/// redeemed; the same import and sync in the background.
 ///
 /// Main-actor isolated, as a SwiftUI model is. Every `ContactSync` call is `async` and runs its
 /// blocking Rust work on the library's own dispatch queue, and the Contacts reads run on the
 /// source's queue, so the flow is written straight from the main actor and never blocks it.
-/// Progress comes from ``ContactSync/progressUpdates``.
+/// Progress comes from ``ContactSync/progressUpdates``, the friends from
+/// ``ContactSync/observeMatches()``.
 @MainActor
 final class SampleModel: ObservableObject {
     /// A contact who uses the app, as the list shows it.
@@ -35,9 +37,18 @@ final class SampleModel: ObservableObject {
     private let session: URLSession
     private let credentials = DeviceCredentials()
     private let source = CNContactStoreSource()
-    /// Opened on first use: one engine per database file in the process.
-    private var opened: (contactSync: ContactSync, importer: ContactsImporter<CNContactStoreSource>)?
+    /// Opened on first use, once however many flows ask at the same time: one engine per database
+    /// file in the process.
+    private var opening: Task<Opened, Error>?
     private var running: Task<Void, Never>?
+    /// An incremental import and sync a moment after the address book changed, while the app runs.
+    private var changeObserver: ContactChangeObserver?
+
+    private typealias Opened = (contactSync: ContactSync, importer: ContactsImporter<CNContactStoreSource>)
+
+    /// The background refresh's task identifier: also in Info.plist's
+    /// `BGTaskSchedulerPermittedIdentifiers`.
+    static let refreshIdentifier = "io.github.contactsync.sample.refresh"
 
     init(bundle: Bundle = .main) {
         serverURL = (bundle.object(forInfoDictionaryKey: "ContactSyncServerURL") as? String).flatMap(URL.init(string:))
@@ -46,6 +57,32 @@ final class SampleModel: ObservableObject {
         configuration.timeoutIntervalForRequest = 15
         session = URLSession(configuration: configuration)
         authorization = source.authorization
+        changeObserver = ContactChangeObserver { [weak self] in _ = await self?.runInBackground() }
+    }
+
+    /// Registers the background refresh and asks for the first one. From the App's init: the
+    /// handler must be registered before the app finishes launching (the system's rule).
+    func registerBackgroundRefresh() {
+        ContactSyncBackgroundRefresh.register(identifier: Self.refreshIdentifier) { [self] in
+            await runInBackground()
+        }
+        ContactSyncBackgroundRefresh.schedule(identifier: Self.refreshIdentifier)
+    }
+
+    /// Binds `friends` to the engine's matches: the current ones, then again after every import,
+    /// sync or redeemed invite — this screen's, the background refresh's or the change observer's.
+    /// For SwiftUI's `.task`, which cancels it when the view goes away.
+    func observeFriends() async {
+        do {
+            let (contacts, _) = try await openEngine()
+            for try await matches in contacts.observeMatches() {
+                friends = Self.friends(from: matches)
+            }
+        } catch is CancellationError {
+            // The view went away.
+        } catch {
+            show(failure: error)
+        }
     }
 
     /// Starts the flow, unless it is running already.
@@ -89,48 +126,104 @@ final class SampleModel: ObservableObject {
             // change history reports (docs/ios.md, "The change history").
             let imported = try await importer.importContacts()
 
-            let transport = try URLSessionTransport(baseURL: serverURL, session: session) { [credentials] in
-                // Read on every request, on the engine's thread: a token saved by `register`
-                // below is used by the next request.
-                credentials.token
-            }
+            let transport = try makeTransport(serverURL)
             if credentials.token == nil {
                 try await register(transport)
             }
             report("Looking for friends…")
-            do {
-                _ = try await contacts.sync(transport: transport, options: SyncOptions(force: true))
-            } catch ContactsyncError.Server(status: 401, code: _, detail: _) {
-                // The server no longer knows this device (its database was reset, or the device
-                // was forgotten): register again and send everything again.
-                try credentials.clear()
+            // A 401 (the server's database was reset, or the device was revoked): the hook
+            // registers again, once, and the sync sends everything again under the new token.
+            _ = try await contacts.sync(transport: transport, options: SyncOptions(force: true)) { [self] in
                 try await register(transport)
-                try await contacts.resetSync()
-                _ = try await contacts.sync(transport: transport, options: SyncOptions(force: true))
             }
-            show(try await contacts.matches(), after: imported)
+            show(imported)
         } catch {
             show(failure: error)
         }
     }
 
+    /// Redeems the link the app was opened with (`onOpenURL`): a Universal Link
+    /// `https://<invite host>/i/CODE`, or the app's own `contactsyncsample://i/CODE` (the invite
+    /// page's "Open" button). The inviter then shows up in `friends` by itself.
+    func redeemInvite(_ url: URL) {
+        Task {
+            do {
+                guard let serverURL else { throw SampleError.noServerURL }
+                let (contacts, _) = try await openEngine()
+                let transport = try makeTransport(serverURL)
+                if credentials.token == nil {
+                    try await register(transport)
+                }
+                report("Accepting the invite…")
+                _ = try await contacts.redeemInvite(transport: transport, url: url)
+                report("Invite accepted: whoever invited you is now in your list.")
+            } catch ContactsyncError.InvalidArgument {
+                fail("This link is not an invite.")  // no request was made
+            } catch ContactsyncError.Server(status: 404, code: _, detail: _) {
+                fail("This invite was already used, or has expired.")
+            } catch ContactsyncError.Server(status: 403, code: _, detail: _) {
+                fail("Only a device the app's backend registered for a user can accept invites (this one registered itself: open registration).")
+            } catch {
+                show(failure: error)
+            }
+        }
+    }
+
+    /// One background run — the refresh's and the change observer's: an incremental import (once
+    /// the user gave access) and a sync (once the device is registered). Never throws: the outcome
+    /// decides when the next refresh is asked for.
+    func runInBackground() async -> BackgroundOutcome {
+        do {
+            guard let serverURL else { throw SampleError.noServerURL }
+            let (contacts, importer) = try await openEngine()
+            var importContacts: (@Sendable () async throws -> Void)?
+            if source.authorization == .authorized || source.authorization == .limited {
+                importContacts = { _ = try await importer.importContacts() }
+            }
+            // No token yet: the run imports only; the device registers in the foreground.
+            var transport: URLSessionTransport?
+            if credentials.token != nil {
+                transport = try makeTransport(serverURL)
+            }
+            return await BackgroundSync(contactSync: contacts, importContacts: importContacts, transport: transport).run()
+        } catch {
+            return BackgroundSync.classify(error)
+        }
+    }
+
+    /// The transport to the discovery server. The token is read on every request, on the engine's
+    /// thread: a token saved by `register` is used by the next request.
+    private func makeTransport(_ serverURL: URL) throws -> URLSessionTransport {
+        try URLSessionTransport(baseURL: serverURL, session: session) { [credentials] in credentials.token }
+    }
+
     /// The engine and its importer, opened on first use. The database is in Application Support,
     /// excluded from backups, and the importer's change-history token beside it (docs/ios.md,
     /// "Backups").
-    private func openEngine() async throws -> (ContactSync, ContactsImporter<CNContactStoreSource>) {
-        if let opened { return opened }
-        let url = try ContactSync.defaultDatabaseURL()
-        let contactSync = try await ContactSync.open(url: url, config: Config(region: Self.region))
-        let importer = ContactsImporter(
-            contactSync: contactSync, source: source, tokenStore: try FileHistoryTokenStore.beside(database: url))
-        opened = (contactSync, importer)
-        return (contactSync, importer)
+    private func openEngine() async throws -> Opened {
+        let task = opening ?? Task<Opened, Error> { [source] in
+            let url = try ContactSync.defaultDatabaseURL()
+            let contactSync = try await ContactSync.open(url: url, config: Config(region: Self.region))
+            let importer = ContactsImporter(
+                contactSync: contactSync, source: source, tokenStore: try FileHistoryTokenStore.beside(database: url))
+            return (contactSync: contactSync, importer: importer)
+        }
+        opening = task
+        do {
+            return try await task.value
+        } catch {
+            opening = nil  // the next flow tries again
+            throw error
+        }
     }
 
-    /// Open registration: the reference server's demo mode. A real app's backend vouches for the
-    /// device instead (docs/protocol.md, "Registration").
+    /// Registers this device and stores its token. Open registration: the reference server's demo
+    /// mode; a real app's backend vouches for the device instead (docs/protocol.md,
+    /// "Registration"). Also the sync's `onUnauthorized` hook (a 401): the stale token is dropped
+    /// first, so the registration request goes without one.
     private func register(_ transport: URLSessionTransport) async throws {
         report("Registering this device…")
+        try credentials.clear()
         let registration = try await ContactSync.registerDevice(transport: transport)
         // First thing after registering: a token lost here could not be had again.
         try credentials.save(registration)
@@ -165,23 +258,28 @@ final class SampleModel: ObservableObject {
         status = progress.total.map { "\(what) \(progress.done)/\($0)" } ?? "\(what) \(progress.done)"
     }
 
-    private func show(_ matches: [Match], after imported: ContactsImportResult) {
-        // One line per contact, whichever of their identifiers matched.
+    /// One line per contact, whichever of their identifiers matched.
+    private static func friends(from matches: [Match]) -> [Friend] {
         var seen = Set<String>()
-        friends = matches
+        return matches
             .filter { seen.insert($0.sourceId ?? $0.userRef).inserted }
             .map { Friend(id: $0.sourceId ?? $0.userRef, name: $0.displayName, identifier: $0.canonical) }
             .sorted { $0.name.localizedCaseInsensitiveCompare($1.name) == .orderedAscending }
+    }
+
+    private func show(_ imported: ContactsImportResult) {
         let read: String
         switch imported.mode {
         case .delta: read = "\(imported.report.added + imported.report.changed) changed contacts read"
         case .fullSnapshot: read = "address book read in full"
         }
         let rejected = imported.report.rejected > 0 ? ", \(imported.report.rejected) values not usable" : ""
-        let found = friends.isEmpty
-            ? "None of your contacts uses the app yet."
-            : "\(friends.count) of your contacts use the app."
-        report("\(found) (\(read)\(rejected))")
+        report("Up to date (\(read)\(rejected)).")
+    }
+
+    private func fail(_ text: String) {
+        status = text
+        failed = true
     }
 
     private func show(failure error: Error) {
