@@ -181,11 +181,15 @@ final class SampleModel: ObservableObject {
                 importContacts = { _ = try await importer.importContacts() }
             }
             // No token yet: the run imports only; the device registers in the foreground.
-            var transport: URLSessionTransport?
-            if credentials.token != nil {
-                transport = try makeTransport(serverURL)
-            }
-            return await BackgroundSync(contactSync: contacts, importContacts: importContacts, transport: transport).run()
+            let transport: URLSessionTransport? = credentials.token != nil ? try makeTransport(serverURL) : nil
+            // A revoked token re-registers here too, instead of failing until the app is opened.
+            return await BackgroundSync(
+                contactSync: contacts, importContacts: importContacts, transport: transport,
+                onUnauthorized: { [self] in
+                    guard let transport else { return }
+                    try await register(transport)
+                }
+            ).run()
         } catch {
             return BackgroundSync.classify(error)
         }

@@ -67,4 +67,28 @@ final class ReregisterTests: XCTestCase {
         let names = try await sync.matches().map(\.displayName)
         XCTAssertEqual(names, ["Ana"])
     }
+
+    /// A background run (``BackgroundSync``) with the app's re-registration succeeds where it
+    /// would otherwise fail until the app is next opened.
+    func testABackgroundRunWithTheHookRegistersAgainAndSucceeds() async throws {
+        let server = try ReferenceServer()
+        defer { server.stop() }
+        try server.putUser("u_ana", [("phone", "+4915123456789")])
+        let stored = Stored("revoked-token")
+        let transport = try URLSessionTransport(baseURL: server.baseURL, session: server.session, token: { stored.token })
+        let sync = try await ContactSync.open(
+            path: try temporaryDirectory(self).appendingPathComponent("device.db").path, config: Config(region: "DE"))
+        _ = try await sync.importSnapshot([
+            RawContact(sourceId: "1", displayName: "Ana", values: [Labelled(kind: .phone, label: nil, value: "0151 23456789")], version: nil)
+        ])
+        let fresh = try server.transport()
+        let outcome = await BackgroundSync(
+            contactSync: sync, importContacts: nil, transport: transport, options: quickSync,
+            onUnauthorized: { stored.called(replacingTokenWith: try await ContactSync.registerDevice(transport: fresh).token) }
+        ).run()
+        XCTAssert(outcome.succeeded, "\(outcome)")
+        XCTAssertEqual(stored.calls, 1)
+        let names = try await sync.matches().map(\.displayName)
+        XCTAssertEqual(names, ["Ana"])
+    }
 }

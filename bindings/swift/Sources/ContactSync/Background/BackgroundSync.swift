@@ -18,17 +18,24 @@ public struct BackgroundSync: Sendable {
     public let transport: Transport?
     /// The sync's options; a server's wait longer than `maxWaitMs` comes back as ``BackgroundOutcome/retry(notBefore:error:)``.
     public let options: SyncOptions
+    /// The app's re-registration, called at most once on a `401` (as in
+    /// ``ContactSync/sync(transport:options:onUnauthorized:)``): register again and store the new
+    /// token where `transport` reads it, and the run succeeds instead of failing until the app is
+    /// next opened; `nil` makes a 401 a ``BackgroundOutcome/failure(_:)``.
+    public let onUnauthorized: (@Sendable () async throws -> Void)?
 
     public init(
         contactSync: ContactSync,
         importContacts: (@Sendable () async throws -> Void)?,
         transport: Transport?,
-        options: SyncOptions = SyncOptions()
+        options: SyncOptions = SyncOptions(),
+        onUnauthorized: (@Sendable () async throws -> Void)? = nil
     ) {
         self.contactSync = contactSync
         self.importContacts = importContacts
         self.transport = transport
         self.options = options
+        self.onUnauthorized = onUnauthorized
     }
 
     /// Imports, then syncs; never throws: the outcome says what happened (see ``classify(_:)``).
@@ -36,7 +43,8 @@ public struct BackgroundSync: Sendable {
         do {
             try await importContacts?()
             guard let transport else { return .success(nil) }
-            return .success(try await contactSync.sync(transport: transport, options: options))
+            return .success(
+                try await contactSync.sync(transport: transport, options: options, onUnauthorized: onUnauthorized))
         } catch {
             return Self.classify(error)
         }

@@ -276,8 +276,10 @@ class ContactSync private constructor(
      *   store the new token where [transport] reads it; the sync then sends everything again in
      *   full under the new registration. If it throws, or the server answers 401 again, the sync
      *   throws the 401's [ContactsyncException.Server]. `null`: the 401 is thrown at once. It
-     *   runs inside the sync: do not call [sync], [resetSync] or [forget] from it (they would wait
-     *   for this sync forever; the engine resets the sync state itself).
+     *   runs inside the sync, on the engine's IO thread (not the caller's dispatcher: switch with
+     *   `withContext(Dispatchers.Main)` to touch views): do not call [sync], [resetSync] or
+     *   [forget] from it (they would wait for this sync forever; the engine resets the sync state
+     *   itself).
      * @throws ContactsyncException.Network, [ContactsyncException.Server],
      *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
      */

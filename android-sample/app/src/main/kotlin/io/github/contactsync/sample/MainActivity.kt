@@ -16,13 +16,13 @@ import android.widget.ListView
 import android.widget.TextView
 import io.github.contactsync.ContactSync
 import io.github.contactsync.android.ContactSyncAndroid
+import io.github.contactsync.android.redeemInvite
 import io.github.contactsync.ffi.ContactsyncException
 import io.github.contactsync.ffi.Match
 import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.Stage
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.observeMatches
-import java.net.URI
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.MainScope
 import kotlinx.coroutines.cancel
@@ -153,7 +153,7 @@ class MainActivity : Activity() {
             registerOnce()
             status.setText(R.string.redeeming)
             try {
-                contacts.redeemInvite(app.transport(), URI(link.toString()))
+                contacts.redeemInvite(app.transport(), link)
                 status.setText(R.string.invite_redeemed)
             } catch (e: ContactsyncException.InvalidArgument) {
                 status.setText(R.string.not_an_invite) // no request was made

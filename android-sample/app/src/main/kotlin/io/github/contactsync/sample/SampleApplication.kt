@@ -4,13 +4,12 @@ import android.app.Application
 import io.github.contactsync.ContactSync
 import io.github.contactsync.ContactSyncLogging
 import io.github.contactsync.OkHttpTransport
+import io.github.contactsync.SharedContactSync
 import io.github.contactsync.android.AndroidLogSink
 import io.github.contactsync.android.ContactSyncAndroid
 import io.github.contactsync.android.ContactSyncBackground
 import io.github.contactsync.background.BackgroundSync
 import io.github.contactsync.ffi.LogLevel
-import kotlinx.coroutines.sync.Mutex
-import kotlinx.coroutines.sync.withLock
 import okhttp3.HttpUrl.Companion.toHttpUrl
 import okhttp3.OkHttpClient
 
@@ -40,17 +39,15 @@ class SampleApplication : Application() {
                 sync = contactSync(),
                 importer = ContactSyncAndroid.importer(context).takeIf { ContactSyncAndroid.hasContactsPermission(context) },
                 transport = credentials.token?.let { transport() },
+                onUnauthorized = ::register, // a revoked token: register again, not fail until opened
             )
         }
     }
 
-    private val openLock = Mutex()
-    private var engine: ContactSync? = null
+    /** The one engine, opened on first use (off the main thread: `ContactSync.open` suspends). */
+    private val engine = SharedContactSync { ContactSyncAndroid.open(this) }
 
-    /** The engine, opened on first use (off the main thread: `ContactSync.open` suspends). */
-    suspend fun contactSync(): ContactSync = openLock.withLock {
-        engine ?: ContactSyncAndroid.open(this).also { engine = it }
-    }
+    suspend fun contactSync(): ContactSync = engine.get()
 
     /**
      * The transport to the discovery server. The token is read on every request, so a token

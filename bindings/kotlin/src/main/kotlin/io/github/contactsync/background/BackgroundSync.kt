@@ -28,6 +28,11 @@ import kotlinx.coroutines.CancellationException
  *   and backoff, no waiting longer than [SyncOptions.maxWaitMs] (a longer wait the server asks
  *   for is handed to the scheduler as [BackgroundResult.Retry.notBeforeMillis]).
  * @param clock Unix milliseconds now, for the wait until `RetryLater.until`.
+ * @param onUnauthorized the app's re-registration, called at most once when the server answers
+ *   `401` (as [ContactSync.sync]'s): register again and store the new token where [transport]
+ *   reads it, and the run then succeeds instead of failing with [FailureReason.UNAUTHORIZED]
+ *   until the app is next opened. It runs on the engine's thread, inside the sync: it must not
+ *   touch views or call [ContactSync.sync], `resetSync` or `forget`.
  */
 class BackgroundSync(
     private val sync: ContactSync,
@@ -35,13 +40,14 @@ class BackgroundSync(
     private val transport: Transport?,
     private val options: SyncOptions = SyncOptions(),
     private val clock: () -> Long = System::currentTimeMillis,
+    private val onUnauthorized: (suspend () -> Unit)? = null,
 ) {
     /** Imports, then syncs; the outcome as the scheduler needs it (see [classify]). */
     suspend fun run(): BackgroundResult {
         var imported: ImportOutcome? = null
         return try {
             imported = importer?.importInto(sync)
-            val synced = transport?.let { sync.sync(it, options) }
+            val synced = transport?.let { sync.sync(it, options, onUnauthorized) }
             BackgroundResult.Success(imported, synced)
         } catch (e: CancellationException) {
             throw e

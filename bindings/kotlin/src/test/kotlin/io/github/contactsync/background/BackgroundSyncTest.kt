@@ -17,6 +17,8 @@ import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.SyncOptions
 import java.nio.file.Path
 import java.time.Duration
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.atomic.AtomicReference
 import kotlin.test.assertEquals
 import kotlin.test.assertIs
 import kotlin.test.assertNotNull
@@ -108,6 +110,28 @@ class BackgroundSyncTest {
             val result = BackgroundSync(sync, importer(), OkHttpTransport(client, server.baseUrl) { "not-a-token" }).run()
             assertIs<BackgroundResult.Failure>(result)
             assertEquals(FailureReason.UNAUTHORIZED, result.reason, "${result.error}")
+        }
+    }
+
+    @Test
+    fun `with the app's re-registration, an unknown token registers again and the run succeeds`() = runBlocking {
+        ReferenceServer().use { server ->
+            server.putUser("u_ana", "phone" to "+4915123456789")
+            // The app's secure storage, which the transport reads on every request.
+            val token = AtomicReference("revoked-token")
+            val calls = AtomicInteger()
+            val result = BackgroundSync(
+                sync,
+                importer(),
+                OkHttpTransport(client, server.baseUrl) { token.get() },
+                onUnauthorized = {
+                    calls.incrementAndGet()
+                    token.set(ContactSync.registerDevice(OkHttpTransport(client, server.baseUrl)).token)
+                },
+            ).run()
+            assertIs<BackgroundResult.Success>(result, "$result")
+            assertEquals(1, calls.get())
+            assertEquals(listOf("u_ana"), sync.matches().map { it.userRef })
         }
     }
 
