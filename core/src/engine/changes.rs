@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use super::Engine;
@@ -91,7 +92,7 @@ type Observers = Vec<(u64, Arc<dyn ChangeObserver>)>;
 #[derive(Default)]
 pub(crate) struct Hub {
     observers: Mutex<Observers>,
-    next_id: Mutex<u64>,
+    next_id: AtomicU64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -131,11 +132,7 @@ impl Hub {
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>, observer: Arc<dyn ChangeObserver>) -> Subscription {
-        let id = {
-            let mut next = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-            *next += 1;
-            *next
-        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.observers().push((id, observer));
         Subscription {
             hub: Arc::downgrade(self),

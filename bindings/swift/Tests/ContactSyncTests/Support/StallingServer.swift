@@ -103,25 +103,10 @@ func offThePool(_ wait: @escaping @Sendable () -> Bool) async -> Bool {
 
 /// A TCP socket listening on a free loopback port: its descriptor and the port.
 func listenOnLoopback(backlog: Int32) throws -> (fd: Int32, port: UInt16) {
-    #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    guard fd >= 0, bound == 0, listen(fd, backlog) == 0 else {
+    let (fd, port) = try bindLoopback()
+    guard listen(fd, backlog) == 0 else {
         close(fd)
         throw TestFailure("cannot listen on loopback")
     }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return (fd, UInt16(bigEndian: address.sin_port))
+    return (fd, port)
 }
