@@ -11,9 +11,10 @@
 # process and a fresh database — for contactsync a copy of an empty database holding only the
 # bench's hashing key (so it hashes as it stores, as `cargo bench --bench import` does), for the
 # JVM no file at all. The two alternate (A B, then B A) so that the machine's other load falls on
-# both; the figures are medians of wall time and of peak RSS (/usr/bin/time's maximum resident
-# set). After the first pair the two databases are compared: the same contacts, the same distinct
-# identifiers with the same keyed hashes (tools/import-jvm/README.md lists what may differ).
+# both; the figures are medians of wall time, CPU time (user + sys: less moved by other load than
+# wall time) and peak RSS (/usr/bin/time's maximum resident set). After the first pair the two
+# databases are compared: the same contacts, the same distinct identifiers with the same keyed
+# hashes (tools/import-jvm/README.md lists what may differ).
 # Exits 1 when they disagree beyond that (or in --quick mode when the JVM's identifiers are not
 # within 1% of the core's), 2 when a pipeline could not run.
 set -euo pipefail
@@ -70,7 +71,7 @@ echo "== the book: $contacts contacts"
 expected=$(sed -n 's/.*distinct identifiers \([0-9]*\).*/\1/p' "$work/book.txt")
 
 # --- one cold run of each ---------------------------------------------------------------------------
-# Prints "seconds rss_kib" and leaves the run's output in $work/<side>.out.
+# Prints "seconds rss_kib cpu_seconds" and leaves the run's output in $work/<side>.out.
 run_rust() {
   rm -f "$work"/rust.db*
   for f in "$work"/keyed.db*; do cp "$f" "$work/rust.db${f#"$work"/keyed.db}"; done
@@ -84,10 +85,11 @@ timed() {
   local side=$1 start end
   shift
   start=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$work/$side.rss" "$@" >"$work/$side.out" 2>"$work/$side.err" \
+  /usr/bin/time -f '%M %U %S' -o "$work/$side.rss" "$@" >"$work/$side.out" 2>"$work/$side.err" \
     || { cat "$work/$side.err" >&2; die "$side failed"; }
   end=$(date +%s%N)
-  echo "$(( (end - start) / 1000 )) $(tail -n 1 "$work/$side.rss")" | awk '{printf "%.4f %d\n", $1 / 1e6, $2}'
+  echo "$(( (end - start) / 1000 )) $(tail -n 1 "$work/$side.rss")" \
+    | awk '{printf "%.4f %d %.2f\n", $1 / 1e6, $2, $3 + $4}'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -103,7 +105,7 @@ for i in $(seq "$runs"); do
     run_jvm >>"$work/jvm.times"
     run_rust >>"$work/rust.times"
   fi
-  printf 'run %d: contactsync %s s, %s KiB; jvm %s s, %s KiB\n' "$i" \
+  printf 'run %d: contactsync %s s, %s KiB, %s s CPU; jvm %s s, %s KiB, %s s CPU\n' "$i" \
     $(tail -n 1 "$work/rust.times") $(tail -n 1 "$work/jvm.times")
   if [ "$i" = 1 ]; then
     echo "== contactsync: $(tr -d '\n' <"$work/rust.out" | head -c 400)"
@@ -148,12 +150,15 @@ rust_s=$(cut -d' ' -f1 "$work/rust.times" | median)
 jvm_s=$(cut -d' ' -f1 "$work/jvm.times" | median)
 rust_kib=$(cut -d' ' -f2 "$work/rust.times" | median)
 jvm_kib=$(cut -d' ' -f2 "$work/jvm.times" | median)
+rust_cpu=$(cut -d' ' -f3 "$work/rust.times" | median)
+jvm_cpu=$(cut -d' ' -f3 "$work/jvm.times" | median)
 echo "== medians of $runs cold runs, $contacts contacts ($profile build; Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p'), libphonenumber $(version libphonenumber8-java), sqlite-jdbc $(version libxerial-sqlite-jdbc-java))"
-awk -v r="$rust_s" -v j="$jvm_s" -v rk="$rust_kib" -v jk="$jvm_kib" -v quick="$quick" 'BEGIN {
-  printf "| | wall time | peak RSS |\n|---|---|---|\n"
-  printf "| contactsync import | %.3f s | %.1f MiB |\n", r, rk / 1024
-  printf "| JVM pipeline (tools/import-jvm) | %.3f s | %.1f MiB |\n", j, jk / 1024
-  printf "| ratio | %.2fx | %.2fx |\n", j / r, jk / rk
+awk -v r="$rust_s" -v j="$jvm_s" -v rk="$rust_kib" -v jk="$jvm_kib" -v rc="$rust_cpu" \
+  -v jc="$jvm_cpu" -v quick="$quick" 'BEGIN {
+  printf "| | wall time | CPU time (user + sys) | peak RSS |\n|---|---|---|---|\n"
+  printf "| contactsync import | %.3f s | %.2f s | %.1f MiB |\n", r, rc, rk / 1024
+  printf "| JVM pipeline (tools/import-jvm) | %.3f s | %.2f s | %.1f MiB |\n", j, jc, jk / 1024
+  printf "| ratio | %.2fx | %.2fx | %.2fx |\n", j / r, (rc > 0 ? jc / rc : 0), jk / rk
   if (quick == "true") print "(--quick: a check that both run and agree, not figures)"
   else printf "target: >= 6x: %s\n", (j / r >= 6 ? "met" : "missed")
 }'
