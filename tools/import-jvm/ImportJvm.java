@@ -12,6 +12,9 @@
 // prepared statement in JDBC batches inside one transaction (WAL, synchronous=NORMAL, 16 KiB
 // pages, the core's two tables), then the distinct identifiers sorted by key, then commits.
 // Prints the counts on stdout so that the two pipelines can be checked to do the same work.
+//
+// One file of about 700 lines on purpose: `javac ImportJvm.java` builds it with no build tool, and a
+// reader sees the whole baseline in one place.
 
 import com.google.i18n.phonenumbers.NumberParseException;
 import com.google.i18n.phonenumbers.PhoneNumberUtil;
