@@ -17,6 +17,10 @@ android {
 
         val serverUrl = providers.gradleProperty("contactsync.serverUrl").getOrElse("http://10.0.2.2:8787/")
         buildConfigField("String", "DISCOVERY_SERVER_URL", "\"$serverUrl\"")
+        // Development only: a token the admin API vouched for a user, in place of open
+        // registration, so that the sample can redeem invites (README, "Invite links").
+        val deviceToken = providers.gradleProperty("contactsync.deviceToken").getOrElse("")
+        buildConfigField("String", "VOUCHED_DEVICE_TOKEN", "\"$deviceToken\"")
         // The host of invite links (the server's public-url), for the App Links intent filter.
         manifestPlaceholders["inviteHost"] =
             providers.gradleProperty("contactsync.inviteHost").getOrElse("invite.example.org")

@@ -81,10 +81,12 @@ pub trait ProgressListener: Send + Sync {
 /// The app's hook for a `401 unauthorized` from the discovery server (its token was revoked or
 /// forgotten): register the device again and store the new token where the transport reads it.
 ///
-/// A sync calls it at most once, on the first 401, then sends everything again in full under the
-/// new registration. Throwing (any exception) ends the sync with the 401's
-/// `ContactsyncError.Server`, as a second 401 does. It runs inside the sync: calling the
-/// engine's `sync`, `reset_sync` or `forget` from it would wait forever (the engine resets itself).
+/// Every call that sends the device's credentials takes one (`sync`, `forget`, `create_invite`,
+/// `redeem_invite`) and calls it at most once, on the first 401, then sends the call again under
+/// the new registration (the next sync sends everything in full). Throwing (any exception) ends
+/// the call with the 401's `ContactsyncError.Server`, the hook's error described in its message,
+/// as a second 401 does. It runs inside the call: calling the engine's `sync`, `reset_sync` or
+/// `forget` from it would wait forever (the engine resets itself).
 #[uniffi::export(foreign)]
 pub trait Reregister: Send + Sync {
     /// Registers again; returns once the transport sends the new token.
@@ -93,6 +95,13 @@ pub trait Reregister: Send + Sync {
 
 /// The app's hook as the core's.
 pub(crate) struct CoreReregister(pub(crate) Arc<dyn Reregister>);
+
+impl CoreReregister {
+    /// The optional hook as the core's engine methods take it.
+    pub(crate) fn as_core(hook: Option<&Self>) -> Option<&dyn core::Reregister> {
+        hook.map(|h| h as &dyn core::Reregister)
+    }
+}
 
 impl core::Reregister for CoreReregister {
     fn reregister(&self) -> std::result::Result<(), String> {

@@ -83,7 +83,7 @@ impl Engine {
             &CoreTransport(transport),
             &options.into(),
             &CoreListener(listener),
-            hook.as_ref().map(|h| h as &dyn core::Reregister),
+            CoreReregister::as_core(hook.as_ref()),
         )?)
     }
 
@@ -106,24 +106,57 @@ impl Engine {
     }
 
     /// Consent withdrawn: the server deletes what it holds for this device, then the local store
-    /// is wiped. A failure leaves both sides as they were.
-    pub fn forget(&self, transport: Arc<dyn Transport>) -> Result<DeleteReceipt> {
-        Ok(self.0.forget(&CoreTransport(transport))?.into())
+    /// is wiped. A failure leaves both sides as they were. With `reregister`, a `401` calls it
+    /// once and the deletion is asked for again under the new registration (the wipe still
+    /// follows a receipt only).
+    #[uniffi::method(default(reregister = None))]
+    pub fn forget(
+        &self,
+        transport: Arc<dyn Transport>,
+        reregister: Option<Arc<dyn Reregister>>,
+    ) -> Result<DeleteReceipt> {
+        let hook = reregister.map(CoreReregister);
+        Ok(self
+            .0
+            .forget_with(
+                &CoreTransport(transport),
+                CoreReregister::as_core(hook.as_ref()),
+            )?
+            .into())
     }
 
     /// Creates an invite code (for a QR code or a link) for the user this device belongs to.
-    #[uniffi::method(default(ttl_s = None))]
+    /// With `reregister`, a `401` calls it once, then the invite is asked for again.
+    #[uniffi::method(default(ttl_s = None, reregister = None))]
     pub fn create_invite(
         &self,
         transport: Arc<dyn Transport>,
         ttl_s: Option<u32>,
+        reregister: Option<Arc<dyn Reregister>>,
     ) -> Result<Invite> {
-        Ok(self.0.create_invite(&CoreTransport(transport), ttl_s)?)
+        let hook = reregister.map(CoreReregister);
+        Ok(self.0.create_invite_with(
+            &CoreTransport(transport),
+            ttl_s,
+            CoreReregister::as_core(hook.as_ref()),
+        )?)
     }
 
     /// Redeems someone's invite code (typed, or a QR link); returns the inviter's user reference.
-    pub fn redeem_invite(&self, transport: Arc<dyn Transport>, code: String) -> Result<String> {
-        Ok(self.0.redeem_invite(&CoreTransport(transport), &code)?)
+    /// With `reregister`, a `401` calls it once, then the code is redeemed again.
+    #[uniffi::method(default(reregister = None))]
+    pub fn redeem_invite(
+        &self,
+        transport: Arc<dyn Transport>,
+        code: String,
+        reregister: Option<Arc<dyn Reregister>>,
+    ) -> Result<String> {
+        let hook = reregister.map(CoreReregister);
+        Ok(self.0.redeem_invite_with(
+            &CoreTransport(transport),
+            &code,
+            CoreReregister::as_core(hook.as_ref()),
+        )?)
     }
 
     /// Counts over the store.

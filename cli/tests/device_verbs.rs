@@ -153,7 +153,7 @@ fn a_rate_limited_request_is_retry_later_and_a_refusal_exits_1() {
         let out = run(&["invite", "create", "--db", s(&db)]);
         let code = out.status.code();
         if code == Some(REFUSED) {
-            fails(&out, REFUSED, "forbidden");
+            fails(&out, REFUSED, "user_required");
         } else {
             fails(&out, LATER, "429");
         }

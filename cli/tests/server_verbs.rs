@@ -196,7 +196,7 @@ fn serve_register_sync_matches_invite_forget() {
     let no_user = run(&["invite", "create", "--db", s(&c)]);
     assert_eq!(no_user.status.code(), Some(1));
     assert!(
-        text(&no_user.stderr).contains("forbidden"),
+        text(&no_user.stderr).contains("user_required"),
         "{}",
         text(&no_user.stderr)
     );

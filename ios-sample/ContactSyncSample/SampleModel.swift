@@ -32,14 +32,21 @@ final class SampleModel: ObservableObject {
     /// The discovery server (`ContactSyncServerURL` in Info.plist, from the project's
     /// `CONTACTSYNC_SERVER_URL` build setting).
     let serverURL: URL?
+    /// Development only, standing in for the app's backend: a token the server's admin API vouched
+    /// for a user (`ContactSyncDeviceToken`, from `CONTACTSYNC_DEVICE_TOKEN`; README, "Invite
+    /// links"). `nil`: the device registers itself (open registration) and cannot use invites.
+    private let vouchedToken: String?
     /// One session for the whole app: its configuration (timeouts, proxies) and delegate (where
     /// certificate pinning would go) apply to the library's requests too.
     private let session: URLSession
     private let credentials = DeviceCredentials()
     private let source = CNContactStoreSource()
-    /// Opened on first use, once however many flows ask at the same time: one engine per database
-    /// file in the process.
-    private var opening: Task<Opened, Error>?
+    /// The one engine of the process (one per database file), opened on first use, once however
+    /// many flows ask at the same time, and again by the next flow after a failed opening. The
+    /// database is in Application Support, excluded from backups (docs/ios.md, "Backups").
+    private let engine = SharedContactSync {
+        try await ContactSync.open(url: try ContactSync.defaultDatabaseURL(), config: Config(region: SampleModel.region))
+    }
     private var running: Task<Void, Never>?
     /// An incremental import and sync a moment after the address book changed, while the app runs.
     private var changeObserver: ContactChangeObserver?
@@ -52,6 +59,7 @@ final class SampleModel: ObservableObject {
 
     init(bundle: Bundle = .main) {
         serverURL = (bundle.object(forInfoDictionaryKey: "ContactSyncServerURL") as? String).flatMap(URL.init(string:))
+        vouchedToken = (bundle.object(forInfoDictionaryKey: "ContactSyncDeviceToken") as? String).flatMap { $0.isEmpty ? nil : $0 }
         let configuration = URLSessionConfiguration.default
         // Fail fast when the server is not running: the engine retries with backoff anyway.
         configuration.timeoutIntervalForRequest = 15
@@ -155,14 +163,19 @@ final class SampleModel: ObservableObject {
                     try await register(transport)
                 }
                 report("Accepting the invite…")
-                _ = try await contacts.redeemInvite(transport: transport, url: url)
+                // A 401: registered again once, and the code redeemed under the new token.
+                _ = try await contacts.redeemInvite(transport: transport, url: url) { [self] in
+                    try await register(transport)
+                }
                 report("Invite accepted: whoever invited you is now in your list.")
             } catch ContactsyncError.InvalidArgument {
                 fail("This link is not an invite.")  // no request was made
             } catch ContactsyncError.Server(status: 404, code: _, detail: _) {
                 fail("This invite was already used, or has expired.")
-            } catch ContactsyncError.Server(status: 403, code: _, detail: _) {
-                fail("Only a device the app's backend registered for a user can accept invites (this one registered itself: open registration).")
+            } catch ContactsyncError.Server(status: 403, code: "user_required", detail: _) {
+                // By design (docs/invites.md): a device that registered itself has no user to give
+                // the inviter. The code stays open.
+                fail("Only a device registered for a user can accept invites; this one registered itself (set CONTACTSYNC_DEVICE_TOKEN: README, “Invite links”).")
             } catch {
                 show(failure: error)
             }
@@ -196,46 +209,44 @@ final class SampleModel: ObservableObject {
     }
 
     /// The transport to the discovery server. The token is read on every request, on the engine's
-    /// thread: a token saved by `register` is used by the next request.
+    /// thread: a token saved by `register` is used by the next request. A vouched token, when set,
+    /// wins over one stored by an earlier open registration (the keychain outlives the app).
     private func makeTransport(_ serverURL: URL) throws -> URLSessionTransport {
-        try URLSessionTransport(baseURL: serverURL, session: session) { [credentials] in credentials.token }
+        try URLSessionTransport(baseURL: serverURL, session: session) { [credentials, vouchedToken] in
+            vouchedToken ?? credentials.token
+        }
     }
 
-    /// The engine and its importer, opened on first use. The database is in Application Support,
-    /// excluded from backups, and the importer's change-history token beside it (docs/ios.md,
-    /// "Backups").
+    /// The engine (``engine``) and its importer, whose change-history token is kept beside the
+    /// database. The importer holds no state of its own but its settings: one per flow is fine.
     private func openEngine() async throws -> Opened {
-        let task = opening ?? Task<Opened, Error> { [source] in
-            let url = try ContactSync.defaultDatabaseURL()
-            let contactSync = try await ContactSync.open(url: url, config: Config(region: Self.region))
-            let importer = ContactsImporter(
-                contactSync: contactSync, source: source, tokenStore: try FileHistoryTokenStore.beside(database: url))
-            return (contactSync: contactSync, importer: importer)
-        }
-        opening = task
-        do {
-            return try await task.value
-        } catch {
-            opening = nil  // the next flow tries again
-            throw error
-        }
+        let contactSync = try await engine.get()
+        let tokenStore = try FileHistoryTokenStore.beside(database: try ContactSync.defaultDatabaseURL())
+        return (contactSync: contactSync, importer: ContactsImporter(contactSync: contactSync, source: source, tokenStore: tokenStore))
     }
 
     /// Registers this device and stores its token. Open registration: the reference server's demo
-    /// mode; a real app's backend vouches for the device instead (docs/protocol.md,
-    /// "Registration"). Also the sync's `onUnauthorized` hook (a 401): the stale token is dropped
-    /// first, so the registration request goes without one.
+    /// mode, whose devices have no user (no invites); with `CONTACTSYNC_DEVICE_TOKEN` set, the
+    /// token the admin API vouched for a user, as an app's backend would hand it over
+    /// (docs/protocol.md, "Registration"). Also the calls' `onUnauthorized` hook (a 401): the stale
+    /// token is dropped first, so the registration request goes without one.
     private func register(_ transport: URLSessionTransport) async throws {
         report("Registering this device…")
         try credentials.clear()
-        let registration = try await ContactSync.registerDevice(transport: transport)
+        let registration: Registration
+        if let vouchedToken {
+            registration = Registration(clientId: "", token: vouchedToken, userRef: nil)
+        } else {
+            registration = try await ContactSync.registerDevice(transport: transport)
+        }
         // First thing after registering: a token lost here could not be had again.
         try credentials.save(registration)
     }
 
     /// National numbers in the address book are read in the user's region. A region that is no
     /// country ("001", the world) falls back to US; international numbers read alike in any.
-    private static var region: String {
+    /// Nonisolated: the engine's opener reads it off the main actor.
+    nonisolated private static var region: String {
         let code: String?
         if #available(iOS 16, *) {
             code = Locale.current.region?.identifier

@@ -100,6 +100,8 @@ pub(crate) enum ApiError {
     Malformed(String),
     Unauthorized,
     Forbidden(&'static str),
+    /// A device without a user (open registration) asked for what only a user's may do.
+    UserRequired(&'static str),
     NotFound(&'static str),
     KeyRotated {
         key_id: String,
@@ -149,7 +151,7 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::UserRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::PrivateDisabled | ApiError::HashedDisabled => {
                 StatusCode::NOT_FOUND
             }
@@ -174,6 +176,7 @@ impl ApiError {
             ApiError::Malformed(_) => codes::MALFORMED,
             ApiError::Unauthorized => codes::UNAUTHORIZED,
             ApiError::Forbidden(_) => codes::FORBIDDEN,
+            ApiError::UserRequired(_) => codes::USER_REQUIRED,
             ApiError::NotFound(_) => codes::NOT_FOUND,
             ApiError::KeyRotated { .. } => codes::KEY_ROTATED,
             ApiError::BatchConflict => codes::BATCH_CONFLICT,
@@ -202,7 +205,7 @@ impl ApiError {
         let error = match self {
             ApiError::Malformed(m) => body(m),
             ApiError::Unauthorized => body("missing, unknown or deleted token"),
-            ApiError::Forbidden(m) | ApiError::NotFound(m) => body(m),
+            ApiError::Forbidden(m) | ApiError::UserRequired(m) | ApiError::NotFound(m) => body(m),
             ApiError::KeyRotated { key_id } => ErrorBody {
                 key_id: Some(key_id.clone()),
                 ..body("the hashing key changed")

@@ -19,10 +19,13 @@ use crate::transport::ServerUrl;
 fn invite_failure(server: &ServerUrl, db: &Path, e: &Error) -> Failure {
     match e {
         Error::Storage(_) | Error::NewerSchema { .. } => engine_failure(db, e),
-        Error::Server { code, .. } if code == codes::FORBIDDEN => Failure::Refused(format!(
+        Error::Server { code, .. } if code == codes::USER_REQUIRED => Failure::Refused(format!(
             "invite on {server}: {e} (invites need a device the app's backend vouched for: \
              `contactsync register --admin-token T --user-ref U`)"
         )),
+        Error::Server { code, .. } if code == codes::FORBIDDEN => {
+            Failure::Refused(format!("invite on {server}: {e}"))
+        }
         Error::Server { code, .. } if code == codes::NOT_FOUND => Failure::Refused(format!(
             "invite on {server}: {e} (the code is unknown, expired, revoked or used)"
         )),

@@ -38,6 +38,34 @@ fn is_unauthorized(e: &Error) -> bool {
     matches!(e, Error::Server { status, .. } if *status == UNAUTHORIZED)
 }
 
+/// Every call that sends the device's credentials goes through here (see [`Reregister`]): `call`;
+/// on its `401` with a hook, the hook once, then `registered` (what the new registration needs
+/// locally: a full re-sync), then `call` once more. Its second 401 is the error; a failing hook
+/// is the first 401 with the hook's description (`what`: the call, for the log).
+fn authorized<T>(
+    what: &str,
+    hook: Option<&dyn Reregister>,
+    mut call: impl FnMut() -> Result<T>,
+    registered: impl FnOnce() -> Result<()>,
+) -> Result<T> {
+    let refused = match (call(), hook) {
+        (Err(e), Some(hook)) if is_unauthorized(&e) => (e, hook),
+        (result, _) => return result,
+    };
+    let (mut refused, hook) = refused;
+    log::warn!("{what}: the server refused the device's credentials (401); re-registering");
+    if let Err(detail) = hook.reregister() {
+        log::warn!("{what}: the app's re-registration failed");
+        if let Error::Server { message, .. } = &mut refused {
+            *message = format!("{message} (re-registration failed: {detail})");
+        }
+        return Err(refused);
+    }
+    registered()?;
+    log::info!("{what}: registered again; trying once more");
+    call()
+}
+
 impl Engine {
     /// Brings the server up to date with the store, and the store up to date with the server's
     /// matches (docs/protocol.md): key and limits (a new key re-hashes everything), a batch left
@@ -82,13 +110,14 @@ impl Engine {
                 .sync_lock
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let first = self.sync_locked(transport, options, listener);
-            match (first, reregister) {
-                (Err(e), Some(hook)) if is_unauthorized(&e) && options.matrix.is_none() => {
-                    self.reregistered(hook, e, transport, options, listener)
-                }
-                (result, _) => result,
-            }
+            // The Matrix mode's token is the options', not the device's registration.
+            let hook = reregister.filter(|_| options.matrix.is_none());
+            authorized(
+                "sync",
+                hook,
+                || self.sync_locked(transport, options, listener),
+                || self.reset_locked(),
+            )
         };
         let elapsed = started.elapsed().as_millis();
         match &result {
@@ -121,29 +150,6 @@ impl Engine {
                 ..Changes::default()
             }
         })
-    }
-
-    /// After a 401: the app's hook registers again; then a full re-sync, run once more.
-    fn reregistered(
-        &self,
-        hook: &dyn Reregister,
-        refused: Error,
-        transport: &dyn Transport,
-        options: &SyncOptions,
-        listener: &dyn ProgressListener,
-    ) -> Result<SyncReport> {
-        log::warn!("sync: the server refused the device's credentials (401); re-registering");
-        if let Err(detail) = hook.reregister() {
-            log::warn!("sync: the app's re-registration failed");
-            let mut refused = refused;
-            if let Error::Server { message, .. } = &mut refused {
-                *message = format!("{message} (re-registration failed: {detail})");
-            }
-            return Err(refused);
-        }
-        self.reset_locked()?;
-        log::info!("sync: registered again; sending everything in full");
-        self.sync_locked(transport, options, listener)
     }
 
     /// The sync itself, under the sync lock.
@@ -277,12 +283,32 @@ impl Engine {
     /// wipes the local store. The local wipe happens only once the server confirmed, so a
     /// failure leaves both sides as they were and the call can be repeated.
     pub fn forget(&self, transport: &dyn Transport) -> Result<DeleteReceipt> {
+        self.forget_with(transport, None)
+    }
+
+    /// [`Engine::forget`], with the app's hook for a `401` (see [`Reregister`]). A 401 means the
+    /// server knows no client under the token: a revoked client was deleted with everything it
+    /// held (as `forget` deletes it), so nothing is left there. The hook registers again and the
+    /// request is sent once more: the receipt is then the new registration's, which held nothing,
+    /// and the wipe still happens only after a receipt. Without a hook, or when the hook fails,
+    /// the 401 is the error and nothing is wiped.
+    pub fn forget_with(
+        &self,
+        transport: &dyn Transport,
+        reregister: Option<&dyn Reregister>,
+    ) -> Result<DeleteReceipt> {
         let _one_at_a_time = self
             .inner
             .sync_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let receipt: DeleteReceipt = get(transport, Method::Delete, "/v1/client")?;
+        // Nothing to reset after a new registration: the store is wiped next.
+        let receipt: DeleteReceipt = authorized(
+            "forget",
+            reregister,
+            || get(transport, Method::Delete, "/v1/client"),
+            || Ok(()),
+        )?;
         log::info!("forget: the server deleted this device's data");
         // `wipe` tells the observers.
         self.wipe()?;
@@ -317,11 +343,30 @@ impl Engine {
         transport: &dyn Transport,
         ttl_s: Option<u32>,
     ) -> Result<InviteAnswer> {
-        let answer: InviteAnswer = call(
-            transport,
-            Method::Post,
-            "/v1/invites",
-            Some(&InviteRequest { ttl_s }),
+        self.create_invite_with(transport, ttl_s, None)
+    }
+
+    /// [`Engine::create_invite`], with the app's hook for a `401` (see [`Reregister`]): the hook
+    /// registers again, the next sync is marked to send everything in full (as after
+    /// [`Engine::sync_with`]'s), and the invite is asked for once more.
+    pub fn create_invite_with(
+        &self,
+        transport: &dyn Transport,
+        ttl_s: Option<u32>,
+        reregister: Option<&dyn Reregister>,
+    ) -> Result<InviteAnswer> {
+        let answer: InviteAnswer = authorized(
+            "invite",
+            reregister,
+            || {
+                call(
+                    transport,
+                    Method::Post,
+                    "/v1/invites",
+                    Some(&InviteRequest { ttl_s }),
+                )
+            },
+            || self.reset_sync(),
         )?;
         let code = invite::normalize(&answer.code)
             .map_err(|e| Error::Protocol(format!("the server's invite code: {}", e.code())))?;
@@ -350,7 +395,8 @@ impl Engine {
 
     /// Revokes an invite this device created: the server closes it (it redeems no more), then it
     /// leaves the local list. An unknown, used or expired code is the server's `not_found`, and
-    /// stays listed.
+    /// stays listed. No re-registration hook: after a 401 the client that made the invite is gone
+    /// with its invites, and a new registration could not revoke them.
     pub fn revoke_invite(&self, transport: &dyn Transport, code: &str) -> Result<()> {
         let code = invite::normalize(code)
             .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
@@ -362,13 +408,33 @@ impl Engine {
     /// Redeems someone's invite code (as typed, or the link from a QR code) and records the
     /// match at once. Returns the inviter's user reference.
     pub fn redeem_invite(&self, transport: &dyn Transport, code: &str) -> Result<String> {
+        self.redeem_invite_with(transport, code, None)
+    }
+
+    /// [`Engine::redeem_invite`], with the app's hook for a `401` (see [`Reregister`]): the hook
+    /// registers again, the next sync is marked to send everything in full, and the code is
+    /// redeemed once more (a code the server refused with the 401 is still open).
+    pub fn redeem_invite_with(
+        &self,
+        transport: &dyn Transport,
+        code: &str,
+        reregister: Option<&dyn Reregister>,
+    ) -> Result<String> {
         let code = invite::normalize(code)
             .map_err(|e| Error::InvalidArgument(format!("invite code: {}", e.code())))?;
-        let answer: RedeemAnswer = call(
-            transport,
-            Method::Post,
-            "/v1/invites/redeem",
-            Some(&RedeemRequest { code: code.clone() }),
+        let request = RedeemRequest { code: code.clone() };
+        let answer: RedeemAnswer = authorized(
+            "redeem",
+            reregister,
+            || {
+                call(
+                    transport,
+                    Method::Post,
+                    "/v1/invites/redeem",
+                    Some(&request),
+                )
+            },
+            || self.reset_sync(),
         )?;
         // The same rule as for the matches a sync receives.
         checked_user(&answer.user_ref)?;

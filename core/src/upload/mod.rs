@@ -55,15 +55,17 @@ pub fn register(transport: &dyn Transport) -> Result<Registered> {
 ///
 /// The transport holds the device's credentials (it reads the token on every request), so the
 /// hook does not return them: it registers the device again ([`register`], or through the app's
-/// backend), stores the new token where the transport reads it, and returns. A sync given a hook
-/// calls it at most once, on the first 401; after it returns `Ok`, the engine marks a full
-/// re-sync (the new registration holds nothing on the server, as [`crate::Engine::reset_sync`]
-/// does) and runs the sync once more. A failing hook, or a second 401, ends the sync with the
-/// 401's [`crate::Error::Server`], as without a hook.
+/// backend), stores the new token where the transport reads it, and returns. Every engine call
+/// that sends the device's credentials takes one (`sync_with`, `forget_with`,
+/// `create_invite_with`, `redeem_invite_with`) and calls it at most once, on the first 401; after
+/// it returns `Ok`, the engine marks a full re-sync (the new registration holds nothing on the
+/// server, as [`crate::Engine::reset_sync`] does; `forget` wipes instead) and sends the call once
+/// more. A failing hook, or a second 401, ends the call with the 401's [`crate::Error::Server`],
+/// as without a hook (a failing hook's description added to its message).
 ///
-/// It runs inside the sync, holding the engine's sync lock: it must not call the engine's
-/// `sync`, `reset_sync`, `forget` or `leave_server` (they would wait for the lock forever); the
-/// engine resets the sync state itself.
+/// It runs inside the call, and inside a sync or `forget` holding the engine's sync lock: it must
+/// not call the engine's `sync`, `reset_sync`, `forget` or `leave_server` (they would wait for
+/// the lock forever); the engine resets the sync state itself.
 pub trait Reregister: Send + Sync {
     /// Registers the device again and makes the transport send the new token. `Err` carries a
     /// description for logs (no contact data); the sync then fails with the 401.

@@ -103,9 +103,9 @@ impl Service {
         let client = tx
             .client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
-        let user_ref = client
-            .user_ref
-            .ok_or(ApiError::Forbidden("only a device with a user can invite"))?;
+        let user_ref = client.user_ref.ok_or(ApiError::UserRequired(
+            "only a device registered for a user can invite",
+        ))?;
         // Hashed under every key, so the invite stays findable across an activation.
         let (current, next) = keys(&mut *tx)?;
         let mut hashes = Vec::with_capacity(2);
@@ -175,9 +175,9 @@ impl Service {
         let client = tx
             .client(&client.client_id)?
             .ok_or(ApiError::Unauthorized)?;
-        let redeemer = client
-            .user_ref
-            .ok_or(ApiError::Forbidden("only a device with a user can redeem"))?;
+        let redeemer = client.user_ref.ok_or(ApiError::UserRequired(
+            "only a device registered for a user can redeem",
+        ))?;
         let code = invite::normalize(&request.code).map_err(|_| UNKNOWN)?;
         let code_sha256 = sha256(code.as_bytes());
         let invite = tx

@@ -43,7 +43,7 @@ on_each_backend! {
         api.post("/v1/invites", Some(&ana), &json!({"ttl_s": 2_592_000}))
             .expect(201);
         api.post("/v1/invites", Some(&anonymous), &json!({}))
-            .expect_error(403, "forbidden");
+            .expect_error(403, "user_required");
         api.post("/v1/invites", Some(ADMIN), &json!({}))
             .expect_error(403, "forbidden");
 
@@ -57,15 +57,16 @@ on_each_backend! {
             vec![(invite_hash.clone(), "u_ana".to_owned())]
         );
 
-        // Redeeming: a device without a user may not; one's own code (any device of the same
-        // user) is forbidden; Bo redeems it as typed from the display form.
+        // Redeeming: a device without a user may not (`user_required`, and the code stays open);
+        // one's own code (any device of the same user) is forbidden; Bo redeems it as typed from
+        // the display form.
         let cursor = api.cursor(&ana);
         api.post(
             "/v1/invites/redeem",
             Some(&anonymous),
             &json!({"code": code}),
         )
-        .expect_error(403, "forbidden");
+        .expect_error(403, "user_required");
         api.post("/v1/invites/redeem", Some(&ana), &json!({"code": code}))
             .expect_error(403, "forbidden");
         api.post(

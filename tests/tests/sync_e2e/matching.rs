@@ -2,6 +2,7 @@
 //! the edits, contacts joining and leaving are reported, invites match two users, and hidden or
 //! departed users are not found through them.
 
+use contactsync_core::protocol::wire::codes;
 use contactsync_core::{Error, IdentifierKind, NoProgress, RawContact};
 use contactsync_tests::net::{Faulty, put_user};
 use contactsync_tests::world::World;
@@ -126,6 +127,16 @@ fn an_invite_makes_two_users_matched_contacts() {
         let err = bob.redeem_invite(&tb, bad).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err:?}");
     }
+    // A device registered openly has no user to give Alice: `user_required`, typed, nothing
+    // recorded, and the code stays open.
+    let (to, _) = world.device(None);
+    let open = world.engine("open");
+    let err = open.redeem_invite(&to, &invite.link).unwrap_err();
+    assert!(
+        matches!(&err, Error::Server { status: 403, code, .. } if code == codes::USER_REQUIRED),
+        "{err:?}"
+    );
+    assert!(open.matches().unwrap().is_empty());
     // Then with the app: it is opened with the link (a trailing slash and a query added on the
     // way), which works as well as the code.
     let inviter = bob

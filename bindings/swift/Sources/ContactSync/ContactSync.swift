@@ -32,7 +32,7 @@ import Foundation
 ///   resumes where it stopped on the next call;
 /// - a full snapshot that did not finish removes nothing: contacts missing from it are removed
 ///   only when a snapshot completes, so a cancelled import never deletes contacts;
-/// - short calls (``status()``, ``forget(transport:)``, ...) are not interrupted: they finish and
+/// - short calls (``status()``, ``forget(transport:onUnauthorized:)``, ...) are not interrupted: they finish and
 ///   return their result even if the task was cancelled meanwhile.
 ///
 /// ## Matrix identity-service mode
@@ -48,7 +48,7 @@ import Foundation
 /// for (handles, linked accounts). A sync looks up new identifiers at once and the whole set again
 /// after `MatrixOptions.relookupIntervalMs` (a day by default), after a new pepper, or with
 /// `force: true`; otherwise it sends nothing (`SyncReport.skipped`). A refused token is
-/// `ContactsyncError.Server` with `401` and `M_UNAUTHORIZED`. ``forget(transport:)`` and the
+/// `ContactsyncError.Server` with `401` and `M_UNAUTHORIZED`. ``forget(transport:onUnauthorized:)`` and the
 /// invites belong to a contactsync server, not to this mode. The generated `MatrixOptions`
 /// prints its token in a `description` or `dump`: do not log the options.
 ///
@@ -64,7 +64,7 @@ import Foundation
 /// | `.InvalidState` | a call that does not fit the engine's state | a bug in the caller |
 /// | `.Io` | a file could not be read or written outside SQLite | report; retry later |
 /// | `.Network` | no answer after the sync's retries: the ``Transport`` threw (``URLSessionTransport`` throws `.Network` for a `URLError`), described in `detail` | retry later; nothing is lost |
-/// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: pass `onUnauthorized` to ``sync(transport:options:onUnauthorized:)``, or register again, then ``resetSync()`` |
+/// | `.Server` | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, `user_required`, ...) | 401: pass `onUnauthorized` (see Re-registration), or register again, then ``resetSync()``; `user_required` (403): invites need a device registered for a user |
 /// | `.Protocol` | the server's answer broke the protocol; nothing of it was applied | report |
 /// | `.RetryLater` | the server asked to wait longer than `SyncOptions.maxWaitMs` | schedule the next sync after `until` (Unix seconds) |
 /// | `.Callback` | not raised by this version; reserved | nothing today |
@@ -74,6 +74,18 @@ import Foundation
 ///
 /// The engine puts no contact data (names, numbers, hashes) in any error, so errors can be logged
 /// and sent with crash reports; a `.Network` detail quotes what the app's own transport threw.
+///
+/// ## Re-registration
+/// Every call that sends the device's token — ``sync(transport:options:onUnauthorized:)``,
+/// ``forget(transport:onUnauthorized:)``, ``createInvite(transport:ttl:onUnauthorized:)``,
+/// ``redeemInvite(transport:code:onUnauthorized:)`` — takes `onUnauthorized`, the app's answer to a
+/// `401 unauthorized` (the app's backend revoked the device, the server lost its registration):
+/// register again and store the new token where the transport reads it. The call runs it at most
+/// once, on the first 401, then sends itself once more under the new registration (and the next
+/// sync sends everything again in full). A second 401 throws that `.Server`. If the hook throws,
+/// the call throws what it threw, as the same code written around the call would. `nil`: the 401
+/// is thrown at once. The hook runs inside the call: do not call `sync`, `resetSync()` or `forget`
+/// from it (they would wait for the call forever; the engine resets the sync state itself).
 public final class ContactSync: Sendable {
     /// The generated engine, for what this class does not wrap (e.g. ``Engine/pendingUploads(limit:)``,
     /// ``Engine/beginSnapshot()`` with your own listener). Its calls block: make them off the main
@@ -192,20 +204,18 @@ public final class ContactSync: Sendable {
     ///     identity-service mode" above).
     ///   - options: retries, backoff and batch size; `SyncOptions(force: true)` for the user's
     ///     "sync now"; `SyncOptions(matrix: MatrixOptions(accessToken: token))` for the Matrix mode.
-    ///   - onUnauthorized: called at most once when the server answers `401 unauthorized` (the
-    ///     app's backend revoked the device, the server lost its registration): register again and
-    ///     store the new token where `transport` reads it; the sync then sends everything again in
-    ///     full under the new registration. If it throws, or the server answers 401 again, the sync
-    ///     throws the 401's `.Server`. `nil`: the 401 is thrown at once. It runs inside the sync:
-    ///     do not call `sync`, `resetSync()` or `forget` from it (they would wait for this sync
-    ///     forever; the engine resets the sync state itself).
+    ///   - onUnauthorized: called at most once when the server answers `401 unauthorized`:
+    ///     register again and store the new token where `transport` reads it; the sync then sends
+    ///     everything again in full under the new registration (see Re-registration above: a
+    ///     second 401 throws it, a throwing hook's error is thrown).
     public func sync(
         transport: Transport, options: SyncOptions = SyncOptions(),
         onUnauthorized: (@Sendable () async throws -> Void)? = nil
     ) async throws -> SyncReport {
-        let hook = onUnauthorized.map(Reregistering.init)
-        return try await networkLong(transport) { [engine] listener, bound in
-            try engine.sync(transport: bound, options: options, listener: listener, reregister: hook)
+        try await Reregistering.around(onUnauthorized) { hook in
+            try await networkLong(transport) { [engine] listener, bound in
+                try engine.sync(transport: bound, options: options, listener: listener, reregister: hook)
+            }
         }
     }
 
@@ -258,30 +268,55 @@ public final class ContactSync: Sendable {
     /// Consent withdrawn: the server deletes everything it holds for this device, then the local
     /// store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
     /// interrupted by a cancellation once started.
-    public func forget(transport: Transport) async throws -> DeleteReceipt {
-        try await short { [engine] in try engine.forget(transport: transport) }
+    ///
+    /// - Parameter onUnauthorized: the app's re-registration (see Re-registration above). A 401
+    ///   means the server holds nothing under the token (a revoked device is deleted with its
+    ///   data); with the hook, the new registration is deleted and its receipt returned, and the
+    ///   store is wiped after it. Without it, the 401 is thrown and nothing is wiped.
+    public func forget(
+        transport: Transport, onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> DeleteReceipt {
+        try await Reregistering.around(onUnauthorized) { hook in
+            try await short { [engine] in try engine.forget(transport: transport, reregister: hook) }
+        }
     }
 
     // MARK: Invites
 
     /// Creates an invite code (to show as text or a QR code) for the user this device belongs to.
+    /// A device registered without a user (open registration) gets `.Server` `403 user_required`
+    /// (docs/invites.md, "Who can invite and redeem").
     ///
-    /// - Parameter ttl: how long it stays valid, in seconds (whole seconds, at least 1); `nil` for
-    ///   the server's default.
-    public func createInvite(transport: Transport, ttl: TimeInterval? = nil) async throws -> Invite {
+    /// - Parameters:
+    ///   - ttl: how long it stays valid, in seconds (whole seconds, at least 1); `nil` for the
+    ///     server's default.
+    ///   - onUnauthorized: the app's re-registration (see Re-registration above).
+    public func createInvite(
+        transport: Transport, ttl: TimeInterval? = nil,
+        onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> Invite {
         let seconds: UInt32? = try ttl.map { ttl in
             guard ttl.isFinite, ttl >= 1 else {
                 throw ContactsyncError.InvalidArgument(detail: "an invite's lifetime must be at least one second")
             }
             return UInt32(min(ttl.rounded(.down), Double(UInt32.max)))
         }
-        return try await short { [engine] in try engine.createInvite(transport: transport, ttlS: seconds) }
+        return try await Reregistering.around(onUnauthorized) { hook in
+            try await short { [engine] in try engine.createInvite(transport: transport, ttlS: seconds, reregister: hook) }
+        }
     }
 
     /// Redeems someone's invite code (typed, or the link from a QR code) and returns the inviter's
-    /// user reference; the inviter then shows up in ``matches()``.
-    public func redeemInvite(transport: Transport, code: String) async throws -> String {
-        try await short { [engine] in try engine.redeemInvite(transport: transport, code: code) }
+    /// user reference; the inviter then shows up in ``matches()``. A device registered without a
+    /// user gets `.Server` `403 user_required`, as for ``createInvite(transport:ttl:onUnauthorized:)``.
+    ///
+    /// - Parameter onUnauthorized: the app's re-registration (see Re-registration above).
+    public func redeemInvite(
+        transport: Transport, code: String, onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> String {
+        try await Reregistering.around(onUnauthorized) { hook in
+            try await short { [engine] in try engine.redeemInvite(transport: transport, code: code, reregister: hook) }
+        }
     }
 
     /// Redeems the invite link the app was opened with — a Universal Link `https://host/i/CODE`
@@ -289,8 +324,10 @@ public final class ContactSync: Sendable {
     /// `application(_:continue:restorationHandler:)`, or the app's own `scheme://i/CODE` — and
     /// returns the inviter's user reference. A URL without an invite code throws
     /// `ContactsyncError.InvalidArgument` before any request.
-    public func redeemInvite(transport: Transport, url: URL) async throws -> String {
-        try await redeemInvite(transport: transport, code: url.absoluteString)
+    public func redeemInvite(
+        transport: Transport, url: URL, onUnauthorized: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> String {
+        try await redeemInvite(transport: transport, code: url.absoluteString, onUnauthorized: onUnauthorized)
     }
 
     // MARK: Queries
@@ -351,7 +388,7 @@ public final class ContactSync: Sendable {
         (try? await short { [engine] in engine.keyId() }) ?? nil
     }
 
-    /// Deletes everything stored locally. Use ``forget(transport:)`` to have the server delete its
+    /// Deletes everything stored locally. Use ``forget(transport:onUnauthorized:)`` to have the server delete its
     /// part too.
     public func wipe() async throws {
         try await short { [engine] in try engine.wipe() }

@@ -157,20 +157,36 @@ final class ProgressHub: @unchecked Sendable {
     }
 }
 
-/// The app's async hook as the engine's ``Reregister``. The engine calls it on the sync's thread, a
+/// The app's async hook as the engine's ``Reregister``. The engine calls it on the call's thread, a
 /// thread of ``Blocking/queue`` (never the cooperative pool), which waits here for the hook's task:
-/// blocking that thread is what it is for.
+/// blocking that thread is what it is for. The engine turns a hook that threw into the 401;
+/// ``around(_:_:)`` then throws the hook's own error instead.
 final class Reregistering: Reregister, Sendable {
     private let hook: @Sendable () async throws -> Void
+    private let outcome = Outcome()
 
     init(_ hook: @escaping @Sendable () async throws -> Void) {
         self.hook = hook
     }
 
+    /// Runs `call` (an engine call given the hook) with `onUnauthorized` as its hook. When the hook
+    /// threw, the call throws what the hook threw, as the same retry written around the call would:
+    /// the app gets its own error, not only its description in the engine's 401.
+    static func around<T>(
+        _ onUnauthorized: (@Sendable () async throws -> Void)?,
+        _ call: (Reregistering?) async throws -> T
+    ) async throws -> T {
+        let hook = onUnauthorized.map(Reregistering.init)
+        do {
+            return try await call(hook)
+        } catch {
+            throw hook?.outcome.error ?? error
+        }
+    }
+
     func reregister() throws {
-        let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
-        Task { [hook] in
+        Task { [hook, outcome] in
             do {
                 try await hook()
             } catch {
@@ -180,17 +196,28 @@ final class Reregistering: Reregister, Sendable {
         }
         done.wait()
         if let error = outcome.error {
-            throw ContactsyncError.Callback(detail: "the re-registration hook threw \(type(of: error))")
+            // The engine adds this to its 401's message: the full description, not only the type.
+            throw ContactsyncError.Callback(detail: "the re-registration hook threw \(String(reflecting: error))")
         }
     }
 
-    /// The hook's error, handed from its task to the waiting thread.
+    /// The hook's error, handed from its task to the waiting thread and on to ``around(_:_:)``.
     private final class Outcome: @unchecked Sendable {
-        // Written before the semaphore is signalled, read after it is waited on.
-        private(set) var error: Error?
+        // Written and read with the lock held: by the hook's task, the engine's thread and the
+        // caller's task once the engine's call returned.
+        private let lock = NSLock()
+        private var failure: Error?
+
+        var error: Error? {
+            lock.lock()
+            defer { lock.unlock() }
+            return failure
+        }
 
         func fail(_ error: Error) {
-            self.error = error
+            lock.lock()
+            failure = error
+            lock.unlock()
         }
     }
 }

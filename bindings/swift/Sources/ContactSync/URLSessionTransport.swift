@@ -44,7 +44,7 @@ import FoundationNetworking
 /// - no answer is kept in the session's HTTP cache: the request asks for a fresh answer
 ///   (`reloadIgnoringLocalCacheData`) and any answer the cache stored anyway is removed, because
 ///   answers hold the hash key, match pages and invite codes, which must not outlive
-///   ``ContactSync/forget(transport:)`` in `Caches/` (the reference server also sends
+///   ``ContactSync/forget(transport:onUnauthorized:)`` in `Caches/` (the reference server also sends
 ///   `Cache-Control: no-store`);
 /// - at most ``maxAnswerBytes`` + 1 bytes of an answer are handed to the engine, which refuses
 ///   anything longer. (URLSession buffers a data task's whole body before completing it; an app

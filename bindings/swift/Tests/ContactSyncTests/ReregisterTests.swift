@@ -1,10 +1,11 @@
-import ContactSync
+@testable import ContactSync
 import Foundation
 import XCTest
 
-/// `sync(onUnauthorized:)` against the real reference server: the app's backend revokes the device,
-/// the next sync calls the hook once (it registers anew and stores the token the transport reads)
-/// and sends everything again; a hook that throws leaves the 401.
+/// `onUnauthorized` against the real reference server: the app's backend revokes the device, the
+/// next sync calls the hook once (it registers anew and stores the token the transport reads) and
+/// sends everything again; a hook that throws fails the call with its own error. The same for
+/// every other call that sends the token: invites and `forget`.
 final class ReregisterTests: XCTestCase {
     /// The app's secure storage, read by the transport on every request; and the hook's calls.
     private final class Stored: @unchecked Sendable {
@@ -26,9 +27,12 @@ final class ReregisterTests: XCTestCase {
         }
     }
 
-    private struct BackendDown: Error {}
+    /// The app's own error, with what an app would want back from it.
+    private struct BackendDown: Error, Equatable {
+        let status: Int
+    }
 
-    func testARevokedDeviceRegistersAgainOnceAndAFailingHookIsThe401() async throws {
+    func testARevokedDeviceRegistersAgainOnceAndAFailingHookThrowsItsOwnError() async throws {
         let server = try ReferenceServer()
         defer { server.stop() }
         try server.putUser("u_ana", [("phone", "+4915123456789")])
@@ -49,14 +53,23 @@ final class ReregisterTests: XCTestCase {
         do {
             _ = try await sync.sync(transport: transport, options: quickSync) {
                 failing.called()
-                throw BackendDown()
+                throw BackendDown(status: 503)
             }
-            XCTFail("a failing hook leaves the 401")
-        } catch ContactsyncError.Server(let status, let code, _) {
-            XCTAssertEqual(status, 401)
-            XCTAssertEqual(code, "unauthorized")
+            XCTFail("a failing hook's error is thrown")
+        } catch let error as BackendDown {
+            XCTAssertEqual(error, BackendDown(status: 503))
         }
         XCTAssertEqual(failing.calls, 1)
+        // The raw engine (no wrapper) keeps the 401, the hook's error described in its message.
+        do {
+            _ = try sync.engine.sync(
+                transport: transport, options: quickSync, reregister: Reregistering { throw BackendDown(status: 502) })
+            XCTFail("a failing hook is the 401")
+        } catch ContactsyncError.Server(let status, let code, let message) {
+            XCTAssertEqual(status, 401)
+            XCTAssertEqual(code, "unauthorized")
+            XCTAssertTrue(message.contains("BackendDown(status: 502)"), message)
+        }
 
         let fresh = try server.transport()
         let report = try await sync.sync(transport: transport, options: quickSync) {
@@ -66,6 +79,61 @@ final class ReregisterTests: XCTestCase {
         XCTAssertEqual(report.added, 2, "everything again, under the new registration: \(report)")
         let names = try await sync.matches().map(\.displayName)
         XCTAssertEqual(names, ["Ana"])
+    }
+
+    /// Invites and `forget` with a token the server does not know: the hook runs once and the call
+    /// succeeds; a failing hook's own error is thrown, and `forget` wipes nothing without a receipt.
+    func testInvitesAndForgetRegisterAgainOnceAndAFailingHookThrowsItsOwnError() async throws {
+        let server = try ReferenceServer()
+        defer { server.stop() }
+        let ana = Stored("t_unknown_to_the_server")
+        let bo = Stored("t_unknown_to_the_server")
+        let anaWire = try URLSessionTransport(baseURL: server.baseURL, session: server.session, token: { ana.token })
+        let boWire = try URLSessionTransport(baseURL: server.baseURL, session: server.session, token: { bo.token })
+        let dir = try temporaryDirectory(self)
+        let inviter = try await ContactSync.open(path: dir.appendingPathComponent("ana.db").path, config: Config(region: "DE"))
+        let invited = try await ContactSync.open(path: dir.appendingPathComponent("bo.db").path, config: Config(region: "DE"))
+        let failing = Stored("")
+        let backendDown: @Sendable () async throws -> Void = {
+            failing.called()
+            throw BackendDown(status: 503)
+        }
+
+        await assertThrowsBackendDown { _ = try await inviter.createInvite(transport: anaWire, onUnauthorized: backendDown) }
+        let invite = try await inviter.createInvite(transport: anaWire) {
+            ana.called(replacingTokenWith: try server.vouchDevice("u_ana"))
+        }
+        await assertThrowsBackendDown { _ = try await invited.redeemInvite(transport: boWire, code: invite.code, onUnauthorized: backendDown) }
+        let opened = try XCTUnwrap(URL(string: invite.link))
+        let inviterRef = try await invited.redeemInvite(transport: boWire, url: opened) {
+            bo.called(replacingTokenWith: try server.vouchDevice("u_bo"))
+        }
+        XCTAssertEqual(inviterRef, "u_ana")
+        XCTAssertEqual([ana.calls, bo.calls], [1, 1])
+
+        // Bo withdraws consent after his token was lost.
+        bo.called(replacingTokenWith: "t_unknown_to_the_server")
+        await assertThrowsBackendDown { _ = try await invited.forget(transport: boWire, onUnauthorized: backendDown) }
+        let kept = try await invited.status().matches
+        XCTAssertEqual(kept, 1, "nothing wiped without a receipt")
+        let receipt = try await invited.forget(transport: boWire) {
+            bo.called(replacingTokenWith: try server.vouchDevice("u_bo"))
+        }
+        XCTAssertEqual(receipt.hashes, 0)
+        let left = try await invited.status().matches
+        XCTAssertEqual(left, 0)
+        XCTAssertEqual([failing.calls, bo.calls], [3, 3])
+    }
+
+    private func assertThrowsBackendDown(_ call: () async throws -> Void, line: UInt = #line) async {
+        do {
+            try await call()
+            XCTFail("a failing hook's error is thrown", line: line)
+        } catch let error as BackendDown {
+            XCTAssertEqual(error, BackendDown(status: 503), line: line)
+        } catch {
+            XCTFail("not the hook's error: \(error)", line: line)
+        }
     }
 
     /// A background run (``BackgroundSync``) with the app's re-registration succeeds where it

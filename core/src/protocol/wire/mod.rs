@@ -474,6 +474,9 @@ pub mod codes {
     pub const UNAUTHORIZED: &str = "unauthorized";
     /// 403: the token may not do this.
     pub const FORBIDDEN: &str = "forbidden";
+    /// 403: invites (creating, redeeming) need a device registered for a user of the app (one
+    /// the app's backend vouched for); an openly registered device has none.
+    pub const USER_REQUIRED: &str = "user_required";
     /// 404: unknown path, or an unusable invite code.
     pub const NOT_FOUND: &str = "not_found";
     /// 409: the key changed; `key_id` is the current one.

@@ -102,7 +102,7 @@ import kotlinx.coroutines.withContext
  * | [ContactsyncException.InvalidValue]      | only [io.github.contactsync.ffi.Normalizer.normalize]: `reason` is the stable rejection code | show the user                |
  * | [ContactsyncException.InvalidState]      | a call that does not fit the engine's state (a snapshot used after it finished) | a bug in the caller      |
  * | [ContactsyncException.Network]           | no answer after the sync's retries: the [Transport] threw `Network` (as [OkHttpTransport] does for an `IOException`) or any other exception, described in `detail` | retry later; nothing is lost |
- * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, ...) | 401: pass `onUnauthorized` to [sync], or register again, then [resetSync] |
+ * | [ContactsyncException.Server]            | the server refused: `status`, the protocol's `code` (`unauthorized`, `forbidden`, `user_required`, ...) | 401: pass `onUnauthorized` (see "Re-registration"), or register again, then [resetSync]; `user_required` (403): invites need a device registered for a user |
  * | [ContactsyncException.Protocol]          | the server's answer broke the protocol; nothing of it was applied | report                                 |
  * | [ContactsyncException.RetryLater]        | the server asked to wait longer than [SyncOptions.maxWaitMs] | schedule the next sync after `until` (Unix s) |
  * | [ContactsyncException.Callback]          | not raised by this version; reserved. Callback failures surface as `Network` (a throwing [Transport]) or `Cancelled` (a throwing `isCancelled` of a listener given to the raw [Engine]; this class's listener never throws); a throwing `onProgress` is ignored | nothing today |
@@ -113,6 +113,19 @@ import kotlinx.coroutines.withContext
  *
  * The engine puts no contact data (names, numbers, hashes) in any message, so they can be logged
  * and sent with crash reports; a `Network` detail quotes what the app's own transport threw.
+ *
+ * ## Re-registration
+ * Every call that sends the device's token — [sync], [forget], [createInvite], [redeemInvite] —
+ * takes `onUnauthorized`, the app's answer to a `401 unauthorized` (the app's backend revoked the
+ * device, the server lost its registration): register again and store the new token where the
+ * transport reads it. The call runs it at most once, on the first 401, then sends itself once
+ * more under the new registration (and the next sync sends everything again in full). A second
+ * 401 throws that [ContactsyncException.Server]. If the hook throws, the call throws what it threw,
+ * as the same code written around the call would (the 401 is attached as a suppressed
+ * exception). `null`: the 401 is thrown at once. The hook runs inside the call, on the engine's IO
+ * thread (not the caller's dispatcher: switch with `withContext(Dispatchers.Main)` to touch
+ * views); do not call [sync], [resetSync] or [forget] from it (they would wait for the call
+ * forever; the engine resets the sync state itself).
  */
 class ContactSync private constructor(
     /**
@@ -271,15 +284,10 @@ class ContactSync private constructor(
      * @param options retries, backoff and batch size; `SyncOptions(force = true)` for the
      *   user's "sync now"; `SyncOptions(matrix = MatrixOptions(accessToken = token))` for the
      *   Matrix mode.
-     * @param onUnauthorized called at most once when the server answers `401 unauthorized` (the
-     *   app's backend revoked the device, the server lost its registration): register again and
-     *   store the new token where [transport] reads it; the sync then sends everything again in
-     *   full under the new registration. If it throws, or the server answers 401 again, the sync
-     *   throws the 401's [ContactsyncException.Server]. `null`: the 401 is thrown at once. It
-     *   runs inside the sync, on the engine's IO thread (not the caller's dispatcher: switch with
-     *   `withContext(Dispatchers.Main)` to touch views): do not call [sync], [resetSync] or
-     *   [forget] from it (they would wait for this sync forever; the engine resets the sync state
-     *   itself).
+     * @param onUnauthorized called at most once when the server answers `401 unauthorized`:
+     *   register again and store the new token where [transport] reads it; the sync then sends
+     *   everything again in full under the new registration (see "Re-registration" above: a
+     *   second 401 throws it, a throwing hook's exception is thrown).
      * @throws ContactsyncException.Network, [ContactsyncException.Server],
      *   [ContactsyncException.RetryLater], [ContactsyncException.Protocol] as listed above.
      */
@@ -288,7 +296,7 @@ class ContactSync private constructor(
         options: SyncOptions = SyncOptions(),
         onUnauthorized: (suspend () -> Unit)? = null,
     ): SyncReport = networkLong(transport) { listener, bound ->
-        engine.sync(bound, options, listener, onUnauthorized?.let { Reregistering(listener.job, it) })
+        Reregistering.around(listener.job, onUnauthorized) { hook -> engine.sync(bound, options, listener, hook) }
     }
 
     /**
@@ -313,29 +321,48 @@ class ContactSync private constructor(
     /**
      * Consent withdrawn: the server deletes everything it holds for this device, then the local
      * store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
-     * interrupted by a cancellation once started.
+     * interrupted by a cancellation once started (a running [onUnauthorized] is).
+     *
+     * @param onUnauthorized the app's re-registration (see "Re-registration" above). A 401 means
+     *   the server holds nothing under the token (a revoked device is deleted with its data);
+     *   with the hook, the new registration is deleted and its receipt returned, and the store is
+     *   wiped after it. Without it, the 401 is thrown and nothing is wiped.
      */
-    suspend fun forget(transport: Transport): DeleteReceipt = io { engine.forget(transport) }
+    suspend fun forget(transport: Transport, onUnauthorized: (suspend () -> Unit)? = null): DeleteReceipt =
+        hooked(onUnauthorized) { hook -> engine.forget(transport, hook) }
 
     /**
      * Creates an invite code (to show as text or a QR code) for the user this device belongs to.
+     * A device registered without a user (open registration) gets [ContactsyncException.Server]
+     * `403 user_required` (docs/invites.md, "Who can invite and redeem").
      *
      * @param ttl how long it stays valid; `null` for the server's default. Whole seconds.
+     * @param onUnauthorized the app's re-registration (see "Re-registration" above).
      */
-    suspend fun createInvite(transport: Transport, ttl: Duration? = null): Invite {
+    suspend fun createInvite(
+        transport: Transport,
+        ttl: Duration? = null,
+        onUnauthorized: (suspend () -> Unit)? = null,
+    ): Invite {
         val seconds = ttl?.let {
             require(it.isPositive()) { "an invite's lifetime must be positive" }
             it.inWholeSeconds.coerceIn(1L, UInt.MAX_VALUE.toLong()).toUInt()
         }
-        return io { engine.createInvite(transport, seconds) }
+        return hooked(onUnauthorized) { hook -> engine.createInvite(transport, seconds, hook) }
     }
 
     /**
      * Redeems someone's invite code (typed, or the link from a QR code) and returns the
-     * inviter's user reference; the inviter then shows up in [matches].
+     * inviter's user reference; the inviter then shows up in [matches]. A device registered
+     * without a user gets [ContactsyncException.Server] `403 user_required`, as for [createInvite].
+     *
+     * @param onUnauthorized the app's re-registration (see "Re-registration" above).
      */
-    suspend fun redeemInvite(transport: Transport, code: String): String =
-        io { engine.redeemInvite(transport, code) }
+    suspend fun redeemInvite(
+        transport: Transport,
+        code: String,
+        onUnauthorized: (suspend () -> Unit)? = null,
+    ): String = hooked(onUnauthorized) { hook -> engine.redeemInvite(transport, code, hook) }
 
     /**
      * Redeems the invite link the app was opened with (an App Link `https://host/i/CODE`, with or
@@ -344,8 +371,11 @@ class ContactSync private constructor(
      * prints as the URI it holds), or `URI(it.toString())`. A link without an invite code is a
      * [ContactsyncException.InvalidArgument], before any request.
      */
-    suspend fun redeemInvite(transport: Transport, link: URI): String =
-        redeemInvite(transport, link.toString())
+    suspend fun redeemInvite(
+        transport: Transport,
+        link: URI,
+        onUnauthorized: (suspend () -> Unit)? = null,
+    ): String = redeemInvite(transport, link.toString(), onUnauthorized)
 
     /** Counts over the store: contacts, identifiers, upload state, matches. */
     suspend fun status(): Status = io { engine.status() }
@@ -407,6 +437,10 @@ class ContactSync private constructor(
 
     /** A short call: runs on the dispatcher, no listener. */
     private suspend fun <T> io(block: () -> T): T = withContext(dispatcher) { block() }
+
+    /** A short call given the app's re-registration hook (see [Reregistering.around]). */
+    private suspend fun <T> hooked(onUnauthorized: (suspend () -> Unit)?, block: (Reregister?) -> T): T =
+        withContext(dispatcher) { Reregistering.around(coroutineContext.job, onUnauthorized, block) }
 
     /**
      * A long call: runs on the dispatcher with a listener that feeds [progress] (and
@@ -505,19 +539,45 @@ class ContactSync private constructor(
 }
 
 /**
- * The app's suspend hook as the engine's [Reregister]: called on the sync's thread (already off the
- * caller's, blocked in Rust), so it runs the hook there to completion. It runs under a supervisor
- * child of the sync's job: cancelling the sync cancels the hook, and a hook that throws fails the
- * sync with the 401 (the engine's rule) instead of cancelling the sync's coroutine.
+ * The app's suspend hook as the engine's [Reregister]: called on the call's thread (already off
+ * the caller's, blocked in Rust), so it runs the hook there to completion. It runs under a
+ * supervisor child of the call's job: cancelling the call cancels the hook, and a hook that throws
+ * fails the engine's call with the 401 (the engine's rule) instead of cancelling the call's
+ * coroutine; [around] then throws the hook's exception instead.
  */
 private class Reregistering(private val job: Job, private val hook: suspend () -> Unit) : Reregister {
+    /** What the hook threw, handed from the engine's call to [around] on the same thread. */
+    private var failure: Throwable? = null
+
     override fun reregister() {
         val supervisor = SupervisorJob(job)
         try {
             runBlocking(supervisor) { hook() }
+        } catch (e: Throwable) {
+            failure = e
+            // UniFFI hands the engine its description, which the engine adds to the 401.
+            throw e
         } finally {
-            // Completed, or the sync's `withContext` would wait for it forever.
+            // Completed, or the call's `withContext` would wait for it forever.
             supervisor.complete()
+        }
+    }
+
+    companion object {
+        /**
+         * Runs [call] (an engine call, on the engine's thread) with [onUnauthorized] as its hook.
+         * When the hook threw, the call throws what the hook threw, the engine's 401 attached as
+         * suppressed: the app sees its own exception, as with the retry written by hand.
+         */
+        fun <T> around(job: Job, onUnauthorized: (suspend () -> Unit)?, call: (Reregister?) -> T): T {
+            val hook = onUnauthorized?.let { Reregistering(job, it) }
+            try {
+                return call(hook)
+            } catch (e: ContactsyncException) {
+                val failure = hook?.failure ?: throw e
+                failure.addSuppressed(e)
+                throw failure
+            }
         }
     }
 }

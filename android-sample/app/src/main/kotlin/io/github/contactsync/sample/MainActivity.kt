@@ -153,14 +153,17 @@ class MainActivity : Activity() {
             registerOnce()
             status.setText(R.string.redeeming)
             try {
-                contacts.redeemInvite(app.transport(), link)
+                // A 401: registered again once, and the code redeemed under the new token.
+                contacts.redeemInvite(app.transport(), link, onUnauthorized = { app.register() })
                 status.setText(R.string.invite_redeemed)
             } catch (e: ContactsyncException.InvalidArgument) {
                 status.setText(R.string.not_an_invite) // no request was made
             } catch (e: ContactsyncException.Server) {
-                when (e.status.toInt()) {
-                    404 -> status.setText(R.string.invite_closed) // unknown, expired, revoked or used
-                    403 -> status.setText(R.string.invite_needs_user) // an openly registered device
+                when {
+                    e.status.toInt() == 404 -> status.setText(R.string.invite_closed) // unknown, expired, revoked or used
+                    // By design (docs/invites.md): a device that registered itself has no user to
+                    // give the inviter. The code stays open.
+                    e.code == "user_required" -> status.setText(R.string.invite_needs_user)
                     else -> throw e
                 }
             }

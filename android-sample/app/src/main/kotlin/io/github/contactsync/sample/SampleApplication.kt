@@ -10,6 +10,7 @@ import io.github.contactsync.android.ContactSyncAndroid
 import io.github.contactsync.android.ContactSyncBackground
 import io.github.contactsync.background.BackgroundSync
 import io.github.contactsync.ffi.LogLevel
+import io.github.contactsync.ffi.Registration
 import okhttp3.HttpUrl.Companion.toHttpUrl
 import okhttp3.OkHttpClient
 
@@ -51,22 +52,30 @@ class SampleApplication : Application() {
 
     /**
      * The transport to the discovery server. The token is read on every request, so a token
-     * stored after registering is used by the next request without a new transport.
+     * stored after registering is used by the next request without a new transport. A vouched
+     * token, when set, wins over one stored by an earlier open registration.
      */
     fun transport(): OkHttpTransport =
-        OkHttpTransport(httpClient, BuildConfig.DISCOVERY_SERVER_URL.toHttpUrl()) { credentials.token }
+        OkHttpTransport(httpClient, BuildConfig.DISCOVERY_SERVER_URL.toHttpUrl()) {
+            BuildConfig.VOUCHED_DEVICE_TOKEN.ifEmpty { null } ?: credentials.token
+        }
 
     /**
      * Registers this device and stores its token. Open registration: the reference server's demo
-     * mode; a real app's backend vouches for the device instead (docs/protocol.md,
-     * "Registration").
+     * mode, whose devices have no user (no invites); with `contactsync.deviceToken` set
+     * (development only), the token the admin API vouched for a user, as an app's backend would
+     * hand it over (docs/protocol.md, "Registration"; README, "Invite links").
      *
-     * Also the sync's `onUnauthorized` hook (a 401: the server no longer knows the token), where
+     * Also the calls' `onUnauthorized` hook (a 401: the server no longer knows the token), where
      * it runs on the engine's thread: it touches no view. The stale token is dropped first, so the
      * registration request goes without one.
      */
     suspend fun register() {
         credentials.clear()
-        credentials.save(ContactSync.registerDevice(transport()))
+        val vouched = BuildConfig.VOUCHED_DEVICE_TOKEN
+        credentials.save(
+            if (vouched.isNotEmpty()) Registration(clientId = "", token = vouched, userRef = null)
+            else ContactSync.registerDevice(transport()),
+        )
     }
 }

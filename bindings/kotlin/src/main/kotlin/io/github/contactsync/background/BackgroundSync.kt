@@ -84,7 +84,7 @@ class BackgroundSync(
          * | `Server` 401 / 403: the token is unknown, revoked, or may not sync | [BackgroundResult.Failure] [FailureReason.UNAUTHORIZED] / [FailureReason.FORBIDDEN]: the app must register again; retrying cannot help |
          * | [SecurityException]: `READ_CONTACTS` was revoked | [BackgroundResult.Failure] [FailureReason.NO_CONTACTS_PERMISSION] |
          * | `NewerSchema` | [BackgroundResult.Failure] [FailureReason.NEWER_SCHEMA] |
-         * | anything else (`Protocol`, another `Server` status, a bug) | [BackgroundResult.Failure] [FailureReason.OTHER] |
+         * | anything else (`Protocol`, another `Server` status, what the `onUnauthorized` hook threw, a bug) | [BackgroundResult.Failure] [FailureReason.OTHER] |
          *
          * A failure does not end periodic work: the next period runs again.
          */

@@ -11,7 +11,12 @@ import io.github.contactsync.ffi.Transport
  *
  * An [Uri] is handed over as the text it holds: the engine reads the code out of the link, so
  * there is no `java.net.URI` conversion to fail on links Android accepts. A link without an
- * invite code is a `ContactsyncException.InvalidArgument`, before any request.
+ * invite code is a `ContactsyncException.InvalidArgument`, before any request. `onUnauthorized`
+ * is the app's re-registration, as for every call that sends the token (`ContactSync`'s
+ * "Re-registration").
  */
-suspend fun ContactSync.redeemInvite(transport: Transport, link: Uri): String =
-    redeemInvite(transport, link.toString())
+suspend fun ContactSync.redeemInvite(
+    transport: Transport,
+    link: Uri,
+    onUnauthorized: (suspend () -> Unit)? = null,
+): String = redeemInvite(transport, link.toString(), onUnauthorized)
