@@ -16,10 +16,11 @@ use crate::input::Reader;
 use super::{MAX_ANSWERS, NO_ANSWER, RAW_STATUS, STATUSES, body, codes_to_redeem};
 
 /// The error codes an error body picks from (then a made-up one, an empty one, a long one).
-const ERROR_CODES: [&str; 13] = [
+const ERROR_CODES: [&str; 14] = [
     codes::MALFORMED,
     codes::UNAUTHORIZED,
     codes::FORBIDDEN,
+    codes::USER_REQUIRED,
     codes::NOT_FOUND,
     codes::KEY_ROTATED,
     codes::BATCH_CONFLICT,

@@ -21,7 +21,7 @@ fn codes_for(status: StatusCode) -> &'static [&'static str] {
     match status.as_u16() {
         400 => &[codes::MALFORMED],
         401 => &[codes::UNAUTHORIZED],
-        403 => &[codes::FORBIDDEN],
+        403 => &[codes::FORBIDDEN, codes::USER_REQUIRED],
         404 => &[
             codes::NOT_FOUND,
             codes::PRIVATE_DISABLED,
