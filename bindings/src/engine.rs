@@ -13,7 +13,7 @@ use crate::error::{ContactsyncError, Result};
 use crate::observe::{ChangeObserver, CoreObserver, Subscription};
 use crate::types::{
     Config, ContactView, DeleteReceipt, Discovery, IdentifierKind, ImportReport, Invite, Match,
-    PendingUpload, RawContact, Status, SyncOptions, SyncReport,
+    Normalized, PendingUpload, RawContact, Status, SyncOptions, SyncReport,
 };
 
 /// One user's contacts, identifiers, upload state and matches, kept in one SQLite file.
@@ -179,6 +179,12 @@ impl Engine {
         Ok(self.0.contact(&source_id)?)
     }
 
+    /// Several contacts by source id, in the order asked (`None` for an unknown one), in one
+    /// call and one read transaction: a contacts screen asks for its rows at once.
+    pub fn contacts_by_id(&self, source_ids: Vec<String>) -> Result<Vec<Option<ContactView>>> {
+        Ok(self.0.contacts_by_id(&source_ids)?)
+    }
+
     /// Up to `limit` hashes waiting for the server (additions first).
     pub fn pending_uploads(&self, limit: u64) -> Result<Vec<PendingUpload>> {
         Ok(self.0.pending_uploads(limit)?)
@@ -192,6 +198,33 @@ impl Engine {
     /// Excludes a contact from discovery (or includes it again); false for an unknown contact.
     pub fn set_contact_excluded(&self, source_id: String, excluded: bool) -> Result<bool> {
         Ok(self.0.set_contact_excluded(&source_id, excluded)?)
+    }
+
+    /// `set_contact_excluded` for several contacts in one call and one transaction: for each
+    /// source id in order, whether it is a stored contact.
+    pub fn set_contacts_excluded(
+        &self,
+        source_ids: Vec<String>,
+        excluded: bool,
+    ) -> Result<Vec<bool>> {
+        Ok(self.0.set_contacts_excluded(&source_ids, excluded)?)
+    }
+
+    /// `set_identifier_excluded` for several values of one kind in one call and one transaction.
+    /// A value that does not normalise is its own `Invalid` outcome (the single call throws
+    /// `InvalidArgument` for it); the other values are still set.
+    pub fn set_identifiers_excluded(
+        &self,
+        kind: IdentifierKind,
+        values: Vec<String>,
+        excluded: bool,
+    ) -> Result<Vec<Normalized>> {
+        Ok(self
+            .0
+            .set_identifiers_excluded(kind, &values, excluded)?
+            .into_iter()
+            .map(Normalized::from)
+            .collect())
     }
 
     /// Excludes an identifier (read like a contact's value) whichever contacts hold it.

@@ -1,6 +1,12 @@
-//! Normalising and hashing single values: what the engine does to every contact's values, exposed
-//! so apps can normalise what a user types (a search box, "add by number") and so the bindings'
+//! Normalising and hashing values: what the engine does to every contact's values, exposed so
+//! apps can normalise what a user types (a search box, "add by number") and so the bindings'
 //! tests can check the shared vectors byte for byte.
+//!
+//! Each per-value call has a list twin (`normalize_all`, `normalize_auto_all`, `hash_all`,
+//! `guess_kinds`): from Kotlin a call costs about 20 µs through JNA whatever it does, so a list
+//! (validating a form's numbers, an imported file) crosses once, not once per value
+//! (docs/performance.md). A bad value in a list is that value's [`Normalized::Invalid`], never a
+//! failure of the whole call.
 
 use std::sync::Arc;
 
@@ -8,7 +14,7 @@ use contactsync_core as core;
 
 use crate::callbacks::{CoreTransport, Transport};
 use crate::error::{ContactsyncError, Result};
-use crate::types::{Identifier, IdentifierKind, Registration, region};
+use crate::types::{Identifier, IdentifierKind, Normalized, Registration, region};
 
 fn invalid(e: &core::NormalizeError) -> ContactsyncError {
     ContactsyncError::InvalidValue { reason: e.code() }
@@ -31,19 +37,27 @@ impl Normalizer {
     /// The canonical form of `raw` as `kind`, or `InvalidValue` with the rejection code.
     pub fn normalize(&self, kind: IdentifierKind, raw: String) -> Result<Identifier> {
         let id = self.0.normalize(kind, &raw).map_err(|e| invalid(&e))?;
-        Ok(Identifier {
-            kind: id.kind(),
-            canonical: id.canonical().to_owned(),
-        })
+        Ok(Identifier::from(&id))
     }
 
     /// Guesses the kind of `raw` (phone, e-mail, account, invite, else handle) and normalises it.
     pub fn normalize_auto(&self, raw: String) -> Result<Identifier> {
         let id = self.0.normalize_auto(&raw).map_err(|e| invalid(&e))?;
-        Ok(Identifier {
-            kind: id.kind(),
-            canonical: id.canonical().to_owned(),
-        })
+        Ok(Identifier::from(&id))
+    }
+
+    /// `normalize` for a list of values of one kind, in one call: each value's outcome, in order.
+    pub fn normalize_all(&self, kind: IdentifierKind, raws: Vec<String>) -> Vec<Normalized> {
+        raws.iter()
+            .map(|raw| self.0.normalize(kind, raw).into())
+            .collect()
+    }
+
+    /// `normalize_auto` for a list of values, in one call: each value's outcome, in order.
+    pub fn normalize_auto_all(&self, raws: Vec<String>) -> Vec<Normalized> {
+        raws.iter()
+            .map(|raw| self.0.normalize_auto(raw).into())
+            .collect()
     }
 }
 
@@ -74,12 +88,28 @@ impl HashKey {
             .hash_parts(identifier.kind, &identifier.canonical)
             .to_base64url()
     }
+
+    /// `hash` for a list of identifiers, in one call: their hashes, in order.
+    pub fn hash_all(&self, identifiers: Vec<Identifier>) -> Vec<String> {
+        identifiers
+            .iter()
+            .map(|i| self.0.hash_parts(i.kind, &i.canonical).to_base64url())
+            .collect()
+    }
 }
 
 /// Which kind a free-form value most likely is (`None` when it holds no letter or digit).
 #[uniffi::export]
 pub fn guess_kind(raw: String) -> Option<IdentifierKind> {
     core::identifier::guess_kind(&raw)
+}
+
+/// `guess_kind` for a list of values, in one call: each value's guess, in order.
+#[uniffi::export]
+pub fn guess_kinds(raws: Vec<String>) -> Vec<Option<IdentifierKind>> {
+    raws.iter()
+        .map(|raw| core::identifier::guess_kind(raw))
+        .collect()
 }
 
 /// Registers this device with a server that allows open registration. Keep the token in the

@@ -9,13 +9,19 @@
 //! | Module       | Holds                                                           |
 //! |--------------|-----------------------------------------------------------------|
 //! | `engine`     | `Engine` and `Snapshot` objects                                 |
-//! | `identifier` | `Normalizer`, `HashKey`, `guess_kind`, `register_device`        |
+//! | `identifier` | `Normalizer`, `HashKey`, `guess_kind(s)`, `register_device`     |
 //! | `callbacks`  | the foreign traits `Transport`, `ProgressListener`, `Reregister`; HTTP records |
 //! | `observe`    | the foreign trait `ChangeObserver` and the `Subscription` object |
 //! | `logging`    | the foreign trait `LogSink`, `install_log_sink`, `LogLevel`     |
 //! | `types`      | the core's records re-exported; the few shaped for apps         |
 //! | `oprf`       | `OprfBatch`, `OprfServerKey`: the private mode's OPRF, for known-answer tests and benchmarks |
 //! | `error`      | `ContactsyncError`                                              |
+//!
+//! One crossing per list: from Kotlin every call costs about 20 µs through JNA whatever it does
+//! (docs/performance.md), so whatever an app does per contact or per value has a list call
+//! (`import_snapshot`, `contacts_by_id`, `matches`, `set_contacts_excluded`,
+//! `set_identifiers_excluded`, `normalize_all`, `hash_all`, `guess_kinds`); the single-value
+//! calls stay for what a user does to one value at a time (typing into a search box).
 //!
 //! Panics unwind (the workspace's release profile keeps `panic = "unwind"`), and `UniFFI` turns a
 //! panic into an exception in the caller (`InternalException` in Kotlin, a thrown error in Swift)
@@ -38,7 +44,7 @@ pub use callbacks::{
 };
 pub use engine::{Engine, Snapshot};
 pub use error::{ContactsyncError, Result};
-pub use identifier::{HashKey, Normalizer, core_version, guess_kind, register_device};
+pub use identifier::{HashKey, Normalizer, core_version, guess_kind, guess_kinds, register_device};
 pub use logging::{LogLevel, LogRecord, LogSink, install_log_sink};
 pub use observe::{ChangeObserver, Subscription};
 pub use oprf::{OprfBatch, OprfEvaluation, OprfServerKey};

@@ -28,6 +28,47 @@ pub struct Identifier {
     pub canonical: String,
 }
 
+/// One value's outcome in a list call (`Normalizer.normalize_all`,
+/// `Engine.set_identifiers_excluded`): its identifier, or why it was refused.
+///
+/// Hand-written: the single-value calls throw `InvalidValue` for a bad value, but a list call
+/// must not fail as a whole for one bad value among a thousand, so each value gets its own
+/// outcome, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Normalized {
+    /// The value normalised to `identifier`.
+    Valid {
+        /// Its identifier.
+        identifier: Identifier,
+    },
+    /// The value was refused; `reason` is the stable rejection code (docs/identifiers.md), the
+    /// same `InvalidValue.reason` the single-value call throws.
+    Invalid {
+        /// The rejection code, e.g. `phone.too_short`.
+        reason: String,
+    },
+}
+
+impl From<Result<core::Identifier, core::NormalizeError>> for Normalized {
+    fn from(outcome: Result<core::Identifier, core::NormalizeError>) -> Self {
+        match outcome {
+            Ok(id) => Normalized::Valid {
+                identifier: Identifier::from(&id),
+            },
+            Err(e) => Normalized::Invalid { reason: e.code() },
+        }
+    }
+}
+
+impl From<&core::Identifier> for Identifier {
+    fn from(id: &core::Identifier) -> Self {
+        Identifier {
+            kind: id.kind(),
+            canonical: id.canonical().to_owned(),
+        }
+    }
+}
+
 /// How an engine is opened.
 ///
 /// Hand-written: apps give the region as text and the store's busy timeout in milliseconds,

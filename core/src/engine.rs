@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
-use crate::identifier::{IdentifierKind, Normalizer, Region, phone};
+use crate::identifier::{Identifier, IdentifierKind, NormalizeError, Normalizer, Region, phone};
 use crate::key::KeyHolder;
 use crate::progress::ProgressListener;
 use crate::store::write::{self, Transitions};
@@ -206,6 +206,15 @@ impl Engine {
         self.inner.store.read(|c| read::contact(c, source_id))
     }
 
+    /// Several contacts by source id, in the order asked (`None` for an unknown one), read in
+    /// one transaction: a contacts screen asks for all its rows at once (one call across the
+    /// bindings, however many rows), and they agree with each other.
+    pub fn contacts_by_id(&self, source_ids: &[String]) -> Result<Vec<Option<ContactView>>> {
+        self.inner
+            .store
+            .read(|c| source_ids.iter().map(|id| read::contact(c, id)).collect())
+    }
+
     /// Up to `limit` hashes waiting for the server: additions first, then removals.
     pub fn pending_uploads(&self, limit: u64) -> Result<Vec<PendingUpload>> {
         self.inner.store.read(|c| read::pending(c, limit))
@@ -227,6 +236,57 @@ impl Engine {
             done,
             |&known| if known { CONSENT } else { Changes::default() },
         )
+    }
+
+    /// [`Engine::set_contact_excluded`] for several contacts in one transaction (a multi-select
+    /// "don't look these up"): for each source id in order, whether it is a stored contact. One
+    /// notification for the lot.
+    pub fn set_contacts_excluded(
+        &self,
+        source_ids: &[String],
+        excluded: bool,
+    ) -> Result<Vec<bool>> {
+        let done = self.inner.store.write(|tx| {
+            let mut t = Transitions::default();
+            source_ids
+                .iter()
+                .map(|id| write::set_contact_excluded(tx, id, excluded, &mut t))
+                .collect::<Result<Vec<bool>>>()
+        });
+        self.notify_after(done, |known| {
+            if known.contains(&true) {
+                CONSENT
+            } else {
+                Changes::default()
+            }
+        })
+    }
+
+    /// [`Engine::set_identifier_excluded`] for several values of one kind in one transaction. A
+    /// value that does not normalise is that value's result (its reason), not a failure of the
+    /// call: the others are still set. Returns each value's outcome in order.
+    pub fn set_identifiers_excluded(
+        &self,
+        kind: IdentifierKind,
+        values: &[String],
+        excluded: bool,
+    ) -> Result<Vec<std::result::Result<Identifier, NormalizeError>>> {
+        let normalizer = self.inner.normalizer;
+        let outcomes: Vec<_> = values
+            .iter()
+            .map(|v| normalizer.normalize(kind, v))
+            .collect();
+        let key = self.inner.key();
+        let done = self.inner.store.write(|tx| {
+            let mut t = Transitions::default();
+            for identifier in outcomes.iter().flatten() {
+                write::set_identifier_excluded(tx, identifier, excluded, key.as_ref(), &mut t)?;
+            }
+            Ok(())
+        });
+        let any = outcomes.iter().any(std::result::Result::is_ok);
+        self.notify_after(done, |()| if any { CONSENT } else { Changes::default() })?;
+        Ok(outcomes)
     }
 
     /// Excludes an identifier from discovery whichever contacts hold it (or includes it again).

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The FFI benchmarks against the release build of the library — the cost of a call
 # (src/test/kotlin/io/github/contactsync/NormalizeBench.kt) and the private mode's cost per
-# identifier (PrivateBench.kt) — and the size of that library once stripped (what an app would
-# ship for this platform, before compression).
+# identifier (PrivateBench.kt), a list of 1,000 one call per item against one call for the list
+# (BulkBench.kt) — and the size of that library once stripped (what an app would ship for this
+# platform, before compression).
 #
 #   bindings/kotlin/scripts/bench.sh
 #
 # Builds with `-Dcontactsync.profile=release` (cargo build --release), so target/native then
 # points at the release library; the next `mvn test` points it back at the debug one. The
-# benchmarks run in JVMs of their own (exec:exec@bench and @bench-private in pom.xml), not inside
-# Maven's.
+# benchmarks run in JVMs of their own (exec:exec@bench, @bench-private and @bench-bulk in
+# pom.xml), not inside Maven's.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pom="$here/../pom.xml"
 
-mvn -f "$pom" -q -B -Dcontactsync.profile=release test-compile exec:exec@bench exec:exec@bench-private
+mvn -f "$pom" -q -B -Dcontactsync.profile=release test-compile exec:exec@bench exec:exec@bench-private exec:exec@bench-bulk
 
 native="$here/../target/native"
 case "$(uname -s)" in

@@ -252,6 +252,53 @@ fn consent_excluding_contacts_and_identifiers() {
     ));
 }
 
+/// The bulk calls (one per list, as the bindings need them) leave the store exactly as the
+/// per-item calls do, and answer the same, unknown ids and bad values included.
+#[test]
+fn bulk_consent_and_lookups_agree_with_the_per_item_calls() {
+    let (one_dir, bulk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, bulk) = (engine(&one_dir), engine(&bulk_dir));
+    for e in [&one, &bulk] {
+        e.set_key("k1", &[1; 32], &NoProgress).unwrap();
+        e.import_snapshot(book(), &NoProgress).unwrap();
+        acknowledge_everything(e);
+    }
+    let ids: Vec<String> = ["3", "404", "2", "3"].map(String::from).to_vec();
+    let each: Vec<bool> = ids
+        .iter()
+        .map(|id| one.set_contact_excluded(id, true).unwrap())
+        .collect();
+    assert_eq!(bulk.set_contacts_excluded(&ids, true).unwrap(), each);
+    assert_eq!(each, [true, false, true, true]);
+
+    let values: Vec<String> = [" ANNA@example.org", "not an address", "", "b@example.org"]
+        .map(String::from)
+        .to_vec();
+    let each: Vec<_> = values
+        .iter()
+        .map(|v| one.set_identifier_excluded(IdentifierKind::Email, v, true))
+        .collect();
+    let outcomes = bulk
+        .set_identifiers_excluded(IdentifierKind::Email, &values, true)
+        .unwrap();
+    assert_eq!(outcomes.len(), values.len());
+    for (single, outcome) in each.iter().zip(&outcomes) {
+        assert_eq!(single.is_ok(), outcome.is_ok(), "{single:?} / {outcome:?}");
+    }
+    assert_eq!(
+        outcomes[0].as_ref().unwrap().canonical(),
+        "anna@example.org"
+    );
+    assert_eq!(outcomes[1].as_ref().unwrap_err().code(), "email.syntax");
+    assert_eq!(state(&one), state(&bulk));
+
+    let asked: Vec<String> = ["2", "nobody", "1", "2"].map(String::from).to_vec();
+    let each: Vec<_> = asked.iter().map(|id| one.contact(id).unwrap()).collect();
+    assert_eq!(bulk.contacts_by_id(&asked).unwrap(), each);
+    assert!(each[1].is_none() && each[0].is_some());
+    assert!(bulk.contacts_by_id(&[]).unwrap().is_empty());
+}
+
 #[test]
 fn matches_name_the_contacts_and_the_identifier() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ import io.github.contactsync.ffi.IdentifierKind
 import io.github.contactsync.ffi.ImportReport
 import io.github.contactsync.ffi.Invite
 import io.github.contactsync.ffi.Match
+import io.github.contactsync.ffi.Normalized
 import io.github.contactsync.ffi.Progress
 import io.github.contactsync.ffi.ProgressListener
 import io.github.contactsync.ffi.RawContact
@@ -110,6 +111,15 @@ import kotlinx.coroutines.withContext
  * | [CancellationException]                  | the calling coroutine was cancelled (see Cancellation)   | nothing: structured concurrency handles it     |
  * | [io.github.contactsync.ffi.InternalException] | a panic in Rust: a bug in the library; the call failed, the library stays usable | report it             |
  * | [IllegalStateException]                  | a call after [close]                                     | a bug in the caller                            |
+ *
+ * ## One call per list
+ * A call into Rust costs about 20 µs from Kotlin (JNA) whatever it does, so everything an app
+ * does per contact or per value has a list call that crosses once: [importSnapshot] and
+ * [applyChanges] for a book, [contactsById] and [matchesFor] for a screen of contacts,
+ * [setContactsExcluded] and [setIdentifiersExcluded] for a multi-select, and on the generated
+ * [io.github.contactsync.ffi.Normalizer] `normalizeAll` / `normalizeAutoAll` to validate a list
+ * of values (a bad value is its own [Normalized.Invalid], not an exception for the whole list).
+ * The single-value calls are for one value at a time — what a user types into a search box.
  *
  * The engine puts no contact data (names, numbers, hashes) in any message, so they can be logged
  * and sent with crash reports; a `Network` detail quotes what the app's own transport threw.
@@ -406,8 +416,27 @@ class ContactSync private constructor(
         return io { engine.contactsAfter(after, limit.toULong()) }
     }
 
-    /** One stored contact by its source id, or `null`. */
+    /** One stored contact by its source id, or `null`. For a screen of rows use [contactsById]. */
     suspend fun contact(sourceId: String): ContactView? = io { engine.contact(sourceId) }
+
+    /**
+     * The stored contacts with these source ids, in the same order (`null` for an unknown one),
+     * in one call: what a contacts screen asks for its rows. One crossing into Rust costs about
+     * 20 µs from Kotlin whatever it does, so calling [contact] per row costs a 1,000-row screen
+     * about 20 ms more than this (docs/performance.md).
+     */
+    suspend fun contactsById(sourceIds: List<String>): List<ContactView?> =
+        io { engine.contactsById(sourceIds) }
+
+    /**
+     * Which of these contacts use the app, and through which identifiers: the [matches] of each
+     * source id in [sourceIds] that has any (an excluded contact has none). One call whatever
+     * the number of contacts — the "is this contact a user" of a contacts screen.
+     */
+    suspend fun matchesFor(sourceIds: Collection<String>): Map<String, List<Match>> {
+        val wanted = sourceIds as? Set<String> ?: sourceIds.toHashSet()
+        return matches().filter { it.sourceId in wanted }.groupBy { it.sourceId!! }
+    }
 
     /**
      * Excludes a contact from discovery (the user's "don't look this one up"), or includes it
@@ -418,11 +447,28 @@ class ContactSync private constructor(
         io { engine.setContactExcluded(sourceId, excluded) }
 
     /**
+     * [setContactExcluded] for several contacts in one call and one transaction (a multi-select):
+     * for each source id in order, whether it is a stored contact.
+     */
+    suspend fun setContactsExcluded(sourceIds: List<String>, excluded: Boolean): List<Boolean> =
+        io { engine.setContactsExcluded(sourceIds, excluded) }
+
+    /**
      * Excludes one identifier, whichever contacts hold it, or includes it again. [value] is read
      * like a contact's value (normalised in the engine's region), so the user's own input works.
+     * A value that does not normalise throws [ContactsyncException.InvalidArgument].
      */
     suspend fun setIdentifierExcluded(kind: IdentifierKind, value: String, excluded: Boolean): Unit =
         io { engine.setIdentifierExcluded(kind, value, excluded) }
+
+    /**
+     * [setIdentifierExcluded] for several values of one kind in one call and one transaction:
+     * each value's outcome in order — [Normalized.Valid] with the identifier set, or
+     * [Normalized.Invalid] with the rejection code for a value that does not normalise (the
+     * others are set all the same).
+     */
+    suspend fun setIdentifiersExcluded(kind: IdentifierKind, values: List<String>, excluded: Boolean): List<Normalized> =
+        io { engine.setIdentifiersExcluded(kind, values, excluded) }
 
     /** Deletes everything stored locally. Use [forget] to have the server delete its part too. */
     suspend fun wipe(): Unit = io { engine.wipe() }
