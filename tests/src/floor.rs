@@ -152,6 +152,9 @@ pub struct Variant {
     /// Rows appended to rowid staging tables in input order, then folded into the keyed tables
     /// in one `INSERT … SELECT … ORDER BY` each.
     pub staging: bool,
+    /// WAL checkpoints on a thread of their own (its own connection, `PASSIVE` after each
+    /// commit) instead of in the writer's commits: their copying and fsyncs leave the writer.
+    pub checkpointer: bool,
     /// `contacts` as a rowid table with a unique index on its source id (rows appended, the
     /// narrow index takes the keys' order), instead of keyed by source id (`WITHOUT ROWID`).
     pub contacts_rowid: bool,
@@ -170,6 +173,7 @@ impl Default for Variant {
             page_kib: 16,
             cache_kib: 4096,
             staging: false,
+            checkpointer: false,
             contacts_rowid: false,
             identifiers_rowid: false,
         }
@@ -188,6 +192,7 @@ impl Variant {
             match k {
                 "sorted" => v.sorted = true,
                 "staging" => v.staging = true,
+                "checkpointer" => v.checkpointer = true,
                 "contacts-rowid" => v.contacts_rowid = true,
                 "identifiers-rowid" => v.identifiers_rowid = true,
                 "chunk" => v.chunk = num(),
@@ -278,8 +283,29 @@ pub fn write(mut conn: Connection, rows: &Rows, v: &Variant) -> (Duration, Durat
     let plan = plan(rows, v);
     let started = Instant::now();
     let cpu = crate::cpu::process_cpu();
+    let path = conn.path().map(std::path::PathBuf::from);
+    let (commits, commit_rx) = std::sync::mpsc::channel::<()>();
+    let checkpointer = (v.checkpointer && v.journal == "WAL").then(|| {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("autocheckpoint");
+        let path = path.clone().expect("path");
+        std::thread::spawn(move || {
+            let c = Connection::open(path).expect("checkpointer");
+            c.busy_timeout(Duration::from_secs(5)).expect("busy");
+            while commit_rx.recv().is_ok() {
+                while commit_rx.try_recv().is_ok() {}
+                c.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
+                    .expect("checkpoint");
+            }
+        })
+    });
     for step in &plan {
         write_step(&mut conn, step, v.staging);
+        let _ = commits.send(());
+    }
+    drop(commits);
+    if let Some(t) = checkpointer {
+        t.join().expect("checkpointer");
     }
     if v.staging {
         conn.execute_batch(
