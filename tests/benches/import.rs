@@ -13,10 +13,15 @@
 //! - **peak RSS** (`VmHWM`) of the first-import process.
 //!
 //! Baselines in the same run: normalising and hashing the book on one thread with no store (what
-//! the import would cost if writing were free), and the issue's targets.
+//! the import would cost if writing were free), the **storage floor** (plain SQLite writing the
+//! rows the first import leaves, computed beforehand, in key order: `contactsync_tests::floor`),
+//! the same rows in the order and transactions a streaming import can write them, and the
+//! issue's targets.
 //!
 //! `cargo bench -p contactsync-tests --bench import [-- --contacts N --runs R]`
-//! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults)
+//! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults;
+//! `CS_FLOOR="variant;variant"` measures other ways of writing the floor's rows
+//! ([`floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those)
 
 // A benchmark binary reports on stdout; that is its job.
 #![allow(
@@ -33,6 +38,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use contactsync_core::{Config, Engine, ImportReport, NoProgress, Normalizer, Region};
+use contactsync_tests::floor;
 use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 
 const SEED: u64 = 20_261_125;
@@ -306,14 +312,106 @@ fn measure(dir: &Path, size: usize, runs: usize) -> Figures {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--child") {
-        child(
+/// One floor measurement in this process: the rows are computed first, then only their writing
+/// is timed; prints `millis cpu_millis rss_kib`.
+fn floor_child(db: &Path, size: usize, variant: &str) {
+    let book = Book { seed: SEED, size };
+    let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
+    let variant = floor::Variant::parse(variant);
+    let conn = floor::create(db, DEFAULT_REGION, &variant);
+    let rows = floor::Rows::new(book.contacts(), DEFAULT_REGION, &key);
+    let (elapsed, cpu) = floor::write(conn, &rows, &variant);
+    println!(
+        "{} {} {}",
+        elapsed.as_secs_f64() * 1000.0,
+        cpu.as_secs_f64() * 1000.0,
+        peak_rss_kib()
+    );
+}
+
+/// The floor variants measured, `;`-separated ([`floor::Variant::parse`]): the floor (every row
+/// in key order) and the same rows as a streaming import orders them (the empty variant: input
+/// order, each 8,192-contact transaction sorted).
+const FLOOR_VARIANTS: &str = "sorted;";
+
+/// Medians of `runs` floor measurements of each variant: (variant, millis, cpu millis).
+fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<(String, f64, f64)> {
+    let variants = std::env::var("CS_FLOOR").unwrap_or_else(|_| FLOOR_VARIANTS.to_owned());
+    let mut out = Vec::new();
+    for variant in variants.split(';') {
+        let (mut millis, mut cpu) = (vec![], vec![]);
+        for run in 0..runs {
+            let db = dir.join(format!("floor-{run}-{}.db", out.len()));
+            let out = Command::new(std::env::current_exe().expect("exe"))
+                .args([
+                    "--floor",
+                    &db.display().to_string(),
+                    &size.to_string(),
+                    variant,
+                ])
+                .output()
+                .expect("floor child");
+            assert!(
+                out.status.success(),
+                "floor {variant} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            let f: Vec<f64> = text
+                .split_whitespace()
+                .map(|x| x.parse().expect("number"))
+                .collect();
+            millis.push(f[0]);
+            cpu.push(f[1]);
+            for path in [db.clone(), db.with_extension("template")] {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+        }
+        let label = if variant.is_empty() {
+            "engine's order: input order, each 8,192-contact transaction sorted".to_owned()
+        } else {
+            variant.to_owned()
+        };
+        out.push((label, median(millis), median(cpu)));
+    }
+    out
+}
+
+/// The floor lines of the report: each variant, and the engine's first import against it.
+fn print_floors(floors: &[(String, f64, f64)], first: f64, first_cpu: f64) {
+    for (variant, millis, cpu) in floors {
+        println!(
+            "floor: plain SQLite, the same rows precomputed ({variant}): {millis:.0} ms, \
+             CPU {cpu:.0} ms (first import = {:.2}x that, CPU {:.2}x; target <= 1.20x)",
+            first / millis,
+            first_cpu / cpu
+        );
+    }
+}
+
+/// Runs the measurement a child process was started for; false in the parent.
+fn run_as_child(args: &[String]) -> bool {
+    match args.get(1).map(String::as_str) {
+        Some("--floor") => floor_child(
+            Path::new(&args[2]),
+            args[3].parse().expect("size"),
+            &args[4],
+        ),
+        Some("--child") => child(
             &args[2],
             Path::new(&args[3]),
             args[4].parse().expect("size"),
-        );
+        ),
+        _ => return false,
+    }
+    true
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if run_as_child(&args) {
         return;
     }
     let size = arg(&args, "--contacts", 100_000);
@@ -327,6 +425,12 @@ fn main() {
 
     let baseline = baseline(size);
 
+    if std::env::var("CS_FLOOR_ONLY").is_ok() {
+        for (variant, millis, cpu) in measure_floor(dir.path(), size, runs) {
+            println!("floor {variant:<60} {millis:>8.0} ms  cpu {cpu:>6.0} ms");
+        }
+        return;
+    }
     let Figures {
         first,
         first_cpu,
@@ -339,6 +443,9 @@ fn main() {
         feed_normalized,
         stored,
     } = measure(dir.path(), size, runs);
+    // After the engine's runs: the floor's files must not be written back while the engine is
+    // measured (measured first, they made its first import ~20% slower).
+    let floors = measure_floor(dir.path(), size, runs);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let db_size = std::fs::metadata(dir.path().join("first-0.db")).map_or(0, |m| m.len());
     println!(
@@ -393,6 +500,7 @@ fn main() {
          (first import = {:.2}x that)",
         first / baseline
     );
+    print_floors(&floors, first, first_cpu);
     println!(
         "re-import / first import: {:.1}%; contacts normalised by the re-import: {re_normalized} \
          of {size}",

@@ -3,6 +3,7 @@
 //! real Matrix identity server (Sydent) for the Matrix mode.
 
 pub mod cpu;
+pub mod floor;
 pub mod leaks;
 pub mod net;
 pub mod sydent;
