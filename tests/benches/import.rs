@@ -327,6 +327,9 @@ fn floor_child(db: &Path, size: usize, variant: &str) {
         cpu.as_secs_f64() * 1000.0,
         peak_rss_kib()
     );
+    if !variant.contacts_rowid && !variant.identifiers_rowid {
+        floor::check_readable(db, &rows, DEFAULT_REGION);
+    }
 }
 
 /// The floor variants measured, `;`-separated ([`floor::Variant::parse`]): the floor (every row

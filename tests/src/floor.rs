@@ -250,7 +250,52 @@ pub fn create(db: &Path, region: &str, v: &Variant) -> Connection {
     }
     conn.execute_batch("INSERT INTO sync_state (id, generation) VALUES (1, 1)")
         .expect("sync state");
+    // The engine's schema version, so that [`check_readable`] can open the file as a store.
+    let version: i64 = Connection::open(&template)
+        .expect("template")
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("schema version");
+    conn.pragma_update(None, "user_version", version)
+        .expect("schema version");
     conn
+}
+
+/// Reads a sample of the written rows back through the engine's own store (after the clock has
+/// stopped). The floor encodes the contact rows itself (the store's codec is private to the core),
+/// so this is what keeps the two encodings one: if the store's changes, the store no longer reads
+/// the floor's rows as the same identifiers and rejections, and the benchmark stops.
+pub fn check_readable(db: &Path, rows: &Rows, region: &str) {
+    let engine = Engine::open(
+        db,
+        Config::with_region(Region::new(region).expect("region")),
+    )
+    .expect("the floor's file opens as a store");
+    let mut seen = std::collections::HashSet::new();
+    let latest = rows
+        .contacts
+        .iter()
+        .rev()
+        .filter(|c| seen.insert(c.source_id.as_str()));
+    for row in latest.take(1_000) {
+        let view = engine
+            .contact(&row.source_id)
+            .expect("read")
+            .expect("the floor's contact is in the store");
+        let mut read: Vec<(i64, String)> = view
+            .identifiers
+            .iter()
+            .map(|i| (kind_code(i.kind), i.canonical.clone()))
+            .collect();
+        let mut written = row.keys.clone();
+        read.sort();
+        written.sort();
+        assert_eq!(read, written, "the store reads the floor's identifiers");
+        assert_eq!(
+            i64::try_from(view.rejected.len()).unwrap_or(i64::MAX),
+            row.rejected,
+            "the store reads the floor's rejections"
+        );
+    }
 }
 
 /// Writes `rows` into a new store at `db` the way `v` says; returns the time it took (from the
