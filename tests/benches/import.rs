@@ -176,23 +176,32 @@ struct Sample {
     cpu_millis: f64,
 }
 
-fn run_child(mode: &str, db: &Path, size: usize) -> Sample {
+/// Runs this benchmark again as a child process with `args` (a fresh process per measurement, so
+/// its peak RSS is the measurement's own); returns the words it printed.
+fn spawn_self(args: &[&str]) -> Vec<String> {
     let out = Command::new(std::env::current_exe().expect("exe"))
-        .args([
-            "--child",
-            mode,
-            &db.display().to_string(),
-            &size.to_string(),
-        ])
+        .args(args)
         .output()
         .expect("child");
     assert!(
         out.status.success(),
-        "{mode} failed: {}",
+        "{} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn run_child(mode: &str, db: &Path, size: usize) -> Sample {
+    let f = spawn_self(&[
+        "--child",
+        mode,
+        &db.display().to_string(),
+        &size.to_string(),
+    ]);
     Sample {
         millis: f[0].parse().expect("millis"),
         normalized: f[1].parse().expect("normalized"),
@@ -345,25 +354,15 @@ fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<(String, f64, f64)
         let (mut millis, mut cpu) = (vec![], vec![]);
         for run in 0..runs {
             let db = dir.join(format!("floor-{run}-{}.db", out.len()));
-            let out = Command::new(std::env::current_exe().expect("exe"))
-                .args([
-                    "--floor",
-                    &db.display().to_string(),
-                    &size.to_string(),
-                    variant,
-                ])
-                .output()
-                .expect("floor child");
-            assert!(
-                out.status.success(),
-                "floor {variant} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let text = String::from_utf8_lossy(&out.stdout);
-            let f: Vec<f64> = text
-                .split_whitespace()
-                .map(|x| x.parse().expect("number"))
-                .collect();
+            let f: Vec<f64> = spawn_self(&[
+                "--floor",
+                &db.display().to_string(),
+                &size.to_string(),
+                variant,
+            ])
+            .iter()
+            .map(|x| x.parse().expect("number"))
+            .collect();
             millis.push(f[0]);
             cpu.push(f[1]);
             for path in [db.clone(), db.with_extension("template")] {

@@ -48,11 +48,10 @@ fn authorized<T>(
     mut call: impl FnMut() -> Result<T>,
     registered: impl FnOnce() -> Result<()>,
 ) -> Result<T> {
-    let refused = match (call(), hook) {
+    let (mut refused, hook) = match (call(), hook) {
         (Err(e), Some(hook)) if is_unauthorized(&e) => (e, hook),
         (result, _) => return result,
     };
-    let (mut refused, hook) = refused;
     log::warn!("{what}: the server refused the device's credentials (401); re-registering");
     if let Err(detail) = hook.reregister() {
         log::warn!("{what}: the app's re-registration failed");
