@@ -160,6 +160,9 @@ pub struct Variant {
     pub contacts_rowid: bool,
     /// The same for `identifiers` (a unique index on kind and canonical text).
     pub identifiers_rowid: bool,
+    /// `wal_autocheckpoint` in pages during the write (SQLite's default: 1,000); when set, a
+    /// `PASSIVE` checkpoint after the last commit is timed too.
+    pub autocheckpoint: Option<i64>,
 }
 
 impl Default for Variant {
@@ -176,13 +179,14 @@ impl Default for Variant {
             checkpointer: false,
             contacts_rowid: false,
             identifiers_rowid: false,
+            autocheckpoint: None,
         }
     }
 }
 
 impl Variant {
     /// Parses `key=value,...` over the defaults: `sorted`, `staging`, `chunk=N`, `sync=X`,
-    /// `journal=X`, `page=KiB`, `cache=KiB`.
+    /// `journal=X`, `page=KiB`, `cache=KiB`, `autockpt=pages`.
     pub fn parse(text: &str) -> Variant {
         let mut v = Variant::default();
         for part in text.split(',').filter(|p| !p.is_empty()) {
@@ -196,6 +200,7 @@ impl Variant {
                 "contacts-rowid" => v.contacts_rowid = true,
                 "identifiers-rowid" => v.identifiers_rowid = true,
                 "chunk" => v.chunk = num(),
+                "autockpt" => v.autocheckpoint = Some(i64::try_from(num()).expect("pages")),
                 "sync" => v.sync = leak(val),
                 "journal" => v.journal = leak(val),
                 "page" => v.page_kib = u32::try_from(num()).expect("page"),
@@ -344,11 +349,19 @@ pub fn write(mut conn: Connection, rows: &Rows, v: &Variant) -> (Duration, Durat
             }
         })
     });
+    if let Some(pages) = v.autocheckpoint {
+        conn.pragma_update(None, "wal_autocheckpoint", pages)
+            .expect("autocheckpoint");
+    }
     for step in &plan {
         write_step(&mut conn, step, v.staging);
         let _ = commits.send(());
     }
     drop(commits);
+    if v.autocheckpoint.is_some() {
+        conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
+            .expect("checkpoint");
+    }
     if let Some(t) = checkpointer {
         t.join().expect("checkpointer");
     }
