@@ -126,11 +126,12 @@ fn child(mode: &str, db: &Path, size: usize) {
         );
     }
     println!(
-        "{} {} {} {} {cpu}",
+        "{} {} {} {} {cpu} {}",
         elapsed.as_secs_f64() * 1000.0,
         report.normalized,
         peak_rss_kib(),
-        report.added + report.changed + report.unchanged
+        report.added + report.changed + report.unchanged,
+        written_bytes()
     );
 }
 
@@ -157,6 +158,24 @@ fn cpu_millis() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Bytes this process has written to files so far (`wchar` in /proc/self/io: the database, its
+/// WAL and the WAL's index, whether or not they have reached the disk yet). Unlike time, the same
+/// on a busy machine as on an idle one.
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("wchar:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -174,6 +193,7 @@ struct Sample {
     rss_kib: u64,
     contacts: u64,
     cpu_millis: f64,
+    written: u64,
 }
 
 /// Runs this benchmark again as a child process with `args` (a fresh process per measurement, so
@@ -208,6 +228,7 @@ fn run_child(mode: &str, db: &Path, size: usize) -> Sample {
         rss_kib: f[2].parse().expect("rss"),
         contacts: f[3].parse().expect("contacts"),
         cpu_millis: f[4].parse().expect("cpu"),
+        written: f[5].parse().expect("written"),
     }
 }
 
@@ -269,6 +290,8 @@ fn baseline(size: usize) -> f64 {
 struct Figures {
     first: f64,
     first_cpu: f64,
+    /// MiB the first import wrote to files.
+    first_written: f64,
     re: f64,
     re_cold: f64,
     feed: f64,
@@ -284,12 +307,14 @@ struct Figures {
 fn measure(dir: &Path, size: usize, runs: usize) -> Figures {
     let (mut first, mut re, mut feed, mut rss) = (vec![], vec![], vec![], vec![]);
     let (mut feed_cold, mut re_cold, mut first_cpu) = (vec![], vec![], vec![]);
+    let mut first_written = vec![];
     let (mut re_normalized, mut feed_normalized, mut stored) = (0, 0, 0);
     for run in 0..runs {
         let db = dir.join(format!("first-{run}.db"));
         let s = run_child("first", &db, size);
         first.push(s.millis);
         first_cpu.push(s.cpu_millis);
+        first_written.push(mib(s.written));
         rss.push(s.rss_kib as f64);
         stored = s.contacts;
         let copy = |name: &str| {
@@ -310,6 +335,7 @@ fn measure(dir: &Path, size: usize, runs: usize) -> Figures {
     Figures {
         first: median(first),
         first_cpu: median(first_cpu),
+        first_written: median(first_written),
         re: median(re),
         re_cold: median(re_cold),
         feed: median(feed),
@@ -322,19 +348,21 @@ fn measure(dir: &Path, size: usize, runs: usize) -> Figures {
 }
 
 /// One floor measurement in this process: the rows are computed first, then only their writing
-/// is timed; prints `millis cpu_millis rss_kib`.
+/// is timed; prints `millis cpu_millis rss_kib written_bytes`.
 fn floor_child(db: &Path, size: usize, variant: &str) {
     let book = Book { seed: SEED, size };
     let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
     let variant = floor::Variant::parse(variant);
     let conn = floor::create(db, DEFAULT_REGION, &variant);
     let rows = floor::Rows::new(book.contacts(), DEFAULT_REGION, &key);
+    let before = written_bytes();
     let (elapsed, cpu) = floor::write(conn, &rows, &variant);
     println!(
-        "{} {} {}",
+        "{} {} {} {}",
         elapsed.as_secs_f64() * 1000.0,
         cpu.as_secs_f64() * 1000.0,
-        peak_rss_kib()
+        peak_rss_kib(),
+        written_bytes() - before
     );
     if !variant.contacts_rowid && !variant.identifiers_rowid {
         floor::check_readable(db, &rows, DEFAULT_REGION);
@@ -346,12 +374,21 @@ fn floor_child(db: &Path, size: usize, variant: &str) {
 /// order, each 8,192-contact transaction sorted).
 const FLOOR_VARIANTS: &str = "sorted;";
 
-/// Medians of `runs` floor measurements of each variant: (variant, millis, cpu millis).
-fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<(String, f64, f64)> {
+/// The medians of one floor variant's measurements.
+struct Floor {
+    variant: String,
+    millis: f64,
+    cpu: f64,
+    /// MiB written to files.
+    written: f64,
+}
+
+/// Medians of `runs` floor measurements of each variant.
+fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<Floor> {
     let variants = std::env::var("CS_FLOOR").unwrap_or_else(|_| FLOOR_VARIANTS.to_owned());
     let mut out = Vec::new();
     for variant in variants.split(';') {
-        let (mut millis, mut cpu) = (vec![], vec![]);
+        let (mut millis, mut cpu, mut written) = (vec![], vec![], vec![]);
         for run in 0..runs {
             let db = dir.join(format!("floor-{run}-{}.db", out.len()));
             let f: Vec<f64> = spawn_self(&[
@@ -365,6 +402,7 @@ fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<(String, f64, f64)
             .collect();
             millis.push(f[0]);
             cpu.push(f[1]);
+            written.push(f[3] / 1024.0 / 1024.0);
             for path in [db.clone(), db.with_extension("template")] {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -376,19 +414,28 @@ fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<(String, f64, f64)
         } else {
             variant.to_owned()
         };
-        out.push((label, median(millis), median(cpu)));
+        out.push(Floor {
+            variant: label,
+            millis: median(millis),
+            cpu: median(cpu),
+            written: median(written),
+        });
     }
     out
 }
 
 /// The floor lines of the report: each variant, and the engine's first import against it.
-fn print_floors(floors: &[(String, f64, f64)], first: f64, first_cpu: f64) {
-    for (variant, millis, cpu) in floors {
+fn print_floors(floors: &[Floor], first: f64, first_cpu: f64) {
+    for f in floors {
         println!(
-            "floor: plain SQLite, the same rows precomputed ({variant}): {millis:.0} ms, \
-             CPU {cpu:.0} ms (first import = {:.2}x that, CPU {:.2}x; target <= 1.20x)",
-            first / millis,
-            first_cpu / cpu
+            "floor: plain SQLite, the same rows precomputed ({}): {:.0} ms, CPU {:.0} ms, \
+             {:.0} MiB written (first import = {:.2}x that, CPU {:.2}x; target <= 1.20x)",
+            f.variant,
+            f.millis,
+            f.cpu,
+            f.written,
+            first / f.millis,
+            first_cpu / f.cpu
         );
     }
 }
@@ -428,14 +475,18 @@ fn main() {
     let baseline = baseline(size);
 
     if std::env::var("CS_FLOOR_ONLY").is_ok() {
-        for (variant, millis, cpu) in measure_floor(dir.path(), size, runs) {
-            println!("floor {variant:<60} {millis:>8.0} ms  cpu {cpu:>6.0} ms");
+        for f in measure_floor(dir.path(), size, runs) {
+            println!(
+                "floor {:<60} {:>8.0} ms  cpu {:>6.0} ms  written {:>5.0} MiB",
+                f.variant, f.millis, f.cpu, f.written
+            );
         }
         return;
     }
     let Figures {
         first,
         first_cpu,
+        first_written,
         re,
         re_cold,
         feed,
@@ -466,6 +517,10 @@ fn main() {
     println!(
         "{:<46} {:>8.0} ms",
         "  CPU time of the first import, all threads", first_cpu
+    );
+    println!(
+        "{:<46} {:>7.0} MiB",
+        "  written to files (database, WAL, its index)", first_written
     );
     println!(
         "{:<46} {:>8.1} ms {:>14} {}",

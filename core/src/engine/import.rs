@@ -13,6 +13,8 @@ use crate::diff::{self, Context, Index, Item};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
 use crate::progress::{Progress, ProgressListener, Stage, tick};
+use crate::store::Tx;
+use crate::store::rows::Rows;
 use crate::store::write::{self, Transitions, Upserted, Writing};
 
 impl Engine {
@@ -77,41 +79,51 @@ impl Engine {
         let workers = inner.workers();
         let mut contacts = contacts.into_iter();
         let written = std::thread::scope(|scope| {
-            // One chunk in the channel, one being prepared, one being written: bounded memory.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Item>>>(1);
+            // A window being written and the next being prepared: bounded memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(0);
             scope.spawn(move || {
+                let mut window = Window::with_capacity(size);
                 loop {
-                    let chunk: Result<Vec<RawContact>> = contacts.by_ref().take(size).collect();
-                    let chunk = match chunk {
-                        Ok(chunk) if chunk.is_empty() => break,
-                        Ok(chunk) => chunk,
+                    let take = PREPARE_BATCH.min(size - window.len());
+                    let batch: Result<Vec<RawContact>> = contacts.by_ref().take(take).collect();
+                    let prepared = batch.and_then(|batch| {
+                        diff::prepare(&batch, cx, workers, |item| {
+                            window.push(item);
+                            Ok(())
+                        })
+                        .map(|()| batch.len())
+                    });
+                    let end = match prepared {
+                        Ok(n) => n < take,
                         Err(e) => {
+                            // What was read before the failure is written; then the error.
+                            let _ = tx.send(Ok(std::mem::take(&mut window)));
                             let _ = tx.send(Err(e));
                             break;
                         }
                     };
-                    let mut items = Vec::with_capacity(chunk.len());
-                    let prepared = diff::prepare(&chunk, cx, workers, |item| {
-                        items.push(item);
-                        Ok(())
-                    });
-                    if tx.send(prepared.map(|()| items)).is_err() {
+                    if (end || window.len() >= size) && window.len() > 0 {
+                        let full = std::mem::replace(&mut window, Window::with_capacity(size));
+                        if tx.send(Ok(full)).is_err() {
+                            break;
+                        }
+                    }
+                    if end {
                         break;
                     }
                 }
             });
             let mut report = ImportReport::default();
-            for items in rx {
-                let items = items?;
-                let r = write_items(
-                    &inner,
-                    &mut snapshot.seen,
-                    snapshot.generation,
-                    key.as_ref(),
-                    items,
-                    snapshot.pushed,
-                    listener,
-                )?;
+            let w = Writing {
+                generation: snapshot.generation,
+                key_id: key.as_ref().map(HashKey::id),
+            };
+            for window in rx {
+                let window = window?;
+                let done = snapshot.pushed;
+                let r = inner
+                    .store
+                    .write(|tx| write_window(tx, &mut snapshot.seen, w, window, done, listener))?;
                 snapshot.pushed += r.unchanged + r.normalized;
                 report.absorb(r);
             }
@@ -181,8 +193,10 @@ impl Engine {
             let mut done = report.unchanged;
             diff::prepare(&changed, cx, inner.workers(), |item| {
                 if let Item::Write(_, p) = item {
-                    let outcome = write::upsert(tx, &p, w, &mut t)?;
-                    report.written(&p, outcome);
+                    let rows = Rows::one(&p);
+                    let row = rows.get(0)?;
+                    let outcome = write::upsert(tx, &row, w, &mut t)?;
+                    report.written(&row, outcome);
                 }
                 done += 1;
                 tick(listener, Stage::Import, done, Some(total))
@@ -250,21 +264,20 @@ impl Snapshot {
             index: Some(&self.index),
             key: key.as_ref(),
         };
-        let mut items = Vec::with_capacity(contacts.len());
+        let mut window = Window::with_capacity(contacts.len());
         diff::prepare(contacts, cx, inner.workers(), |item| {
-            items.push(item);
+            window.push(item);
             Ok(())
         })?;
-        let report = write_items(
-            &inner,
-            &mut self.seen,
-            self.generation,
-            key.as_ref(),
-            items,
-            self.pushed,
-            listener,
-        )
-        .inspect_err(|_| inner.notify(Changes::ALL))?;
+        let w = Writing {
+            generation: self.generation,
+            key_id: key.as_ref().map(HashKey::id),
+        };
+        let (seen, done) = (&mut self.seen, self.pushed);
+        let report = inner
+            .store
+            .write(|tx| write_window(tx, seen, w, window, done, listener))
+            .inspect_err(|_| inner.notify(Changes::ALL))?;
         self.pushed += contacts.len() as u64;
         let changes = report.changes();
         self.report.absorb(report);
@@ -311,52 +324,76 @@ impl Snapshot {
     }
 }
 
-/// Writes one chunk of classified contacts in one transaction: contact rows in source-id order,
-/// then every identifier change of the chunk in key order (see [`write::apply_deltas`]).
-fn write_items(
-    inner: &Inner,
+/// Raw contacts read and prepared at a time: the window grows by this much while the
+/// prepared structs (about 450 bytes each) are encoded into it.
+const PREPARE_BATCH: usize = 2048;
+
+/// One transaction of an import: the contacts to write, encoded as their rows ([`Rows`]), and
+/// the stored contacts found unchanged.
+///
+/// Why windows: every commit writes each page it dirtied to the WAL, and a few thousand contacts
+/// in random key order dirty nearly every page of both tables. Written sorted, a window of
+/// [`Config::chunk_size`](super::Config::chunk_size) contacts dirties each page about once,
+/// so a first import writes its book a few times over instead of a dozen (docs/performance.md,
+/// "First import"). A kill loses at most the window in flight, which the next snapshot writes.
+#[derive(Debug, Default)]
+struct Window {
+    rows: Rows,
+    unchanged: Vec<u32>,
+}
+
+impl Window {
+    fn with_capacity(contacts: usize) -> Self {
+        Window {
+            rows: Rows::with_capacity(contacts),
+            unchanged: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, item: Item) {
+        match item {
+            Item::Unchanged(slot) => self.unchanged.push(slot),
+            Item::Write(slot, p) => self.rows.push(slot, &p),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() + self.unchanged.len()
+    }
+}
+
+/// Writes a window in the caller's transaction: contact rows in source-id order, then every
+/// identifier change of the window in key order (see [`write::apply_deltas`]).
+fn write_window(
+    tx: &Tx<'_>,
     seen: &mut [bool],
-    generation: i64,
-    key: Option<&HashKey>,
-    items: Vec<Item>,
+    w: Writing<'_>,
+    mut window: Window,
     done_before: u64,
     listener: &dyn ProgressListener,
 ) -> Result<ImportReport> {
-    let w = Writing {
-        generation,
-        key_id: key.map(HashKey::id),
-    };
     let mut report = ImportReport::default();
-    let mut writes = Vec::new();
-    for item in items {
-        match item {
-            Item::Unchanged(slot) => {
-                mark(seen, slot);
-                report.unchanged += 1;
-            }
-            Item::Write(slot, p) => writes.push((slot, p)),
-        }
+    for &slot in &window.unchanged {
+        mark(seen, slot);
     }
-    // Stable: a source id given twice keeps its input order, so the later entry wins.
-    writes.sort_by(|a, b| a.1.contact.source_id.cmp(&b.1.contact.source_id));
+    report.unchanged = window.unchanged.len() as u64;
     let mut done = done_before + report.unchanged;
-    inner.store.write(|tx| {
-        let mut deltas = Vec::new();
-        let mut t = Transitions::default();
-        for (slot, p) in &writes {
-            let outcome = write::upsert_contact(tx, p, w, &mut deltas)?;
-            // An added contact's slot was a key collision with another stored contact.
-            if let Some(slot) = slot.filter(|_| outcome != Upserted::Added) {
-                mark(seen, slot);
-            }
-            report.written(p, outcome);
-            done += 1;
-            tick(listener, Stage::Import, done, None)?;
+    window.rows.sort_by_source_id();
+    let mut deltas = Vec::new();
+    let mut t = Transitions::default();
+    for i in 0..window.rows.len() {
+        let row = window.rows.get(i)?;
+        let outcome = write::upsert_contact(tx, &row, w, &mut deltas)?;
+        // An added contact's slot was a key collision with another stored contact.
+        if let Some(slot) = row.slot.filter(|_| outcome != Upserted::Added) {
+            mark(seen, slot);
         }
-        write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
-        report.transitions(t);
-        Ok(())
-    })?;
+        report.written(&row, outcome);
+        done += 1;
+        tick(listener, Stage::Import, done, None)?;
+    }
+    write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
+    report.transitions(t);
     if report.unchanged > 0 {
         listener.on_progress(Progress {
             stage: Stage::Import,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Serialize, Serializer};
 
-use crate::contact::Prepared;
+use crate::store::rows::Row;
 use crate::store::write::{Transitions, Upserted};
 
 /// What an import did.
@@ -89,12 +89,12 @@ impl ImportReport {
     }
 
     /// Counts one written contact.
-    pub(super) fn written(&mut self, p: &Prepared, outcome: Upserted) {
+    pub(super) fn written(&mut self, row: &Row<'_>, outcome: Upserted) {
         self.normalized += 1;
-        if outcome != Upserted::Unchanged {
-            self.rejected += p.contact.rejections.len() as u64;
-            for r in &p.contact.rejections {
-                *self.rejections.entry(r.reason.code()).or_default() += 1;
+        if outcome != Upserted::Unchanged && row.rejected > 0 {
+            for reason in row.rejection_reasons() {
+                self.rejected += 1;
+                *self.rejections.entry(reason).or_default() += 1;
             }
         }
         match outcome {

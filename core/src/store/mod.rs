@@ -22,6 +22,7 @@ pub(crate) mod matrix;
 pub(crate) mod outbox;
 pub(crate) mod private;
 pub(crate) mod read;
+pub(crate) mod rows;
 mod schema;
 pub(crate) mod write;
 
@@ -34,6 +35,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::contact::Fingerprint;
 use crate::error::{Error, Result, StorageError};
 use crate::identifier::IdentifierKind;
+
+/// The transaction a [`Store::write`] closure runs in. A stage above that spreads one
+/// transaction's work over functions of its own names it by this, never by the SQLite crate.
+pub(crate) type Tx<'c> = Transaction<'c>;
 
 pub use read::{ContactView, IdentifierView, InviteView, Match, PendingUpload, Status};
 

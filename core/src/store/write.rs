@@ -12,8 +12,9 @@ use std::borrow::Cow;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::rows::Row;
 use super::{UploadState, codec, kind_code, kind_from_code, state};
-use crate::contact::{Fingerprint, Prepared};
+use crate::contact::Fingerprint;
 use crate::error::Result;
 use crate::hash::{Digest, HashKey};
 use crate::identifier::{Identifier, IdentifierKind};
@@ -74,12 +75,12 @@ pub(crate) struct Delta<'a> {
 /// statements; for many contacts use [`upsert_contact`] and one [`apply_deltas`]).
 pub(crate) fn upsert(
     tx: &Transaction<'_>,
-    p: &Prepared,
+    row: &Row<'_>,
     w: Writing<'_>,
     t: &mut Transitions,
 ) -> Result<Upserted> {
     let mut deltas = Vec::new();
-    let outcome = upsert_contact(tx, p, w, &mut deltas)?;
+    let outcome = upsert_contact(tx, row, w, &mut deltas)?;
     apply_deltas(tx, deltas, w.key_id, t)?;
     Ok(outcome)
 }
@@ -87,24 +88,20 @@ pub(crate) fn upsert(
 /// Inserts or updates one contact row; pushes the changes to its identifiers onto `deltas`.
 pub(crate) fn upsert_contact<'p>(
     tx: &Transaction<'_>,
-    p: &'p Prepared,
+    c: &Row<'p>,
     w: Writing<'_>,
     deltas: &mut Vec<Delta<'p>>,
 ) -> Result<Upserted> {
-    let c = &p.contact;
-    let identifiers = codec::encode_identifiers(&c.identifiers);
-    let rejections = codec::encode_rejections(&c.rejections);
-    let rejected = i64::try_from(c.rejections.len()).unwrap_or(i64::MAX);
     // The same values in the same order for the insert and, when the contact exists, the update.
     let row = params![
         c.source_id,
         c.display_name,
         c.version,
-        &c.content_fingerprint.0[..],
+        c.fingerprint,
         w.generation,
-        identifiers,
-        rejections,
-        rejected
+        c.identifiers,
+        c.rejections,
+        c.rejected
     ];
     let inserted = tx
         .prepare_cached(
@@ -113,14 +110,15 @@ pub(crate) fn upsert_contact<'p>(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(row)?;
+    let ids = c.identifier_keys();
     let added =
         |deltas: &mut Vec<Delta<'p>>, included: bool, already_held: &[(IdentifierKind, &str)]| {
-            for (id, digest) in c.identifiers.iter().zip(&p.digests) {
-                if !already_held.contains(&(id.kind(), id.canonical())) {
+            for (i, &(kind, canonical)) in ids.iter().enumerate() {
+                if !already_held.contains(&(kind, canonical)) {
                     deltas.push(Delta {
-                        kind: id.kind(),
-                        canonical: Cow::Borrowed(id.canonical()),
-                        digest: *digest,
+                        kind,
+                        canonical: Cow::Borrowed(canonical),
+                        digest: c.digest(i),
                         holders: 1,
                         included: i64::from(included),
                     });
@@ -136,19 +134,19 @@ pub(crate) fn upsert_contact<'p>(
         .prepare_cached(
             "SELECT fingerprint, generation, excluded, identifiers FROM contacts WHERE source_id = ?1",
         )?
-        .query_row([&c.source_id], |r| {
+        .query_row([c.source_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     let outcome = if old_generation == w.generation {
         Upserted::Duplicate
-    } else if fingerprint == c.content_fingerprint.0 {
+    } else if fingerprint == c.fingerprint {
         Upserted::Unchanged
     } else {
         Upserted::Changed
     };
     if outcome == Upserted::Unchanged {
         // Seen by this import: a snapshot's sweep spares rows of its generation.
-        touch(tx, &c.source_id, w.generation)?;
+        touch(tx, c.source_id, w.generation)?;
         return Ok(outcome);
     }
     tx.prepare_cached(
@@ -160,11 +158,7 @@ pub(crate) fn upsert_contact<'p>(
     let old = codec::decode_identifiers(&old_ids);
     let included = !excluded;
     for &(kind, canonical) in &old {
-        if !c
-            .identifiers
-            .iter()
-            .any(|n| n.kind() == kind && n.canonical() == canonical)
-        {
+        if !ids.contains(&(kind, canonical)) {
             deltas.push(Delta {
                 kind,
                 canonical: Cow::Owned(canonical.to_owned()),
