@@ -80,8 +80,8 @@ pub struct Config {
     /// Normalising threads during an import; 0 means one per core.
     #[uniffi(default = 1)]
     pub workers: u32,
-    /// Contacts per transaction when importing a list.
-    #[uniffi(default = 8192)]
+    /// Contacts per transaction when importing a list (each sorted by key before it is written).
+    #[uniffi(default = 16384)]
     pub chunk_size: u32,
     /// How long a write waits for another process's lock, in milliseconds.
     #[uniffi(default = 5000)]

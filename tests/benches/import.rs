@@ -370,8 +370,8 @@ fn floor_child(db: &Path, size: usize, variant: &str) {
 }
 
 /// The floor variants measured, `;`-separated ([`floor::Variant::parse`]): the floor (every row
-/// in key order) and the same rows as a streaming import orders them (the empty variant: input
-/// order, each 8,192-contact transaction sorted).
+/// in key order) and the same rows as the engine orders them (the empty variant: input order,
+/// in windows growing to 16,384 contacts, each sorted).
 const FLOOR_VARIANTS: &str = "sorted;";
 
 /// The medians of one floor variant's measurements.
@@ -410,7 +410,8 @@ fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<Floor> {
             }
         }
         let label = if variant.is_empty() {
-            "engine's order: input order, each 8,192-contact transaction sorted".to_owned()
+            "engine's order: input order, windows growing to 16,384 contacts, each sorted"
+                .to_owned()
         } else {
             variant.to_owned()
         };

@@ -13,8 +13,8 @@
 //!
 //! The fastest found on the 2-core machine (docs/performance.md, "The first import's storage
 //! floor"): every row in key order (contacts by source id, identifiers by kind and text), in the
-//! engine's 8,192-contact transactions, WAL with `synchronous = NORMAL`, 16 KiB pages — what a
-//! writer that knew the whole book in advance would do.
+//! engine's transactions (windows growing to 16,384 contacts), WAL with `synchronous = NORMAL`,
+//! 16 KiB pages — what a writer that knew the whole book in advance would do.
 
 #![allow(
     clippy::expect_used,
@@ -143,6 +143,9 @@ pub struct Variant {
     pub sorted: bool,
     /// Contacts per transaction; 0: one transaction.
     pub chunk: usize,
+    /// Transactions grow as the engine's windows do: the first an eighth of `chunk` (at least
+    /// 2,048 contacts), each next one twice the last, up to `chunk`.
+    pub grow: bool,
     /// `synchronous`: OFF, NORMAL, FULL.
     pub sync: &'static str,
     /// `journal_mode`: WAL, OFF, MEMORY, DELETE.
@@ -170,7 +173,8 @@ impl Default for Variant {
     fn default() -> Self {
         Variant {
             sorted: false,
-            chunk: 8192,
+            chunk: 16_384,
+            grow: true,
             sync: "NORMAL",
             journal: "WAL",
             page_kib: 16,
@@ -185,7 +189,7 @@ impl Default for Variant {
 }
 
 impl Variant {
-    /// Parses `key=value,...` over the defaults: `sorted`, `staging`, `chunk=N`, `sync=X`,
+    /// Parses `key=value,...` over the defaults: `sorted`, `grow`, `staging`, `chunk=N`, `sync=X`,
     /// `journal=X`, `page=KiB`, `cache=KiB`, `autockpt=pages`.
     pub fn parse(text: &str) -> Variant {
         let mut v = Variant::default();
@@ -195,6 +199,7 @@ impl Variant {
             let leak = |s: &str| -> &'static str { Box::leak(s.to_uppercase().into_boxed_str()) };
             match k {
                 "sorted" => v.sorted = true,
+                "grow" => v.grow = true,
                 "staging" => v.staging = true,
                 "checkpointer" => v.checkpointer = true,
                 "contacts-rowid" => v.contacts_rowid = true,
@@ -511,12 +516,28 @@ fn plan<'a>(rows: &'a Rows, v: &Variant) -> Vec<Step<'a>> {
     };
     // Globally sorted: every identifier once, spread over the transactions in key order.
     let all = if v.sorted { count(&order) } else { Vec::new() };
-    let steps = order.len().div_ceil(chunk).max(1);
-    let per = all.len().div_ceil(steps).max(1);
+    let mut windows = Vec::new();
+    let (mut at, mut size) = (
+        0,
+        if v.grow {
+            (chunk / 8).max(2048).min(chunk)
+        } else {
+            chunk
+        },
+    );
+    while at < order.len() {
+        let end = (at + size).min(order.len());
+        windows.push(&order[at..end]);
+        at = end;
+        if v.grow {
+            size = (size * 2).min(chunk);
+        }
+    }
+    let per = all.len().div_ceil(windows.len().max(1)).max(1);
     let mut all = all.chunks(per);
     let mut written = std::collections::HashSet::new();
     let mut plan = Vec::new();
-    for contacts in order.chunks(chunk) {
+    for contacts in windows {
         let mut contacts = contacts.to_vec();
         let mut step = Step {
             contacts: Vec::new(),

@@ -37,10 +37,10 @@ impl Engine {
         })
     }
 
-    /// Imports a whole address book from an iterator as one full snapshot, in chunks of
-    /// [`Config::chunk_size`](super::Config::chunk_size) (each chunk one transaction). Reading
-    /// and normalising run on a thread of their own while this one writes, so the import costs
-    /// about the larger of the two, not their sum.
+    /// Imports a whole address book from an iterator as one full snapshot, in windows growing
+    /// to [`Config::chunk_size`](super::Config::chunk_size) contacts (each window one
+    /// transaction, written sorted). Reading and normalising run on a thread of their own while
+    /// this one writes, so the import costs about the larger of the two, not their sum.
     pub fn import_snapshot<I>(
         &self,
         contacts: I,
@@ -55,7 +55,8 @@ impl Engine {
 
     /// [`Engine::import_snapshot`] from a source that can fail (a file that stops being
     /// readable): the first error ends the import *without* removing anything, since contacts
-    /// not yet read are not gone. Chunks already written stay; the next snapshot completes them.
+    /// not yet read are not gone. The contacts read before the error are written; the next
+    /// snapshot completes the rest.
     pub fn try_import_snapshot<I>(
         &self,
         contacts: I,
@@ -82,19 +83,29 @@ impl Engine {
             // A window being written and the next being prepared: bounded memory.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(0);
             scope.spawn(move || {
-                let mut window = Window::with_capacity(size);
+                // Windows grow to `size`: the writer starts on a small one instead of waiting
+                // for a whole window, and writes the large ones while the next is prepared.
+                let mut target = (size / 8).max(PREPARE_BATCH).min(size);
+                let mut window = Window::with_capacity(target);
                 loop {
-                    let take = PREPARE_BATCH.min(size - window.len());
-                    let batch: Result<Vec<RawContact>> = contacts.by_ref().take(take).collect();
-                    let prepared = batch.and_then(|batch| {
-                        diff::prepare(&batch, cx, workers, |item| {
-                            window.push(item);
-                            Ok(())
-                        })
-                        .map(|()| batch.len())
+                    let take = PREPARE_BATCH.min(target - window.len());
+                    let mut batch = Vec::with_capacity(take);
+                    let mut failed = None;
+                    for contact in contacts.by_ref().take(take) {
+                        match contact {
+                            Ok(contact) => batch.push(contact),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let prepared = diff::prepare(&batch, cx, workers, |item| {
+                        window.push(item);
+                        Ok(())
                     });
-                    let end = match prepared {
-                        Ok(n) => n < take,
+                    let end = match prepared.and(failed.map_or(Ok(()), Err)) {
+                        Ok(()) => batch.len() < take,
                         Err(e) => {
                             // What was read before the failure is written; then the error.
                             let _ = tx.send(Ok(std::mem::take(&mut window)));
@@ -102,8 +113,9 @@ impl Engine {
                             break;
                         }
                     };
-                    if (end || window.len() >= size) && window.len() > 0 {
-                        let full = std::mem::replace(&mut window, Window::with_capacity(size));
+                    if (end || window.len() >= target) && window.len() > 0 {
+                        target = (target * 2).min(size);
+                        let full = std::mem::replace(&mut window, Window::with_capacity(target));
                         if tx.send(Ok(full)).is_err() {
                             break;
                         }
@@ -381,17 +393,16 @@ fn write_window(
     window.rows.sort_by_source_id();
     let mut deltas = Vec::new();
     let mut t = Transitions::default();
-    for i in 0..window.rows.len() {
-        let row = window.rows.get(i)?;
-        let outcome = write::upsert_contact(tx, &row, w, &mut deltas)?;
+    let rows = (0..window.rows.len()).map(|i| window.rows.get(i));
+    write::upsert_contacts(tx, rows, w, &mut deltas, |row, outcome| {
         // An added contact's slot was a key collision with another stored contact.
         if let Some(slot) = row.slot.filter(|_| outcome != Upserted::Added) {
             mark(seen, slot);
         }
-        report.written(&row, outcome);
+        report.written(row, outcome);
         done += 1;
-        tick(listener, Stage::Import, done, None)?;
-    }
+        tick(listener, Stage::Import, done, None)
+    })?;
     write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
     report.transitions(t);
     if report.unchanged > 0 {

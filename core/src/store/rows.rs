@@ -67,13 +67,14 @@ impl<'a> Row<'a> {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
+    put_bytes(out, s.as_bytes());
 }
 
+/// A u32 length, then the bytes (as the store's codec: nothing here nears 4 GiB).
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-    out.extend_from_slice(b);
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&b[..len as usize]);
 }
 
 /// A cursor over one encoded contact; `None` past the end (never for what [`Rows::push`]
@@ -88,8 +89,8 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = u64::from_le_bytes(self.take(8)?.try_into().ok()?);
-        self.take(usize::try_from(len).ok()?)
+        let len = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
+        self.take(len as usize)
     }
 
     fn str(&mut self) -> Option<&'a str> {
@@ -105,7 +106,7 @@ impl Rows {
     /// Empty, with room for about `contacts` contacts.
     pub(crate) fn with_capacity(contacts: usize) -> Self {
         Rows {
-            bytes: Vec::with_capacity(contacts * 160),
+            bytes: Vec::with_capacity(contacts * 150),
             entries: Vec::with_capacity(contacts),
         }
     }
@@ -131,7 +132,8 @@ impl Rows {
         let rejections = codec::encode_rejections(&c.rejections);
         out.push(u8::from(rejections.is_some()));
         put_bytes(out, rejections.as_deref().unwrap_or_default());
-        out.extend_from_slice(&(c.rejections.len() as u64).to_le_bytes());
+        let rejected = u32::try_from(c.rejections.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&rejected.to_le_bytes());
         // All or none: the digests are made under one key, or not at all before the first.
         let digests: Vec<&Digest> = p.digests.iter().flatten().collect();
         let complete = !digests.is_empty() && digests.len() == c.identifiers.len();
@@ -167,7 +169,7 @@ impl Rows {
         let identifiers = r.bytes()?;
         let has_rejections = r.flag()?;
         let rejections = r.bytes()?;
-        let rejected = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let rejected = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
         let digests = if r.flag()? {
             let n = codec::decode_identifiers(identifiers).len();
             r.take(n * DIGEST_LEN)?
@@ -182,7 +184,7 @@ impl Rows {
             fingerprint,
             identifiers,
             rejections: has_rejections.then_some(rejections),
-            rejected: i64::try_from(rejected).unwrap_or(i64::MAX),
+            rejected: i64::from(rejected),
             digests,
         })
     }

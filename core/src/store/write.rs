@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Statement, Transaction, params};
 
 use super::rows::Row;
 use super::{UploadState, codec, kind_code, kind_from_code, state};
@@ -72,7 +72,7 @@ pub(crate) struct Delta<'a> {
 }
 
 /// Inserts or updates one contact and the identifiers it holds (one transaction's worth of
-/// statements; for many contacts use [`upsert_contact`] and one [`apply_deltas`]).
+/// statements; for many contacts use [`upsert_contacts`] and one [`apply_deltas`]).
 pub(crate) fn upsert(
     tx: &Transaction<'_>,
     row: &Row<'_>,
@@ -80,14 +80,41 @@ pub(crate) fn upsert(
     t: &mut Transitions,
 ) -> Result<Upserted> {
     let mut deltas = Vec::new();
-    let outcome = upsert_contact(tx, row, w, &mut deltas)?;
+    let mut outcome = Upserted::Unchanged;
+    upsert_contacts(tx, [Ok(*row)], w, &mut deltas, |_, o| {
+        outcome = o;
+        Ok(())
+    })?;
     apply_deltas(tx, deltas, w.key_id, t)?;
     Ok(outcome)
 }
 
-/// Inserts or updates one contact row; pushes the changes to its identifiers onto `deltas`.
-pub(crate) fn upsert_contact<'p>(
+/// Inserts or updates contact rows, calling `each` after every one with what it did; pushes the
+/// changes to their identifiers onto `deltas`. The insert is prepared once for all of them.
+pub(crate) fn upsert_contacts<'p>(
     tx: &Transaction<'_>,
+    rows: impl IntoIterator<Item = Result<Row<'p>>>,
+    w: Writing<'_>,
+    deltas: &mut Vec<Delta<'p>>,
+    mut each: impl FnMut(&Row<'p>, Upserted) -> Result<()>,
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO contacts (source_id, display_name, version, fingerprint,
+            generation, identifiers, rejections, rejected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for row in rows {
+        let row = row?;
+        let outcome = upsert_contact(tx, &mut insert, &row, w, deltas)?;
+        each(&row, outcome)?;
+    }
+    Ok(())
+}
+
+/// Inserts or updates one contact row with `insert` (see [`upsert_contacts`]).
+fn upsert_contact<'p>(
+    tx: &Transaction<'_>,
+    insert: &mut Statement<'_>,
     c: &Row<'p>,
     w: Writing<'_>,
     deltas: &mut Vec<Delta<'p>>,
@@ -103,13 +130,7 @@ pub(crate) fn upsert_contact<'p>(
         c.rejections,
         c.rejected
     ];
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO contacts (source_id, display_name, version, fingerprint,
-                generation, identifiers, rejections, rejected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(row)?;
+    let inserted = insert.execute(row)?;
     let ids = c.identifier_keys();
     let added =
         |deltas: &mut Vec<Delta<'p>>, included: bool, already_held: &[(IdentifierKind, &str)]| {
@@ -181,6 +202,10 @@ pub(crate) fn apply_deltas(
     t: &mut Transitions,
 ) -> Result<()> {
     deltas.sort_unstable_by(|a, b| (a.kind, &a.canonical).cmp(&(b.kind, &b.canonical)));
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
     let mut iter = deltas.into_iter().peekable();
     while let Some(mut d) = iter.next() {
         while let Some(next) = iter.next_if(|n| n.kind == d.kind && n.canonical == d.canonical) {
@@ -188,7 +213,7 @@ pub(crate) fn apply_deltas(
             d.included += next.included;
             d.digest = d.digest.or(next.digest);
         }
-        if d.holders > 0 && insert_identifier(tx, &d, key_id, t)? {
+        if d.holders > 0 && insert_identifier(&mut insert, &d, key_id, t)? {
             continue;
         }
         if d.holders != 0 || d.included != 0 {
@@ -198,9 +223,10 @@ pub(crate) fn apply_deltas(
     Ok(())
 }
 
-/// Inserts a new identifier with the delta's counts; false when it already exists.
+/// Inserts a new identifier with the delta's counts with `insert` (see [`apply_deltas`]);
+/// false when it already exists.
 fn insert_identifier(
-    tx: &Transaction<'_>,
+    insert: &mut Statement<'_>,
     d: &Delta<'_>,
     key_id: Option<&str>,
     t: &mut Transitions,
@@ -211,20 +237,15 @@ fn insert_identifier(
     } else {
         UploadState::Idle
     };
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            kind_code(d.kind),
-            d.canonical,
-            d.holders,
-            included,
-            d.digest.and(key_id),
-            d.digest.as_ref().map(|d| &d.0[..]),
-            state.code()
-        ])?;
+    let inserted = insert.execute(params![
+        kind_code(d.kind),
+        d.canonical,
+        d.holders,
+        included,
+        d.digest.and(key_id),
+        d.digest.as_ref().map(|d| &d.0[..]),
+        state.code()
+    ])?;
     if inserted == 1 && included > 0 {
         t.queued_add += 1;
     }

@@ -124,6 +124,42 @@ fn snapshot_in_chunks_equals_one_iterator_and_handles_duplicates() {
     );
 }
 
+/// The default windows grow (2,048 contacts, then 4,096, ...): a card given twice across two
+/// windows still leaves what the later card alone leaves, and a source failing mid-window keeps
+/// everything read before the failure.
+#[test]
+fn windows_grow_and_a_duplicate_across_two_of_them_leaves_the_later_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = engine(&dir);
+    let b = Engine::open(dir.path().join("b.db"), Config::with_region(region())).unwrap();
+    let mut contacts = many(6000);
+    let later = person("m00010", "The later card", &["+49 160 5555555"]);
+    contacts.push(later.clone());
+    let r = a.import_snapshot(contacts.clone(), &NoProgress).unwrap();
+    assert_eq!((r.added, r.duplicates, r.normalized), (6000, 1, 6001));
+    contacts.remove(10);
+    b.import_snapshot(contacts, &NoProgress).unwrap();
+    assert_eq!(state(&a), state(&b));
+    assert_eq!(
+        a.contact("m00010").unwrap().unwrap().display_name,
+        "The later card"
+    );
+    assert_eq!(
+        state_of(&a, IdentifierKind::Phone, "+4915120000010"),
+        None,
+        "the earlier card's number went with it"
+    );
+
+    let c = Engine::open(dir.path().join("c.db"), Config::with_region(region())).unwrap();
+    let source = many(3000)
+        .into_iter()
+        .map(Ok)
+        .chain([Err(Error::Io("disk went away".into()))]);
+    let err = c.try_import_snapshot(source, &NoProgress).unwrap_err();
+    assert!(matches!(err, Error::Io(_)));
+    assert_eq!(c.status().unwrap().contacts, 3000);
+}
+
 #[test]
 fn a_newer_snapshot_supersedes_an_open_one() {
     let dir = tempfile::tempdir().unwrap();
