@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
 
 use super::{Changes, Engine, ImportReport, Inner};
 use crate::contact::RawContact;
@@ -82,49 +83,7 @@ impl Engine {
         let written = std::thread::scope(|scope| {
             // A window being written and the next being prepared: bounded memory.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(0);
-            scope.spawn(move || {
-                // Windows grow to `size`: the writer starts on a small one instead of waiting
-                // for a whole window, and writes the large ones while the next is prepared.
-                let mut target = (size / 8).max(PREPARE_BATCH).min(size);
-                let mut window = Window::with_capacity(target);
-                loop {
-                    let take = PREPARE_BATCH.min(target - window.len());
-                    let mut batch = Vec::with_capacity(take);
-                    let mut failed = None;
-                    for contact in contacts.by_ref().take(take) {
-                        match contact {
-                            Ok(contact) => batch.push(contact),
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    let prepared = diff::prepare(&batch, cx, workers, |item| {
-                        window.push(item);
-                        Ok(())
-                    });
-                    let end = match prepared.and(failed.map_or(Ok(()), Err)) {
-                        Ok(()) => batch.len() < take,
-                        Err(e) => {
-                            // What was read before the failure is written; then the error.
-                            let _ = tx.send(Ok(std::mem::take(&mut window)));
-                            let _ = tx.send(Err(e));
-                            break;
-                        }
-                    };
-                    if (end || window.len() >= target) && window.len() > 0 {
-                        target = (target * 2).min(size);
-                        let full = std::mem::replace(&mut window, Window::with_capacity(target));
-                        if tx.send(Ok(full)).is_err() {
-                            break;
-                        }
-                    }
-                    if end {
-                        break;
-                    }
-                }
-            });
+            scope.spawn(move || prepare_windows(&mut contacts, cx, workers, size, &tx));
             let mut report = ImportReport::default();
             let w = Writing {
                 generation: snapshot.generation,
@@ -371,6 +330,59 @@ impl Window {
 
     fn len(&self) -> usize {
         self.rows.len() + self.unchanged.len()
+    }
+}
+
+/// The reading thread of [`Engine::try_import_snapshot`]: reads and prepares `contacts` into
+/// windows growing to `size` (the writer starts on a small one instead of waiting for a whole
+/// window, and writes the large ones while the next is prepared) and sends each to the writer.
+/// A failing source or preparation sends what was read before it, then the error.
+fn prepare_windows(
+    contacts: &mut impl Iterator<Item = Result<RawContact>>,
+    cx: Context<'_>,
+    workers: usize,
+    size: usize,
+    tx: &SyncSender<Result<Window>>,
+) {
+    let mut target = (size / 8).max(PREPARE_BATCH).min(size);
+    let mut window = Window::with_capacity(target);
+    loop {
+        let take = PREPARE_BATCH.min(target - window.len());
+        let mut batch = Vec::with_capacity(take);
+        let mut failed = None;
+        for contact in contacts.by_ref().take(take) {
+            match contact {
+                Ok(contact) => batch.push(contact),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let prepared = diff::prepare(&batch, cx, workers, |item| {
+            window.push(item);
+            Ok(())
+        });
+        let end = match prepared.and(failed.map_or(Ok(()), Err)) {
+            Ok(()) => batch.len() < take,
+            Err(e) => {
+                if window.len() > 0 {
+                    let _ = tx.send(Ok(window));
+                }
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        if (end || window.len() >= target) && window.len() > 0 {
+            target = (target * 2).min(size);
+            let full = std::mem::replace(&mut window, Window::with_capacity(target));
+            if tx.send(Ok(full)).is_err() {
+                return;
+            }
+        }
+        if end {
+            return;
+        }
     }
 }
 

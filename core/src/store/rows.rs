@@ -137,7 +137,8 @@ impl Rows {
         // All or none: the digests are made under one key, or not at all before the first.
         let digests: Vec<&Digest> = p.digests.iter().flatten().collect();
         let complete = !digests.is_empty() && digests.len() == c.identifiers.len();
-        out.push(u8::from(complete));
+        let count = if complete { digests.len() } else { 0 };
+        out.extend_from_slice(&u32::try_from(count).unwrap_or(0).to_le_bytes());
         if complete {
             for d in digests {
                 out.extend_from_slice(&d.0);
@@ -170,12 +171,8 @@ impl Rows {
         let has_rejections = r.flag()?;
         let rejections = r.bytes()?;
         let rejected = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
-        let digests = if r.flag()? {
-            let n = codec::decode_identifiers(identifiers).len();
-            r.take(n * DIGEST_LEN)?
-        } else {
-            &[]
-        };
+        let digests = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+        let digests = r.take(digests * DIGEST_LEN)?;
         Some(Row {
             slot,
             source_id,
