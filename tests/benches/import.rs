@@ -22,7 +22,10 @@
 //! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults;
 //! `CS_FLOOR="variant;variant"` measures other ways of writing the floor's rows
 //! ([`floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those); `--normalise [N]` runs only
-//! the normalise + hash baseline, for profiling the normaliser (`perf stat -e instructions`)
+//! the normalise + hash baseline and a hash of its output, for profiling the normaliser (`valgrind
+//! --tool=callgrind --toggle-collect='import::baseline'`), `--normalise N thread` the same on a
+//! thread other than the one that warmed the region's phone patterns up, as in an import, and
+//! `--normalise N same-thread` on the thread that warmed them up
 
 // A benchmark binary reports on stdout; that is its job.
 #![allow(
@@ -434,7 +437,27 @@ fn run_as_child(args: &[String]) -> bool {
         // (`perf stat -e instructions <bench binary> --normalise [N]`).
         Some("--normalise") => {
             let size = args.get(2).map_or(100_000, |n| n.parse().expect("size"));
-            let ms = baseline(size);
+            let region = Region::new(DEFAULT_REGION).expect("region");
+            let warm_up = move || contactsync_core::identifier::phone::warm_up(region);
+            let ms = match args.get(3).map(String::as_str) {
+                // As in an import: the region's patterns were compiled (and first used) by
+                // `Engine::open`'s warm-up thread, and another thread normalises; every regex
+                // search then takes the regex pool's shared (locked) path.
+                Some("thread") => {
+                    std::thread::spawn(warm_up).join().expect("warm-up");
+                    std::thread::spawn(move || baseline(size))
+                        .join()
+                        .expect("baseline")
+                }
+                // The same with the warm-up on the normalising thread: the pools' fast path.
+                Some("same-thread") => std::thread::spawn(move || {
+                    warm_up();
+                    baseline(size)
+                })
+                .join()
+                .expect("baseline"),
+                _ => baseline(size),
+            };
             println!("normalise + hash alone: {ms:.0} ms");
             println!("output digest: {}", output_digest(size));
         }
