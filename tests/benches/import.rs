@@ -21,7 +21,11 @@
 //! `cargo bench -p contactsync-tests --bench import [-- --contacts N --runs R]`
 //! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults;
 //! `CS_FLOOR="variant;variant"` measures other ways of writing the floor's rows
-//! ([`floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those)
+//! ([`floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those); `--normalise [N]` runs only
+//! the normalise + hash baseline and a hash of its output, for profiling the normaliser (`valgrind
+//! --tool=callgrind --toggle-collect='import::baseline'`), `--normalise N thread` the same on a
+//! thread other than the one that warmed the region's phone patterns up, as in an import, and
+//! `--normalise N same-thread` on the thread that warmed them up
 
 // A benchmark binary reports on stdout; that is its job.
 #![allow(
@@ -286,6 +290,29 @@ fn baseline(size: usize) -> f64 {
     baseline
 }
 
+/// A hash of everything normalising and hashing the book produces (identifiers, digests,
+/// rejections with their reason codes, fingerprints), so that a change to the normaliser can show
+/// that its output on the whole book stayed the same (`SipHash` with fixed keys: the same in every
+/// build of one toolchain).
+fn output_digest(size: usize) -> String {
+    use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+    let book = Book { seed: SEED, size };
+    let normalizer = Normalizer::new(Region::new(DEFAULT_REGION).expect("region"));
+    let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
+    let mut h = DefaultHasher::new();
+    for c in book.contacts() {
+        let n = normalizer.normalize_contact(&c);
+        for id in &n.identifiers {
+            (id.to_string(), key.hash(id).0).hash(&mut h);
+        }
+        for r in &n.rejections {
+            (&r.label, &r.value, r.reason.code()).hash(&mut h);
+        }
+        n.content_fingerprint.0.hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
 /// Medians over the runs.
 struct Figures {
     first: f64,
@@ -454,6 +481,34 @@ fn run_as_child(args: &[String]) -> bool {
             Path::new(&args[3]),
             args[4].parse().expect("size"),
         ),
+        // Only the normalise + hash baseline, for profiling the normaliser on its own
+        // (`perf stat -e instructions <bench binary> --normalise [N]`).
+        Some("--normalise") => {
+            let size = args.get(2).map_or(100_000, |n| n.parse().expect("size"));
+            let region = Region::new(DEFAULT_REGION).expect("region");
+            let warm_up = move || contactsync_core::identifier::phone::warm_up(region);
+            let ms = match args.get(3).map(String::as_str) {
+                // As in an import: the region's patterns were compiled (and first used) by
+                // `Engine::open`'s warm-up thread, and another thread normalises; every regex
+                // search then takes the regex pool's shared (locked) path.
+                Some("thread") => {
+                    std::thread::spawn(warm_up).join().expect("warm-up");
+                    std::thread::spawn(move || baseline(size))
+                        .join()
+                        .expect("baseline")
+                }
+                // The same with the warm-up on the normalising thread: the pools' fast path.
+                Some("same-thread") => std::thread::spawn(move || {
+                    warm_up();
+                    baseline(size)
+                })
+                .join()
+                .expect("baseline"),
+                _ => baseline(size),
+            };
+            println!("normalise + hash alone: {ms:.0} ms");
+            println!("output digest: {}", output_digest(size));
+        }
         _ => return false,
     }
     true

@@ -92,7 +92,11 @@ pub fn normalize_parts(provider: &str, subject: &str) -> Result<String, AccountE
     if subject.len() > MAX_SUBJECT_LEN {
         return Err(AccountError::TooLong);
     }
-    Ok(format!("{provider}:{subject}"))
+    let mut canonical = String::with_capacity(provider.len() + 1 + subject.len());
+    canonical.push_str(provider);
+    canonical.push(':');
+    canonical.push_str(subject);
+    Ok(canonical)
 }
 
 /// The canonical name of `name`, if it is a known provider or alias (any case).

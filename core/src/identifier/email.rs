@@ -17,6 +17,8 @@
 //! Quoted local parts (`"john doe"@example.com`) and address literals (`user@[192.0.2.1]`) are
 //! rejected: valid in theory, absent from real address books, and a source of ambiguity.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 
@@ -87,7 +89,12 @@ pub fn normalize(raw: &str) -> Result<String, EmailError> {
     if local.starts_with('"') {
         return Err(EmailError::QuotedLocalPart);
     }
-    let local: String = local.nfc().collect();
+    // NFC leaves ASCII as it is: only a non-ASCII local part is composed (into a new string).
+    let local: Cow<'_, str> = if local.is_ascii() {
+        Cow::Borrowed(local)
+    } else {
+        Cow::Owned(local.nfc().collect())
+    };
     if !valid_local_part(&local) {
         return Err(EmailError::InvalidLocalPart);
     }
@@ -97,12 +104,14 @@ pub fn normalize(raw: &str) -> Result<String, EmailError> {
     let domain = normalize_domain(domain)?;
     let mut out = String::with_capacity(local.len() + 1 + domain.len());
     if local.is_ascii() {
-        out.push_str(&local.to_ascii_lowercase());
+        out.push_str(&local);
     } else {
         out.extend(local.chars().flat_map(char::to_lowercase));
     }
     out.push('@');
     out.push_str(&domain);
+    // The domain is ASCII by now; lower-casing ASCII in place is the same for the local part.
+    out.make_ascii_lowercase();
     if out.len() > MAX_ADDRESS_LEN {
         return Err(EmailError::TooLong);
     }
@@ -115,39 +124,70 @@ fn valid_local_part(local: &str) -> bool {
         !atom.is_empty()
             && atom.chars().all(|c| {
                 c.is_ascii_alphanumeric()
-                    || "!#$%&'*+-/=?^_`{|}~".contains(c)
+                    || matches!(
+                        c,
+                        '!' | '#'
+                            | '$'
+                            | '%'
+                            | '&'
+                            | '\''
+                            | '*'
+                            | '+'
+                            | '-'
+                            | '/'
+                            | '='
+                            | '?'
+                            | '^'
+                            | '_'
+                            | '`'
+                            | '{'
+                            | '|'
+                            | '}'
+                            | '~'
+                    )
                     || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
             })
     })
 }
 
-/// UTS #46 to ASCII (`idna`), lower-cased, at least two LDH labels, no trailing dot.
-fn normalize_domain(domain: &str) -> Result<String, EmailError> {
+/// UTS #46 to ASCII (`idna`), at least two LDH labels, no trailing dot; the caller lower-cases
+/// it. Borrowed when `idna` had nothing to map (an ASCII domain, nearly all of them).
+fn normalize_domain(domain: &str) -> Result<Cow<'_, str>, EmailError> {
     // A fully qualified trailing dot names the same host.
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     if domain.starts_with('[') {
         return Err(EmailError::InvalidDomain);
     }
-    let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| EmailError::InvalidDomain)?;
-    let labels: Vec<&str> = ascii.split('.').collect();
-    let ldh = |l: &&str| {
+    // `idna::domain_to_ascii_strict`, without its copy into a new string.
+    let ascii = idna::uts46::Uts46::new()
+        .to_ascii(
+            domain.as_bytes(),
+            idna::uts46::AsciiDenyList::STD3,
+            idna::uts46::Hyphens::Check,
+            idna::uts46::DnsLength::Verify,
+        )
+        .map_err(|_| EmailError::InvalidDomain)?;
+    let ldh = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if labels.len() < 2 || !labels.iter().all(ldh) {
-        return Err(EmailError::InvalidDomain);
+    let mut labels = 0usize;
+    let mut tld = "";
+    for label in ascii.split('.') {
+        if !ldh(label) {
+            return Err(EmailError::InvalidDomain);
+        }
+        labels += 1;
+        tld = label;
     }
     // The top-level domain is never all digits (that would be an IP address).
-    if labels
-        .last()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if labels < 2 || tld.bytes().all(|b| b.is_ascii_digit()) {
         return Err(EmailError::InvalidDomain);
     }
-    Ok(ascii.to_ascii_lowercase())
+    Ok(ascii)
 }
 
 /// `mailto:` or text on both sides of an `@` (the last one) with no whitespace inside.

@@ -58,10 +58,16 @@ pub fn normalize(raw: &str) -> Result<String, HandleError> {
     if raw.len() > MAX_RAW_LEN {
         return Err(HandleError::TooLong);
     }
-    let folded: String = raw.trim().nfkc().collect();
-    let folded = caseless::default_case_fold_str(&folded);
-    let folded: String = folded.nfkc().collect();
-    let handle = folded.strip_prefix('@').unwrap_or(&folded);
+    let trimmed = raw.trim();
+    // NFKC leaves ASCII as it is and full case folding maps ASCII to its ASCII lower case, so an
+    // ASCII handle (nearly all of them) folds in one pass without the Unicode tables.
+    let mut folded = if trimmed.is_ascii() {
+        trimmed.to_ascii_lowercase()
+    } else {
+        fold(trimmed)
+    };
+    let at = usize::from(folded.starts_with('@'));
+    let handle = &folded[at..];
     if handle.is_empty() {
         return Err(HandleError::Empty);
     }
@@ -83,7 +89,14 @@ pub fn normalize(raw: &str) -> Result<String, HandleError> {
     if chars > MAX_HANDLE_CHARS {
         return Err(HandleError::TooLong);
     }
-    Ok(handle.to_owned())
+    folded.drain(..at);
+    Ok(folded)
+}
+
+/// NFKC, full case folding, NFKC again.
+fn fold(s: &str) -> String {
+    let folded: String = s.nfkc().collect();
+    caseless::default_case_fold_str(&folded).nfkc().collect()
 }
 
 /// Combining marks (Unicode `M*`), needed by scripts such as Devanagari even after NFKC.
@@ -110,6 +123,13 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
         }
+    }
+
+    #[test]
+    fn ascii_folds_to_its_ascii_lower_case() {
+        // What lets `normalize` skip the Unicode tables for ASCII input.
+        let all: String = (0u8..128).map(char::from).collect();
+        assert_eq!(fold(&all), all.to_ascii_lowercase());
     }
 
     #[test]
