@@ -64,6 +64,10 @@ pub fn import(
         })
     };
 
+    // Parsed on a thread of their own, beside the engine's normalising and writing threads.
+    let contacts = source::read_ahead(contacts, || {
+        Error::Io("the thread reading the files stopped".into())
+    });
     let listener = StderrProgress::new();
     let result = engine.try_import_snapshot(contacts, &listener);
     listener.finish();

@@ -10,6 +10,7 @@
 //! Bad input is data: a broken card is yielded as [`SourceItem::Broken`] with its position and
 //! the reader carries on with the next one. Only I/O failures end a read early.
 
+mod ahead;
 mod csv;
 mod lines;
 mod vcard;
@@ -21,6 +22,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::contact::RawContact;
+pub use ahead::{ReadAhead, read_ahead};
 pub use lines::{Line, LineReader};
 
 /// File formats the readers understand.
