@@ -9,7 +9,7 @@
 //! holder counts, key id, 16-byte digest, state). A [`Variant`] says how they are written — order,
 //! transactions, journal and sync modes, page and cache size, straight into the keyed tables or
 //! through an append-only staging table folded afterwards — so that the benchmark can print the
-//! fastest way this schema allows beside the engine's figure (`benches/import.rs`).
+//! fastest way this schema allows beside the engine's figure (`benches/import/`).
 //!
 //! The fastest found on the 2-core machine (docs/performance.md, "The first import's storage
 //! floor"): every row in key order (contacts by source id, identifiers by kind and text), in the

@@ -38,7 +38,7 @@ use contactsync_core::{
 };
 use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 
-/// The import bench's seed and key (`benches/import.rs`).
+/// The import bench's seed and key (`benches/import/`).
 const SEED: u64 = 20_261_125;
 const KEY: [u8; 32] = [0x5a; 32];
 const KEY_ID: &str = "bench-key";

@@ -1,4 +1,4 @@
-//! A deterministic synthetic address book, for the import and sync benchmarks (`benches/import.rs`,
+//! A deterministic synthetic address book, for the import and sync benchmarks (`benches/import/`,
 //! `benches/sync.rs`) and the wire-size measurement (`src/bin/wire_size.rs`), checked by
 //! `tests/synthetic_book.rs`. Its figures in docs/performance.md depend on every contact it makes:
 //! a change to a table or a draw here changes the book, and those figures need measuring again.

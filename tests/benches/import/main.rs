@@ -21,7 +21,7 @@
 //! `cargo bench -p contactsync-tests --bench import [-- --contacts N --runs R]`
 //! (environment `CS_WORKERS`, `CS_CHUNK`, `CS_CACHE_KIB` override the engine's defaults;
 //! `CS_FLOOR="variant;variant"` measures other ways of writing the floor's rows
-//! ([`floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those); `--normalise [N]` runs only
+//! ([`contactsync_tests::floor::Variant::parse`]), and `CS_FLOOR_ONLY=1` only those); `--normalise [N]` runs only
 //! the normalise + hash baseline and a hash of its output, for profiling the normaliser (`valgrind
 //! --tool=callgrind --toggle-collect='import::baseline'`), `--normalise N thread` the same on a
 //! thread other than the one that warmed the region's phone patterns up, as in an import, and
@@ -42,8 +42,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use contactsync_core::{Config, Engine, ImportReport, NoProgress, Normalizer, Region};
-use contactsync_tests::floor;
 use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+
+mod floors;
+
+use floors::{floor_child, measure_floor, print_floors};
 
 const SEED: u64 = 20_261_125;
 const KEY: [u8; 32] = [0x5a; 32];
@@ -166,14 +169,7 @@ fn cpu_millis() -> f64 {
 /// WAL and the WAL's index, whether or not they have reached the disk yet). Unlike time, the same
 /// on a busy machine as on an idle one.
 fn written_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("wchar:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_number("/proc/self/io", "wchar:")
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -181,11 +177,16 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    proc_number("/proc/self/status", "VmHWM:")
+}
+
+/// The number after `field` in a /proc file of `field value` lines; 0 when there is none.
+fn proc_number(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
@@ -371,100 +372,6 @@ fn measure(dir: &Path, size: usize, runs: usize) -> Figures {
         re_normalized,
         feed_normalized,
         stored,
-    }
-}
-
-/// One floor measurement in this process: the rows are computed first, then only their writing
-/// is timed; prints `millis cpu_millis rss_kib written_bytes`.
-fn floor_child(db: &Path, size: usize, variant: &str) {
-    let book = Book { seed: SEED, size };
-    let key = contactsync_core::HashKey::new("bench-key", &KEY).expect("key");
-    let variant = floor::Variant::parse(variant);
-    let conn = floor::create(db, DEFAULT_REGION, &variant);
-    let rows = floor::Rows::new(book.contacts(), DEFAULT_REGION, &key);
-    let before = written_bytes();
-    let (elapsed, cpu) = floor::write(conn, &rows, &variant);
-    println!(
-        "{} {} {} {}",
-        elapsed.as_secs_f64() * 1000.0,
-        cpu.as_secs_f64() * 1000.0,
-        peak_rss_kib(),
-        written_bytes() - before
-    );
-    if !variant.contacts_rowid && !variant.identifiers_rowid {
-        floor::check_readable(db, &rows, DEFAULT_REGION);
-    }
-}
-
-/// The floor variants measured, `;`-separated ([`floor::Variant::parse`]): the floor (every row
-/// in key order) and the same rows as the engine orders them (the empty variant: input order,
-/// in windows growing to 16,384 contacts, each sorted).
-const FLOOR_VARIANTS: &str = "sorted;";
-
-/// The medians of one floor variant's measurements.
-struct Floor {
-    variant: String,
-    millis: f64,
-    cpu: f64,
-    /// MiB written to files.
-    written: f64,
-}
-
-/// Medians of `runs` floor measurements of each variant.
-fn measure_floor(dir: &Path, size: usize, runs: usize) -> Vec<Floor> {
-    let variants = std::env::var("CS_FLOOR").unwrap_or_else(|_| FLOOR_VARIANTS.to_owned());
-    let mut out = Vec::new();
-    for variant in variants.split(';') {
-        let (mut millis, mut cpu, mut written) = (vec![], vec![], vec![]);
-        for run in 0..runs {
-            let db = dir.join(format!("floor-{run}-{}.db", out.len()));
-            let f: Vec<f64> = spawn_self(&[
-                "--floor",
-                &db.display().to_string(),
-                &size.to_string(),
-                variant,
-            ])
-            .iter()
-            .map(|x| x.parse().expect("number"))
-            .collect();
-            millis.push(f[0]);
-            cpu.push(f[1]);
-            written.push(f[3] / 1024.0 / 1024.0);
-            for path in [db.clone(), db.with_extension("template")] {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-        }
-        let label = if variant.is_empty() {
-            "engine's order: input order, windows growing to 16,384 contacts, each sorted"
-                .to_owned()
-        } else {
-            variant.to_owned()
-        };
-        out.push(Floor {
-            variant: label,
-            millis: median(millis),
-            cpu: median(cpu),
-            written: median(written),
-        });
-    }
-    out
-}
-
-/// The floor lines of the report: each variant, and the engine's first import against it.
-fn print_floors(floors: &[Floor], first: f64, first_cpu: f64) {
-    for f in floors {
-        println!(
-            "floor: plain SQLite, the same rows precomputed ({}): {:.0} ms, CPU {:.0} ms, \
-             {:.0} MiB written (first import = {:.2}x that, CPU {:.2}x; target <= 1.20x)",
-            f.variant,
-            f.millis,
-            f.cpu,
-            f.written,
-            first / f.millis,
-            first_cpu / f.cpu
-        );
     }
 }
 
