@@ -162,12 +162,11 @@ impl Engine {
             };
             let total = (upserts.len() + deleted.len()) as u64;
             let mut done = report.unchanged;
-            diff::prepare(&changed, cx, inner.workers(), |item| {
+            diff::prepare(&changed, cx, inner.workers(), &mut |item| {
                 if let Item::Write(_, p) = item {
                     let rows = Rows::one(&p);
-                    let row = rows.get(0)?;
-                    let outcome = write::upsert(tx, &row, w, &mut t)?;
-                    report.written(&row, outcome);
+                    let outcome = write::upsert(tx, &rows, w, &mut t)?;
+                    report.written(&rows.get(0)?, outcome);
                 }
                 done += 1;
                 tick(listener, Stage::Import, done, Some(total))
@@ -236,7 +235,7 @@ impl Snapshot {
             key: key.as_ref(),
         };
         let mut window = Window::with_capacity(contacts.len());
-        diff::prepare(contacts, cx, inner.workers(), |item| {
+        diff::prepare(contacts, cx, inner.workers(), &mut |item| {
             window.push(item);
             Ok(())
         })?;
@@ -359,7 +358,7 @@ fn prepare_windows(
                 }
             }
         }
-        let prepared = diff::prepare(&batch, cx, workers, |item| {
+        let prepared = diff::prepare(&batch, cx, workers, &mut |item| {
             window.push(item);
             Ok(())
         });
@@ -405,8 +404,7 @@ fn write_window(
     window.rows.sort_by_source_id();
     let mut deltas = Vec::new();
     let mut t = Transitions::default();
-    let rows = (0..window.rows.len()).map(|i| window.rows.get(i));
-    write::upsert_contacts(tx, rows, w, &mut deltas, |row, outcome| {
+    write::upsert_contacts(tx, &window.rows, w, &mut deltas, &mut |row, outcome| {
         // An added contact's slot was a key collision with another stored contact.
         if let Some(slot) = row.slot.filter(|_| outcome != Upserted::Added) {
             mark(seen, slot);
