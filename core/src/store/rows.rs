@@ -135,12 +135,13 @@ impl Rows {
         let rejected = u32::try_from(c.rejections.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&rejected.to_le_bytes());
         // All or none: the digests are made under one key, or not at all before the first.
-        let digests: Vec<&Digest> = p.digests.iter().flatten().collect();
-        let complete = !digests.is_empty() && digests.len() == c.identifiers.len();
-        let count = if complete { digests.len() } else { 0 };
+        let complete = !p.digests.is_empty()
+            && p.digests.len() == c.identifiers.len()
+            && p.digests.iter().all(Option::is_some);
+        let count = if complete { p.digests.len() } else { 0 };
         out.extend_from_slice(&u32::try_from(count).unwrap_or(0).to_le_bytes());
         if complete {
-            for d in digests {
+            for d in p.digests.iter().flatten() {
                 out.extend_from_slice(&d.0);
             }
         }
