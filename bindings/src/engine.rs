@@ -272,7 +272,7 @@ impl Snapshot {
     ) -> Result<()> {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = guard.as_mut().ok_or_else(Self::finished)?;
-        Ok(snapshot.push(&contacts, &CoreListener(listener))?)
+        Ok(snapshot.push(contacts, &CoreListener(listener))?)
     }
 
     /// Ends the snapshot: removes every stored contact it did not contain.

@@ -17,7 +17,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::contact::{Fingerprint, Prepared, RawContact};
 use crate::error::{Error, Result};
 use crate::hash::HashKey;
-use crate::identifier::Normalizer;
+use crate::identifier::{Normalizer, pattern_thread};
 use crate::store::Store;
 
 /// Below twice this many contacts, a chunk is classified on the calling thread.
@@ -162,9 +162,14 @@ fn triage(contact: &RawContact, cx: Context<'_>) -> Triage {
     }
 }
 
-fn normalize(contact: &RawContact, slot: Option<u32>, fp: Fingerprint, cx: Context<'_>) -> Item {
-    let normalized = cx.normalizer.normalize_contact_with(contact, fp);
-    Item::Write(slot, Prepared::new(normalized, cx.key))
+/// Normalises and hashes the contacts the triage found new or changed.
+fn normalize(
+    normalizer: Normalizer,
+    key: Option<&HashKey>,
+    contact: &RawContact,
+    fp: Fingerprint,
+) -> Prepared {
+    Prepared::new(normalizer.normalize_contact_with(contact, fp), key)
 }
 
 /// Classifies `contacts` and calls `sink` with each result **in input order** on the calling
@@ -172,33 +177,42 @@ fn normalize(contact: &RawContact, slot: Option<u32>, fp: Fingerprint, cx: Conte
 /// the three import paths, in a library kept under 5 MiB.)
 ///
 /// Two passes: the triage (a fingerprint and a lookup per contact) runs on every core, as it
-/// touches no phone patterns; normalising the contacts that changed runs on `workers` threads,
-/// since each thread that parses phone numbers grows its own pattern caches (memory).
+/// touches no phone patterns; normalising the contacts that changed runs on the
+/// [pattern thread](crate::identifier::pattern_thread) (and `workers - 1` helpers of its own),
+/// where the phone patterns search without a lock — which is why the contacts are handed over
+/// owned.
 pub(crate) fn prepare(
-    contacts: &[RawContact],
+    contacts: Vec<RawContact>,
     cx: Context<'_>,
     workers: usize,
     sink: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let triaged = parallel_map(contacts, cores, |c| triage(c, cx));
-    let work: Vec<(usize, Option<u32>, Fingerprint)> = triaged
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| match *t {
-            Triage::Work(slot, fp) => Some((i, slot, fp)),
+    let triaged = parallel_map(&contacts, cores, |c| triage(c, cx));
+    let work: Vec<(RawContact, Fingerprint)> = contacts
+        .into_iter()
+        .zip(&triaged)
+        .filter_map(|(c, t)| match *t {
+            Triage::Work(_, fp) => Some((c, fp)),
             Triage::Unchanged(_) => None,
         })
         .collect();
-    let normalized = parallel_map(&work, workers, |&(i, slot, fp)| {
-        normalize(&contacts[i], slot, fp, cx)
-    });
+    let normalized = if work.is_empty() {
+        Vec::new()
+    } else {
+        let (normalizer, key) = (cx.normalizer, cx.key.cloned());
+        pattern_thread::run(move || {
+            parallel_map(&work, workers, |(c, fp)| {
+                normalize(normalizer, key.as_ref(), c, *fp)
+            })
+        })
+    };
     let mut normalized = normalized.into_iter();
     for t in triaged {
         let item = match t {
             Triage::Unchanged(slot) => Item::Unchanged(slot),
-            Triage::Work(..) => match normalized.next() {
-                Some(item) => item,
+            Triage::Work(slot, _) => match normalized.next() {
+                Some(p) => Item::Write(slot, p),
                 None => return Err(Error::InvalidState("normalisation lost a contact".into())),
             },
         };
@@ -207,8 +221,8 @@ pub(crate) fn prepare(
     Ok(())
 }
 
-/// `items.iter().map(f)` on up to `threads` threads (contiguous shares, results in order); a
-/// single thread, without spawning, for small inputs.
+/// `items.iter().map(f)` on up to `threads` threads (contiguous shares, results in order), the
+/// calling thread taking the first share; without spawning for small inputs.
 fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
@@ -220,11 +234,13 @@ fn parallel_map<T: Sync, R: Send>(
     let share = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let f = &f;
-        let handles: Vec<_> = items
-            .chunks(share)
+        let mut parts = items.chunks(share);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> = parts
             .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
             .collect();
         let mut out = Vec::with_capacity(items.len());
+        out.extend(first.iter().map(f));
         for h in handles {
             match h.join() {
                 Ok(part) => out.extend(part),
@@ -263,7 +279,7 @@ mod tests {
             key: None,
         };
         let mut seen = Vec::new();
-        prepare(&contacts, cx, 3, &mut |item| {
+        prepare(contacts.clone(), cx, 3, &mut |item| {
             let Item::Write(None, p) = item else {
                 panic!("everything is new")
             };
@@ -284,7 +300,7 @@ mod tests {
             key: None,
         };
         let mut calls = 0;
-        let result = prepare(&contacts, cx, 2, &mut |_| {
+        let result = prepare(contacts, cx, 2, &mut |_| {
             calls += 1;
             if calls == 300 {
                 Err(Error::Cancelled)

@@ -54,10 +54,11 @@ const CONSENT: Changes = Changes {
 pub struct Config {
     /// The region national-format phone numbers are read in (the user's own country).
     pub region: Region,
-    /// Threads that normalise and hash during an import (the writer is another); 0 means one
-    /// per core. Each thread keeps its own caches of compiled phone patterns, some megabytes per
-    /// region a book spans, so more threads cost memory: one keeps a 100,000-contact import on
-    /// two cores within budget (docs/performance.md).
+    /// Threads that normalise and hash during an import (the writer is another): the process's
+    /// [pattern thread](crate::identifier::pattern_thread) and `workers - 1` more; 0 means one
+    /// per core. Each extra thread searches the phone patterns through a lock and grows caches of
+    /// its own, some megabytes per region a book spans, so more threads cost memory: one keeps a
+    /// 100,000-contact import on two cores within budget (docs/performance.md).
     pub workers: usize,
     /// Contacts per transaction when importing from an iterator or from files, each written
     /// sorted by key. Larger writes fewer bytes (every commit rewrites the pages it touched) but

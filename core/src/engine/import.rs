@@ -82,7 +82,7 @@ impl Engine {
         let mut contacts = contacts.into_iter();
         let written = std::thread::scope(|scope| {
             // A window being written and the next being prepared: bounded memory.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(0);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Sorted>>(0);
             scope.spawn(move || prepare_windows(&mut contacts, cx, workers, size, &tx));
             let mut report = ImportReport::default();
             let w = Writing {
@@ -162,7 +162,7 @@ impl Engine {
             };
             let total = (upserts.len() + deleted.len()) as u64;
             let mut done = report.unchanged;
-            diff::prepare(&changed, cx, inner.workers(), &mut |item| {
+            diff::prepare(changed, cx, inner.workers(), &mut |item| {
                 if let Item::Write(_, p) = item {
                     let rows = Rows::one(&p);
                     let outcome = write::upsert(tx, &rows, w, &mut t)?;
@@ -221,8 +221,13 @@ impl Snapshot {
         }
     }
 
-    /// Adds a chunk of contacts, in one transaction.
-    pub fn push(&mut self, contacts: &[RawContact], listener: &dyn ProgressListener) -> Result<()> {
+    /// Adds a chunk of contacts, in one transaction. (Owned: they are normalised on the
+    /// [pattern thread](crate::identifier::pattern_thread).)
+    pub fn push(
+        &mut self,
+        contacts: Vec<RawContact>,
+        listener: &dyn ProgressListener,
+    ) -> Result<()> {
         self.check_current()?;
         if contacts.is_empty() {
             return Ok(());
@@ -234,11 +239,13 @@ impl Snapshot {
             index: Some(&self.index),
             key: key.as_ref(),
         };
+        let pushed = contacts.len() as u64;
         let mut window = Window::with_capacity(contacts.len());
         diff::prepare(contacts, cx, inner.workers(), &mut |item| {
             window.push(item);
             Ok(())
         })?;
+        let window = window.sorted();
         let w = Writing {
             generation: self.generation,
             key_id: key.as_ref().map(HashKey::id),
@@ -248,7 +255,7 @@ impl Snapshot {
             .store
             .write(|tx| write_window(tx, seen, w, window, done, listener))
             .inspect_err(|_| inner.notify(Changes::ALL))?;
-        self.pushed += contacts.len() as u64;
+        self.pushed += pushed;
         let changes = report.changes();
         self.report.absorb(report);
         self.inner.notify(changes);
@@ -330,7 +337,18 @@ impl Window {
     fn len(&self) -> usize {
         self.rows.len() + self.unchanged.len()
     }
+
+    /// Ready to write: contacts in source-id order. Sorted where the window is made (the
+    /// reading thread of an import), so the writer, the import's critical path, only writes.
+    fn sorted(mut self) -> Sorted {
+        self.rows.sort_by_source_id();
+        Sorted(self)
+    }
 }
+
+/// A [`Window`] whose contacts are in source-id order, as [`write_window`] takes it.
+#[derive(Debug)]
+struct Sorted(Window);
 
 /// The reading thread of [`Engine::try_import_snapshot`]: reads and prepares `contacts` into
 /// windows growing to `size` (the writer starts on a small one instead of waiting for a whole
@@ -341,7 +359,7 @@ fn prepare_windows(
     cx: Context<'_>,
     workers: usize,
     size: usize,
-    tx: &SyncSender<Result<Window>>,
+    tx: &SyncSender<Result<Sorted>>,
 ) {
     let mut target = (size / 8).max(PREPARE_BATCH).min(size);
     let mut window = Window::with_capacity(target);
@@ -358,15 +376,16 @@ fn prepare_windows(
                 }
             }
         }
-        let prepared = diff::prepare(&batch, cx, workers, &mut |item| {
+        let read = batch.len();
+        let prepared = diff::prepare(batch, cx, workers, &mut |item| {
             window.push(item);
             Ok(())
         });
         let end = match prepared.and(failed.map_or(Ok(()), Err)) {
-            Ok(()) => batch.len() < take,
+            Ok(()) => read < take,
             Err(e) => {
                 if window.len() > 0 {
-                    let _ = tx.send(Ok(window));
+                    let _ = tx.send(Ok(window.sorted()));
                 }
                 let _ = tx.send(Err(e));
                 return;
@@ -375,7 +394,7 @@ fn prepare_windows(
         if (end || window.len() >= target) && window.len() > 0 {
             target = (target * 2).min(size);
             let full = std::mem::replace(&mut window, Window::with_capacity(target));
-            if tx.send(Ok(full)).is_err() {
+            if tx.send(Ok(full.sorted())).is_err() {
                 return;
             }
         }
@@ -385,13 +404,14 @@ fn prepare_windows(
     }
 }
 
-/// Writes a window in the caller's transaction: contact rows in source-id order, then every
-/// identifier change of the window in key order (see [`write::apply_deltas`]).
+/// Writes a [sorted](Window::sorted) window in the caller's transaction: contact rows in
+/// source-id order, then every identifier change of the window in key order (see
+/// [`write::apply_deltas`]).
 fn write_window(
     tx: &Tx<'_>,
     seen: &mut [bool],
     w: Writing<'_>,
-    mut window: Window,
+    Sorted(window): Sorted,
     done_before: u64,
     listener: &dyn ProgressListener,
 ) -> Result<ImportReport> {
@@ -401,7 +421,6 @@ fn write_window(
     }
     report.unchanged = window.unchanged.len() as u64;
     let mut done = done_before + report.unchanged;
-    window.rows.sort_by_source_id();
     let mut deltas = Vec::new();
     let mut t = Transitions::default();
     write::upsert_contacts(tx, &window.rows, w, &mut deltas, &mut |row, outcome| {
@@ -413,7 +432,7 @@ fn write_window(
         done += 1;
         tick(listener, Stage::Import, done, None)
     })?;
-    write::apply_deltas(tx, deltas, w.key_id, &mut t)?;
+    write::apply_deltas(tx, &deltas, w.key_id, &mut t)?;
     report.transitions(t);
     if report.unchanged > 0 {
         listener.on_progress(Progress {

@@ -17,6 +17,7 @@ pub mod account;
 pub mod email;
 pub mod handle;
 pub mod invite;
+pub mod pattern_thread;
 pub mod phone;
 
 use std::fmt;

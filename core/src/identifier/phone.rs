@@ -211,11 +211,13 @@ fn tel_prefix_after_phone_context(raw: &str) -> bool {
         .is_some_and(|context| raw.find("tel:").is_some_and(|tel| tel > context))
 }
 
-/// Prepares phone parsing for `region` on a background thread, so that the first numbers parsed on
-/// the caller's (possibly UI) thread do not pay for it: decodes libphonenumber's metadata (a few
-/// milliseconds, once per process) and compiles the patterns that numbers of `region` need (tens
-/// of milliseconds; libphonenumber compiles each region's patterns on first use). Returns at
-/// once; calling it again for the same region does nothing.
+/// Prepares phone parsing for `region` on the [pattern thread](super::pattern_thread), so that
+/// the first numbers parsed (an import's, or on the caller's, possibly UI, thread) do not pay for
+/// it: decodes libphonenumber's metadata (a few milliseconds, once per process) and compiles the
+/// patterns that numbers of `region` need (tens of milliseconds; libphonenumber compiles each
+/// region's patterns on first use). On the thread that imports normalise on, the patterns it
+/// compiles keep their lock-free caches for those imports. Returns at once; calling it again for
+/// the same region does nothing.
 pub fn warm_up_in_background(region: Region) {
     static WARMED: Mutex<Vec<Region>> = Mutex::new(Vec::new());
     {
@@ -227,10 +229,7 @@ pub fn warm_up_in_background(region: Region) {
         }
         warmed.push(region);
     }
-    // If the thread cannot be spawned, the work simply happens on first use.
-    let _ = std::thread::Builder::new()
-        .name("contactsync-phone-warm-up".into())
-        .spawn(move || warm_up(region));
+    super::pattern_thread::spawn(move || warm_up(region));
 }
 
 /// The same work as [`warm_up_in_background`], on this thread.

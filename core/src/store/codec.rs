@@ -20,6 +20,17 @@ fn kind_byte(kind: IdentifierKind) -> u8 {
     u8::try_from(kind_code(kind)).unwrap_or(0)
 }
 
+/// The first 16 bytes of a key as one integer, ordered as the key is: `head` (a kind's code, or
+/// nothing), then `text`, zero-padded. Sorting on it and on the text only where it is equal costs
+/// an integer comparison per step instead of a text comparison (the writer sorts each window).
+pub(crate) fn order_prefix(head: &[u8], text: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    for (to, from) in bytes.iter_mut().zip(head.iter().chain(text)) {
+        *to = *from;
+    }
+    u128::from_be_bytes(bytes)
+}
+
 /// Encodes identifiers (kind + canonical text each).
 pub(crate) fn encode_identifiers(ids: &[Identifier]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.iter().map(|i| 5 + i.canonical().len()).sum());

@@ -194,11 +194,18 @@ impl Rows {
     }
 
     /// Orders the contacts by source id, the contacts table's key. Stable: a source id pushed
-    /// twice keeps its order, so the later entry is written last and wins.
+    /// twice keeps its order, so the later entry is written last and wins. Compares the ids'
+    /// [prefixes](codec::order_prefix) first: the texts only where those agree.
     pub(crate) fn sort_by_source_id(&mut self) {
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.sort_by(|a, b| self.source_id_at(a.0).cmp(self.source_id_at(b.0)));
-        self.entries = entries;
+        let mut keyed: Vec<(u128, (usize, Option<u32>))> = self
+            .entries
+            .iter()
+            .map(|&e| (codec::order_prefix(&[], self.source_id_at(e.0)), e))
+            .collect();
+        keyed.sort_by(|a, b| {
+            (a.0.cmp(&b.0)).then_with(|| self.source_id_at(a.1.0).cmp(self.source_id_at(b.1.0)))
+        });
+        self.entries = keyed.into_iter().map(|(_, e)| e).collect();
     }
 }
 

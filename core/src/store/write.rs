@@ -86,7 +86,7 @@ pub(crate) fn upsert(
         outcome = o;
         Ok(())
     })?;
-    apply_deltas(tx, deltas, w.key_id, t)?;
+    apply_deltas(tx, &deltas, w.key_id, t)?;
     Ok(outcome)
 }
 
@@ -198,19 +198,33 @@ fn upsert_contact<'p>(
 
 /// Applies identifier deltas in key order (neighbouring keys share B-tree pages, so sorted
 /// writes touch each page once per transaction), summing deltas of the same identifier.
+///
+/// The sort is on the writer, the import's critical path: it orders small `(key prefix, index)`
+/// pairs, comparing texts only when their first 15 bytes agree, instead of moving the deltas and
+/// comparing their texts each time (callgrind: 3% of the writer's instructions in a first import).
 pub(crate) fn apply_deltas(
     tx: &Transaction<'_>,
-    mut deltas: Vec<Delta<'_>>,
+    deltas: &[Delta<'_>],
     key_id: Option<&str>,
     t: &mut Transitions,
 ) -> Result<()> {
-    deltas.sort_unstable_by(|a, b| (a.kind, &a.canonical).cmp(&(b.kind, &b.canonical)));
+    let mut order: Vec<(u128, usize)> = deltas
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (key_prefix(d.kind, &d.canonical), i))
+        .collect();
+    let text = |i: usize| deltas.get(i).map(|d| d.canonical.as_ref());
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| text(a.1).cmp(&text(b.1))));
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    let mut iter = deltas.into_iter().peekable();
-    while let Some(mut d) = iter.next() {
+    let mut iter = order.iter().filter_map(|&(_, i)| deltas.get(i)).peekable();
+    while let Some(first) = iter.next() {
+        let mut d = Delta {
+            canonical: Cow::Borrowed(first.canonical.as_ref()),
+            ..*first
+        };
         while let Some(next) = iter.next_if(|n| n.kind == d.kind && n.canonical == d.canonical) {
             d.holders += next.holders;
             d.included += next.included;
@@ -224,6 +238,11 @@ pub(crate) fn apply_deltas(
         }
     }
     Ok(())
+}
+
+/// [`codec::order_prefix`] of an identifier's key (kind code, then canonical text).
+fn key_prefix(kind: IdentifierKind, canonical: &str) -> u128 {
+    codec::order_prefix(&kind_code(kind).to_le_bytes()[..1], canonical.as_bytes())
 }
 
 /// Inserts a new identifier with the delta's counts with `insert` (see [`apply_deltas`]);
@@ -512,4 +531,48 @@ pub(crate) fn touch(tx: &Transaction<'_>, source_id: &str, generation: i64) -> R
     tx.prepare_cached("UPDATE contacts SET generation = ?2 WHERE source_id = ?1")?
         .execute(params![source_id, generation])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind(i: u8) -> IdentifierKind {
+        [
+            IdentifierKind::Phone,
+            IdentifierKind::Email,
+            IdentifierKind::Handle,
+            IdentifierKind::Account,
+            IdentifierKind::Invite,
+        ][usize::from(i % 5)]
+    }
+
+    proptest! {
+        /// The sort in `apply_deltas` orders as the table's key does: kind code, then the text's
+        /// bytes (SQLite's BINARY collation), whatever prefix the texts share.
+        #[test]
+        fn prefix_then_text_orders_as_the_key(
+            a in (0u8..5, "(\\+49151|a@|)[0-9a-z\u{e9}]{0,20}"),
+            b in (0u8..5, "(\\+49151|a@|)[0-9a-z\u{e9}]{0,20}"),
+        ) {
+            let key = |(k, text): &(u8, String)| (key_prefix(kind(*k), text), text.clone());
+            let sql = |(k, text): &(u8, String)| (kind_code(kind(*k)), text.as_bytes().to_vec());
+            prop_assert_eq!(key(&a).cmp(&key(&b)), sql(&a).cmp(&sql(&b)));
+        }
+    }
+
+    #[test]
+    fn texts_longer_than_the_prefix_are_told_apart_by_the_text() {
+        let (a, b) = ("+4915112345678901", "+4915112345678902");
+        assert_eq!(
+            key_prefix(IdentifierKind::Phone, a),
+            key_prefix(IdentifierKind::Phone, b)
+        );
+        assert!(key_prefix(IdentifierKind::Phone, "+49") < key_prefix(IdentifierKind::Email, "+1"));
+        assert!(
+            key_prefix(IdentifierKind::Phone, "ab") < key_prefix(IdentifierKind::Phone, "ab\u{1}")
+        );
+    }
 }

@@ -56,7 +56,7 @@ fn every_committed_change_tells_the_observer_once_with_what_changed() {
 
     let mut snapshot = e.begin_snapshot().unwrap();
     snapshot
-        .push(&[person("9", "Ida", &["0151 99999999"])], &NoProgress)
+        .push(vec![person("9", "Ida", &["0151 99999999"])], &NoProgress)
         .unwrap();
     assert_eq!(seen.take().len(), 1, "each pushed chunk");
     snapshot.finish(&NoProgress).unwrap();

@@ -99,7 +99,7 @@ fn snapshot_in_chunks_equals_one_iterator_and_handles_duplicates() {
     assert_eq!((r.added, r.duplicates), (4, 1));
     let mut s = b.begin_snapshot().unwrap();
     for chunk in contacts.chunks(2) {
-        s.push(chunk, &NoProgress).unwrap();
+        s.push(chunk.to_vec(), &NoProgress).unwrap();
     }
     let r2 = s.finish(&NoProgress).unwrap();
     // Same counts; queued_* may differ, as the duplicate's replaced mobile is queued then
@@ -167,7 +167,7 @@ fn a_newer_snapshot_supersedes_an_open_one() {
     let mut old = e.begin_snapshot().unwrap();
     let new = e.begin_snapshot().unwrap();
     assert!(matches!(
-        old.push(&book(), &NoProgress),
+        old.push(book(), &NoProgress),
         Err(Error::InvalidState(_))
     ));
     new.finish(&NoProgress).unwrap();
