@@ -25,13 +25,9 @@ final class InvitesTests: XCTestCase {
     func testInvitesAreListedWithTheirExpiryRevokedOnTheServerAndFollowed() async throws {
         let server = try ReferenceServer()
         defer { server.stop() }
-        let ana = try server.transport(token: try server.vouchDevice("u_ana"))
-        let bo = try server.transport(token: try server.vouchDevice("u_bo"))
         let dir = try temporaryDirectory(self)
-        let inviter = try await ContactSync.open(
-            path: dir.appendingPathComponent("ana.db").path, config: Config(region: "DE"))
-        let invited = try await ContactSync.open(
-            path: dir.appendingPathComponent("bo.db").path, config: Config(region: "DE"))
+        let (inviter, ana) = try await server.vouchedDevice("u_ana", in: dir)
+        let (invited, bo) = try await server.vouchedDevice("u_bo", in: dir)
 
         let seen = Emissions<[InviteView]>()
         let following = Task { for try await invites in inviter.observeInvites() { seen.record(invites) } }

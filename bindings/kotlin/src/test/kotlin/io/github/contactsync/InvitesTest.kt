@@ -1,6 +1,5 @@
 package io.github.contactsync
 
-import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.ContactsyncException
 import io.github.contactsync.ffi.InviteView
 import io.github.contactsync.ffi.SyncOptions
@@ -59,11 +58,8 @@ class InvitesTest {
     fun `invites are listed with their expiry, revoked on the server, and followed`() = runBlocking {
         ReferenceServer().use { server ->
             val client = OkHttpClient()
-            val (anaToken, boToken) = server.vouchDevice("u_ana") to server.vouchDevice("u_bo")
-            val ana = OkHttpTransport(client, server.baseUrl) { anaToken }
-            val bo = OkHttpTransport(client, server.baseUrl) { boToken }
-            ContactSync.open(dir.resolve("ana.db").toString(), Config(region = "DE")).use { inviter ->
-                ContactSync.open(dir.resolve("bo.db").toString(), Config(region = "DE")).use { invited ->
+            server.vouchedDevice("u_ana", client, dir).use { (inviter, ana) ->
+                server.vouchedDevice("u_bo", client, dir).use { (invited, bo) ->
                     val seen = Channel<List<InviteView>>(Channel.UNLIMITED)
                     val collector = launch(Dispatchers.Default) { inviter.observeInvites().collect { seen.send(it) } }
                     assertEquals(emptyList(), withTimeout(30_000) { seen.receive() }, "the current list, at once")
