@@ -175,7 +175,7 @@ impl std::fmt::Debug for CoreListener {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
 
     use contactsync_core::{ProgressListener as _, Transport as _};
@@ -183,9 +183,9 @@ mod tests {
     use super::*;
 
     /// A transport answering from a script, recording what it was asked.
-    struct Scripted {
+    pub(crate) struct Scripted {
         answer: Mutex<Option<Result<HttpResponse>>>,
-        seen: Mutex<Vec<HttpRequest>>,
+        pub(crate) seen: Mutex<Vec<HttpRequest>>,
     }
 
     impl Transport for Scripted {
@@ -206,7 +206,8 @@ mod tests {
 
     use std::sync::PoisonError;
 
-    fn scripted(answer: Result<HttpResponse>) -> Arc<Scripted> {
+    /// A transport giving `answer` to its first request, and a network failure to the others.
+    pub(crate) fn scripted(answer: Result<HttpResponse>) -> Arc<Scripted> {
         Arc::new(Scripted {
             answer: Mutex::new(Some(answer)),
             seen: Mutex::new(Vec::new()),

@@ -12,8 +12,9 @@ use crate::callbacks::{
 use crate::error::{ContactsyncError, Result};
 use crate::observe::{ChangeObserver, CoreObserver, Subscription};
 use crate::types::{
-    Config, ContactView, DeleteReceipt, Discovery, IdentifierKind, ImportReport, Invite, Match,
-    Normalized, PendingUpload, RawContact, Status, SyncOptions, SyncReport,
+    Config, ContactView, DeleteReceipt, Discovery, IdentifierKind, ImportReport, Invite,
+    InviteView, Match, Normalized, PendingUpload, RawContact, Status, SyncOptions, SyncReport,
+    SyncSchedule,
 };
 
 /// One user's contacts, identifiers, upload state and matches, kept in one SQLite file.
@@ -100,9 +101,22 @@ impl Engine {
         Ok(self.0.discovery()?)
     }
 
+    /// When the next sync will contact the server, as the last sync left it (the check interval,
+    /// a backoff, a quota deferral): what a background scheduler picks its next run from.
+    pub fn sync_schedule(&self) -> Result<SyncSchedule> {
+        Ok(self.0.sync_schedule()?)
+    }
+
     /// Makes the next sync send everything again in full mode (after registering again).
     pub fn reset_sync(&self) -> Result<()> {
         Ok(self.0.reset_sync()?)
+    }
+
+    /// Leaves the server without telling it (it moved or is gone; an account switch): its key,
+    /// matches, invites and sync state go, contacts and exclusions stay, and the next sync, under
+    /// the app's new registration, sends everything in full. `forget` is consent withdrawn.
+    pub fn leave_server(&self) -> Result<()> {
+        Ok(self.0.leave_server()?)
     }
 
     /// Consent withdrawn: the server deletes what it holds for this device, then the local store
@@ -157,6 +171,18 @@ impl Engine {
             &code,
             CoreReregister::as_core(hook.as_ref()),
         )?)
+    }
+
+    /// The invites this device created, newest first, with who redeemed each (learned by a sync).
+    pub fn invites(&self) -> Result<Vec<InviteView>> {
+        Ok(self.0.invites()?)
+    }
+
+    /// Closes an invite this device created: the server redeems it no more, and it leaves
+    /// `invites`. An unknown, used or expired code is the server's `not_found` and stays listed.
+    /// No `reregister`: after a `401` the invites went with the registration that made them.
+    pub fn revoke_invite(&self, transport: Arc<dyn Transport>, code: String) -> Result<()> {
+        Ok(self.0.revoke_invite(&CoreTransport(transport), &code)?)
     }
 
     /// Counts over the store.
@@ -291,6 +317,8 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callbacks::tests::scripted;
+    use crate::callbacks::{HttpMethod, HttpResponse};
     use crate::types::Labelled;
 
     fn config() -> Config {
@@ -344,6 +372,59 @@ mod tests {
         assert_eq!((status.contacts, status.identifiers), (3, 2));
         let stored = engine.contact("1".into()).expect("read").expect("stored");
         assert_eq!(stored.identifiers[0].canonical, "+4915123456789");
+    }
+
+    /// Issue 20's calls through the FFI's types: a store that never synced has no schedule and no
+    /// invites; a revocation the server refuses is its typed error, sent as `DELETE` of the
+    /// canonical code, and text that is no code is refused before any request; leaving the
+    /// server keeps the contacts, every identifier to be sent again.
+    #[test]
+    fn schedule_invites_revoke_and_leave_cross_the_ffi() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine =
+            Engine::open(dir.path().join("c.db").display().to_string(), config()).expect("opens");
+        engine
+            .import_snapshot(vec![contact("1", "0151 23456789")], None)
+            .expect("import");
+        assert_eq!(
+            engine.sync_schedule().expect("schedule"),
+            SyncSchedule::default()
+        );
+        assert_eq!(engine.invites().expect("invites"), Vec::<InviteView>::new());
+
+        let code = core::identifier::invite::from_entropy(&[7; 8]);
+        let transport = scripted(Ok(HttpResponse {
+            status: 404,
+            headers: vec![],
+            body: br#"{"error":{"code":"not_found","message":"no such open invite"}}"#.to_vec(),
+        }));
+        let refused = engine
+            .revoke_invite(
+                transport.clone(),
+                core::identifier::invite::display(&code).to_lowercase(),
+            )
+            .expect_err("refused");
+        assert!(
+            matches!(&refused, ContactsyncError::Server { status: 404, code, .. } if code == "not_found"),
+            "{refused:?}"
+        );
+        let malformed = engine
+            .revoke_invite(transport.clone(), "not a code".into())
+            .expect_err("refused");
+        assert!(
+            matches!(malformed, ContactsyncError::InvalidArgument { .. }),
+            "{malformed:?}"
+        );
+        let seen = transport.seen.lock().expect("lock");
+        assert_eq!(seen.len(), 1, "no request for text that is no code");
+        assert_eq!(seen[0].method, HttpMethod::Delete);
+        assert_eq!(seen[0].path, format!("/v1/invites/{code}"));
+        drop(seen);
+
+        engine.leave_server().expect("leaves");
+        let status = engine.status().expect("status");
+        assert_eq!((status.contacts, status.pending_add), (1, 1));
+        assert!(status.full_resync && status.key_id.is_none(), "{status:?}");
     }
 
     #[test]

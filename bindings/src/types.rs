@@ -12,8 +12,9 @@ use crate::error::{ContactsyncError, Result};
 
 pub use contactsync_core::protocol::wire::{InviteAnswer as Invite, Registered as Registration};
 pub use contactsync_core::{
-    Changes, ContactView, Discovery, IdentifierKind, IdentifierView, ImportReport, Labelled, Match,
-    PendingUpload, Progress, RawContact, RejectedValue, Stage, Status, SyncReport, UploadState,
+    Changes, ContactView, Discovery, IdentifierKind, IdentifierView, ImportReport, InviteView,
+    Labelled, Match, PendingUpload, Progress, RawContact, RejectedValue, Stage, Status, SyncReport,
+    SyncSchedule, UploadState,
 };
 
 /// A normalised identifier.

@@ -250,9 +250,9 @@ impl Store {
     /// rolls back otherwise (also on a panic, as the transaction is dropped).
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin_immediate(&mut conn)?;
         let out = f(&tx)?;
-        tx.commit()?;
+        commit(tx)?;
         Ok(out)
     }
 
@@ -280,6 +280,19 @@ impl Store {
 
     /// Runs `f` on a reader connection, in one read transaction (a consistent view).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.begin_read()?;
+        let out = f(&conn);
+        let end = self.end_read(conn);
+        let out = out?;
+        end?;
+        Ok(out)
+    }
+
+    /// [`Store::read`]'s start: an idle reader (or a new one) in a read transaction. Out of line,
+    /// as [`Store::end_read`], [`begin_immediate`] and [`commit`] are: `read` and `write` have a
+    /// copy per closure, and the mobile library is bounded (docs/performance.md, "Size").
+    #[inline(never)]
+    fn begin_read(&self) -> Result<Connection> {
         let pooled = self
             .readers
             .lock()
@@ -290,17 +303,19 @@ impl Store {
             None => open_connection(&self.path, &self.options, true)?,
         };
         conn.execute_batch("BEGIN DEFERRED")?;
-        let out = f(&conn);
-        let end = conn.execute_batch("COMMIT");
-        if end.is_ok() {
-            let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if pool.len() < MAX_IDLE_READERS {
-                pool.push(conn);
-            }
+        Ok(conn)
+    }
+
+    /// [`Store::read`]'s end: commits the read transaction, and keeps the reader for the next
+    /// read when that worked.
+    #[inline(never)]
+    fn end_read(&self, conn: Connection) -> Result<()> {
+        conn.execute_batch("COMMIT")?;
+        let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
         }
-        let out = out?;
-        end?;
-        Ok(out)
+        Ok(())
     }
 
     /// Streams every stored contact's (source id, fingerprint) to `each`, in one read
@@ -319,6 +334,18 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// [`Store::write`]'s start, out of line (see [`Store::begin_read`]).
+#[inline(never)]
+fn begin_immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// [`Store::write`]'s commit, out of line (see [`Store::begin_read`]).
+#[inline(never)]
+fn commit(tx: Transaction<'_>) -> Result<()> {
+    Ok(tx.commit()?)
 }
 
 /// Opens one connection with the store's pragmas.

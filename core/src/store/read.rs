@@ -106,8 +106,10 @@ pub struct Match {
 
 /// An invite this device created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct InviteView {
-    /// The code, canonical (`invite::display` groups it for people).
+    /// The code, canonical: the created invite's `code` (`invite::display` groups it in fours for
+    /// people, `7K3M-9QX2-D`).
     pub code: String,
     /// When it was created, Unix seconds.
     pub created_at: i64,

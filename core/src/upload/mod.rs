@@ -161,8 +161,11 @@ impl std::fmt::Debug for MatrixOptions {
     }
 }
 
-/// When the next sync will contact the server, as persisted between syncs (for status screens).
+/// When the next sync will contact the server, as persisted between syncs: for status screens,
+/// and for a background scheduler choosing its next run (a sync before `backoff_until` fails with
+/// `RetryLater` without a request; one before `next_check_at` with nothing new to send is skipped).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncSchedule {
     /// With nothing to send, no check before this (Unix seconds): the server's check interval
     /// after the last completed sync.

@@ -95,8 +95,13 @@ import Foundation
 /// once, on the first 401, then sends itself once more under the new registration (and the next
 /// sync sends everything again in full). A second 401 throws that `.Server`. If the hook throws,
 /// the call throws what it threw, as the same code written around the call would. `nil`: the 401
-/// is thrown at once. The hook runs inside the call: do not call `sync`, `resetSync()` or `forget`
-/// from it (they would wait for the call forever; the engine resets the sync state itself).
+/// is thrown at once. The hook runs inside the call: do not call `sync`, `resetSync()`, `forget` or
+/// `leaveServer()` from it (they would wait for the call forever; the engine resets the sync state
+/// itself).
+///
+/// ``revokeInvite(transport:code:)`` sends the token too but takes no hook: a 401 there means the
+/// registration that made the invite is gone, its invites with it, and a new one would have nothing
+/// to revoke.
 public final class ContactSync: Sendable {
     /// The generated engine, for what this class does not wrap (e.g. ``Engine/pendingUploads(limit:)``,
     /// ``Engine/beginSnapshot()`` with your own listener). Its calls block: make them off the main
@@ -276,6 +281,21 @@ public final class ContactSync: Sendable {
         try await short { [engine] in try engine.resetSync() }
     }
 
+    /// When the next sync will contact the server, as the last sync left it: what a background
+    /// scheduler picks its next run from (`BGTaskRequest.earliestBeginDate`). Times are Unix
+    /// seconds, `nil` when not set:
+    /// - `backoffUntil`: after failed attempts (`backoffAttempts` in a row), a sync before it throws
+    ///   `.RetryLater` without a request;
+    /// - `nextCheckAt`: the server's check interval after the last completed sync; a sync before it
+    ///   with nothing new to send is skipped (`SyncReport.skipped`);
+    /// - `deferredUntil`: the server's daily quota for new identifiers ran out; the additions still
+    ///   pending go after it.
+    ///
+    /// `SyncOptions(force: true)` (the user's "sync now") ignores the first two.
+    public func syncSchedule() async throws -> SyncSchedule {
+        try await short { [engine] in try engine.syncSchedule() }
+    }
+
     /// Consent withdrawn: the server deletes everything it holds for this device, then the local
     /// store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
     /// interrupted by a cancellation once started.
@@ -290,6 +310,16 @@ public final class ContactSync: Sendable {
         try await Reregistering.around(onUnauthorized) { hook in
             try await short { [engine] in try engine.forget(transport: transport, reregister: hook) }
         }
+    }
+
+    /// Leaves the server without telling it: for a device whose server moved or is gone, or an
+    /// account switch (call ``forget(transport:onUnauthorized:)`` first if the old account's data
+    /// should go from the server, which keeps it otherwise). What that server gave goes — its key,
+    /// ``matches()``, ``invites()``, the sync state and backoff — while the contacts and the user's
+    /// exclusions stay. Register anew and hand the new token to the transport: the next sync sends
+    /// everything in full. Waits for a sync under way to end.
+    public func leaveServer() async throws {
+        try await short { [engine] in try engine.leaveServer() }
     }
 
     // MARK: Invites
@@ -339,6 +369,23 @@ public final class ContactSync: Sendable {
         transport: Transport, url: URL, onUnauthorized: (@Sendable () async throws -> Void)? = nil
     ) async throws -> String {
         try await redeemInvite(transport: transport, code: url.absoluteString, onUnauthorized: onUnauthorized)
+    }
+
+    /// The invites this device created, newest first — a "my invites" screen: each one's code, when
+    /// it was created and when it expires (`expiresAt`, Unix seconds), and who redeemed it
+    /// (`redeemedBy`, once a sync learned it). Kept on the device: the server holds only the codes'
+    /// hashes. ``observeInvites()`` follows it.
+    public func invites() async throws -> [InviteView] {
+        try await short { [engine] in try engine.invites() }
+    }
+
+    /// Closes an invite this device created (the user's "cancel invite"): the server redeems it no
+    /// more, and it leaves ``invites()``. An unknown, used or expired code is `.Server`
+    /// `404 not_found` (a listed one stays listed); text that is not an invite code is
+    /// `.InvalidArgument`, before any request. No `onUnauthorized` (see Re-registration above). Not
+    /// interrupted by a cancellation once started.
+    public func revokeInvite(transport: Transport, code: String) async throws {
+        try await short { [engine] in try engine.revokeInvite(transport: transport, code: code) }
     }
 
     // MARK: Queries

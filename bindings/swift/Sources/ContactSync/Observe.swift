@@ -19,6 +19,13 @@ extension ContactSync {
         observe(relevant: { $0.matches }) { try await $0.matches() }
     }
 
+    /// The invites this device created (``invites()``), now and again after every change that may
+    /// alter them: one created or revoked, a redemption a sync learned (a change of the matches),
+    /// leaving the server, a wipe. See ``observe(relevant:_:)``.
+    public func observeInvites() -> AsyncThrowingStream<[InviteView], Error> {
+        observe(relevant: { $0.invites || $0.matches }) { try await $0.invites() }
+    }
+
     /// `read` now, and again after every change to the database made in this process that
     /// `relevant` accepts, as a stream.
     ///

@@ -8,13 +8,9 @@ final class InviteLinkTests: XCTestCase {
     func testTheOpenedInviteLinkIsRedeemedAsAURL() async throws {
         let server = try ReferenceServer()
         defer { server.stop() }
-        let ana = try server.transport(token: try server.vouchDevice("u_ana"))
-        let bo = try server.transport(token: try server.vouchDevice("u_bo"))
         let dir = try temporaryDirectory(self)
-        let inviter = try await ContactSync.open(
-            path: dir.appendingPathComponent("ana.db").path, config: Config(region: "DE"))
-        let invited = try await ContactSync.open(
-            path: dir.appendingPathComponent("bo.db").path, config: Config(region: "DE"))
+        let (inviter, ana) = try await server.vouchedDevice("u_ana", in: dir)
+        let (invited, bo) = try await server.vouchedDevice("u_bo", in: dir)
 
         let invite = try await inviter.createInvite(transport: ana)
         let opened = try XCTUnwrap(URL(string: invite.link + "/?utm_source=qr"))

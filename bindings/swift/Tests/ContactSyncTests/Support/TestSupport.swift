@@ -188,6 +188,15 @@ final class ReferenceServer: @unchecked Sendable {
         throw TestFailure("the users' filter did not move past version \(version)\n\(log())")
     }
 
+    /// A device the app's backend vouched for as `userRef` (only such a device may create or redeem
+    /// invites): its engine on `userRef.db` in `dir` (region DE) and a transport holding its token.
+    func vouchedDevice(_ userRef: String, in dir: URL) async throws -> (sync: ContactSync, transport: URLSessionTransport) {
+        let transport = try transport(token: try vouchDevice(userRef))
+        let sync = try await ContactSync.open(
+            path: dir.appendingPathComponent("\(userRef).db").path, config: Config(region: "DE"))
+        return (sync, transport)
+    }
+
     /// A transport to this server for a device holding `token`.
     func transport(token: String? = nil) throws -> URLSessionTransport {
         try URLSessionTransport(baseURL: baseURL, session: session, token: token)

@@ -1,3 +1,5 @@
+// Over 600 lines: one class, the API apps call, whose members Kotlin keeps in one file; most of
+// the lines are the KDoc apps read.
 package io.github.contactsync
 
 import io.github.contactsync.ffi.Config
@@ -9,6 +11,7 @@ import io.github.contactsync.ffi.Engine
 import io.github.contactsync.ffi.IdentifierKind
 import io.github.contactsync.ffi.ImportReport
 import io.github.contactsync.ffi.Invite
+import io.github.contactsync.ffi.InviteView
 import io.github.contactsync.ffi.Match
 import io.github.contactsync.ffi.Normalized
 import io.github.contactsync.ffi.Progress
@@ -19,6 +22,7 @@ import io.github.contactsync.ffi.Reregister
 import io.github.contactsync.ffi.Status
 import io.github.contactsync.ffi.SyncOptions
 import io.github.contactsync.ffi.SyncReport
+import io.github.contactsync.ffi.SyncSchedule
 import io.github.contactsync.ffi.Transport
 import java.net.URI
 import kotlin.time.Duration
@@ -132,8 +136,11 @@ import kotlinx.coroutines.withContext
  * as the same code written around the call would (the 401 is attached as a suppressed
  * exception). `null`: the 401 is thrown at once. The hook runs inside the call, on the engine's IO
  * thread (not the caller's dispatcher: switch with `withContext(Dispatchers.Main)` to touch
- * views); do not call [sync], [resetSync] or [forget] from it (they would wait for the call
- * forever; the engine resets the sync state itself).
+ * views); do not call [sync], [resetSync], [forget] or [leaveServer] from it (they would wait for
+ * the call forever; the engine resets the sync state itself).
+ *
+ * [revokeInvite] sends the token too but takes no hook: a 401 there means the registration that
+ * made the invite is gone, its invites with it, and a new one would have nothing to revoke.
  */
 class ContactSync private constructor(
     /**
@@ -327,6 +334,20 @@ class ContactSync private constructor(
     suspend fun resetSync(): Unit = io { engine.resetSync() }
 
     /**
+     * When the next sync will contact the server, as the last sync left it: what a background
+     * scheduler picks its next run from. Times are Unix seconds, `null` when not set:
+     * - [SyncSchedule.backoffUntil]: after failed attempts ([SyncSchedule.backoffAttempts] in a
+     *   row), a [sync] before it throws [ContactsyncException.RetryLater] without a request;
+     * - [SyncSchedule.nextCheckAt]: the server's check interval after the last completed sync; a
+     *   sync before it with nothing new to send is skipped ([SyncReport.skipped]);
+     * - [SyncSchedule.deferredUntil]: the server's daily quota for new identifiers ran out; the
+     *   additions still pending go after it.
+     *
+     * `SyncOptions(force = true)` (the user's "sync now") ignores the first two.
+     */
+    suspend fun syncSchedule(): SyncSchedule = io { engine.syncSchedule() }
+
+    /**
      * Consent withdrawn: the server deletes everything it holds for this device, then the local
      * store is wiped. A failure leaves both sides as they were, so it can simply be retried. Not
      * interrupted by a cancellation once started (a running [onUnauthorized] is).
@@ -338,6 +359,16 @@ class ContactSync private constructor(
      */
     suspend fun forget(transport: Transport, onUnauthorized: (suspend () -> Unit)? = null): DeleteReceipt =
         hooked(onUnauthorized) { hook -> engine.forget(transport, hook) }
+
+    /**
+     * Leaves the server without telling it: for a device whose server moved or is gone, or an
+     * account switch (call [forget] first if the old account's data should go from the server,
+     * which keeps it otherwise). What that server gave goes — its key, [matches], [invites], the
+     * sync state and backoff — while the contacts and the user's exclusions stay. Register anew
+     * and hand the new token to the transport: the next [sync] sends everything in full. Waits
+     * for a sync under way to end.
+     */
+    suspend fun leaveServer(): Unit = io { engine.leaveServer() }
 
     /**
      * Creates an invite code (to show as text or a QR code) for the user this device belongs to.
@@ -384,6 +415,25 @@ class ContactSync private constructor(
         link: URI,
         onUnauthorized: (suspend () -> Unit)? = null,
     ): String = redeemInvite(transport, link.toString(), onUnauthorized)
+
+    /**
+     * The invites this device created, newest first — a "my invites" screen: each one's code,
+     * when it was created and when it expires ([InviteView.expiresAt], Unix seconds), and who
+     * redeemed it ([InviteView.redeemedBy], once a [sync] learned it). Kept on the device: the
+     * server holds only the codes' hashes. [observeInvites] follows it.
+     */
+    suspend fun invites(): List<InviteView> = io { engine.invites() }
+
+    /**
+     * Closes an invite this device created (the user's "cancel invite"): the server redeems it no
+     * more, and it leaves [invites]. An unknown, used or expired code is
+     * [ContactsyncException.Server] `404 not_found` (a listed one stays listed); text that is not
+     * an invite code is [ContactsyncException.InvalidArgument], before any request. No
+     * `onUnauthorized` (see "Re-registration" above). A cancellation does not stop the request
+     * under way: the invite may be closed all the same (read [invites] again).
+     */
+    suspend fun revokeInvite(transport: Transport, code: String): Unit =
+        io { engine.revokeInvite(transport, code) }
 
     /** Counts over the store: contacts, identifiers, upload state, matches. */
     suspend fun status(): Status = io { engine.status() }

@@ -2,6 +2,7 @@ package io.github.contactsync
 
 import io.github.contactsync.ffi.ChangeObserver
 import io.github.contactsync.ffi.Changes
+import io.github.contactsync.ffi.InviteView
 import io.github.contactsync.ffi.Match
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.awaitClose
@@ -49,6 +50,14 @@ fun <T> ContactSync.observe(
  * them. See [observe].
  */
 fun ContactSync.observeMatches(): Flow<List<Match>> = observe({ it.matches }) { matches() }
+
+/**
+ * The invites this device created ([ContactSync.invites]), now and after every change that may
+ * alter them: one created or revoked, a redemption a sync learned (a change of the matches),
+ * leaving the server, a wipe. See [observe].
+ */
+fun ContactSync.observeInvites(): Flow<List<InviteView>> =
+    observe({ it.invites || it.matches }) { invites() }
 
 /** The engine's observer, handing each change to [onChange]; called on the engine's thread. */
 private class Signal(private val onChange: (Changes) -> Unit) : ChangeObserver {

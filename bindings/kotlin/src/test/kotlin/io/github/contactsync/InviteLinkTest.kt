@@ -1,6 +1,5 @@
 package io.github.contactsync
 
-import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.ContactsyncException
 import java.net.URI
 import java.nio.file.Path
@@ -26,11 +25,8 @@ class InviteLinkTest {
     fun `the opened invite link is redeemed as a URI`() = runBlocking {
         ReferenceServer().use { server ->
             val client = OkHttpClient()
-            val (anaToken, boToken) = server.vouchDevice("u_ana") to server.vouchDevice("u_bo")
-            val ana = OkHttpTransport(client, server.baseUrl) { anaToken }
-            val bo = OkHttpTransport(client, server.baseUrl) { boToken }
-            ContactSync.open(dir.resolve("ana.db").toString(), Config(region = "DE")).use { inviter ->
-                ContactSync.open(dir.resolve("bo.db").toString(), Config(region = "DE")).use { invited ->
+            server.vouchedDevice("u_ana", client, dir).use { (inviter, ana) ->
+                server.vouchedDevice("u_bo", client, dir).use { (invited, bo) ->
                     val invite = inviter.createInvite(ana)
                     // Without the app, the link is the server's page.
                     client.newCall(Request.Builder().url(invite.link).build()).execute().use {

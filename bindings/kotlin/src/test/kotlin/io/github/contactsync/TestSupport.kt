@@ -1,5 +1,6 @@
 package io.github.contactsync
 
+import io.github.contactsync.ffi.Config
 import io.github.contactsync.ffi.IdentifierKind
 import io.github.contactsync.ffi.Labelled
 import io.github.contactsync.ffi.RawContact
@@ -315,6 +316,21 @@ internal class RequestRecorder : Interceptor {
         seen += Recorded(request.method, request.url.encodedPath, body, contentType)
         return chain.proceed(request)
     }
+}
+
+/** A device of [ReferenceServer.vouchedDevice]: its engine and a transport holding its token. */
+internal data class VouchedDevice(val sync: ContactSync, val transport: OkHttpTransport) : AutoCloseable {
+    override fun close() = sync.close()
+}
+
+/**
+ * A device the app's backend vouched for as [userRef] (only such a device may create or redeem
+ * invites), with its engine on `userRef.db` in [dir] (region DE) and a transport through [client].
+ */
+internal suspend fun ReferenceServer.vouchedDevice(userRef: String, client: OkHttpClient, dir: Path): VouchedDevice {
+    val token = vouchDevice(userRef)
+    val sync = ContactSync.open(dir.resolve("$userRef.db").toString(), Config(region = "DE"))
+    return VouchedDevice(sync, OkHttpTransport(client, baseUrl) { token })
 }
 
 /** A contact with these values (no labels), for the small books of end-to-end tests. */
