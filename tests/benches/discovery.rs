@@ -388,12 +388,7 @@ fn discover(world: &World, sampler: &CpuSampler, book: &Book, private: bool, run
     assert_eq!(engine.discovery().unwrap(), expected);
     let exchanges = recording.exchanges();
     assert!(exchanges.iter().all(|x| x.status.is_some_and(|s| s < 300)));
-    let matches = engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.source_id, m.canonical, m.user_ref))
-        .collect();
+    let matches = contactsync_tests::match_rows(&engine);
     drop(engine);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(world.dir.path().join(format!("{name}.db{suffix}")));

@@ -30,7 +30,7 @@ use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 use contactsync_tests::{matched, pairs, person};
 use serde_json::{Value, json};
 
-use IdentifierKind::{Account, Email, Handle, Phone};
+use IdentifierKind::{Account, Email, Handle};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -119,24 +119,21 @@ fn sydent_answers_what_was_provisioned() {
     assert_eq!(answer["mappings"], json!({}));
 }
 
-/// A German book: users by phone and by e-mail (one in another case than bound), a contact with
-/// a handle and a linked account only (no medium at an identity server), non-users.
+/// A German book: Ana, Bernd and Clara of the end-to-end book (users by phone and by e-mail, one
+/// in another case than bound), a contact with a handle and a linked account only (no medium at
+/// an identity server), a non-user.
 fn book() -> Vec<RawContact> {
-    vec![
-        person(
-            "1",
-            "Ana",
-            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
-        ),
-        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
-        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
+    let mut book = contactsync_tests::world::book();
+    book.truncate(3);
+    book.extend([
         person(
             "4",
             "Dario",
             &[(Account, "google:1078543"), (Handle, "@dario")],
         ),
         person("5", "Frank", &[(Email, "frank@nowhere.test")]),
-    ]
+    ]);
+    book
 }
 
 /// Ana by phone, Bernd by phone, Clara by e-mail; Frank is bound to nobody.

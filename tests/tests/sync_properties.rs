@@ -118,12 +118,8 @@ fn run(rounds: &[Round]) -> Result<(), TestCaseError> {
     )
     .unwrap();
     let options = SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
         max_batch: Some(2),
-        cbor: true,
-        matrix: None,
+        ..contactsync_tests::quick(true)
     };
     for (choice, failure) in rounds {
         engine.import_snapshot(book(choice), &NoProgress).unwrap();
