@@ -3,14 +3,8 @@
 //! key and find registered users, the quota counts the padded count, the filter reassembles from
 //! its parts and its changes follow the users, and hostile requests are refused with a 4xx.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;

@@ -5,14 +5,8 @@
 //! (the sweep), or its creator's user or client is deleted, hides with the creator, and is
 //! carried into the next epoch of a rotation. The creator learns the redeemer from its feed.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;

@@ -3,7 +3,8 @@
 //! the server restarted between every step, or not. (An invite made and redeemed before the
 //! creator's first sync was once lost for ever: the first cursor was taken at the feed's head,
 //! past the redemption.)
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use contactsync_core::{Engine, IdentifierKind, NoProgress, SyncReport};
 use contactsync_tests::net::Loopback;

@@ -8,12 +8,8 @@
 //! bound contacts are found, under their Matrix ids, with nothing but hashes sent; a pepper
 //! changed between syncs is survived; an unbound user is gone after the re-lookup interval; the
 //! server's address limit splits the lookups; a wrong token is a typed refusal.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,13 +7,8 @@
 //! next sync lists the redeemer — reading its feed, one small request, only while an invite is
 //! pending. Nothing of a book, no invite code and no keyed hash of one leaves any device in a
 //! sync; a revoked invite leaves the filter and the link holder's match goes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::collections::BTreeSet;
 
@@ -37,6 +32,7 @@ fn requests_to(exchanges: &[contactsync_tests::net::Exchange], prefix: &str) -> 
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
 fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
     let world = World::private();
     let config: ConfigAnswer = get(&world.admin(), Method::Get, "/v1/config").unwrap();

@@ -6,12 +6,8 @@
 //! a user joining in a held shard is found by the next sync through that shard's changes, that a
 //! new contact in a shard not yet held downloads it, and that a change of the shard count starts
 //! the device's filter over cleanly.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -224,6 +224,7 @@ fn hex(bytes: &[u8]) -> String {
 /// batches (one match; one refused by the daily quota), an invite made, its link opened and the
 /// invite redeemed, an unknown path holding the phone number, a device over its rate, an admin
 /// match and a change feed.
+#[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
 pub fn flow(http: &Http, url: &str) -> Flow {
     use contactsync_core::{Digest, HashKey, IdentifierKind};
     use serde_json::json;
