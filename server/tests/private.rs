@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::private::{
     ExpectOk, download, element_body, evaluate, lookup, private_config, private_on, put, server,
+    swept,
 };
 use common::{ADMIN, Api, TestServer};
 use contactsync_core::IdentifierKind;
@@ -346,12 +347,7 @@ on_each_backend! {
     /// was pruned answer `410 filter_stale` (the client downloads the whole filter), and the
     /// version does not go back.
     fn a_pruned_log_answers_filter_stale(backend) {
-        let (now, clock) = common::manual(1_800_000_000);
-        let t = TestServer::with_on(backend, |c| {
-            private_on(c);
-            c.clock = clock;
-            c.sweep_every = Duration::from_millis(20);
-        });
+        let (now, t) = swept(backend, 1_800_000_000);
         put(&t.api, "u_ana", &[ANA], true);
         // Vouched: the sweep keeps it (an open client that never synced would go).
         let (_, token) = t.api.vouch("u_me");

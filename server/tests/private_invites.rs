@@ -14,10 +14,8 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::private::{
-    ExpectOk, download, evaluate, lookup, private_config, private_on, put, server,
-};
-use common::{ADMIN, Api, TestServer, hash};
+use common::private::{ExpectOk, download, evaluate, lookup, private_config, put, server, swept};
+use common::{ADMIN, Api, hash};
 use contactsync_core::IdentifierKind;
 use contactsync_core::oprf::{PrfOutput, Tag};
 use contactsync_core::protocol::private::{FilterChanges, PrivateConfig};
@@ -171,12 +169,7 @@ on_each_backend! {
     /// The sweep deletes an expired invite: its value leaves the filter with a log entry; a
     /// lookup stops answering it as soon as it expires.
     fn an_expired_invite_leaves_with_the_sweep(backend) {
-        let (now, clock) = common::manual(1_800_000_000);
-        let t = TestServer::with_on(backend, |c| {
-            private_on(c);
-            c.clock = clock;
-            c.sweep_every = Duration::from_millis(20);
-        });
+        let (now, t) = swept(backend, 1_800_000_000);
         let (_, ana) = t.api.vouch("u_ana");
         let (_, reader) = t.api.register();
         let (config, _) = private_config(&t.api, &reader);
