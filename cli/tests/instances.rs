@@ -16,7 +16,7 @@ mod pg;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{ADMIN, Server};
+use common::{ADMIN, Server, clear_of_the_minute_edge};
 use contactsync_core::{Digest, HashKey, IdentifierKind};
 use serde_json::{Value, json};
 
@@ -274,17 +274,6 @@ fn two_instances_end_where_one_does() {
     let got = population(&[a.url.clone(), b.url.clone()], &shared.url);
     assert_eq!(got.0, expected.0, "what each device sees");
     assert_eq!(got.1, expected.1, "the rows the database holds");
-}
-
-/// Waits, if needed, so that the next `seconds` stay within one UTC minute (and day).
-fn clear_of_the_minute_edge(seconds: u64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now % 60 + seconds >= 60 {
-        std::thread::sleep(Duration::from_secs(61 - now % 60));
-    }
 }
 
 #[test]
