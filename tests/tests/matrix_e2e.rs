@@ -139,29 +139,16 @@ fn bind_users(sydent: &mut Sydent) {
     sydent.bind("email", "clara@example.com", "@clara:sydent.test");
 }
 
-/// A Sydent with the app's token and the users bound, and a device with the book imported.
-struct World {
-    sydent: Sydent,
-    token: String,
-    dir: tempfile::TempDir,
-    e: Engine,
-}
-
-impl World {
-    /// `None` (skipped, visibly) when Sydent is not installed.
-    fn new(address_lookup_limit: usize) -> Option<World> {
-        let mut sydent = Sydent::start(address_lookup_limit)?;
-        let token = sydent.create_token("@app:sydent.test");
-        bind_users(&mut sydent);
-        let dir = tempfile::tempdir().unwrap();
-        let e = engine(&dir);
-        Some(World {
-            sydent,
-            token,
-            dir,
-            e,
-        })
-    }
+/// A Sydent with the app's token and the users bound, and a device with the book imported: its
+/// engine, and the directory of its database (to be kept while the engine is used). `None`
+/// (skipped, visibly) when Sydent is not installed.
+fn world(address_lookup_limit: usize) -> Option<(Sydent, String, Engine, tempfile::TempDir)> {
+    let mut sydent = Sydent::start(address_lookup_limit)?;
+    let token = sydent.create_token("@app:sydent.test");
+    bind_users(&mut sydent);
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    Some((sydent, token, e, dir))
 }
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
@@ -229,24 +216,13 @@ fn assert_only_hashes(exchanges: &[Exchange]) {
 
 #[test]
 fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let recording = Faulty::recording(Loopback::new(&sydent.base_url(), None));
+    let hourly = options(&token, Duration::from_secs(3600));
 
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Matrix);
     let expected = pairs(&[
         ("Ana", "@ana:sydent.test"),
@@ -266,13 +242,7 @@ fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
     assert_only_hashes(&exchanges);
 
     // Within the interval, nothing new: no request at all.
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert!(report.skipped);
     assert_eq!(recording.exchanges().len(), 2);
 
@@ -281,13 +251,7 @@ fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
     more.push(person("6", "Gül", &[(Email, "gul@example.net")]));
     sydent.bind("email", "gul@example.net", "@gul:sydent.test");
     e.import_snapshot(more, &NoProgress).unwrap();
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert_eq!((report.added, report.new_matches), (1, 1));
     assert!(matched(&e).contains(&("Gül".to_owned(), "@gul:sydent.test".to_owned())));
     assert_only_hashes(&recording.exchanges());
@@ -332,13 +296,7 @@ fn pepper_changing(sydent: &Arc<Mutex<Sydent>>, base: &str, changes: usize) -> F
 
 #[test]
 fn a_pepper_changed_between_syncs_is_survived() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let base = sydent.base_url();
@@ -407,13 +365,7 @@ fn a_pepper_changed_between_syncs_is_survived() {
 
 #[test]
 fn an_unbound_user_is_gone_after_the_relookup_interval() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let transport = Loopback::new(&sydent.base_url(), None);
@@ -451,13 +403,7 @@ fn an_unbound_user_is_gone_after_the_relookup_interval() {
 fn batches_stay_within_the_servers_address_limit() {
     // A Sydent that takes 2 addresses per lookup, and a device that starts at 4: M_TOO_LARGE
     // halves the batch, and the five identifiers go in three lookups.
-    let Some(World {
-        sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(2)
-    else {
+    let Some((sydent, token, e, _dir)) = world(2) else {
         return;
     };
     let recording = Faulty::recording(Loopback::new(&sydent.base_url(), None));
