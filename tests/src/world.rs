@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use contactsync_core::IdentifierKind::{Account, Email, Handle, Phone};
 use contactsync_core::protocol::wire::{ConfigAnswer, Registered, UserAnswer};
 use contactsync_core::upload::{Method, call, get};
-use contactsync_core::{Config, Engine, Error, RawContact, Region};
+use contactsync_core::{Config, Engine, Error, Normalizer, RawContact, Region};
 use contactsync_server::{
     LimitsConfig, PrivateDiscoveryConfig, RegistrationLimits, RunningServer, ServerConfig,
 };
 use tempfile::TempDir;
 
-use crate::net::{Loopback, put_user, register_open};
+use crate::net::{Loopback, put_user, register_first_identifiers, register_open};
 use crate::person;
+use crate::synthetic::{Book, DEFAULT_REGION};
 
 /// The admin token of the test servers.
 pub const ADMIN: &str = "admin-token-for-tests-0123456789";
@@ -68,6 +69,17 @@ impl World {
         let mut world = World::default();
         world.set_private(true);
         world
+    }
+
+    /// A server that a measured sync of a large book never holds back: ten million new
+    /// identifiers a day and in a set, a million requests a minute.
+    pub fn roomy() -> World {
+        World::new(LimitsConfig {
+            daily_new_identifiers: 10_000_000,
+            max_set_size: 10_000_000,
+            requests_per_minute: 1_000_000,
+            ..LimitsConfig::default()
+        })
     }
 
     /// Restarts the server on the same database with private discovery on or off (the filter
@@ -185,6 +197,18 @@ impl World {
         self.put_user("u_clara", &[("email", "clara@example.com")]);
         self.put_user("u_dario", &[("account", "google:1078543")]);
         self.put_user("u_eva", &[("handle", "eva_k")]);
+    }
+
+    /// Registers the first valid identifier (in [`DEFAULT_REGION`]) of every `every`-th contact
+    /// of `book` as the user `u_<index>`; how many users that made.
+    ///
+    /// # Panics
+    /// When the server refuses (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn register_every(&self, book: &Book, every: usize) -> usize {
+        let normalizer = Normalizer::new(Region::new(DEFAULT_REGION).unwrap());
+        let chosen = (0..book.size).step_by(every).map(|i| (i, book.contact(i)));
+        register_first_identifiers(&self.admin(), chosen, &normalizer).unwrap()
     }
 
     /// Deletes a user.
