@@ -56,10 +56,9 @@ use contactsync_core::{Discovery, IdentifierKind, NoProgress, Normalizer, Region
 use contactsync_server::LimitsConfig;
 use contactsync_tests::cpu::{CpuSampler, process_cpu};
 use contactsync_tests::net::Faulty;
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 use contactsync_tests::world::World;
 
-const SEED: u64 = 20_261_125;
 /// One contact in this many is a user of the app (10%: a well-established app).
 const USER_EVERY: usize = 10;
 

@@ -23,10 +23,9 @@ use std::time::Instant;
 use contactsync_core::upload::{SyncOptions, SyncReport};
 use contactsync_core::{Config, Engine, NoProgress, Region};
 use contactsync_tests::net::{Faulty, Loopback, register_open};
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 use contactsync_tests::world::World;
 
-const SEED: u64 = 20_261_125;
 /// One contact in this many is a user of the app.
 const USER_EVERY: usize = 50;
 

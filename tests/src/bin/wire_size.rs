@@ -27,11 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Config, Engine, NoProgress, Region};
 use contactsync_tests::net::{Faulty, Loopback, register_open};
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 use contactsync_tests::world::World;
 use serde_json::Value;
 
-const SEED: u64 = 20_261_125;
 /// One contact in this many is a user of the app.
 const USER_EVERY: usize = 50;
 
