@@ -250,12 +250,9 @@ fn a_device_follows_its_server_into_private_discovery_and_back() {
         ("Dario", "u_dario"),
         ("Eva", "u_eva"),
     ]);
-    e.sync(
-        &world.transport(&registered.token),
-        &quick(true),
-        &NoProgress,
-    )
-    .unwrap();
+    let cbor = quick(true);
+    e.sync(&world.transport(&registered.token), &cbor, &NoProgress)
+        .unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
     assert_eq!(matched(&e), expected);
 
@@ -264,7 +261,7 @@ fn a_device_follows_its_server_into_private_discovery_and_back() {
     world.set_private(true);
     world.register_users();
     let recording = Faulty::recording(world.transport(&registered.token));
-    let report = e.sync(&recording, &quick(true), &NoProgress).unwrap();
+    let report = e.sync(&recording, &cbor, &NoProgress).unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Private);
     assert_eq!(matched(&e), expected);
     assert_eq!(report.added, 8, "every identifier evaluated");
@@ -279,11 +276,7 @@ fn a_device_follows_its_server_into_private_discovery_and_back() {
     // And back: a full re-sync of keyed hashes.
     world.set_private(false);
     let report = e
-        .sync(
-            &world.transport(&registered.token),
-            &quick(true),
-            &NoProgress,
-        )
+        .sync(&world.transport(&registered.token), &cbor, &NoProgress)
         .unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
     assert_eq!(matched(&e), expected);
