@@ -3,13 +3,8 @@
 //! server) with the old token revoked; or read from `--admin-token-file`. Never in the log
 //! stream; a first start without one says how to make one.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 #[path = "../../server/tests/common/postgres.rs"]

@@ -11,14 +11,8 @@
 //! The PostgreSQL half needs the tests' server (server/tests/common/postgres.rs) and `pg_dump`:
 //! skipped visibly without them, never on CI.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 #[path = "../../server/tests/common/postgres.rs"]

@@ -9,14 +9,8 @@
 //! instead of the system's store. Needs nginx (Debian: `nginx-light`): without it the test says
 //! `skipped: nginx not installed`, except on CI (`CONTACTSYNC_CI` set), where it fails.
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 

@@ -6,13 +6,8 @@
 //! Without `systemd-analyze` the unit's check says `skipped: systemd-analyze not installed`,
 //! except on CI (`CONTACTSYNC_CI` set), where it fails.
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 

@@ -6,14 +6,8 @@
 //! Needs the tests' PostgreSQL server (server/tests/common/postgres.rs): skipped visibly without
 //! it, never on CI.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 #[path = "../../server/tests/common/postgres.rs"]
@@ -22,7 +16,7 @@ mod pg;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{ADMIN, Server};
+use common::{ADMIN, Server, clear_of_the_minute_edge};
 use contactsync_core::{Digest, HashKey, IdentifierKind};
 use serde_json::{Value, json};
 
@@ -280,17 +274,6 @@ fn two_instances_end_where_one_does() {
     let got = population(&[a.url.clone(), b.url.clone()], &shared.url);
     assert_eq!(got.0, expected.0, "what each device sees");
     assert_eq!(got.1, expected.1, "the rows the database holds");
-}
-
-/// Waits, if needed, so that the next `seconds` stay within one UTC minute (and day).
-fn clear_of_the_minute_edge(seconds: u64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now % 60 + seconds >= 60 {
-        std::thread::sleep(Duration::from_secs(61 - now % 60));
-    }
 }
 
 #[test]

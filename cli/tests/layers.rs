@@ -11,11 +11,17 @@
 //!   place), or [`SHARED`] names a module that does not exist;
 //! - an entry of [`ALLOWED`] no longer matches anything (the list only shrinks).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
+
+#[path = "../../core/tests/source_tree/mod.rs"]
+mod source_tree;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use source_tree::{absolute, module_path, rust_files, scratch, src};
 
 /// The shared modules, lowest first: each may use those before it.
 const SHARED: &[&str] = &[
@@ -45,35 +51,6 @@ const VERBS: &str = "verbs";
 /// Imports that break the rules and remain: (file under `src/`, the module path it names, as
 /// `a::b`), each with its reason.
 const ALLOWED: &[(&str, &str)] = &[];
-
-fn src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// `main.rs` → `[]`, `verbs/mod.rs` → `[verbs]`, `verbs/admin/keys.rs` → `[verbs, admin, keys]`.
-fn module_of(relative: &Path) -> Vec<String> {
-    let mut parts: Vec<String> = relative
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let file = parts.pop().unwrap();
-    let stem = file.trim_end_matches(".rs");
-    if stem != "mod" && stem != "main" {
-        parts.push(stem.to_owned());
-    }
-    parts
-}
 
 /// The tokens of Rust source that matter for paths: identifiers, `::` and single punctuation.
 /// Comments, string and character literals and lifetimes are dropped.
@@ -236,19 +213,7 @@ fn crate_paths(tokens: &[String], module: &[String]) -> Vec<Vec<String>> {
         }
         let mut raw = Vec::new();
         use_tree(tokens, at, &[], &mut raw);
-        for path in raw {
-            let resolved = if path[0] == "crate" {
-                path[1..].to_vec()
-            } else {
-                let ups = path.iter().take_while(|s| *s == "super").count();
-                let base = module
-                    .len()
-                    .checked_sub(ups)
-                    .unwrap_or_else(|| panic!("{module:?}: a path above the crate root: {path:?}"));
-                module[..base].iter().chain(&path[ups..]).cloned().collect()
-            };
-            out.push(resolved);
-        }
+        out.extend(raw.iter().map(|path| absolute(path, module)));
     }
     out
 }
@@ -315,12 +280,10 @@ fn judge(
 
 /// Everything wrong with the tree at `root`, one message per problem.
 fn problems(root: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    rust_files(root, &mut files);
-    files.sort();
+    let files = rust_files(root);
     let modules: BTreeSet<Vec<String>> = files
         .iter()
-        .map(|f| module_of(f.strip_prefix(root).unwrap()))
+        .map(|f| module_path(f.strip_prefix(root).unwrap(), "main"))
         .collect();
     let mut out = Vec::new();
     for shared in SHARED {
@@ -332,7 +295,7 @@ fn problems(root: &Path) -> Vec<String> {
     for file in &files {
         let relative = file.strip_prefix(root).unwrap();
         let name = relative.to_string_lossy().replace('\\', "/");
-        let module = module_of(relative);
+        let module = module_path(relative, "main");
         let Some(top) = module.first() else {
             continue; // main.rs: parses and dispatches, and may use anything.
         };
@@ -379,19 +342,8 @@ fn verbs_use_shared_modules_only() {
 /// The check itself: a copy of the tree with each kind of breach added must fail, naming each.
 #[test]
 fn a_sideways_import_fails_the_check() {
-    let copy = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    rust_files(&src(), &mut files);
-    for file in &files {
-        let to = copy.path().join(file.strip_prefix(src()).unwrap());
-        fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(file, to).unwrap();
-    }
-    let edit = |file: &str, line: &str| {
-        let path = copy.path().join(file);
-        let text = fs::read_to_string(&path).unwrap();
-        fs::write(&path, format!("{line}\n{text}")).unwrap();
-    };
+    let copy = scratch();
+    let edit = |file: &str, line: &str| copy.prepend(file, line);
     edit(
         "verbs/invite.rs",
         "use crate::verbs::{device::register, status};",

@@ -6,15 +6,8 @@
 //! leaves no token, hash (base64 or hex), identifier, user reference, client id or invite code in
 //! any line, even at `debug`. On `SQLite` and, when the tests' server is there, PostgreSQL.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    clippy::float_cmp,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 mod observed;

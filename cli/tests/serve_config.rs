@@ -3,13 +3,8 @@
 //! advertises in `GET /v1/config`) and in `--print-config`, which redacts secrets. An unknown
 //! key or variable is an error.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 

@@ -2,8 +2,8 @@
 //! a free port, with `admin`, `register`, `sync`, `matches`, `invite`, `forget` and
 //! `business-match` against it; and what an unreachable or unusable server URL gives.
 
-// Test code: a failed expectation is a failed test.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::path::Path;
 

@@ -13,12 +13,17 @@
 //! Test code (`tests.rs` files and the `#[cfg(test)] mod tests` at the end of a file) may use
 //! anything: an upload test drives the engine.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
+
+mod source_tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use source_tree::{absolute, module_path, rust_files, scratch, src};
 
 /// The stages, lowest first. A module may use its own stage and those listed before it.
 const STAGES: &[&str] = &[
@@ -58,35 +63,6 @@ const SQL_STAGES: &[&str] = &["store", "error"];
 
 /// Files outside those stages that still name `rusqlite`, with the reason.
 const ALLOWED_SQL: &[&str] = &[];
-
-fn src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The module path of a file: `store/mod.rs` → `[store]`, `engine/network.rs` → `[engine, network]`.
-fn module_path(relative: &Path) -> Vec<String> {
-    let mut parts: Vec<String> = relative
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let file = parts.pop().unwrap();
-    let stem = file.trim_end_matches(".rs");
-    if stem != "mod" && stem != "lib" {
-        parts.push(stem.to_owned());
-    }
-    parts
-}
 
 /// The code a stage ships: comments dropped, the test module at the end cut off.
 fn shipped_code(text: &str) -> String {
@@ -190,18 +166,7 @@ fn crate_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
             }
             let mut raw = Vec::new();
             parse_tree(&code[at..], &[], &mut raw);
-            for path in raw {
-                let resolved = if path.first().is_some_and(|s| s == "crate") {
-                    path[1..].to_vec()
-                } else {
-                    let ups = path.iter().take_while(|s| *s == "super").count();
-                    let Some(base) = module.len().checked_sub(ups) else {
-                        panic!("{module:?}: a path above the crate root: {path:?}");
-                    };
-                    module[..base].iter().chain(&path[ups..]).cloned().collect()
-                };
-                out.push(resolved);
-            }
+            out.extend(raw.iter().map(|path| absolute(path, module)));
         }
     }
     out
@@ -219,18 +184,16 @@ struct Findings {
 
 fn scan(root: &Path) -> Findings {
     let rank = |stage: &str| STAGES.iter().position(|s| *s == stage);
-    let mut files = Vec::new();
-    rust_files(root, &mut files);
-    files.sort();
+    let files = rust_files(root);
     let modules: BTreeSet<Vec<String>> = files
         .iter()
-        .map(|f| module_path(f.strip_prefix(root).unwrap()))
+        .map(|f| module_path(f.strip_prefix(root).unwrap(), "lib"))
         .collect();
     let mut found = Findings::default();
     for file in &files {
         let relative = file.strip_prefix(root).unwrap();
         let name = relative.to_string_lossy().replace('\\', "/");
-        let module = module_path(relative);
+        let module = module_path(relative, "lib");
         let Some(stage) = module.first().cloned() else {
             continue; // lib.rs: the crate root re-exports every stage.
         };
@@ -365,19 +328,8 @@ fn the_core_flows_one_way() {
 /// must fail, naming both.
 #[test]
 fn an_upward_import_fails_the_check() {
-    let copy = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    rust_files(&src(), &mut files);
-    for file in &files {
-        let to = copy.path().join(file.strip_prefix(src()).unwrap());
-        fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(file, to).unwrap();
-    }
-    let edit = |file: &str, line: &str| {
-        let path = copy.path().join(file);
-        let text = fs::read_to_string(&path).unwrap();
-        fs::write(&path, format!("{line}\n{text}")).unwrap();
-    };
+    let copy = scratch();
+    let edit = |file: &str, line: &str| copy.prepend(file, line);
     edit("store/read.rs", "use crate::upload::{Method, SyncOptions};");
     edit("store/codec.rs", "use super::{read::Status, kind_code};");
     edit("diff.rs", "fn f(_: rusqlite::Connection) {}");

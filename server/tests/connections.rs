@@ -9,13 +9,8 @@
 //! A test binary of its own: it installs the process-wide `tracing` subscriber, to count the cap
 //! log lines (each names its server's address, so parallel tests do not mix).
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 

@@ -4,13 +4,8 @@
 //! per key. (Activation once answered "is now current" and every user not re-registered was found
 //! by nobody.)
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;

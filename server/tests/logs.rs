@@ -3,13 +3,8 @@
 //!
 //! A test binary of its own: it installs the process-wide `tracing` subscriber.
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod common;
 

@@ -3,14 +3,8 @@
 //! key and find registered users, the quota counts the padded count, the filter reassembles from
 //! its parts and its changes follow the users, and hostile requests are refused with a 4xx.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;
@@ -19,6 +13,7 @@ use std::time::Duration;
 
 use common::private::{
     ExpectOk, download, element_body, evaluate, lookup, private_config, private_on, put, server,
+    swept,
 };
 use common::{ADMIN, Api, TestServer};
 use contactsync_core::IdentifierKind;
@@ -352,12 +347,7 @@ on_each_backend! {
     /// was pruned answer `410 filter_stale` (the client downloads the whole filter), and the
     /// version does not go back.
     fn a_pruned_log_answers_filter_stale(backend) {
-        let (now, clock) = common::manual(1_800_000_000);
-        let t = TestServer::with_on(backend, |c| {
-            private_on(c);
-            c.clock = clock;
-            c.sweep_every = Duration::from_millis(20);
-        });
+        let (now, t) = swept(backend, 1_800_000_000);
         put(&t.api, "u_ana", &[ANA], true);
         // Vouched: the sweep keeps it (an open client that never synced would go).
         let (_, token) = t.api.vouch("u_me");

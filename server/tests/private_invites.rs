@@ -5,14 +5,8 @@
 //! (the sweep), or its creator's user or client is deleted, hides with the creator, and is
 //! carried into the next epoch of a rotation. The creator learns the redeemer from its feed.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;
@@ -20,10 +14,8 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::private::{
-    ExpectOk, download, evaluate, lookup, private_config, private_on, put, server,
-};
-use common::{ADMIN, Api, TestServer, hash};
+use common::private::{ExpectOk, download, evaluate, lookup, private_config, put, server, swept};
+use common::{ADMIN, Api, hash};
 use contactsync_core::IdentifierKind;
 use contactsync_core::oprf::{PrfOutput, Tag};
 use contactsync_core::protocol::private::{FilterChanges, PrivateConfig};
@@ -177,12 +169,7 @@ on_each_backend! {
     /// The sweep deletes an expired invite: its value leaves the filter with a log entry; a
     /// lookup stops answering it as soon as it expires.
     fn an_expired_invite_leaves_with_the_sweep(backend) {
-        let (now, clock) = common::manual(1_800_000_000);
-        let t = TestServer::with_on(backend, |c| {
-            private_on(c);
-            c.clock = clock;
-            c.sweep_every = Duration::from_millis(20);
-        });
+        let (now, t) = swept(backend, 1_800_000_000);
         let (_, ana) = t.api.vouch("u_ana");
         let (_, reader) = t.api.register();
         let (config, _) = private_config(&t.api, &reader);

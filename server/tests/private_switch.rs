@@ -3,14 +3,8 @@
 //! answers of the earlier period are deleted when it starts, and `POST /v1/batches` is refused
 //! with `404 hashed_disabled` while it runs in this mode — on both backends.
 
-// Test code: a failed expectation is a failed test; a scenario reads best as one function.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;

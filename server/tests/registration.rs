@@ -9,13 +9,8 @@
 //! loopback: the client socket is bound to one before connecting), or through a trusted proxy's
 //! header. The server's clock is the test's: refills and days move when the test moves it.
 
-// Test code: a failed expectation is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 #[macro_use]
 mod common;

@@ -56,10 +56,9 @@ use contactsync_core::{Discovery, IdentifierKind, NoProgress, Normalizer, Region
 use contactsync_server::LimitsConfig;
 use contactsync_tests::cpu::{CpuSampler, process_cpu};
 use contactsync_tests::net::Faulty;
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 use contactsync_tests::world::World;
 
-const SEED: u64 = 20_261_125;
 /// One contact in this many is a user of the app (10%: a well-established app).
 const USER_EVERY: usize = 10;
 
@@ -388,12 +387,7 @@ fn discover(world: &World, sampler: &CpuSampler, book: &Book, private: bool, run
     assert_eq!(engine.discovery().unwrap(), expected);
     let exchanges = recording.exchanges();
     assert!(exchanges.iter().all(|x| x.status.is_some_and(|s| s < 300)));
-    let matches = engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.source_id, m.canonical, m.user_ref))
-        .collect();
+    let matches = contactsync_tests::match_rows(&engine);
     drop(engine);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(world.dir.path().join(format!("{name}.db{suffix}")));

@@ -21,55 +21,34 @@
 use std::time::Instant;
 
 use contactsync_core::upload::{SyncOptions, SyncReport};
-use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
-use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
-use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_core::{Config, Engine, NoProgress, Region};
+use contactsync_tests::net::{Faulty, Loopback, register_open};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
+use contactsync_tests::world::World;
 
-const SEED: u64 = 20_261_125;
-const ADMIN: &str = "bench-admin-token-0123456789";
 /// One contact in this many is a user of the app.
 const USER_EVERY: usize = 50;
 
 fn main() {
-    let mut contacts = 100_000usize;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--contacts") {
-        contacts = args[i + 1].parse().expect("--contacts N");
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let limits = LimitsConfig {
-        daily_new_identifiers: 10_000_000,
-        max_set_size: 10_000_000,
-        requests_per_minute: 1_000_000,
-        ..LimitsConfig::default()
-    };
-    let mut config = ServerConfig::new(
-        dir.path().join("server.db"),
-        "127.0.0.1:0".parse().unwrap(),
-        ADMIN,
-    );
-    config.limits = limits;
-    // Devices register themselves, all from loopback.
-    config.open_registration = true;
-    config.registration = RegistrationLimits::unlimited();
-    let server = contactsync_server::start(config).unwrap();
-    let admin = Loopback::new(&server.url(), Some(ADMIN));
+    let book = Book::from_args(SEED);
+    let contacts = book.size;
+    let world = World::roomy();
+    let server = &world.server;
     let region = Region::new(DEFAULT_REGION).unwrap();
-    let book = Book {
-        seed: SEED,
-        size: contacts,
-    };
 
     let started = Instant::now();
-    let users = register_users(&admin, &book, Normalizer::new(region));
+    let users = world.register_every(&book, USER_EVERY);
     println!(
         "setup: {users} users registered in {:.1} s; book of {contacts} contacts",
         started.elapsed().as_secs_f64()
     );
 
     let registered = register_open(&server.url()).unwrap();
-    let engine = Engine::open(dir.path().join("device.db"), Config::with_region(region)).unwrap();
+    let engine = Engine::open(
+        world.dir.path().join("device.db"),
+        Config::with_region(region),
+    )
+    .unwrap();
     let import = engine
         .import_snapshot(book.contacts(), &NoProgress)
         .unwrap();
@@ -118,11 +97,5 @@ fn main() {
         delta / first * 100.0,
         delta - noop
     );
-    server.stop();
-}
-
-/// Registers the first valid identifier of every 50th contact as an app user; returns how many.
-fn register_users(admin: &Loopback, book: &Book, normalizer: Normalizer) -> usize {
-    let every = (0..book.size).step_by(USER_EVERY);
-    register_first_identifiers(admin, every.map(|i| (i, book.contact(i))), &normalizer).unwrap()
+    world.server.stop();
 }

@@ -12,7 +12,9 @@ pub mod world;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Engine, IdentifierKind, RawContact};
 
 /// `tests/vectors/`: JSON vectors read by the Rust tests now and the Kotlin and Swift tests later.
@@ -60,6 +62,33 @@ pub fn matched(engine: &Engine) -> BTreeSet<(String, String)> {
         .into_iter()
         .map(|m| (m.display_name, m.user_ref))
         .collect()
+}
+
+/// An engine's matches as (source id, canonical identifier, user reference) rows: what a sync
+/// found, comparable between runs and modes.
+///
+/// # Panics
+/// When the store cannot be read (a test failure).
+#[allow(clippy::unwrap_used, reason = "test helper")]
+pub fn match_rows<T: FromIterator<(Option<String>, String, String)>>(engine: &Engine) -> T {
+    engine
+        .matches()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.source_id, m.canonical, m.user_ref))
+        .collect()
+}
+
+/// Sync options for a test that syncs when it says so: one attempt, no wait, forced past the
+/// check interval; bodies in CBOR when `cbor`, else in JSON (which a test can read as text).
+pub fn quick(cbor: bool) -> SyncOptions {
+    SyncOptions {
+        max_attempts: 1,
+        max_wait: Duration::ZERO,
+        force: true,
+        cbor,
+        ..SyncOptions::default()
+    }
 }
 
 /// The pairs [`matched`] is compared with.

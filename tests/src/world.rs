@@ -4,15 +4,18 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use contactsync_core::IdentifierKind::{Account, Email, Handle, Phone};
 use contactsync_core::protocol::wire::{ConfigAnswer, Registered, UserAnswer};
 use contactsync_core::upload::{Method, call, get};
-use contactsync_core::{Config, Engine, Error, Region};
+use contactsync_core::{Config, Engine, Error, Normalizer, RawContact, Region};
 use contactsync_server::{
     LimitsConfig, PrivateDiscoveryConfig, RegistrationLimits, RunningServer, ServerConfig,
 };
 use tempfile::TempDir;
 
-use crate::net::{Loopback, put_user, register_open};
+use crate::net::{Loopback, put_user, register_first_identifiers, register_open};
+use crate::person;
+use crate::synthetic::{Book, DEFAULT_REGION};
 
 /// The admin token of the test servers.
 pub const ADMIN: &str = "admin-token-for-tests-0123456789";
@@ -66,6 +69,17 @@ impl World {
         let mut world = World::default();
         world.set_private(true);
         world
+    }
+
+    /// A server that a measured sync of a large book never holds back: ten million new
+    /// identifiers a day and in a set, a million requests a minute.
+    pub fn roomy() -> World {
+        World::new(LimitsConfig {
+            daily_new_identifiers: 10_000_000,
+            max_set_size: 10_000_000,
+            requests_per_minute: 1_000_000,
+            ..LimitsConfig::default()
+        })
     }
 
     /// Restarts the server on the same database with private discovery on or off (the filter
@@ -176,6 +190,27 @@ impl World {
         put_user(&self.admin(), user_ref, true, ids).unwrap();
     }
 
+    /// Registers the users of [`book`] under the canonical forms the app's backend knows: Ana
+    /// by phone, Clara by e-mail, Dario by linked account, Eva by handle.
+    pub fn register_users(&self) {
+        self.put_user("u_ana", &[("phone", "+4915123456789")]);
+        self.put_user("u_clara", &[("email", "clara@example.com")]);
+        self.put_user("u_dario", &[("account", "google:1078543")]);
+        self.put_user("u_eva", &[("handle", "eva_k")]);
+    }
+
+    /// Registers the first valid identifier (in [`DEFAULT_REGION`]) of every `every`-th contact
+    /// of `book` as the user `u_<index>`; how many users that made.
+    ///
+    /// # Panics
+    /// When the server refuses (a test failure).
+    #[allow(clippy::unwrap_used, reason = "test helper")]
+    pub fn register_every(&self, book: &Book, every: usize) -> usize {
+        let normalizer = Normalizer::new(Region::new(DEFAULT_REGION).unwrap());
+        let chosen = (0..book.size).step_by(every).map(|i| (i, book.contact(i)));
+        register_first_identifiers(&self.admin(), chosen, &normalizer).unwrap()
+    }
+
     /// Deletes a user.
     ///
     /// # Panics
@@ -220,6 +255,31 @@ impl Default for World {
     fn default() -> World {
         World::new(LimitsConfig::default())
     }
+}
+
+/// The address book of the end-to-end tests (region DE): Ana, Clara, Dario and Eva use the app
+/// ([`World::register_users`]), each by another kind of identifier and Clara in another case
+/// than registered; Bernd and Gül share a number in two spellings; Frank is no user (until a
+/// test makes him one); Hiro's number is not one.
+pub fn book() -> Vec<RawContact> {
+    vec![
+        person(
+            "1",
+            "Ana",
+            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
+        ),
+        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
+        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
+        person("4", "Dario", &[(Account, "google:1078543")]),
+        person("5", "Eva", &[(Handle, "@eva_k")]),
+        person(
+            "6",
+            "Frank",
+            &[(Phone, "0171 9876543"), (Email, "frank@nowhere.test")],
+        ),
+        person("7", "Gül", &[(Phone, "030 1234567")]),
+        person("8", "Hiro", &[(Phone, "not a number")]),
+    ]
 }
 
 #[allow(clippy::unwrap_used, reason = "test helper")]

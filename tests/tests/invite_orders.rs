@@ -3,11 +3,12 @@
 //! the server restarted between every step, or not. (An invite made and redeemed before the
 //! creator's first sync was once lost for ever: the first cursor was taken at the feed's head,
 //! past the redemption.)
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
-use contactsync_core::upload::SyncOptions;
 use contactsync_core::{Engine, IdentifierKind, NoProgress, SyncReport};
 use contactsync_tests::net::Loopback;
+use contactsync_tests::quick;
 use contactsync_tests::world::World;
 
 /// When the creator's first sync happens.
@@ -27,15 +28,7 @@ enum Restarts {
 }
 
 fn sync(engine: &Engine, transport: &Loopback) -> SyncReport {
-    let options = SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
-        max_batch: None,
-        cbor: true,
-        matrix: None,
-    };
-    engine.sync(transport, &options, &NoProgress).unwrap()
+    engine.sync(transport, &quick(true), &NoProgress).unwrap()
 }
 
 /// One device: its engine's name and token; reopened and re-pointed after restarts.

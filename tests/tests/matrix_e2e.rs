@@ -8,12 +8,8 @@
 //! bound contacts are found, under their Matrix ids, with nothing but hashes sent; a pepper
 //! changed between syncs is survived; an unbound user is gone after the re-lookup interval; the
 //! server's address limit splits the lookups; a wrong token is a typed refusal.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +26,7 @@ use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
 use contactsync_tests::{matched, pairs, person};
 use serde_json::{Value, json};
 
-use IdentifierKind::{Account, Email, Handle, Phone};
+use IdentifierKind::{Account, Email, Handle};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -119,24 +115,21 @@ fn sydent_answers_what_was_provisioned() {
     assert_eq!(answer["mappings"], json!({}));
 }
 
-/// A German book: users by phone and by e-mail (one in another case than bound), a contact with
-/// a handle and a linked account only (no medium at an identity server), non-users.
+/// A German book: Ana, Bernd and Clara of the end-to-end book (users by phone and by e-mail, one
+/// in another case than bound), a contact with a handle and a linked account only (no medium at
+/// an identity server), a non-user.
 fn book() -> Vec<RawContact> {
-    vec![
-        person(
-            "1",
-            "Ana",
-            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
-        ),
-        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
-        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
+    let mut book = contactsync_tests::world::book();
+    book.truncate(3);
+    book.extend([
         person(
             "4",
             "Dario",
             &[(Account, "google:1078543"), (Handle, "@dario")],
         ),
         person("5", "Frank", &[(Email, "frank@nowhere.test")]),
-    ]
+    ]);
+    book
 }
 
 /// Ana by phone, Bernd by phone, Clara by e-mail; Frank is bound to nobody.
@@ -146,29 +139,16 @@ fn bind_users(sydent: &mut Sydent) {
     sydent.bind("email", "clara@example.com", "@clara:sydent.test");
 }
 
-/// A Sydent with the app's token and the users bound, and a device with the book imported.
-struct World {
-    sydent: Sydent,
-    token: String,
-    dir: tempfile::TempDir,
-    e: Engine,
-}
-
-impl World {
-    /// `None` (skipped, visibly) when Sydent is not installed.
-    fn new(address_lookup_limit: usize) -> Option<World> {
-        let mut sydent = Sydent::start(address_lookup_limit)?;
-        let token = sydent.create_token("@app:sydent.test");
-        bind_users(&mut sydent);
-        let dir = tempfile::tempdir().unwrap();
-        let e = engine(&dir);
-        Some(World {
-            sydent,
-            token,
-            dir,
-            e,
-        })
-    }
+/// A Sydent with the app's token and the users bound, and a device with the book imported: its
+/// engine, and the directory of its database (to be kept while the engine is used). `None`
+/// (skipped, visibly) when Sydent is not installed.
+fn world(address_lookup_limit: usize) -> Option<(Sydent, String, Engine, tempfile::TempDir)> {
+    let mut sydent = Sydent::start(address_lookup_limit)?;
+    let token = sydent.create_token("@app:sydent.test");
+    bind_users(&mut sydent);
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    Some((sydent, token, e, dir))
 }
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
@@ -236,24 +216,13 @@ fn assert_only_hashes(exchanges: &[Exchange]) {
 
 #[test]
 fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let recording = Faulty::recording(Loopback::new(&sydent.base_url(), None));
+    let hourly = options(&token, Duration::from_secs(3600));
 
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Matrix);
     let expected = pairs(&[
         ("Ana", "@ana:sydent.test"),
@@ -273,13 +242,7 @@ fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
     assert_only_hashes(&exchanges);
 
     // Within the interval, nothing new: no request at all.
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert!(report.skipped);
     assert_eq!(recording.exchanges().len(), 2);
 
@@ -288,13 +251,7 @@ fn a_book_finds_exactly_its_bound_contacts_with_hashes_only() {
     more.push(person("6", "Gül", &[(Email, "gul@example.net")]));
     sydent.bind("email", "gul@example.net", "@gul:sydent.test");
     e.import_snapshot(more, &NoProgress).unwrap();
-    let report = e
-        .sync(
-            &recording,
-            &options(&token, Duration::from_secs(3600)),
-            &NoProgress,
-        )
-        .unwrap();
+    let report = e.sync(&recording, &hourly, &NoProgress).unwrap();
     assert_eq!((report.added, report.new_matches), (1, 1));
     assert!(matched(&e).contains(&("Gül".to_owned(), "@gul:sydent.test".to_owned())));
     assert_only_hashes(&recording.exchanges());
@@ -339,13 +296,7 @@ fn pepper_changing(sydent: &Arc<Mutex<Sydent>>, base: &str, changes: usize) -> F
 
 #[test]
 fn a_pepper_changed_between_syncs_is_survived() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let base = sydent.base_url();
@@ -414,13 +365,7 @@ fn a_pepper_changed_between_syncs_is_survived() {
 
 #[test]
 fn an_unbound_user_is_gone_after_the_relookup_interval() {
-    let Some(World {
-        mut sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(10_000)
-    else {
+    let Some((mut sydent, token, e, _dir)) = world(10_000) else {
         return;
     };
     let transport = Loopback::new(&sydent.base_url(), None);
@@ -458,13 +403,7 @@ fn an_unbound_user_is_gone_after_the_relookup_interval() {
 fn batches_stay_within_the_servers_address_limit() {
     // A Sydent that takes 2 addresses per lookup, and a device that starts at 4: M_TOO_LARGE
     // halves the batch, and the five identifiers go in three lookups.
-    let Some(World {
-        sydent,
-        token,
-        dir: _dir,
-        e,
-    }) = World::new(2)
-    else {
+    let Some((sydent, token, e, _dir)) = world(2) else {
         return;
     };
     let recording = Faulty::recording(Loopback::new(&sydent.base_url(), None));

@@ -6,91 +6,35 @@
 //! join and leave through the filter's changes without evaluating anything again, that no
 //! request carries an identifier, a keyed hash of one, or an unpadded count, and that the server
 //! keeps nothing of the device but its registration and counters.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::collections::BTreeSet;
 
 use contactsync_core::hash::HashKey;
 use contactsync_core::protocol::encoding::Encoding;
 use contactsync_core::protocol::private::EvaluateRequest;
-use contactsync_core::protocol::wire::ConfigAnswer;
-use contactsync_core::upload::{Method, SyncOptions, get};
-use contactsync_core::{
-    Discovery, Error, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
-};
+use contactsync_core::protocol::wire::{ConfigAnswer, Registered};
+use contactsync_core::upload::{Method, get};
+use contactsync_core::{Discovery, Engine, Error, NoProgress, Normalizer, Region};
 use contactsync_tests::leaks::assert_private_exchanges;
-use contactsync_tests::matched;
-use contactsync_tests::net::Faulty;
-use contactsync_tests::world::World;
+use contactsync_tests::net::{Faulty, Loopback};
+use contactsync_tests::world::{World, book};
+use contactsync_tests::{matched, pairs, quick};
 
-use IdentifierKind::{Account, Email, Handle, Phone};
-
-fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
-    let mut c = RawContact::new(id, name);
-    for (kind, value) in values {
-        c.push(*kind, None, *value);
-    }
-    c
-}
-
-fn book() -> Vec<RawContact> {
-    vec![
-        person(
-            "1",
-            "Ana",
-            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
-        ),
-        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
-        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
-        person("4", "Dario", &[(Account, "google:1078543")]),
-        person("5", "Eva", &[(Handle, "@eva_k")]),
-        person(
-            "6",
-            "Frank",
-            &[(Phone, "0171 9876543"), (Email, "frank@nowhere.test")],
-        ),
-        person("7", "Gül", &[(Phone, "030 1234567")]),
-        person("8", "Hiro", &[(Phone, "not a number")]),
-    ]
-}
-
-fn register_users(world: &World) {
-    world.put_user("u_ana", &[("phone", "+4915123456789")]);
-    world.put_user("u_clara", &[("email", "clara@example.com")]);
-    world.put_user("u_dario", &[("account", "google:1078543")]);
-    world.put_user("u_eva", &[("handle", "eva_k")]);
-}
-
-fn options(cbor: bool) -> SyncOptions {
-    SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
-        max_batch: None,
-        cbor,
-        matrix: None,
-    }
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
+/// A private server with the users registered, and a device registered openly: its requests
+/// recorded, its engine (nothing imported yet).
+fn recorded() -> (World, Faulty<Loopback>, Registered, Engine) {
+    let world = World::private();
+    world.register_users();
+    let (transport, registered) = world.device(None);
+    let e = world.engine("a");
+    (world, Faulty::recording(transport), registered, e)
 }
 
 #[test]
 fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
-    let world = World::private();
-    register_users(&world);
-    let (transport, registered) = world.device(None);
-    let recording = Faulty::recording(transport);
-    let e = world.engine("a");
+    let (world, recording, registered, e) = recorded();
     assert_eq!(
         e.discovery().unwrap(),
         Discovery::Hashed,
@@ -98,10 +42,10 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
     );
     e.import_snapshot(book(), &NoProgress).unwrap();
 
-    let first = e.sync(&recording, &options(true), &NoProgress).unwrap();
+    let first = e.sync(&recording, &quick(true), &NoProgress).unwrap();
     assert_eq!(
         matched(&e),
-        set(&[
+        pairs(&[
             ("Ana", "u_ana"),
             ("Clara", "u_clara"),
             ("Dario", "u_dario"),
@@ -119,10 +63,10 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
     world.delete_user("u_eva");
     world.wait_for_filter(&registered.token, version);
     let before = recording.exchanges().len();
-    let second = e.sync(&recording, &options(false), &NoProgress).unwrap();
+    let second = e.sync(&recording, &quick(false), &NoProgress).unwrap();
     assert_eq!(
         matched(&e),
-        set(&[
+        pairs(&[
             ("Ana", "u_ana"),
             ("Clara", "u_clara"),
             ("Dario", "u_dario"),
@@ -148,15 +92,11 @@ fn a_private_device_finds_exactly_its_users_and_follows_joins_and_leaves() {
 
 #[test]
 fn nothing_identifying_leaves_a_private_device_and_the_server_keeps_no_set() {
-    let world = World::private();
-    register_users(&world);
-    let (transport, registered) = world.device(None);
-    let recording = Faulty::recording(transport);
-    let e = world.engine("a");
+    let (world, recording, registered, e) = recorded();
     let contacts = book();
     e.import_snapshot(contacts.clone(), &NoProgress).unwrap();
-    e.sync(&recording, &options(false), &NoProgress).unwrap();
-    e.sync(&recording, &options(true), &NoProgress).unwrap();
+    e.sync(&recording, &quick(false), &NoProgress).unwrap();
+    e.sync(&recording, &quick(true), &NoProgress).unwrap();
 
     // Every raw value, canonical form and name — and, since the server holds the keyed hash's
     // key, every identifier's keyed hash under it, in base64url and as raw bytes.
@@ -221,7 +161,7 @@ fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept
     use contactsync_tests::net::Outcome;
 
     let world = World::private();
-    register_users(&world);
+    world.register_users();
     let (transport, _) = world.device(None);
     // A server that evaluates this device's elements with a key of its own (to tag it) while
     // publishing the real one: the answer is well formed, its proof is valid for that key.
@@ -252,7 +192,7 @@ fn an_evaluation_under_another_key_than_published_is_refused_and_nothing_is_kept
     );
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
-    let refused = e.sync(&tagging, &options(false), &NoProgress);
+    let refused = e.sync(&tagging, &quick(false), &NoProgress);
     assert!(matches!(refused, Err(Error::Protocol(_))), "{refused:?}");
     assert!(e.matches().unwrap().is_empty());
     assert_eq!(e.status().unwrap().acknowledged, 0, "no value was kept");
@@ -264,7 +204,7 @@ fn a_filter_version_gone_mid_download_starts_the_download_again() {
     use contactsync_tests::net::Outcome;
 
     let world = World::private();
-    register_users(&world);
+    world.register_users();
     let (transport, _) = world.device(None);
     // The first filter request meets an instance that no longer has the version (410); the
     // second is served.
@@ -287,7 +227,7 @@ fn a_filter_version_gone_mid_download_starts_the_download_again() {
     );
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
-    e.sync(&flaky, &options(false), &NoProgress).unwrap();
+    e.sync(&flaky, &quick(false), &NoProgress).unwrap();
     assert_eq!(matched(&e).len(), 4);
     let filters = flaky
         .exchanges()
@@ -300,31 +240,28 @@ fn a_filter_version_gone_mid_download_starts_the_download_again() {
 #[test]
 fn a_device_follows_its_server_into_private_discovery_and_back() {
     let mut world = World::default();
-    register_users(&world);
+    world.register_users();
     let (_, registered) = world.device(None);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
-    let expected = set(&[
+    let expected = pairs(&[
         ("Ana", "u_ana"),
         ("Clara", "u_clara"),
         ("Dario", "u_dario"),
         ("Eva", "u_eva"),
     ]);
-    e.sync(
-        &world.transport(&registered.token),
-        &options(true),
-        &NoProgress,
-    )
-    .unwrap();
+    let cbor = quick(true);
+    e.sync(&world.transport(&registered.token), &cbor, &NoProgress)
+        .unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
     assert_eq!(matched(&e), expected);
 
     // The operator turns private discovery on: the users are registered again (their PRF
     // values exist only from then on), and the device follows at its next sync.
     world.set_private(true);
-    register_users(&world);
+    world.register_users();
     let recording = Faulty::recording(world.transport(&registered.token));
-    let report = e.sync(&recording, &options(true), &NoProgress).unwrap();
+    let report = e.sync(&recording, &cbor, &NoProgress).unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Private);
     assert_eq!(matched(&e), expected);
     assert_eq!(report.added, 8, "every identifier evaluated");
@@ -339,11 +276,7 @@ fn a_device_follows_its_server_into_private_discovery_and_back() {
     // And back: a full re-sync of keyed hashes.
     world.set_private(false);
     let report = e
-        .sync(
-            &world.transport(&registered.token),
-            &options(true),
-            &NoProgress,
-        )
+        .sync(&world.transport(&registered.token), &cbor, &NoProgress)
         .unwrap();
     assert_eq!(e.discovery().unwrap(), Discovery::Hashed);
     assert_eq!(matched(&e), expected);

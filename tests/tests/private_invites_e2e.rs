@@ -7,38 +7,22 @@
 //! next sync lists the redeemer — reading its feed, one small request, only while an invite is
 //! pending. Nothing of a book, no invite code and no keyed hash of one leaves any device in a
 //! sync; a revoked invite leaves the filter and the link holder's match goes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::collections::BTreeSet;
 
 use contactsync_core::hash::HashKey;
 use contactsync_core::identifier::invite;
 use contactsync_core::protocol::wire::ConfigAnswer;
-use contactsync_core::upload::{Method, SyncOptions, get};
+use contactsync_core::upload::{Method, get};
 use contactsync_core::{Discovery, IdentifierKind, NoProgress};
 use contactsync_tests::leaks::assert_private_exchanges;
 use contactsync_tests::net::Faulty;
 use contactsync_tests::world::World;
-use contactsync_tests::{matched, pairs, person};
+use contactsync_tests::{matched, pairs, person, quick};
 
 use IdentifierKind::{Email, Invite, Phone};
-
-fn options() -> SyncOptions {
-    SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
-        max_batch: None,
-        cbor: true,
-        matrix: None,
-    }
-}
 
 fn requests_to(exchanges: &[contactsync_tests::net::Exchange], prefix: &str) -> usize {
     exchanges
@@ -48,6 +32,7 @@ fn requests_to(exchanges: &[contactsync_tests::net::Exchange], prefix: &str) -> 
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
 fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
     let world = World::private();
     let config: ConfigAnswer = get(&world.admin(), Method::Get, "/v1/config").unwrap();
@@ -63,14 +48,14 @@ fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
         &NoProgress,
     )
     .unwrap();
-    ana.sync(&ana_wire, &options(), &NoProgress).unwrap();
+    ana.sync(&ana_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(ana.discovery().unwrap(), Discovery::Private);
     let before = ana.status().unwrap();
     let shared = ana.create_invite(&ana_wire, None).unwrap();
     let redeemed = ana.create_invite(&ana_wire, None).unwrap();
     // No key was installed for the invites: nothing waits for an upload or an evaluation.
     assert_eq!(ana.status().unwrap().pending_add, before.pending_add);
-    let quiet = ana.sync(&ana_wire, &options(), &NoProgress).unwrap();
+    let quiet = ana.sync(&ana_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(quiet.added, 0, "making invites costs no evaluation");
 
     // The holder of the link: an openly registered device whose book has it as Ana's contact.
@@ -84,7 +69,7 @@ fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
     let h = world.engine("holder");
     h.import_snapshot(book.clone(), &NoProgress).unwrap();
     world.wait_for_filter(&holder.token, 0);
-    let found = h.sync(&holder_wire, &options(), &NoProgress).unwrap();
+    let found = h.sync(&holder_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(h.discovery().unwrap(), Discovery::Private);
     assert_eq!(found.new_matches, 1);
     assert_eq!(matched(&h), pairs(&[("Ana", "u_ana")]));
@@ -93,13 +78,13 @@ fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
     // kept through its private syncs.
     let (bo_transport, _) = world.device(Some("u_bo"));
     let bo = world.engine("bo");
-    bo.sync(&bo_transport, &options(), &NoProgress).unwrap();
+    bo.sync(&bo_transport, &quick(true), &NoProgress).unwrap();
     assert_eq!(bo.discovery().unwrap(), Discovery::Private);
     assert_eq!(
         bo.redeem_invite(&bo_transport, &redeemed.code).unwrap(),
         "u_ana"
     );
-    bo.sync(&bo_transport, &options(), &NoProgress).unwrap();
+    bo.sync(&bo_transport, &quick(true), &NoProgress).unwrap();
     let kept: Vec<(String, String)> = bo
         .matches()
         .unwrap()
@@ -110,7 +95,7 @@ fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
 
     // The creator's next sync lists the redeemer: one read of its feed.
     let seen = ana_wire.exchanges().len();
-    let report = ana.sync(&ana_wire, &options(), &NoProgress).unwrap();
+    let report = ana.sync(&ana_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(report.new_matches, 1);
     let listed: BTreeSet<(String, Option<String>)> = ana
         .invites()
@@ -138,12 +123,12 @@ fn invites_work_in_the_private_mode_and_nothing_raw_leaves() {
     ana.revoke_invite(&world.transport(&ana_device.token), &shared.code)
         .unwrap();
     world.wait_for_filter(&holder.token, version);
-    let lost = h.sync(&holder_wire, &options(), &NoProgress).unwrap();
+    let lost = h.sync(&holder_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(lost.lost_matches, 1);
     assert!(matched(&h).is_empty());
     // Nothing pending any more: the creator's syncs stop reading the feed.
     let seen = ana_wire.exchanges().len();
-    ana.sync(&ana_wire, &options(), &NoProgress).unwrap();
+    ana.sync(&ana_wire, &quick(true), &NoProgress).unwrap();
     assert_eq!(requests_to(&ana_wire.exchanges()[seen..], "/v1/changes"), 0);
 
     // Nothing raw left any device in a sync: no book value, name or canonical form, no invite

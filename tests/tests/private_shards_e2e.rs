@@ -6,73 +6,21 @@
 //! a user joining in a held shard is found by the next sync through that shard's changes, that a
 //! new contact in a shard not yet held downloads it, and that a change of the shard count starts
 //! the device's filter over cleanly.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use contactsync_core::IdentifierKind::Phone;
+use contactsync_core::NoProgress;
 use contactsync_core::oprf::Tag;
 use contactsync_core::protocol::private::shard_of;
-use contactsync_core::upload::SyncOptions;
-use contactsync_core::{IdentifierKind, NoProgress, RawContact};
-use contactsync_tests::matched;
 use contactsync_tests::net::{Exchange, Faulty};
-use contactsync_tests::world::World;
-
-use IdentifierKind::{Account, Email, Handle, Phone};
+use contactsync_tests::world::{World, book};
+use contactsync_tests::{matched, person, quick};
 
 const BITS: u8 = 8;
-
-fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
-    let mut c = RawContact::new(id, name);
-    for (kind, value) in values {
-        c.push(*kind, None, *value);
-    }
-    c
-}
-
-fn book() -> Vec<RawContact> {
-    vec![
-        person(
-            "1",
-            "Ana",
-            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
-        ),
-        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
-        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
-        person("4", "Dario", &[(Account, "google:1078543")]),
-        person("5", "Eva", &[(Handle, "@eva_k")]),
-        person(
-            "6",
-            "Frank",
-            &[(Phone, "0171 9876543"), (Email, "frank@nowhere.test")],
-        ),
-        person("7", "Gül", &[(Phone, "030 1234567")]),
-    ]
-}
-
-fn register_users(world: &World) {
-    world.put_user("u_ana", &[("phone", "+4915123456789")]);
-    world.put_user("u_clara", &[("email", "clara@example.com")]);
-    world.put_user("u_dario", &[("account", "google:1078543")]);
-    world.put_user("u_eva", &[("handle", "eva_k")]);
-}
-
-fn options() -> SyncOptions {
-    SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
-        max_batch: None,
-        cbor: false,
-        matrix: None,
-    }
-}
 
 /// The shards of the PRF values a device's store holds (read from its SQLite file).
 fn value_shards(db: &Path) -> BTreeSet<u32> {
@@ -108,7 +56,7 @@ fn asked(exchanges: &[Exchange], whole: bool) -> BTreeSet<u32> {
 #[test]
 fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() {
     let mut world = World::private();
-    register_users(&world);
+    world.register_users();
     // Unsharded first: the matches to compare with, and a device that then sees the shard
     // count change.
     let (_, plain_device) = world.device(None);
@@ -117,7 +65,7 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     plain
         .sync(
             &world.transport(&plain_device.token),
-            &options(),
+            &quick(false),
             &NoProgress,
         )
         .unwrap();
@@ -129,7 +77,7 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     let recording = Faulty::recording(transport);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
-    let first = e.sync(&recording, &options(), &NoProgress).unwrap();
+    let first = e.sync(&recording, &quick(false), &NoProgress).unwrap();
     assert_eq!(matched(&e), expected, "the same matches as unsharded");
     assert_eq!(first.new_matches, 4);
     let db = world.dir.path().join("a.db");
@@ -144,7 +92,7 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     // The unsharded device: the shard count changed, so its filter starts over, in shards,
     // and its matches are unchanged.
     let moved = Faulty::recording(world.transport(&plain_device.token));
-    let again = plain.sync(&moved, &options(), &NoProgress).unwrap();
+    let again = plain.sync(&moved, &quick(false), &NoProgress).unwrap();
     assert_eq!(matched(&plain), expected);
     assert_eq!((again.new_matches, again.lost_matches), (0, 0));
     assert_eq!(
@@ -158,7 +106,7 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     world.put_user("u_frank", &[("email", "frank@nowhere.test")]);
     world.wait_for_filter(&device.token, version);
     let before = recording.exchanges().len();
-    let second = e.sync(&recording, &options(), &NoProgress).unwrap();
+    let second = e.sync(&recording, &quick(false), &NoProgress).unwrap();
     assert_eq!(second.new_matches, 1);
     assert!(matched(&e).contains(&("Frank".to_owned(), "u_frank".to_owned())));
     let later = recording.exchanges()[before..].to_vec();
@@ -173,10 +121,10 @@ fn a_sharded_server_finds_the_same_users_and_a_device_fetches_only_its_shards() 
     world.put_user("u_ida", &[("phone", "+4917612345678")]);
     world.wait_for_filter(&device.token, version);
     let mut grown = book();
-    grown.push(person("8", "Ida", &[(Phone, "0176 12345678")]));
+    grown.push(person("9", "Ida", &[(Phone, "0176 12345678")]));
     e.import_snapshot(grown, &NoProgress).unwrap();
     let before = recording.exchanges().len();
-    let third = e.sync(&recording, &options(), &NoProgress).unwrap();
+    let third = e.sync(&recording, &quick(false), &NoProgress).unwrap();
     assert_eq!(third.new_matches, 1);
     assert!(matched(&e).contains(&("Ida".to_owned(), "u_ida".to_owned())));
     let now = value_shards(&db);

@@ -1,7 +1,8 @@
 //! The engine over real files and against a model: imports of the project's fixtures (and of the
 //! shared vCards when `../shared` is there), and a property test that any sequence of snapshots,
 //! applied incrementally, ends in exactly the state a fresh import of the last one gives.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 

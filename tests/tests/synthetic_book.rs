@@ -1,4 +1,5 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 //! Checks the synthetic address book of the import benchmark (`src/synthetic`): that it is
 //! deterministic, that it looks like the book the benchmark claims to import (shares of invalid
 //! values, regions, e-mails, handles, accounts, shared numbers), and that its edits are what

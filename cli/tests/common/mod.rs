@@ -262,3 +262,15 @@ pub fn skip_without(tool: &str, install: &str) {
 pub fn put_users(server: &Server, users: &[(&str, &[&str])]) {
     put_users_with(cmd, &server.url, users);
 }
+
+/// Waits, if needed, so that the next `seconds` stay within one UTC minute (the rate window; a
+/// day ends on a minute's end, so within one day too).
+pub fn clear_of_the_minute_edge(seconds: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if now % 60 + seconds >= 60 {
+        std::thread::sleep(Duration::from_secs(61 - now % 60));
+    }
+}

@@ -191,6 +191,7 @@ pub fn parse(text: &str) -> Exposition {
 }
 
 #[test]
+#[allow(clippy::float_cmp, reason = "a whole number, exact in an f64")]
 fn a_malformed_line_fails() {
     let ok = "# TYPE a counter\na{r=\"/x/{y}\",m=\"a\\\"b\"} 1\n";
     assert_eq!(parse(ok).get("a{m=a\"b,r=/x/{y}}"), 1.0);

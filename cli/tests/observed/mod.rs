@@ -184,17 +184,6 @@ impl Http {
     }
 }
 
-/// Waits, if needed, so that the next `seconds` stay within one UTC minute (the rate window).
-pub fn clear_of_the_minute_edge(seconds: u64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    if now % 60 + seconds >= 60 {
-        std::thread::sleep(Duration::from_secs(61 - now % 60));
-    }
-}
-
 /// The requests-per-minute limit the flow's servers run with (`--rate-limit`).
 pub const RATE_LIMIT: &str = "5";
 /// The daily quota the flow's servers run with (`--daily-quota`).
@@ -224,12 +213,13 @@ fn hex(bytes: &[u8]) -> String {
 /// batches (one match; one refused by the daily quota), an invite made, its link opened and the
 /// invite redeemed, an unknown path holding the phone number, a device over its rate, an admin
 /// match and a change feed.
+#[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
 pub fn flow(http: &Http, url: &str) -> Flow {
     use contactsync_core::{Digest, HashKey, IdentifierKind};
     use serde_json::json;
 
     // The rate window is one minute: the whole flow stays within one.
-    clear_of_the_minute_edge(15);
+    common::clear_of_the_minute_edge(15);
     let at = |path: &str| format!("{url}{path}");
     let token = |a: &Answer| a.body["token"].as_str().unwrap().to_owned();
     let id = |a: &Answer| a.body["client_id"].as_str().unwrap().to_owned();

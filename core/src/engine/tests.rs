@@ -38,6 +38,15 @@ pub(super) fn book() -> Vec<RawContact> {
     ]
 }
 
+/// An engine in `dir` with the key `k1` set and [`book`] imported: every identifier hashed and
+/// pending.
+fn keyed_book(dir: &tempfile::TempDir) -> Engine {
+    let e = engine(dir);
+    e.set_key("k1", &[1; 32], &NoProgress).unwrap();
+    e.import_snapshot(book(), &NoProgress).unwrap();
+    e
+}
+
 /// Everything observable, for comparing two databases.
 pub(super) fn state(e: &Engine) -> (Status, Vec<ContactView>, Vec<PendingUpload>) {
     (
@@ -100,9 +109,7 @@ fn engine_is_send_and_sync() {
 #[test]
 fn a_hash_leaves_the_server_only_when_no_contact_holds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(&dir);
-    e.set_key("k1", &[1; 32], &NoProgress).unwrap();
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let e = keyed_book(&dir);
     acknowledge_everything(&e);
     let landline = "+49301234567";
     // Clara deleted: Bernd still holds the landline.
@@ -194,9 +201,7 @@ fn key_rotation_rehashes_everything_and_marks_a_full_resync() {
 #[test]
 fn consent_excluding_contacts_and_identifiers() {
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(&dir);
-    e.set_key("k1", &[1; 32], &NoProgress).unwrap();
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let e = keyed_book(&dir);
     acknowledge_everything(&e);
     let landline = "+49301234567";
     // Clara excluded: the landline stays (Bernd holds it).
@@ -302,9 +307,7 @@ fn bulk_consent_and_lookups_agree_with_the_per_item_calls() {
 #[test]
 fn matches_name_the_contacts_and_the_identifier() {
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(&dir);
-    e.set_key("k1", &[1; 32], &NoProgress).unwrap();
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let e = keyed_book(&dir);
     let key = HashKey::new("k1", &[1; 32]).unwrap();
     let n = Normalizer::new(region());
     let landline = key.hash(&n.normalize(IdentifierKind::Phone, "030 1234567").unwrap());
@@ -344,9 +347,7 @@ fn matches_name_the_contacts_and_the_identifier() {
 #[test]
 fn wipe_leaves_an_empty_working_store() {
     let dir = tempfile::tempdir().unwrap();
-    let e = engine(&dir);
-    e.set_key("k1", &[1; 32], &NoProgress).unwrap();
-    e.import_snapshot(book(), &NoProgress).unwrap();
+    let e = keyed_book(&dir);
     let stale = e.begin_snapshot().unwrap();
     e.wipe().unwrap();
     let s = e.status().unwrap();

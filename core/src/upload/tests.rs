@@ -163,11 +163,22 @@ fn plan_one(e: &Engine) -> st::StoredBatch {
         adds_budget: 100,
         ..PlanCursor::default()
     };
+    plan(e, &input, &mut cursor).expect("a batch")
+}
+
+/// Plans the next batch; `None` when nothing is left to plan.
+fn plan(e: &Engine, input: &PlanInput, cursor: &mut PlanCursor) -> Option<st::StoredBatch> {
     e.inner()
         .store
-        .write(|tx| st::plan(tx, &input, &mut cursor))
+        .write(|tx| st::plan(tx, input, cursor))
         .expect("plan")
-        .expect("a batch")
+}
+
+/// `n` contacts, `c0` onwards, each with a mobile number of its own.
+fn numbered(n: usize) -> Vec<RawContact> {
+    (0..n)
+        .map(|i| contact(&format!("c{i}"), &format!("0151 1000{i:04}")))
+        .collect()
 }
 
 fn no_batches(e: &Engine) -> bool {
@@ -234,10 +245,8 @@ fn a_batch_taken_back_returns_its_work_to_pending() {
 fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
     let dir = tempfile::tempdir().expect("dir");
     let e = engine(&dir);
-    let book: Vec<RawContact> = (0..25)
-        .map(|i| contact(&format!("c{i}"), &format!("0151 1000{i:04}")))
-        .collect();
-    e.import_snapshot(book, &NoProgress).expect("import");
+    e.import_snapshot(numbered(25), &NoProgress)
+        .expect("import");
     let mut cursor = PlanCursor {
         adds_budget: 20,
         ..PlanCursor::default()
@@ -259,12 +268,7 @@ fn planning_respects_size_and_quota_and_visits_each_identifier_once() {
             buckets: &[],
             now: 1,
         };
-        let Some(batch) = e
-            .inner()
-            .store
-            .write(|tx| st::plan(tx, &input, &mut cursor))
-            .expect("plan")
-        else {
+        let Some(batch) = plan(&e, &input, &mut cursor) else {
             break;
         };
         sizes.push(batch.adds.len());
@@ -298,10 +302,8 @@ fn plan_padded(
 ) -> (Vec<st::StoredBatch>, PlanCursor) {
     let dir = tempfile::tempdir().expect("dir");
     let e = engine(&dir);
-    let contacts: Vec<RawContact> = (0..book)
-        .map(|i| contact(&format!("c{i}"), &format!("0151 1000{i:04}")))
-        .collect();
-    e.import_snapshot(contacts, &NoProgress).expect("import");
+    e.import_snapshot(numbered(book), &NoProgress)
+        .expect("import");
     let key = crate::HashKey::new("k1", &[7; 32]).expect("key");
     let mut cursor = PlanCursor {
         adds_budget: budget,
@@ -319,12 +321,7 @@ fn plan_padded(
             buckets: &[4, 16, 64],
             now: 1,
         };
-        let Some(batch) = e
-            .inner()
-            .store
-            .write(|tx| st::plan(tx, &input, &mut cursor))
-            .expect("plan")
-        else {
+        let Some(batch) = plan(&e, &input, &mut cursor) else {
             break;
         };
         out.push(batch);

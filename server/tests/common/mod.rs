@@ -1,14 +1,7 @@
 //! Helpers of the server's integration tests: a real server on loopback on either backend, a
 //! small blocking client, hashes as a device makes them, and a look into the database.
 
-// Test code: a failed expectation is a failed test. Not every test binary uses every helper.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::panic,
-    dead_code,
-    reason = "test helpers"
-)]
+#![allow(dead_code, reason = "not every test binary uses every helper")]
 
 use std::net::SocketAddr;
 use std::path::Path;

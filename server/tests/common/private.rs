@@ -1,6 +1,8 @@
 //! Helpers of the private discovery tests (`tests/private*.rs`): a server with the mode on, a
 //! device's evaluations (checked against the published key), lookups and filter downloads.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use contactsync_core::IdentifierKind;
@@ -22,6 +24,18 @@ pub fn private_on(config: &mut ServerConfig) {
 
 pub fn server(backend: Backend) -> TestServer {
     TestServer::with_on(backend, private_on)
+}
+
+/// A private server on a clock the test moves (from `start`), sweeping every 20 ms, so that what
+/// a moved clock makes due is swept within moments; the clock's hand and the server.
+pub fn swept(backend: Backend, start: i64) -> (Arc<AtomicI64>, TestServer) {
+    let (now, clock) = super::manual(start);
+    let t = TestServer::with_on(backend, |c| {
+        private_on(c);
+        c.clock = clock;
+        c.sweep_every = Duration::from_millis(20);
+    });
+    (now, t)
 }
 
 pub fn put(api: &Api, user_ref: &str, who: &[(IdentifierKind, &str)], discoverable: bool) {

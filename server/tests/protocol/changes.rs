@@ -6,6 +6,11 @@ use serde_json::json;
 use crate::common::{TestServer, delta, fake, hash, pairs};
 
 on_each_backend! {
+    #[allow(
+        clippy::too_many_lines,
+        clippy::similar_names,
+        reason = "one scenario, read in order; `held` and `head` are apart"
+    )]
     fn changes_feed(backend) {
         let t = TestServer::on(backend);
         let api = &t.api;

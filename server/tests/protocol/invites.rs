@@ -8,6 +8,7 @@ use crate::common;
 use crate::common::{ADMIN, TestServer, delta, hash, pairs};
 
 on_each_backend! {
+    #[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
     fn invites(backend) {
         let t = TestServer::with_on(backend, |c| c.public_url = Some("https://example.org/".to_owned()));
         let api = &t.api;

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::common::{ADMIN, TestServer, delta, fake, fakes, full, hash, pairs};
 
 on_each_backend! {
+    #[allow(clippy::too_many_lines, reason = "one scenario, read in order")]
     fn key_rotation_two_steps(backend) {
         let t = TestServer::with_limits_on(backend, LimitsConfig {
             daily_new_identifiers: 6,

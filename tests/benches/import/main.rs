@@ -42,13 +42,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use contactsync_core::{Config, Engine, ImportReport, NoProgress, Normalizer, Region};
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 
 mod floors;
 
 use floors::{floor_child, measure_floor, print_floors};
 
-const SEED: u64 = 20_261_125;
 const KEY: [u8; 32] = [0x5a; 32];
 const CHANGED: usize = 10;
 const ADDED: usize = 10;

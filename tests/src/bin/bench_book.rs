@@ -11,7 +11,7 @@
 //! - `--keyed-db FILE`: also creates an empty device database with region DE and the bench's
 //!   hashing key set (key id `bench-key`, 32 bytes of 0x5a), to be copied before each cold run so
 //!   that `contactsync import` hashes as it stores, as the in-engine bench does.
-//! - `--contacts N` (default 100,000), `--seed S` (default the import bench's).
+//! - `--contacts N` (default 100,000), `--seed S` (default the benchmarks' seed, `synthetic::SEED`).
 //!
 //! It then reads the file back with the core's own reader and checks that every contact comes
 //! back with the same source id, name and values (kind and text) — the file is the book, less its
@@ -36,10 +36,9 @@ use contactsync_core::source::{self, ReadOptions, SourceItem};
 use contactsync_core::{
     Config, Engine, IdentifierKind, NoProgress, Normalizer, RawContact, Region,
 };
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
 
 /// The import bench's seed and key (`benches/import/`).
-const SEED: u64 = 20_261_125;
 const KEY: [u8; 32] = [0x5a; 32];
 const KEY_ID: &str = "bench-key";
 

@@ -25,47 +25,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use contactsync_core::upload::SyncOptions;
-use contactsync_core::{Config, Engine, NoProgress, Normalizer, Region};
-use contactsync_server::{LimitsConfig, RegistrationLimits, ServerConfig};
-use contactsync_tests::net::{Faulty, Loopback, register_first_identifiers, register_open};
-use contactsync_tests::synthetic::{Book, DEFAULT_REGION};
+use contactsync_core::{Config, Engine, NoProgress, Region};
+use contactsync_tests::net::{Faulty, Loopback, register_open};
+use contactsync_tests::synthetic::{Book, DEFAULT_REGION, SEED};
+use contactsync_tests::world::World;
 use serde_json::Value;
 
-const SEED: u64 = 20_261_125;
-const ADMIN: &str = "wire-size-admin-token-0123456789";
 /// One contact in this many is a user of the app.
 const USER_EVERY: usize = 50;
 
 fn main() {
-    let mut contacts = 100_000usize;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--contacts") {
-        contacts = args[i + 1].parse().expect("--contacts N");
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(
-        dir.path().join("server.db"),
-        "127.0.0.1:0".parse().unwrap(),
-        ADMIN,
-    );
-    config.limits = LimitsConfig {
-        daily_new_identifiers: 10_000_000,
-        max_set_size: 10_000_000,
-        requests_per_minute: 1_000_000,
-        ..LimitsConfig::default()
-    };
-    // Devices register themselves, all from loopback.
-    config.open_registration = true;
-    config.registration = RegistrationLimits::unlimited();
-    let server = contactsync_server::start(config).unwrap();
+    let book = Book::from_args(SEED);
+    let contacts = book.size;
+    let world = World::roomy();
+    let server = &world.server;
     let relay = Relay::start(server.url().trim_start_matches("http://").parse().unwrap());
-    let admin = Loopback::new(&server.url(), Some(ADMIN));
     let region = Region::new(DEFAULT_REGION).unwrap();
-    let book = Book {
-        seed: SEED,
-        size: contacts,
-    };
-    let users = register_users(&admin, &book, Normalizer::new(region));
+    let users = world.register_every(&book, USER_EVERY);
     println!(
         "{contacts} contacts, {users} of them users of the app; first sync of each device through \
          a counting relay (HTTP/1.1 on loopback, no TLS)"
@@ -75,7 +51,7 @@ fn main() {
     for (label, options) in encodings() {
         let registered = register_open(&server.url()).unwrap();
         let engine = Engine::open(
-            dir.path().join(format!("{label}.db")),
+            world.dir.path().join(format!("{label}.db")),
             Config::with_region(region),
         )
         .unwrap();
@@ -113,7 +89,7 @@ fn main() {
     for run in &runs {
         run.print();
     }
-    server.stop();
+    world.server.stop();
 }
 
 /// The encodings compared: each a label and the sync options that select it.
@@ -229,12 +205,6 @@ impl Run {
             (self.wire_up + self.wire_down) as f64 / self.hashes as f64
         );
     }
-}
-
-/// Registers the first valid identifier of every 50th contact as an app user; returns how many.
-fn register_users(admin: &Loopback, book: &Book, normalizer: Normalizer) -> usize {
-    let every = (0..book.size).step_by(USER_EVERY);
-    register_first_identifiers(admin, every.map(|i| (i, book.contact(i))), &normalizer).unwrap()
 }
 
 /// A TCP relay in front of the server that counts the bytes each way: what a sync costs on the

@@ -52,6 +52,10 @@ use tables::values::PERSONAL_DOMAINS;
 /// book are German.
 pub const DEFAULT_REGION: &str = "DE";
 
+/// The seed of the measured books (the import, sync and discovery benchmarks, the wire size and
+/// the whole-process book): the figures in docs/performance.md are of the books it makes.
+pub const SEED: u64 = 20_261_125;
+
 /// A synthetic address book: `size` contacts, all derived from `seed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Book {
@@ -62,6 +66,24 @@ pub struct Book {
 }
 
 impl Book {
+    /// A book from `seed` of the size a measuring run was given on its command line
+    /// (`--contacts N`), else of 100,000 contacts.
+    ///
+    /// # Panics
+    /// When `--contacts` is not followed by a number (the run stops on a broken setup).
+    #[allow(clippy::expect_used, reason = "a measuring run's setup")]
+    pub fn from_args(seed: u64) -> Book {
+        let args: Vec<String> = std::env::args().collect();
+        let size = match args.iter().position(|a| a == "--contacts") {
+            Some(i) => args
+                .get(i + 1)
+                .and_then(|n| n.parse().ok())
+                .expect("--contacts N"),
+            None => 100_000,
+        };
+        Book { seed, size }
+    }
+
     /// Contact `i` (any `i`: indices past `size` are the contacts an edit adds).
     pub fn contact(&self, i: usize) -> RawContact {
         self.generate(i).contact

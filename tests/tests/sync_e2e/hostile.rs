@@ -6,7 +6,7 @@ use contactsync_core::{Error, NoProgress};
 use contactsync_tests::net::{Fault, Faulty, Outcome};
 use contactsync_tests::world::World;
 
-use super::{book, imported, json_response, local_state, quick, register_users, sync};
+use super::{book, imported, json_response, local_state, quick, sync};
 
 /// Replaces the first real answer to a request whose path starts with `path` by `answer`, where
 /// `%ID%` and `%KEY%` stand for the request's batch id and key id.
@@ -130,7 +130,7 @@ fn hostile_cases() -> Vec<(&'static str, &'static str, Response, Expect<'static>
 #[test]
 fn hostile_answers_give_typed_errors_and_lose_nothing() {
     let clean_world = World::default();
-    register_users(&clean_world);
+    clean_world.register_users();
     let (t, _) = clean_world.device(None);
     let clean = clean_world.engine("clean");
     clean.import_snapshot(book(), &NoProgress).unwrap();

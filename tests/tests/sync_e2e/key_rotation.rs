@@ -6,7 +6,7 @@ use contactsync_server::LimitsConfig;
 use contactsync_tests::net::Faulty;
 use contactsync_tests::world::World;
 
-use super::{book, imported, matched_names, register_users, sync};
+use super::{book, imported, matched, sync};
 
 /// Both steps of a key rotation, with the backend registering its users again in between.
 fn rotate_key(world: &World) {
@@ -17,7 +17,7 @@ fn rotate_key(world: &World) {
         Some(&serde_json::json!({})),
     )
     .unwrap();
-    register_users(world);
+    world.register_users();
     let _: contactsync_core::protocol::wire::KeyInfo = contactsync_core::upload::call(
         &world.admin(),
         Method::Post,
@@ -35,7 +35,7 @@ fn a_key_rotation_does_not_cost_a_device_its_day() {
     });
     // A bucket of the book's 8 hashes: no dummy, so the arithmetic is the book's.
     world.set_batch_buckets(Some(vec![8]));
-    register_users(&world);
+    world.register_users();
     let (t, _) = world.device(None);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
@@ -44,7 +44,7 @@ fn a_key_rotation_does_not_cost_a_device_its_day() {
     let report = sync(&e, &t);
     assert!(report.key_rotated);
     assert_eq!((report.added, report.deferred), (8, 0), "{report:?}");
-    assert_eq!(matched_names(&e).len(), 4);
+    assert_eq!(matched(&e).len(), 4);
 }
 
 #[test]
@@ -64,6 +64,6 @@ fn key_rotation_re_hashes_and_re_syncs_in_full() {
         .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&first_batch.body).unwrap();
     assert_eq!(body["mode"], "full");
-    assert_eq!(matched_names(&e).len(), 4);
+    assert_eq!(matched(&e).len(), 4);
     assert!(!e.status().unwrap().full_resync);
 }

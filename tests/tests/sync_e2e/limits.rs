@@ -6,7 +6,7 @@ use contactsync_server::{LimitsConfig, RegistrationLimits};
 use contactsync_tests::net::{Faulty, Outcome};
 use contactsync_tests::world::World;
 
-use super::{book, json_response, quick, register_users, sync};
+use super::{book, json_response, quick, sync};
 
 /// Unpadded, a refused batch is halved; padded, it goes down to the next smaller bucket.
 #[test]
@@ -19,7 +19,7 @@ fn too_large_batches_are_split() {
 fn too_large_batches_are_split_with(buckets: Vec<u32>, most: usize) {
     let mut world = World::default();
     world.set_batch_buckets(Some(buckets));
-    register_users(&world);
+    world.register_users();
     let (t, _) = world.device(None);
     // A proxy in front of the server refuses bodies with more than `most` entries.
     let proxy = Faulty::new(
@@ -56,7 +56,7 @@ fn the_daily_quota_defers_the_rest_to_tomorrow() {
         ..LimitsConfig::default()
     });
     world.set_batch_buckets(Some(Vec::new()));
-    register_users(&world);
+    world.register_users();
     let (t, _) = world.device(None);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
@@ -86,7 +86,7 @@ fn open_devices_on_one_address_share_its_daily_budget() {
     );
     // Unpadded, so the budget's arithmetic is the additions'.
     world.set_batch_buckets(Some(Vec::new()));
-    register_users(&world);
+    world.register_users();
     let (a, _) = world.device(None);
     let first = world.engine("a");
     first.import_snapshot(book(), &NoProgress).unwrap();

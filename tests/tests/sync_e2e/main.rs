@@ -8,7 +8,8 @@
 //!
 //! One module per topic; this file holds the address book, the world they share, and the helpers
 //! more than one topic uses.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+// Test code throughout: clippy.toml's allowances for tests cover its helpers too.
+#![cfg(test)]
 
 mod hostile;
 mod key_rotation;
@@ -20,60 +21,20 @@ mod privacy;
 mod recovery;
 mod reregister;
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use contactsync_core::protocol::wire::Registered;
 use contactsync_core::upload::{Response, SyncOptions, Transport};
-use contactsync_core::{Engine, IdentifierKind, NoProgress, RawContact, SyncReport};
+use contactsync_core::{Engine, NoProgress, SyncReport};
 use contactsync_tests::net::Loopback;
-use contactsync_tests::world::World;
-
-fn person(id: &str, name: &str, values: &[(IdentifierKind, &str)]) -> RawContact {
-    let mut c = RawContact::new(id, name);
-    for (kind, value) in values {
-        c.push(*kind, None, *value);
-    }
-    c
-}
-
-use IdentifierKind::{Account, Email, Handle, Phone};
-
-/// The address book: some contacts use the app (registered below), some do not.
-fn book() -> Vec<RawContact> {
-    vec![
-        person(
-            "1",
-            "Ana",
-            &[(Phone, "0151 23456789"), (Email, "ana@example.org")],
-        ),
-        person("2", "Bernd", &[(Phone, "+49 30 1234567")]),
-        person("3", "Clara", &[(Email, "Clara@Example.COM")]),
-        person("4", "Dario", &[(Account, "google:1078543")]),
-        person("5", "Eva", &[(Handle, "@eva_k")]),
-        person(
-            "6",
-            "Frank",
-            &[(Phone, "0171 9876543"), (Email, "frank@nowhere.test")],
-        ),
-        person("7", "Gül", &[(Phone, "030 1234567")]),
-        person("8", "Hiro", &[(Phone, "not a number")]),
-    ]
-}
-
-/// Canonical forms the app's backend registers.
-fn register_users(world: &World) {
-    world.put_user("u_ana", &[("phone", "+4915123456789")]);
-    world.put_user("u_clara", &[("email", "clara@example.com")]);
-    world.put_user("u_dario", &[("account", "google:1078543")]);
-    world.put_user("u_eva", &[("handle", "eva_k")]);
-}
+use contactsync_tests::world::{World, book};
+use contactsync_tests::{match_rows, matched, pairs, person};
 
 /// A server with the users registered, a device registered openly, and its engine with the book
 /// imported (not yet synced).
 fn imported() -> (World, Loopback, Registered, Engine) {
     let world = World::default();
-    register_users(&world);
+    world.register_users();
     let (transport, registered) = world.device(None);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();
@@ -84,14 +45,7 @@ fn imported() -> (World, Loopback, Registered, Engine) {
 /// `nothing_raw_leaves_the_device`, in the server's tests/encodings.rs, and in every other
 /// end-to-end sync, which takes the default.)
 fn quick() -> SyncOptions {
-    SyncOptions {
-        max_attempts: 1,
-        max_wait: std::time::Duration::ZERO,
-        force: true,
-        max_batch: None,
-        cbor: false,
-        matrix: None,
-    }
+    contactsync_tests::quick(false)
 }
 
 fn sync(engine: &Engine, transport: &dyn Transport) -> SyncReport {
@@ -100,12 +54,7 @@ fn sync(engine: &Engine, transport: &dyn Transport) -> SyncReport {
 
 /// What a device's sync produced, comparable between runs.
 fn local_state(engine: &Engine) -> (Vec<(Option<String>, String, String)>, String) {
-    let matches = engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.source_id, m.canonical, m.user_ref))
-        .collect();
+    let matches = match_rows(engine);
     let s = engine.status().unwrap();
     let status = format!(
         "contacts={} identifiers={} pending_add={} pending_remove={} in_flight={} acknowledged={} matches={} full={}",
@@ -119,24 +68,6 @@ fn local_state(engine: &Engine) -> (Vec<(Option<String>, String, String)>, Strin
         s.full_resync
     );
     (matches, status)
-}
-
-/// The hashes the device's uploads left on the server, reconstructed from what it sent and
-/// what the server acknowledged: every added hash minus every removed one.
-fn matched_names(engine: &Engine) -> BTreeSet<(String, String)> {
-    engine
-        .matches()
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.display_name, m.user_ref))
-        .collect()
-}
-
-fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
 }
 
 /// Every row of every table of the server's database, as text, except the request counters that

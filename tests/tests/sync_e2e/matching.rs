@@ -7,7 +7,7 @@ use contactsync_core::{Error, IdentifierKind, NoProgress, RawContact};
 use contactsync_tests::net::{Faulty, put_user};
 use contactsync_tests::world::World;
 
-use super::{book, imported, matched_names, person, set, sync};
+use super::{book, imported, matched, pairs, person, sync};
 use IdentifierKind::Email;
 
 #[test]
@@ -18,8 +18,8 @@ fn first_sync_finds_users_by_every_kind_of_identifier() {
     assert_eq!(report.new_matches, 4, "{report:?}");
     assert_eq!(report.added, e.status().unwrap().acknowledged);
     assert_eq!(
-        matched_names(&e),
-        set(&[
+        matched(&e),
+        pairs(&[
             ("Ana", "u_ana"),
             ("Clara", "u_clara"),
             ("Dario", "u_dario"),
@@ -68,7 +68,7 @@ fn delta_sync_sends_only_the_edits() {
     assert_eq!(body["remove"].as_array().unwrap().len(), 1);
     assert_eq!(padding, 15, "one removal in a bucket of 16");
     // Clara's address is now held by two contacts: one hash, two matched contacts.
-    let names = matched_names(&e);
+    let names = matched(&e);
     assert!(names.contains(&("Frank".to_owned(), "u_clara".to_owned())));
     assert!(names.contains(&("Clara".to_owned(), "u_clara".to_owned())));
 }
@@ -77,7 +77,7 @@ fn delta_sync_sends_only_the_edits() {
 fn a_contact_joining_and_leaving_is_reported() {
     let (world, transport, _, e) = imported();
     sync(&e, &transport);
-    assert!(!matched_names(&e).iter().any(|(n, _)| n == "Bernd"));
+    assert!(!matched(&e).iter().any(|(n, _)| n == "Bernd"));
 
     world.put_user("u_bernd", &[("phone", "+49301234567")]);
     let joined = sync(&e, &transport);
@@ -87,7 +87,7 @@ fn a_contact_joining_and_leaving_is_reported() {
         "{joined:?}"
     );
     // Bernd and Gül share the landline: both show up.
-    let names = matched_names(&e);
+    let names = matched(&e);
     assert!(names.contains(&("Bernd".to_owned(), "u_bernd".to_owned())));
     assert!(names.contains(&("Gül".to_owned(), "u_bernd".to_owned())));
 
@@ -96,8 +96,8 @@ fn a_contact_joining_and_leaving_is_reported() {
     let left = sync(&e, &transport);
     assert_eq!(left.lost_matches, 2, "{left:?}");
     assert_eq!(
-        matched_names(&e),
-        set(&[("Ana", "u_ana"), ("Clara", "u_clara"), ("Dario", "u_dario")])
+        matched(&e),
+        pairs(&[("Ana", "u_ana"), ("Clara", "u_clara"), ("Dario", "u_dario")])
     );
 }
 
@@ -176,12 +176,12 @@ fn a_hidden_or_departed_user_is_not_found_through_their_invites() {
     let card = RawContact::new("alice", "Alice").with(IdentifierKind::Invite, None, invite.link);
     bob.import_snapshot(vec![card], &NoProgress).unwrap();
     assert_eq!(sync(&bob, &tb).new_matches, 1);
-    assert_eq!(matched_names(&bob), set(&[("Alice", "u_alice")]));
+    assert_eq!(matched(&bob), pairs(&[("Alice", "u_alice")]));
 
     // Alice turns discoverability off: her invites hide with her, and come back with her.
     put_user(&world.admin(), "u_alice", false, &[]).unwrap();
     assert_eq!(sync(&bob, &tb).lost_matches, 1);
-    assert!(matched_names(&bob).is_empty());
+    assert!(matched(&bob).is_empty());
     world.put_user("u_alice", &[]);
     assert_eq!(sync(&bob, &tb).new_matches, 1);
 

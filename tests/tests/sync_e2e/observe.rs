@@ -30,7 +30,7 @@ fn a_workers_sync_tells_the_screens_observer_what_changed() {
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(told[0].matches && told[0].book, "{told:?}");
     assert_eq!(
-        matched_names(&screen).len(),
+        matched(&screen).len(),
         4,
         "the screen reads what it was told of"
     );

@@ -8,7 +8,7 @@ use contactsync_core::upload::Method;
 use contactsync_tests::net::{Faulty, Outcome};
 use contactsync_tests::world::World;
 
-use super::{book, imported, quick, register_users, server_set_size, sync};
+use super::{book, imported, quick, server_set_size, sync};
 
 const BUCKETS: [usize; 4] = [16, 64, 256, 1024];
 
@@ -32,7 +32,10 @@ fn every_batch_is_padded_to_a_bucket_and_the_server_keeps_no_dummy() {
             super::person(
                 &format!("m{i}"),
                 "M",
-                &[(super::Phone, &format!("0151 7000{i:04}"))],
+                &[(
+                    contactsync_core::IdentifierKind::Phone,
+                    &format!("0151 7000{i:04}"),
+                )],
             )
         })
         .collect();
@@ -112,7 +115,7 @@ fn a_batch_whose_answer_was_lost_is_sent_again_byte_for_byte() {
 fn a_server_without_buckets_gets_unpadded_batches() {
     let mut world = World::default();
     world.set_batch_buckets(Some(Vec::new()));
-    register_users(&world);
+    world.register_users();
     let (t, _) = world.device(None);
     let e = world.engine("a");
     e.import_snapshot(book(), &NoProgress).unwrap();

@@ -9,13 +9,13 @@ use contactsync_core::{Error, IdentifierKind, NoProgress, Region};
 use contactsync_tests::net::Faulty;
 use contactsync_tests::world::World;
 
-use super::{book, quick, register_users, server_dump, sync};
+use super::{book, quick, server_dump, sync};
 use IdentifierKind::{Account, Email, Handle, Phone};
 
 #[test]
 fn nothing_raw_leaves_the_device() {
     let world = World::default();
-    register_users(&world);
+    world.register_users();
     let (transport, _) = world.device(Some("u_me"));
     let recording = Faulty::recording(transport);
     let e = world.engine("a");
@@ -157,7 +157,7 @@ fn readable(value: ciborium::Value, hashes: &mut usize) -> serde_json::Value {
 #[test]
 fn consent_withdrawal_leaves_nothing_on_the_server() {
     let world = World::default();
-    register_users(&world);
+    world.register_users();
     let (transport, registered) = world.device(Some("u_me"));
     let recording = Faulty::recording(transport);
     let e = world.engine("a");

@@ -7,15 +7,14 @@ use contactsync_tests::net::{Faulty, Loopback, Outcome};
 use contactsync_tests::world::World;
 
 use super::{
-    book, imported, local_state, matched_names, person, quick, register_users, server_dump,
-    server_set_size, sync,
+    book, imported, local_state, matched, person, quick, server_dump, server_set_size, sync,
 };
 use IdentifierKind::Email;
 
 #[test]
 fn a_replayed_batch_returns_the_same_answer_and_changes_nothing() {
     let world = World::default();
-    register_users(&world);
+    world.register_users();
     let (transport, _) = world.device(None);
     let recording = Faulty::recording(transport);
     let e = world.engine("a");
@@ -77,7 +76,7 @@ fn scenario(world: &World, e: &Engine, transport: &dyn Transport, sync_until_don
 fn a_transport_failing_at_every_step_then_retried_ends_like_a_clean_run() {
     // The clean run, and how many requests it makes.
     let clean_world = World::default();
-    register_users(&clean_world);
+    clean_world.register_users();
     let (t, _) = clean_world.device(None);
     let clean_t = Faulty::recording(t);
     let clean = clean_world.engine("clean");
@@ -100,7 +99,7 @@ fn a_transport_failing_at_every_step_then_retried_ends_like_a_clean_run() {
     for step in 0..requests {
         for lose_answer in [false, true] {
             let world = World::default();
-            register_users(&world);
+            world.register_users();
             let (t, _) = world.device(None);
             let failed = std::sync::atomic::AtomicBool::new(false);
             let flaky = Faulty::new(
@@ -215,5 +214,5 @@ fn a_cancelled_sync_resumes_where_it_stopped() {
     );
     e.sync(&t, &small, &NoProgress).unwrap();
     assert_eq!(server_set_size(&world), 8);
-    assert_eq!(matched_names(&e).len(), 4);
+    assert_eq!(matched(&e).len(), 4);
 }

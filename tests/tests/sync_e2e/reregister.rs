@@ -79,7 +79,7 @@ fn revoked() -> (World, Stored, Engine) {
     let (world, _, registered, e) = imported();
     let transport = stored(&world, &registered);
     sync(&e, &transport);
-    assert_eq!(matched_names(&e).len(), 4);
+    assert_eq!(matched(&e).len(), 4);
     revoke(&world, &registered);
     assert_eq!(server_set_size(&world), 0);
     (world, transport, e)
@@ -149,7 +149,7 @@ fn a_revoked_device_registers_again_once_and_resends_everything() {
     assert_eq!(calls, 1);
     assert_eq!(report.added, identifiers, "everything again, in full");
     assert_eq!(server_set_size(&world), i64::try_from(identifiers).unwrap());
-    assert_eq!(matched_names(&e).len(), 4);
+    assert_eq!(matched(&e).len(), 4);
     // The new registration holds: the next sync needs no hook.
     let (again, calls) = sync_with(&e, &transport, Hook::Fails);
     assert_eq!((again.unwrap().added, calls), (0, 0));
@@ -192,7 +192,7 @@ fn forget_registers_again_once_and_wipes_only_after_the_receipt() {
 #[test]
 fn invites_register_again_once_and_the_next_sync_sends_everything() {
     let world = World::default();
-    register_users(&world);
+    world.register_users();
     let (_, alice_registered) = world.device(Some("u_alice"));
     let (_, bo_registered) = world.device(Some("u_bo"));
     let alice_wire = stored(&world, &alice_registered);

@@ -42,6 +42,14 @@ final class ContactsImporterTests: XCTestCase {
         source.put(person("carol", phone: "+49 30 90182000"))
     }
 
+    /// An engine with the book imported once: a full snapshot, its history token stored.
+    private func imported() async throws -> ContactSync {
+        let sync = try await openEngine()
+        fillBook()
+        _ = try await importer(sync).importContacts()
+        return sync
+    }
+
     func testTheFirstImportIsAStreamedFullSnapshotTheNextOnesDeltas() async throws {
         let sync = try await openEngine()
         fillBook()
@@ -107,9 +115,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testAHistoryThatCannotBeReadClearsTheTokenAndRemovesNothing() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
         XCTAssertNotNil(tokens.load())
 
         // The token is gone while the history is read: had the read crashed the app (an
@@ -154,9 +160,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testWithoutAChangeHistoryEveryImportIsAFullSnapshot() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
 
         source.historyUnavailable = true
         source.delete("bob")
@@ -224,9 +228,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testAnExpiredTokenMeansAFullSnapshotWhichAlsoCatchesLostDeletions() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
 
         source.delete("bob")
         source.pruneHistory()
@@ -245,9 +247,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testDropEverythingMeansAFullSnapshot() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
 
         source.resetHistory()
         source.delete("ana")
@@ -262,9 +262,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testLimitedAccessReadsTheSharedContactsInFullEveryTimeAndKeepsNoToken() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
         XCTAssertNotNil(tokens.load())
 
         // The user switches to limited access and shares only Ana and Carol.
@@ -300,9 +298,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testUnderLimitedAccessTheTokenIsGoneBeforeTheRead() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
         XCTAssertNotNil(tokens.load())
 
         // The app killed at any point of a limited snapshot (after its commit included) must not
@@ -424,9 +420,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testTooManyChangesBecomeAFullSnapshot() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
         source.put(person("dan", email: "dan@example.org"))
         source.delete("bob")
         let historyToken = source.currentToken
@@ -440,9 +434,7 @@ final class ContactsImporterTests: XCTestCase {
     }
 
     func testForceFullReadsEverything() async throws {
-        let sync = try await openEngine()
-        fillBook()
-        _ = try await importer(sync).importContacts()
+        let sync = try await imported()
         let outcome = try await importer(sync).importContacts(forceFull: true)
         XCTAssertEqual(outcome.mode, .fullSnapshot(.forced))
         XCTAssertEqual(outcome.report.unchanged, 3)
