@@ -31,6 +31,18 @@ pub(crate) fn order_prefix(head: &[u8], text: &[u8]) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
+/// Sorts `(prefix, index)` pairs into key order: by [`order_prefix`], then by `text(index)` where
+/// prefixes agree, then by index, so that equal keys keep their order as in a stable sort. One
+/// function for both sorts of a window (contacts, identifiers): one copy of the sort in a library
+/// kept under 5 MiB.
+pub(crate) fn sort_by_key<'t>(order: &mut [(u128, usize)], text: &dyn Fn(usize) -> &'t [u8]) {
+    order.sort_unstable_by(|a, b| {
+        (a.0.cmp(&b.0))
+            .then_with(|| text(a.1).cmp(text(b.1)))
+            .then(a.1.cmp(&b.1))
+    });
+}
+
 /// Encodes identifiers (kind + canonical text each).
 pub(crate) fn encode_identifiers(ids: &[Identifier]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.iter().map(|i| 5 + i.canonical().len()).sum());

@@ -197,15 +197,22 @@ impl Rows {
     /// twice keeps its order, so the later entry is written last and wins. Compares the ids'
     /// [prefixes](codec::order_prefix) first: the texts only where those agree.
     pub(crate) fn sort_by_source_id(&mut self) {
-        let mut keyed: Vec<(u128, (usize, Option<u32>))> = self
+        let mut order: Vec<(u128, usize)> = self
             .entries
             .iter()
-            .map(|&e| (codec::order_prefix(&[], self.source_id_at(e.0)), e))
+            .enumerate()
+            .map(|(i, e)| (codec::order_prefix(&[], self.source_id_at(e.0)), i))
             .collect();
-        keyed.sort_by(|a, b| {
-            (a.0.cmp(&b.0)).then_with(|| self.source_id_at(a.1.0).cmp(self.source_id_at(b.1.0)))
-        });
-        self.entries = keyed.into_iter().map(|(_, e)| e).collect();
+        let id = |i: usize| {
+            self.entries
+                .get(i)
+                .map_or(&[][..], |e| self.source_id_at(e.0))
+        };
+        codec::sort_by_key(&mut order, &id);
+        self.entries = order
+            .iter()
+            .filter_map(|&(_, i)| self.entries.get(i).copied())
+            .collect();
     }
 }
 

@@ -213,8 +213,8 @@ pub(crate) fn apply_deltas(
         .enumerate()
         .map(|(i, d)| (key_prefix(d.kind, &d.canonical), i))
         .collect();
-    let text = |i: usize| deltas.get(i).map(|d| d.canonical.as_ref());
-    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| text(a.1).cmp(&text(b.1))));
+    let text = |i: usize| deltas.get(i).map_or(&[][..], |d| d.canonical.as_bytes());
+    codec::sort_by_key(&mut order, &text);
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO identifiers (kind, canonical, holders, included, key_id, digest, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
