@@ -7,8 +7,9 @@
 //! A snapshot starts by loading an [`Index`] of what is stored: per contact a 64-bit key of its
 //! source id and its content fingerprint — about 40 bytes a contact, never the contacts
 //! themselves. Each incoming contact then costs one fingerprint and one map lookup; only a contact
-//! whose fingerprint differs is normalised and hashed. [`prepare`] runs that on
-//! worker threads and hands the results, in input order, to the single writer.
+//! whose fingerprint differs is normalised and hashed. [`prepare`] triages on every core,
+//! normalises on the process's [pattern thread](crate::identifier::pattern_thread), and hands
+//! the results, in input order, to the single writer.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
