@@ -104,6 +104,16 @@ impl RawContact {
         });
     }
 
+    /// [`RawContact::push`] with a label already owned (a file reader's, made per value).
+    pub(crate) fn push_owned(
+        &mut self,
+        kind: IdentifierKind,
+        label: Option<String>,
+        value: String,
+    ) {
+        self.values.push(Labelled { kind, label, value });
+    }
+
     /// Adds a linked account.
     pub fn push_account(&mut self, account: &LinkedAccount) {
         self.push(

@@ -2,6 +2,7 @@
 //! source id and version, and every phone, e-mail, messenger handle and social profile with its
 //! label (`TYPE`, Apple's `X-ABLabel`, or the messenger's service).
 
+use calcard::common::IanaString;
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty, VCardValue,
 };
@@ -49,34 +50,62 @@ fn components(entry: &VCardEntry) -> Vec<String> {
         .collect()
 }
 
-/// The lower-case `TYPE` values of an entry (any spelling: `TYPE=a,b`, `type=a;type=b`, bare 2.1
-/// `;CELL`), without `pref`, `voice` and `internet`, which say nothing about the contact.
-fn types(entry: &VCardEntry) -> Vec<String> {
-    let mut out = Vec::new();
+/// The lower-case `TYPE` values of an entry, comma-joined (any spelling: `TYPE=a,b`,
+/// `type=a;type=b`, bare 2.1 `;CELL`), each once and in order, without `pref`, `voice` and
+/// `internet`, which say nothing about the contact; empty when there are none. Runs for every
+/// phone and e-mail of a book, so each value is written straight into the list (and taken back
+/// when it is left out) instead of into a string of its own.
+fn type_list(entry: &VCardEntry) -> String {
+    let mut out = String::with_capacity(16);
     for p in &entry.params {
-        let value = match (&p.name, &p.value) {
-            (VCardParameterName::Type, VCardParameterValue::Type(t)) => {
-                format!("{t:?}").to_ascii_lowercase()
-            }
-            (VCardParameterName::Type, VCardParameterValue::Text(t)) => t.to_ascii_lowercase(),
+        // A known type comes in calcard's IANA spelling (`CO-WORKER`); its label is the name
+        // without dashes (`coworker`), as labels have always been written.
+        let (text, known) = match (&p.name, &p.value) {
+            (VCardParameterName::Type, VCardParameterValue::Type(t)) => (t.as_str(), true),
+            (VCardParameterName::Type, VCardParameterValue::Text(t)) => (t.as_str(), false),
             _ => continue,
         };
-        for v in value.split(',') {
+        for v in text.split(',') {
             let v = v.trim().trim_matches('"');
-            let v = match v {
-                "cell" => "mobile",
-                "mainnumber" => "main",
-                other => other,
+            let before = out.len();
+            if before > 0 {
+                out.push(',');
+            }
+            let at = out.len();
+            if known {
+                out.extend(v.chars().filter(|&c| c != '-'));
+            } else {
+                out.push_str(v);
+            }
+            out[at..].make_ascii_lowercase();
+            let keep = match &out[at..] {
+                "" | "pref" | "voice" | "internet" | "x400" => false,
+                "cell" | "mainnumber" => {
+                    let name = if &out[at..] == "cell" {
+                        "mobile"
+                    } else {
+                        "main"
+                    };
+                    out.truncate(at);
+                    out.push_str(name);
+                    true
+                }
+                _ => true,
             };
-            if !v.is_empty()
-                && !matches!(v, "pref" | "voice" | "internet" | "x400")
-                && !out.iter().any(|o| o == v)
-            {
-                out.push(v.to_owned());
+            // Values never hold a comma (they are split on it), so the list splits back.
+            if !keep || out[..before].split(',').any(|o| o == &out[at..]) {
+                out.truncate(before);
             }
         }
     }
     out
+}
+
+/// The first [`type_list`] value of an entry.
+fn first_type(entry: &VCardEntry) -> Option<String> {
+    let list = type_list(entry);
+    let first = list.split(',').next().unwrap_or_default();
+    (!first.is_empty()).then(|| first.to_owned())
 }
 
 /// A text parameter by name (`X-SERVICE-TYPE`, `X-USER`), any case.
@@ -124,8 +153,8 @@ fn group_label(card: &VCard, group: Option<&str>) -> Option<String> {
 
 fn label(card: &VCard, entry: &VCardEntry) -> Option<String> {
     group_label(card, entry.group.as_deref()).or_else(|| {
-        let t = types(entry);
-        (!t.is_empty()).then(|| t.join(","))
+        let types = type_list(entry);
+        (!types.is_empty()).then_some(types)
     })
 }
 
@@ -209,12 +238,12 @@ pub(super) fn map_card(card: &VCard, position: Position, id_prefix: &str) -> Raw
             }
             VCardProperty::Tel => {
                 if let Some(v) = text(entry) {
-                    contact.push(IdentifierKind::Phone, label(card, entry).as_deref(), v);
+                    contact.push_owned(IdentifierKind::Phone, label(card, entry), v);
                 }
             }
             VCardProperty::Email => {
                 if let Some(v) = text(entry) {
-                    contact.push(IdentifierKind::Email, label(card, entry).as_deref(), v);
+                    contact.push_owned(IdentifierKind::Email, label(card, entry), v);
                 }
             }
             VCardProperty::Impp => {
@@ -230,27 +259,26 @@ pub(super) fn map_card(card: &VCard, position: Position, id_prefix: &str) -> Raw
             }
             VCardProperty::Socialprofile => {
                 if let Some(v) = text(entry) {
-                    let service = types(entry)
-                        .into_iter()
-                        .next()
-                        .or_else(|| other_param(entry, "SERVICE-TYPE"));
+                    let service = first_type(entry).or_else(|| other_param(entry, "SERVICE-TYPE"));
                     if let Some(user) = social_profile_user(entry, &v) {
                         contact.push(IdentifierKind::Handle, service.as_deref(), user);
                     }
                 }
             }
             VCardProperty::Other(name) => {
-                let upper = name.to_ascii_uppercase();
-                if let Some((_, service)) = MESSENGER_PROPERTIES.iter().find(|(p, _)| *p == upper) {
+                if let Some((_, service)) = MESSENGER_PROPERTIES
+                    .iter()
+                    .find(|(p, _)| p.eq_ignore_ascii_case(name))
+                {
                     if let Some(v) = text(entry)
                         && let (_, Some(user)) = split_messenger_uri(&v)
                     {
                         contact.push(IdentifierKind::Handle, Some(service), user);
                     }
-                } else if upper == "X-SOCIALPROFILE"
+                } else if name.eq_ignore_ascii_case("X-SOCIALPROFILE")
                     && let Some(v) = text(entry)
                 {
-                    let service = types(entry).into_iter().next();
+                    let service = first_type(entry);
                     if let Some(user) = social_profile_user(entry, &v) {
                         contact.push(IdentifierKind::Handle, service.as_deref(), user);
                     }

@@ -19,6 +19,7 @@ mod mapping;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use calcard::vcard::VCard;
@@ -42,6 +43,9 @@ pub(super) struct VCardReader<R> {
     entries: usize,
     /// A `BEGIN:VCARD` seen while finishing the previous (unterminated) card.
     pending_begin: Option<usize>,
+    /// The last card's text buffer, kept for the next card: a book's cards are framed into one
+    /// allocation instead of one that grows line by line per card.
+    spare: String,
 }
 
 /// What a line did to the card being framed.
@@ -70,8 +74,9 @@ struct CardText {
     charset: Option<String>,
     /// Depth of vCards nested in a 2.1 `AGENT` property (skipped whole).
     nested: usize,
-    /// Name of the current property, and where its text starts in `text`.
-    property: Option<String>,
+    /// Upper-case name of the current property (empty before the first), and where its text
+    /// starts in `text`.
+    property: String,
     property_start: usize,
 }
 
@@ -83,12 +88,15 @@ impl<R: BufRead> VCardReader<R> {
             buf: Vec::new(),
             entries: 0,
             pending_begin: None,
+            spare: String::new(),
         }
     }
 
     fn start_card(&mut self, line: usize) -> CardText {
         self.entries += 1;
-        let text = String::from("BEGIN:VCARD\n");
+        let mut text = std::mem::take(&mut self.spare);
+        text.clear();
+        text.push_str("BEGIN:VCARD\n");
         CardText {
             position: Position {
                 entry: self.entries,
@@ -102,7 +110,7 @@ impl<R: BufRead> VCardReader<R> {
             qp_soft_break: false,
             charset: None,
             nested: 0,
-            property: None,
+            property: String::new(),
         }
     }
 
@@ -140,14 +148,16 @@ impl<R: BufRead> VCardReader<R> {
             return Ok(Some(broken(card.position, BrokenReason::TooLarge)));
         }
         card.text.push_str("END:VCARD\n");
-        Ok(Some(match VCard::parse(&card.text) {
+        let item = match VCard::parse(&card.text) {
             Ok(vcard) => SourceItem::Contact(SourceContact {
                 position: card.position,
                 contact: map_card(&vcard, card.position, &self.options.id_prefix),
                 dropped: card.dropped,
             }),
             Err(_) => broken(card.position, BrokenReason::Unparsable),
-        }))
+        };
+        self.spare = card.text;
+        Ok(Some(item))
     }
 
     /// Takes one line of the card being framed.
@@ -159,11 +169,11 @@ impl<R: BufRead> VCardReader<R> {
             if !continuation {
                 // An over-long line that starts a property: the property before it is complete
                 // and stays; this one (with any continuation lines) is left out.
-                card.property = property_name(&self.buf);
+                set_property(&mut card.property, &self.buf);
                 card.property_start = card.text.len();
                 card.charset = None;
                 card.dropped.push(DroppedField {
-                    field: card.property.clone().unwrap_or_default(),
+                    field: card.property.clone(),
                     line: self.lines.line_no(),
                     reason: DropReason::TooLarge,
                 });
@@ -172,7 +182,7 @@ impl<R: BufRead> VCardReader<R> {
                 // already kept (and nothing before them).
                 card.text.truncate(card.property_start);
                 card.dropped.push(DroppedField {
-                    field: card.property.clone().unwrap_or_default(),
+                    field: card.property.clone(),
                     line: self.lines.line_no(),
                     reason: DropReason::TooLarge,
                 });
@@ -183,8 +193,7 @@ impl<R: BufRead> VCardReader<R> {
         }
         // vCard 2.1 may embed a whole card in an `AGENT` property: skip it, nesting and all.
         if card.nested > 0
-            || (card.property.as_deref() == Some("AGENT")
-                && is_keyword_line(&self.buf, b"BEGIN:VCARD"))
+            || (card.property == "AGENT" && is_keyword_line(&self.buf, b"BEGIN:VCARD"))
         {
             if is_keyword_line(&self.buf, b"BEGIN:VCARD") {
                 card.nested += 1;
@@ -202,7 +211,9 @@ impl<R: BufRead> VCardReader<R> {
         {
             if !card.skipping && !self.buf.trim_ascii().is_empty() {
                 card.dropped.push(DroppedField {
-                    field: property_name(&self.buf).unwrap_or_default(),
+                    field: property_name(&self.buf)
+                        .map(str::to_ascii_uppercase)
+                        .unwrap_or_default(),
                     line: self.lines.line_no(),
                     reason: DropReason::Malformed,
                 });
@@ -217,12 +228,9 @@ impl<R: BufRead> VCardReader<R> {
                 self.pending_begin = Some(self.lines.line_no());
                 return Step::Unterminated;
             }
-            card.property = property_name(&self.buf);
+            set_property(&mut card.property, &self.buf);
             card.property_start = card.text.len();
-            card.skipping = card
-                .property
-                .as_deref()
-                .is_some_and(|n| BINARY_PROPERTIES.contains(&n));
+            card.skipping = BINARY_PROPERTIES.contains(&card.property.as_str());
             card.charset = param_value(&self.buf, b"CHARSET");
             card.qp_soft_break = false;
         }
@@ -269,13 +277,23 @@ fn is_property_line(line: &[u8]) -> bool {
     }
 }
 
-/// The upper-case property name of a property line, without its group (`item1.TEL` → `TEL`).
-fn property_name(line: &[u8]) -> Option<String> {
+/// The property name of a property line as written, without its group (`item1.tel` → `tel`).
+fn property_name(line: &[u8]) -> Option<&str> {
     let end = line.iter().position(|&b| b == b':' || b == b';')?;
     let name = &line[..end];
     let name = name.rsplit(|&b| b == b'.').next().unwrap_or(name);
     let name = std::str::from_utf8(name).ok()?.trim();
-    (!name.is_empty()).then(|| name.to_ascii_uppercase())
+    (!name.is_empty()).then_some(name)
+}
+
+/// Makes `property` the upper-case [`property_name`] of `line` (empty when it has none),
+/// reusing its allocation: this runs for every property of a book.
+fn set_property(property: &mut String, line: &[u8]) {
+    property.clear();
+    if let Some(name) = property_name(line) {
+        property.push_str(name);
+        property.make_ascii_uppercase();
+    }
 }
 
 /// The value of a parameter on a property line (`CHARSET=UTF-8`), before the value's colon.
@@ -301,15 +319,15 @@ fn is_quoted_printable(line: &[u8]) -> bool {
     })
 }
 
-/// A line as text: UTF-8 as is; otherwise decoded with the property's `CHARSET`, or
+/// A line as text: UTF-8 as is (borrowed); otherwise decoded with the property's `CHARSET`, or
 /// Windows-1252 (a superset of Latin-1 that never fails).
-fn decode_line(bytes: &[u8], charset: Option<&str>) -> String {
+fn decode_line<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, str> {
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let encoding = charset
         .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()))
         .filter(|e| *e != encoding_rs::UTF_8)
         .unwrap_or(encoding_rs::WINDOWS_1252);
-    encoding.decode_without_bom_handling(bytes).0.into_owned()
+    Cow::Owned(encoding.decode_without_bom_handling(bytes).0.into_owned())
 }

@@ -43,6 +43,30 @@ fn v21_quoted_printable_and_types() {
 }
 
 #[test]
+fn type_labels_keep_their_spelling_and_repeat_once() {
+    // Known types (calcard's enum: `CO-WORKER`, `MAIN-NUMBER`) are labelled without dashes, as
+    // they always were; free-text types keep theirs; `pref`, `voice` and repeats are dropped.
+    let card = b"BEGIN:VCARD\nVERSION:4.0\nFN:A\nTEL;TYPE=co-worker,CELL,pref:+49 30 901820\nTEL;TYPE=main-number;type=x-Car-Phone;TYPE=voice,cell;TYPE=\"cell\":+49 30 901821\nTEL;TYPE=PREF:+49 30 901822\nSOCIALPROFILE;TYPE=Mastodon,work:https://example.social/@alice\nEND:VCARD\n";
+    let items = read_all(card);
+    let c = contacts(&items);
+    let labels: Vec<_> = c[0]
+        .values_of(IdentifierKind::Phone)
+        .map(|v| v.label.clone())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            Some("coworker,mobile".to_owned()),
+            Some("main,x-car-phone,mobile".to_owned()),
+            None
+        ]
+    );
+    let handles: Vec<_> = c[0].values_of(IdentifierKind::Handle).collect();
+    assert_eq!(handles[0].label.as_deref(), Some("mastodon"));
+    assert_eq!(handles[0].value, "alice");
+}
+
+#[test]
 fn latin1_bytes_are_decoded() {
     let card = b"BEGIN:VCARD\nVERSION:2.1\nFN;CHARSET=ISO-8859-1:Ren\xe9 Lef\xe8vre\nEND:VCARD\n";
     assert_eq!(contacts(&read_all(card))[0].display_name, "René Lefèvre");
