@@ -45,17 +45,23 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    /// Loads the index from the store in one scan.
+    /// Loads the index from the store in one scan. The map is built after it, at its final
+    /// size: grown during the scan it would rehash every key about twice.
     pub(crate) fn load(store: &Store) -> Result<Index> {
         let mut index = Index::default();
+        let mut keys = Vec::new();
         store.each_contact_fingerprint(|source_id, fingerprint| {
             // A damaged fingerprint matches nothing: the contact is rewritten if present.
             let fingerprint = fingerprint.unwrap_or(Fingerprint([0; 16]));
-            let slot = u32::try_from(index.slots.len()).unwrap_or(AMBIGUOUS);
             index.slots.push(Slot { fingerprint });
             index.ids.push_str(source_id);
             index.ends.push(index.ids.len());
-            match index.keys.entry(key64(source_id)) {
+            keys.push(key64(source_id));
+        })?;
+        index.keys.reserve(keys.len());
+        for (slot, key) in keys.into_iter().enumerate() {
+            let slot = u32::try_from(slot).unwrap_or(AMBIGUOUS);
+            match index.keys.entry(key) {
                 Entry::Vacant(v) => {
                     v.insert(slot);
                 }
@@ -63,7 +69,7 @@ impl Index {
                     o.insert(AMBIGUOUS);
                 }
             }
-        })?;
+        }
         Ok(index)
     }
 
@@ -188,8 +194,7 @@ pub(crate) fn prepare(
     workers: usize,
     sink: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let triaged = parallel_map(&contacts, cores, |c| triage(c, cx));
+    let triaged = parallel_map(&contacts, cores(), |c| triage(c, cx));
     let work: Vec<(RawContact, Fingerprint)> = contacts
         .into_iter()
         .zip(&triaged)
@@ -220,6 +225,13 @@ pub(crate) fn prepare(
         sink(item)?;
     }
     Ok(())
+}
+
+/// The cores this process may run on, asked once: `available_parallelism` reads the cgroup files
+/// on every call (a few percent of a re-import when asked per batch).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// `items.iter().map(f)` on up to `threads` threads (contiguous shares, results in order), the

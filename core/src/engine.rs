@@ -115,7 +115,7 @@ impl Inner {
     }
 
     fn workers(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let cores = crate::diff::cores();
         match self.config.workers {
             0 => cores,
             // More threads than cores only add memory (and a thread each per chunk).
