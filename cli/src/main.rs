@@ -387,12 +387,8 @@ fn main() -> ExitCode {
         ),
         Command::Read { region, files } => resolve_region(region.as_deref())
             .and_then(|region| pipeline::read(&mut out, region, &files)),
-        Command::Import { region, db, files } => {
-            resolve_region(region.as_deref()).and_then(|region| {
-                let path = resolve_db(db.db.as_deref(), true)?;
-                contacts::import(&mut out, region, &path, &files, db.json)
-            })
-        }
+        Command::Import { region, db, files } => resolve_db(db.db.as_deref(), true)
+            .and_then(|path| contacts::import(&mut out, region.as_deref(), &path, &files, db.json)),
         // The region only matters for imports; it is resolved the same way for opening.
         Command::Status { db } => resolve_region(None).and_then(|region| {
             let path = resolve_db(db.db.as_deref(), false)?;

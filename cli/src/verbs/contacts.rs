@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::device_db::{engine_failure, open};
 use crate::failure::{Failure, UsageError};
+use crate::identifiers::resolve_region;
 use crate::output::{StderrProgress, write_counts, write_json};
 
 /// Contacts fetched per page by `contacts`.
@@ -28,7 +29,7 @@ const PAGE: u64 = 500;
 /// `contactsync import`: all files as one full snapshot.
 pub fn import(
     out: &mut impl Write,
-    region: Region,
+    region: Option<&str>,
     db: &Path,
     files: &[PathBuf],
     as_json: bool,
@@ -41,7 +42,6 @@ pub fn import(
             .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         opened.push((path.display().to_string(), entries));
     }
-    let engine = open(db, region, false)?;
 
     let broken = Arc::new(AtomicU64::new(0));
     let dropped = Arc::new(AtomicU64::new(0));
@@ -64,10 +64,13 @@ pub fn import(
         })
     };
 
-    // Parsed on a thread of their own, beside the engine's normalising and writing threads.
+    // Parsed on a thread of their own, beside the engine's normalising and writing threads. It
+    // starts before the region is checked and the database opened: checking a region loads the
+    // phone number library (tens of milliseconds), which the first cards are parsed beside.
     let contacts = source::read_ahead(contacts, || {
         Error::Io("the thread reading the files stopped".into())
     });
+    let engine = open(db, resolve_region(region)?, false)?;
     let listener = StderrProgress::new();
     let result = engine.try_import_snapshot(contacts, &listener);
     listener.finish();
