@@ -105,6 +105,7 @@ impl RawContact {
     }
 
     /// [`RawContact::push`] with a label already owned (a file reader's, made per value).
+    #[cfg(feature = "files")]
     pub(crate) fn push_owned(
         &mut self,
         kind: IdentifierKind,
