@@ -78,22 +78,20 @@ fn type_list(entry: &VCardEntry) -> String {
                 out.push_str(v);
             }
             out[at..].make_ascii_lowercase();
-            let keep = match &out[at..] {
-                "" | "pref" | "voice" | "internet" | "x400" => false,
-                "cell" | "mainnumber" => {
-                    let name = if &out[at..] == "cell" {
-                        "mobile"
-                    } else {
-                        "main"
-                    };
-                    out.truncate(at);
-                    out.push_str(name);
-                    true
-                }
-                _ => true,
+            let renamed = match &out[at..] {
+                "cell" => Some("mobile"),
+                "mainnumber" => Some("main"),
+                _ => None,
             };
+            if let Some(name) = renamed {
+                out.truncate(at);
+                out.push_str(name);
+            }
+            let value = &out[at..];
             // Values never hold a comma (they are split on it), so the list splits back.
-            if !keep || out[..before].split(',').any(|o| o == &out[at..]) {
+            if matches!(value, "" | "pref" | "voice" | "internet" | "x400")
+                || out[..before].split(',').any(|o| o == value)
+            {
                 out.truncate(before);
             }
         }

@@ -67,6 +67,66 @@ fn type_labels_keep_their_spelling_and_repeat_once() {
 }
 
 #[test]
+fn every_known_type_is_labelled_as_its_debug_name_always_was() {
+    // Labels of calcard's known types were once made from their `Debug` names; they are now
+    // made from the IANA names without dashes. Every known type must give the same label.
+    use calcard::common::IanaString;
+    use calcard::vcard::VCardType as T;
+    let all = [
+        T::Work,
+        T::Home,
+        T::Billing,
+        T::Delivery,
+        T::Contact,
+        T::Acquaintance,
+        T::Friend,
+        T::Met,
+        T::CoWorker,
+        T::Colleague,
+        T::CoResident,
+        T::Neighbor,
+        T::Child,
+        T::Parent,
+        T::Sibling,
+        T::Spouse,
+        T::Kin,
+        T::Muse,
+        T::Crush,
+        T::Date,
+        T::Sweetheart,
+        T::Me,
+        T::Agent,
+        T::Emergency,
+        T::Text,
+        T::Voice,
+        T::Fax,
+        T::Cell,
+        T::Video,
+        T::Pager,
+        T::Textphone,
+        T::MainNumber,
+    ];
+    for t in all {
+        let card = format!(
+            "BEGIN:VCARD\nVERSION:4.0\nFN:A\nTEL;TYPE={}:+49 30 901820\nEND:VCARD\n",
+            t.as_str()
+        );
+        let items = read_all(card.as_bytes());
+        let label = contacts(&items)[0]
+            .values_of(IdentifierKind::Phone)
+            .next()
+            .and_then(|v| v.label.clone());
+        let expected = match format!("{t:?}").to_ascii_lowercase().as_str() {
+            "cell" => Some("mobile".to_owned()),
+            "mainnumber" => Some("main".to_owned()),
+            "voice" => None,
+            other => Some(other.to_owned()),
+        };
+        assert_eq!(label, expected, "{t:?}");
+    }
+}
+
+#[test]
 fn latin1_bytes_are_decoded() {
     let card = b"BEGIN:VCARD\nVERSION:2.1\nFN;CHARSET=ISO-8859-1:Ren\xe9 Lef\xe8vre\nEND:VCARD\n";
     assert_eq!(contacts(&read_all(card))[0].display_name, "René Lefèvre");
