@@ -5,7 +5,7 @@
 //! `write` module; what each import did is counted in an [`ImportReport`].
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 
 use super::{Changes, Engine, ImportReport, Inner};
@@ -38,9 +38,9 @@ impl Engine {
         })
     }
 
-    /// Imports a whole address book from an iterator as one full snapshot, in windows growing
-    /// to [`Config::chunk_size`](super::Config::chunk_size) contacts (each window one
-    /// transaction, written sorted). Reading and normalising run on a thread of their own while
+    /// Imports a whole address book from an iterator as one full snapshot, in windows of up to
+    /// [`Config::chunk_size`](super::Config::chunk_size) contacts, sized by the writer's pace
+    /// (each window one transaction, written sorted). Reading and normalising run on a thread of their own while
     /// this one writes, so the import costs about the larger of the two, not their sum.
     pub fn import_snapshot<I>(
         &self,
@@ -80,16 +80,22 @@ impl Engine {
         let size = inner.config.chunk_size.max(1);
         let workers = inner.workers();
         let mut contacts = contacts.into_iter();
+        // Set while this thread waits for a window: the reading thread then sends what it has.
+        let writer_idle = AtomicBool::new(false);
         let written = std::thread::scope(|scope| {
             // A window being written and the next being prepared: bounded memory.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Sorted>>(0);
-            scope.spawn(move || prepare_windows(&mut contacts, cx, workers, size, &tx));
+            let idle = &writer_idle;
+            scope.spawn(move || prepare_windows(&mut contacts, cx, workers, size, idle, &tx));
             let mut report = ImportReport::default();
             let w = Writing {
                 generation: snapshot.generation,
                 key_id: key.as_ref().map(HashKey::id),
             };
-            for window in rx {
+            loop {
+                writer_idle.store(true, Ordering::Relaxed);
+                let Ok(window) = rx.recv() else { break };
+                writer_idle.store(false, Ordering::Relaxed);
                 let window = window?;
                 let done = snapshot.pushed;
                 let r = inner
@@ -302,7 +308,8 @@ impl Snapshot {
 }
 
 /// Raw contacts read and prepared at a time: the window grows by this much while the
-/// prepared structs (about 450 bytes each) are encoded into it.
+/// prepared structs (about 450 bytes each) are encoded into it, and the smallest window sent to
+/// a writer that waits.
 const PREPARE_BATCH: usize = 2048;
 
 /// One transaction of an import: the contacts to write, encoded as their rows ([`Rows`]), and
@@ -351,20 +358,30 @@ impl Window {
 struct Sorted(Window);
 
 /// The reading thread of [`Engine::try_import_snapshot`]: reads and prepares `contacts` into
-/// windows growing to `size` (the writer starts on a small one instead of waiting for a whole
-/// window, and writes the large ones while the next is prepared) and sends each to the writer.
-/// A failing source or preparation sends what was read before it, then the error.
+/// windows of up to `size` contacts and sends each to the writer when it is full or, once it
+/// holds a batch of rows to write, as soon as the writer waits for it (`writer_idle`). A failing source or
+/// preparation sends what was read before it, then the error.
+///
+/// Why windows sized by the writer's pace: the writer is the import's critical path, and every
+/// moment it waits is added to the import. It waits while the phone patterns of the book's
+/// regions compile, and wherever normalising is the slower side; there it now writes small
+/// windows (more bytes per contact, but it had the time). Where writing is the slower side (a
+/// large book's second half, as every window touches more of the tables) windows grow to
+/// `size`, which writes each page fewer times. Against windows on a fixed schedule (2,048
+/// contacts, doubling up to `size`): 16 alternating cold first imports of the benchmark book,
+/// median 663 → 647 ms, fastest 610 → 574 ms (docs/performance.md).
 fn prepare_windows(
     contacts: &mut impl Iterator<Item = Result<RawContact>>,
     cx: Context<'_>,
     workers: usize,
     size: usize,
+    writer_idle: &AtomicBool,
     tx: &SyncSender<Result<Sorted>>,
 ) {
-    let mut target = (size / 8).max(PREPARE_BATCH).min(size);
-    let mut window = Window::with_capacity(target);
+    let size = size.max(1);
+    let mut window = Window::with_capacity(PREPARE_BATCH.min(size));
     loop {
-        let take = PREPARE_BATCH.min(target - window.len());
+        let take = PREPARE_BATCH.min(size - window.len());
         let mut batch = Vec::with_capacity(take);
         let mut failed = None;
         for contact in contacts.by_ref().take(take) {
@@ -391,9 +408,12 @@ fn prepare_windows(
                 return;
             }
         };
-        if (end || window.len() >= target) && window.len() > 0 {
-            target = (target * 2).min(size);
-            let full = std::mem::replace(&mut window, Window::with_capacity(target));
+        // Only rows are work for the writer (unchanged contacts are marked seen, nothing more).
+        let wanted =
+            window.rows.len() >= PREPARE_BATCH.min(size) && writer_idle.load(Ordering::Relaxed);
+        if (end || wanted || window.len() >= size) && window.len() > 0 {
+            let full =
+                std::mem::replace(&mut window, Window::with_capacity(PREPARE_BATCH.min(size)));
             if tx.send(Ok(full.sorted())).is_err() {
                 return;
             }

@@ -3,10 +3,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::prepare_windows;
+use crate::diff::Context;
 use crate::engine::tests::{book, engine, many, person, region, state, state_of};
 use crate::engine::{Config, Engine, ImportReport};
 use crate::error::Error;
-use crate::identifier::IdentifierKind;
+use crate::identifier::{IdentifierKind, Normalizer};
 use crate::progress::{NoProgress, Progress, ProgressListener};
 use crate::store::UploadState;
 
@@ -124,14 +126,18 @@ fn snapshot_in_chunks_equals_one_iterator_and_handles_duplicates() {
     );
 }
 
-/// The default windows grow (2,048 contacts, then 4,096, ...): a card given twice across two
-/// windows still leaves what the later card alone leaves, and a source failing mid-window keeps
-/// everything read before the failure.
+/// A card given twice across two windows (of at most 2,048 contacts here, so the two cards are
+/// windows apart whatever the writer's pace) still leaves what the later card alone leaves, and
+/// a source failing mid-window keeps everything read before the failure.
 #[test]
-fn windows_grow_and_a_duplicate_across_two_of_them_leaves_the_later_card() {
+fn a_duplicate_across_two_windows_leaves_the_later_card() {
     let dir = tempfile::tempdir().unwrap();
-    let a = engine(&dir);
-    let b = Engine::open(dir.path().join("b.db"), Config::with_region(region())).unwrap();
+    let windowed = Config {
+        chunk_size: 2048,
+        ..Config::with_region(region())
+    };
+    let a = Engine::open(dir.path().join("a.db"), windowed.clone()).unwrap();
+    let b = Engine::open(dir.path().join("b.db"), windowed).unwrap();
     let mut contacts = many(6000);
     let later = person("m00010", "The later card", &["+49 160 5555555"]);
     contacts.push(later.clone());
@@ -283,4 +289,28 @@ fn concurrent_change_feeds_from_many_threads_are_serialised() {
     });
     let s = e.status().unwrap();
     assert_eq!((s.contacts, s.identifiers, s.pending_add), (160, 160, 160));
+}
+
+/// Windows follow the writer's pace: a writer that waits gets each batch of rows as soon as it
+/// is prepared, a busy one gets full windows.
+#[test]
+fn windows_follow_the_writers_pace() {
+    let cx = Context {
+        normalizer: Normalizer::new(region()),
+        index: None,
+        key: None,
+    };
+    let windows = |writer_idle: bool, contacts: usize| {
+        // Buffered, so that the windows can be prepared to the end on this thread.
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let idle = AtomicBool::new(writer_idle);
+        let mut source = many(contacts).into_iter().map(Ok);
+        prepare_windows(&mut source, cx, 1, 3000, &idle, &tx);
+        drop(tx);
+        rx.into_iter()
+            .map(|w| w.unwrap().0.len())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(windows(true, 5000), [2048, 2048, 904]);
+    assert_eq!(windows(false, 7000), [3000, 3000, 1000]);
 }
