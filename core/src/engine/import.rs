@@ -369,7 +369,8 @@ struct Sorted(Window);
 /// large book's second half, as every window touches more of the tables) windows grow to
 /// `size`, which writes each page fewer times. Against windows on a fixed schedule (2,048
 /// contacts, doubling up to `size`): 16 alternating cold first imports of the benchmark book,
-/// median 663 → 647 ms, fastest 610 → 574 ms (docs/performance.md).
+/// median 620 → 592 ms, fastest 589 → 533 ms (docs/performance.md, "Windows that follow the
+/// writer").
 fn prepare_windows(
     contacts: &mut impl Iterator<Item = Result<RawContact>>,
     cx: Context<'_>,
