@@ -40,8 +40,9 @@ impl Engine {
 
     /// Imports a whole address book from an iterator as one full snapshot, in windows of up to
     /// [`Config::chunk_size`](super::Config::chunk_size) contacts, sized by the writer's pace
-    /// (each window one transaction, written sorted). Reading and normalising run on a thread of their own while
-    /// this one writes, so the import costs about the larger of the two, not their sum.
+    /// (each window one transaction, written sorted). Reading and normalising run on a thread of
+    /// their own while this one writes, so the import costs about the larger of the two, not
+    /// their sum.
     pub fn import_snapshot<I>(
         &self,
         contacts: I,
@@ -359,8 +360,9 @@ struct Sorted(Window);
 
 /// The reading thread of [`Engine::try_import_snapshot`]: reads and prepares `contacts` into
 /// windows of up to `size` contacts and sends each to the writer when it is full or, once it
-/// holds a batch of rows to write, as soon as the writer waits for it (`writer_idle`). A failing source or
-/// preparation sends what was read before it, then the error.
+/// holds a batch of rows to write, as soon as the writer waits for it (`writer_idle`, a hint:
+/// read late, it only sends a window a batch later). A failing source or preparation sends what
+/// was read before it, then the error.
 ///
 /// Why windows sized by the writer's pace: the writer is the import's critical path, and every
 /// moment it waits is added to the import. It waits while the phone patterns of the book's
