@@ -146,7 +146,7 @@ pub struct Variant {
     /// Transactions grow as the engine's windows did before they followed the writer's pace
     /// (2026-12-08): the first an eighth of `chunk` (at least 2,048 contacts), each next one
     /// twice the last, up to `chunk`. The engine's windows now depend on timing; in a first
-    /// import of the benchmark book they are a few of 2,048–4,096 contacts, then 8,000–16,384,
+    /// import of the benchmark book they are a few of 2,048–4,096 contacts, then 8,192–16,384,
     /// and write about as much (106–108 against 104 MiB), so this deterministic schedule stays the
     /// model of the engine's order.
     pub grow: bool,
