@@ -382,9 +382,11 @@ fn prepare_windows(
     tx: &SyncSender<Result<Sorted>>,
 ) {
     let size = size.max(1);
-    let mut window = Window::with_capacity(PREPARE_BATCH.min(size));
+    // The smallest window worth sending early, and what each new window starts with.
+    let smallest = PREPARE_BATCH.min(size);
+    let mut window = Window::with_capacity(smallest);
     loop {
-        let take = PREPARE_BATCH.min(size - window.len());
+        let take = smallest.min(size - window.len());
         let mut batch = Vec::with_capacity(take);
         let mut failed = None;
         for contact in contacts.by_ref().take(take) {
@@ -412,11 +414,9 @@ fn prepare_windows(
             }
         };
         // Only rows are work for the writer (unchanged contacts are marked seen, nothing more).
-        let wanted =
-            window.rows.len() >= PREPARE_BATCH.min(size) && writer_idle.load(Ordering::Relaxed);
+        let wanted = window.rows.len() >= smallest && writer_idle.load(Ordering::Relaxed);
         if (end || wanted || window.len() >= size) && window.len() > 0 {
-            let full =
-                std::mem::replace(&mut window, Window::with_capacity(PREPARE_BATCH.min(size)));
+            let full = std::mem::replace(&mut window, Window::with_capacity(smallest));
             if tx.send(Ok(full.sorted())).is_err() {
                 return;
             }
